@@ -1,0 +1,46 @@
+# claude-agent-api: the two front-door commands are `make run` and `make test`.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_DIR ?= $(HOME)/.cache/ccache
+
+.PHONY: all setup configure build test test-unit run services-start services-stop asan format clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+	@test -x $(BUILD_DIR)/bin/claude-agent-api
+
+test: build
+	@bash scripts/test.sh $(BUILD_DIR)
+
+test-unit: build
+	@cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS)
+
+run: build
+	@bash scripts/run.sh $(BUILD_DIR)
+
+services-start: setup
+	@bash scripts/services.sh start
+
+services-stop:
+	@bash scripts/services.sh stop
+
+asan: setup
+	@cmake --preset asan -G Ninja >/dev/null && cmake --build build-asan -j $(JOBS)
+	@bash scripts/test.sh build-asan
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	@rm -rf $(BUILD_DIR) build-asan build-release

@@ -1,0 +1,136 @@
+#pragma once
+
+#include "config/defaults.hpp"
+#include "config/secret.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace caa {
+
+/// A duration read from configuration in seconds (fractions allowed).
+using seconds_d = std::chrono::duration<double>;
+
+/// Log verbosity.
+enum class log_level : uint8_t { debug, info, warn, error };
+
+/// The HTTP listener and its limits.
+struct http_settings {
+  /// API_HOST
+  std::string host{defaults::api_host};
+  /// API_PORT
+  uint16_t port = defaults::api_port;
+  /// API_IO_THREADS
+  unsigned io_threads = defaults::api_io_threads;
+  /// API_MAX_CONNECTIONS
+  std::size_t max_connections = defaults::api_max_connections;
+  /// API_MAX_BODY_BYTES (general routes)
+  std::size_t max_body_bytes = defaults::api_max_body_bytes;
+  /// API_MAX_QUERY_BODY_BYTES (query routes, images)
+  std::size_t max_query_body_bytes = defaults::api_max_query_body_bytes;
+  /// API_HEADER_TIMEOUT (absolute, per request)
+  seconds_d header_timeout{defaults::api_header_timeout_s};
+  /// API_BODY_TIMEOUT
+  seconds_d body_timeout{defaults::api_body_timeout_s};
+  /// API_KEEP_ALIVE_TIMEOUT (idle between requests)
+  seconds_d keep_alive_timeout{defaults::api_keep_alive_timeout_s};
+  /// API_REQUEST_TIMEOUT (internal deadline of a handler)
+  seconds_d request_timeout{defaults::api_request_timeout_s};
+  /// CORS_ORIGINS (comma list; "*" only with DEBUG)
+  std::vector<std::string> cors_origins;
+  /// TRUSTED_PROXIES (CIDR list)
+  std::vector<std::string> trusted_proxies;
+};
+
+/// PostgreSQL and Redis. The URLs may carry passwords: never log them (see `describe`).
+struct storage_settings {
+  /// DATABASE_URL
+  std::string database_url{defaults::database_url};
+  /// REDIS_URL
+  std::string redis_url{defaults::redis_url};
+  /// DB_POOL_SIZE
+  unsigned db_pool_size = defaults::db_pool_size;
+  /// REDIS_POOL_SIZE
+  unsigned redis_pool_size = defaults::redis_pool_size;
+  /// DB_TIMEOUT (statement and request deadline)
+  seconds_d db_timeout{defaults::db_timeout_s};
+  /// REDIS_TIMEOUT
+  seconds_d redis_timeout{defaults::redis_timeout_s};
+};
+
+/// API keys, rate limits.
+struct auth_settings {
+  /// API_KEY (secret: never logged)
+  std::optional<secret> bootstrap_key;
+  /// KEY_CACHE_TTL (<= 5 s: revocation latency)
+  seconds_d key_cache_ttl{defaults::key_cache_ttl_s};
+  /// RATE_LIMIT_QUERY_PER_MINUTE
+  unsigned rate_limit_query_per_minute = defaults::rate_limit_query_per_minute;
+  /// RATE_LIMIT_GENERAL_PER_MINUTE
+  unsigned rate_limit_general_per_minute = defaults::rate_limit_general_per_minute;
+  /// METRICS_TOKEN (bearer for /metrics; secret)
+  std::optional<secret> metrics_token;
+};
+
+/// The agent engine (Claude Code CLI) and its sessions.
+struct agent_settings {
+  /// ANTHROPIC_API_KEY (secret; CLI only)
+  std::optional<secret> anthropic_api_key;
+  /// ANTHROPIC_BASE_URL (CLI only)
+  std::optional<std::string> anthropic_base_url;
+  /// CLAUDE_CLI_PATH
+  std::string cli_path{defaults::cli_path};
+  /// WORKSPACE_ROOT
+  std::string workspace_root{defaults::workspace_root};
+  /// MAX_AGENT_PROCESSES (0: derive from memory)
+  unsigned max_agent_processes = defaults::max_agent_processes;
+  /// ADMISSION_WAIT
+  seconds_d admission_wait{defaults::admission_wait_s};
+  /// SESSION_IDLE_TIMEOUT
+  seconds_d session_idle_timeout{defaults::session_idle_timeout_s};
+  /// TURN_TIMEOUT
+  seconds_d turn_timeout{defaults::turn_timeout_s};
+  /// PERMISSION_TIMEOUT
+  seconds_d permission_timeout{defaults::permission_timeout_s};
+  /// DRAIN_GRACE_PERIOD
+  seconds_d drain_grace_period{defaults::drain_grace_period_s};
+  /// BYPASS_PERMISSIONS_TENANTS (tenant names)
+  std::vector<std::string> bypass_tenants;
+};
+
+/// Outbound calls (webhooks, MCP URLs).
+struct egress_settings {
+  /// EGRESS_ALLOW_CIDRS
+  std::vector<std::string> allow_cidrs;
+  /// WEBHOOK_ALLOW_HTTP
+  bool webhook_allow_http = defaults::webhook_allow_http;
+  /// MCP_STDIO_ALLOWED_COMMANDS (abs paths)
+  std::vector<std::string> mcp_stdio_allowed_commands;
+};
+
+/// Cluster membership.
+struct cluster_settings {
+  /// NODE_ID (default: hostname-pid)
+  std::string node_id;
+  /// CLUSTER_PORT (0: no remote publishing)
+  uint16_t cluster_port = defaults::cluster_port;
+};
+
+/// Every setting of the service, validated.
+struct settings {
+  /// DEBUG
+  bool debug = defaults::debug;
+  /// LOG_LEVEL
+  log_level level = log_level::info;
+  http_settings http;
+  storage_settings storage;
+  auth_settings auth;
+  agent_settings agent;
+  egress_settings egress;
+  cluster_settings cluster;
+};
+
+}  // namespace caa

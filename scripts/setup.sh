@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a Debian 12 machine: apt packages and the pinned CLI.
+# Idempotent: a second run installs nothing.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+APT_PACKAGES=(
+  build-essential cmake ccache pkg-config git ca-certificates curl
+  libcaf-dev rapidjson-dev libpqxx-dev libhiredis-dev libboost1.81-dev libssl-dev
+  libgtest-dev libgmock-dev googletest
+  postgresql redis-server redis-tools bubblewrap procps iproute2 nodejs npm
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing apt packages: ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+# The agent engine, pinned. The npm postinstall step is not needed: the native binary ships in
+# the platform package.
+if [[ ! -x "$CAA_CLI_PATH" ]] || ! "$CAA_CLI_PATH" -v 2>/dev/null | grep -q "^$CAA_CLI_VERSION "; then
+  say "installing @anthropic-ai/claude-code@$CAA_CLI_VERSION into the project"
+  (cd "$CAA_ROOT" && npm install --no-audit --no-fund --ignore-scripts --no-package-lock \
+     --loglevel=error >/dev/null)
+fi
+"$CAA_CLI_PATH" -v >/dev/null || { say "the CLI at $CAA_CLI_PATH does not run"; exit 1; }

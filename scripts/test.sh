@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against a private PostgreSQL and Redis and the pinned CLI.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+BUILD_DIR="${1:-build}"
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$CAA_ROOT/$BUILD_DIR"
+
+bash "$CAA_ROOT/scripts/services.sh" start
+stop_services() { bash "$CAA_ROOT/scripts/services.sh" stop || true; }
+trap stop_services EXIT
+# shellcheck disable=SC1090
+source "$(bash "$CAA_ROOT/scripts/services.sh" env)"
+
+export CLAUDE_CLI_PATH="$CAA_CLI_PATH"
+export CAA_BIN_DIR="$BUILD_DIR/bin"
+export CAA_SOURCE_DIR="$CAA_ROOT"
+export SCRIPTED_MODEL_PATH="$BUILD_DIR/bin/scripted_model"
+# Tests never inherit a real key: the scripted model is the only model they talk to.
+unset ANTHROPIC_API_KEY ANTHROPIC_BASE_URL API_KEY || true
+
+cd "$BUILD_DIR"
+# shellcheck disable=SC2086
+ctest --output-on-failure -j "$(nproc)" --timeout 600 ${CTEST_EXTRA:-}
