@@ -1,5 +1,6 @@
 #include "config/errc.hpp"
 
+#include <caf/make_message.hpp>
 #include <caf/message.hpp>
 
 namespace caa {

@@ -1,0 +1,100 @@
+#include "transport/api/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+namespace caa::auth {
+
+namespace {
+
+digest sha256_of(const std::string& s) {
+  digest d{};
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
+  return d;
+}
+
+}  // namespace
+
+key_authenticator::key_authenticator(key_lookup lookup, std::chrono::milliseconds ttl,
+                                     std::size_t max_entries)
+  : lookup_(std::move(lookup)), ttl_(ttl), max_entries_(max_entries) {}
+
+bool key_authenticator::plausible(const std::string& key) noexcept {
+  if (key.empty() || key.size() > 256)
+    return false;
+  for (char c : key) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '_' || c == '-' || c == '.';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+void key_authenticator::authenticate(
+  std::string presented_key, std::function<void(std::optional<http::principal>, caf::error)> done) {
+  if (!plausible(presented_key)) {
+    done(std::nullopt, make_error(errc::unauthenticated, "malformed key"));
+    return;
+  }
+  auto hash = sha256_of(presented_key);
+  std::string hash_key{reinterpret_cast<const char*>(hash.data()), hash.size()};
+  if (auto hit = cached(hash_key)) {
+    answer(hit->row, hash, done);
+    return;
+  }
+  auto self = shared_from_this();
+  lookup_(hash, [self, hash, hash_key, done](std::optional<key_row> row, caf::error err) {
+    if (err) {
+      // PostgreSQL trouble is not the caller's fault: 503, and nothing is cached.
+      done(std::nullopt, make_error(errc::unavailable, "key lookup failed"));
+      return;
+    }
+    self->remember(hash_key, row);
+    answer(row, hash, done);
+  });
+}
+
+void key_authenticator::answer(
+  const std::optional<key_row>& row, const digest& hash,
+  const std::function<void(std::optional<http::principal>, caf::error)>& done) {
+  // The lookup was by hash; compare the digests again in constant time as defence in depth.
+  if (!row || row->revoked
+      || CRYPTO_memcmp(row->key_hash.data(), hash.data(), hash.size()) != 0) {
+    done(std::nullopt, make_error(errc::unauthenticated, "unknown or revoked key"));
+    return;
+  }
+  done(http::principal{passkey_issuer::issue(), row->tenant_id, row->tenant_name, row->key_id,
+                       row->agent, row->admin},
+       caf::error{});
+}
+
+std::optional<key_authenticator::entry> key_authenticator::cached(const std::string& hash_key) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto it = cache_.find(hash_key);
+  if (it == cache_.end())
+    return std::nullopt;
+  if (it->second.expires <= std::chrono::steady_clock::now()) {
+    cache_.erase(it);
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+void key_authenticator::remember(const std::string& hash_key, std::optional<key_row> row) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (cache_.size() >= max_entries_) {
+    std::erase_if(cache_, [now](const auto& kv) { return kv.second.expires <= now; });
+    if (cache_.size() >= max_entries_)
+      cache_.clear();  // bounded: a flood of junk keys cannot grow memory
+  }
+  cache_[hash_key] = entry{std::move(row), now + ttl_};
+}
+
+void key_authenticator::invalidate(const std::string& key_id) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::erase_if(cache_, [&](const auto& kv) { return kv.second.row && kv.second.row->key_id == key_id; });
+}
+
+}  // namespace caa::auth
