@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+/// Every default of `caa::settings` as a named constant, plus the limits the loader enforces.
+namespace caa::defaults {
+
+// -- http --------------------------------------------------------------------------------------
+
+inline constexpr std::string_view api_host = "0.0.0.0";           ///< API_HOST
+inline constexpr uint16_t api_port = 54000;                       ///< API_PORT
+inline constexpr unsigned api_io_threads = 2;                     ///< API_IO_THREADS
+inline constexpr std::size_t api_max_connections = 4096;          ///< API_MAX_CONNECTIONS
+inline constexpr std::size_t api_max_body_bytes = 1 << 20;        ///< API_MAX_BODY_BYTES
+inline constexpr std::size_t api_max_query_body_bytes = 8 << 20;  ///< API_MAX_QUERY_BODY_BYTES
+inline constexpr double api_header_timeout_s = 10;                ///< API_HEADER_TIMEOUT
+inline constexpr double api_body_timeout_s = 30;                  ///< API_BODY_TIMEOUT
+inline constexpr double api_keep_alive_timeout_s = 75;            ///< API_KEEP_ALIVE_TIMEOUT
+inline constexpr double api_request_timeout_s = 10;               ///< API_REQUEST_TIMEOUT
+
+// -- storage -----------------------------------------------------------------------------------
+
+/// DATABASE_URL
+inline constexpr std::string_view database_url = "postgresql://127.0.0.1:5432/claude_agent_api";
+inline constexpr std::string_view redis_url = "redis://127.0.0.1:6379/0";  ///< REDIS_URL
+inline constexpr unsigned db_pool_size = 4;                                ///< DB_POOL_SIZE
+inline constexpr unsigned redis_pool_size = 2;                             ///< REDIS_POOL_SIZE
+inline constexpr double db_timeout_s = 5;                                  ///< DB_TIMEOUT
+inline constexpr double redis_timeout_s = 0.5;                             ///< REDIS_TIMEOUT
+
+// -- auth --------------------------------------------------------------------------------------
+
+inline constexpr double key_cache_ttl_s = 4;                    ///< KEY_CACHE_TTL
+inline constexpr unsigned rate_limit_query_per_minute = 10;     ///< RATE_LIMIT_QUERY_PER_MINUTE
+inline constexpr unsigned rate_limit_general_per_minute = 100;  ///< RATE_LIMIT_GENERAL_PER_MINUTE
+
+// -- agent -------------------------------------------------------------------------------------
+
+inline constexpr std::string_view cli_path = "claude";              ///< CLAUDE_CLI_PATH
+inline constexpr std::string_view workspace_root = "./workspaces";  ///< WORKSPACE_ROOT
+inline constexpr unsigned max_agent_processes = 0;     ///< MAX_AGENT_PROCESSES (0: derive)
+inline constexpr double admission_wait_s = 10;         ///< ADMISSION_WAIT
+inline constexpr double session_idle_timeout_s = 300;  ///< SESSION_IDLE_TIMEOUT
+inline constexpr double turn_timeout_s = 600;          ///< TURN_TIMEOUT
+inline constexpr double permission_timeout_s = 300;    ///< PERMISSION_TIMEOUT
+inline constexpr double drain_grace_period_s = 30;     ///< DRAIN_GRACE_PERIOD
+
+// -- egress, cluster, misc ---------------------------------------------------------------------
+
+inline constexpr bool webhook_allow_http = false;  ///< WEBHOOK_ALLOW_HTTP
+inline constexpr uint16_t cluster_port = 0;        ///< CLUSTER_PORT (0: no publishing)
+inline constexpr bool debug = false;               ///< DEBUG
+
+// -- limits enforced by the loader -------------------------------------------------------------
+
+inline constexpr unsigned max_io_threads = 64;               ///< API_IO_THREADS upper bound
+inline constexpr unsigned max_db_pool_size = 64;             ///< DB_POOL_SIZE upper bound
+inline constexpr unsigned max_redis_pool_size = 16;          ///< REDIS_POOL_SIZE upper bound
+inline constexpr double max_key_cache_ttl_s = 5;             ///< KEY_CACHE_TTL upper bound
+inline constexpr double max_duration_s = 31'536'000;         ///< any duration: one year at most
+inline constexpr std::size_t min_api_key_length = 32;        ///< API_KEY minimum length
+inline constexpr std::size_t min_metrics_token_length = 16;  ///< METRICS_TOKEN minimum length
+inline constexpr std::size_t max_node_id_length = 128;       ///< NODE_ID maximum length
+
+}  // namespace caa::defaults
