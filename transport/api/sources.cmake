@@ -1,4 +1,10 @@
 # Sources of transport/api and transport/json, included into caa_transport.
 list(APPEND CAA_TRANSPORT_API_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/auth.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/health.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/keys.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/limiter.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/responses.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../json/json.cpp)
+include(${CMAKE_CURRENT_LIST_DIR}/query_sources.cmake OPTIONAL)

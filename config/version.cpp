@@ -1,4 +1,4 @@
-#include "actors/version.hpp"
+#include "config/version.hpp"
 
 namespace caa {
 

@@ -1,0 +1,221 @@
+// Decoders of `mcp_servers` and `hooks`: shape only (RELIABILITY H17 header and env policy, URL
+// form), kept as compact JSON text for the control layer that wires them. Because unknown and
+// duplicate keys are refused, the text is exactly what was validated.
+
+#include "transport/api/query_decode.hpp"
+
+#include "transport/json/json.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace caa::api::detail {
+
+namespace {
+
+constexpr std::size_t max_url_bytes = 2048;
+constexpr std::size_t max_header_value_bytes = 4096;
+constexpr std::size_t max_command_bytes = 1024;
+constexpr std::size_t max_args = 100;
+constexpr std::size_t max_arg_bytes = 4096;
+
+/// Whether `url` is an absolute https URL (http when allowed) with a host, no userinfo, and only
+/// visible ASCII without backslashes. The SSRF guard checks the address when it is used.
+bool is_remote_url(std::string_view url, bool allow_http) {
+  if (url.size() > max_url_bytes) return false;
+  std::string_view rest;
+  if (url.substr(0, 8) == "https://")
+    rest = url.substr(8);
+  else if (allow_http && url.substr(0, 7) == "http://")
+    rest = url.substr(7);
+  else
+    return false;
+  if (!std::all_of(url.begin(), url.end(),
+                   [](char c) { return c > 0x20 && c < 0x7F && c != '\\'; }))
+    return false;
+  auto authority = rest.substr(0, rest.find_first_of("/?#"));
+  return !authority.empty() && authority.find('@') == std::string_view::npos;
+}
+
+/// Whether `c` is an RFC 9110 token character.
+bool is_tchar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+         std::string_view{"!#$%&'*+-.^_`|~"}.find(c) != std::string_view::npos;
+}
+
+/// Headers the outbound client sets itself or that change the framing.
+bool is_reserved_header(std::string_view name) {
+  constexpr std::string_view reserved[] = {"host",
+                                           "content-length",
+                                           "transfer-encoding",
+                                           "connection",
+                                           "keep-alive",
+                                           "upgrade",
+                                           "te",
+                                           "trailer",
+                                           "expect",
+                                           "proxy-authorization",
+                                           "proxy-authenticate",
+                                           "proxy-connection",
+                                           "content-encoding",
+                                           "idempotency-key"};
+  std::string lower{name};
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(std::begin(reserved), std::end(reserved), lower) != std::end(reserved);
+}
+
+/// A header map (H17): token names of at most 64 characters, not reserved; values of at most
+/// 4 KiB without CR, LF, NUL or other controls (tab allowed). Values are never echoed.
+void check_headers(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
+  if (!v.IsObject() || v.MemberCount() > turn_limits::headers) {
+    ctx.fail(path, "must be an object of at most 32 string headers");
+    return;
+  }
+  for (auto& m : v.GetObject()) {
+    auto name = text_of(m.name);
+    if (name.empty() || name.size() > 64 || !std::all_of(name.begin(), name.end(), is_tchar)) {
+      ctx.fail(path, "header names must be HTTP tokens of at most 64 characters");
+      continue;
+    }
+    auto field = path + "." + std::string{name};
+    if (is_reserved_header(name)) {
+      ctx.fail(field, "this header may not be set");
+      continue;
+    }
+    auto value = m.value.IsString() ? text_of(m.value) : std::string_view{};
+    bool ok = m.value.IsString() && value.size() <= max_header_value_bytes &&
+              std::none_of(value.begin(), value.end(), [](char ch) {
+                auto c = static_cast<unsigned char>(ch);
+                return (c < 0x20 && c != '\t') || c == 0x7F;
+              });
+    if (!ok) ctx.fail(field, "must be a string of at most 4096 bytes without control characters");
+  }
+}
+
+void check_stdio_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
+  reject_unknown(v, path, {"type", "command", "args", "env"}, ctx);
+  auto* command = member(v, "command");
+  if (command == nullptr || !command->IsString() || command->GetStringLength() == 0 ||
+      command->GetStringLength() > max_command_bytes || has_control(text_of(*command))) {
+    ctx.fail(path + ".command", "must be a command path");
+  } else {
+    const auto& allowed = ctx.policy.mcp_stdio_commands;
+    if (std::find(allowed.begin(), allowed.end(), text_of(*command)) == allowed.end())
+      ctx.fail(path + ".command", "is not on the operator's allow-list");
+  }
+  if (auto* args = member(v, "args")) {
+    bool ok = args->IsArray() && args->Size() <= max_args;
+    for (rapidjson::SizeType i = 0; ok && i < args->Size(); ++i)
+      ok = (*args)[i].IsString() && (*args)[i].GetStringLength() <= max_arg_bytes &&
+           text_of((*args)[i]).find('\0') == std::string_view::npos;
+    if (!ok)
+      ctx.fail(path + ".args", "must be a list of at most 100 strings of at most 4096 bytes");
+  }
+  if (auto* env = member(v, "env")) read_env(*env, path + ".env", ctx);
+}
+
+void check_remote_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
+  reject_unknown(v, path, {"type", "url", "headers"}, ctx);
+  auto* url = member(v, "url");
+  if (url == nullptr || !url->IsString() ||
+      !is_remote_url(text_of(*url), ctx.policy.allow_http_urls))
+    ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
+                                                       : "must be an https URL with a host");
+  if (auto* headers = member(v, "headers")) check_headers(*headers, path + ".headers", ctx);
+}
+
+void check_mcp_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
+  if (!v.IsObject()) {
+    ctx.fail(path, "must be an object");
+    return;
+  }
+  auto* type = member(v, "type");
+  auto kind = type != nullptr && type->IsString() ? text_of(*type) : std::string_view{};
+  if (type == nullptr || kind == "stdio")
+    check_stdio_server(v, path, ctx);
+  else if (kind == "sse" || kind == "http")
+    check_remote_server(v, path, ctx);
+  else
+    ctx.fail(path + ".type", "must be stdio, sse or http");
+}
+
+bool is_hook_event(std::string_view name) {
+  constexpr std::string_view events[] = {"PreToolUse",   "PostToolUse", "UserPromptSubmit", "Stop",
+                                         "SubagentStop", "PreCompact",  "Notification"};
+  return std::find(std::begin(events), std::end(events), name) != std::end(events);
+}
+
+void check_hook(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
+  if (!v.IsObject()) {
+    ctx.fail(path, "must be an object {url, matcher?, timeout?, headers?}");
+    return;
+  }
+  reject_unknown(v, path, {"url", "matcher", "timeout", "headers"}, ctx);
+  auto* url = member(v, "url");
+  if (url == nullptr || !url->IsString() ||
+      !is_remote_url(text_of(*url), ctx.policy.allow_http_urls))
+    ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
+                                                       : "must be an https URL with a host");
+  if (auto* m = member(v, "matcher")) {
+    auto text = m->IsString() ? text_of(*m) : std::string_view{};
+    bool ok = !text.empty() && text.size() <= 200 &&
+              std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
+    if (!ok) ctx.fail(path + ".matcher", "must be 1 to 200 printable ASCII characters");
+  }
+  if (auto* t = member(v, "timeout");
+      t != nullptr && !(t->IsInt64() && t->GetInt64() >= 1 && t->GetInt64() <= 300))
+    ctx.fail(path + ".timeout", "must be an integer between 1 and 300 (seconds)");
+  if (auto* headers = member(v, "headers")) check_headers(*headers, path + ".headers", ctx);
+}
+
+}  // namespace
+
+void decode_mcp_servers(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
+  if (!v.IsObject() || v.MemberCount() > turn_limits::mcp_servers) {
+    ctx.fail("mcp_servers", "must be an object of at most 20 servers");
+    return;
+  }
+  auto before = ctx.errors.size();
+  for (auto& m : v.GetObject()) {
+    if (!is_segment(text_of(m.name)))
+      ctx.fail("mcp_servers", "server names must match ^[A-Za-z0-9_-]{1,64}$");
+    else
+      check_mcp_server(m.value, "mcp_servers." + std::string{text_of(m.name)}, ctx);
+  }
+  if (ctx.errors.size() != before) return;
+  if (!ctx.policy.mcp_servers_enabled)
+    ctx.fail("mcp_servers", "is not enabled on this server");
+  else
+    req.mcp_servers = json::to_string(v);
+}
+
+void decode_hooks(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
+  if (!v.IsObject()) {
+    ctx.fail("hooks", "must be an object of hook events");
+    return;
+  }
+  auto before = ctx.errors.size();
+  for (auto& m : v.GetObject()) {
+    if (!is_hook_event(text_of(m.name))) {
+      ctx.fail("hooks",
+               "events must be PreToolUse, PostToolUse, UserPromptSubmit, Stop, "
+               "SubagentStop, PreCompact or Notification");
+      continue;
+    }
+    auto path = "hooks." + std::string{text_of(m.name)};
+    if (!m.value.IsArray() || m.value.Empty() || m.value.Size() > turn_limits::hooks_per_event) {
+      ctx.fail(path, "must be a list of 1 to 10 hooks");
+      continue;
+    }
+    for (rapidjson::SizeType i = 0; i < m.value.Size(); ++i)
+      check_hook(m.value[i], path + "[" + std::to_string(i) + "]", ctx);
+  }
+  if (ctx.errors.size() != before) return;
+  if (!ctx.policy.hooks_enabled)
+    ctx.fail("hooks", "is not enabled on this server");
+  else
+    req.hooks = json::to_string(v);
+}
+
+}  // namespace caa::api::detail

@@ -1,0 +1,86 @@
+// From a validated turn request to the CLI driver's options: the request's relative paths are
+// resolved beneath the tenant's work/ by the kernel, then everything is mapped field by field.
+
+#include "transport/api/query_request.hpp"
+
+namespace caa::api {
+
+namespace {
+
+/// Collects path refusals as field errors; remembers a server-side failure.
+struct path_collector {
+  const tenant_workspace& ws;
+  std::string_view tenant_id;
+  std::vector<http::field_error> errors;
+  bool unavailable = false;
+
+  std::optional<workspace_path> resolve(std::string_view rel, std::string field, if_missing mode) {
+    auto r = ws.resolve(tenant_id, rel, mode);
+    if (auto* p = std::get_if<workspace_path>(&r)) return std::move(*p);
+    auto e = std::get<path_error>(r);
+    if (e == path_error::unavailable)
+      unavailable = true;
+    else
+      errors.push_back({std::move(field), std::string{message_of(e)}});
+    return std::nullopt;
+  }
+};
+
+std::vector<std::string> absolute_paths(const std::vector<workspace_path>& xs) {
+  std::vector<std::string> out;
+  out.reserve(xs.size());
+  for (const auto& x : xs) out.push_back(x.absolute());
+  return out;
+}
+
+}  // namespace
+
+std::variant<resolved_paths, caf::error> resolve_paths(const turn_request& req,
+                                                       const tenant_workspace& ws,
+                                                       std::string_view tenant_id) {
+  auto dirs = ws.ensure(tenant_id);
+  if (!dirs) return std::move(dirs.error());
+  path_collector c{ws, tenant_id, {}};
+  // The default cwd is work/ itself; a named cwd is created when missing (a new tenant has an
+  // empty work/ and no other way to make directories). add_dirs and plugins must exist.
+  auto cwd = req.cwd ? c.resolve(*req.cwd, "cwd", if_missing::create)
+                     : c.resolve(".", "cwd", if_missing::refuse);
+  std::vector<workspace_path> add_dirs;
+  for (std::size_t i = 0; i < req.add_dirs.size(); ++i)
+    if (auto p =
+            c.resolve(req.add_dirs[i], "add_dirs[" + std::to_string(i) + "]", if_missing::refuse))
+      add_dirs.push_back(std::move(*p));
+  std::vector<workspace_path> plugins;
+  for (std::size_t i = 0; i < req.plugins.size(); ++i)
+    if (auto p = c.resolve(req.plugins[i], "plugins[" + std::to_string(i) + "].path",
+                           if_missing::refuse))
+      plugins.push_back(std::move(*p));
+  if (c.unavailable) return make_error(errc::internal, "workspace: path resolution failed");
+  if (!c.errors.empty()) return http::validation_error(std::move(c.errors));
+  return resolved_paths{std::move(*dirs), std::move(*cwd), std::move(add_dirs), std::move(plugins)};
+}
+
+claude::query_options to_query_options(const turn_request& req, const resolved_paths& paths) {
+  claude::query_options o;
+  o.prompt = req.prompt;
+  o.images = req.images;
+  o.model = req.model;
+  o.permission_mode = req.permission_mode;
+  o.allowed_tools = req.allowed_tools;
+  o.disallowed_tools = req.disallowed_tools;
+  o.max_turns = req.max_turns;
+  o.max_budget_usd = req.max_budget_usd;
+  o.cwd = paths.cwd.absolute();
+  o.add_dirs = absolute_paths(paths.add_dirs);
+  o.env = req.env;
+  o.system_prompt = req.system_prompt;
+  o.agents = req.agents;
+  o.json_schema = req.json_schema;
+  o.include_partial_messages = req.include_partial_messages;
+  o.setting_sources = req.setting_sources;
+  o.plugins = absolute_paths(paths.plugins);
+  o.enable_file_checkpointing = req.enable_file_checkpointing;
+  return o;
+}
+
+}  // namespace caa::api

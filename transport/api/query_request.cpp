@@ -1,0 +1,198 @@
+#include "transport/api/query_request.hpp"
+
+#include "transport/api/query_decode.hpp"
+#include "transport/http/types.hpp"
+#include "transport/json/json.hpp"
+
+#include <algorithm>
+
+namespace caa::api {
+
+namespace {
+
+using detail::decode_context;
+using detail::text_of;
+
+void decode_session_id(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
+  if (!v.IsString() || !json::is_uuid(text_of(v))) {
+    ctx.fail("session_id", "must be a UUID");
+    return;
+  }
+  std::string id{text_of(v)};
+  std::transform(id.begin(), id.end(), id.begin(), [](char c) {
+    return c >= 'A' && c <= 'F' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  req.session_id = std::move(id);
+}
+
+void decode_max_turns(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
+  if (v.IsInt64() && v.GetInt64() >= 1 && v.GetInt64() <= turn_limits::max_turns)
+    req.max_turns = static_cast<int>(v.GetInt64());
+  else
+    ctx.fail("max_turns", "must be an integer between 1 and 1000");
+}
+
+void decode_max_budget(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
+  if (v.IsNumber() && v.GetDouble() > 0 && v.GetDouble() <= turn_limits::max_budget_usd)
+    req.max_budget_usd = v.GetDouble();
+  else
+    ctx.fail("max_budget_usd", "must be a number greater than 0 and at most 1000");
+}
+
+void decode_partial(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
+  if (v.IsBool())
+    req.include_partial_messages = v.GetBool();
+  else
+    ctx.fail("include_partial_messages", "must be true or false");
+}
+
+void decode_checkpointing(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
+  if (v.IsBool())
+    req.enable_file_checkpointing = v.GetBool();
+  else
+    ctx.fail("enable_file_checkpointing", "must be true or false");
+}
+
+struct field_entry {
+  std::string_view name;
+  detail::field_decoder decode;
+};
+
+/// Every field of API.md "Query request", with its decoder.
+constexpr field_entry fields[] = {
+    {"prompt", &detail::decode_prompt},
+    {"images", &detail::decode_images},
+    {"session_id", &decode_session_id},
+    {"model", &detail::decode_model},
+    {"permission_mode", &detail::decode_permission_mode},
+    {"allowed_tools", &detail::decode_allowed_tools},
+    {"disallowed_tools", &detail::decode_disallowed_tools},
+    {"max_turns", &decode_max_turns},
+    {"max_budget_usd", &decode_max_budget},
+    {"cwd", &detail::decode_cwd},
+    {"add_dirs", &detail::decode_add_dirs},
+    {"env", &detail::decode_env},
+    {"system_prompt", &detail::decode_system_prompt},
+    {"agents", &detail::decode_agents},
+    {"mcp_servers", &detail::decode_mcp_servers},
+    {"hooks", &detail::decode_hooks},
+    {"output_format", &detail::decode_output_format},
+    {"include_partial_messages", &decode_partial},
+    {"enable_file_checkpointing", &decode_checkpointing},
+    {"setting_sources", &detail::decode_setting_sources},
+    {"plugins", &detail::decode_plugins},
+    {"metadata", &detail::decode_metadata},
+};
+
+/// Whether the top-level member names of `obj` are distinct.
+bool unique_names(const rapidjson::Value& obj) {
+  std::vector<std::string_view> names;
+  for (auto& m : obj.GetObject()) names.push_back(text_of(m.name));
+  std::sort(names.begin(), names.end());
+  return std::adjacent_find(names.begin(), names.end()) == names.end();
+}
+
+void check_tool_overlap(const turn_request& req, decode_context& ctx) {
+  for (const auto& name : req.disallowed_tools) {
+    auto& allowed = req.allowed_tools;
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) {
+      ctx.fail("disallowed_tools", "names a tool that is also in allowed_tools");
+      return;
+    }
+  }
+}
+
+std::string_view base_tool(std::string_view name) {
+  return name.substr(0, name.find('('));
+}
+
+bool is_plain_tool(std::string_view n) noexcept {
+  if (n.substr(0, 5) == "mcp__") {
+    auto rest = n.substr(5);
+    if (!detail::is_segment(rest, 64 + 2 + 64) || rest.substr(0, 2) == "__" ||
+        (rest.size() >= 2 && rest.substr(rest.size() - 2) == "__"))
+      return false;                                    // no empty server or tool
+    if (rest.size() <= 64) return true;                // mcp__<server>: every tool of that server
+    for (std::size_t i = 1; i + 2 < rest.size(); ++i)  // mcp__<server>__<tool>
+      if (rest[i] == '_' && rest[i + 1] == '_' && i <= 64 && rest.size() - i - 2 <= 64) return true;
+    return false;
+  }
+  bool letter = !n.empty() && ((n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= 'a' && n[0] <= 'z'));
+  return letter && n.size() <= 64 && n.find('-') == std::string_view::npos &&
+         detail::is_segment(n, 64);
+}
+
+}  // namespace
+
+bool is_tool_name(std::string_view name) noexcept {
+  auto open = name.find('(');
+  if (open == std::string_view::npos) return is_plain_tool(name);
+  if (name.back() != ')') return false;
+  auto rule = name.substr(open + 1, name.size() - open - 2);
+  if (rule.empty() || rule.size() > turn_limits::tool_rule_chars) return false;
+  bool printable = std::all_of(rule.begin(), rule.end(), [](char c) {
+    return c >= 0x20 && c < 0x7F && c != '(' && c != ')' && c != ',';
+  });
+  return printable && is_plain_tool(base_tool(name));
+}
+
+bool is_model_name(std::string_view model) noexcept {
+  if (model == "sonnet" || model == "opus" || model == "haiku") return true;
+  if (model.substr(0, 7) != "claude-") return false;
+  auto id = model.substr(7);
+  if (id.size() > 4 && id.substr(id.size() - 4) == "[1m]") id.remove_suffix(4);
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+  });
+}
+
+bool is_permission_mode(std::string_view mode) noexcept {
+  return mode == "default" || mode == "acceptEdits" || mode == "plan" ||
+         mode == "bypassPermissions" || mode == "dontAsk";
+}
+
+decode_policy make_decode_policy(const settings& cfg, const http::principal& caller) {
+  decode_policy p;
+  const auto& bypass = cfg.agent.bypass_tenants;
+  p.allow_bypass = std::find(bypass.begin(), bypass.end(), caller.tenant_name()) != bypass.end();
+  p.allow_http_urls = cfg.egress.webhook_allow_http;
+  p.mcp_stdio_commands = cfg.egress.mcp_stdio_allowed_commands;
+  return p;
+}
+
+std::variant<turn_request, caf::error> decode_turn_object(
+    const rapidjson::Value& obj, const decode_policy& policy,
+    std::initializer_list<std::string_view> extra_fields) {
+  if (!obj.IsObject() || !unique_names(obj))
+    return make_error(errc::bad_request, "turn request: not an object with distinct keys");
+  decode_context ctx{policy, {}};
+  turn_request req;
+  for (auto& m : obj.GetObject()) {
+    auto name = text_of(m.name);
+    if (std::find(extra_fields.begin(), extra_fields.end(), name) != extra_fields.end()) continue;
+    auto entry = std::find_if(std::begin(fields), std::end(fields),
+                              [&](const field_entry& f) { return f.name == name; });
+    if (entry == std::end(fields))
+      detail::unknown_field(name, {}, ctx);
+    else if (m.value.IsNull())
+      continue;  // null means absent
+    else if (detail::has_duplicate_keys(m.value))
+      ctx.fail(std::string{name}, "contains a duplicate key");
+    else
+      entry->decode(m.value, ctx, req);
+  }
+  if (detail::member(obj, "prompt") == nullptr) ctx.fail("prompt", "is required");
+  check_tool_overlap(req, ctx);
+  if (!ctx.errors.empty()) return http::validation_error(std::move(ctx.errors));
+  return req;
+}
+
+std::variant<turn_request, caf::error> decode_turn_request(std::string_view body,
+                                                           const decode_policy& policy) {
+  rapidjson::Document doc;
+  std::string why;
+  if (!json::parse_object(body, doc, why)) return make_error(errc::bad_request, why);
+  return decode_turn_object(doc, policy);
+}
+
+}  // namespace caa::api

@@ -1,0 +1,35 @@
+#pragma once
+
+#include "config/settings.hpp"
+#include "storage/postgres/key_repository.hpp"
+#include "storage/postgres/pg_pool.hpp"
+#include "storage/redis/redis_pool.hpp"
+#include "transport/api/auth.hpp"
+#include "transport/api/health.hpp"
+#include "transport/http/router.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <memory>
+
+namespace caa::api {
+
+/// Everything the API handlers use; built once by the root of the service.
+struct api_context {
+  caf::actor_system* sys = nullptr;
+  const settings* cfg = nullptr;
+  storage::pg_actor pg;
+  storage::redis_actor redis;
+  std::shared_ptr<storage::key_repository> keys;
+  std::shared_ptr<auth::key_authenticator> authenticator;
+  const health_board* health = nullptr;
+};
+
+/// The router with every route of the API.
+http::router make_router(const api_context& ctx);
+
+/// The key lookup of the authenticator over the key repository (touching last_used_at on each
+/// cache miss, i.e. at most once per cache TTL per key and node).
+auth::key_lookup make_key_lookup(std::shared_ptr<storage::key_repository> keys);
+
+}  // namespace caa::api
