@@ -1,0 +1,114 @@
+#include "storage/postgres/key_repository.hpp"
+
+#include "config/errc.hpp"
+#include "storage/bridge.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+#include <memory>
+
+namespace caa::storage {
+
+namespace {
+
+/// Our errors pass through; CAF's (request timeout, pool down) mean PostgreSQL is unavailable.
+caf::error normalize(caf::error e) {
+  if (e.category() == errc_category) return e;
+  return make_error(errc::unavailable, "postgres request failed: " + caf::to_string(e));
+}
+
+/// Sends `msg` (or fails with its error) and hands `parse(reply)` to `ok`.
+template <class T, class Reply, class Msg, class Parse>
+void run(caf::actor_system& sys, const pg_actor& pg, caf::timespan timeout, caf::expected<Msg> msg,
+         Parse parse, std::function<void(T)> ok, std::function<void(caf::error)> fail) {
+  if (!msg) {
+    fail(msg.error());
+    return;
+  }
+  async_request<Reply>(
+      sys, pg, timeout, std::function<void(Reply)>{[parse, ok, fail](Reply r) {
+        auto v = parse(r);
+        if (v)
+          ok(std::move(*v));
+        else
+          fail(std::move(v.error()));
+      }},
+      std::function<void(caf::error)>{[fail](caf::error e) { fail(normalize(std::move(e))); }},
+      std::move(*msg));
+}
+
+/// Wraps an infallible parser.
+template <class F>
+auto always(F f) {
+  return [f](const db_result& r) { return caf::expected<decltype(f(r))>{f(r)}; };
+}
+
+}  // namespace
+
+key_repository::key_repository(caf::actor_system& sys, pg_actor pg, caf::timespan timeout)
+    : sys_(sys), pg_(std::move(pg)), timeout_(timeout) {
+  // nop
+}
+
+void key_repository::ensure_tenant(std::string name, on_value<tenant> ok, on_error fail) const {
+  run<tenant, db_result>(sys_, pg_, timeout_, make_ensure_tenant_query(name), parse_tenant,
+                         std::move(ok), std::move(fail));
+}
+
+void key_repository::create_key(std::string tenant_name, std::vector<std::string> scopes,
+                                std::string name, on_value<created_key> ok, on_error fail) const {
+  auto key = std::make_shared<key_material>(generate_key_material());
+  auto parse = [key](const db_result& r) -> caf::expected<created_key> {
+    auto rec = parse_key_record(r);
+    if (!rec) return rec.error();
+    return created_key{std::move(*rec), key->plaintext};
+  };
+  run<created_key, db_result>(sys_, pg_, timeout_,
+                              make_create_key_query(tenant_name, scopes, name, *key), parse,
+                              std::move(ok), std::move(fail));
+}
+
+void key_repository::list_keys(key_filter filter, on_value<std::vector<key_record>> ok,
+                               on_error fail) const {
+  run<std::vector<key_record>, db_result>(sys_, pg_, timeout_,
+                                          caf::expected<db_query>{make_list_keys_query(filter)},
+                                          parse_key_list, std::move(ok), std::move(fail));
+}
+
+void key_repository::revoke_key(std::string id, on_value<bool> ok, on_error fail) const {
+  run<bool, db_result>(sys_, pg_, timeout_, caf::expected<db_query>{make_revoke_key_query(id)},
+                       always(parse_found), std::move(ok), std::move(fail));
+}
+
+void key_repository::find_by_hash(sha256_digest digest, on_value<std::optional<key_record>> ok,
+                                  on_error fail) const {
+  run<std::optional<key_record>, db_result>(
+      sys_, pg_, timeout_, caf::expected<db_query>{make_find_by_hash_query(digest)},
+      parse_optional_key, std::move(ok), std::move(fail));
+}
+
+void key_repository::touch_last_used(std::string id, on_value<bool> ok, on_error fail) const {
+  run<bool, db_result>(sys_, pg_, timeout_, caf::expected<db_query>{make_touch_last_used_query(id)},
+                       always(parse_found), std::move(ok), std::move(fail));
+}
+
+void key_repository::seed_bootstrap_key(const secret& plaintext, on_value<key_record> ok,
+                                        on_error fail) const {
+  run<key_record, std::vector<db_result>>(sys_, pg_, timeout_, make_seed_bootstrap_batch(plaintext),
+                                          parse_seed_result, std::move(ok), std::move(fail));
+}
+
+caf::expected<key_record> seed_bootstrap_key_blocking(caf::actor_system& sys, const pg_actor& pg,
+                                                      caf::timespan timeout,
+                                                      const secret& plaintext) {
+  auto batch = make_seed_bootstrap_batch(plaintext);
+  if (!batch) return batch.error();
+  caf::expected<key_record> out{make_error(errc::internal, "bootstrap: no reply")};
+  caf::scoped_actor self{sys};
+  self->request(pg, timeout, std::move(*batch))
+      .receive([&](std::vector<db_result>& rs) { out = parse_seed_result(rs); },
+               [&](caf::error& e) { out = normalize(std::move(e)); });
+  return out;
+}
+
+}  // namespace caa::storage
