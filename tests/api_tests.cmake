@@ -3,3 +3,10 @@ add_executable(api_unit_test ${CAA_TESTS_DIR}/unit/json_test.cpp ${CAA_TESTS_DIR
 target_link_libraries(api_unit_test PRIVATE caa_transport GTest::gtest_main)
 caa_target_defaults(api_unit_test)
 gtest_discover_tests(api_unit_test PROPERTIES LABELS unit)
+
+# Black-box tests of the service binary (needs DATABASE_URL and REDIS_URL; skipped otherwise).
+add_executable(service_test ${CAA_TESTS_DIR}/integration/service_test.cpp)
+target_link_libraries(service_test PRIVATE caa_service_fixture GTest::gtest_main)
+caa_target_defaults(service_test)
+add_dependencies(service_test claude-agent-api)
+gtest_discover_tests(service_test PROPERTIES LABELS integration TIMEOUT 300)
