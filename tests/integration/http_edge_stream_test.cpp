@@ -1,0 +1,192 @@
+// The HTTP edge over real sockets: deadlines, handler failures, streams, connection caps, stop.
+
+#include "http_edge_fixture.hpp"
+
+namespace {
+
+using namespace edge_fixture;
+
+const std::string agent = "X-API-Key: agent-key\r\n";
+
+// -- deadlines ------------------------------------------------------------------------------------
+
+TEST_F(edge_test, slow_header_is_cut_off) {
+  auto c = connect();
+  c->send("GET /health HTTP/1.1\r\nHost: t\r\n");  // never finished
+  EXPECT_TRUE(c->wait_closed()) << "the header deadline must close the connection";
+  EXPECT_NE(c->received().find(" 408 "), std::string::npos);
+  expect_server_alive();
+}
+
+TEST_F(edge_test, silent_connection_is_closed) {
+  auto c = connect();
+  EXPECT_TRUE(c->wait_closed());
+  EXPECT_TRUE(c->received().empty());
+}
+
+TEST_F(edge_test, slow_body_is_408) {
+  auto c = connect();
+  c->send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\n" + agent + "Content-Length: 10\r\n\r\nab");
+  expect_closing_error(*c, 408, "slow body");
+}
+
+TEST_F(edge_test, handler_that_never_answers_is_503) {
+  auto c = connect();
+  c->send(get("/api/v1/hang", agent));
+  auto r = c->read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 503u);
+  EXPECT_EQ(code_of(*r), "SERVICE_UNAVAILABLE");
+  EXPECT_EQ((*r)[bhttp::field::retry_after], "1");
+  {
+    std::lock_guard<std::mutex> g{mtx};
+    ASSERT_EQ(parked.size(), 1u);
+    parked.front()->send(json("{}"));  // too late: dropped
+  }
+  c->send(get("/health"));  // the connection is still usable
+  r = c->read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u);
+}
+
+// -- handler failures
+// -------------------------------------------------------------------------------
+
+TEST_F(edge_test, dropped_responder_is_500_with_only_a_correlation_id) {
+  for (const char* target : {"/api/v1/drop", "/api/v1/throw"}) {
+    auto r = roundtrip(get(target, agent + "X-Correlation-ID: c-500\r\n"));
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->result_int(), 500u);
+    rapidjson::Document d;
+    d.Parse(r->body().c_str());
+    ASSERT_TRUE(d.IsObject());
+    EXPECT_STREQ(d["error"]["code"].GetString(), "INTERNAL_ERROR");
+    const auto& details = d["error"]["details"];
+    ASSERT_EQ(details.MemberCount(), 1u);
+    EXPECT_STREQ(details["correlation_id"].GetString(), "c-500");
+    EXPECT_EQ(r->body().find("SELECT"), std::string::npos);
+  }
+}
+
+TEST_F(edge_test, handler_errors_use_the_catalogue_only) {
+  auto r = roundtrip(get("/api/v1/fail", agent));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 404u);
+  EXPECT_EQ(code_of(*r), "SESSION_NOT_FOUND");
+  EXPECT_EQ(r->body().find("SELECT"), std::string::npos);
+  EXPECT_EQ(r->body().find("/srv"), std::string::npos);
+}
+
+TEST_F(edge_test, no_content_responses_have_no_body) {
+  auto c = connect();
+  c->send("DELETE /api/v1/sessions/" + std::string{uuid} + " HTTP/1.1\r\nHost: t\r\n" + agent +
+          "\r\n" + get("/health"));
+  auto r = c->read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 204u);
+  r = c->read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u);
+}
+
+// -- streams
+// ----------------------------------------------------------------------------------------
+
+TEST_F(edge_test, streamed_events_arrive_intact_and_the_connection_stays_usable) {
+  auto c = connect();
+  c->send(get("/api/v1/stream", agent + "X-Correlation-ID: s-1\r\n"));
+  auto r = c->read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u);
+  EXPECT_EQ((*r)[bhttp::field::content_type], "text/event-stream");
+  EXPECT_EQ((*r)[bhttp::field::cache_control], "no-cache");
+  EXPECT_EQ((*r)["X-Accel-Buffering"], "no");
+  EXPECT_EQ((*r)["X-Correlation-ID"], "s-1");
+  EXPECT_EQ((*r)[bhttp::field::transfer_encoding], "chunked");
+  auto events = sse::parse(r->body());
+  ASSERT_EQ(events.size(), 5u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].id, std::to_string(i + 1));
+    EXPECT_EQ(events[i].data, "{\"n\":" + std::to_string(i + 1) + "}");
+  }
+  c->send(get("/health"));
+  r = c->read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u);
+}
+
+TEST_F(edge_test, idle_stream_gets_keep_alive_comments_and_ends_on_disconnect) {
+  auto closed = watch_closed.get_future();
+  {
+    auto c = connect();
+    c->send(get("/api/v1/watch", agent));
+    // The head, then at least one ": keep-alive" comment (every 100 ms in this test).
+    for (int i = 0; i < 50 && c->received().find(": keep-alive") == std::string::npos; ++i)
+      c->fill(guard);
+    EXPECT_NE(c->received().find(": keep-alive\n\n"), std::string::npos);
+    EXPECT_EQ(closed.wait_for(0s), std::future_status::timeout);
+  }  // the client goes away
+  EXPECT_EQ(closed.wait_for(guard), std::future_status::ready) << "on_closed must fire";
+}
+
+TEST_F(edge_test, slow_reader_is_cut_off_at_the_budget) {
+  auto result = flood_result.get_future();
+  auto closed = flood_closed.get_future();
+  raw_client c{srv->port(), 4096};
+  ASSERT_TRUE(c.connected());
+  c.send(get("/api/v1/flood", agent));  // and never read
+  ASSERT_EQ(result.wait_for(60s), std::future_status::ready);
+  EXPECT_TRUE(result.get()) << "push() must refuse data once 256 KiB are queued";
+  EXPECT_EQ(closed.wait_for(guard), std::future_status::ready) << "on_closed must fire";
+  EXPECT_TRUE(c.wait_closed(30s));
+  expect_server_alive();
+}
+
+// -- connections
+// ------------------------------------------------------------------------------------
+
+TEST_F(edge_test, connections_over_the_cap_are_refused) {
+  srv->stop();
+  auto s = settings();
+  s.max_connections = 2;
+  start(s);
+  auto a = connect();
+  auto b = connect();
+  for (auto* c : {a.get(), b.get()}) {  // make sure both are accepted and counted
+    c->send(get("/health"));
+    auto r = c->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200u);
+  }
+  auto third = connect();
+  third->send(get("/health"));
+  auto r = third->read_response();
+  if (r) {
+    EXPECT_EQ(r->result_int(), 503u);  // or closed without a response: both refuse
+  }
+  EXPECT_TRUE(third->wait_closed());
+  a.reset();
+  b.reset();
+  for (int i = 0; i < 100 && srv->connections() > 0; ++i)
+    std::this_thread::sleep_for(20ms);  // hang guard while the server notices
+  expect_server_alive();
+}
+
+TEST_F(edge_test, stop_closes_idle_connections_and_streams) {
+  auto closed = watch_closed.get_future();
+  auto idle = connect();
+  idle->send(get("/health"));
+  ASSERT_TRUE(idle->read_response());
+  auto streaming = connect();
+  streaming->send(get("/api/v1/watch", agent));
+  for (int i = 0; i < 50 && streaming->received().find("200 OK") == std::string::npos; ++i)
+    streaming->fill(guard);
+  srv->stop();
+  EXPECT_TRUE(idle->wait_closed());
+  EXPECT_TRUE(streaming->wait_closed());
+  EXPECT_EQ(closed.wait_for(guard), std::future_status::ready);
+  raw_client late{srv->port()};
+  EXPECT_FALSE(late.connected() && late.send(get("/health")) && late.read_response(1s));
+}
+
+}  // namespace

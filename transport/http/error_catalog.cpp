@@ -1,0 +1,247 @@
+#include "transport/http/error_catalog.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/message.hpp>
+#include <caf/message_builder.hpp>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+
+namespace caa::http {
+
+namespace {
+
+constexpr caf::atom_value fields_tag = caf::atom("fields");
+constexpr caf::atom_value retry_tag = caf::atom("retry");
+
+constexpr catalog_entry internal_entry{500, "INTERNAL_ERROR", "An internal error occurred."};
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// Whether status `s` always carries `Retry-After`.
+bool needs_retry_after(unsigned status, errc x) {
+  return status == 429 || status == 503 || x == errc::session_locked;
+}
+
+/// Serialises `details.errors` of a validation error.
+std::string validation_details(const std::vector<field_error>& fields) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("errors");
+  w.StartArray();
+  for (const auto& f : fields) {
+    w.StartObject();
+    w.Key("field");
+    w.String(f.field.data(), static_cast<rapidjson::SizeType>(f.field.size()));
+    w.Key("message");
+    w.String(f.message.data(), static_cast<rapidjson::SizeType>(f.message.size()));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+/// Serialises `{"correlation_id": id}`.
+std::string correlation_details(std::string_view correlation_id) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("correlation_id");
+  w.String(correlation_id.data(), static_cast<rapidjson::SizeType>(correlation_id.size()));
+  w.EndObject();
+  return buf.GetString();
+}
+
+/// Calls `f(tag, index_after_tag)` for every atom tag in `msg`.
+template <class F>
+void for_each_tag(const caf::message& msg, F f) {
+  for (size_t i = 0; i < msg.size(); ++i)
+    if (msg.match_element<caf::atom_value>(i)) f(msg.get_as<caf::atom_value>(i), i + 1);
+}
+
+}  // namespace
+
+const catalog_entry& catalog_of(errc x) noexcept {
+  static constexpr catalog_entry validation{422, "VALIDATION_ERROR", "The request is invalid."};
+  static constexpr catalog_entry bad_request{400, "BAD_REQUEST", "The request is malformed."};
+  static constexpr catalog_entry unauthenticated{401, "AUTHENTICATION_ERROR",
+                                                 "A valid API key is required."};
+  static constexpr catalog_entry forbidden{403, "FORBIDDEN",
+                                           "The API key lacks the scope for this operation."};
+  static constexpr catalog_entry not_found{404, "NOT_FOUND", "The resource does not exist."};
+  static constexpr catalog_entry session_not_found{404, "SESSION_NOT_FOUND",
+                                                   "The session does not exist."};
+  static constexpr catalog_entry checkpoint_not_found{404, "CHECKPOINT_NOT_FOUND",
+                                                      "The checkpoint does not exist."};
+  static constexpr catalog_entry method_not_allowed{405, "METHOD_NOT_ALLOWED",
+                                                    "The method is not allowed on this path."};
+  static constexpr catalog_entry session_locked{409, "SESSION_LOCKED",
+                                                "A turn is already running in this session."};
+  static constexpr catalog_entry session_idle{409, "SESSION_IDLE",
+                                              "The session has nothing to act on."};
+  static constexpr catalog_entry conflict{409, "CONFLICT",
+                                          "The request conflicts with the current state."};
+  static constexpr catalog_entry payload_too_large{413, "PAYLOAD_TOO_LARGE",
+                                                   "The request body is too large."};
+  static constexpr catalog_entry rate_limited{429, "RATE_LIMIT_EXCEEDED",
+                                              "Too many requests; retry later."};
+  static constexpr catalog_entry capacity_exhausted{503, "CAPACITY_EXHAUSTED",
+                                                    "No agent capacity is available; retry later."};
+  static constexpr catalog_entry unavailable{503, "SERVICE_UNAVAILABLE",
+                                             "The service is unavailable; retry later."};
+  static constexpr catalog_entry agent_error{502, "AGENT_ERROR", "The agent process failed."};
+  switch (x) {
+    case errc::validation:
+      return validation;
+    case errc::bad_request:
+      return bad_request;
+    case errc::unauthenticated:
+      return unauthenticated;
+    case errc::forbidden:
+      return forbidden;
+    case errc::not_found:
+      return not_found;
+    case errc::session_not_found:
+      return session_not_found;
+    case errc::checkpoint_not_found:
+      return checkpoint_not_found;
+    case errc::method_not_allowed:
+      return method_not_allowed;
+    case errc::session_locked:
+      return session_locked;
+    case errc::session_idle:
+      return session_idle;
+    case errc::conflict:
+      return conflict;
+    case errc::payload_too_large:
+      return payload_too_large;
+    case errc::rate_limited:
+      return rate_limited;
+    case errc::capacity_exhausted:
+      return capacity_exhausted;
+    case errc::unavailable:
+      return unavailable;
+    case errc::timeout:
+      return unavailable;
+    case errc::agent_error:
+      return agent_error;
+    case errc::none:
+      return internal_entry;
+    case errc::internal:
+      return internal_entry;
+  }
+  return internal_entry;
+}
+
+const catalog_entry& catalog_of(edge_condition x) noexcept {
+  static constexpr catalog_entry request_timeout{408, "REQUEST_TIMEOUT",
+                                                 "The request was not received in time."};
+  static constexpr catalog_entry uri_too_long{414, "URI_TOO_LONG",
+                                              "The request target is too long."};
+  static constexpr catalog_entry headers_too_large{431, "HEADERS_TOO_LARGE",
+                                                   "The request headers are too large."};
+  switch (x) {
+    case edge_condition::request_timeout:
+      return request_timeout;
+    case edge_condition::uri_too_long:
+      return uri_too_long;
+    case edge_condition::headers_too_large:
+      return headers_too_large;
+  }
+  return internal_entry;
+}
+
+caf::error validation_error(std::vector<field_error> fields) {
+  caf::message_builder mb;
+  mb.append(fields_tag);
+  for (auto& f : fields) {
+    mb.append(std::move(f.field));
+    mb.append(std::move(f.message));
+  }
+  return caf::error{static_cast<uint8_t>(errc::validation), errc_category, mb.to_message()};
+}
+
+caf::error with_retry_after(caf::error e, std::chrono::duration<double> seconds) {
+  if (!e) return e;
+  auto hint = caf::make_message(retry_tag, retry_after_seconds(seconds.count()));
+  return caf::error{e.code(), e.category(), caf::message::concat(e.context(), hint)};
+}
+
+std::vector<field_error> fields_of(const caf::error& e) {
+  std::vector<field_error> out;
+  if (errc_of(e) != errc::validation) return out;
+  const auto& ctx = e.context();
+  for_each_tag(ctx, [&](caf::atom_value tag, size_t i) {
+    if (tag != fields_tag) return;
+    for (; i + 1 < ctx.size(); i += 2) {
+      if (!ctx.match_element<std::string>(i) || !ctx.match_element<std::string>(i + 1)) break;
+      out.push_back({ctx.get_as<std::string>(i), ctx.get_as<std::string>(i + 1)});
+    }
+  });
+  return out;
+}
+
+std::optional<uint32_t> retry_after_of(const caf::error& e) {
+  std::optional<uint32_t> out;
+  if (!e) return out;  // no error has no context at all
+  const auto& ctx = e.context();
+  for_each_tag(ctx, [&](caf::atom_value tag, size_t i) {
+    if (tag == retry_tag && i < ctx.size() && ctx.match_element<uint32_t>(i))
+      out = ctx.get_as<uint32_t>(i);
+  });
+  return out;
+}
+
+uint32_t retry_after_seconds(double seconds) noexcept {
+  constexpr double one_day = 86400;
+  if (!(seconds > 1))  // also catches NaN
+    return 1;
+  return static_cast<uint32_t>(std::ceil(std::min(seconds, one_day)));
+}
+
+std::string error_envelope(const catalog_entry& entry, std::string_view details_json) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  w.String(entry.code.data(), static_cast<rapidjson::SizeType>(entry.code.size()));
+  w.Key("message");
+  w.String(entry.message.data(), static_cast<rapidjson::SizeType>(entry.message.size()));
+  w.Key("details");
+  w.RawValue(details_json.data(), details_json.size(), rapidjson::kObjectType);
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+
+response error_response(const caf::error& e, std::string_view correlation_id) {
+  auto x = errc_of(e);
+  const auto& entry = catalog_of(x);
+  response r;
+  r.status = entry.status;
+  if (entry.status == 500)
+    r.body = error_envelope(entry, correlation_details(correlation_id));
+  else if (x == errc::validation)
+    r.body = error_envelope(entry, validation_details(fields_of(e)));
+  else
+    r.body = error_envelope(entry, "{}");
+  if (auto hint = retry_after_of(e); hint || needs_retry_after(entry.status, x))
+    r.headers.emplace_back("Retry-After", std::to_string(hint ? std::max<uint32_t>(*hint, 1) : 1));
+  return r;
+}
+
+response error_response(edge_condition x, std::string_view) {
+  response r;
+  const auto& entry = catalog_of(x);
+  r.status = entry.status;
+  r.body = error_envelope(entry, "{}");
+  return r;
+}
+
+}  // namespace caa::http

@@ -1,0 +1,19 @@
+# Sources of transport/http, included by transport/CMakeLists.txt into the `caa_transport` library.
+set(CAA_TRANSPORT_HTTP_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/client_ip.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/correlation.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/cors.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/error_catalog.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/header_scan.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/http_session.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/http_session_stages.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/http_session_write.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/listener.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/request.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/router.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/server.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session_responder.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sse.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/uri.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/wire.cpp
+)

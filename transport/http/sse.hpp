@@ -1,0 +1,86 @@
+#pragma once
+
+// Server-sent events: the wire encoding and the bounded `stream_sink` the edge hands to handlers.
+
+#include "transport/http/types.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace caa::http {
+
+namespace sse {
+
+/// The SSE content type.
+inline constexpr std::string_view content_type = "text/event-stream";
+
+/// Encodes one event: "id: N\nevent: X\ndata: {...}\n\n". CR and LF in `json_data` become spaces
+/// (insignificant whitespace in valid JSON, where strings cannot hold raw line breaks), so the
+/// data is always one line and no `\n\nevent:` can be injected. Characters of `event_name`
+/// outside [A-Za-z0-9_.-] become '_'.
+std::string encode(uint64_t id, std::string_view event_name, std::string_view json_data);
+
+/// The keep-alive comment sent every 15 s while a stream is open.
+std::string keep_alive();
+
+/// One parsed event.
+struct event {
+  std::string id;
+  std::string name;  ///< "message" when the event had no `event:` field
+  std::string data;  ///< the `data:` lines joined with '\n'
+
+  friend bool operator==(const event&, const event&) = default;
+};
+
+/// Parses complete events from an SSE byte stream (a tiny parser for tests and fuzzing; follows
+/// the HTML living standard's line rules: CRLF, LF or CR end a line; ':' lines are comments).
+std::vector<event> parse(std::string_view stream);
+
+}  // namespace sse
+
+/// The connection side of a stream, implemented by the HTTP session. Thread-safe: every call
+/// posts to the connection's strand.
+class stream_transport {
+ public:
+  virtual ~stream_transport() = default;
+  /// Queues `chunk` for writing (one write in flight at a time).
+  virtual void transmit(std::string chunk) = 0;
+  /// Ends the stream once the queued chunks are written.
+  virtual void finish() = 0;
+  /// Drops the connection now (budget exceeded, server stopping).
+  virtual void abort() = 0;
+};
+
+/// The `stream_sink` given to handlers: bounded by a byte budget of queued, unwritten data.
+class bounded_sink final : public stream_sink {
+ public:
+  /// A sink writing to `transport` that refuses data once more than `budget` bytes are queued.
+  bounded_sink(std::weak_ptr<stream_transport> transport, std::size_t budget);
+  ~bounded_sink() override;
+
+  bool push(std::string chunk) override;
+  void close() override;
+  bool open() const override;
+  void on_closed(std::function<void()> f) override;
+
+  /// Reports that `n` queued bytes were written (called by the transport).
+  void written(std::size_t n);
+  /// Reports that the stream is over for any reason; fires `on_closed` once.
+  void ended();
+
+ private:
+  mutable std::mutex mtx_;
+  std::weak_ptr<stream_transport> transport_;
+  std::size_t budget_;
+  std::size_t queued_ = 0;
+  bool open_ = true;
+  bool ended_ = false;
+  std::function<void()> on_closed_;
+};
+
+}  // namespace caa::http
