@@ -4,15 +4,21 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 APT_PACKAGES=(
-  build-essential cmake ccache pkg-config git ca-certificates curl
+  build-essential ccache pkg-config ca-certificates ninja-build
   libcaf-dev rapidjson-dev libpqxx-dev libhiredis-dev libboost1.81-dev libssl-dev
   libgtest-dev libgmock-dev googletest
-  postgresql redis-server redis-tools bubblewrap procps iproute2 nodejs npm
+  postgresql redis-server redis-tools bubblewrap procps iproute2
 )
+# Tools that may come from elsewhere than Debian (e.g. a newer Node.js): install the Debian
+# package only when the command is missing, so an existing install is never fought with.
+declare -A COMMAND_PACKAGES=([cmake]=cmake [git]=git [curl]=curl [node]=nodejs [npm]=npm)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+for c in "${!COMMAND_PACKAGES[@]}"; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("${COMMAND_PACKAGES[$c]}")
 done
 if ((${#missing[@]})); then
   say "installing apt packages: ${missing[*]}"
