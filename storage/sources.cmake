@@ -13,4 +13,9 @@ list(APPEND CAA_STORAGE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/redis/redis_pool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/redis/redis_worker.cpp
   ${CMAKE_CURRENT_LIST_DIR}/redis/token_bucket.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/postgres/event_queries.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/postgres/event_writer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/postgres/pg_text.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/postgres/session_queries.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/postgres/session_repository.cpp
 )

@@ -75,6 +75,23 @@ struct redis_reply {
   std::vector<std::string> elements;              ///< an array's elements (integers as text)
 };
 
+/// One event of a session's stream: what the session actor hands to the `event_writer` and what
+/// replay reads back. `seq` is the SSE id: per session 1, 2, 3, ... without holes.
+struct session_event {
+  std::string session_id;    ///< uuid
+  uint64_t seq = 0;          ///< > 0
+  std::string type;          ///< the SSE event name, e.g. "message", "done"
+  std::string payload_json;  ///< a JSON document (stored as jsonb)
+};
+
+/// Counters of an `event_writer`, for tests and metrics.
+struct event_writer_stats {
+  uint64_t batches = 0;   ///< INSERT statements that committed
+  uint64_t requests = 0;  ///< append requests answered with success
+  uint64_t events = 0;    ///< events in those requests
+  uint64_t failures = 0;  ///< append requests answered with an error
+};
+
 /// Inspects a `db_query`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, db_query& x) {
@@ -99,6 +116,20 @@ typename Inspector::result_type inspect(Inspector& f, redis_command& x) {
   return f(caf::meta::type_name("caa::storage::redis_command"), x.args);
 }
 
+/// Inspects a `session_event`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_event& x) {
+  return f(caf::meta::type_name("caa::storage::session_event"), x.session_id, x.seq, x.type,
+           x.payload_json);
+}
+
+/// Inspects an `event_writer_stats`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_writer_stats& x) {
+  return f(caf::meta::type_name("caa::storage::event_writer_stats"), x.batches, x.requests,
+           x.events, x.failures);
+}
+
 /// Inspects a `redis_reply`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, redis_reply& x) {
@@ -120,5 +151,12 @@ CAF_ADD_TYPE_ID(caa_storage, (caa::storage::redis_reply))
 CAF_ADD_ATOM(caa_storage, caa::atom, ping, "ping")
 /// INTERNAL: a storage worker (re)connects to its server.
 CAF_ADD_ATOM(caa_storage, caa::atom, reconnect, "reconnect")
+
+CAF_ADD_TYPE_ID(caa_storage, (caa::storage::session_event))
+CAF_ADD_TYPE_ID(caa_storage, (std::vector<caa::storage::session_event>))
+CAF_ADD_TYPE_ID(caa_storage, (caa::storage::event_writer_stats))
+
+/// Event writer: `append, events` -> the highest seq, once committed.
+CAF_ADD_ATOM(caa_storage, caa::atom, append, "append")
 
 CAF_END_TYPE_ID_BLOCK(caa_storage)

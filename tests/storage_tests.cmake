@@ -15,3 +15,17 @@ foreach(name pg_pool_test keys_repo_test redis_test)
   caa_target_defaults(${name})
   gtest_discover_tests(${name} PROPERTIES LABELS integration)
 endforeach()
+
+# Sessions, events, transcripts and the event writer.
+add_executable(session_queries_test ${CMAKE_CURRENT_LIST_DIR}/unit/session_queries_test.cpp)
+target_link_libraries(session_queries_test PRIVATE caa_storage GTest::gtest_main)
+caa_target_defaults(session_queries_test)
+gtest_discover_tests(session_queries_test PROPERTIES LABELS unit)
+
+add_executable(session_repo_test ${CMAKE_CURRENT_LIST_DIR}/integration/session_repo_test.cpp
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_turns_test.cpp
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_events_test.cpp
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/event_writer_test.cpp)
+target_link_libraries(session_repo_test PRIVATE caa_storage caa_test_support GTest::gtest_main)
+caa_target_defaults(session_repo_test)
+gtest_discover_tests(session_repo_test PROPERTIES LABELS integration)

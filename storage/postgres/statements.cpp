@@ -23,7 +23,19 @@ namespace {
   "INSERT INTO tenants (name) VALUES (" name_sql ") ON CONFLICT (name) DO UPDATE SET " \
   "name = EXCLUDED.name RETURNING id, name"
 
-constexpr std::array<statement_def, 9> catalogue{{
+// The columns of a session record, in the order `parse_session` reads them (19);
+// `s` is sessions.
+#define CAA_SESSION_COLUMNS                                                                     \
+  "s.id::text, s.tenant_id::text, s.cli_session_id::text, s.parent_session_id::text, "        \
+  "s.fork_depth, s.status, s.model, s.permission_mode, s.cwd, s.options::text, s.title, "      \
+  "array_to_json(s.tags)::text, s.total_turns, s.total_cost_usd, s.usage::text, s.last_seq, " \
+  "s.owner_node, " CAA_TS("s.created_at") ", " CAA_TS("s.updated_at")
+
+// The sessions of tenant $1 matching the optional status $2.
+#define CAA_SESSION_FILTER \
+  "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text)"
+
+constexpr std::array<statement_def, 22> catalogue{{
   {stmt::ping, "SELECT 1"},
   {stmt::tenant_ensure, CAA_TENANT_UPSERT("$1")},
   {stmt::key_create,
@@ -52,9 +64,118 @@ constexpr std::array<statement_def, 9> catalogue{{
    "UPDATE api_keys SET revoked_at = now() WHERE name = 'bootstrap' AND revoked_at IS NULL "
    "AND key_hash <> decode($1, 'hex') "
    "AND tenant_id = (SELECT id FROM tenants WHERE name = 'default')"},
+  // A fork's parent ($4) must be a session of the same tenant: otherwise no row is inserted.
+  {stmt::session_create,
+   "INSERT INTO sessions AS s (id, tenant_id, cli_session_id, parent_session_id, fork_depth, "
+   "status, model, permission_mode, cwd, options, title, tags, owner_node) "
+   "SELECT coalesce($2::uuid, gen_random_uuid()), $1::uuid, $3::uuid, p.id, "
+   "coalesce(p.fork_depth + 1, 0), $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::text, "
+   "$11::text[], $12::text FROM (VALUES (1)) AS one (x) "
+   "LEFT JOIN sessions p ON p.id = $4::uuid AND p.tenant_id = $1::uuid "
+   "WHERE $4::uuid IS NULL OR p.id IS NOT NULL "
+   "RETURNING " CAA_SESSION_COLUMNS},
+  {stmt::session_get,
+   "SELECT " CAA_SESSION_COLUMNS " FROM sessions s "
+   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid"},
+  // Always at least one row: the total first; the session columns are NULL on an empty page.
+  {stmt::session_list,
+   "SELECT c.total, " CAA_SESSION_COLUMNS " FROM (SELECT count(*) AS total " CAA_SESSION_FILTER
+   ") c LEFT JOIN LATERAL (SELECT * " CAA_SESSION_FILTER " ORDER BY created_at DESC, id "
+   "LIMIT $3::integer OFFSET $4::integer) s ON true ORDER BY s.created_at DESC, s.id"},
+  // Compare-and-set: changes the status when it is one of $4 (any when $4 is empty). One row
+  // (previous status, whether it changed) when the session exists.
+  {stmt::session_set_status,
+   "WITH cur AS (SELECT id, status FROM sessions WHERE tenant_id = $1::uuid AND id = $2::uuid "
+   "FOR NO KEY UPDATE), "
+   "upd AS (UPDATE sessions s SET status = $3::text, updated_at = now() FROM cur "
+   "WHERE s.id = cur.id AND (cardinality($4::text[]) = 0 OR cur.status = ANY ($4::text[])) "
+   "RETURNING s.id) "
+   "SELECT cur.status, EXISTS (SELECT 1 FROM upd) FROM cur"},
+  {stmt::session_update_options,
+   "UPDATE sessions AS s SET options = coalesce($3::jsonb, s.options), "
+   "model = coalesce($4::text, s.model), permission_mode = coalesce($5::text, s.permission_mode), "
+   "updated_at = now() WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid "
+   "RETURNING " CAA_SESSION_COLUMNS},
+  {stmt::session_delete, "DELETE FROM sessions WHERE tenant_id = $1::uuid AND id = $2::uuid"},
+  // The next turn number of the session; no row when the session is not the tenant's.
+  {stmt::turn_start,
+   "INSERT INTO turns (session_id, turn, prompt_uuid, status) "
+   "SELECT s.id, coalesce((SELECT max(t.turn) FROM turns t WHERE t.session_id = s.id), 0) + 1, "
+   "$3::uuid, 'running' FROM sessions s WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid "
+   "RETURNING turn"},
+  // Ends a running turn and adds it to the totals in ONE statement (no read-modify-write); a
+  // repeat finds the turn ended and changes nothing. The session record in both cases.
+  {stmt::turn_finish,
+   "WITH t AS (UPDATE turns t SET status = $4::text, ended_at = now(), "
+   "cost_usd = $5::double precision, usage = $6::jsonb FROM sessions p "
+   "WHERE p.id = t.session_id AND p.tenant_id = $1::uuid AND t.session_id = $2::uuid "
+   "AND t.turn = $3::integer AND t.status = 'running' "
+   "RETURNING t.session_id, t.cost_usd, t.usage), "
+   "s AS (UPDATE sessions s SET total_turns = s.total_turns + 1, "
+   "total_cost_usd = s.total_cost_usd + coalesce(t.cost_usd, 0), "
+   "usage = caa_usage_add(s.usage, t.usage), model = coalesce($7::text, s.model), "
+   "status = 'idle', updated_at = now() FROM t WHERE s.id = t.session_id RETURNING s.*) "
+   "SELECT " CAA_SESSION_COLUMNS " FROM s UNION ALL "
+   "SELECT " CAA_SESSION_COLUMNS " FROM sessions s WHERE s.tenant_id = $1::uuid "
+   "AND s.id = $2::uuid AND NOT EXISTS (SELECT 1 FROM t)"},
+  // Start-up recovery of the sessions in flight (of node $1, or unowned; all when NULL). Their
+  // running turns end as interrupted and count as finished, like a turn_finish would.
+  {stmt::sessions_recover,
+   "WITH r AS (UPDATE sessions s SET status = 'interrupted', last_seq = s.last_seq + 2, "
+   "total_turns = s.total_turns + (SELECT count(*) FROM turns t "
+   "WHERE t.session_id = s.id AND t.status = 'running'), "
+   "updated_at = now() WHERE s.status IN ('running', 'starting') "
+   "AND ($1::text IS NULL OR s.owner_node = $1::text OR s.owner_node IS NULL) "
+   "RETURNING s.id, s.last_seq), "
+   "e AS (INSERT INTO session_events (session_id, seq, type, payload) "
+   "SELECT r.id, r.last_seq - 1, 'error', "
+   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the service stopped during this turn\"}'::jsonb "
+   "FROM r UNION ALL "
+   "SELECT r.id, r.last_seq, 'done', '{\"reason\": \"interrupted\"}'::jsonb FROM r), "
+   "t AS (UPDATE turns SET status = 'interrupted', ended_at = now() FROM r "
+   "WHERE turns.session_id = r.id AND turns.status = 'running') "
+   "SELECT r.id::text, r.last_seq FROM r ORDER BY r.id"},
+  // One batch of events of any sessions. A session's events are written only when they continue
+  // its stream without a hole (seq last_seq+1, +2, ...; repeats are skipped); its row is locked
+  // (in id order) first. One row per existing session: id, last_seq before, whether written.
+  {stmt::events_append,
+   "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::jsonb[]) "
+   "AS i (session_id, seq, type, payload)), "
+   "live AS (SELECT s.id, s.last_seq FROM sessions s "
+   "WHERE s.id IN (SELECT session_id FROM input) ORDER BY s.id FOR NO KEY UPDATE), "
+   "chk AS (SELECT l.id, l.last_seq, max(i.seq) AS max_seq, "
+   "count(DISTINCT i.seq) FILTER (WHERE i.seq > l.last_seq) AS fresh "
+   "FROM live l JOIN input i ON i.session_id = l.id GROUP BY l.id, l.last_seq), "
+   "ok AS (SELECT id, max_seq FROM chk WHERE max_seq <= last_seq OR fresh = max_seq - last_seq), "
+   "ins AS (INSERT INTO session_events (session_id, seq, type, payload) "
+   "SELECT i.session_id, i.seq, i.type, i.payload FROM input i JOIN ok ON ok.id = i.session_id "
+   "ON CONFLICT (session_id, seq) DO NOTHING), "
+   "upd AS (UPDATE sessions s SET last_seq = greatest(s.last_seq, ok.max_seq) FROM ok "
+   "WHERE s.id = ok.id AND ok.max_seq > s.last_seq) "
+   "SELECT c.id::text, c.last_seq, ok.id IS NOT NULL FROM chk c LEFT JOIN ok ON ok.id = c.id"},
+  // At least one row when the session is the tenant's: its id and last_seq, then the events
+  // (NULL event columns when there are none).
+  {stmt::events_read,
+   "SELECT s.id::text, s.last_seq, e.seq, e.type, e.payload::text FROM sessions s "
+   "LEFT JOIN LATERAL "
+   "(SELECT seq, type, payload FROM session_events WHERE session_id = s.id AND seq > $3::bigint "
+   "ORDER BY seq LIMIT $4::integer) e ON true "
+   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid ORDER BY e.seq"},
+  {stmt::transcript_append,
+   "INSERT INTO session_transcripts (session_id, subpath, line_no, entry) "
+   "SELECT $1::uuid, $2::text, $3::bigint + l.n - 1, l.entry "
+   "FROM unnest($4::text[]) WITH ORDINALITY AS l (entry, n) "
+   "ON CONFLICT (session_id, subpath, line_no) DO NOTHING"},
+  // At least one row when the session is the tenant's (NULL columns when it has no transcript).
+  {stmt::transcript_read,
+   "SELECT t.subpath, t.line_no, t.entry FROM sessions s "
+   "LEFT JOIN session_transcripts t ON t.session_id = s.id "
+   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid ORDER BY t.subpath, t.line_no"},
 }};
 // clang-format on
 
+#undef CAA_SESSION_FILTER
+#undef CAA_SESSION_COLUMNS
 #undef CAA_TENANT_UPSERT
 #undef CAA_KEY_COLUMNS
 #undef CAA_TS

@@ -26,6 +26,21 @@ inline constexpr std::string_view key_find_by_hash = "key_find_by_hash";  ///< $
 inline constexpr std::string_view key_touch = "key_touch";                ///< $1 id|NULL
 inline constexpr std::string_view bootstrap_upsert = "bootstrap_upsert";  ///< $1 hex, $2 prefix
 inline constexpr std::string_view bootstrap_revoke_others = "bootstrap_revoke_others";  ///< $1 hex
+// Sessions, turns, events, transcripts (parameters: session_queries.hpp, event_queries.hpp).
+// Every statement that reads or changes a session row matches `tenant_id = $1`.
+inline constexpr std::string_view session_create = "session_create";  ///< tenant, id, ...
+inline constexpr std::string_view session_get = "session_get";        ///< tenant, id
+inline constexpr std::string_view session_list = "session_list";      ///< t, status, lim, off
+inline constexpr std::string_view session_set_status = "session_set_status";  ///< t, id, to, from
+inline constexpr std::string_view session_update_options = "session_update_options";  ///< t, id
+inline constexpr std::string_view session_delete = "session_delete";        ///< tenant, id
+inline constexpr std::string_view turn_start = "turn_start";                ///< tenant, id, prompt
+inline constexpr std::string_view turn_finish = "turn_finish";              ///< t, id, turn, ...
+inline constexpr std::string_view sessions_recover = "sessions_recover";    ///< node|NULL
+inline constexpr std::string_view events_append = "events_append";          ///< four arrays
+inline constexpr std::string_view events_read = "events_read";              ///< t, id, after, n
+inline constexpr std::string_view transcript_append = "transcript_append";  ///< id, sub, n, []
+inline constexpr std::string_view transcript_read = "transcript_read";      ///< tenant, id
 }  // namespace stmt
 
 /// Every statement of the catalogue.

@@ -1,0 +1,121 @@
+#include "storage/postgres/session_repository.hpp"
+
+#include "config/errc.hpp"
+#include "storage/bridge.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+namespace caa::storage {
+
+namespace {
+
+/// Our errors pass through; CAF's (request timeout, pool down) mean PostgreSQL is unavailable.
+caf::error normalize(caf::error e) {
+  if (e.category() == errc_category) return e;
+  return make_error(errc::unavailable, "postgres request failed: " + caf::to_string(e));
+}
+
+/// Sends `msg` (or fails with its error) and hands `parse(reply)` to `ok`.
+template <class T, class Reply, class Msg, class Parse>
+void run(caf::actor_system& sys, const pg_actor& pg, caf::timespan timeout, caf::expected<Msg> msg,
+         Parse parse, std::function<void(T)> ok, std::function<void(caf::error)> fail) {
+  if (!msg) {
+    fail(msg.error());
+    return;
+  }
+  async_request<Reply>(
+      sys, pg, timeout, std::function<void(Reply)>{[parse, ok, fail](Reply r) {
+        auto v = parse(r);
+        if (v)
+          ok(std::move(*v));
+        else
+          fail(std::move(v.error()));
+      }},
+      std::function<void(caf::error)>{[fail](caf::error e) { fail(normalize(std::move(e))); }},
+      std::move(*msg));
+}
+
+/// `check_found` as a parser of `true`.
+caf::expected<bool> parse_deleted(const db_result& r) {
+  if (auto err = check_found(r)) return err;
+  return true;
+}
+
+}  // namespace
+
+session_repository::session_repository(caf::actor_system& sys, pg_actor pg, caf::timespan timeout)
+    : sys_(sys), pg_(std::move(pg)), timeout_(timeout) {
+  // nop
+}
+
+void session_repository::create(new_session s, on_value<session_record> ok, on_error fail) const {
+  run<session_record, db_result>(sys_, pg_, timeout_, make_create_session_query(s), parse_session,
+                                 std::move(ok), std::move(fail));
+}
+
+void session_repository::get(std::string tenant_id, std::string id, on_value<session_record> ok,
+                             on_error fail) const {
+  run<session_record, db_result>(sys_, pg_, timeout_,
+                                 caf::expected<db_query>{make_get_session_query(tenant_id, id)},
+                                 parse_session, std::move(ok), std::move(fail));
+}
+
+void session_repository::list(std::string tenant_id, session_filter filter,
+                              on_value<session_page> ok, on_error fail) const {
+  run<session_page, db_result>(sys_, pg_, timeout_,
+                               caf::expected<db_query>{make_list_sessions_query(tenant_id, filter)},
+                               parse_session_page, std::move(ok), std::move(fail));
+}
+
+void session_repository::remove(std::string tenant_id, std::string id, std::function<void()> ok,
+                                on_error fail) const {
+  run<bool, db_result>(
+      sys_, pg_, timeout_, caf::expected<db_query>{make_delete_session_query(tenant_id, id)},
+      parse_deleted, std::function<void(bool)>{[ok](bool) { ok(); }}, std::move(fail));
+}
+
+void session_repository::read_events(std::string tenant_id, std::string id, uint64_t after_seq,
+                                     unsigned limit, on_value<event_page> ok, on_error fail) const {
+  run<event_page, db_result>(
+      sys_, pg_, timeout_,
+      caf::expected<db_query>{make_read_events_query(tenant_id, id, after_seq, limit)},
+      parse_event_page, std::move(ok), std::move(fail));
+}
+
+void session_repository::read_transcript(std::string tenant_id, std::string id,
+                                         on_value<std::vector<transcript_line>> ok,
+                                         on_error fail) const {
+  run<std::vector<transcript_line>, db_result>(
+      sys_, pg_, timeout_, caf::expected<db_query>{make_read_transcript_query(tenant_id, id)},
+      parse_transcript, std::move(ok), std::move(fail));
+}
+
+void session_repository::update_options(std::string tenant_id, std::string id,
+                                        options_update update, on_value<session_record> ok,
+                                        on_error fail) const {
+  run<session_record, db_result>(sys_, pg_, timeout_,
+                                 make_update_options_query(tenant_id, id, update), parse_session,
+                                 std::move(ok), std::move(fail));
+}
+
+void session_repository::recover_running(std::optional<std::string> node,
+                                         on_value<std::vector<std::string>> ok,
+                                         on_error fail) const {
+  run<std::vector<std::string>, std::vector<db_result>>(
+      sys_, pg_, timeout_, caf::expected<db_batch>{make_recover_running_batch(std::move(node))},
+      parse_recovered, std::move(ok), std::move(fail));
+}
+
+caf::expected<std::vector<std::string>> recover_running_blocking(caf::actor_system& sys,
+                                                                 const pg_actor& pg,
+                                                                 caf::timespan timeout,
+                                                                 std::optional<std::string> node) {
+  caf::expected<std::vector<std::string>> out{make_error(errc::internal, "recovery: no reply")};
+  caf::scoped_actor self{sys};
+  self->request(pg, timeout, make_recover_running_batch(std::move(node)))
+      .receive([&](std::vector<db_result>& rs) { out = parse_recovered(rs); },
+               [&](caf::error& e) { out = normalize(std::move(e)); });
+  return out;
+}
+
+}  // namespace caa::storage

@@ -1,0 +1,182 @@
+// Session events and transcripts against a real PostgreSQL: the multi-row append (idempotent,
+// hole-free, last_seq), paged reads, array literals and jsonb repair, transcript round trips.
+
+#include "tests/integration/session_repo_fixture.hpp"
+
+#include <pqxx/pqxx>
+
+using namespace caa::storage;
+using caa::errc;
+using namespace std::chrono_literals;
+using caa::errc_of;
+using caa::test::await_callbacks;
+using session_events_test = caa::test::session_repo_fixture;
+
+TEST_F(session_events_test, array_literals_round_trip_through_postgres) {
+  const std::vector<std::string> tricky{"",
+                                        "NULL",
+                                        "null",
+                                        "a,b",
+                                        "{x}",
+                                        " padded ",
+                                        "quote \" inside",
+                                        R"(back\slash\)",
+                                        R"(\"both\")",
+                                        "line\nbreak\ttab",
+                                        "h\xC3\xA9llo \xF0\x9F\x98\x80 \xE4\xB8\xAD",
+                                        R"({"json": "v\"w", "n": [1, 2]})"};
+  pqxx::connection c{db_->url()};
+  pqxx::nontransaction tx{c};
+  auto r = tx.exec_params("SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS u (x, n) ORDER BY n",
+                          pg_array_literal(tricky));
+  ASSERT_EQ(r.size(), tricky.size());
+  for (std::size_t i = 0; i < tricky.size(); ++i) {
+    EXPECT_FALSE(r[i][0].is_null());
+    EXPECT_EQ(r[i][0].as<std::string>(), tricky[i]) << i;
+  }
+  auto empty = tx.exec_params("SELECT cardinality($1::text[])", pg_array_literal({}));
+  EXPECT_EQ(empty[0][0].as<int>(), 0);
+}
+
+TEST_F(session_events_test, append_is_one_statement_idempotent_and_hole_free) {
+  auto tenant = make_tenant();
+  auto a = create(fresh(tenant));
+  auto b = create(fresh(tenant));
+  ASSERT_TRUE(a && b);
+  auto batch = events(a->id, 1, 3);
+  auto more = events(b->id, 1, 2);
+  batch.insert(batch.end(), more.begin(), more.end());
+  auto st = append(batch);
+  ASSERT_TRUE(st) << sys_.render(st.error());
+  ASSERT_EQ(st->size(), 2u);
+  for (const auto& s : *st) EXPECT_TRUE(s.written);
+  EXPECT_EQ(get(tenant, a->id)->last_seq, 3u);
+  EXPECT_EQ(get(tenant, b->id)->last_seq, 2u);
+
+  // A retry of the same events, and a retry overlapping new ones: nothing doubles.
+  ASSERT_TRUE(append(batch));
+  auto overlap = append(events(a->id, 2, 4));  // 2..5
+  ASSERT_TRUE(overlap);
+  ASSERT_EQ(overlap->size(), 1u);
+  EXPECT_TRUE(overlap->front().written);
+  auto page = read_events(tenant, a->id);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->events.size(), 5u);
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(page->events[i].seq, i + 1);
+  EXPECT_EQ(page->last_seq, 5u);
+
+  // A hole is refused (and reported with the last stored seq); other sessions are unaffected.
+  auto holes = append({{a->id, 7, "message", "{}"}, {b->id, 3, "message", "{}"}});
+  ASSERT_TRUE(holes);
+  ASSERT_EQ(holes->size(), 2u);
+  for (const auto& s : *holes) {
+    if (s.session_id == a->id) {
+      EXPECT_FALSE(s.written);
+      EXPECT_EQ(s.last_seq, 5u);
+    } else {
+      EXPECT_TRUE(s.written);
+    }
+  }
+  auto skipped = append({{a->id, 6, "message", "{}"}, {a->id, 8, "message", "{}"}});
+  ASSERT_TRUE(skipped);
+  EXPECT_FALSE(skipped->front().written);
+  EXPECT_EQ(get(tenant, a->id)->last_seq, 5u);
+  EXPECT_EQ(get(tenant, b->id)->last_seq, 3u);
+
+  // Duplicates inside one batch and a missing session.
+  auto dup = append(
+      {{a->id, 6, "message", "{}"}, {a->id, 6, "message", "{}"}, {new_uuid(), 1, "message", "{}"}});
+  ASSERT_TRUE(dup) << sys_.render(dup.error());
+  ASSERT_EQ(dup->size(), 1u);  // the missing session has no status
+  EXPECT_TRUE(dup->front().written);
+  EXPECT_EQ(get(tenant, a->id)->last_seq, 6u);
+}
+
+TEST_F(session_events_test, read_pages_after_a_seq) {
+  auto tenant = make_tenant();
+  auto rec = create(fresh(tenant));
+  ASSERT_TRUE(rec);
+  auto empty = read_events(tenant, rec->id);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->events.empty());
+  EXPECT_EQ(empty->last_seq, 0u);
+  ASSERT_TRUE(append(events(rec->id, 1, 10)));
+  auto page = read_events(tenant, rec->id, 3, 4);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->events.size(), 4u);
+  EXPECT_EQ(page->events.front().seq, 4u);
+  EXPECT_EQ(page->events.back().seq, 7u);
+  EXPECT_EQ(page->events.front().session_id, rec->id);
+  EXPECT_EQ(page->events.front().type, "message");
+  EXPECT_EQ(page->events.front().payload_json, R"({"n": 4})");
+  EXPECT_EQ(page->last_seq, 10u);
+  auto tail = read_events(tenant, rec->id, 10, 4);
+  ASSERT_TRUE(tail);
+  EXPECT_TRUE(tail->events.empty());
+  EXPECT_EQ(tail->last_seq, 10u);
+}
+
+TEST_F(session_events_test, payloads_jsonb_would_refuse_are_repaired) {
+  auto tenant = make_tenant();
+  auto rec = create(fresh(tenant));
+  ASSERT_TRUE(rec);
+  auto st = append({{rec->id, 1, "message", R"({"t": "nul \u0000 lone \ud800 ok \ud83d\ude00"})"},
+                    {rec->id, 2, "message", "{\"t\": \"bad \xFF utf8\"}"}});
+  ASSERT_TRUE(st) << sys_.render(st.error());
+  auto page = read_events(tenant, rec->id);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].payload_json,
+            "{\"t\": \"nul \xEF\xBF\xBD lone \xEF\xBF\xBD ok \xF0\x9F\x98\x80\"}");
+  EXPECT_EQ(page->events[1].payload_json, "{\"t\": \"bad \xEF\xBF\xBD utf8\"}");
+
+  // A 3 MB payload (a large tool result) goes through the array literal unharmed.
+  auto big = R"({"t": ")" + std::string(3 << 20, 'q') + R"( \"x\" \\"})";
+  ASSERT_TRUE(append({{rec->id, 3, "message", big}}));
+  auto tail = read_events(tenant, rec->id, 2, 1);
+  ASSERT_TRUE(tail);
+  ASSERT_EQ(tail->events.size(), 1u);
+  EXPECT_EQ(tail->events[0].payload_json, big);
+}
+
+TEST_F(session_events_test, transcripts_round_trip_with_a_3_mb_line) {
+  auto tenant = make_tenant();
+  auto rec = create(fresh(tenant));
+  ASSERT_TRUE(rec);
+  auto none = await_callbacks<std::vector<transcript_line>>(
+      [&](auto ok, auto fail) { repo_->read_transcript(tenant, rec->id, ok, fail); });
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+
+  std::string big = R"({"type":"user","message":{"content":")" + std::string(3 << 20, 'x') +
+                    R"( \"quoted\" \\ back"}})";
+  std::vector<std::string> main_lines{R"({"type":"summary","n":1})", big,
+                                      "{\"t\":\"\xC3\xA9 \\u0000\"}"};
+  auto q = make_append_transcript_query(rec->id, "", 1, main_lines);
+  ASSERT_TRUE(q);
+  auto r = ask<db_result>(std::move(*q));
+  ASSERT_TRUE(r) << sys_.render(r.error());
+  EXPECT_EQ(r->affected, 3u);
+  auto again = ask<db_result>(*make_append_transcript_query(rec->id, "", 1, main_lines));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->affected, 0u);  // idempotent
+  ASSERT_TRUE(ask<db_result>(
+      *make_append_transcript_query(rec->id, "subagents/agent-x", 1, {"{\"s\":1}", "{\"s\":2}"})));
+  ASSERT_TRUE(ask<db_result>(*make_append_transcript_query(rec->id, "", 4, {"{\"last\":1}"})));
+
+  auto lines = await_callbacks<std::vector<transcript_line>>(
+      [&](auto ok, auto fail) { repo_->read_transcript(tenant, rec->id, ok, fail); });
+  ASSERT_TRUE(lines) << sys_.render(lines.error());
+  ASSERT_EQ(lines->size(), 6u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*lines)[i].subpath, "");
+    EXPECT_EQ((*lines)[i].line_no, i + 1);
+    EXPECT_EQ((*lines)[i].entry, main_lines[i]) << i;  // byte for byte
+  }
+  EXPECT_EQ((*lines)[3].entry, "{\"last\":1}");
+  EXPECT_EQ((*lines)[4].subpath, "subagents/agent-x");
+  EXPECT_EQ((*lines)[5].line_no, 2u);
+
+  auto missing = ask<db_result>(*make_append_transcript_query(new_uuid(), "", 1, {"{}"}));
+  EXPECT_EQ(errc_of(missing.error()), errc::conflict);
+}
