@@ -1,10 +1,15 @@
 #include "actors/service.hpp"
 
+#include "actors/admission.hpp"
+#include "actors/agent_io.hpp"
 #include "actors/health_monitor.hpp"
+#include "actors/registry.hpp"
 #include "actors/system_config.hpp"
 #include "config/logging.hpp"
 #include "storage/postgres/key_repository.hpp"
+#include "storage/postgres/event_writer.hpp"
 #include "storage/postgres/migrations.hpp"
+#include "storage/postgres/session_repository.hpp"
 #include "transport/api/limiter.hpp"
 #include "transport/api/routes.hpp"
 #include "transport/http/server.hpp"
@@ -60,6 +65,8 @@ int run_service(const settings& cfg) {
     log::error("cannot prepare the database; exiting", {.component = "storage"});
     return 1;
   }
+  // The agent I/O threads outlive the actor system: sessions use them until they end.
+  agent_io io{2};
   system_config sys_cfg{cfg};
   caf::actor_system sys{sys_cfg};
   auto pg_cfg = storage::pg_pool_config::from(cfg.storage);
@@ -84,6 +91,27 @@ int run_service(const settings& cfg) {
     }
     log::info("bootstrap admin key ready", {.component = "auth", .key_id = seeded->id});
   }
+  // Sessions this node left running (a crash or kill -9) end with a terminal event now.
+  auto recovered = storage::recover_running_blocking(sys, pg, timeout, std::nullopt);
+  if (recovered && !recovered->empty())
+    log::warn("sessions interrupted by the previous stop",
+              {.component = "sessions", .count = recovered->size()});
+  auto budget = cfg.agent.max_agent_processes > 0 ? cfg.agent.max_agent_processes
+                                                   : default_process_budget();
+  auto to_span = [](seconds_d d) { return std::chrono::duration_cast<caf::timespan>(d); };
+  auto admission = spawn_admission(sys, {budget, to_span(cfg.agent.admission_wait)});
+  storage::event_writer_config writer_cfg;
+  writer_cfg.timeout = timeout;
+  auto writer = storage::spawn_event_writer(sys, pg, writer_cfg);
+  registry_deps rdeps;
+  rdeps.sessions = session_deps{pg, writer, admission, &io, timeout,
+                                to_span(cfg.agent.admission_wait),
+                                to_span(cfg.agent.session_idle_timeout),
+                                to_span(cfg.agent.turn_timeout)};
+  rdeps.drain_grace = to_span(cfg.agent.drain_grace_period);
+  auto registry = spawn_registry(sys, rdeps);
+  log::info("agent process budget", {.component = "admission", .count = budget});
+  api::tenant_workspace workspace{cfg.agent.workspace_root};
   api::health_board board;
   auto monitor = spawn_health_monitor(sys, {pg, *redis, cfg.agent.cli_path, &board});
   auto keys = std::make_shared<storage::key_repository>(sys, pg, timeout);
@@ -92,7 +120,7 @@ int run_service(const settings& cfg) {
     std::chrono::duration_cast<std::chrono::milliseconds>(cfg.auth.key_cache_ttl));
   api::redis_rate_limiter limiter{sys, *redis, cfg.auth,
                                   std::chrono::duration_cast<caf::timespan>(cfg.storage.redis_timeout)};
-  api::api_context ctx{&sys, &cfg, pg, *redis, keys, authenticator, &board};
+  api::api_context ctx{&sys, &cfg, pg, *redis, keys, authenticator, &board, registry, &workspace};
   http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter};
   try {
     edge.start();
@@ -105,10 +133,24 @@ int run_service(const settings& cfg) {
   log::info("listening", {.component = "http", .port = edge.port()});
   int sig = wait_for_signal();
   log::info("shutting down", {.component = "service", .detail = sig == SIGINT ? "SIGINT" : "SIGTERM"});
-  // Drain: fail readiness, stop accepting, let in-flight requests answer, then stop the actors.
+  // Drain: readiness and new turns answer 503, running turns get the grace period, then are
+  // interrupted; sessions hibernate (no agent process left); events are flushed; then stop.
   board.set_draining();
-  edge.stop_accepting();
+  {
+    caf::scoped_actor self{sys};
+    auto grace = to_span(cfg.agent.drain_grace_period) + std::chrono::seconds{20};
+    self->request(registry, grace, atom::drain_v)
+      .receive([](bool) {},
+               [](caf::error&) { log::warn("drain did not finish in time", {.component = "service"}); });
+    // A barrier through the event writer: everything emitted so far is committed.
+    self->request(writer, std::chrono::seconds{15}, atom::append_v,
+                  std::vector<storage::session_event>{})
+      .receive([](uint64_t) {}, [](caf::error&) {});
+  }
   edge.stop();
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(admission, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);
   stop_pools();
   log::info("stopped", {.component = "service"});

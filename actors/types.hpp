@@ -1,15 +1,51 @@
 #pragma once
 
-// The type-ID block of the actors layer, chained after the storage block. Message types of the
-// session actors are added here as they appear.
+// The type-ID block of the actors layer, chained after the storage block.
 
+#include "actors/session_types.hpp"
 #include "storage/types.hpp"
 
 #include <caf/type_id.hpp>
 
 CAF_BEGIN_TYPE_ID_BLOCK(caa_actors, caf::id_block::caa_storage::end)
 
+  CAF_ADD_TYPE_ID(caa_actors, (caa::turn_accepted))
+  CAF_ADD_TYPE_ID(caa_actors, (caa::new_session))
+  CAF_ADD_TYPE_ID(caa_actors, (caa::admission_stats))
+
   /// INTERNAL: periodic timer of the health monitor.
   CAF_ADD_ATOM(caa_actors, caa::atom, probe, "probe")
+  /// Starts a turn in a session.
+  CAF_ADD_ATOM(caa_actors, caa::atom, run, "run")
+  /// Attaches an event subscriber to a session.
+  CAF_ADD_ATOM(caa_actors, caa::atom, subscribe, "subscribe")
+  /// Interrupts the running turn.
+  CAF_ADD_ATOM(caa_actors, caa::atom, interrupt, "interrupt")
+  /// Deletes a session.
+  CAF_ADD_ATOM(caa_actors, caa::atom, remove, "remove")
+  /// Ends a session's process and keeps the session.
+  CAF_ADD_ATOM(caa_actors, caa::atom, hibernate, "hibernate")
+  /// Creates a session.
+  CAF_ADD_ATOM(caa_actors, caa::atom, create, "create")
+  /// Finds a session.
+  CAF_ADD_ATOM(caa_actors, caa::atom, find, "find")
+  /// Asks for a process slot.
+  CAF_ADD_ATOM(caa_actors, caa::atom, acquire, "acquire")
+  /// Gives a process slot back.
+  CAF_ADD_ATOM(caa_actors, caa::atom, release, "release")
+  /// A slot holder became idle (hibernation candidate).
+  CAF_ADD_ATOM(caa_actors, caa::atom, idle, "idle")
+  /// A slot holder is running a turn.
+  CAF_ADD_ATOM(caa_actors, caa::atom, busy, "busy")
+  /// Asks for statistics.
+  CAF_ADD_ATOM(caa_actors, caa::atom, stats, "stats")
+  /// INTERNAL: one stdout line of the CLI.
+  CAF_ADD_ATOM(caa_actors, caa::atom, line, "line")
+  /// INTERNAL: the CLI process ended.
+  CAF_ADD_ATOM(caa_actors, caa::atom, exited, "exited")
+  /// INTERNAL: a deadline passed.
+  CAF_ADD_ATOM(caa_actors, caa::atom, timeout, "timeout")
+  /// Stops accepting turns (drain).
+  CAF_ADD_ATOM(caa_actors, caa::atom, drain, "drain")
 
 CAF_END_TYPE_ID_BLOCK(caa_actors)

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -102,5 +103,35 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::millis
   }
   return pred();
 }
+
+/// One server-sent event as a test sees it.
+struct sse_event {
+  std::string id;     ///< the `id:` field ("" when absent)
+  std::string event;  ///< the `event:` field ("message" when absent)
+  std::string data;   ///< the `data:` lines joined with '\n'
+};
+
+/// A streamed response: the head, and the events read before the stream ended.
+struct sse_result {
+  unsigned status = 0;                         ///< 0: no response (connection failed)
+  std::map<std::string, std::string> headers;  ///< lower-cased names
+  std::vector<sse_event> events;               ///< complete events, in order
+  std::string body;                            ///< the raw body (e.g. an error envelope)
+  bool ended = false;                          ///< the server ended the body (not stop/guard)
+
+  /// Header `name` (lower case), or "".
+  std::string header(const std::string& name) const;
+};
+
+/// Decides after each event whether to stop reading (true: the test closes the connection).
+using sse_stop = std::function<bool(const sse_event&)>;
+
+/// Sends one request to 127.0.0.1:`port` on a fresh connection and reads the response as SSE
+/// until the server ends it, `stop` returns true for an event, or `guard` passes (BLOCKING).
+/// A non-streamed response (e.g. an error) is read whole into `body`.
+sse_result sse_call(uint16_t port, const std::string& method, const std::string& target,
+                    const std::map<std::string, std::string>& headers = {},
+                    const std::string& body = {}, sse_stop stop = {},
+                    std::chrono::seconds guard = std::chrono::seconds{120});
 
 }  // namespace caa::test

@@ -88,16 +88,17 @@ TEST(cli_argv, system_prompt_variants) {
   EXPECT_TRUE(has_pair(argv, "--append-system-prompt", "Always answer in French."));
 }
 
-TEST(cli_argv, session_flags_are_single_tokens) {
+TEST(cli_argv, session_flags) {
   auto opts = base_options();
   opts.resume = "0b7c6a52-3f0e-4a8e-9d55-2c1e2f3a4b5c";
   opts.fork_session = true;
   opts.resume_session_at = "a6d7e8f9-0a1b-4c2d-8e3f-405162738495";
   auto argv = build_argv(opts, test_config());
-  EXPECT_TRUE(has(argv, "--resume=0b7c6a52-3f0e-4a8e-9d55-2c1e2f3a4b5c"));
+  // `--resume <id>` must be two tokens, or the CLI ignores `--fork-session`.
+  EXPECT_TRUE(has_pair(argv, "--resume", "0b7c6a52-3f0e-4a8e-9d55-2c1e2f3a4b5c"));
+  EXPECT_FALSE(has(argv, "--resume=0b7c6a52-3f0e-4a8e-9d55-2c1e2f3a4b5c"));
   EXPECT_TRUE(has(argv, "--fork-session"));
   EXPECT_TRUE(has(argv, "--resume-session-at=a6d7e8f9-0a1b-4c2d-8e3f-405162738495"));
-  EXPECT_FALSE(has(argv, "--resume"));
   EXPECT_FALSE(has(argv, "--session-id"));
   auto fresh = base_options();
   fresh.session_id = "6f1c1d1e-8b1a-4c55-9d5e-0a2b3c4d5e6f";

@@ -1,6 +1,7 @@
 #include "transport/api/routes.hpp"
 
 #include "transport/api/keys.hpp"
+#include "transport/api/sessions.hpp"
 
 namespace caa::api {
 
@@ -8,6 +9,16 @@ http::router make_router(const api_context& ctx) {
   http::router r;
   add_health_routes(r, *ctx.health);
   add_key_routes(r, ctx.keys, ctx.authenticator);
+  if (ctx.registry) {
+    session_api_context sessions;
+    sessions.sys = ctx.sys;
+    sessions.cfg = ctx.cfg;
+    sessions.registry = ctx.registry;
+    sessions.pg = ctx.pg;
+    sessions.workspace = ctx.workspace;
+    set_session_timeouts(sessions, *ctx.cfg);
+    add_session_routes(r, sessions);
+  }
   return r;
 }
 

@@ -1,11 +1,13 @@
 #pragma once
 
+#include "actors/interfaces.hpp"
 #include "config/settings.hpp"
 #include "storage/postgres/key_repository.hpp"
 #include "storage/postgres/pg_pool.hpp"
 #include "storage/redis/redis_pool.hpp"
 #include "transport/api/auth.hpp"
 #include "transport/api/health.hpp"
+#include "transport/api/workspace.hpp"
 #include "transport/http/router.hpp"
 
 #include <caf/actor_system.hpp>
@@ -23,9 +25,14 @@ struct api_context {
   std::shared_ptr<storage::key_repository> keys;
   std::shared_ptr<auth::key_authenticator> authenticator;
   const health_board* health = nullptr;
+  /// The session registry; the session routes (`add_session_routes`) are added only when set.
+  registry_actor registry;
+  /// WORKSPACE_ROOT and the tenants' directories (required with `registry`).
+  const tenant_workspace* workspace = nullptr;
 };
 
-/// The router with every route of the API.
+/// The router with every route of the API (the session routes only when `ctx.registry` is set;
+/// their deadlines come from `set_session_timeouts`).
 http::router make_router(const api_context& ctx);
 
 /// The key lookup of the authenticator over the key repository (touching last_used_at on each

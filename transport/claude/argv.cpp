@@ -36,7 +36,12 @@ void add_system_prompt(std::vector<std::string>& args, const system_prompt_spec&
 }
 
 void add_session_flags(std::vector<std::string>& args, const query_options& opts) {
-  if (opts.resume) args.push_back("--resume=" + *opts.resume);
+  // Two tokens: with the one-token `--resume=<id>` form, 2.1.197 ignores `--fork-session`
+  // (verified: the "fork" appended to the parent's transcript under the parent's id).
+  if (opts.resume) {
+    args.push_back("--resume");
+    args.push_back(*opts.resume);
+  }
   if (opts.fork_session) args.push_back("--fork-session");
   if (opts.resume_session_at) args.push_back("--resume-session-at=" + *opts.resume_session_at);
   if (opts.session_id) args.push_back("--session-id=" + *opts.session_id);

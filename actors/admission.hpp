@@ -1,0 +1,25 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <chrono>
+#include <cstdint>
+
+namespace caa {
+
+/// How the process budget behaves.
+struct admission_config {
+  uint32_t budget = 1;                                 ///< MAX_AGENT_PROCESSES (resolved, >= 1)
+  caf::timespan wait = std::chrono::seconds{10};       ///< ADMISSION_WAIT
+};
+
+/// The default budget when MAX_AGENT_PROCESSES is 0: about 300 MB per CLI within 80 % of the
+/// available memory, at least 1 and at most 512.
+uint32_t default_process_budget();
+
+/// Spawns the admission actor.
+admission_actor spawn_admission(caf::actor_system& sys, admission_config cfg);
+
+}  // namespace caa

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace caa {
+
+/// The I/O threads of the agent processes: one io_context that drives every CLI's pipes and
+/// pidfd. Its threads live as long as the service.
+class agent_io {
+public:
+  /// Starts `threads` threads.
+  explicit agent_io(unsigned threads = 1);
+  /// Stops and joins the threads.
+  ~agent_io();
+  agent_io(const agent_io&) = delete;
+  agent_io& operator=(const agent_io&) = delete;
+
+  /// The io_context the processes run on.
+  boost::asio::io_context& context() noexcept { return io_; }
+
+private:
+  boost::asio::io_context io_;
+  std::unique_ptr<void, void (*)(void*)> guard_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace caa

@@ -1,0 +1,227 @@
+#include "actors/event_mapper.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace caa {
+
+namespace {
+
+using rapidjson::Value;
+using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// Writes member `key` of `obj` as `out_key`, or null when absent.
+void copy(writer& w, const Value& obj, const char* key, const char* out_key = nullptr) {
+  w.Key(out_key ? out_key : key);
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd())
+    w.Null();
+  else
+    it->value.Accept(w);
+}
+
+/// Copies every member of `obj` except `type` and `session_id`.
+void copy_all_but_ids(writer& w, const Value& obj) {
+  for (auto& m : obj.GetObject()) {
+    std::string_view k{m.name.GetString(), m.name.GetStringLength()};
+    if (k == "type" || k == "session_id")
+      continue;
+    w.Key(m.name.GetString(), m.name.GetStringLength());
+    m.value.Accept(w);
+  }
+}
+
+std::string finish(rapidjson::StringBuffer& buf) {
+  return {buf.GetString(), buf.GetSize()};
+}
+
+api_event init_event(const Value& obj, const mapper_state& st) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  w.Key("session_id");
+  w.String(st.session_id);
+  copy(w, obj, "model");
+  copy(w, obj, "tools");
+  copy(w, obj, "mcp_servers");
+  copy(w, obj, "permissionMode", "permission_mode");
+  copy(w, obj, "slash_commands");
+  copy(w, obj, "agents");
+  copy(w, obj, "skills");
+  copy(w, obj, "plugins");
+  copy(w, obj, "claude_code_version");
+  w.Key("cwd");
+  w.String(st.cwd_relative.empty() ? "." : st.cwd_relative);
+  w.EndObject();
+  return {"init", finish(buf)};
+}
+
+void todo_events(const Value& content, std::vector<api_event>& out) {
+  if (!content.IsArray())
+    return;
+  for (auto& block : content.GetArray()) {
+    if (!block.IsObject() || !block.HasMember("name") || !block["name"].IsString())
+      continue;
+    std::string_view name = block["name"].GetString();
+    if (name != "TodoWrite" || !block.HasMember("input") || !block["input"].IsObject())
+      continue;
+    rapidjson::StringBuffer buf;
+    writer w{buf};
+    w.StartObject();
+    copy(w, block["input"], "todos");
+    w.EndObject();
+    out.push_back({"todo", finish(buf)});
+  }
+}
+
+void message_events(const Value& obj, const char* type, std::vector<api_event>& out) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  w.Key("type");
+  w.String(type);
+  auto msg = obj.FindMember("message");
+  if (msg != obj.MemberEnd() && msg->value.IsObject()) {
+    copy(w, msg->value, "content");
+    if (std::string_view{type} == "assistant") {
+      copy(w, msg->value, "model");
+      copy(w, msg->value, "usage");
+    }
+  }
+  copy(w, obj, "parent_tool_use_id");
+  copy(w, obj, "uuid");
+  if (obj.HasMember("tool_use_result"))
+    copy(w, obj, "tool_use_result");
+  if (obj.HasMember("error"))
+    copy(w, obj, "error");
+  w.EndObject();
+  out.push_back({"message", finish(buf)});
+  if (msg != obj.MemberEnd() && msg->value.IsObject() && msg->value.HasMember("content"))
+    todo_events(msg->value["content"], out);
+}
+
+api_event system_event(const Value& obj, std::string_view subtype) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  if (subtype == "task_started" || subtype == "task_updated" || subtype == "task_notification") {
+    w.Key("status");
+    w.String(subtype == "task_started" ? "started"
+             : subtype == "task_updated" ? "updated"
+                                         : "finished");
+    copy_all_but_ids(w, obj);
+    w.EndObject();
+    return {"task", finish(buf)};
+  }
+  w.Key("type");
+  w.String("system");
+  copy_all_but_ids(w, obj);
+  w.EndObject();
+  return {"message", finish(buf)};
+}
+
+api_event result_event(const Value& obj, mapper_state& st) {
+  double total = 0;
+  if (auto it = obj.FindMember("total_cost_usd"); it != obj.MemberEnd() && it->value.IsNumber())
+    total = it->value.GetDouble();
+  // The CLI reports cost cumulatively per process; the API reports this turn's.
+  double turn_cost = total >= st.process_cost_usd ? total - st.process_cost_usd : total;
+  st.process_cost_usd = total;
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  copy(w, obj, "subtype");
+  copy(w, obj, "is_error");
+  copy(w, obj, "num_turns");
+  copy(w, obj, "duration_ms");
+  w.Key("total_cost_usd");
+  w.Double(turn_cost);
+  copy(w, obj, "usage");
+  copy(w, obj, "modelUsage", "model_usage");
+  copy(w, obj, "result");
+  copy(w, obj, "structured_output");
+  copy(w, obj, "permission_denials");
+  copy(w, obj, "stop_reason");
+  copy(w, obj, "terminal_reason");
+  copy(w, obj, "errors");
+  w.EndObject();
+  return {"result", finish(buf)};
+}
+
+}  // namespace
+
+std::vector<api_event> map_cli_message(const claude::cli_message& msg, mapper_state& st) {
+  using claude::message_kind;
+  std::vector<api_event> out;
+  switch (msg.kind) {
+    case message_kind::system_init:
+    case message_kind::system_other:
+    case message_kind::assistant:
+    case message_kind::user:
+    case message_kind::result:
+    case message_kind::stream_event:
+      break;
+    case message_kind::control_request:
+    case message_kind::control_response:
+    case message_kind::control_cancel:
+    case message_kind::transcript_mirror:
+    case message_kind::keep_alive:
+    case message_kind::other:
+    case message_kind::invalid:
+      return out;
+  }
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(msg.raw.data(), msg.raw.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return out;
+  switch (msg.kind) {
+    case message_kind::system_init:
+      out.push_back(init_event(doc, st));
+      break;
+    case message_kind::system_other:
+      out.push_back(system_event(doc, msg.subtype));
+      break;
+    case message_kind::assistant:
+      message_events(doc, "assistant", out);
+      break;
+    case message_kind::user:
+      if (!msg.is_replay)
+        message_events(doc, "user", out);
+      break;
+    case message_kind::result:
+      out.push_back(result_event(doc, st));
+      break;
+    case message_kind::stream_event: {
+      rapidjson::StringBuffer buf;
+      writer w{buf};
+      w.StartObject();
+      copy(w, doc, "event");
+      copy(w, doc, "parent_tool_use_id");
+      w.EndObject();
+      out.push_back({"partial", finish(buf)});
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+api_event done_event(std::string_view reason) {
+  return {"done", std::string{R"({"reason":")"} + std::string{reason} + "\"}"};
+}
+
+api_event error_event(std::string_view code, std::string_view message) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  w.Key("code");
+  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  return {"error", finish(buf)};
+}
+
+}  // namespace caa

@@ -1,0 +1,34 @@
+#pragma once
+
+#include "transport/claude/control.hpp"
+
+#include <string>
+#include <vector>
+
+namespace caa {
+
+/// One event of the API stream (API.md "SSE stream"): its name and one-line JSON data.
+struct api_event {
+  std::string name;
+  std::string data;
+};
+
+/// What the mapper needs to know about the session, and what it remembers per process.
+struct mapper_state {
+  std::string session_id;         ///< the API session id (never the CLI's)
+  std::string cwd_relative;       ///< the cwd as the client knows it
+  double process_cost_usd = 0;    ///< the CLI's cumulative cost so far (reset per process)
+};
+
+/// Maps one classified CLI stdout line to zero or more API events: `init`, `message`,
+/// `partial`, `todo`, `task`, `result`. Control messages, transcript frames and keep-alives
+/// map to nothing (the session actor handles them). `done` is the session's, not the mapper's.
+std::vector<api_event> map_cli_message(const claude::cli_message& msg, mapper_state& state);
+
+/// The `done` event: `reason` is completed, interrupted or error.
+api_event done_event(std::string_view reason);
+
+/// The `error` event: a public code and a fixed, sanitised message.
+api_event error_event(std::string_view code, std::string_view message);
+
+}  // namespace caa

@@ -1,0 +1,74 @@
+#pragma once
+
+// Every typed actor handle of the actors layer, one comment per handler. INTERNAL entries are
+// messages an actor sends itself (from timers or the agent I/O threads).
+
+#include "actors/types.hpp"
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace caa {
+
+/// One live agent session: the only owner of its CLI process and the only writer of its rows.
+using session_actor = caf::typed_actor<
+  // Starts a turn. Errors: session_locked (+retry), capacity_exhausted (+retry), unavailable
+  // (draining or PostgreSQL), agent_error (the CLI could not start).
+  caf::replies_to<atom::run, turn_spec_ptr>::with<turn_accepted>,
+  // Attaches a subscriber to every event after `after_seq` (replayed from memory, then live);
+  // replies the last seq the session has delivered. Error conflict: `after_seq` is older than
+  // the in-memory window (read PostgreSQL up to the reply of a retry, then subscribe again).
+  caf::replies_to<atom::subscribe, event_sink_ptr, uint64_t>::with<uint64_t>,
+  // Interrupts the running turn (it ends with done{interrupted}). Error session_idle.
+  caf::replies_to<atom::interrupt>::with<bool>,
+  // Ends the process, closes subscribers and deletes the session's rows.
+  caf::replies_to<atom::remove>::with<bool>,
+  // Ends the process when idle (admission's LRU, idle timeout, drain); the session stays.
+  caf::reacts_to<atom::hibernate>,
+  // Refuses new turns from now on (the service drains).
+  caf::reacts_to<atom::drain>,
+  // Whether a turn runs right now.
+  caf::replies_to<atom::busy>::with<bool>,
+  // INTERNAL: one stdout line of process generation `gen`.
+  caf::reacts_to<atom::line, uint64_t, std::string>,
+  // INTERNAL: process generation `gen` ended with `code` (stderr tail for logs only).
+  caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
+  // INTERNAL: the deadline `kind` (0 turn, 1 idle, 2 stop) of generation/turn `id` passed.
+  caf::reacts_to<atom::timeout, int32_t, uint64_t>>;
+
+/// Which sessions live on this node; finds or revives the actor of a session id.
+using registry_actor = caf::typed_actor<
+  // Persists a new session row, then spawns its actor; replies (id, actor). Errors:
+  // session_not_found (fork of a missing parent), unavailable.
+  caf::replies_to<atom::create, new_session>::with<std::string, session_actor>,
+  // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
+  // Error session_not_found (unknown, or another tenant's).
+  caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
+  // Forgets session `id` (it was deleted).
+  caf::reacts_to<atom::remove, std::string>,
+  // Drain: refuse new turns, interrupt running ones after the grace period, hibernate all;
+  // replies when every session is quiet.
+  caf::replies_to<atom::drain>::with<bool>,
+  // INTERNAL: the drain phase `id` is due.
+  caf::reacts_to<atom::timeout, uint64_t>>;
+
+/// The process budget: at most MAX_AGENT_PROCESSES live CLIs, a bounded wait for a slot, and
+/// LRU hibernation of idle sessions to make room.
+using admission_actor = caf::typed_actor<
+  // A slot for `who`; waits up to ADMISSION_WAIT. Error capacity_exhausted (+retry).
+  caf::replies_to<atom::acquire, session_actor>::with<bool>,
+  // `who` gave its slot back (its process is gone).
+  caf::reacts_to<atom::release, session_actor>,
+  // `who` is idle: it may be asked to hibernate when a turn needs its slot.
+  caf::reacts_to<atom::idle, session_actor>,
+  // `who` runs a turn: never a hibernation candidate meanwhile.
+  caf::reacts_to<atom::busy, session_actor>,
+  // Current numbers.
+  caf::replies_to<atom::stats>::with<admission_stats>,
+  // INTERNAL: waiter `ticket` ran out of time.
+  caf::reacts_to<atom::timeout, uint64_t>>;
+
+}  // namespace caa

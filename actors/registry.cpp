@@ -1,0 +1,265 @@
+#include "actors/registry.hpp"
+
+#include "config/errc.hpp"
+#include "config/logging.hpp"
+#include "storage/postgres/session_queries.hpp"
+
+#include <caf/all.hpp>
+
+#include <openssl/rand.h>
+
+#include <map>
+
+namespace caa {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct entry {
+  std::string tenant_id;
+  session_actor actor;
+};
+
+struct registry_state {
+  static inline const char* name = "session_registry";
+  registry_deps deps;
+  std::map<std::string, entry> live;
+  // Sessions being revived from PostgreSQL, and who waits for them.
+  std::map<std::string, std::vector<caf::typed_response_promise<session_actor>>> loading;
+  bool draining = false;
+  std::optional<caf::typed_response_promise<bool>> drain_promise;
+  std::chrono::steady_clock::time_point drain_deadline;
+};
+
+/// Drain phases (INTERNAL timeout ids).
+enum : uint64_t { phase_interrupt = 0, phase_hibernate = 1, phase_done = 2, phase_poll = 3 };
+
+using self_ptr = registry_actor::stateful_pointer<registry_state>;
+
+std::string random_uuid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof(b));
+  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      s += '-';
+    s += hex[b[i] >> 4];
+    s += hex[b[i] & 0xF];
+  }
+  return s;
+}
+
+session_actor start(self_ptr self, session_identity who) {
+  auto id = who.id;
+  auto tenant = who.tenant_id;
+  auto actor = spawn_session(self->system(), std::move(who), self->state.deps.sessions,
+                             caf::actor_cast<caf::actor>(self));
+  // Linked: when the registry stops (shutdown), every session stops and kills its process.
+  self->monitor(actor);
+  self->link_to(actor);
+  self->state.live[id] = entry{tenant, actor};
+  if (self->state.draining)
+    self->send(actor, atom::drain_v);
+  return actor;
+}
+
+void revive(self_ptr self, const std::string& tenant_id, const std::string& id) {
+  auto& st = self->state;
+  self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout,
+                storage::make_get_session_query(tenant_id, id))
+    .then(
+      [=](storage::db_result& r) {
+        auto& s = self->state;
+        auto waiters = std::move(s.loading[id]);
+        s.loading.erase(id);
+        auto rec = storage::parse_session(r);
+        if (!rec) {
+          for (auto& w : waiters)
+            w.deliver(make_error(errc::session_not_found, "no such session"));
+          return;
+        }
+        session_actor actor;
+        if (auto it = s.live.find(id); it != s.live.end()) {
+          actor = it->second.actor;
+        } else {
+          session_identity who;
+          who.id = id;
+          who.tenant_id = tenant_id;
+          who.last_seq = rec->last_seq;
+          who.turns = static_cast<uint32_t>(rec->total_turns);
+          who.cli_session_started = rec->total_turns > 0 || rec->last_seq > 0;
+          if (rec->parent_session_id && !who.cli_session_started)
+            who.parent_session_id = *rec->parent_session_id;
+          actor = start(self, std::move(who));
+        }
+        for (auto& w : waiters)
+          w.deliver(actor);
+      },
+      [=](caf::error& e) {
+        auto waiters = std::move(self->state.loading[id]);
+        self->state.loading.erase(id);
+        for (auto& w : waiters)
+          w.deliver(e);
+      });
+}
+
+/// Asks every session whether a turn runs; then polls again or moves to hibernation.
+void poll_busy(self_ptr self) {
+  auto& st = self->state;
+  if (std::chrono::steady_clock::now() >= st.drain_deadline) {
+    self->send(self, atom::timeout_v, uint64_t{phase_interrupt});
+    return;
+  }
+  if (st.live.empty()) {
+    self->send(self, atom::timeout_v, uint64_t{phase_hibernate});
+    return;
+  }
+  auto pending = std::make_shared<std::size_t>(st.live.size());
+  auto any = std::make_shared<bool>(false);
+  auto next = [=] {
+    if (--*pending > 0)
+      return;
+    if (*any)
+      self->delayed_send(self, 250ms, atom::timeout_v, uint64_t{phase_poll});
+    else
+      self->send(self, atom::timeout_v, uint64_t{phase_hibernate});
+  };
+  for (auto& [id, e] : st.live)
+    self->request(e.actor, 2s, atom::busy_v)
+      .then([=](bool b) { *any = *any || b; next(); }, [=](caf::error&) { next(); });
+}
+
+void on_drain_phase(self_ptr self, uint64_t phase) {
+  auto& st = self->state;
+  switch (phase) {
+    case phase_poll:
+      poll_busy(self);
+      break;
+    case phase_interrupt:
+      for (auto& [id, e] : st.live)
+        self->request(e.actor, 2s, atom::interrupt_v).then([](bool) {}, [](caf::error&) {});
+      self->delayed_send(self, 2s, atom::timeout_v, uint64_t{phase_hibernate});
+      break;
+    case phase_hibernate:
+      for (auto& [id, e] : st.live)
+        self->send(e.actor, atom::hibernate_v);
+      if (st.live.empty())
+        self->send(self, atom::timeout_v, uint64_t{phase_done});
+      else
+        self->delayed_send(self, 3s, atom::timeout_v, uint64_t{phase_done});
+      break;
+    default:
+      if (st.drain_promise) {
+        st.drain_promise->deliver(true);
+        st.drain_promise.reset();
+      }
+  }
+}
+
+registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
+  self->state.deps = std::move(deps);
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    // A session ending is handled by the down handler; anything else stops the registry.
+    for (auto& [id, e] : self->state.live)
+      if (e.actor.address() == em.source)
+        return;
+    self->quit(em.reason);
+  });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& live = self->state.live;
+    for (auto it = live.begin(); it != live.end(); ++it)
+      if (it->second.actor.address() == dm.source) {
+        live.erase(it);
+        return;
+      }
+  });
+  return {
+    [=](atom::create, new_session& ns) -> caf::result<std::string, session_actor> {
+      auto& st = self->state;
+      if (st.draining)
+        return make_error(errc::unavailable, "draining");
+      auto id = random_uuid();
+      storage::new_session row;
+      row.tenant_id = ns.tenant_id;
+      row.id = id;
+      row.cli_session_id = id;
+      if (ns.parent_session_id)
+        row.parent_session_id = *ns.parent_session_id;
+      row.status = storage::session_status::idle;
+      if (ns.model)
+        row.model = *ns.model;
+      row.permission_mode = ns.permission_mode;
+      row.cwd = ns.cwd_relative;
+      row.options_json = ns.options_json.empty() ? "{}" : ns.options_json;
+      if (ns.title)
+        row.title = *ns.title;
+      row.tags = ns.tags;
+      auto q = storage::make_create_session_query(row);
+      if (!q)
+        return q.error();
+      auto rp = self->make_response_promise<std::string, session_actor>();
+      self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout, std::move(*q))
+        .then(
+          [=](storage::db_result& r) mutable {
+            auto rec = storage::parse_session(r);
+            if (!rec) {
+              rp.deliver(rec.error());
+              return;
+            }
+            session_identity who;
+            who.id = id;
+            who.tenant_id = ns.tenant_id;
+            if (ns.parent_session_id)
+              who.parent_session_id = *ns.parent_session_id;
+            if (ns.fork_at_message)
+              who.fork_at_message = *ns.fork_at_message;
+            rp.deliver(id, start(self, std::move(who)));
+          },
+          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](atom::find, std::string& tenant_id, std::string& id) -> caf::result<session_actor> {
+      auto& st = self->state;
+      if (auto it = st.live.find(id); it != st.live.end()) {
+        if (it->second.tenant_id != tenant_id)
+          return make_error(errc::session_not_found, "no such session");
+        return it->second.actor;
+      }
+      auto rp = self->make_response_promise<session_actor>();
+      auto& waiters = st.loading[id];
+      waiters.push_back(rp);
+      if (waiters.size() == 1)
+        revive(self, tenant_id, id);
+      return rp;
+    },
+    [=](atom::remove, std::string& id) { self->state.live.erase(id); },
+    [=](atom::drain) -> caf::result<bool> {
+      auto& st = self->state;
+      st.draining = true;
+      for (auto& [id, e] : st.live)
+        self->send(e.actor, atom::drain_v);
+      auto rp = self->make_response_promise<bool>();
+      // Running turns get the grace period (polled: an idle node drains at once); then every
+      // turn is interrupted and every process ended; then the registry answers.
+      st.drain_deadline = std::chrono::steady_clock::now()
+                          + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            st.deps.drain_grace);
+      st.drain_promise = rp;
+      self->send(self, atom::timeout_v, uint64_t{phase_poll});
+      return rp;
+    },
+    [=](atom::timeout, uint64_t phase) { on_drain_phase(self, phase); },
+  };
+}
+
+}  // namespace
+
+registry_actor spawn_registry(caf::actor_system& sys, registry_deps deps) {
+  return sys.spawn(registry, std::move(deps));
+}
+
+}  // namespace caa

@@ -1,0 +1,297 @@
+#include "actors/session_impl.hpp"
+
+#include "config/errc.hpp"
+#include "config/logging.hpp"
+#include "storage/postgres/session_queries.hpp"
+#include "transport/http/error_catalog.hpp"
+
+#include <caf/all.hpp>
+
+#include <openssl/rand.h>
+
+namespace caa::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Deadline kinds of the INTERNAL timeout message.
+enum : int32_t { turn_deadline = 0, idle_deadline = 1, stop_deadline = 2, write_retry = 3 };
+
+std::string new_uuid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof(b));
+  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      s += '-';
+    s += hex[b[i] >> 4];
+    s += hex[b[i] & 0xF];
+  }
+  return s;
+}
+
+void run_db(session_self self, storage::db_query q) {
+  self->request(self->state.deps.pg, self->state.deps.db_timeout, std::move(q))
+    .then([](storage::db_result&) {},
+          [=](caf::error& e) {
+            log::warn("session row update failed",
+                      {.component = "session", .session_id = self->state.who.id,
+                       .error_code = to_string(errc_of(e))});
+          });
+}
+
+void run_db(session_self self, storage::db_batch b) {
+  self->request(self->state.deps.pg, self->state.deps.db_timeout, std::move(b))
+    .then([](std::vector<storage::db_result>&) {},
+          [=](caf::error& e) {
+            log::warn("session row update failed",
+                      {.component = "session", .session_id = self->state.who.id,
+                       .error_code = to_string(errc_of(e))});
+          });
+}
+
+/// Writes the prompt and answers the waiting `run`.
+void start_turn(session_self self) {
+  auto& st = self->state;
+  auto spec = std::move(st.waiting_spec);
+  auto rp = std::move(*st.waiting_promise);
+  st.waiting_promise.reset();
+  auto uuid = new_uuid();  // also the file-checkpoint id of this turn
+  auto line = claude::user_message(spec->prompt, spec->images, uuid);
+  if (auto err = st.proc->write_line(std::move(line))) {
+    rp.deliver(make_error(errc::agent_error, "cannot write the prompt"));
+    return;
+  }
+  st.in_turn = true;
+  st.interrupt_requested = false;
+  st.turn_saw_result = false;
+  ++st.turn;
+  st.mapper.cwd_relative = spec->cwd_relative;
+  set_status(self, session_status::running);
+  st.turn_cost_usd = 0;
+  st.turn_usage_json = "{}";
+  st.turn_model.reset();
+  run_db(self, storage::make_turn_started_batch(st.who.tenant_id, st.who.id, uuid));
+  self->send(st.deps.admission, atom::busy_v, session_actor{self});
+  self->delayed_send(self, st.deps.turn_timeout, atom::timeout_v, int32_t{turn_deadline},
+                     uint64_t{st.turn});
+  rp.deliver(turn_accepted{st.who.id, st.last_seq, st.turn});
+}
+
+/// Spawns (if needed) and starts the waiting turn; answers it with an error on failure.
+void launch(session_self self) {
+  auto& st = self->state;
+  if (!st.proc && !spawn_process(self, *st.waiting_spec)) {
+    st.waiting_promise->deliver(make_error(errc::agent_error, "the agent could not start"));
+    st.waiting_promise.reset();
+    st.waiting_spec.reset();
+    if (st.holds_slot) {
+      st.holds_slot = false;
+      self->send(st.deps.admission, atom::release_v, session_actor{self});
+    }
+    return;
+  }
+  start_turn(self);
+}
+
+caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {
+  auto& st = self->state;
+  if (st.draining)
+    return make_error(errc::unavailable, "draining");
+  if (st.in_turn || st.waiting_promise)
+    return http::with_retry_after(make_error(errc::session_locked, "a turn is running"), 1s);
+  auto rp = self->make_response_promise<turn_accepted>();
+  st.waiting_spec = std::move(spec);
+  st.waiting_promise = rp;
+  if (st.proc && st.proc_options_json != st.waiting_spec->options_json) {
+    // Other spawn-time options: this turn needs a new process (resumed, same context).
+    st.proc->kill();
+    st.proc.reset();
+    ++st.gen;
+  }
+  if (st.proc) {
+    start_turn(self);
+    return rp;
+  }
+  if (st.holds_slot) {
+    launch(self);
+    return rp;
+  }
+  self->request(st.deps.admission, st.deps.admission_wait + 2s, atom::acquire_v,
+                session_actor{self})
+    .then(
+      [=](bool) {
+        self->state.holds_slot = true;
+        launch(self);
+      },
+      [=](caf::error& e) {
+        auto& s = self->state;
+        s.waiting_promise->deliver(std::move(e));
+        s.waiting_promise.reset();
+        s.waiting_spec.reset();
+      });
+  return rp;
+}
+
+void on_timeout(session_self self, int32_t kind, uint64_t id) {
+  auto& st = self->state;
+  switch (kind) {
+    case turn_deadline:
+      if (st.in_turn && st.turn == id && st.proc) {
+        log::warn("turn timeout: interrupting", {.component = "session", .session_id = st.who.id});
+        st.interrupt_requested = true;
+        (void) st.proc->write_line(claude::interrupt(st.request_ids.next()));
+        self->delayed_send(self, 5s, atom::timeout_v, int32_t{stop_deadline}, uint64_t{st.turn});
+      }
+      break;
+    case stop_deadline:
+      // The CLI did not end the interrupted turn in time: end the process (and the turn).
+      if (st.in_turn && st.turn == id && st.proc)
+        st.proc->kill();
+      break;
+    case idle_deadline:
+      if (!st.in_turn && st.idle_token == id && st.proc) {
+        stop_process(self);
+        set_status(self, session_status::hibernated);
+      }
+      break;
+    case write_retry:
+      flush(self);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+void set_status(session_self self, session_status s) {
+  auto& st = self->state;
+  if (st.status == s)
+    return;
+  st.status = s;
+  run_db(self, storage::make_update_status_query(st.who.tenant_id, st.who.id, s));
+}
+
+void finish_turn(session_self self, std::string_view reason) {
+  auto& st = self->state;
+  emit(self, done_event(reason));
+  st.in_turn = false;
+  auto status = reason == "completed"     ? storage::turn_status::completed
+                : reason == "interrupted" ? storage::turn_status::interrupted
+                                          : storage::turn_status::error;
+  // One transaction: the turn row, the totals, and the status (idle, or hibernated when the
+  // process is gone), so no status write can overtake another.
+  auto batch = storage::make_turn_finished_batch(st.who.tenant_id, st.who.id,
+                                                 static_cast<int>(st.turn), status,
+                                                 st.turn_cost_usd, st.turn_usage_json,
+                                                 st.turn_model);
+  st.status = st.proc ? session_status::idle : session_status::hibernated;
+  if (!st.proc)
+    batch.queries.push_back(
+      storage::make_update_status_query(st.who.tenant_id, st.who.id, st.status));
+  run_db(self, std::move(batch));
+  if (st.proc)
+    self->send(st.deps.admission, atom::idle_v, session_actor{self});
+  self->delayed_send(self, st.deps.idle_timeout, atom::timeout_v, int32_t{idle_deadline},
+                     ++st.idle_token);
+}
+
+}  // namespace caa::detail
+
+namespace caa {
+
+namespace {
+
+using namespace detail;
+
+session_actor::behavior_type session(session_self self, session_identity who, session_deps deps,
+                                     caf::actor registry) {
+  auto& st = self->state;
+  st.who = std::move(who);
+  st.deps = std::move(deps);
+  st.registry = std::move(registry);
+  st.last_seq = st.committed_seq = st.who.last_seq;
+  st.turn = st.who.turns;
+  st.mapper.session_id = st.who.id;
+  st.status = st.who.cli_session_started ? session_status::hibernated : session_status::idle;
+  self->attach_functor([self](const caf::error&) {
+    // Whatever ends the actor ends its process (SIGKILL of bubblewrap: the whole tree).
+    if (self->state.proc)
+      self->state.proc->kill();
+  });
+  return {
+    [=](atom::run, turn_spec_ptr spec) { return on_run(self, std::move(spec)); },
+    [=](atom::subscribe, event_sink_ptr sink, uint64_t after) -> caf::result<uint64_t> {
+      auto& s = self->state;
+      uint64_t first = s.window.empty() ? s.committed_seq + 1 : s.window.front().seq;
+      if (after + 1 < first && after < s.committed_seq)
+        return make_error(errc::conflict, "replay from storage first");
+      s.subscribers.push_back({std::move(sink), after});
+      deliver(self);
+      return s.committed_seq;
+    },
+    [=](atom::interrupt) -> caf::result<bool> {
+      auto& s = self->state;
+      if (!s.in_turn || !s.proc)
+        return make_error(errc::session_idle, "nothing runs");
+      if (!s.interrupt_requested) {
+        s.interrupt_requested = true;
+        (void) s.proc->write_line(claude::interrupt(s.request_ids.next()));
+        self->delayed_send(self, 5s, atom::timeout_v, int32_t{stop_deadline}, uint64_t{s.turn});
+      }
+      return true;
+    },
+    [=](atom::remove) -> caf::result<bool> {
+      auto& s = self->state;
+      if (s.proc)
+        s.proc->kill();
+      s.proc.reset();
+      for (auto& sub : s.subscribers)
+        sub.sink->close();
+      s.subscribers.clear();
+      if (s.holds_slot)
+        self->send(s.deps.admission, atom::release_v, session_actor{self});
+      s.holds_slot = false;
+      auto rp = self->make_response_promise<bool>();
+      self->request(s.deps.pg, s.deps.db_timeout,
+                    storage::make_delete_session_query(s.who.tenant_id, s.who.id))
+        .then(
+          [=](storage::db_result&) mutable {
+            caf::anon_send(self->state.registry, atom::remove_v, self->state.who.id);
+            rp.deliver(true);
+            self->quit();
+          },
+          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](atom::drain) { self->state.draining = true; },
+    [=](atom::busy) { return self->state.in_turn || self->state.waiting_promise.has_value(); },
+    [=](atom::hibernate) {
+      auto& s = self->state;
+      if (s.in_turn || !s.proc)
+        return;
+      stop_process(self);
+      set_status(self, session_status::hibernated);
+    },
+    [=](atom::line, uint64_t gen, std::string& line) {
+      if (gen == self->state.gen)
+        on_line(self, std::move(line));
+    },
+    [=](atom::exited, uint64_t gen, int32_t code, std::string&) { on_exit(self, gen, code); },
+    [=](atom::timeout, int32_t kind, uint64_t id) { on_timeout(self, kind, id); },
+  };
+}
+
+}  // namespace
+
+session_actor spawn_session(caf::actor_system& sys, session_identity who, session_deps deps,
+                            caf::actor registry) {
+  return sys.spawn(session, std::move(who), std::move(deps), std::move(registry));
+}
+
+}  // namespace caa

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "actors/agent_io.hpp"
+#include "actors/interfaces.hpp"
+#include "storage/postgres/event_writer.hpp"
+#include "storage/postgres/pg_pool.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace caa {
+
+/// What every session actor depends on.
+struct session_deps {
+  storage::pg_actor pg;
+  storage::event_writer_actor writer;
+  admission_actor admission;
+  agent_io* io = nullptr;
+  caf::timespan db_timeout = std::chrono::seconds{10};
+  caf::timespan admission_wait = std::chrono::seconds{10};
+  caf::timespan idle_timeout = std::chrono::seconds{300};
+  caf::timespan turn_timeout = std::chrono::seconds{600};
+  caf::timespan stop_grace = std::chrono::seconds{2};
+};
+
+/// Who a session is (from its row).
+struct session_identity {
+  std::string id;                                  ///< API id == CLI session id
+  std::string tenant_id;
+  bool cli_session_started = false;                ///< a transcript exists: spawn with --resume
+  std::optional<std::string> parent_session_id;    ///< first spawn forks from it
+  std::optional<std::string> fork_at_message;      ///< `--resume-session-at`
+  uint64_t last_seq = 0;                           ///< last event id stored
+  uint32_t turns = 0;                              ///< turns so far
+};
+
+/// Spawns the actor of one session. `registry` is told when it ends.
+session_actor spawn_session(caf::actor_system& sys, session_identity who, session_deps deps,
+                            caf::actor registry);
+
+}  // namespace caa

@@ -1,0 +1,112 @@
+#pragma once
+
+// Internal to the session actor: its state and the helpers its handlers call.
+
+#include "actors/event_mapper.hpp"
+#include "actors/session.hpp"
+#include "storage/postgres/session_queries.hpp"
+#include "transport/claude/control.hpp"
+#include "transport/claude/process.hpp"
+
+#include <caf/typed_response_promise.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace caa::detail {
+
+/// Where a session is in its life (as stored).
+using session_status = storage::session_status;
+
+/// One event kept in memory for replay to new subscribers.
+struct kept_event {
+  uint64_t seq;
+  std::string name;
+  std::string data;
+};
+
+/// One subscriber and the last event it got.
+struct subscriber {
+  event_sink_ptr sink;
+  uint64_t after;
+};
+
+/// The whole state of one session actor.
+struct session_state {
+  static inline const char* name = "session";
+
+  session_identity who;
+  session_deps deps;
+  caf::actor registry;
+  session_status status = session_status::idle;
+
+  // The CLI process (at most one) and its generation: lines of older generations are ignored.
+  std::shared_ptr<claude::agent_process> proc;
+  uint64_t gen = 0;
+  bool holds_slot = false;
+  std::string proc_options_json;
+  claude::request_id_generator request_ids;
+  mapper_state mapper;
+
+  // The turn.
+  bool in_turn = false;
+  bool interrupt_requested = false;
+  bool turn_saw_result = false;
+  double turn_cost_usd = 0;       // from this turn's result
+  std::string turn_usage_json;    // from this turn's result
+  std::optional<std::string> turn_model;
+  uint32_t turn = 0;
+  uint64_t idle_token = 0;
+  turn_spec_ptr waiting_spec;  // a turn waiting for its process slot
+  std::optional<caf::typed_response_promise<turn_accepted>> waiting_promise;
+
+  // Events: assigned, persisted (committed), delivered.
+  uint64_t last_seq = 0;
+  uint64_t committed_seq = 0;
+  bool write_in_flight = false;
+  std::vector<kept_event> unwritten;
+  std::deque<kept_event> window;  // the most recent events, for replay
+  std::vector<subscriber> subscribers;
+
+  // Transcript lines already stored, per subpath.
+  std::map<std::string, int64_t> transcript_lines;
+  bool draining = false;
+};
+
+using session_self = session_actor::stateful_pointer<session_state>;
+
+/// Events kept in memory for replay.
+constexpr std::size_t replay_window = 4096;
+
+// -- session_io.cpp --------------------------------------------------------------------------
+
+/// Spawns the CLI for `spec` (synchronously, on this CAF thread); false with the reason logged.
+bool spawn_process(session_self self, const turn_spec& spec);
+/// Handles one stdout line of the current process.
+void on_line(session_self self, std::string line);
+/// Handles the end of process generation `gen`.
+void on_exit(session_self self, uint64_t gen, int32_t code);
+/// Ends the process gracefully (end_session, EOF, then signals).
+void stop_process(session_self self);
+
+// -- session_events.cpp ----------------------------------------------------------------------
+
+/// Assigns the next seq to an event, keeps it, and schedules its persistence.
+void emit(session_self self, api_event ev);
+/// Sends unwritten events to the writer (one batch in flight at a time).
+void flush(session_self self);
+/// Delivers persisted events to subscribers; drops slow or gone ones.
+void deliver(session_self self);
+
+// -- session.cpp -----------------------------------------------------------------------------
+
+/// Ends the current turn with `done{reason}` and makes the session idle.
+void finish_turn(session_self self, std::string_view reason);
+/// Persists `s` as the session's status.
+void set_status(session_self self, session_status s);
+
+}  // namespace caa::detail

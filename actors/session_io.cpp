@@ -1,0 +1,206 @@
+#include "actors/session_impl.hpp"
+
+#include "config/errc.hpp"
+#include "config/logging.hpp"
+#include "storage/postgres/event_queries.hpp"
+#include "storage/postgres/session_queries.hpp"
+#include "transport/json/json.hpp"
+
+#include <caf/all.hpp>
+
+#include <rapidjson/document.h>
+
+namespace caa::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The options of this spawn: the turn's, plus how the CLI finds (or forks) its session.
+claude::query_options spawn_options(const session_state& st, const turn_spec& spec) {
+  auto opts = spec.options;
+  opts.session_mirror = true;  // transcript lines go to PostgreSQL too
+  opts.session_id.reset();
+  opts.resume.reset();
+  opts.fork_session = false;
+  opts.resume_session_at.reset();
+  if (st.who.cli_session_started) {
+    opts.resume = st.who.id;
+  } else if (st.who.parent_session_id) {
+    opts.resume = *st.who.parent_session_id;
+    opts.fork_session = true;
+    opts.resume_session_at = st.who.fork_at_message;
+    opts.session_id = st.who.id;  // the fork's CLI id is our id (verified with 2.1.197)
+  } else {
+    opts.session_id = st.who.id;
+  }
+  return opts;
+}
+
+/// Stores the entries of a `transcript_mirror` frame (fire and forget, in order per session).
+void store_transcript(session_self self, const std::string& raw) {
+  rapidjson::Document doc;
+  doc.Parse(raw.data(), raw.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entries")
+      || !doc["entries"].IsArray())
+    return;
+  std::string subpath;
+  if (doc.HasMember("filePath") && doc["filePath"].IsString()) {
+    std::string path = doc["filePath"].GetString();
+    auto pos = path.find("/subagents/");
+    if (pos != std::string::npos)
+      subpath = path.substr(pos + 1, path.size() - pos - 1 - 6);  // "subagents/agent-x"
+  }
+  std::vector<std::string> lines;
+  for (auto& e : doc["entries"].GetArray())
+    lines.push_back(json::to_string(e));
+  if (lines.empty())
+    return;
+  auto& st = self->state;
+  auto& next = st.transcript_lines[subpath];
+  auto q = storage::make_append_transcript_query(st.who.id, subpath, static_cast<uint64_t>(next),
+                                                 lines);
+  next += static_cast<int64_t>(lines.size());
+  if (!q)
+    return;
+  self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
+    .then([](storage::db_result&) {},
+          [=](caf::error& e) {
+            log::warn("transcript write failed",
+                      {.component = "session", .session_id = self->state.who.id,
+                       .error_code = to_string(errc_of(e))});
+          });
+}
+
+/// Answers control requests of the CLI that this service does not offer (yet): an error
+/// response, so the CLI never stalls waiting for us.
+void refuse_control_request(session_self self, const claude::cli_message& msg) {
+  auto& st = self->state;
+  if (st.proc && !msg.request_id.empty()) {
+    auto err = st.proc->write_line(
+      claude::control_error(msg.request_id, "not supported by this service"));
+    if (err)
+      log::warn("cannot answer a control request", {.component = "session"});
+  }
+}
+
+/// Keeps the cost, usage and model of this turn's result for the turn row.
+void remember_result(session_state& st, const std::string& data) {
+  rapidjson::Document doc;
+  doc.Parse(data.data(), data.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return;
+  if (doc.HasMember("total_cost_usd") && doc["total_cost_usd"].IsNumber())
+    st.turn_cost_usd = doc["total_cost_usd"].GetDouble();
+  if (doc.HasMember("usage") && doc["usage"].IsObject())
+    st.turn_usage_json = json::to_string(doc["usage"]);
+  if (doc.HasMember("model_usage") && doc["model_usage"].IsObject()
+      && doc["model_usage"].MemberCount() > 0)
+    st.turn_model = doc["model_usage"].MemberBegin()->name.GetString();
+}
+
+}  // namespace
+
+bool spawn_process(session_self self, const turn_spec& spec) {
+  auto& st = self->state;
+  auto opts = spawn_options(st, spec);
+  auto sspec = claude::make_spawn_spec(opts, spec.driver);
+  auto gen = ++st.gen;
+  auto addr = self->address();
+  claude::process_callbacks cb;
+  cb.on_line = [addr, gen](std::string line) {
+    if (auto a = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(a, atom::line_v, gen, std::move(line));
+  };
+  cb.on_exit = [addr, gen](claude::exit_info info) {
+    if (auto a = caf::actor_cast<caf::actor>(addr)) {
+      int32_t code = info.exit_code >= 0 ? info.exit_code : 128 + info.signal;
+      caf::anon_send(a, atom::exited_v, gen, code, std::move(info.stderr_tail));
+    }
+  };
+  cb.on_oversized = [addr](std::size_t) {
+    log::warn("agent output line over the limit", {.component = "session"});
+  };
+  // Spawned on this CAF worker thread: it lives as long as the actor system, which is what
+  // PR_SET_PDEATHSIG and bwrap's --die-with-parent need.
+  auto p = claude::agent_process::spawn(st.deps.io->context(), sspec, std::move(cb));
+  if (!p) {
+    log::error("cannot start the agent CLI",
+               {.component = "session", .session_id = st.who.id,
+                .error_code = to_string(errc_of(p.error()))});
+    return false;
+  }
+  st.proc = std::make_shared<claude::agent_process>(std::move(*p));
+  st.proc_options_json = spec.options_json;
+  st.mapper.process_cost_usd = 0;
+  log::info("agent CLI started",
+            {.component = "session", .session_id = st.who.id, .pid = uint64_t(st.proc->pid())});
+  auto init = claude::initialize(st.request_ids.next(), "", claude::agents_json(opts.agents));
+  if (!init || st.proc->write_line(std::move(*init))) {
+    st.proc->kill();
+    st.proc.reset();
+    return false;
+  }
+  return true;
+}
+
+void on_line(session_self self, std::string line) {
+  auto& st = self->state;
+  auto msg = claude::classify(std::move(line));
+  using claude::message_kind;
+  switch (msg.kind) {
+    case message_kind::transcript_mirror:
+      store_transcript(self, msg.raw);
+      return;
+    case message_kind::control_request:
+      refuse_control_request(self, msg);
+      return;
+    case message_kind::system_init:
+      st.who.cli_session_started = true;
+      break;
+    default:
+      break;
+  }
+  if (!st.in_turn)
+    return;  // stray output between turns carries nothing for clients
+  bool is_result = msg.kind == message_kind::result;
+  for (auto& ev : map_cli_message(msg, st.mapper)) {
+    if (ev.name == "result")
+      remember_result(st, ev.data);
+    emit(self, std::move(ev));
+  }
+  if (is_result) {
+    st.turn_saw_result = true;
+    finish_turn(self, st.interrupt_requested ? "interrupted" : "completed");
+  }
+}
+
+void on_exit(session_self self, uint64_t gen, int32_t code) {
+  auto& st = self->state;
+  if (gen != st.gen)
+    return;
+  st.proc.reset();
+  if (st.holds_slot) {
+    st.holds_slot = false;
+    self->send(st.deps.admission, atom::release_v, session_actor{self});
+  }
+  log::info("agent CLI ended", {.component = "session", .session_id = st.who.id,
+                                .count = uint64_t(code < 0 ? 0 : code)});
+  if (st.in_turn) {
+    if (!st.interrupt_requested)
+      emit(self, error_event("AGENT_ERROR", "The agent process ended unexpectedly."));
+    finish_turn(self, st.interrupt_requested ? "interrupted" : "error");
+  }
+  if (st.status != session_status::error)
+    set_status(self, session_status::hibernated);
+}
+
+void stop_process(session_self self) {
+  auto& st = self->state;
+  if (!st.proc)
+    return;
+  (void) st.proc->write_line(claude::end_session(st.request_ids.next()));
+  st.proc->stop(std::chrono::duration_cast<std::chrono::milliseconds>(st.deps.stop_grace));
+}
+
+}  // namespace caa::detail

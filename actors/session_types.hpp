@@ -1,0 +1,107 @@
+#pragma once
+
+// Message types of the session actors. Most payloads are local only (shared pointers to
+// immutable data or to a connection's sink): they never cross the network, which is why they
+// are whitelisted with CAF_ALLOW_UNSAFE_MESSAGE_TYPE at the end of this file.
+
+#include "transport/claude/argv.hpp"
+#include "transport/claude/options.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace caa {
+
+/// Where a session's events go: one SSE or WebSocket subscriber. Implemented by the transport;
+/// thread-safe; must never block (it queues, bounded, and reports a slow reader as gone).
+class event_sink {
+public:
+  virtual ~event_sink() = default;
+  /// Delivers event `seq` named `name` (API.md "SSE stream") with one-line JSON `data`.
+  /// Returns false when the subscriber is gone or too slow: the session then drops it (the
+  /// client reconnects with Last-Event-ID and replays from PostgreSQL).
+  virtual bool deliver(uint64_t seq, std::string_view name, std::string_view data) = 0;
+  /// Whether the subscriber is still connected.
+  virtual bool open() const = 0;
+  /// Ends the subscription (the session is deleted or the service drains).
+  virtual void close() = 0;
+};
+
+/// A subscriber handle (local only).
+using event_sink_ptr = std::shared_ptr<event_sink>;
+
+/// Everything a session needs to run one turn, and to (re)spawn its CLI for it.
+struct turn_spec {
+  std::string prompt;                         ///< the user message text
+  std::vector<claude::image_input> images;    ///< images sent with it
+  claude::query_options options;              ///< spawn-time options (paths absolute, resolved)
+  claude::driver_config driver;               ///< CLI path, tenant dirs, Anthropic settings
+  std::string options_json;                   ///< the stored form of the spawn options
+  std::string cwd_relative;                   ///< the cwd relative to the tenant workspace
+};
+
+/// An immutable turn (local only).
+using turn_spec_ptr = std::shared_ptr<const turn_spec>;
+
+/// The answer to `run`: the turn was accepted; events after `after_seq` belong to it.
+struct turn_accepted {
+  std::string session_id;  ///< the API session id
+  uint64_t after_seq = 0;  ///< the last event id before this turn
+  uint32_t turn = 0;       ///< the turn number (1-based)
+};
+
+/// A new session to create (row first, then actor).
+struct new_session {
+  std::string tenant_id;
+  caf::optional<std::string> parent_session_id;  ///< set for forks
+  caf::optional<std::string> fork_at_message;    ///< `at_message_id` of a fork
+  std::string options_json;                      ///< spawn options, stored for respawns
+  caf::optional<std::string> model;
+  std::string permission_mode = "default";
+  std::string cwd_relative;
+  caf::optional<std::string> title;
+  std::vector<std::string> tags;
+};
+
+/// Process-budget numbers, for tests and /metrics.
+struct admission_stats {
+  uint32_t budget = 0;     ///< MAX_AGENT_PROCESSES
+  uint32_t live = 0;       ///< slots held
+  uint32_t idle = 0;       ///< held by idle sessions (hibernation candidates)
+  uint32_t waiting = 0;    ///< turns waiting for a slot
+  uint64_t granted = 0;    ///< slots granted so far
+  uint64_t refused = 0;    ///< 503s so far
+  uint32_t peak_live = 0;  ///< most slots ever held at once
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, turn_accepted& x) {
+  return f(caf::meta::type_name("caa::turn_accepted"), x.session_id, x.after_seq, x.turn);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_session& x) {
+  return f(caf::meta::type_name("caa::new_session"), x.tenant_id, x.parent_session_id,
+           x.fork_at_message, x.options_json, x.model, x.permission_mode, x.cwd_relative, x.title,
+           x.tags);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admission_stats& x) {
+  return f(caf::meta::type_name("caa::admission_stats"), x.budget, x.live, x.idle, x.waiting,
+           x.granted, x.refused, x.peak_live);
+}
+
+}  // namespace caa
+
+// Local only: a connection's sink and an immutable turn never leave this process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caa::event_sink_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caa::turn_spec_ptr)

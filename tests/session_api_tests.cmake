@@ -1,0 +1,22 @@
+# Tests of the session routes (transport/api): event sinks, turn bodies, response bodies (unit),
+# and the whole session flow against the service binary, the real CLI and the scripted model
+# (integration; needs DATABASE_URL, REDIS_URL and CLAUDE_CLI_PATH, skipped otherwise).
+include(GoogleTest)
+
+foreach(name sse_sink_test session_api_test)
+  add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/unit/${name}.cpp)
+  target_link_libraries(${name} PRIVATE caa_transport GTest::gtest_main)
+  caa_target_defaults(${name})
+  gtest_discover_tests(${name} PROPERTIES LABELS unit)
+endforeach()
+
+add_executable(session_flow_test ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_test.cpp
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_resource_test.cpp)
+target_link_libraries(session_flow_test PRIVATE caa_service_fixture GTest::gtest_main)
+caa_target_defaults(session_flow_test)
+add_dependencies(session_flow_test claude-agent-api)
+if(NOT CAA_NO_SCRIPTED_MODEL)
+  add_dependencies(session_flow_test scripted_model)  # defined after this file is included
+endif()
+gtest_discover_tests(session_flow_test PROPERTIES LABELS integration TIMEOUT 600
+                     DISCOVERY_TIMEOUT 60)

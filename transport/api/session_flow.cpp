@@ -1,0 +1,176 @@
+#include "transport/api/session_flow.hpp"
+
+#include "storage/bridge.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include <chrono>
+
+namespace caa::api::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Events read per PostgreSQL page during a replay.
+constexpr unsigned replay_page_events = 200;
+
+/// Bytes delivered in one burst before the replay pauses (half the default stream budget of
+/// 256 KiB, so the connection's writer catches up on loopback and LAN links).
+constexpr std::size_t replay_burst_bytes = 128u << 10;
+
+/// The pause after a burst.
+constexpr caf::timespan replay_pause = 25ms;
+
+/// One replay in progress; owned by the callbacks of its current step.
+struct replay_job {
+  session_api_ptr api;
+  std::string tenant_id;
+  std::string id;
+  event_sink_ptr sink;
+  uint64_t after = 0;
+  session_actor actor;
+  int replays_left = 2;
+  std::size_t burst = 0;
+};
+
+using job_ptr = std::shared_ptr<replay_job>;
+
+void replay_page(job_ptr job);
+
+void subscribe_step(job_ptr job) {
+  if (!job->sink->open()) return;
+  if (!job->actor) {
+    auto& api = *job->api;
+    find_session(
+        api, job->tenant_id, job->id,
+        [job](session_actor a) {
+          job->actor = std::move(a);
+          subscribe_step(job);
+        },
+        [job](caf::error) { job->sink->close(); });
+    return;
+  }
+  auto& ctx = job->api->ctx;
+  caa::async_request<uint64_t>(
+      *ctx.sys, job->actor, ctx.request_timeout, [](uint64_t) {},
+      [job](caf::error e) {
+        if (errc_of(e) == errc::conflict && --job->replays_left > 0)
+          replay_page(job);
+        else
+          job->sink->close();
+      },
+      atom::subscribe_v, job->sink, job->after);
+}
+
+void on_page(const job_ptr& job, const storage::event_page& page) {
+  for (auto& e : page.events) {
+    if (!job->sink->deliver(e.seq, e.type, e.payload_json)) {
+      job->sink->close();
+      return;
+    }
+    job->after = e.seq;
+    job->burst += e.payload_json.size() + e.type.size() + 32;
+  }
+  if (!job->sink->open()) return;  // e.g. the stream of one turn ended with its `done`
+  bool more = !page.events.empty() && page.events.back().seq < page.last_seq;
+  auto next = [job, more] { more ? replay_page(job) : subscribe_step(job); };
+  if (job->burst < replay_burst_bytes) {
+    next();
+    return;
+  }
+  job->burst = 0;
+  run_after(*job->api->ctx.sys, replay_pause, std::move(next));
+}
+
+void replay_page(job_ptr job) {
+  auto& api = *job->api;
+  api.sessions.read_events(
+      job->tenant_id, job->id, job->after, replay_page_events,
+      [job](storage::event_page page) { on_page(job, page); },
+      [job](caf::error) { job->sink->close(); });
+}
+
+}  // namespace
+
+session_api::session_api(const session_api_context& c)
+    : ctx(c), sessions(*c.sys, c.pg, c.db_timeout) {}
+
+std::vector<std::pair<std::string, std::string>> sse_headers() {
+  return {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+}
+
+void find_session(const session_api& api, std::string tenant_id, std::string id,
+                  std::function<void(session_actor)> ok, error_fn fail) {
+  caa::async_request<session_actor>(*api.ctx.sys, api.ctx.registry, api.ctx.request_timeout,
+                                    std::move(ok), std::move(fail), atom::find_v,
+                                    std::move(tenant_id), std::move(id));
+}
+
+void create_session(const session_api& api, new_session ns,
+                    std::function<void(std::string, session_actor)> ok, error_fn fail) {
+  // Dependencies go in as spawn arguments (not captures) to keep 0.17.6 UBSan-clean.
+  api.ctx.sys->spawn(
+      [](caf::event_based_actor* self, registry_actor reg, caf::timespan t, new_session n,
+         std::function<void(std::string, session_actor)> on_ok, error_fn on_fail) {
+        self->request(reg, t, atom::create_v, std::move(n))
+            .then(
+                [on_ok](std::string& id, session_actor& a) { on_ok(std::move(id), std::move(a)); },
+                [on_fail](caf::error& e) { on_fail(std::move(e)); });
+      },
+      api.ctx.registry, api.ctx.request_timeout, std::move(ns), std::move(ok), std::move(fail));
+}
+
+void run_turn(const session_api& api, session_actor actor, turn_spec_ptr spec,
+              std::function<void(turn_accepted)> ok, error_fn fail) {
+  caa::async_request<turn_accepted>(*api.ctx.sys, std::move(actor), api.ctx.run_timeout,
+                                    std::move(ok), std::move(fail), atom::run_v, std::move(spec));
+}
+
+void run_async(caf::actor_system& sys, std::function<void()> f) {
+  // An event-based actor runs its init function on a scheduler thread, never the caller's.
+  sys.spawn(
+      [](caf::event_based_actor* self, std::function<void()> fn) {
+        fn();
+        self->quit();
+      },
+      std::move(f));
+}
+
+void run_after(caf::actor_system& sys, caf::timespan delay, std::function<void()> f) {
+  sys.spawn(
+      [](caf::event_based_actor* self, caf::timespan d, std::function<void()> fn) -> caf::behavior {
+        self->delayed_send(self, d, caf::tick_atom_v);
+        return {[self, fn](caf::tick_atom) {
+          fn();
+          self->quit();
+        }};
+      },
+      delay, std::move(f));
+}
+
+void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::string id,
+                          event_sink_ptr sink, uint64_t after, session_actor actor) {
+  auto job = std::make_shared<replay_job>();
+  job->api = std::move(api);
+  job->tenant_id = std::move(tenant_id);
+  job->id = std::move(id);
+  job->sink = std::move(sink);
+  job->after = after;
+  job->actor = std::move(actor);
+  replay_page(std::move(job));
+}
+
+void subscribe_or_replay(session_api_ptr api, std::string tenant_id, std::string id,
+                         event_sink_ptr sink, uint64_t after, session_actor actor) {
+  auto job = std::make_shared<replay_job>();
+  job->api = std::move(api);
+  job->tenant_id = std::move(tenant_id);
+  job->id = std::move(id);
+  job->sink = std::move(sink);
+  job->after = after;
+  job->actor = std::move(actor);
+  subscribe_step(std::move(job));
+}
+
+}  // namespace caa::api::detail

@@ -1,0 +1,84 @@
+#pragma once
+
+// Internal to the session routes: the shared state of the handlers, the asynchronous steps they
+// chain (registry and session actor calls from one-shot actors, PostgreSQL reads through the
+// session repository), and the replay of stored events into a subscriber.
+
+#include "actors/interfaces.hpp"
+#include "storage/postgres/session_repository.hpp"
+#include "transport/api/sessions.hpp"
+#include "transport/http/router.hpp"
+#include "transport/http/types.hpp"
+
+#include <caf/error.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace caa::api::detail {
+
+/// The state every session handler shares; immutable after start-up.
+struct session_api {
+  session_api_context ctx;               ///< as given to `add_session_routes`
+  storage::session_repository sessions;  ///< tenant-scoped reads
+
+  /// Builds the repository over `ctx.pg` with `ctx.db_timeout`.
+  explicit session_api(const session_api_context& c);
+};
+
+/// Handle of the shared state.
+using session_api_ptr = std::shared_ptr<const session_api>;
+
+/// Receives an error (on any thread).
+using error_fn = std::function<void(caf::error)>;
+
+/// The headers of every SSE response: no caching, no proxy buffering.
+std::vector<std::pair<std::string, std::string>> sse_headers();
+
+/// Finds the actor of session `id` of `tenant_id` (session_not_found for another tenant's).
+void find_session(const session_api& api, std::string tenant_id, std::string id,
+                  std::function<void(session_actor)> ok, error_fn fail);
+
+/// Creates a session through the registry; `ok` gets the new id and its actor.
+void create_session(const session_api& api, new_session ns,
+                    std::function<void(std::string, session_actor)> ok, error_fn fail);
+
+/// Starts a turn in `actor` (SESSION_LOCKED, CAPACITY_EXHAUSTED, SERVICE_UNAVAILABLE, ...).
+void run_turn(const session_api& api, session_actor actor, turn_spec_ptr spec,
+              std::function<void(turn_accepted)> ok, error_fn fail);
+
+/// Calls `f` on a CAF thread soon (work that must not run on an I/O thread, e.g. disk checks).
+void run_async(caf::actor_system& sys, std::function<void()> f);
+
+/// Calls `f` on a CAF thread after `delay`.
+void run_after(caf::actor_system& sys, caf::timespan delay, std::function<void()> f);
+
+/// Feeds `sink` every stored event of session `id` after `after` (PostgreSQL, page by page,
+/// paced so a burst stays within an SSE stream's byte budget), then subscribes it to the live
+/// session from the last replayed seq. A subscribe answered `conflict` (the session's memory
+/// window moved past that seq) replays once more. `actor` may be empty: the session is then
+/// found through the registry after the replay. Any error ends the subscriber with
+/// `sink->close()` (its client reconnects with Last-Event-ID); so does a refused event.
+void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::string id,
+                          event_sink_ptr sink, uint64_t after, session_actor actor);
+
+/// Like `replay_and_subscribe`, but subscribes first and replays only when the session answers
+/// `conflict` (the turn's events are normally still in its memory window).
+void subscribe_or_replay(session_api_ptr api, std::string tenant_id, std::string id,
+                         event_sink_ptr sink, uint64_t after, session_actor actor);
+
+/// Adds `POST /api/v1/query`, `/query/single`, `.../{id}/resume` and `.../{id}/fork`.
+void add_query_routes(http::router& r, const session_api_ptr& api);
+
+/// Adds `GET /api/v1/sessions`, `GET` and `DELETE .../{id}`, `POST .../{id}/interrupt` and
+/// `GET /api/v1/capabilities`.
+void add_session_resource_routes(http::router& r, const session_api_ptr& api);
+
+/// Adds `GET /api/v1/sessions/{id}/events` (JSON pages, or SSE attach).
+void add_event_routes(http::router& r, const session_api_ptr& api);
+
+}  // namespace caa::api::detail

@@ -1,0 +1,129 @@
+// The session resource: `GET /api/v1/sessions` (paged, status filter), `GET` and `DELETE
+// /api/v1/sessions/{id}`, `POST /api/v1/sessions/{id}/interrupt`, and `GET /api/v1/capabilities`.
+// Reads go to PostgreSQL (tenant-scoped statements); changes go to the session's actor, found
+// through the registry with the caller's tenant.
+
+#include "transport/api/responses.hpp"
+#include "transport/api/session_flow.hpp"
+#include "transport/api/session_json.hpp"
+
+#include "storage/bridge.hpp"
+
+#include <caf/send.hpp>
+
+namespace caa::api::detail {
+
+namespace {
+
+using http::route_class;
+using http::route_policy;
+using req_ptr = std::shared_ptr<http::request>;
+using res_ptr = std::shared_ptr<http::responder>;
+
+http::response json_body(unsigned status, std::string body) {
+  http::response out;
+  out.status = status;
+  out.body = std::move(body);
+  return out;
+}
+
+error_fn fail_with(const res_ptr& res) {
+  return [res](caf::error e) { res->fail(std::move(e)); };
+}
+
+/// The names of the stored statuses, for the error message of a bad filter.
+std::string status_names() {
+  std::string out;
+  for (auto s : {storage::session_status::starting, storage::session_status::idle,
+                 storage::session_status::running, storage::session_status::hibernated,
+                 storage::session_status::interrupted, storage::session_status::error}) {
+    out += out.empty() ? "" : ", ";
+    out += storage::to_string(s);
+  }
+  return out;
+}
+
+void list_sessions(const session_api_ptr& api, req_ptr req, res_ptr res) {
+  std::vector<http::field_error> errors;
+  auto page = query_int(*req, "page", 1, 1, 1'000'000, errors);
+  auto page_size = query_int(*req, "page_size", 20, 1, 100, errors);
+  storage::session_filter filter;
+  if (auto status = req->query_param("status")) {
+    filter.status = storage::session_status_from(*status);
+    if (!filter.status) errors.push_back({"status", "must be one of " + status_names()});
+  }
+  if (!errors.empty()) {
+    res->fail(http::validation_error(std::move(errors)));
+    return;
+  }
+  filter.limit = static_cast<unsigned>(page_size);
+  filter.offset = static_cast<unsigned>((page - 1) * page_size);
+  api->sessions.list(
+      req->caller->tenant_id(), filter,
+      [res, page, page_size](storage::session_page p) {
+        res->send(json_body(200, session_list_json(p, page, page_size)));
+      },
+      fail_with(res));
+}
+
+void get_session(const session_api_ptr& api, req_ptr req, res_ptr res) {
+  api->sessions.get(
+      req->caller->tenant_id(), req->params.at("id"),
+      [res](storage::session_record s) { res->send(json_body(200, session_json(s))); },
+      fail_with(res));
+}
+
+void delete_session(const session_api_ptr& api, req_ptr req, res_ptr res) {
+  auto id = req->params.at("id");
+  find_session(
+      *api, req->caller->tenant_id(), id,
+      [api, res, id](session_actor actor) {
+        caa::async_request<bool>(
+            *api->ctx.sys, std::move(actor), api->ctx.request_timeout,
+            [api, res, id](bool) {
+              caf::anon_send(api->ctx.registry, atom::remove_v, id);
+              res->send(json_body(204, {}));
+            },
+            fail_with(res), atom::remove_v);
+      },
+      fail_with(res));
+}
+
+void interrupt_session(const session_api_ptr& api, req_ptr req, res_ptr res) {
+  auto id = req->params.at("id");
+  find_session(
+      *api, req->caller->tenant_id(), id,
+      [api, res, id](session_actor actor) {
+        caa::async_request<bool>(
+            *api->ctx.sys, std::move(actor), api->ctx.request_timeout,
+            [res, id](bool) {
+              res->send(json_body(200, R"({"status":"interrupted","session_id":")" + id + "\"}"));
+            },
+            fail_with(res), atom::interrupt_v);
+      },
+      fail_with(res));
+}
+
+/// Wraps `f(api, req, res)` into a handler.
+template <class F>
+http::handler bind(const session_api_ptr& api, F f) {
+  return [api, f](req_ptr req, res_ptr res) { f(api, std::move(req), std::move(res)); };
+}
+
+}  // namespace
+
+void add_session_resource_routes(http::router& r, const session_api_ptr& api) {
+  constexpr auto agent = route_policy::requires_agent;
+  constexpr auto general = route_class::general;
+  r.add("GET", "/api/v1/sessions", agent, general, bind(api, list_sessions));
+  r.add("GET", "/api/v1/sessions/{id:uuid}", agent, general, bind(api, get_session));
+  r.add("DELETE", "/api/v1/sessions/{id:uuid}", agent, general, bind(api, delete_session));
+  r.add("POST", "/api/v1/sessions/{id:uuid}/interrupt", agent, general,
+        bind(api, interrupt_session));
+  r.add("GET", "/api/v1/capabilities", agent, general, [api](req_ptr req, res_ptr res) {
+    auto policy = make_decode_policy(*api->ctx.cfg, *req->caller);
+    res->send(json_body(200, capabilities_json(policy)));
+  });
+}
+
+}  // namespace caa::api::detail
