@@ -85,6 +85,10 @@ void start_turn(session_self self) {
 /// Spawns (if needed) and starts the waiting turn; answers it with an error on failure.
 void launch(session_self self) {
   auto& st = self->state;
+  if (!st.proc && needs_transcript(st)) {
+    restore_transcript(self, [self] { launch(self); });
+    return;
+  }
   if (!st.proc && !spawn_process(self, *st.waiting_spec)) {
     st.waiting_promise->deliver(make_error(errc::agent_error, "the agent could not start"));
     st.waiting_promise.reset();
@@ -97,6 +101,39 @@ void launch(session_self self) {
   }
   start_turn(self);
 }
+
+}  // namespace
+
+void proceed(session_self self) {
+  auto& st = self->state;
+  if (!st.waiting_promise)
+    return;
+  if (st.proc) {
+    start_turn(self);
+    return;
+  }
+  if (!st.retiring.empty())
+    return;  // a process still exits; `on_exit` calls proceed again
+  if (st.holds_slot) {
+    launch(self);
+    return;
+  }
+  self->request(st.deps.admission, st.deps.admission_wait + 2s, atom::acquire_v,
+                session_actor{self})
+    .then(
+      [=](bool) {
+        self->state.holds_slot = true;
+        launch(self);
+      },
+      [=](caf::error& e) {
+        auto& s = self->state;
+        s.waiting_promise->deliver(std::move(e));
+        s.waiting_promise.reset();
+        s.waiting_spec.reset();
+      });
+}
+
+namespace {
 
 caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {
   auto& st = self->state;
@@ -113,30 +150,9 @@ caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {
     st.proc.reset();
     ++st.gen;
   }
-  if (st.proc) {
-    start_turn(self);
-    return rp;
-  }
-  if (st.holds_slot) {
-    launch(self);
-    return rp;
-  }
-  self->request(st.deps.admission, st.deps.admission_wait + 2s, atom::acquire_v,
-                session_actor{self})
-    .then(
-      [=](bool) {
-        self->state.holds_slot = true;
-        launch(self);
-      },
-      [=](caf::error& e) {
-        auto& s = self->state;
-        s.waiting_promise->deliver(std::move(e));
-        s.waiting_promise.reset();
-        s.waiting_spec.reset();
-      });
+  proceed(self);
   return rp;
 }
-
 void on_timeout(session_self self, int32_t kind, uint64_t id) {
   auto& st = self->state;
   switch (kind) {
@@ -223,6 +239,8 @@ session_actor::behavior_type session(session_self self, session_identity who, se
     // Whatever ends the actor ends its process (SIGKILL of bubblewrap: the whole tree).
     if (self->state.proc)
       self->state.proc->kill();
+    for (auto& [gen, p] : self->state.retiring)
+      p->kill();
   });
   return {
     [=](atom::run, turn_spec_ptr spec) { return on_run(self, std::move(spec)); },
@@ -251,6 +269,9 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       if (s.proc)
         s.proc->kill();
       s.proc.reset();
+      for (auto& [gen, p] : s.retiring)
+        p->kill();
+      s.retiring.clear();
       for (auto& sub : s.subscribers)
         sub.sink->close();
       s.subscribers.clear();

@@ -11,6 +11,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,6 +48,9 @@ struct session_state {
   // The CLI process (at most one) and its generation: lines of older generations are ignored.
   std::shared_ptr<claude::agent_process> proc;
   uint64_t gen = 0;
+  // Processes asked to end (hibernation) that have not exited yet, by generation; their slot is
+  // given back (or reused) only when they are gone, so the budget is never exceeded.
+  std::map<uint64_t, std::shared_ptr<claude::agent_process>> retiring;
   bool holds_slot = false;
   std::string proc_options_json;
   claude::request_id_generator request_ids;
@@ -72,8 +76,10 @@ struct session_state {
   std::deque<kept_event> window;  // the most recent events, for replay
   std::vector<subscriber> subscribers;
 
-  // Transcript lines already stored, per subpath.
+  // Transcript lines already stored, per subpath; loaded from PostgreSQL before the first
+  // resumed spawn of this actor (which also restores missing transcript files).
   std::map<std::string, int64_t> transcript_lines;
+  bool transcript_loaded = false;
   bool draining = false;
 };
 
@@ -92,6 +98,11 @@ void on_line(session_self self, std::string line);
 void on_exit(session_self self, uint64_t gen, int32_t code);
 /// Ends the process gracefully (end_session, EOF, then signals).
 void stop_process(session_self self);
+/// Whether the next spawn must first load the stored transcript (counters, missing files).
+bool needs_transcript(const session_state& st);
+/// Loads the transcript of the session (or of the fork's parent) from PostgreSQL, writes the
+/// files the CLI needs that are missing, then calls `then`.
+void restore_transcript(session_self self, std::function<void()> then);
 
 // -- session_events.cpp ----------------------------------------------------------------------
 
@@ -104,6 +115,8 @@ void deliver(session_self self);
 
 // -- session.cpp -----------------------------------------------------------------------------
 
+/// Moves the waiting turn on: start it, wait for a retiring process, spawn, or ask admission.
+void proceed(session_self self);
 /// Ends the current turn with `done{reason}` and makes the session idle.
 void finish_turn(session_self self, std::string_view reason);
 /// Persists `s` as the session's status.

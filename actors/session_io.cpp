@@ -177,10 +177,20 @@ void on_line(session_self self, std::string line) {
 
 void on_exit(session_self self, uint64_t gen, int32_t code) {
   auto& st = self->state;
+  if (st.retiring.erase(gen) > 0) {
+    // A hibernated process is gone: its slot serves a waiting turn, or goes back.
+    if (st.waiting_promise && st.retiring.empty()) {
+      proceed(self);
+    } else if (!st.proc && st.retiring.empty() && st.holds_slot) {
+      st.holds_slot = false;
+      self->send(st.deps.admission, atom::release_v, session_actor{self});
+    }
+    return;
+  }
   if (gen != st.gen)
     return;
   st.proc.reset();
-  if (st.holds_slot) {
+  if (st.holds_slot && !st.waiting_promise) {
     st.holds_slot = false;
     self->send(st.deps.admission, atom::release_v, session_actor{self});
   }
@@ -194,13 +204,13 @@ void on_exit(session_self self, uint64_t gen, int32_t code) {
   if (st.status != session_status::error)
     set_status(self, session_status::hibernated);
 }
-
 void stop_process(session_self self) {
   auto& st = self->state;
   if (!st.proc)
     return;
   (void) st.proc->write_line(claude::end_session(st.request_ids.next()));
   st.proc->stop(std::chrono::duration_cast<std::chrono::milliseconds>(st.deps.stop_grace));
+  st.retiring[st.gen] = std::move(st.proc);
+  st.proc.reset();
 }
-
 }  // namespace caa::detail

@@ -4,3 +4,11 @@ add_executable(actors_unit_test ${CAA_TESTS_DIR}/unit/event_mapper_test.cpp
 target_link_libraries(actors_unit_test PRIVATE caa_actors GTest::gtest_main)
 caa_target_defaults(actors_unit_test)
 gtest_discover_tests(actors_unit_test PROPERTIES LABELS unit)
+
+# Resuming from the transcript stored in PostgreSQL (real CLI, scripted model, service binary).
+add_executable(transcript_restore_test ${CAA_TESTS_DIR}/integration/transcript_restore_test.cpp)
+target_link_libraries(transcript_restore_test PRIVATE caa_service_fixture caa_transport
+                                                      GTest::gtest_main)
+caa_target_defaults(transcript_restore_test)
+add_dependencies(transcript_restore_test claude-agent-api scripted_model)
+gtest_discover_tests(transcript_restore_test PROPERTIES LABELS integration TIMEOUT 300)

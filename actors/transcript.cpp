@@ -1,0 +1,98 @@
+#include "actors/session_impl.hpp"
+
+#include "config/errc.hpp"
+#include "config/logging.hpp"
+#include "storage/postgres/event_queries.hpp"
+
+#include <caf/all.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace caa::detail {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// The CLI's project directory name of `cwd`: every non-alphanumeric character becomes '-'
+/// (CLI-PROTOCOL §6; names over 200 characters get a hash suffix we do not reproduce).
+std::string encode_project(const std::string& cwd) {
+  std::string out = cwd;
+  for (auto& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c)))
+      c = '-';
+  return out;
+}
+
+/// The transcript file of session `sid` (and `subpath`) for `spec`'s config dir and cwd.
+fs::path transcript_path(const turn_spec& spec, const std::string& sid, const std::string& sub) {
+  fs::path dir = fs::path{spec.driver.config_dir} / "projects" / encode_project(spec.options.cwd);
+  if (sub.empty())
+    return dir / (sid + ".jsonl");
+  return dir / sid / (sub + ".jsonl");
+}
+
+/// Writes `lines` to `path` (0600) unless it exists; false on failure.
+bool write_missing(const fs::path& path, const std::vector<const std::string*>& lines) {
+  std::error_code ec;
+  if (fs::exists(path, ec))
+    return true;
+  fs::create_directories(path.parent_path(), ec);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return false;
+  bool ok = true;
+  for (auto* l : lines) {
+    std::string text = *l + "\n";
+    ok = ok && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  }
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+bool needs_transcript(const session_state& st) {
+  return !st.transcript_loaded && (st.who.cli_session_started || st.who.parent_session_id);
+}
+
+void restore_transcript(session_self self, std::function<void()> then) {
+  auto& st = self->state;
+  st.transcript_loaded = true;
+  bool own = st.who.cli_session_started;
+  auto sid = own ? st.who.id : *st.who.parent_session_id;
+  self->request(st.deps.pg, st.deps.db_timeout,
+                storage::make_read_transcript_query(st.who.tenant_id, sid))
+    .then(
+      [=](storage::db_result& r) {
+        auto& s = self->state;
+        auto lines = storage::parse_transcript(r);
+        if (lines && s.waiting_spec) {
+          std::map<std::string, std::vector<const std::string*>> files;
+          for (auto& l : *lines) {
+            files[l.subpath].push_back(&l.entry);
+            if (own)
+              s.transcript_lines[l.subpath] =
+                std::max<int64_t>(s.transcript_lines[l.subpath], int64_t(l.line_no) + 1);
+          }
+          for (auto& [sub, entries] : files)
+            if (!write_missing(transcript_path(*s.waiting_spec, sid, sub), entries))
+              log::warn("cannot restore a transcript file",
+                        {.component = "session", .session_id = s.who.id});
+        }
+        then();
+      },
+      [=](caf::error& e) {
+        // Without a stored transcript the CLI may still find its own file on disk.
+        log::warn("cannot read the stored transcript",
+                  {.component = "session", .session_id = self->state.who.id,
+                   .error_code = to_string(errc_of(e))});
+        then();
+      });
+}
+
+}  // namespace caa::detail
