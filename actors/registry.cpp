@@ -2,11 +2,11 @@
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
+#include "config/uuid.hpp"
 #include "storage/postgres/session_queries.hpp"
 
 #include <caf/all.hpp>
 
-#include <openssl/rand.h>
 
 #include <map>
 
@@ -37,21 +37,6 @@ enum : uint64_t { phase_interrupt = 0, phase_hibernate = 1, phase_done = 2, phas
 
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 
-std::string random_uuid() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof(b));
-  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      s += '-';
-    s += hex[b[i] >> 4];
-    s += hex[b[i] & 0xF];
-  }
-  return s;
-}
 
 session_actor start(self_ptr self, session_identity who) {
   auto id = who.id;
@@ -182,7 +167,7 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
       auto& st = self->state;
       if (st.draining)
         return make_error(errc::unavailable, "draining");
-      auto id = random_uuid();
+      auto id = new_uuid();
       storage::new_session row;
       row.tenant_id = ns.tenant_id;
       row.id = id;

@@ -2,12 +2,12 @@
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
+#include "config/uuid.hpp"
 #include "storage/postgres/session_queries.hpp"
 #include "transport/http/error_catalog.hpp"
 
 #include <caf/all.hpp>
 
-#include <openssl/rand.h>
 
 namespace caa::detail {
 
@@ -18,21 +18,6 @@ using namespace std::chrono_literals;
 /// Deadline kinds of the INTERNAL timeout message.
 enum : int32_t { turn_deadline = 0, idle_deadline = 1, stop_deadline = 2, write_retry = 3 };
 
-std::string new_uuid() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof(b));
-  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      s += '-';
-    s += hex[b[i] >> 4];
-    s += hex[b[i] & 0xF];
-  }
-  return s;
-}
 
 void run_db(session_self self, storage::db_query q) {
   self->request(self->state.deps.pg, self->state.deps.db_timeout, std::move(q))

@@ -28,6 +28,29 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+/// Connects to 127.0.0.1:`port` with deadline `guard` and writes one request (throws on error).
+void send_request(beast::tcp_stream& stream, std::chrono::seconds guard, uint16_t port,
+                  const std::string& method, const std::string& target,
+                  const std::map<std::string, std::string>& headers, const std::string& body) {
+  stream.expires_after(guard);
+  stream.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  for (auto& [k, v] : headers)
+    req.set(k, v);
+  if (!body.empty() || method == "POST") {
+    req.body() = body;
+    if (headers.count("Content-Type") == 0)
+      req.set(bhttp::field::content_type, "application/json");
+    req.prepare_payload();
+  }
+  bhttp::write(stream, req);
+}
+
+}  // namespace
+
 std::string http_result::header(const std::string& name) const {
   auto it = headers.find(name);
   return it == headers.end() ? std::string{} : it->second;
@@ -39,19 +62,7 @@ http_result http_call(uint16_t port, const std::string& method, const std::strin
   try {
     asio::io_context io;
     beast::tcp_stream stream{io};
-    stream.expires_after(std::chrono::seconds{30});
-    stream.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
-    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, "127.0.0.1");
-    for (auto& [k, v] : headers)
-      req.set(k, v);
-    if (!body.empty() || method == "POST") {
-      req.body() = body;
-      if (headers.count("Content-Type") == 0)
-        req.set(bhttp::field::content_type, "application/json");
-      req.prepare_payload();
-    }
-    bhttp::write(stream, req);
+    send_request(stream, std::chrono::seconds{30}, port, method, target, headers, body);
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(64 << 20);
@@ -367,19 +378,7 @@ sse_result sse_call(uint16_t port, const std::string& method, const std::string&
   try {
     asio::io_context io;
     beast::tcp_stream stream{io};
-    stream.expires_after(guard);
-    stream.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
-    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, "127.0.0.1");
-    for (auto& [k, v] : headers)
-      req.set(k, v);
-    if (!body.empty() || method == "POST") {
-      req.body() = body;
-      if (headers.count("Content-Type") == 0)
-        req.set(bhttp::field::content_type, "application/json");
-      req.prepare_payload();
-    }
-    bhttp::write(stream, req);
+    send_request(stream, guard, port, method, target, headers, body);
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
