@@ -9,7 +9,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup configure build test test-unit run services-start services-stop asan format clean
+.PHONY: all setup configure build build-service test test-unit run services-start services-stop asan format clean
 
 all: build
 
@@ -23,13 +23,17 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 	@test -x $(BUILD_DIR)/bin/claude-agent-api
 
+# Only what `make run` needs: the service and the offline model.
+build-service: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target claude-agent-api scripted_model
+
 test: build
 	@bash scripts/test.sh $(BUILD_DIR)
 
 test-unit: build
 	@cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS)
 
-run: build
+run: build-service
 	@bash scripts/run.sh $(BUILD_DIR)
 
 services-start: setup
