@@ -5,6 +5,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 BUILD_DIR="${1:-build}"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$CAA_ROOT/$BUILD_DIR"
 
+# Stop on exit only the services this run started (a running `make test` keeps its own).
+own_services=1
+bash "$CAA_ROOT/scripts/services.sh" status && own_services=0
 bash "$CAA_ROOT/scripts/services.sh" start
 # shellcheck disable=SC1090
 source "$(bash "$CAA_ROOT/scripts/services.sh" env)"
@@ -13,7 +16,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  bash "$CAA_ROOT/scripts/services.sh" stop
+  if [[ $own_services == 1 ]]; then bash "$CAA_ROOT/scripts/services.sh" stop; fi
   say "stopped"
 }
 trap cleanup EXIT

@@ -3,6 +3,7 @@
 #   services.sh start   start both (idempotent), write $CAA_STATE/env
 #   services.sh stop    stop both
 #   services.sh env     print the env file path
+#   services.sh status  exit 0 when both run
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PGDATA="$CAA_STATE/pgdata"
@@ -77,8 +78,11 @@ case "${1:-}" in
   env)
     echo "$ENV_FILE"
     ;;
+  status)
+    pg_running && redis_running && [[ -f "$ENV_FILE" ]]
+    ;;
   *)
-    echo "usage: $0 start|stop|env" >&2
+    echo "usage: $0 start|stop|env|status" >&2
     exit 2
     ;;
 esac

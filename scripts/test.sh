@@ -4,8 +4,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 BUILD_DIR="${1:-build}"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$CAA_ROOT/$BUILD_DIR"
 
+own_services=1
+bash "$CAA_ROOT/scripts/services.sh" status && own_services=0
 bash "$CAA_ROOT/scripts/services.sh" start
-stop_services() { bash "$CAA_ROOT/scripts/services.sh" stop || true; }
+stop_services() {
+  if [[ $own_services == 1 ]]; then bash "$CAA_ROOT/scripts/services.sh" stop || true; fi
+}
 trap stop_services EXIT
 # shellcheck disable=SC1090
 source "$(bash "$CAA_ROOT/scripts/services.sh" env)"
