@@ -220,13 +220,9 @@ session_actor::behavior_type session(session_self self, session_identity who, se
   st.turn = st.who.turns;
   st.mapper.session_id = st.who.id;
   st.status = st.who.cli_session_started ? session_status::hibernated : session_status::idle;
-  self->attach_functor([self](const caf::error&) {
-    // Whatever ends the actor ends its process (SIGKILL of bubblewrap: the whole tree).
-    if (self->state.proc)
-      self->state.proc->kill();
-    for (auto& [gen, p] : self->state.retiring)
-      p->kill();
-  });
+  // No exit functor: CAF 0.17 destroys the state before attached functors run. Destroying the
+  // state destroys the process handles, and `~agent_process` kills (SIGKILL of bubblewrap: the
+  // whole tree), so whatever ends the actor ends its processes.
   return {
     [=](atom::run, turn_spec_ptr spec) { return on_run(self, std::move(spec)); },
     [=](atom::subscribe, event_sink_ptr sink, uint64_t after) -> caf::result<uint64_t> {
@@ -234,7 +230,8 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       uint64_t first = s.window.empty() ? s.committed_seq + 1 : s.window.front().seq;
       if (after + 1 < first && after < s.committed_seq)
         return make_error(errc::conflict, "replay from storage first");
-      s.subscribers.push_back({std::move(sink), after});
+      // An id from the future means "from now on", never "skip what comes next".
+      s.subscribers.push_back({std::move(sink), std::min(after, s.last_seq)});
       deliver(self);
       return s.committed_seq;
     },
@@ -272,7 +269,12 @@ session_actor::behavior_type session(session_self self, session_identity who, se
             rp.deliver(true);
             self->quit();
           },
-          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+          [=](caf::error& e) mutable {
+            // The rows stay; the session must stay usable (its process is already gone).
+            if (self->state.in_turn)
+              finish_turn(self, "error");
+            rp.deliver(std::move(e));
+          });
       return rp;
     },
     [=](atom::drain) { self->state.draining = true; },
