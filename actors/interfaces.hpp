@@ -71,4 +71,13 @@ using admission_actor = caf::typed_actor<
   // INTERNAL: waiter `ticket` ran out of time.
   caf::reacts_to<atom::timeout, uint64_t>>;
 
+/// What the agent engine offers a tenant, asked of the engine itself and cached.
+using capabilities_actor = caf::typed_actor<
+  // The engine's offer for tenant `tenant_id` as a JSON object text. Errors: unavailable.
+  caf::replies_to<atom::find, std::string>::with<std::string>,
+  // INTERNAL: one stdout line of probe `id`.
+  caf::reacts_to<atom::line, uint64_t, std::string>,
+  // INTERNAL: probe `id` ran out of time or its process ended.
+  caf::reacts_to<atom::timeout, uint64_t>>;
+
 }  // namespace caa

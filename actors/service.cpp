@@ -2,6 +2,7 @@
 
 #include "actors/admission.hpp"
 #include "actors/agent_io.hpp"
+#include "actors/capabilities.hpp"
 #include "actors/health_monitor.hpp"
 #include "actors/registry.hpp"
 #include "actors/system_config.hpp"
@@ -120,7 +121,9 @@ int run_service(const settings& cfg) {
     std::chrono::duration_cast<std::chrono::milliseconds>(cfg.auth.key_cache_ttl));
   api::redis_rate_limiter limiter{sys, *redis, cfg.auth,
                                   std::chrono::duration_cast<caf::timespan>(cfg.storage.redis_timeout)};
-  api::api_context ctx{&sys, &cfg, pg, *redis, keys, authenticator, &board, registry, &workspace};
+  auto capabilities = spawn_capabilities(sys, {&cfg, &workspace, &io});
+  api::api_context ctx{&sys,  &cfg,     pg,       *redis,     keys,        authenticator,
+                       &board, registry, &workspace, capabilities};
   http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter};
   try {
     edge.start();
@@ -149,6 +152,7 @@ int run_service(const settings& cfg) {
   }
   edge.stop();
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(capabilities, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(admission, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);

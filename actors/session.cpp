@@ -19,24 +19,37 @@ using namespace std::chrono_literals;
 enum : int32_t { turn_deadline = 0, idle_deadline = 1, stop_deadline = 2, write_retry = 3 };
 
 
-void run_db(session_self self, storage::db_query q) {
-  self->request(self->state.deps.pg, self->state.deps.db_timeout, std::move(q))
-    .then([](storage::db_result&) {},
-          [=](caf::error& e) {
-            log::warn("session row update failed",
-                      {.component = "session", .session_id = self->state.who.id,
-                       .error_code = to_string(errc_of(e))});
-          });
+void write_next_row(session_self self);
+
+/// Queues a row write of this session; writes go out one at a time, in order.
+void run_db(session_self self, std::variant<storage::db_query, storage::db_batch> w) {
+  self->state.row_writes.push_back(std::move(w));
+  write_next_row(self);
 }
 
-void run_db(session_self self, storage::db_batch b) {
-  self->request(self->state.deps.pg, self->state.deps.db_timeout, std::move(b))
-    .then([](std::vector<storage::db_result>&) {},
-          [=](caf::error& e) {
-            log::warn("session row update failed",
-                      {.component = "session", .session_id = self->state.who.id,
-                       .error_code = to_string(errc_of(e))});
-          });
+void write_next_row(session_self self) {
+  auto& st = self->state;
+  if (st.row_write_in_flight || st.row_writes.empty())
+    return;
+  st.row_write_in_flight = true;
+  auto w = std::move(st.row_writes.front());
+  st.row_writes.pop_front();
+  auto done = [self] {
+    self->state.row_write_in_flight = false;
+    write_next_row(self);
+  };
+  auto failed = [self, done](caf::error& e) {
+    log::warn("session row update failed",
+              {.component = "session", .session_id = self->state.who.id,
+               .error_code = to_string(errc_of(e))});
+    done();
+  };
+  if (auto* q = std::get_if<storage::db_query>(&w))
+    self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
+      .then([done](storage::db_result&) { done(); }, failed);
+  else
+    self->request(st.deps.pg, st.deps.db_timeout, std::get<storage::db_batch>(std::move(w)))
+      .then([done](std::vector<storage::db_result>&) { done(); }, failed);
 }
 
 /// Writes the prompt and answers the waiting `run`.
@@ -56,7 +69,7 @@ void start_turn(session_self self) {
   st.turn_saw_result = false;
   ++st.turn;
   st.mapper.cwd_relative = spec->cwd_relative;
-  set_status(self, session_status::running);
+  st.status = session_status::running;  // written by the turn-started batch below
   st.turn_cost_usd = 0;
   st.turn_usage_json = "{}";
   st.turn_model.reset();

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace caa::detail {
@@ -81,6 +82,11 @@ struct session_state {
   std::map<std::string, int64_t> transcript_lines;
   bool transcript_loaded = false;
   bool draining = false;
+
+  // Row writes of this session, one in flight at a time, in order: two writes on two pool
+  // connections could otherwise commit in either order (e.g. idle after hibernated).
+  std::deque<std::variant<storage::db_query, storage::db_batch>> row_writes;
+  bool row_write_in_flight = false;
 };
 
 using session_self = session_actor::stateful_pointer<session_state>;

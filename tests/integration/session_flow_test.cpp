@@ -257,3 +257,21 @@ TEST_F(session_flow_test, a_fork_inherits_the_context_and_leaves_the_parent_alon
 }
 
 }  // namespace
+
+TEST_F(session_flow_test, capabilities_come_from_the_engine) {
+  auto r = http_call(port(), "GET", "/api/v1/capabilities", auth(alpha_));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  auto d = parse_json(r.body);
+  ASSERT_TRUE(d.IsObject() && d.HasMember("engine") && d["engine"].IsObject()) << r.body;
+  auto& engine = d["engine"];
+  ASSERT_TRUE(engine["tools"].IsArray()) << r.body;
+  bool bash = false;
+  for (auto& t : engine["tools"].GetArray())
+    bash = bash || std::string_view{t.GetString()} == "Bash";
+  EXPECT_TRUE(bash) << r.body;
+  EXPECT_TRUE(engine["models"].IsArray()) << r.body;
+  EXPECT_TRUE(engine["commands"].IsArray()) << r.body;
+  EXPECT_STREQ(engine["claude_code_version"].GetString(), "2.1.197");
+  // A second call is served from the cache (same answer).
+  EXPECT_EQ(http_call(port(), "GET", "/api/v1/capabilities", auth(alpha_)).body, r.body);
+}

@@ -251,14 +251,14 @@ TEST(session_json, list_and_event_pages) {
   EXPECT_FALSE(empty["has_more"].GetBool());
 }
 
-TEST(session_json, capabilities_are_static_and_follow_the_policy) {
-  auto d = parse(capabilities_json({}));
-  EXPECT_STREQ(d["source"].GetString(), "static");
+TEST(session_json, capabilities_carry_the_engine_and_follow_the_policy) {
+  auto d = parse(capabilities_json({}, R"({"tools":["Bash"]})"));
+  EXPECT_STREQ(d["engine"]["tools"][0].GetString(), "Bash");
   EXPECT_STREQ(d["cli_version"].GetString(), "2.1.197");
   for (auto& m : d["permission_modes"].GetArray()) EXPECT_STRNE(m.GetString(), "bypassPermissions");
   decode_policy open;
   open.allow_bypass = true;
-  auto o = parse(capabilities_json(open));
+  auto o = parse(capabilities_json(open, "{}"));
   EXPECT_EQ(o["permission_modes"].Size(), 5u);
   EXPECT_FALSE(o["mcp_servers_enabled"].GetBool());
 }

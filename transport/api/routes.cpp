@@ -14,6 +14,7 @@ http::router make_router(const api_context& ctx) {
     sessions.sys = ctx.sys;
     sessions.cfg = ctx.cfg;
     sessions.registry = ctx.registry;
+    sessions.capabilities = ctx.capabilities;
     sessions.pg = ctx.pg;
     sessions.workspace = ctx.workspace;
     set_session_timeouts(sessions, *ctx.cfg);

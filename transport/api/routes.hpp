@@ -29,6 +29,8 @@ struct api_context {
   registry_actor registry;
   /// WORKSPACE_ROOT and the tenants' directories (required with `registry`).
   const tenant_workspace* workspace = nullptr;
+  /// Asks the engine what it offers a tenant (`GET /api/v1/capabilities`).
+  capabilities_actor capabilities;
 };
 
 /// The router with every route of the API (the session routes only when `ctx.registry` is set;

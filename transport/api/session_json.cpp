@@ -115,11 +115,13 @@ std::string event_page_json(const storage::event_page& page, uint64_t after) {
   return text(buf);
 }
 
-std::string capabilities_json(const decode_policy& policy) {
+std::string capabilities_json(const decode_policy& policy, const std::string& engine_json) {
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
-  put(w, "source", "static");
+  // What the engine itself reported (tools, commands, agents, models, output styles...).
+  w.Key("engine");
+  w.RawValue(engine_json.data(), engine_json.size(), rapidjson::kObjectType);
   put(w, "cli_version", cli_version);
   w.Key("models");
   w.StartObject();

@@ -33,6 +33,6 @@ std::string event_page_json(const storage::event_page& page, uint64_t after);
 /// (permission modes allowed by `policy`, models accepted, the CLI version, setting sources,
 /// whether MCP servers and hooks are enabled). Tools, agents, skills, slash commands and MCP
 /// server status come from the CLI and are in each turn's `init` event.
-std::string capabilities_json(const decode_policy& policy);
+std::string capabilities_json(const decode_policy& policy, const std::string& engine_json);
 
 }  // namespace caa::api

@@ -122,7 +122,12 @@ void add_session_resource_routes(http::router& r, const session_api_ptr& api) {
         bind(api, interrupt_session));
   r.add("GET", "/api/v1/capabilities", agent, general, [api](req_ptr req, res_ptr res) {
     auto policy = make_decode_policy(*api->ctx.cfg, *req->caller);
-    res->send(json_body(200, capabilities_json(policy)));
+    caa::async_request<std::string>(
+      *api->ctx.sys, api->ctx.capabilities, api->ctx.run_timeout,
+      [res, policy](std::string engine) {
+        res->send(json_body(200, capabilities_json(policy, engine)));
+      },
+      fail_with(res), atom::find_v, req->caller->tenant_id());
   });
 }
 

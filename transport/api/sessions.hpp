@@ -27,6 +27,7 @@ struct session_api_context {
   caf::actor_system* sys = nullptr;             ///< where one-shot actors are spawned
   const settings* cfg = nullptr;                ///< CLI path, Anthropic settings, policy
   registry_actor registry;                      ///< finds and creates session actors
+  capabilities_actor capabilities;              ///< asks the engine what it offers
   storage::pg_actor pg;                         ///< reads of sessions and events
   const tenant_workspace* workspace = nullptr;  ///< WORKSPACE_ROOT, tenant directories
   caf::timespan request_timeout = std::chrono::seconds{10};  ///< find, create, remove, ...

@@ -1,0 +1,198 @@
+#include "actors/capabilities.hpp"
+
+#include "config/logging.hpp"
+#include "transport/api/workspace.hpp"
+#include "transport/claude/control.hpp"
+#include "transport/claude/process.hpp"
+#include "transport/json/json.hpp"
+
+#include <caf/all.hpp>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <map>
+
+namespace caa {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// One running probe of one tenant.
+struct probe {
+  std::string tenant_id;
+  std::shared_ptr<claude::agent_process> proc;
+  std::string init_request_id;
+  std::string initialize_json;  // the `response` payload of initialize
+  std::vector<caf::typed_response_promise<std::string>> waiting;
+};
+
+struct cached {
+  std::string json;
+  clock_type::time_point at;
+};
+
+struct caps_state {
+  static inline const char* name = "capabilities";
+  capabilities_deps deps;
+  std::map<std::string, cached> cache;
+  std::map<uint64_t, probe> probes;
+  std::map<std::string, uint64_t> probe_of_tenant;
+  uint64_t next_id = 1;
+  claude::request_id_generator ids;
+};
+
+using self_ptr = capabilities_actor::stateful_pointer<caps_state>;
+
+/// The engine's offer from the initialize response and the `init` line.
+std::string combine(const std::string& initialize_json, const std::string& init_line) {
+  rapidjson::Document ini;
+  ini.Parse(initialize_json.c_str());
+  rapidjson::Document init;
+  init.Parse(init_line.c_str());
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  auto copy = [&](const rapidjson::Document& d, const char* key, const char* out) {
+    w.Key(out);
+    if (d.IsObject() && d.HasMember(key))
+      d[key].Accept(w);
+    else
+      w.Null();
+  };
+  copy(init, "tools", "tools");
+  copy(init, "slash_commands", "slash_commands");
+  copy(init, "skills", "skills");
+  copy(init, "plugins", "plugins");
+  copy(init, "mcp_servers", "mcp_servers");
+  copy(init, "claude_code_version", "claude_code_version");
+  copy(ini, "commands", "commands");
+  copy(ini, "agents", "agents");
+  copy(ini, "models", "models");
+  copy(ini, "output_style", "output_style");
+  copy(ini, "available_output_styles", "available_output_styles");
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+void finish(self_ptr self, uint64_t id, caf::expected<std::string> outcome) {
+  auto& st = self->state;
+  auto it = st.probes.find(id);
+  if (it == st.probes.end())
+    return;
+  auto p = std::move(it->second);
+  st.probes.erase(it);
+  st.probe_of_tenant.erase(p.tenant_id);
+  if (p.proc) {
+    (void) p.proc->write_line(claude::end_session(st.ids.next()));
+    p.proc->stop(std::chrono::seconds{2});
+  }
+  if (outcome)
+    st.cache[p.tenant_id] = {*outcome, clock_type::now()};
+  for (auto& w : p.waiting) {
+    if (outcome)
+      w.deliver(*outcome);
+    else
+      w.deliver(outcome.error());
+  }
+}
+
+bool start_probe(self_ptr self, uint64_t id, probe& p) {
+  auto& st = self->state;
+  auto dirs = st.deps.workspace->ensure(p.tenant_id);
+  if (!dirs)
+    return false;
+  claude::driver_config dc;
+  dc.cli_path = st.deps.cfg->agent.cli_path;
+  dc.config_dir = dirs->config;
+  dc.home_dir = dirs->home;
+  dc.tmp_dir = dirs->tmp;
+  if (st.deps.cfg->agent.anthropic_api_key)
+    dc.anthropic_api_key = st.deps.cfg->agent.anthropic_api_key->reveal();
+  if (st.deps.cfg->agent.anthropic_base_url)
+    dc.anthropic_base_url = *st.deps.cfg->agent.anthropic_base_url;
+  claude::query_options opts;
+  opts.cwd = dirs->work;
+  auto addr = self->address();
+  claude::process_callbacks cb;
+  cb.on_line = [addr, id](std::string line) {
+    if (auto a = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(a, atom::line_v, id, std::move(line));
+  };
+  cb.on_exit = [addr, id](claude::exit_info) {
+    if (auto a = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(a, atom::timeout_v, id);
+  };
+  auto proc = claude::agent_process::spawn(st.deps.io->context(),
+                                           claude::make_spawn_spec(opts, dc), std::move(cb));
+  if (!proc)
+    return false;
+  p.proc = std::make_shared<claude::agent_process>(std::move(*proc));
+  p.init_request_id = st.ids.next();
+  auto ini = claude::initialize(p.init_request_id, "", "");
+  return ini && !p.proc->write_line(std::move(*ini));
+}
+
+void on_probe_line(self_ptr self, uint64_t id, std::string line) {
+  auto& st = self->state;
+  auto it = st.probes.find(id);
+  if (it == st.probes.end())
+    return;
+  auto& p = it->second;
+  auto msg = claude::classify(std::move(line));
+  if (msg.kind == claude::message_kind::control_response && msg.request_id == p.init_request_id) {
+    rapidjson::Document d;
+    d.Parse(msg.raw.c_str());
+    if (d.IsObject() && d.HasMember("response") && d["response"].IsObject()
+        && d["response"].HasMember("response"))
+      p.initialize_json = json::to_string(d["response"]["response"]);
+    // No model call: the message is only appended, yet the CLI reports its `init`.
+    (void) p.proc->write_line(
+      R"({"type":"user","message":{"role":"user","content":"capabilities"},)"
+      R"("parent_tool_use_id":null,"session_id":"","shouldQuery":false})");
+  } else if (msg.kind == claude::message_kind::system_init) {
+    finish(self, id, combine(p.initialize_json, msg.raw));
+  }
+}
+
+capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps deps) {
+  self->state.deps = deps;
+  return {
+    [=](atom::find, std::string& tenant_id) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (auto c = st.cache.find(tenant_id);
+          c != st.cache.end() && clock_type::now() - c->second.at < st.deps.ttl)
+        return c->second.json;
+      auto rp = self->make_response_promise<std::string>();
+      if (auto running = st.probe_of_tenant.find(tenant_id); running != st.probe_of_tenant.end()) {
+        st.probes[running->second].waiting.push_back(rp);
+        return rp;
+      }
+      auto id = st.next_id++;
+      auto& p = st.probes[id];
+      p.tenant_id = tenant_id;
+      p.waiting.push_back(rp);
+      st.probe_of_tenant[tenant_id] = id;
+      if (!start_probe(self, id, p)) {
+        finish(self, id, make_error(errc::unavailable, "the engine could not start"));
+        return rp;
+      }
+      self->delayed_send(self, st.deps.deadline, atom::timeout_v, id);
+      return rp;
+    },
+    [=](atom::line, uint64_t id, std::string& line) { on_probe_line(self, id, std::move(line)); },
+    [=](atom::timeout, uint64_t id) {
+      finish(self, id, make_error(errc::unavailable, "the engine did not answer"));
+    },
+  };
+}
+
+}  // namespace
+
+capabilities_actor spawn_capabilities(caf::actor_system& sys, capabilities_deps deps) {
+  return sys.spawn(capabilities, deps);
+}
+
+}  // namespace caa

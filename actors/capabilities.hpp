@@ -1,0 +1,30 @@
+#pragma once
+
+#include "actors/agent_io.hpp"
+#include "actors/interfaces.hpp"
+#include "config/settings.hpp"
+
+#include <caf/actor_system.hpp>
+
+namespace caa::api {
+class tenant_workspace;
+}  // namespace caa::api
+
+namespace caa {
+
+/// What the capabilities actor needs.
+struct capabilities_deps {
+  const settings* cfg = nullptr;
+  const api::tenant_workspace* workspace = nullptr;
+  agent_io* io = nullptr;
+  caf::timespan ttl = std::chrono::minutes{10};   ///< how long an answer is reused
+  caf::timespan deadline = std::chrono::seconds{60};  ///< a probe taking longer fails
+};
+
+/// Spawns the actor that asks the engine itself what it offers a tenant: one short-lived CLI in
+/// the tenant's directories answers `initialize` (commands, agents, models, output styles) and a
+/// no-query user message (`shouldQuery:false`: its `init` lists tools, skills, plugins, MCP
+/// servers) without any model call. Answers are cached per tenant.
+capabilities_actor spawn_capabilities(caf::actor_system& sys, capabilities_deps deps);
+
+}  // namespace caa

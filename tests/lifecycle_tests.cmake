@@ -1,0 +1,17 @@
+# Lifecycle of agent sessions against the service binary, the real CLI and the scripted model:
+# hibernation and resume, restart and kill -9 recovery, interrupts that kill tool processes,
+# the child's environment, admission, the turn timeout and the SIGTERM drain. Every test starts
+# its own service process (integration; needs DATABASE_URL, REDIS_URL and CLAUDE_CLI_PATH,
+# skipped otherwise).
+include(GoogleTest)
+
+add_executable(session_lifecycle_test
+               ${CMAKE_CURRENT_LIST_DIR}/integration/session_lifecycle_test.cpp)
+target_link_libraries(session_lifecycle_test PRIVATE caa_service_fixture GTest::gtest_main)
+caa_target_defaults(session_lifecycle_test)
+add_dependencies(session_lifecycle_test claude-agent-api)
+if(NOT CAA_NO_SCRIPTED_MODEL)
+  add_dependencies(session_lifecycle_test scripted_model)  # defined after this file is included
+endif()
+gtest_discover_tests(session_lifecycle_test PROPERTIES LABELS integration TIMEOUT 600
+                     DISCOVERY_TIMEOUT 60)
