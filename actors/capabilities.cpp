@@ -12,6 +12,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <filesystem>
 #include <map>
 
 namespace caa {
@@ -107,6 +108,8 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
   claude::driver_config dc;
   dc.cli_path = st.deps.cfg->agent.cli_path;
   dc.config_dir = dirs->config;
+  dc.writable_dir = dirs->root;
+  dc.hidden_dir = std::filesystem::path{dirs->root}.parent_path().string();
   dc.home_dir = dirs->home;
   dc.tmp_dir = dirs->tmp;
   if (st.deps.cfg->agent.anthropic_api_key)

@@ -188,6 +188,29 @@ TEST(cli_argv, bubblewrap_wraps_with_its_own_pid_namespace) {
   EXPECT_EQ(exec_argv(spec), spec.argv);
 }
 
+TEST(cli_argv, the_sandbox_is_read_only_but_for_the_tenant_and_hides_other_tenants) {
+  auto cfg = test_config();
+  cfg.writable_dir = "/srv/tenants/t1";
+  cfg.hidden_dir = "/srv/tenants";
+  auto wrapped = exec_argv(make_spawn_spec(base_options(), cfg));
+  auto at = [&](std::string_view flag, std::string_view a, std::string_view b = {}) {
+    for (std::size_t i = 0; i + 1 < wrapped.size(); ++i)
+      if (wrapped[i] == flag && wrapped[i + 1] == a
+          && (b.empty() || (i + 2 < wrapped.size() && wrapped[i + 2] == b)))
+        return static_cast<long>(i);
+    return -1L;
+  };
+  EXPECT_GE(at("--ro-bind", "/", "/"), 0);
+  EXPECT_EQ(at("--dev-bind", "/", "/"), -1);
+  // Other tenants are hidden first, then the tenant's own tree is bound back, writable.
+  auto hidden = at("--tmpfs", "/srv/tenants");
+  auto own = at("--bind", "/srv/tenants/t1", "/srv/tenants/t1");
+  ASSERT_GE(hidden, 0);
+  ASSERT_GE(own, 0);
+  EXPECT_LT(hidden, own);
+  EXPECT_GE(at("--unshare-pid", "--die-with-parent"), 0);
+}
+
 // -- env ------------------------------------------------------------------------------------------
 
 TEST(cli_env, built_only_from_the_allow_list) {

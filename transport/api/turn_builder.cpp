@@ -1,4 +1,5 @@
 #include "transport/api/turn_builder.hpp"
+#include <filesystem>
 
 #include "transport/json/json.hpp"
 
@@ -128,6 +129,8 @@ std::variant<turn_spec_ptr, caf::error> make_turn_spec(const turn_request& req,
   auto& d = spec->driver;
   d.cli_path = cfg.agent.cli_path;
   d.config_dir = paths.dirs.config;
+  d.writable_dir = paths.dirs.root;
+  d.hidden_dir = std::filesystem::path{paths.dirs.root}.parent_path().string();
   d.home_dir = paths.dirs.home;
   d.tmp_dir = paths.dirs.tmp;
   if (cfg.agent.anthropic_api_key) d.anthropic_api_key = cfg.agent.anthropic_api_key->reveal();

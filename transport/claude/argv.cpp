@@ -116,6 +116,8 @@ spawn_spec make_spawn_spec(const query_options& opts, const driver_config& cfg) 
   spec.cwd = opts.cwd;
   spec.use_bwrap = cfg.use_bwrap;
   spec.bwrap_path = cfg.bwrap_path;
+  spec.writable_dir = cfg.writable_dir;
+  spec.hidden_dir = cfg.hidden_dir;
   spec.max_line_bytes = cfg.max_line_bytes;
   spec.stderr_tail_bytes = cfg.stderr_tail_bytes;
   return spec;
@@ -123,9 +125,18 @@ spawn_spec make_spawn_spec(const query_options& opts, const driver_config& cfg) 
 
 std::vector<std::string> exec_argv(const spawn_spec& spec) {
   if (!spec.use_bwrap) return spec.argv;
-  std::vector<std::string> out{
-      spec.bwrap_path, "--dev-bind",        "/",       "/",      "--proc", "/proc",
-      "--unshare-pid", "--die-with-parent", "--chdir", spec.cwd, "--"};
+  std::vector<std::string> out{spec.bwrap_path};
+  if (spec.writable_dir.empty()) {
+    out.insert(out.end(), {"--dev-bind", "/", "/"});
+  } else {
+    // Read-only system; writable /tmp and the tenant's own tree; other tenants invisible.
+    out.insert(out.end(), {"--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/tmp", "/tmp"});
+    if (!spec.hidden_dir.empty())
+      out.insert(out.end(), {"--tmpfs", spec.hidden_dir});
+    out.insert(out.end(), {"--bind", spec.writable_dir, spec.writable_dir});
+  }
+  out.insert(out.end(), {"--proc", "/proc", "--unshare-pid", "--die-with-parent", "--chdir",
+                         spec.cwd, "--"});
   out.insert(out.end(), spec.argv.begin(), spec.argv.end());
   return out;
 }

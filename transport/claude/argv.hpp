@@ -27,6 +27,11 @@ struct driver_config {
   std::string anthropic_api_key;   ///< ANTHROPIC_API_KEY for the CLI (empty: unset)
   std::string anthropic_base_url;  ///< ANTHROPIC_BASE_URL for the CLI (empty: unset)
   bool use_bwrap = true;           ///< run inside bubblewrap (own PID namespace, no orphans)
+  /// With bubblewrap: the file system is read-only except `/tmp`, `/dev` and this directory (the
+  /// tenant's root), and `hidden_dir` (WORKSPACE_ROOT: every other tenant) is replaced by an
+  /// empty tmpfs. Empty: the whole file system stays writable (process containment only).
+  std::string writable_dir;
+  std::string hidden_dir;  ///< see `writable_dir`
   std::string bwrap_path = "/usr/bin/bwrap";  ///< the bubblewrap binary
   std::string path_env{default_path};         ///< PATH of the CLI
   std::size_t max_line_bytes = 64u << 20;     ///< longest stdout line accepted
@@ -39,6 +44,8 @@ struct spawn_spec {
   std::vector<std::string> env;               ///< the complete environment, "NAME=VALUE"
   std::string cwd;                            ///< absolute working directory
   bool use_bwrap = true;                      ///< wrap `argv` in bubblewrap (see `exec_argv`)
+  std::string writable_dir;                   ///< see `driver_config::writable_dir`
+  std::string hidden_dir;                     ///< see `driver_config::hidden_dir`
   std::string bwrap_path = "/usr/bin/bwrap";  ///< the bubblewrap binary
   std::size_t max_line_bytes = 64u << 20;     ///< longest stdout line accepted
   std::size_t stderr_tail_bytes = 8u << 10;   ///< stderr bytes kept
