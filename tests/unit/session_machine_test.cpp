@@ -493,7 +493,7 @@ TEST_F(session_machine_test, a_run_is_accepted_as_turn_one_after_seq_zero) {
   EXPECT_EQ((*a)->after_seq, 0u);
   EXPECT_EQ((*a)->session_id, identity().id);
   EXPECT_EQ(*busy(s), true);
-  EXPECT_EQ(live_children(), 1u);  // the CLI was spawned
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));  // the CLI was spawned
   EXPECT_EQ(stats().live, 1u);     // and holds a slot
   auto st = pgl->statuses();
   ASSERT_FALSE(st.empty());
@@ -509,7 +509,7 @@ TEST_F(session_machine_test, a_second_run_while_one_runs_is_session_locked_with_
   auto hint = http::retry_after_of(second->error());
   ASSERT_TRUE(hint.has_value());
   EXPECT_GE(*hint, 1u);
-  EXPECT_EQ(live_children(), 1u);  // no second CLI
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));  // no second CLI
 }
 
 TEST_F(session_machine_test, a_drained_session_refuses_new_turns) {
@@ -517,7 +517,7 @@ TEST_F(session_machine_test, a_drained_session_refuses_new_turns) {
   caf::anon_send(s, caa::atom::drain_v);
   sched.run();
   EXPECT_REFUSED(run(s), errc::unavailable);
-  EXPECT_EQ(live_children(), 0u);
+  EXPECT_TRUE(eventually([] { return live_children() == 0; }));
 }
 
 // -- events -------------------------------------------------------------------------------------
@@ -547,7 +547,7 @@ TEST_F(session_machine_test, cli_lines_become_events_in_seq_order_stored_then_de
   ASSERT_ACCEPTED(next);
   EXPECT_EQ((*next)->turn, 2u);
   EXPECT_EQ((*next)->after_seq, 4u);
-  EXPECT_EQ(live_children(), 1u);
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
   line(s, 1, result_line);
   EXPECT_EQ(stored_count("done"), 2u);
   EXPECT_EQ(stored_seqs().back(), 6u);
@@ -690,7 +690,7 @@ TEST_F(session_machine_test, interrupt_then_result_ends_the_turn_interrupted) {
   EXPECT_EQ(*busy(s), false);
   // The stop deadline of the interrupted turn passes harmlessly: the CLI stays.
   advance(5s);
-  EXPECT_EQ(live_children(), 1u);
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
   EXPECT_REFUSED(interrupt(s), errc::session_idle);
   auto next = run(s);
   ASSERT_ACCEPTED(next);
@@ -704,7 +704,7 @@ TEST_F(session_machine_test, an_interrupt_the_cli_ignores_kills_it_after_five_se
   ASSERT_ACCEPTED(run(s));
   ASSERT_TRUE(ok(interrupt(s)));
   advance(4s);
-  EXPECT_EQ(live_children(), 1u);
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
   advance(1s);
   EXPECT_TRUE(eventually([] { return live_children() == 0; }));  // SIGKILL
   EXPECT_EQ(*busy(s), true);                                     // until the exit is seen
@@ -761,7 +761,7 @@ TEST_F(session_machine_test, the_exit_of_an_old_generation_is_ignored) {
   exited(s, 0, 1);          // never existed: ignored
   EXPECT_EQ(stored_count("done"), 1u);
   EXPECT_EQ(*busy(s), true);
-  EXPECT_EQ(live_children(), 1u);
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
   ASSERT_TRUE(ok(interrupt(s)));  // the current process is still there
   exited(s, 2, 137);
   EXPECT_EQ(stored_count("done"), 2u);
@@ -794,9 +794,9 @@ TEST_F(session_machine_test, turn_timeout_interrupts_then_kills) {
   ASSERT_ACCEPTED(run(s));
   line(s, 1, init_line);
   advance(59s);
-  EXPECT_EQ(live_children(), 1u);
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
   advance(1s);  // TURN_TIMEOUT: an interrupt is written
-  EXPECT_EQ(live_children(), 1u);
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
   EXPECT_EQ(*busy(s), true);
   advance(5s);  // ... and 5 s later the CLI is killed
   EXPECT_TRUE(eventually([] { return live_children() == 0; }));
@@ -817,7 +817,7 @@ TEST_F(session_machine_test, turn_timeout_of_a_finished_turn_does_nothing) {
   ASSERT_ACCEPTED(run(s));  // turn 2 starts at 30 s, before turn 1's deadline (60 s)
   advance(30s);             // turn 1's deadline: turn 2 is not interrupted
   advance(5s);
-  EXPECT_EQ(live_children(), 1u);
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
   EXPECT_EQ(*busy(s), true);
   line(s, 1, result_line);
   EXPECT_EQ(field(last_payload("done"), "reason"), "completed");
@@ -871,7 +871,7 @@ TEST_F(session_machine_test, hibernate_during_a_turn_is_ignored) {
   ASSERT_ACCEPTED(run(s));
   caf::anon_send(s, caa::atom::hibernate_v);
   sched.run();
-  EXPECT_EQ(live_children(), 1u);
+  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
   line(s, 1, result_line);
   EXPECT_EQ(field(last_payload("done"), "reason"), "completed");
 }
