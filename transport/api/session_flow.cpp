@@ -149,8 +149,11 @@ void run_after(caf::actor_system& sys, caf::timespan delay, std::function<void()
       delay, std::move(f));
 }
 
-void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::string id,
-                          event_sink_ptr sink, uint64_t after, session_actor actor) {
+namespace {
+
+/// A replay job of `sink` for session `id` after `after`.
+std::shared_ptr<replay_job> make_job(session_api_ptr api, std::string tenant_id, std::string id,
+                                     event_sink_ptr sink, uint64_t after, session_actor actor) {
   auto job = std::make_shared<replay_job>();
   job->api = std::move(api);
   job->tenant_id = std::move(tenant_id);
@@ -158,19 +161,21 @@ void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::strin
   job->sink = std::move(sink);
   job->after = after;
   job->actor = std::move(actor);
-  replay_page(std::move(job));
+  return job;
+}
+
+}  // namespace
+
+void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::string id,
+                          event_sink_ptr sink, uint64_t after, session_actor actor) {
+  replay_page(make_job(std::move(api), std::move(tenant_id), std::move(id), std::move(sink),
+                       after, std::move(actor)));
 }
 
 void subscribe_or_replay(session_api_ptr api, std::string tenant_id, std::string id,
                          event_sink_ptr sink, uint64_t after, session_actor actor) {
-  auto job = std::make_shared<replay_job>();
-  job->api = std::move(api);
-  job->tenant_id = std::move(tenant_id);
-  job->id = std::move(id);
-  job->sink = std::move(sink);
-  job->after = after;
-  job->actor = std::move(actor);
-  subscribe_step(std::move(job));
+  subscribe_step(make_job(std::move(api), std::move(tenant_id), std::move(id), std::move(sink),
+                          after, std::move(actor)));
 }
 
 }  // namespace caa::api::detail
