@@ -32,6 +32,9 @@ void session_flow_test::SetUpTestSuite() {
   env_ = base_service_env(admin);
   env_["ANTHROPIC_BASE_URL"] = "http://127.0.0.1:" + std::to_string(model_->port());
   env_["ANTHROPIC_API_KEY"] = "sk-test";
+  // The whole suite shares one service and keys: the default 10 turns a minute would throttle it.
+  env_["RATE_LIMIT_QUERY_PER_MINUTE"] = "1000";
+  env_["RATE_LIMIT_GENERAL_PER_MINUTE"] = "10000";
   service_ = std::make_unique<service_process>(env_);
   auto make_key = [&](const std::string& tenant) {
     auto r = http_call(service_->port(), "POST", "/api/v1/keys", {{"X-API-Key", admin}},
