@@ -24,6 +24,18 @@ using session_actor = caf::typed_actor<
   caf::replies_to<atom::subscribe, event_sink_ptr, uint64_t>::with<uint64_t>,
   // Interrupts the running turn (it ends with done{interrupted}). Error session_idle.
   caf::replies_to<atom::interrupt>::with<bool>,
+  // Answers the pending permission request or question `request_id` (the CLI's can_use_tool).
+  // Errors: session_idle (no such pending request, or already answered), validation (the
+  // answer does not fit the request, e.g. `answer` text while two questions are pending).
+  caf::replies_to<atom::answer, pending_answer>::with<bool>,
+  // Changes the permission mode or model: on the live process at once (the CLI's
+  // set_permission_mode / set_model), and stored for every later spawn. Replies "applied"
+  // (live) or "stored" (no process now). Errors: agent_error (the CLI refused).
+  caf::replies_to<atom::control, live_control>::with<std::string>,
+  // Restores the files to checkpoint `id` (`dry_run`: only reports); replies the JSON object
+  // {checkpoint_id, dry_run, files_changed, insertions, deletions}. Errors:
+  // checkpoint_not_found, session_locked (a turn runs), agent_error.
+  caf::replies_to<atom::rewind, std::string, bool>::with<std::string>,
   // Ends the process, closes subscribers and deletes the session's rows.
   caf::replies_to<atom::remove>::with<bool>,
   // Ends the process when idle (admission's LRU, idle timeout, drain); the session stays.
@@ -37,7 +49,10 @@ using session_actor = caf::typed_actor<
   // INTERNAL: process generation `gen` ended with `code` (stderr tail for logs only).
   caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
   // INTERNAL: the deadline `kind` (0 turn, 1 idle, 2 stop) of generation/turn `id` passed.
-  caf::reacts_to<atom::timeout, int32_t, uint64_t>>;
+  caf::reacts_to<atom::timeout, int32_t, uint64_t>,
+  // INTERNAL: the webhook of CLI request `request_id` of generation `gen` answered; the text
+  // is the hook output for the CLI (compact JSON object).
+  caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>>;
 
 /// Which sessions live on this node; finds or revives the actor of a session id.
 using registry_actor = caf::typed_actor<

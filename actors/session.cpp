@@ -305,6 +305,14 @@ session_actor::behavior_type session(session_self self, session_identity who, se
     },
     [=](atom::exited, uint64_t gen, int32_t code, std::string&) { on_exit(self, gen, code); },
     [=](atom::timeout, int32_t kind, uint64_t id) { on_timeout(self, kind, id); },
+    [=](atom::answer, pending_answer& a) { return on_answer(self, std::move(a)); },
+    [=](atom::control, live_control& c) { return on_control(self, std::move(c)); },
+    [=](atom::rewind, std::string& id, bool dry_run) {
+      return on_rewind(self, std::move(id), dry_run);
+    },
+    [=](atom::hooked, uint64_t gen, std::string& request_id, std::string& output) {
+      on_hooked(self, gen, std::move(request_id), std::move(output));
+    },
   };
 }
 

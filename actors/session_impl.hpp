@@ -110,6 +110,21 @@ bool needs_transcript(const session_state& st);
 /// files the CLI needs that are missing, then calls `then`.
 void restore_transcript(session_self self, std::function<void()> then);
 
+// -- session_control.cpp ---------------------------------------------------------------------
+
+/// Answers a pending can_use_tool request of the CLI.
+caf::result<bool> on_answer(session_self self, pending_answer a);
+/// Applies or stores a permission-mode or model change.
+caf::result<std::string> on_control(session_self self, live_control c);
+/// Rewinds the files to a checkpoint.
+caf::result<std::string> on_rewind(session_self self, std::string checkpoint_id, bool dry_run);
+/// A webhook's hook output for CLI request `request_id` of generation `gen`.
+void on_hooked(session_self self, uint64_t gen, std::string request_id, std::string output);
+/// Handles a control request of the CLI (can_use_tool, hook_callback, others refused).
+void on_cli_request(session_self self, const claude::cli_message& msg);
+/// Handles a control_cancel_request or control_response of the CLI.
+void on_cli_control_reply(session_self self, const claude::cli_message& msg);
+
 // -- session_events.cpp ----------------------------------------------------------------------
 
 /// Assigns the next seq to an event, keeps it, and schedules its persistence.

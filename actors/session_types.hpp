@@ -71,6 +71,24 @@ struct new_session {
   std::vector<std::string> tags;
 };
 
+/// A client's answer to a pending `permission_request` or `question` (API.md answer route and
+/// WebSocket `answer` frame), decoded and shape-checked by the transport.
+struct pending_answer {
+  std::string request_id;                     ///< empty: the single pending question (`answer`)
+  std::string behavior;                       ///< "allow", "deny", or empty for question answers
+  caf::optional<std::string> updated_input;   ///< compact JSON object (allow)
+  caf::optional<std::string> message;         ///< reason of a deny
+  caf::optional<std::string> answers;         ///< compact JSON object: question text -> label(s)
+  caf::optional<std::string> answer;          ///< free text for the single pending question
+};
+
+/// A live change of a session (API.md control route, WebSocket `control` frame); `value` is
+/// already validated (a permission mode allowed for the tenant, or a model name).
+struct live_control {
+  std::string kind;   ///< "permission_mode" or "model"
+  std::string value;  ///< the new mode or model ("default" resets the model)
+};
+
 /// Process-budget numbers, for tests and /metrics.
 struct admission_stats {
   uint32_t budget = 0;     ///< MAX_AGENT_PROCESSES
@@ -92,6 +110,17 @@ typename Inspector::result_type inspect(Inspector& f, new_session& x) {
   return f(caf::meta::type_name("caa::new_session"), x.tenant_id, x.parent_session_id,
            x.fork_at_message, x.options_json, x.model, x.permission_mode, x.cwd_relative, x.title,
            x.tags);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pending_answer& x) {
+  return f(caf::meta::type_name("caa::pending_answer"), x.request_id, x.behavior, x.updated_input,
+           x.message, x.answers, x.answer);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, live_control& x) {
+  return f(caf::meta::type_name("caa::live_control"), x.kind, x.value);
 }
 
 template <class Inspector>

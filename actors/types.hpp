@@ -12,6 +12,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(caa_actors, caf::id_block::caa_storage::end)
   CAF_ADD_TYPE_ID(caa_actors, (caa::turn_accepted))
   CAF_ADD_TYPE_ID(caa_actors, (caa::new_session))
   CAF_ADD_TYPE_ID(caa_actors, (caa::admission_stats))
+  CAF_ADD_TYPE_ID(caa_actors, (caa::pending_answer))
+  CAF_ADD_TYPE_ID(caa_actors, (caa::live_control))
 
   /// INTERNAL: periodic timer of the health monitor.
   CAF_ADD_ATOM(caa_actors, caa::atom, probe, "probe")
@@ -48,4 +50,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(caa_actors, caf::id_block::caa_storage::end)
   /// Stops accepting turns (drain).
   CAF_ADD_ATOM(caa_actors, caa::atom, drain, "drain")
 
+  /// Answers a pending permission request or question.
+  CAF_ADD_ATOM(caa_actors, caa::atom, answer, "answer")
+  /// Changes the permission mode or model of a session.
+  CAF_ADD_ATOM(caa_actors, caa::atom, control, "control")
+  /// Restores files to a checkpoint.
+  CAF_ADD_ATOM(caa_actors, caa::atom, rewind, "rewind")
+  /// INTERNAL: a webhook answered (or failed) for a CLI hook callback.
+  CAF_ADD_ATOM(caa_actors, caa::atom, hooked, "hooked")
 CAF_END_TYPE_ID_BLOCK(caa_actors)
