@@ -3,6 +3,8 @@
 set(CAA_CONFIG_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/loader.cpp
     ${CMAKE_CURRENT_LIST_DIR}/logging.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/metrics_catalog.cpp
     ${CMAKE_CURRENT_LIST_DIR}/parsers.cpp
     ${CMAKE_CURRENT_LIST_DIR}/secret.cpp
     ${CMAKE_CURRENT_LIST_DIR}/variables.cpp)
