@@ -78,6 +78,7 @@ const std::map<std::string, scenario_fn, std::less<>>& scenario_table() {
       {"task", play_task},
       {"agent", play_task},
       {"structured", play_structured},
+      {"tool", play_tool},
   };
   return table;
 }

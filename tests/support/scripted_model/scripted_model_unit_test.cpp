@@ -165,6 +165,20 @@ TEST(Scenario, BashCallsToolThenReportsResult) {
   EXPECT_EQ(only_block(second).text(), "Bash result:\nhi");
 }
 
+TEST(Scenario, ToolCallsTheNamedToolWithItsInputThenReportsResult) {
+  const auto prompt = user_text(R"([[tool mcp__echo__echo {"text": "hi"}]])");
+  const auto first = play(analyse_text(request("[" + prompt + "]")));
+  EXPECT_EQ(first.stop_reason, "tool_use");
+  EXPECT_EQ(only_block(first).tool_name, "mcp__echo__echo");
+  EXPECT_EQ(only_block(first).input_json, R"({"text":"hi"})");
+  const auto second = play(analyse_text(request("[" + prompt + "," + assistant_tool("t") + "," +
+                                                tool_result("t", "echo: hi") + "]")));
+  EXPECT_EQ(second.stop_reason, "end_turn");
+  EXPECT_EQ(only_block(second).text(), "mcp__echo__echo result:\necho: hi");
+  const auto bare = play(analyse_text(request("[" + user_text("[[tool Foo]]") + "]")));
+  EXPECT_EQ(only_block(bare).input_json, "{}");
+}
+
 TEST(Scenario, WriteResolvesRelativePathAgainstStatedCwd) {
   const auto r = play(analyse_text(request("[" + user_text("[[write a/b.txt x\\ny]]") + "]")));
   EXPECT_EQ(only_block(r).tool_name, "Write");
@@ -188,7 +202,7 @@ TEST(Scenario, WriteAsksPwdWhenCwdUnknown) {
 
 TEST(Scenario, ArgumentErrorsAnswerWithText) {
   for (const char* bad : {"[[slow 3]]", "[[error 200]]", "[[large x]]", "[[chain many]]",
-                          "[[write]]", "[[structured [1]]]"}) {
+                          "[[write]]", "[[structured [1]]]", "[[tool]]", "[[tool X [1]]]"}) {
     const auto r = play(analyse_text(request("[" + user_text(bad) + "]")));
     EXPECT_EQ(r.http_status, 200u) << bad;
     EXPECT_NE(only_block(r).text().find("needs"), std::string::npos) << bad;

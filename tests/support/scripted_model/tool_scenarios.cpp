@@ -162,4 +162,12 @@ reply play_structured(const conversation& c, const directive& d) {
                               arg.empty() ? R"({"answer":42})" : json::to_string(doc));
 }
 
+reply play_tool(const conversation& c, const directive& d) {
+  auto [name, input] = split_first_word(d.args);
+  rapidjson::Document doc;
+  if (name.empty() || (!input.empty() && (!json::parse(input, doc) || !doc.IsObject())))
+    return text_reply("Scenario 'tool' needs arguments: tool NAME [JSON object]");
+  return one_call_then_report(c, c.step, name, input.empty() ? "{}" : json::to_string(doc));
+}
+
 }  // namespace scripted_model

@@ -32,4 +32,8 @@ reply play_task(const conversation& c, const directive& d);
 /// `structured [JSON]`: one StructuredOutput call with the JSON object (default {"answer":42}).
 reply play_structured(const conversation& c, const directive& d);
 
+/// `tool NAME JSON`: one call of tool NAME (e.g. `mcp__echo__echo`) with the JSON object as its
+/// input (default {}), then "NAME result:\n<tool_result>".
+reply play_tool(const conversation& c, const directive& d);
+
 }  // namespace scripted_model
