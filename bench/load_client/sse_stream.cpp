@@ -1,0 +1,161 @@
+#include "bench/load_client/load.hpp"
+
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+
+namespace bench::load {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr asio::experimental::as_tuple_t<asio::use_awaitable_t<>> use_tuple{};
+
+std::string json_quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+/// The request of one turn in the shape of the target.
+http::request<http::string_body> turn_request(const options& o, const std::string& session_id) {
+  http::request<http::string_body> req;
+  req.method(http::verb::post);
+  req.version(11);
+  req.set(http::field::host, o.host);
+  req.set(http::field::accept, "text/event-stream");
+  auto prompt = prompt_text(o);
+  if (o.target == "floor") {
+    req.target("/turn");
+    req.body() = prompt;
+  } else if (o.target == "proxy") {
+    req.target("/v1/chat/completions");
+    req.set(http::field::content_type, "application/json");
+    req.body() = R"({"model":"sonnet","stream":true,"messages":[{"role":"user","content":)"
+                 + json_quote(prompt) + "}]}";
+  } else {
+    req.target(o.target == "node" ? "/query" : "/api/v1/query");
+    req.set(http::field::content_type, "application/json");
+    if (!o.key.empty())
+      req.set("X-API-Key", o.key);
+    req.body() = R"({"prompt":)" + json_quote(prompt);
+    if (!session_id.empty())
+      req.body() += R"(,"session_id":)" + json_quote(session_id);
+    req.body() += "}";
+  }
+  req.prepare_payload();
+  return req;
+}
+
+/// Reads the body of a refused request so that the connection can be reused.
+asio::awaitable<void> drain(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                            http::response_parser<http::buffer_body>& p) {
+  char tmp[4096];
+  while (!p.is_done()) {
+    p.get().body().data = tmp;
+    p.get().body().size = sizeof(tmp);
+    auto [ec, n] = co_await http::async_read_some(stream, buf, p, use_tuple);
+    if (ec && ec != http::error::need_buffer)
+      co_return;
+  }
+}
+
+/// How a turn's response ended.
+enum class turn_end { failed, keep_alive, closed };
+
+/// Reads one turn's streamed response (errors are recorded).
+asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                turn_reader& reader, recorder& rec, const options& o) {
+  http::response_parser<http::buffer_body> p;
+  p.body_limit(boost::none);
+  stream.expires_after(timeout_of(o));
+  auto [ec, n] = co_await http::async_read_header(stream, buf, p, use_tuple);
+  if (ec) {
+    rec.error(ec == beast::error::timeout ? "timeout" : "read_header");
+    co_return turn_end::failed;
+  }
+  if (p.get().result_int() != 200) {
+    rec.error(std::to_string(p.get().result_int()));
+    co_await drain(stream, buf, p);
+    co_return turn_end::failed;
+  }
+  // Per stream: a completed read's bytes must not be overwritten by another stream's read
+  // before this coroutine resumes.
+  std::vector<char> tmp(16384);
+  while (!p.is_done()) {
+    p.get().body().data = tmp.data();
+    p.get().body().size = tmp.size();
+    stream.expires_after(timeout_of(o));
+    auto [rec_ec, got] = co_await http::async_read_some(stream, buf, p, use_tuple);
+    auto arrival = now_ns();
+    if (rec_ec && rec_ec != http::error::need_buffer) {
+      rec.error(rec_ec == beast::error::timeout ? "timeout" : "read_body");
+      co_return turn_end::failed;
+    }
+    reader.feed_sse({tmp.data(), tmp.size() - p.get().body().size}, arrival);
+  }
+  if (reader.saw_error) {
+    rec.error("error_event");
+    co_return turn_end::failed;
+  }
+  reader.finish(now_ns());
+  co_return p.keep_alive() ? turn_end::keep_alive : turn_end::closed;
+}
+
+}  // namespace
+
+asio::awaitable<void> sse_stream(const options& o, recorder& rec, int index) {
+  auto exec = co_await asio::this_coro::executor;
+  tcp::endpoint ep{asio::ip::make_address(o.host), o.port};
+  beast::tcp_stream stream{exec};
+  beast::flat_buffer buf;
+  bool connected = false;
+  std::string session_id;
+  ++rec.active;
+  for (int turn = 0; turn < o.turns; ++turn) {
+    if (!connected) {
+      stream.expires_after(timeout_of(o));
+      auto [ec] = co_await stream.async_connect(ep, use_tuple);
+      if (ec) {
+        rec.error("connect");
+        break;
+      }
+      stream.socket().set_option(tcp::no_delay(true));
+      buf.clear();
+      connected = true;
+    }
+    auto req = turn_request(o, session_id);
+    turn_reader reader{rec, now_ns(), turn > 0};
+    auto [wec, wn] = co_await http::async_write(stream, req, use_tuple);
+    if (wec) {
+      rec.error("write");
+      break;
+    }
+    auto end = co_await read_turn(stream, buf, reader, rec, o);
+    if (end == turn_end::failed)
+      break;  // recorded; a broken stream does not go on
+    if (!reader.session_id.empty())
+      session_id = reader.session_id;
+    if (end == turn_end::closed) {
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream.close();
+      connected = false;
+      if (o.target == "floor")
+        break;  // the floor's session is its connection
+    }
+  }
+  --rec.active;
+}
+
+}  // namespace bench::load

@@ -1,0 +1,122 @@
+#include "bench/load_client/load.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace bench::load {
+
+int64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+proc_sample sample_proc(int pid) {
+  proc_sample s;
+  if (pid <= 0)
+    return s;
+  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text;
+  if (!std::getline(stat, text))
+    return s;
+  // Fields after the command (which may hold blanks): state is field 3, utime 14, stime 15.
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return s;
+  std::istringstream rest{text.substr(close + 2)};
+  std::string field;
+  double utime = 0;
+  double stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14)
+      utime = std::stod(field);
+    if (i == 15)
+      stime = std::stod(field);
+  }
+  s.cpu_s = (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
+  while (std::getline(status, text)) {
+    if (text.rfind("VmRSS:", 0) == 0)
+      s.rss_mb = std::stod(text.substr(6)) / 1024.0;
+  }
+  s.ok = true;
+  return s;
+}
+
+std::string prompt_text(const options& o) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "bench events=%lld bytes=%lld rate=%g",
+                static_cast<long long>(o.events), static_cast<long long>(o.bytes), o.rate);
+  return buf;
+}
+
+void turn_reader::feed_sse(std::string_view bytes, int64_t arrival_ns) {
+  for (;;) {
+    auto nl = bytes.find('\n');
+    if (nl == std::string_view::npos) {
+      line_.append(bytes);
+      return;
+    }
+    std::string_view line;
+    if (line_.empty()) {
+      line = bytes.substr(0, nl);
+    } else {
+      line_.append(bytes.substr(0, nl));
+      line = line_;
+    }
+    if (line.starts_with("event:")) {
+      event_name_ = line.substr(line.find_first_not_of(' ', 6));
+      saw_done = saw_done || event_name_ == "done";
+      saw_error = saw_error || event_name_ == "error";
+    } else if (line.starts_with("data:")) {
+      on_payload(line.substr(5), arrival_ns);
+    } else if (line.empty() || line == "\r") {
+      event_name_.clear();
+    }
+    line_.clear();
+    bytes.remove_prefix(nl + 1);
+  }
+}
+
+void turn_reader::on_payload(std::string_view data, int64_t arrival_ns) {
+  ++rec_.frames;
+  if (first_) {
+    first_ = false;
+    (warm_ ? rec_.ttfe_warm_ns : rec_.ttfe_cold_ns).push_back(arrival_ns - sent_ns_);
+  }
+  if (session_id.empty()) {
+    constexpr std::string_view key = R"("session_id":")";
+    if (auto pos = data.find(key); pos != std::string_view::npos) {
+      auto start = pos + key.size();
+      auto end = data.find('"', start);
+      if (end != std::string_view::npos && end > start)
+        session_id = data.substr(start, end - start);
+    }
+  }
+  // The stamp: `t=` and 19 digits of CLOCK_MONOTONIC ns, then `;` (fake_cli).
+  for (auto pos = data.find("t=0"); pos != std::string_view::npos; pos = data.find("t=0", pos + 1)) {
+    if (pos + 2 + 19 >= data.size() || data[pos + 2 + 19] != ';')
+      continue;
+    int64_t sent = 0;
+    auto [end, ec] = std::from_chars(data.data() + pos + 2, data.data() + pos + 2 + 19, sent);
+    if (ec != std::errc{} || end != data.data() + pos + 2 + 19)
+      continue;
+    rec_.latency_ns.push_back(arrival_ns - sent);
+    if (warm_)
+      rec_.latency_warm_ns.push_back(arrival_ns - sent);
+    ++rec_.events;
+    break;
+  }
+}
+
+void turn_reader::finish(int64_t end_ns) {
+  rec_.turn_ns.push_back(end_ns - sent_ns_);
+  ++rec_.turns_ok;
+}
+
+}  // namespace bench::load
