@@ -1,0 +1,15 @@
+# Interactive control (permission prompts, questions, live changes, webhooks, checkpoints and
+# rewind) against the service binary, the real CLI and the scripted model (integration).
+include(GoogleTest)
+
+add_executable(control_flow_test ${CMAKE_CURRENT_LIST_DIR}/integration/control_flow_test.cpp
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_fixture.cpp)
+target_link_libraries(control_flow_test PRIVATE caa_service_fixture Boost::headers
+                                                GTest::gtest_main)
+caa_target_defaults(control_flow_test)
+add_dependencies(control_flow_test claude-agent-api)
+if(NOT CAA_NO_SCRIPTED_MODEL)
+  add_dependencies(control_flow_test scripted_model)
+endif()
+gtest_discover_tests(control_flow_test PROPERTIES LABELS integration TIMEOUT 600
+                     DISCOVERY_TIMEOUT 60)
