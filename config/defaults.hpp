@@ -19,6 +19,10 @@ inline constexpr double api_header_timeout_s = 10;                ///< API_HEADE
 inline constexpr double api_body_timeout_s = 30;                  ///< API_BODY_TIMEOUT
 inline constexpr double api_keep_alive_timeout_s = 75;            ///< API_KEEP_ALIVE_TIMEOUT
 inline constexpr double api_request_timeout_s = 10;               ///< API_REQUEST_TIMEOUT
+inline constexpr double ws_idle_timeout_s = 60;           ///< WS_IDLE_TIMEOUT (ping at half of it)
+inline constexpr std::size_t ws_send_queue_bytes = 4 << 20;  ///< WS_SEND_QUEUE_BYTES
+inline constexpr std::size_t ws_send_queue_frames = 4096;    ///< WS_SEND_QUEUE_FRAMES
+inline constexpr double ws_ticket_ttl_s = 30;                ///< WS_TICKET_TTL
 
 // -- storage -----------------------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 #include "config/defaults.hpp"
 #include "config/secret.hpp"
+#include "config/tenant_variables.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +41,14 @@ struct http_settings {
   seconds_d keep_alive_timeout{defaults::api_keep_alive_timeout_s};
   /// API_REQUEST_TIMEOUT (internal deadline of a handler)
   seconds_d request_timeout{defaults::api_request_timeout_s};
+  /// WS_IDLE_TIMEOUT (a WebSocket with nothing received this long is closed; pinged at half)
+  seconds_d ws_idle_timeout{defaults::ws_idle_timeout_s};
+  /// WS_SEND_QUEUE_BYTES (unwritten bytes per WebSocket before a slow reader is closed, 1008)
+  std::size_t ws_send_queue_bytes = defaults::ws_send_queue_bytes;
+  /// WS_SEND_QUEUE_FRAMES (unwritten messages per WebSocket before it is closed, 1008)
+  std::size_t ws_send_queue_frames = defaults::ws_send_queue_frames;
+  /// WS_TICKET_TTL (lifetime of a single-use WebSocket ticket)
+  seconds_d ws_ticket_ttl{defaults::ws_ticket_ttl_s};
   /// CORS_ORIGINS (comma list; "*" only with DEBUG)
   std::vector<std::string> cors_origins;
   /// TRUSTED_PROXIES (CIDR list)
@@ -109,6 +119,10 @@ struct egress_settings {
   bool webhook_allow_http = defaults::webhook_allow_http;
   /// MCP_STDIO_ALLOWED_COMMANDS (abs paths)
   std::vector<std::string> mcp_stdio_allowed_commands;
+  /// TENANT_VARIABLES_FILE (JSON file of per-tenant variables for MCP env and headers)
+  std::string tenant_variables_file;
+  /// What TENANT_VARIABLES_FILE holds, by tenant name (values are secrets).
+  std::map<std::string, config::tenant_variable_map> tenant_variables;
 };
 
 /// Cluster membership.

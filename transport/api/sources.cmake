@@ -18,3 +18,11 @@ list(APPEND CAA_TRANSPORT_API_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/sessions.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sse_sink.cpp
   ${CMAKE_CURRENT_LIST_DIR}/turn_builder.cpp)
+# The WebSocket routes.
+list(APPEND CAA_TRANSPORT_API_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/ws_connection.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ws_frames.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ws_ops.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ws_routes.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ws_tickets.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ws_turn.cpp)

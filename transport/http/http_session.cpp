@@ -65,6 +65,7 @@ void http_session::run() {
 void http_session::shutdown() {
   net::post(socket_.get_executor(), [self = shared_from_this()] {
     self->stopping_ = true;
+    if (self->on_shutdown_) return self->on_shutdown_();  // an upgraded WebSocket
     auto p = self->phase_;
     if (p == phase::idle || p == phase::header || p == phase::streaming)
       self->do_close();  // nothing accepted yet, or a stream the client will resume

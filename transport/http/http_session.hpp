@@ -40,6 +40,8 @@
 
 namespace caa::http {
 
+struct ws_route;
+
 namespace net = boost::asio;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
@@ -145,6 +147,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::shared_ptr<request> make_request();
   std::size_t body_limit() const;
 
+  // WebSocket routes: ticket authentication and the hand-over of an upgrade (ws_handover.cpp).
+  const ws_route* upgrade_route() const;
+  void do_authenticate_ticket();
+  bool hand_over(const ws_route& route, const std::shared_ptr<request>& req);
+
   // Writing and streaming (http_session_write.cpp).
   void send_response(response r, bool add_cors = true);
   void send_error(const caf::error& e);
@@ -197,6 +204,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   bool stream_terminated_ = false;
   std::shared_ptr<bounded_sink> sink_;
   std::shared_ptr<stream_transport> link_;
+  std::function<void()> on_shutdown_;  ///< set when the connection became a WebSocket
 };
 
 /// The responder handed to the handler of request `seq` on `session`.

@@ -62,6 +62,7 @@ std::size_t http_session::body_limit() const {
 
 void http_session::do_authenticate() {
   auto key = presented_key(header_parser_->get());
+  if (key.empty() && upgrade_route()) return do_authenticate_ticket();
   if (key.empty()) return send_error(make_error(errc::unauthenticated, "no key presented"));
   phase_ = phase::stages;
   arm_deadline(to_steady(ctx_->settings.request_timeout));
@@ -177,6 +178,7 @@ std::shared_ptr<request> http_session::make_request() {
 
 void http_session::do_dispatch() {
   auto req = make_request();
+  if (auto* ws = upgrade_route(); ws && hand_over(*ws, req)) return;  // now a WebSocket
   phase_ = phase::handler;
   awaiting_ = ex_.seq;
   arm_deadline(to_steady(ctx_->settings.request_timeout));

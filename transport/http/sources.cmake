@@ -16,4 +16,6 @@ set(CAA_TRANSPORT_HTTP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/sse.cpp
   ${CMAKE_CURRENT_LIST_DIR}/uri.cpp
   ${CMAKE_CURRENT_LIST_DIR}/wire.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ws_handover.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ws_session.cpp
 )
