@@ -33,9 +33,11 @@ using session_actor = caf::typed_actor<
   // (live) or "stored" (no process now). Errors: agent_error (the CLI refused).
   caf::replies_to<atom::control, live_control>::with<std::string>,
   // Restores the files to checkpoint `id` (`dry_run`: only reports); replies the JSON object
-  // {checkpoint_id, dry_run, files_changed, insertions, deletions}. Errors:
-  // checkpoint_not_found, session_locked (a turn runs), agent_error.
-  caf::replies_to<atom::rewind, std::string, bool>::with<std::string>,
+  // {checkpoint_id, dry_run, files_changed, insertions, deletions}. `spec` (from the stored
+  // options) spawns the process when the session is hibernated. Errors: checkpoint_not_found,
+  // session_locked (a turn runs), capacity_exhausted, agent_error (the CLI failed, or the
+  // files were not restored).
+  caf::replies_to<atom::rewind, std::string, bool, turn_spec_ptr>::with<std::string>,
   // Ends the process, closes subscribers and deletes the session's rows.
   caf::replies_to<atom::remove>::with<bool>,
   // Ends the process when idle (admission's LRU, idle timeout, drain); the session stays.

@@ -14,6 +14,7 @@
 #include "transport/api/limiter.hpp"
 #include "transport/api/routes.hpp"
 #include "transport/http/server.hpp"
+#include "transport/outbound/client.hpp"
 
 #include <caf/all.hpp>
 
@@ -105,10 +106,16 @@ int run_service(const settings& cfg) {
   writer_cfg.timeout = timeout;
   auto writer = storage::spawn_event_writer(sys, pg, writer_cfg);
   registry_deps rdeps;
-  rdeps.sessions = session_deps{pg, writer, admission, &io, timeout,
-                                to_span(cfg.agent.admission_wait),
-                                to_span(cfg.agent.session_idle_timeout),
-                                to_span(cfg.agent.turn_timeout)};
+  rdeps.sessions.pg = pg;
+  rdeps.sessions.writer = writer;
+  rdeps.sessions.admission = admission;
+  rdeps.sessions.io = &io;
+  rdeps.sessions.db_timeout = timeout;
+  rdeps.sessions.admission_wait = to_span(cfg.agent.admission_wait);
+  rdeps.sessions.idle_timeout = to_span(cfg.agent.session_idle_timeout);
+  rdeps.sessions.turn_timeout = to_span(cfg.agent.turn_timeout);
+  rdeps.sessions.permission_timeout = to_span(cfg.agent.permission_timeout);
+  rdeps.sessions.webhooks = outbound::client::make(io.context(), outbound::make_egress_policy(cfg));
   rdeps.drain_grace = to_span(cfg.agent.drain_grace_period);
   auto registry = spawn_registry(sys, rdeps);
   log::info("agent process budget", {.component = "admission", .count = budget});

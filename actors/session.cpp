@@ -3,6 +3,7 @@
 #include "config/errc.hpp"
 #include "config/logging.hpp"
 #include "config/uuid.hpp"
+#include "storage/postgres/checkpoint_queries.hpp"
 #include "storage/postgres/session_queries.hpp"
 #include "transport/http/error_catalog.hpp"
 
@@ -16,16 +17,39 @@ namespace {
 using namespace std::chrono_literals;
 
 /// Deadline kinds of the INTERNAL timeout message.
-enum : int32_t { turn_deadline = 0, idle_deadline = 1, stop_deadline = 2, write_retry = 3 };
+enum : int32_t {
+  turn_deadline = 0,
+  idle_deadline = 1,
+  stop_deadline = 2,
+  write_retry = 3,
+  permission_deadline = 4,
+};
+
+}  // namespace
+
+std::string work_root_of(const turn_spec& spec) {
+  const auto& cwd = spec.options.cwd;
+  const auto& rel = spec.cwd_relative;
+  if (rel.empty() || rel == "." || cwd.size() <= rel.size() + 1)
+    return cwd;
+  if (cwd.compare(cwd.size() - rel.size(), rel.size(), rel) != 0)
+    return cwd;
+  return cwd.substr(0, cwd.size() - rel.size() - 1);
+}
+
+namespace {
 
 
 void write_next_row(session_self self);
 
-/// Queues a row write of this session; writes go out one at a time, in order.
+}  // namespace
+
 void run_db(session_self self, std::variant<storage::db_query, storage::db_batch> w) {
   self->state.row_writes.push_back(std::move(w));
   write_next_row(self);
 }
+
+namespace {
 
 void write_next_row(session_self self) {
   auto& st = self->state;
@@ -56,8 +80,8 @@ void write_next_row(session_self self) {
 void start_turn(session_self self) {
   auto& st = self->state;
   auto spec = std::move(st.waiting_spec);
-  auto rp = std::move(*st.waiting_promise);
-  st.waiting_promise.reset();
+  auto rp = std::move(*st.turn_promise);
+  st.turn_promise.reset();
   auto uuid = new_uuid();  // also the file-checkpoint id of this turn
   auto line = claude::user_message(spec->prompt, spec->images, uuid);
   if (auto err = st.proc->write_line(std::move(line))) {
@@ -73,14 +97,30 @@ void start_turn(session_self self) {
   st.turn_cost_usd = 0;
   st.turn_usage_json = "{}";
   st.turn_model.reset();
-  run_db(self, storage::make_turn_started_batch(st.who.tenant_id, st.who.id, uuid));
+  st.turn_uuid = uuid;
+  st.turn_files.clear();
+  st.turn_checkpointed = spec->options.enable_file_checkpointing;
+  st.work_root = work_root_of(*spec);
+  auto batch = storage::make_turn_started_batch(st.who.tenant_id, st.who.id, uuid);
+  if (st.turn_checkpointed)
+    batch.queries.push_back(storage::make_checkpoint_mark_query(st.who.tenant_id, st.who.id, uuid));
+  run_db(self, std::move(batch));
   self->send(st.deps.admission, atom::busy_v, session_actor{self});
   self->delayed_send(self, st.deps.turn_timeout, atom::timeout_v, int32_t{turn_deadline},
                      uint64_t{st.turn});
   rp.deliver(turn_accepted{st.who.id, st.last_seq, st.turn});
 }
 
-/// Spawns (if needed) and starts the waiting turn; answers it with an error on failure.
+/// Answers the waiting work with `e` and forgets it.
+void fail_waiting(session_self self, caf::error e) {
+  auto& st = self->state;
+  auto w = std::move(*st.waiting);
+  st.waiting.reset();
+  st.waiting_spec.reset();
+  w.fail(std::move(e));
+}
+
+/// Spawns (if needed) and starts the waiting work; answers it with an error on failure.
 void launch(session_self self) {
   auto& st = self->state;
   if (!st.proc && needs_transcript(st)) {
@@ -88,26 +128,28 @@ void launch(session_self self) {
     return;
   }
   if (!st.proc && !spawn_process(self, *st.waiting_spec)) {
-    st.waiting_promise->deliver(make_error(errc::agent_error, "the agent could not start"));
-    st.waiting_promise.reset();
-    st.waiting_spec.reset();
+    fail_waiting(self, make_error(errc::agent_error, "the agent could not start"));
     if (st.holds_slot) {
       st.holds_slot = false;
       self->send(st.deps.admission, atom::release_v, session_actor{self});
     }
     return;
   }
-  start_turn(self);
+  auto ready = std::move(st.waiting->ready);
+  st.waiting.reset();
+  ready();
 }
 
 }  // namespace
 
 void proceed(session_self self) {
   auto& st = self->state;
-  if (!st.waiting_promise)
+  if (!st.waiting)
     return;
   if (st.proc) {
-    start_turn(self);
+    auto ready = std::move(st.waiting->ready);
+    st.waiting.reset();
+    ready();
     return;
   }
   if (!st.retiring.empty())
@@ -123,12 +165,7 @@ void proceed(session_self self) {
         self->state.holds_slot = true;
         launch(self);
       },
-      [=](caf::error& e) {
-        auto& s = self->state;
-        s.waiting_promise->deliver(std::move(e));
-        s.waiting_promise.reset();
-        s.waiting_spec.reset();
-      });
+      [=](caf::error& e) { fail_waiting(self, std::move(e)); });
 }
 
 namespace {
@@ -137,11 +174,17 @@ caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {
   auto& st = self->state;
   if (st.draining)
     return make_error(errc::unavailable, "draining");
-  if (st.in_turn || st.waiting_promise)
+  if (st.in_turn || st.waiting || st.rewinding)
     return http::with_retry_after(make_error(errc::session_locked, "a turn is running"), 1s);
   auto rp = self->make_response_promise<turn_accepted>();
   st.waiting_spec = std::move(spec);
-  st.waiting_promise = rp;
+  st.turn_promise = rp;
+  st.waiting = waiting_work{[self] { start_turn(self); },
+                            [self](caf::error e) {
+                              auto& s = self->state;
+                              if (s.turn_promise) s.turn_promise->deliver(std::move(e));
+                              s.turn_promise.reset();
+                            }};
   if (st.proc && st.proc_options_json != st.waiting_spec->options_json) {
     // Other spawn-time options: this turn needs a new process (resumed, same context).
     st.proc->kill();
@@ -176,6 +219,9 @@ void on_timeout(session_self self, int32_t kind, uint64_t id) {
     case write_retry:
       flush(self);
       break;
+    case permission_deadline:
+      on_permission_timeout(self, id);
+      break;
     default:
       break;
   }
@@ -204,6 +250,7 @@ void finish_turn(session_self self, std::string_view reason) {
                                                  static_cast<int>(st.turn), status,
                                                  st.turn_cost_usd, st.turn_usage_json,
                                                  st.turn_model);
+  end_turn_control(self, batch);
   st.status = st.proc ? session_status::idle : session_status::hibernated;
   if (!st.proc)
     batch.queries.push_back(
@@ -291,7 +338,10 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       return rp;
     },
     [=](atom::drain) { self->state.draining = true; },
-    [=](atom::busy) { return self->state.in_turn || self->state.waiting_promise.has_value(); },
+    [=](atom::busy) {
+      auto& s = self->state;
+      return s.in_turn || s.waiting.has_value() || s.rewinding;
+    },
     [=](atom::hibernate) {
       auto& s = self->state;
       if (s.in_turn || !s.proc)
@@ -307,8 +357,8 @@ session_actor::behavior_type session(session_self self, session_identity who, se
     [=](atom::timeout, int32_t kind, uint64_t id) { on_timeout(self, kind, id); },
     [=](atom::answer, pending_answer& a) { return on_answer(self, std::move(a)); },
     [=](atom::control, live_control& c) { return on_control(self, std::move(c)); },
-    [=](atom::rewind, std::string& id, bool dry_run) {
-      return on_rewind(self, std::move(id), dry_run);
+    [=](atom::rewind, std::string& id, bool dry_run, turn_spec_ptr& spec) {
+      return on_rewind(self, std::move(id), dry_run, std::move(spec));
     },
     [=](atom::hooked, uint64_t gen, std::string& request_id, std::string& output) {
       on_hooked(self, gen, std::move(request_id), std::move(output));

@@ -8,8 +8,13 @@
 #include <caf/actor_system.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
+
+namespace caa::outbound {
+class client;
+}  // namespace caa::outbound
 
 namespace caa {
 
@@ -24,6 +29,8 @@ struct session_deps {
   caf::timespan idle_timeout = std::chrono::seconds{300};
   caf::timespan turn_timeout = std::chrono::seconds{600};
   caf::timespan stop_grace = std::chrono::seconds{2};
+  caf::timespan permission_timeout = std::chrono::seconds{300};  ///< PERMISSION_TIMEOUT
+  std::shared_ptr<outbound::client> webhooks;  ///< hook callbacks (none: hooks answer {})
 };
 
 /// Who a session is (from its row).

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -36,6 +37,33 @@ struct subscriber {
   event_sink_ptr sink;
   uint64_t after;
 };
+
+/// Work waiting for the session's process (a turn, or a rewind of a hibernated session).
+struct waiting_work {
+  std::function<void()> ready;            ///< the process runs: start the work
+  std::function<void(caf::error)> fail;   ///< no process could be had: answer the error
+};
+
+/// A `can_use_tool` request of the CLI waiting for the client's answer.
+struct pending_request {
+  bool question = false;               ///< AskUserQuestion (a `question` event)
+  std::string tool_name;               ///< the tool asked for
+  std::string input_json;              ///< the tool input as the CLI sent it (an object)
+  std::vector<std::string> questions;  ///< the question texts, in order (questions only)
+  uint64_t token = 0;                  ///< identifies its PERMISSION_TIMEOUT deadline
+};
+
+/// A webhook registered with the CLI as a hook callback (callback id "hook-<index>").
+struct hook_target {
+  std::string event;    ///< PreToolUse, PostToolUse, ...
+  std::string url;      ///< checked by the outbound client
+  std::vector<std::pair<std::string, std::string>> headers;  ///< secrets: never logged
+  int timeout_s = 30;   ///< 1..300
+};
+
+/// Receives the response to a control request we sent the CLI: ok, then the payload object
+/// (success) or the error text.
+using control_reply_fn = std::function<void(bool, std::string)>;
 
 /// The whole state of one session actor.
 struct session_state {
@@ -66,8 +94,23 @@ struct session_state {
   std::optional<std::string> turn_model;
   uint32_t turn = 0;
   uint64_t idle_token = 0;
-  turn_spec_ptr waiting_spec;  // a turn waiting for its process slot
-  std::optional<caf::typed_response_promise<turn_accepted>> waiting_promise;
+  turn_spec_ptr waiting_spec;  // the spec of the work waiting for its process
+  std::optional<waiting_work> waiting;
+  std::optional<caf::typed_response_promise<turn_accepted>> turn_promise;
+
+  // Interactive control (session_control.cpp).
+  std::map<std::string, pending_request> pending;  // by the CLI's request id
+  uint64_t pending_tokens = 0;
+  std::vector<hook_target> hooks;                  // of the current process
+  std::map<std::string, control_reply_fn> awaiting;  // our control requests, by id
+  std::optional<std::string> stored_options;       // options_json last written by a control
+  bool rewinding = false;                          // a rewind is under way
+
+  // The file checkpoint of the running turn.
+  bool turn_checkpointed = false;
+  std::string turn_uuid;                  // the prompt uuid (checkpoint id)
+  std::string work_root;                  // absolute tenant work dir, for relative paths
+  std::set<std::string> turn_files;       // files its edit tools touched
 
   // Events: assigned, persisted (committed), delivered.
   uint64_t last_seq = 0;
@@ -117,13 +160,26 @@ caf::result<bool> on_answer(session_self self, pending_answer a);
 /// Applies or stores a permission-mode or model change.
 caf::result<std::string> on_control(session_self self, live_control c);
 /// Rewinds the files to a checkpoint.
-caf::result<std::string> on_rewind(session_self self, std::string checkpoint_id, bool dry_run);
+caf::result<std::string> on_rewind(session_self self, std::string checkpoint_id, bool dry_run,
+                                   turn_spec_ptr spec);
 /// A webhook's hook output for CLI request `request_id` of generation `gen`.
 void on_hooked(session_self self, uint64_t gen, std::string request_id, std::string output);
 /// Handles a control request of the CLI (can_use_tool, hook_callback, others refused).
 void on_cli_request(session_self self, const claude::cli_message& msg);
 /// Handles a control_cancel_request or control_response of the CLI.
 void on_cli_control_reply(session_self self, const claude::cli_message& msg);
+/// PERMISSION_TIMEOUT of the pending request with `token` passed: deny it.
+void on_permission_timeout(session_self self, uint64_t token);
+/// Notes the files the edit tools of an assistant message touch (checkpointed turns).
+void note_checkpoint_files(session_self self, const claude::cli_message& msg);
+/// The turn ends: forget its pending requests; the checkpoint's files go into `batch`.
+void end_turn_control(session_self self, storage::db_batch& batch);
+/// The hooks of `spec` as webhooks: fills `state.hooks`; returns the `initialize` hooks JSON
+/// (empty when there are none).
+std::string register_hooks(session_self self, const turn_spec& spec);
+/// Sends a control request line to the CLI; `reply` gets its response.
+void send_control(session_self self, std::string request_id, std::string line,
+                  control_reply_fn reply);
 
 // -- session_events.cpp ----------------------------------------------------------------------
 
@@ -142,5 +198,9 @@ void proceed(session_self self);
 void finish_turn(session_self self, std::string_view reason);
 /// Persists `s` as the session's status.
 void set_status(session_self self, session_status s);
+/// Queues a row write of this session; writes go out one at a time, in order.
+void run_db(session_self self, std::variant<storage::db_query, storage::db_batch> w);
+/// The absolute tenant work directory of `spec`: its cwd without the relative part.
+std::string work_root_of(const turn_spec& spec);
 
 }  // namespace caa::detail

@@ -34,6 +34,10 @@ claude::query_options spawn_options(const session_state& st, const turn_spec& sp
   } else {
     opts.session_id = st.who.id;
   }
+  // Tools that need approval are asked of the client (a `permission_request`), except where
+  // the mode decides alone: bypass runs everything, dontAsk denies what is not pre-approved.
+  auto mode = opts.permission_mode.value_or("default");
+  opts.permission_prompt_stdio = mode != "bypassPermissions" && mode != "dontAsk";
   return opts;
 }
 
@@ -70,18 +74,6 @@ void store_transcript(session_self self, const std::string& raw) {
                       {.component = "session", .session_id = self->state.who.id,
                        .error_code = to_string(errc_of(e))});
           });
-}
-
-/// Answers control requests of the CLI that this service does not offer (yet): an error
-/// response, so the CLI never stalls waiting for us.
-void refuse_control_request(session_self self, const claude::cli_message& msg) {
-  auto& st = self->state;
-  if (st.proc && !msg.request_id.empty()) {
-    auto err = st.proc->write_line(
-      claude::control_error(msg.request_id, "not supported by this service"));
-    if (err)
-      log::warn("cannot answer a control request", {.component = "session"});
-  }
 }
 
 /// Keeps the cost, usage and model of this turn's result for the turn row.
@@ -135,7 +127,9 @@ bool spawn_process(session_self self, const turn_spec& spec) {
   st.mapper.process_cost_usd = 0;
   log::info("agent CLI started",
             {.component = "session", .session_id = st.who.id, .pid = uint64_t(st.proc->pid())});
-  auto init = claude::initialize(st.request_ids.next(), "", claude::agents_json(opts.agents));
+  st.work_root = work_root_of(spec);
+  auto hooks = register_hooks(self, spec);
+  auto init = claude::initialize(st.request_ids.next(), hooks, claude::agents_json(opts.agents));
   if (!init || st.proc->write_line(std::move(*init))) {
     st.proc->kill();
     st.proc.reset();
@@ -153,8 +147,15 @@ void on_line(session_self self, std::string line) {
       store_transcript(self, msg.raw);
       return;
     case message_kind::control_request:
-      refuse_control_request(self, msg);
+      on_cli_request(self, msg);
       return;
+    case message_kind::control_response:
+    case message_kind::control_cancel:
+      on_cli_control_reply(self, msg);
+      return;
+    case message_kind::assistant:
+      note_checkpoint_files(self, msg);
+      break;
     case message_kind::system_init:
       st.who.cli_session_started = true;
       break;
@@ -179,7 +180,7 @@ void on_exit(session_self self, uint64_t gen, int32_t code) {
   auto& st = self->state;
   if (st.retiring.erase(gen) > 0) {
     // A hibernated process is gone: its slot serves a waiting turn, or goes back.
-    if (st.waiting_promise && st.retiring.empty()) {
+    if (st.waiting && st.retiring.empty()) {
       proceed(self);
     } else if (!st.proc && st.retiring.empty() && st.holds_slot) {
       st.holds_slot = false;
@@ -190,7 +191,10 @@ void on_exit(session_self self, uint64_t gen, int32_t code) {
   if (gen != st.gen)
     return;
   st.proc.reset();
-  if (st.holds_slot && !st.waiting_promise) {
+  st.pending.clear();
+  for (auto& [id, reply] : std::exchange(st.awaiting, {}))
+    reply(false, "the agent process ended");
+  if (st.holds_slot && !st.waiting) {
     st.holds_slot = false;
     self->send(st.deps.admission, atom::release_v, session_actor{self});
   }

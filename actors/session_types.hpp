@@ -46,6 +46,7 @@ struct turn_spec {
   claude::driver_config driver;               ///< CLI path, tenant dirs, Anthropic settings
   std::string options_json;                   ///< the stored form of the spawn options
   std::string cwd_relative;                   ///< the cwd relative to the tenant workspace
+  std::string hooks_json;                     ///< validated `hooks` of the request, or empty
 };
 
 /// An immutable turn (local only).
@@ -85,8 +86,9 @@ struct pending_answer {
 /// A live change of a session (API.md control route, WebSocket `control` frame); `value` is
 /// already validated (a permission mode allowed for the tenant, or a model name).
 struct live_control {
-  std::string kind;   ///< "permission_mode" or "model"
-  std::string value;  ///< the new mode or model ("default" resets the model)
+  std::string kind;          ///< "permission_mode" or "model"
+  std::string value;         ///< the new mode or model ("default" resets the model)
+  std::string options_json;  ///< the stored spawn options with the change applied (or empty)
 };
 
 /// Process-budget numbers, for tests and /metrics.
@@ -120,7 +122,7 @@ typename Inspector::result_type inspect(Inspector& f, pending_answer& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, live_control& x) {
-  return f(caf::meta::type_name("caa::live_control"), x.kind, x.value);
+  return f(caf::meta::type_name("caa::live_control"), x.kind, x.value, x.options_json);
 }
 
 template <class Inspector>

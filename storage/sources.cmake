@@ -2,6 +2,7 @@
 # the generated .cpp with the embedded SQL migrations.
 list(APPEND CAA_STORAGE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/crypto.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/postgres/checkpoint_queries.cpp
   ${CMAKE_CURRENT_LIST_DIR}/postgres/conninfo.cpp
   ${CMAKE_CURRENT_LIST_DIR}/postgres/key_repository.cpp
   ${CMAKE_CURRENT_LIST_DIR}/postgres/key_queries.cpp

@@ -11,7 +11,8 @@ foreach(name sse_sink_test session_api_test)
 endforeach()
 
 add_executable(session_flow_test ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_test.cpp
-                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_resource_test.cpp)
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_resource_test.cpp
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_fixture.cpp)
 target_link_libraries(session_flow_test PRIVATE caa_service_fixture GTest::gtest_main)
 caa_target_defaults(session_flow_test)
 add_dependencies(session_flow_test claude-agent-api)

@@ -35,7 +35,7 @@ namespace {
 #define CAA_SESSION_FILTER \
   "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text)"
 
-constexpr std::array<statement_def, 22> catalogue{{
+constexpr std::array<statement_def, 25> catalogue{{
   {stmt::ping, "SELECT 1"},
   {stmt::tenant_ensure, CAA_TENANT_UPSERT("$1")},
   {stmt::key_create,
@@ -103,6 +103,20 @@ constexpr std::array<statement_def, 22> catalogue{{
    "SELECT s.id, coalesce((SELECT max(t.turn) FROM turns t WHERE t.session_id = s.id), 0) + 1, "
    "$3::uuid, 'running' FROM sessions s WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid "
    "RETURNING turn"},
+  // Marks the turn of prompt $3 as a file checkpoint (same transaction as its turn_start).
+  {stmt::checkpoint_mark,
+   "UPDATE turns t SET checkpointed = true FROM sessions s WHERE s.tenant_id = $1::uuid "
+   "AND s.id = $2::uuid AND t.session_id = s.id AND t.prompt_uuid = $3::uuid"},
+  // The files a checkpointed turn modified (a JSON array of relative paths).
+  {stmt::checkpoint_files,
+   "UPDATE turns t SET files_modified = $4::jsonb FROM sessions s WHERE s.tenant_id = $1::uuid "
+   "AND s.id = $2::uuid AND t.session_id = s.id AND t.prompt_uuid = $3::uuid AND t.checkpointed"},
+  // The checkpoints of a session, oldest first (only prompt $3 when it is not NULL).
+  {stmt::checkpoint_list,
+   "SELECT t.prompt_uuid::text, t.turn, " CAA_TS("t.started_at") ", t.files_modified::text "
+   "FROM turns t JOIN sessions s ON s.id = t.session_id WHERE s.tenant_id = $1::uuid "
+   "AND s.id = $2::uuid AND t.checkpointed AND ($3::uuid IS NULL OR t.prompt_uuid = $3::uuid) "
+   "ORDER BY t.turn"},
   // Ends a running turn and adds it to the totals in ONE statement (no read-modify-write); a
   // repeat finds the turn ended and changes nothing. The session record in both cases.
   {stmt::turn_finish,

@@ -41,6 +41,9 @@ inline constexpr std::string_view events_append = "events_append";          ///<
 inline constexpr std::string_view events_read = "events_read";              ///< t, id, after, n
 inline constexpr std::string_view transcript_append = "transcript_append";  ///< id, sub, n, []
 inline constexpr std::string_view transcript_read = "transcript_read";      ///< tenant, id
+inline constexpr std::string_view checkpoint_mark = "checkpoint_mark";      ///< t, id, uuid
+inline constexpr std::string_view checkpoint_files = "checkpoint_files";    ///< t, id, uuid, []
+inline constexpr std::string_view checkpoint_list = "checkpoint_list";      ///< t, id, uuid|NULL
 }  // namespace stmt
 
 /// Every statement of the catalogue.

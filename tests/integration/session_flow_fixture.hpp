@@ -92,8 +92,11 @@ inline std::string unique_word(const std::string& prefix) {
 /// The suite-wide model, service and keys; a test skips when the environment lacks them.
 class session_flow_test : public ::testing::Test {
  protected:
-  static void SetUpTestSuite();
+  static void SetUpTestSuite() { start_suite({}); }
   static void TearDownTestSuite();
+  /// Starts the model, the service (base environment plus `extra_env`) and the keys; a suite
+  /// of a derived fixture calls it from its own SetUpTestSuite.
+  static void start_suite(const std::map<std::string, std::string>& extra_env);
   void SetUp() override;
 
   /// The port of the service.

@@ -156,7 +156,13 @@ decode_policy make_decode_policy(const settings& cfg, const http::principal& cal
   const auto& bypass = cfg.agent.bypass_tenants;
   p.allow_bypass = std::find(bypass.begin(), bypass.end(), caller.tenant_name()) != bypass.end();
   p.allow_http_urls = cfg.egress.webhook_allow_http;
+  p.egress_allow_cidrs = cfg.egress.allow_cidrs;
   p.mcp_stdio_commands = cfg.egress.mcp_stdio_allowed_commands;
+  p.mcp_servers_enabled = true;
+  p.hooks_enabled = true;  // hook callbacks go to webhooks through the outbound client
+  if (auto vars = cfg.egress.tenant_variables.find(caller.tenant_name());
+      vars != cfg.egress.tenant_variables.end())
+    p.variables = vars->second;
   return p;
 }
 

@@ -55,14 +55,20 @@ inline constexpr std::size_t tag_chars = 50;                  ///< one tag
 struct decode_policy {
   bool allow_bypass = false;         ///< `bypassPermissions` allowed for this tenant
   bool allow_http_urls = false;      ///< hook and MCP URLs may be `http://` (else https only)
+  /// EGRESS_ALLOW_CIDRS: hook and MCP URL hosts that are IP literals (or `localhost`) inside
+  /// these networks are allowed (else refused, like metadata names: outbound::check_url).
+  std::vector<std::string> egress_allow_cidrs;
   bool mcp_servers_enabled = false;  ///< `mcp_servers` is wired to the CLI (else refused: U15)
   bool hooks_enabled = false;        ///< `hooks` is wired to a dispatcher (else refused: U15)
   std::vector<std::string> mcp_stdio_commands;  ///< allowed stdio MCP commands (exact paths)
+  /// The tenant's variables for `${NAME}` in MCP env and header values (TENANT_VARIABLES_FILE).
+  config::tenant_variable_map variables;
 };
 
 /// The policy for `caller` under `cfg`: bypass when its tenant name is in
 /// BYPASS_PERMISSIONS_TENANTS, http URLs when WEBHOOK_ALLOW_HTTP, the stdio allow-list from
-/// MCP_STDIO_ALLOWED_COMMANDS. `mcp_servers_enabled` and `hooks_enabled` stay false.
+/// MCP_STDIO_ALLOWED_COMMANDS, `mcp_servers` on with the variables of the caller's tenant name
+/// from TENANT_VARIABLES_FILE. `hooks_enabled` is on (webhooks through the outbound client).
 decode_policy make_decode_policy(const settings& cfg, const http::principal& caller);
 
 /// Session metadata stored with the session (never sent to the CLI).
@@ -89,6 +95,9 @@ struct turn_request {
   claude::system_prompt_spec system_prompt;   ///< none, replace, or preset + append
   std::map<std::string, claude::agent_definition> agents;  ///< subagents by name
   std::optional<std::string> mcp_servers;                  ///< compact JSON object, shape-validated
+  /// The values of the tenant variables that `mcp_servers` refers to (secrets: never stored;
+  /// the options keep the `${NAME}` text).
+  std::map<std::string, std::string> mcp_variables;
   std::optional<std::string> hooks;                        ///< compact JSON object, shape-validated
   std::optional<std::string> json_schema;                  ///< compact schema of `output_format`
   bool include_partial_messages = false;                   ///< stream `partial` events
@@ -139,8 +148,9 @@ std::variant<resolved_paths, caf::error> resolve_paths(const turn_request& req,
                                                        std::string_view tenant_id);
 
 /// The driver's options for `req`, with the resolved absolute paths. `session_id`, `resume`
-/// and the other session flags are left to the session actor; `mcp_servers`, `hooks` and
-/// `metadata` are not CLI options of this layer.
+/// and the other session flags are left to the session actor; `hooks` and `metadata` are not
+/// CLI options of this layer. `mcp_servers` becomes `mcp_config`, {"mcpServers":{...}} with an
+/// explicit `type` per server and the `${NAME}` references still unexpanded.
 claude::query_options to_query_options(const turn_request& req, const resolved_paths& paths);
 
 }  // namespace caa::api

@@ -1,6 +1,7 @@
 #include "transport/api/sessions.hpp"
 
 #include "transport/api/session_flow.hpp"
+#include "transport/api/session_ops.hpp"
 #include "transport/api/ws_routes.hpp"
 
 #include <algorithm>
@@ -32,6 +33,7 @@ void add_session_routes(http::router& r, const session_api_context& ctx) {
   detail::add_query_routes(r, api);
   detail::add_session_resource_routes(r, api);
   detail::add_event_routes(r, api);
+  detail::add_control_routes(r, api);
   detail::add_ws_routes(r, api);
 }
 

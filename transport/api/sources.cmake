@@ -4,16 +4,19 @@ list(APPEND CAA_TRANSPORT_API_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/health.cpp
   ${CMAKE_CURRENT_LIST_DIR}/keys.cpp
   ${CMAKE_CURRENT_LIST_DIR}/limiter.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/metrics_route.cpp
   ${CMAKE_CURRENT_LIST_DIR}/responses.cpp
   ${CMAKE_CURRENT_LIST_DIR}/routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../json/json.cpp)
 include(${CMAKE_CURRENT_LIST_DIR}/query_sources.cmake OPTIONAL)
 # The agent-session routes and their event sinks.
 list(APPEND CAA_TRANSPORT_API_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/control_routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/event_routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/query_routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session_flow.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session_json.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session_ops.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session_routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sessions.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sse_sink.cpp

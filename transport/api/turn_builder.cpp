@@ -136,8 +136,10 @@ std::variant<turn_spec_ptr, caf::error> make_turn_spec(const turn_request& req,
   if (cfg.agent.anthropic_api_key) d.anthropic_api_key = cfg.agent.anthropic_api_key->reveal();
   d.anthropic_base_url = cfg.agent.anthropic_base_url.value_or("");
   d.use_bwrap = true;
+  d.variables = req.mcp_variables;  // expanded into the argv only; options_json keeps ${NAME}
   spec->options_json = std::move(options_json);
   spec->cwd_relative = paths.cwd.relative();
+  spec->hooks_json = req.hooks.value_or("");
   return turn_spec_ptr{std::move(spec)};
 }
 
