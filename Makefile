@@ -36,6 +36,11 @@ test-unit: build
 run: build-service
 	@bash scripts/run.sh $(BUILD_DIR)
 
+# The benchmark (bench/README.md): the service against the floor and the Node baselines.
+.PHONY: bench
+bench: setup
+	@bash scripts/bench.sh build-release
+
 services-start: setup
 	@bash scripts/services.sh start
 

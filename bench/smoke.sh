@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The CI smoke of the benchmark harness (ctest `bench_smoke`): the service driving the fake CLI,
+# two short SSE streams of the load client, and a check that events arrived and the JSON result
+# was written. No timing is checked. Skips (77) without the test services (DATABASE_URL).
+#   bench/smoke.sh <bin dir>
+set -euo pipefail
+BIN="$1"
+[[ -n "${DATABASE_URL:-}" && -n "${CAA_PG_PORT:-}" ]] || { echo "no DATABASE_URL: skipped"; exit 77; }
+
+tmp=$(mktemp -d)
+db="caa_bench_smoke_$$"
+psql_admin() { psql -q -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres -d postgres "$@" >/dev/null; }
+service_pid=""
+cleanup() {
+  [[ -n "$service_pid" ]] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
+  psql_admin -c "DROP DATABASE IF EXISTS $db" || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+psql_admin -c "CREATE DATABASE $db"
+
+port=""
+for _ in $(seq 1 50); do
+  candidate=$(( 20000 + RANDOM % 30000 ))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+done
+admin="caa_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+mkdir -p "$tmp/workspaces"
+env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$db" API_HOST=127.0.0.1 \
+    API_PORT="$port" API_KEY="$admin" CLAUDE_CLI_PATH="$BIN/fake_cli" \
+    WORKSPACE_ROOT="$tmp/workspaces" LOG_LEVEL=warn \
+    "$BIN/claude-agent-api" >"$tmp/service.log" 2>&1 &
+service_pid=$!
+for _ in $(seq 1 200); do
+  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+  sleep 0.1
+done
+key=$(curl -sf -X POST -H "X-API-Key: $admin" -d '{"tenant":"smoke","scopes":["agent"],"name":"smoke"}' \
+      "http://127.0.0.1:$port/api/v1/keys" | sed 's/.*"key":"\([^"]*\)".*/\1/')
+"$BIN/load_client" --target service --port "$port" --key "$key" --pid "$service_pid" \
+  --streams 2 --turns 2 --events 5 --rate 0 --timeout 60 --label smoke --out "$tmp/result.json"
+cat "$tmp/result.json"
+# 2 streams x 2 turns x 5 events, all delivered, no errors.
+grep -q '"events":20,' "$tmp/result.json"
+grep -q '"turns_ok":4,' "$tmp/result.json"
+grep -q '"errors":{}' "$tmp/result.json"
+echo "bench smoke: events arrived, result written"

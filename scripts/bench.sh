@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# `make bench`: the service against the physical floor and against what teams deploy instead,
+# on this machine, in this run, with the same fake CLI and the same load client (bench/README.md).
+# Builds a Release tree, installs the Node baselines into bench/baselines/node_modules, starts
+# PostgreSQL/Redis like `make test`, runs the standard suite, prints a table of medians and
+# ratios and writes bench/results/<timestamp>.json. Stops everything it started.
+#   BENCH_QUICK=1   a few seconds with tiny numbers (the CI smoke runs the pieces directly)
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+BUILD_DIR="${1:-build-release}"
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$CAA_ROOT/$BUILD_DIR"
+BIN="$BUILD_DIR/bin"
+BASELINES="$CAA_ROOT/bench/baselines"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+WORK="$CAA_STATE/bench/$STAMP"
+RESULTS="$CAA_ROOT/bench/results"
+mkdir -p "$WORK/results" "$RESULTS"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+say "building (Release) in $BUILD_DIR"
+cmake -S "$CAA_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCAA_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target claude-agent-api fake_cli floor load_client
+
+say "installing the Node baselines (pinned in bench/baselines/package.json)"
+(cd "$BASELINES" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+
+own_services=1
+bash "$CAA_ROOT/scripts/services.sh" status && own_services=0
+bash "$CAA_ROOT/scripts/services.sh" start
+# shellcheck disable=SC1090
+source "$(bash "$CAA_ROOT/scripts/services.sh" env)"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $own_services == 1 ]]; then bash "$CAA_ROOT/scripts/services.sh" stop || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() {  # port, name
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  say "$2 did not start"; exit 1
+}
+
+# A database of its own, fresh per run: runs do not see each other's sessions.
+BENCH_DB=claude_agent_api_bench
+runuser -u postgres -- psql -q -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres \
+  -c "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB" >/dev/null
+
+# --- the service, driving the fake CLI -----------------------------------------------------------
+SERVICE_PORT=$(free_port)
+ADMIN_KEY="caa_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+mkdir -p "$WORK/workspaces"
+env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$BENCH_DB" \
+    API_HOST=127.0.0.1 API_PORT="$SERVICE_PORT" API_KEY="$ADMIN_KEY" LOG_LEVEL=warn \
+    CLAUDE_CLI_PATH="$BIN/fake_cli" WORKSPACE_ROOT="$WORK/workspaces" \
+    MAX_AGENT_PROCESSES=2500 ADMISSION_WAIT=60 SESSION_IDLE_TIMEOUT=15 \
+    RATE_LIMIT_QUERY_PER_MINUTE=10000000 RATE_LIMIT_GENERAL_PER_MINUTE=100000000 \
+    API_MAX_CONNECTIONS=8192 \
+    "$BIN/claude-agent-api" >"$WORK/service.log" 2>&1 &
+SERVICE_PID=$!
+pids+=("$SERVICE_PID")
+wait_port "$SERVICE_PORT" "the service"
+KEY=$(curl -sf -X POST -H "X-API-Key: $ADMIN_KEY" -d '{"tenant":"bench","scopes":["agent"],"name":"bench"}' \
+      "http://127.0.0.1:$SERVICE_PORT/api/v1/keys" | sed 's/.*"key":"\([^"]*\)".*/\1/')
+[[ "$KEY" == caa_* ]] || { say "cannot create a bench key"; exit 1; }
+
+# --- the floor and the baselines ------------------------------------------------------------------
+FLOOR_PORT_FILE="$WORK/floor.port"
+"$BIN/floor" --cli "$BIN/fake_cli" --port-file "$FLOOR_PORT_FILE" 2>"$WORK/floor.log" &
+FLOOR_PID=$!
+pids+=("$FLOOR_PID")
+for _ in $(seq 1 100); do [[ -s "$FLOOR_PORT_FILE" ]] && break; sleep 0.05; done
+FLOOR_PORT=$(cat "$FLOOR_PORT_FILE")
+
+mkdir -p "$WORK/sdk-cwd" "$WORK/path"
+NODE_PORT=$(free_port)
+(cd "$WORK/sdk-cwd" && exec node "$BASELINES/sdk_server.mjs" "$NODE_PORT" "$BIN/fake_cli") \
+  >"$WORK/sdk.log" 2>&1 &
+NODE_PID=$!
+pids+=("$NODE_PID")
+# claude-max-api-proxy runs `claude` from PATH, one process per request.
+ln -sf "$BIN/fake_cli" "$WORK/path/claude"
+PROXY_PORT=$(free_port)
+(cd "$WORK/sdk-cwd" && PATH="$WORK/path:$PATH" exec node \
+  "$BASELINES/node_modules/claude-max-api-proxy/dist/server/standalone.js" "$PROXY_PORT") \
+  >"$WORK/proxy.log" 2>&1 &
+PROXY_PID=$!
+pids+=("$PROXY_PID")
+wait_port "$NODE_PORT" "the Agent SDK baseline"
+wait_port "$PROXY_PORT" "claude-max-api-proxy"
+
+# --- the suite ------------------------------------------------------------------------------------
+port_of() { case $1 in service) echo "$SERVICE_PORT";; floor) echo "$FLOOR_PORT";; node) echo "$NODE_PORT";; proxy) echo "$PROXY_PORT";; esac; }
+pid_of() { case $1 in service) echo "$SERVICE_PID";; floor) echo "$FLOOR_PID";; node) echo "$NODE_PID";; proxy) echo "$PROXY_PID";; esac; }
+run() {  # scenario target load_client-args...
+  local scenario=$1 target=$2
+  shift 2
+  "$BIN/load_client" --target "$target" --port "$(port_of "$target")" --pid "$(pid_of "$target")" \
+    --key "$KEY" --label "$scenario/$target" --out "$WORK/results/$scenario-$target.json" "$@" ||
+    say "$scenario/$target: no turn completed (see the errors in its result)"
+}
+
+if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
+  SIZES=(1 10); EVENTS=10; RATE=20; TP_EVENTS=200; READ_S=1
+else
+  SIZES=(1 100 1000); EVENTS=50; RATE=20; TP_EVENTS=2000; READ_S=5
+fi
+for n in "${SIZES[@]}"; do
+  ramp=$(( n >= 1000 ? 3000 : n >= 100 ? 500 : 0 ))
+  for target in floor service node; do
+    run "streams-$n" "$target" --streams "$n" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms "$ramp"
+  done
+  if (( n <= 100 )); then
+    run "streams-$n" proxy --streams "$n" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms "$ramp"
+  fi
+done
+for target in floor service node; do
+  run throughput "$target" --streams 50 --turns 1 --events "$TP_EVENTS" --rate 0
+done
+run ws-100 service --mode ws --streams "${SIZES[1]}" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms 500
+SESSION_ID=$(curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$SERVICE_PORT/api/v1/sessions?page_size=1" |
+             sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' | head -1)
+run read floor --mode read --streams 64 --duration "$READ_S"
+run read service --mode read --streams 64 --duration "$READ_S" --session "$SESSION_ID"
+
+# --- the report -----------------------------------------------------------------------------------
+node "$CAA_ROOT/bench/report.mjs" "$WORK/results" "$RESULTS/$STAMP.json" \
+  "make bench$([[ "${BENCH_QUICK:-0}" == 1 ]] && echo ' (BENCH_QUICK=1)')"
+say "result: bench/results/$STAMP.json (logs in $WORK)"
