@@ -7,4 +7,5 @@ set(CAA_CONFIG_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/metrics_catalog.cpp
     ${CMAKE_CURRENT_LIST_DIR}/parsers.cpp
     ${CMAKE_CURRENT_LIST_DIR}/secret.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/tenant_variables.cpp
     ${CMAKE_CURRENT_LIST_DIR}/variables.cpp)

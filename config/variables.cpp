@@ -1,6 +1,7 @@
 #include "config/variables.hpp"
 
 #include "config/parsers.hpp"
+#include "config/tenant_variables.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -185,6 +186,26 @@ variable base_url_var() {
   return {"ANTHROPIC_BASE_URL", "model API base URL, passed to the CLI only", false, apply, show};
 }
 
+/// TENANT_VARIABLES_FILE: the file is read and validated when the setting is applied; empty
+/// means no variables. Only the path is ever shown.
+variable tenant_variables_var() {
+  auto apply = [](settings& s, std::string_view text) -> std::string {
+    s.egress.tenant_variables.clear();
+    s.egress.tenant_variables_file = std::string{text};
+    if (text.empty()) return {};
+    if (!no_control(text)) return "must be a file path" + got(text);
+    auto err = read_tenant_variables(std::string{text}, s.egress.tenant_variables);
+    return err.empty() ? err : quote(text) + ": " + err;
+  };
+  auto show = [](const settings& s) {
+    return s.egress.tenant_variables_file.empty() ? std::string{"<unset>"}
+                                                  : s.egress.tenant_variables_file;
+  };
+  return {"TENANT_VARIABLES_FILE",
+          "JSON file {\"tenant\":{\"NAME\":\"value\"}} of MCP env/header variables (secrets)",
+          false, apply, show};
+}
+
 #define CAA_FIELD(path)  \
   [](auto& s) -> auto& { \
     return s.path;       \
@@ -276,6 +297,7 @@ std::vector<variable> make_variables() {
       list_var("MCP_STDIO_ALLOWED_COMMANDS", "MCP stdio commands allowed, comma list of paths",
                CAA_FIELD(egress.mcp_stdio_allowed_commands), keep_if<abs_path>,
                "an absolute path without . or .. segments"),
+      tenant_variables_var(),
       text_var("NODE_ID", "this node's id in the cluster (empty: hostname-pid)",
                CAA_FIELD(cluster.node_id), node_id,
                "must be at most 128 printable characters without blanks"),

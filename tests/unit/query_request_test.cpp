@@ -244,6 +244,7 @@ TEST(query_request, policy_from_settings) {
   auto p = make_decode_policy(cfg, ops);
   EXPECT_TRUE(p.allow_bypass && p.allow_http_urls);
   EXPECT_EQ(p.mcp_stdio_commands, std::vector<std::string>{"/usr/bin/mcp"});
-  EXPECT_FALSE(p.mcp_servers_enabled || p.hooks_enabled);
+  EXPECT_TRUE(p.mcp_servers_enabled);
+  EXPECT_FALSE(p.hooks_enabled);
   EXPECT_FALSE(make_decode_policy(cfg, other).allow_bypass);
 }

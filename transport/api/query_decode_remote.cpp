@@ -1,13 +1,17 @@
-// Decoders of `mcp_servers` and `hooks`: shape only (RELIABILITY H17 header and env policy, URL
-// form), kept as compact JSON text for the control layer that wires them. Because unknown and
-// duplicate keys are refused, the text is exactly what was validated.
+// Decoders of `mcp_servers` and `hooks`: shape (RELIABILITY H17 header and env policy, URL form)
+// and, for MCP servers, the stdio allow-list and the `${NAME}` references of env and header
+// values (resolved against the tenant's variables only); kept as compact JSON text. Because
+// unknown and duplicate keys are refused, the text is exactly what was validated.
 
 #include "transport/api/query_decode.hpp"
 
+#include "transport/claude/mcp_config.hpp"
 #include "transport/json/json.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <variant>
 
 namespace caa::api::detail {
 
@@ -93,7 +97,45 @@ void check_headers(const rapidjson::Value& v, const std::string& path, decode_co
   }
 }
 
-void check_stdio_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
+/// The tenant variables a request's servers use, by name (values are secrets).
+using used_variables = std::map<std::string, std::string>;
+
+std::string_view message_of(claude::reference_error e) {
+  switch (e) {
+    case claude::reference_error::malformed:
+      return "has a ${ that is not ${NAME} or ${NAME:-default} (NAME [A-Z_][A-Z0-9_]*)";
+    case claude::reference_error::unknown:
+      return "refers to a variable that is not configured for this tenant";
+    case claude::reference_error::unsafe:
+      return "expands to text that contains ${";
+  }
+  return "is invalid";
+}
+
+/// Checks the `${NAME}` references of the value at `field` against the tenant's variables (never
+/// the server's environment) and records the variables it uses. The value is never echoed.
+void check_references(std::string_view text, const std::string& field, decode_context& ctx,
+                      used_variables& used) {
+  claude::variable_lookup lookup = [&](std::string_view name) -> const std::string* {
+    auto it = ctx.policy.variables.find(std::string{name});
+    if (it == ctx.policy.variables.end()) return nullptr;
+    used.emplace(it->first, it->second.reveal());
+    return &it->second.reveal();
+  };
+  auto r = claude::expand_references(text, lookup);
+  if (auto* e = std::get_if<claude::reference_error>(&r))
+    ctx.fail(field, std::string{message_of(*e)});
+}
+
+/// Refuses `${` in a member the CLI would expand from its own environment (where the service's
+/// Anthropic key lives): variables are allowed only in env and header values.
+void refuse_references(const rapidjson::Value* v, const std::string& field, decode_context& ctx) {
+  if (v != nullptr && v->IsString() && text_of(*v).find("${") != std::string_view::npos)
+    ctx.fail(field, "may not contain ${ (variables are expanded only in env and headers)");
+}
+
+void check_stdio_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx,
+                        used_variables& used) {
   reject_unknown(v, path, {"type", "command", "args", "env"}, ctx);
   auto* command = member(v, "command");
   if (command == nullptr || !command->IsString() || command->GetStringLength() == 0 ||
@@ -111,21 +153,43 @@ void check_stdio_server(const rapidjson::Value& v, const std::string& path, deco
            text_of((*args)[i]).find('\0') == std::string_view::npos;
     if (!ok)
       ctx.fail(path + ".args", "must be a list of at most 100 strings of at most 4096 bytes");
+    for (rapidjson::SizeType i = 0; ok && i < args->Size(); ++i)
+      refuse_references(&(*args)[i], path + ".args[" + std::to_string(i) + "]", ctx);
   }
-  if (auto* env = member(v, "env")) read_env(*env, path + ".env", ctx);
+  if (auto* env = member(v, "env"))
+    for (const auto& [name, value] : read_env(*env, path + ".env", ctx))
+      check_references(value, path + ".env." + name, ctx, used);
 }
 
-void check_remote_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
+/// Checks the references of the header values whose names `check_headers` accepted.
+void check_header_references(const rapidjson::Value& v, const std::string& path,
+                             decode_context& ctx, used_variables& used) {
+  if (!v.IsObject()) return;
+  for (auto& m : v.GetObject()) {
+    auto name = text_of(m.name);
+    bool token =
+        !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), is_tchar);
+    if (token && m.value.IsString())
+      check_references(text_of(m.value), path + "." + std::string{name}, ctx, used);
+  }
+}
+
+void check_remote_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx,
+                         used_variables& used) {
   reject_unknown(v, path, {"type", "url", "headers"}, ctx);
   auto* url = member(v, "url");
   if (url == nullptr || !url->IsString() ||
       !is_remote_url(text_of(*url), ctx.policy.allow_http_urls))
     ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
                                                        : "must be an https URL with a host");
-  if (auto* headers = member(v, "headers")) check_headers(*headers, path + ".headers", ctx);
+  if (auto* headers = member(v, "headers")) {
+    check_headers(*headers, path + ".headers", ctx);
+    check_header_references(*headers, path + ".headers", ctx, used);
+  }
 }
 
-void check_mcp_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
+void check_mcp_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx,
+                      used_variables& used) {
   if (!v.IsObject()) {
     ctx.fail(path, "must be an object");
     return;
@@ -133,11 +197,13 @@ void check_mcp_server(const rapidjson::Value& v, const std::string& path, decode
   auto* type = member(v, "type");
   auto kind = type != nullptr && type->IsString() ? text_of(*type) : std::string_view{};
   if (type == nullptr || kind == "stdio")
-    check_stdio_server(v, path, ctx);
+    check_stdio_server(v, path, ctx, used);
   else if (kind == "sse" || kind == "http")
-    check_remote_server(v, path, ctx);
+    check_remote_server(v, path, ctx, used);
   else
     ctx.fail(path + ".type", "must be stdio, sse or http");
+  refuse_references(member(v, "command"), path + ".command", ctx);
+  refuse_references(member(v, "url"), path + ".url", ctx);
 }
 
 bool is_hook_event(std::string_view name) {
@@ -177,17 +243,20 @@ void decode_mcp_servers(const rapidjson::Value& v, decode_context& ctx, turn_req
     return;
   }
   auto before = ctx.errors.size();
+  used_variables used;
   for (auto& m : v.GetObject()) {
     if (!is_segment(text_of(m.name)))
       ctx.fail("mcp_servers", "server names must match ^[A-Za-z0-9_-]{1,64}$");
     else
-      check_mcp_server(m.value, "mcp_servers." + std::string{text_of(m.name)}, ctx);
+      check_mcp_server(m.value, "mcp_servers." + std::string{text_of(m.name)}, ctx, used);
   }
   if (ctx.errors.size() != before) return;
-  if (!ctx.policy.mcp_servers_enabled)
+  if (!ctx.policy.mcp_servers_enabled) {
     ctx.fail("mcp_servers", "is not enabled on this server");
-  else
+  } else {
     req.mcp_servers = json::to_string(v);
+    req.mcp_variables = std::move(used);
+  }
 }
 
 void decode_hooks(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {

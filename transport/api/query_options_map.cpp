@@ -1,7 +1,14 @@
 // From a validated turn request to the CLI driver's options: the request's relative paths are
-// resolved beneath the tenant's work/ by the kernel, then everything is mapped field by field.
+// resolved beneath the tenant's work/ by the kernel, then everything is mapped field by field
+// (`mcp_servers` into the CLI's {"mcpServers":{...}}).
 
 #include "transport/api/query_request.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <array>
 
 namespace caa::api {
 
@@ -25,6 +32,47 @@ struct path_collector {
     return std::nullopt;
   }
 };
+
+/// Copies member `name` of `from` to `w` unless it is absent or null.
+void copy_member(rapidjson::Writer<rapidjson::StringBuffer>& w, const rapidjson::Value& from,
+                 std::string_view name) {
+  auto it = from.FindMember(rapidjson::StringRef(name.data(), name.size()));
+  if (it == from.MemberEnd() || it->value.IsNull()) return;
+  w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+  it->value.Accept(w);
+}
+
+/// The CLI's `--mcp-config` text for the validated `mcp_servers` object: every server with an
+/// explicit type, stdio ones with command, args and env, remote ones with url and headers.
+/// `${NAME}` references stay as they are: they are expanded only into a spawn's argv.
+std::string mcp_config(std::string_view servers) {
+  rapidjson::Document doc;
+  doc.Parse(servers.data(), servers.size());  // validated by the decoder: an object of objects
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("mcpServers");
+  w.StartObject();
+  for (auto& server : doc.GetObject()) {
+    w.Key(server.name.GetString(), server.name.GetStringLength());
+    auto type = server.value.FindMember("type");
+    bool remote = type != server.value.MemberEnd() && type->value.IsString() &&
+                  std::string_view{type->value.GetString()} != "stdio";
+    w.StartObject();
+    w.Key("type");
+    w.String(remote ? type->value.GetString() : "stdio");
+    static constexpr std::array<std::string_view, 2> remote_members{"url", "headers"};
+    static constexpr std::array<std::string_view, 3> stdio_members{"command", "args", "env"};
+    if (remote)
+      for (auto name : remote_members) copy_member(w, server.value, name);
+    else
+      for (auto name : stdio_members) copy_member(w, server.value, name);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
 
 std::vector<std::string> absolute_paths(const std::vector<workspace_path>& xs) {
   std::vector<std::string> out;
@@ -80,6 +128,7 @@ claude::query_options to_query_options(const turn_request& req, const resolved_p
   o.setting_sources = req.setting_sources;
   o.plugins = absolute_paths(paths.plugins);
   o.enable_file_checkpointing = req.enable_file_checkpointing;
+  if (req.mcp_servers) o.mcp_config = mcp_config(*req.mcp_servers);
   return o;
 }
 

@@ -1,5 +1,7 @@
 #include "transport/claude/argv.hpp"
 
+#include "transport/claude/mcp_config.hpp"
+
 #include <charconv>
 #include <map>
 
@@ -74,7 +76,11 @@ std::vector<std::string> build_argv(const query_options& opts, const driver_conf
   // Always explicit: without the flag the CLI loads every settings source (SDK default: none).
   args.push_back("--setting-sources=" + join(opts.setting_sources, ','));
   if (opts.json_schema) args.insert(args.end(), {"--json-schema", *opts.json_schema});
-  if (opts.mcp_config) args.insert(args.end(), {"--mcp-config", *opts.mcp_config});
+  // Expanded only here, for this spawn: the stored options keep the `${NAME}` text. A config
+  // that cannot be expanded safely is left out (no server starts; init lists none).
+  if (opts.mcp_config)
+    if (auto config = expand_mcp_config(*opts.mcp_config, cfg.variables))
+      args.insert(args.end(), {"--mcp-config", std::move(*config)});
   // Only servers we pass: a workspace .mcp.json (setting source "project") would otherwise
   // make the CLI start arbitrary stdio commands, bypassing the operator's allow-list.
   args.push_back("--strict-mcp-config");

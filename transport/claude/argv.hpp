@@ -3,6 +3,7 @@
 #include "transport/claude/options.hpp"
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,9 @@ struct driver_config {
   std::string path_env{default_path};         ///< PATH of the CLI
   std::size_t max_line_bytes = 64u << 20;     ///< longest stdout line accepted
   std::size_t stderr_tail_bytes = 8u << 10;   ///< stderr bytes kept for diagnostics
+  /// The tenant's variables for `${NAME}` references in `query_options::mcp_config` (secrets:
+  /// expanded only into the argv of a spawn, never stored or logged).
+  std::map<std::string, std::string> variables;
 };
 
 /// Everything `agent_process::spawn` needs; plain data, so tests can run any program.

@@ -5,6 +5,7 @@ set(CAA_TRANSPORT_CLAUDE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/control_classify.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_text.cpp
   ${CMAKE_CURRENT_LIST_DIR}/line_framer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/mcp_config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process_core.cpp
