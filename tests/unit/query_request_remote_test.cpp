@@ -122,3 +122,38 @@ TEST(query_request_hooks, rules) {
   p.allow_http_urls = true;
   accept(hooks(R"({"Stop":[{"url":"http://h.io"}]})"), p);
 }
+
+TEST(query_request_hooks, ssrf_hosts_are_refused_at_validation) {
+  auto p = open_policy();
+  p.allow_http_urls = true;
+  auto hook = [](std::string u) { return hooks(R"({"PreToolUse":[{"url":")" + u + "\"}]}"); };
+  auto server = [](std::string u) { return mcp(R"({"r":{"type":"sse","url":")" + u + "\"}}"); };
+  for (auto u : {"http://127.0.0.1:8080/h", "https://2130706433/", "https://0177.0.0.1/",
+                 "https://0x7f.1/", "https://[::1]/", "https://[::ffff:127.0.0.1]/",
+                 "https://localhost/", "https://api.localhost./", "https://10.0.0.1/",
+                 "https://169.254.169.254/latest", "https://metadata.google.internal/",
+                 "https://good.com@127.0.0.1/"}) {
+    auto why = refuse_one(hook(u), "hooks.PreToolUse[0].url", p);
+    EXPECT_EQ(why.find("127.0.0.1"), std::string::npos) << why;  // the URL is not echoed
+    refuse_one(server(u), "mcp_servers.r.url", p);
+  }
+  EXPECT_EQ(refuse_one(hook("https://[::1]/"), "hooks.PreToolUse[0].url", p),
+            "the host is an IP address outside the egress allow-list");
+  // Names go to resolution, where the outbound client checks every address.
+  accept(hook("https://127.0.0.1.nip.io/h"), p);
+  accept(server("https://localhost.example.com/sse"), p);
+}
+
+TEST(query_request_hooks, egress_allow_list_admits_loopback) {
+  auto p = open_policy();
+  p.allow_http_urls = true;
+  p.egress_allow_cidrs = {"127.0.0.1/32"};
+  auto hook = [](std::string u) { return hooks(R"({"Stop":[{"url":")" + u + "\"}]}"); };
+  for (auto u : {"http://127.0.0.1:8080/h", "https://2130706433/", "https://localhost:9/"})
+    accept(hook(u), p);
+  accept(mcp(R"({"r":{"type":"http","url":"http://127.0.0.1:7000/mcp"}})"), p);
+  for (auto u : {"http://127.0.0.2/", "https://[::1]/", "https://169.254.169.254/"})
+    refuse_one(hook(u), "hooks.Stop[0].url", p);
+  p.allow_http_urls = false;
+  refuse_one(hook("http://127.0.0.1:8080/h"), "hooks.Stop[0].url", p);
+}

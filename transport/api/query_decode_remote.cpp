@@ -7,6 +7,7 @@
 
 #include "transport/claude/mcp_config.hpp"
 #include "transport/json/json.hpp"
+#include "transport/outbound/client.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -17,28 +18,19 @@ namespace caa::api::detail {
 
 namespace {
 
-constexpr std::size_t max_url_bytes = 2048;
 constexpr std::size_t max_header_value_bytes = 4096;
 constexpr std::size_t max_command_bytes = 1024;
 constexpr std::size_t max_args = 100;
 constexpr std::size_t max_arg_bytes = 4096;
 
-/// Whether `url` is an absolute https URL (http when allowed) with a host, no userinfo, and only
-/// visible ASCII without backslashes. The SSRF guard checks the address when it is used.
-bool is_remote_url(std::string_view url, bool allow_http) {
-  if (url.size() > max_url_bytes) return false;
-  std::string_view rest;
-  if (url.substr(0, 8) == "https://")
-    rest = url.substr(8);
-  else if (allow_http && url.substr(0, 7) == "http://")
-    rest = url.substr(7);
-  else
-    return false;
-  if (!std::all_of(url.begin(), url.end(),
-                   [](char c) { return c > 0x20 && c < 0x7F && c != '\\'; }))
-    return false;
-  auto authority = rest.substr(0, rest.find_first_of("/?#"));
-  return !authority.empty() && authority.find('@') == std::string_view::npos;
+/// Why `url` may not be called back (outbound::check_url under the operator's egress policy:
+/// https, or http when allowed; no IP-literal, local or metadata host outside EGRESS_ALLOW_CIDRS),
+/// or nothing. The reason never echoes the URL. Resolved addresses are checked again at use.
+std::optional<std::string> url_refusal(std::string_view url, const decode_policy& policy) {
+  outbound::egress_policy egress;
+  egress.allow_cidrs = policy.egress_allow_cidrs;
+  egress.allow_http = policy.allow_http_urls;
+  return outbound::check_url(url, egress);
 }
 
 /// Whether `c` is an RFC 9110 token character.
@@ -178,10 +170,11 @@ void check_remote_server(const rapidjson::Value& v, const std::string& path, dec
                          used_variables& used) {
   reject_unknown(v, path, {"type", "url", "headers"}, ctx);
   auto* url = member(v, "url");
-  if (url == nullptr || !url->IsString() ||
-      !is_remote_url(text_of(*url), ctx.policy.allow_http_urls))
+  if (url == nullptr || !url->IsString())
     ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
                                                        : "must be an https URL with a host");
+  else if (auto why = url_refusal(text_of(*url), ctx.policy))
+    ctx.fail(path + ".url", *why);
   if (auto* headers = member(v, "headers")) {
     check_headers(*headers, path + ".headers", ctx);
     check_header_references(*headers, path + ".headers", ctx, used);
@@ -219,10 +212,11 @@ void check_hook(const rapidjson::Value& v, const std::string& path, decode_conte
   }
   reject_unknown(v, path, {"url", "matcher", "timeout", "headers"}, ctx);
   auto* url = member(v, "url");
-  if (url == nullptr || !url->IsString() ||
-      !is_remote_url(text_of(*url), ctx.policy.allow_http_urls))
+  if (url == nullptr || !url->IsString())
     ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
                                                        : "must be an https URL with a host");
+  else if (auto why = url_refusal(text_of(*url), ctx.policy))
+    ctx.fail(path + ".url", *why);
   if (auto* m = member(v, "matcher")) {
     auto text = m->IsString() ? text_of(*m) : std::string_view{};
     bool ok = !text.empty() && text.size() <= 200 &&
