@@ -6,10 +6,11 @@
 # ratios and writes bench/results/<timestamp>.json. Stops everything it started.
 #   BENCH_QUICK=1        a minute with tiny numbers (the CI smoke runs the pieces directly)
 #   BENCH_BUILD_TYPE=T   CMake build type of the tree (default Release)
+#   BENCH_BIN_DIR=DIR    use the binaries already built in DIR, build nothing
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 BUILD_DIR="${1:-build-release}"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$CAA_ROOT/$BUILD_DIR"
-BIN="$BUILD_DIR/bin"
+BIN="${BENCH_BIN_DIR:-$BUILD_DIR/bin}"
 BASELINES="$CAA_ROOT/bench/baselines"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 WORK="$CAA_STATE/bench/$STAMP"
@@ -17,9 +18,11 @@ RESULTS="$CAA_ROOT/bench/results"
 mkdir -p "$WORK/results" "$RESULTS"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-say "building (${BENCH_BUILD_TYPE:-Release}) in $BUILD_DIR"
-cmake -S "$CAA_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BENCH_BUILD_TYPE:-Release}" >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target claude-agent-api fake_cli floor load_client
+if [[ -z "${BENCH_BIN_DIR:-}" ]]; then
+  say "building (${BENCH_BUILD_TYPE:-Release}) in $BUILD_DIR"
+  cmake -S "$CAA_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BENCH_BUILD_TYPE:-Release}" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$(nproc)" --target claude-agent-api fake_cli floor load_client
+fi
 
 say "installing the Node baselines (pinned in bench/baselines/package.json)"
 (cd "$BASELINES" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
@@ -123,7 +126,7 @@ done
 for target in floor service node; do
   run throughput "$target" --streams 50 --turns 1 --events "$TP_EVENTS" --rate 0
 done
-run ws-100 service --mode ws --streams "${SIZES[1]}" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms 500
+run ws service --mode ws --streams "${SIZES[1]}" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms 500
 SESSION_ID=$(curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$SERVICE_PORT/api/v1/sessions?page_size=1" |
              sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' | head -1)
 run read floor --mode read --streams 64 --duration "$READ_S"
