@@ -2,6 +2,7 @@
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
+#include "config/metrics_catalog.hpp"
 #include "transport/http/error_catalog.hpp"
 
 #include <caf/all.hpp>
@@ -26,6 +27,7 @@ struct waiter {
   uint64_t ticket;
   session_actor who;
   caf::typed_response_promise<bool> promise;
+  std::chrono::steady_clock::time_point since;  // when it started waiting
 };
 
 struct admission_state {
@@ -35,11 +37,34 @@ struct admission_state {
   std::deque<waiter> waiters;
   uint64_t next_ticket = 1;
   admission_stats stats;
+  uint32_t warm = 0;          // slots held by the warm pool's processes
+  uint32_t warm_asked = 0;    // warm processes asked to end for a waiter
+  warm_pool_actor pool;       // asked for a slot before any session hibernates
 };
+
+/// Slots in use: sessions' and the warm pool's.
+std::size_t in_use(const admission_state& st) {
+  return st.holders.size() + st.warm;
+}
 
 using self_ptr = admission_actor::stateful_pointer<admission_state>;
 
-void grant(self_ptr self, const session_actor& who) {
+/// Publishes the budget numbers as gauges (set from the state, so they never drift).
+void publish(const admission_state& st) {
+  auto& m = metrics::service();
+  int64_t idle = 0;
+  for (auto& [addr, h] : st.holders)
+    idle += h.idle ? 1 : 0;
+  auto held = static_cast<int64_t>(st.holders.size());
+  m.agent_process_budget.set(st.cfg.budget);
+  m.agent_process_slots_held.set(held);
+  m.sessions_idle.set(idle);
+  m.sessions_running.set(held - idle);
+  m.admission_queue_depth.set(static_cast<int64_t>(st.waiters.size()));
+}
+
+/// Grants a slot to `who`, which waited `waited` for it.
+void grant(self_ptr self, const session_actor& who, std::chrono::duration<double> waited) {
   auto& st = self->state;
   holder h;
   h.who = who;
@@ -47,7 +72,9 @@ void grant(self_ptr self, const session_actor& who) {
   st.holders[who.address()] = h;
   self->monitor(who);
   ++st.stats.granted;
-  st.stats.peak_live = std::max<uint32_t>(st.stats.peak_live, st.holders.size());
+  metrics::service().admission_granted.inc();
+  metrics::service().admission_wait_seconds.observe(waited.count());
+  st.stats.peak_live = std::max<uint32_t>(st.stats.peak_live, in_use(st));
 }
 
 /// Asks the least recently used idle holder to hibernate, once per waiter beyond those already
@@ -57,8 +84,15 @@ void make_room(self_ptr self) {
   size_t asked = 0;
   for (auto& [addr, h] : st.holders)
     asked += h.asked ? 1 : 0;
+  asked += st.warm_asked;
   if (asked >= st.waiters.size())
     return;
+  if (st.pool && st.warm > st.warm_asked) {
+    // A warm process costs a client nothing to give up: it goes before any session.
+    ++st.warm_asked;
+    self->send(st.pool, atom::hibernate_v);
+    return;
+  }
   holder* lru = nullptr;
   for (auto& [addr, h] : st.holders)
     if (h.idle && !h.asked && (lru == nullptr || h.last_used < lru->last_used))
@@ -69,17 +103,22 @@ void make_room(self_ptr self) {
   self->send(lru->who, atom::hibernate_v);
 }
 
-void on_slot_freed(self_ptr self, const caf::actor_addr& addr) {
+/// Serves waiters while slots are free.
+void serve_waiters(self_ptr self) {
   auto& st = self->state;
-  if (st.holders.erase(addr) == 0)
-    return;
-  while (!st.waiters.empty() && st.holders.size() < st.cfg.budget) {
+  while (!st.waiters.empty() && in_use(st) < st.cfg.budget) {
     auto w = std::move(st.waiters.front());
     st.waiters.pop_front();
     if (st.holders.count(w.who.address()) == 0)
-      grant(self, w.who);
+      grant(self, w.who, std::chrono::steady_clock::now() - w.since);
     w.promise.deliver(true);
   }
+}
+
+void on_slot_freed(self_ptr self, const caf::actor_addr& addr) {
+  if (self->state.holders.erase(addr) == 0)
+    return;
+  serve_waiters(self);
 }
 
 }  // namespace
@@ -100,26 +139,36 @@ uint32_t default_process_budget() {
 admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
   self->state.cfg = cfg;
   self->state.stats.budget = cfg.budget;
-  self->set_down_handler([=](caf::down_msg& dm) { on_slot_freed(self, dm.source); });
+  publish(self->state);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    on_slot_freed(self, dm.source);
+    publish(self->state);
+  });
   return {
     [=](atom::acquire, session_actor who) -> caf::result<bool> {
       auto& st = self->state;
       if (auto it = st.holders.find(who.address()); it != st.holders.end()) {
         it->second.idle = false;
+        publish(st);
         return true;
       }
-      if (st.holders.size() < st.cfg.budget) {
-        grant(self, who);
+      if (in_use(st) < st.cfg.budget) {
+        grant(self, who, std::chrono::duration<double>{0});
+        publish(st);
         return true;
       }
       auto ticket = st.next_ticket++;
       auto rp = self->make_response_promise<bool>();
-      st.waiters.push_back({ticket, who, rp});
+      st.waiters.push_back({ticket, who, rp, std::chrono::steady_clock::now()});
       self->delayed_send(self, st.cfg.wait, atom::timeout_v, ticket);
       make_room(self);
+      publish(st);
       return rp;
     },
-    [=](atom::release, session_actor who) { on_slot_freed(self, who.address()); },
+    [=](atom::release, session_actor who) {
+      on_slot_freed(self, who.address());
+      publish(self->state);
+    },
     [=](atom::idle, session_actor who) {
       auto& st = self->state;
       if (auto it = st.holders.find(who.address()); it != st.holders.end()) {
@@ -128,15 +177,43 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
       }
       if (!st.waiters.empty())
         make_room(self);
+      publish(st);
     },
     [=](atom::busy, session_actor who) {
       if (auto it = self->state.holders.find(who.address()); it != self->state.holders.end())
         it->second.idle = false;
+      publish(self->state);
     },
+    [=](atom::acquire, atom::warm) -> caf::result<bool> {
+      auto& st = self->state;
+      if (!st.waiters.empty() || in_use(st) >= st.cfg.budget)
+        return make_error(errc::capacity_exhausted, "no free slot for a warm process");
+      ++st.warm;
+      st.stats.peak_live = std::max<uint32_t>(st.stats.peak_live, in_use(st));
+      return true;
+    },
+    [=](atom::release, atom::warm) {
+      auto& st = self->state;
+      if (st.warm > 0)
+        --st.warm;
+      if (st.warm_asked > 0)
+        --st.warm_asked;
+      serve_waiters(self);
+      publish(st);
+    },
+    [=](atom::acquire, atom::warm, session_actor who) {
+      auto& st = self->state;
+      if (st.warm > 0)
+        --st.warm;
+      if (st.holders.count(who.address()) == 0)
+        grant(self, who, std::chrono::duration<double>{0});
+      publish(st);
+    },
+    [=](atom::warm, warm_pool_actor pool) { self->state.pool = std::move(pool); },
     [=](atom::stats) {
       auto& st = self->state;
       auto s = st.stats;
-      s.live = static_cast<uint32_t>(st.holders.size());
+      s.live = static_cast<uint32_t>(in_use(st));
       s.waiting = static_cast<uint32_t>(st.waiters.size());
       s.idle = 0;
       for (auto& [addr, h] : st.holders)
@@ -149,10 +226,12 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
         if (it->ticket != ticket)
           continue;
         ++st.stats.refused;
+        metrics::service().admission_refused.inc();
         it->promise.deliver(http::with_retry_after(
           make_error(errc::capacity_exhausted, "no agent process slot in time"),
           std::chrono::seconds{5}));
         st.waiters.erase(it);
+        publish(st);
         log::warn("admission refused a turn", {.component = "admission"});
         return;
       }

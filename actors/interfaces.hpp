@@ -61,6 +61,10 @@ using registry_actor = caf::typed_actor<
   // Persists a new session row, then spawns its actor; replies (id, actor). Errors:
   // session_not_found (fork of a missing parent), unavailable.
   caf::replies_to<atom::create, new_session>::with<std::string, session_actor>,
+  // Like `create`, for the first turn `spec`: a warm process started for the same tenant and
+  // spawn-time options becomes the session's process (its id is the session's id), and the
+  // warm pool learns the options for its next refill.
+  caf::replies_to<atom::create, new_session, turn_spec_ptr>::with<std::string, session_actor>,
   // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
   // Error session_not_found (unknown, or another tenant's).
   caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
@@ -70,6 +74,23 @@ using registry_actor = caf::typed_actor<
   // replies when every session is quiet.
   caf::replies_to<atom::drain>::with<bool>,
   // INTERNAL: the drain phase `id` is due.
+  caf::reacts_to<atom::timeout, uint64_t>>;
+
+/// Pre-started CLI processes for the spawn-time options tenants use for new sessions, kept within
+/// the process budget (admission), handed to new sessions whose options match.
+using warm_pool_actor = caf::typed_actor<
+  // A warm process for key `key` (tenant and spawn options). Error: not_found (none ready).
+  caf::replies_to<atom::take, std::string>::with<warm_process_ptr>,
+  // A new session of tenant-and-options key `key` started with `spec`: keep warm processes for
+  // it (most recently used keys first) and refill in the background.
+  caf::reacts_to<atom::warm, std::string, turn_spec_ptr>,
+  // Admission needs a slot: end one warm process and give its slot back.
+  caf::reacts_to<atom::hibernate>,
+  // INTERNAL: one stdout line of warm process `id` (discarded until it is taken).
+  caf::reacts_to<atom::line, uint64_t, std::string>,
+  // INTERNAL: warm process `id` ended.
+  caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
+  // INTERNAL: time to refill.
   caf::reacts_to<atom::timeout, uint64_t>>;
 
 /// The process budget: at most MAX_AGENT_PROCESSES live CLIs, a bounded wait for a slot, and
@@ -83,6 +104,15 @@ using admission_actor = caf::typed_actor<
   caf::reacts_to<atom::idle, session_actor>,
   // `who` runs a turn: never a hibernation candidate meanwhile.
   caf::reacts_to<atom::busy, session_actor>,
+  // A slot for a warm process, only if one is free now (never waits, never hibernates).
+  // Error capacity_exhausted.
+  caf::replies_to<atom::acquire, atom::warm>::with<bool>,
+  // A warm process ended: its slot goes back.
+  caf::reacts_to<atom::release, atom::warm>,
+  // A warm process became `who`'s: the slot moves from the pool to that session.
+  caf::reacts_to<atom::acquire, atom::warm, session_actor>,
+  // The warm pool to ask for a slot before hibernating sessions.
+  caf::reacts_to<atom::warm, warm_pool_actor>,
   // Current numbers.
   caf::replies_to<atom::stats>::with<admission_stats>,
   // INTERNAL: waiter `ticket` ran out of time.

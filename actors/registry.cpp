@@ -2,7 +2,9 @@
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
+#include "config/metrics_catalog.hpp"
 #include "config/uuid.hpp"
+#include "transport/claude/process.hpp"
 #include "storage/postgres/session_queries.hpp"
 
 #include <caf/all.hpp>
@@ -37,6 +39,11 @@ enum : uint64_t { phase_interrupt = 0, phase_hibernate = 1, phase_done = 2, phas
 
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 
+/// Publishes how many sessions are in memory.
+void publish(const registry_state& st) {
+  metrics::service().sessions_loaded.set(static_cast<int64_t>(st.live.size()));
+}
+
 
 session_actor start(self_ptr self, session_identity who) {
   auto id = who.id;
@@ -47,6 +54,7 @@ session_actor start(self_ptr self, session_identity who) {
   self->monitor(actor);
   self->link_to(actor);
   self->state.live[id] = entry{tenant, actor};
+  publish(self->state);
   if (self->state.draining)
     self->send(actor, atom::drain_v);
   return actor;
@@ -145,29 +153,21 @@ void on_drain_phase(self_ptr self, uint64_t phase) {
   }
 }
 
-registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
-  self->state.deps = std::move(deps);
-  self->set_exit_handler([=](caf::exit_msg& em) {
-    // A session ending is handled by the down handler; anything else stops the registry.
-    for (auto& [id, e] : self->state.live)
-      if (e.actor.address() == em.source)
-        return;
-    self->quit(em.reason);
-  });
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& live = self->state.live;
-    for (auto it = live.begin(); it != live.end(); ++it)
-      if (it->second.actor.address() == dm.source) {
-        live.erase(it);
-        return;
-      }
-  });
-  return {
-    [=](atom::create, new_session& ns) -> caf::result<std::string, session_actor> {
-      auto& st = self->state;
-      if (st.draining)
-        return make_error(errc::unavailable, "draining");
-      auto id = new_uuid();
+/// The warm-pool key of a new session: its tenant and spawn-time options.
+std::string warm_key(const std::string& tenant_id, const turn_spec& spec) {
+  return tenant_id + '\n' + spec.options_json;
+}
+
+void create(self_ptr self, new_session ns, warm_process_ptr warm,
+            caf::typed_response_promise<std::string, session_actor> rp) {
+  auto& st = self->state;
+  auto give_back = [self, warm] {
+    if (warm) {
+      warm->proc->kill();
+      self->send(self->state.deps.sessions.admission, atom::release_v, atom::warm_v);
+    }
+  };
+      auto id = warm ? warm->session_id : new_uuid();
       storage::new_session row;
       row.tenant_id = ns.tenant_id;
       row.id = id;
@@ -184,14 +184,17 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
         row.title = *ns.title;
       row.tags = ns.tags;
       auto q = storage::make_create_session_query(row);
-      if (!q)
-        return q.error();
-      auto rp = self->make_response_promise<std::string, session_actor>();
+      if (!q) {
+        give_back();
+        rp.deliver(q.error());
+        return;
+      }
       self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout, std::move(*q))
         .then(
           [=](storage::db_result& r) mutable {
             auto rec = storage::parse_session(r);
             if (!rec) {
+              give_back();
               rp.deliver(rec.error());
               return;
             }
@@ -202,9 +205,63 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
               who.parent_session_id = *ns.parent_session_id;
             if (ns.fork_at_message)
               who.fork_at_message = *ns.fork_at_message;
-            rp.deliver(id, start(self, std::move(who)));
+            who.warm = warm;
+            auto actor = start(self, std::move(who));
+            if (warm)  // the pool's slot is this session's now
+              self->send(self->state.deps.sessions.admission, atom::acquire_v, atom::warm_v, actor);
+            rp.deliver(id, actor);
           },
-          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+          [=](caf::error& e) mutable {
+            give_back();
+            rp.deliver(std::move(e));
+          });
+}
+
+registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
+  self->state.deps = std::move(deps);
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    // A session ending is handled by the down handler; anything else stops the registry. A
+    // deleted session is no longer in `live` when its (normal) exit arrives: a normal exit
+    // never stops the registry, or one DELETE would take every session down with it.
+    if (!em.reason || em.reason == caf::exit_reason::normal)
+      return;
+    for (auto& [id, e] : self->state.live)
+      if (e.actor.address() == em.source)
+        return;
+    self->quit(em.reason);
+  });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& live = self->state.live;
+    for (auto it = live.begin(); it != live.end(); ++it)
+      if (it->second.actor.address() == dm.source) {
+        live.erase(it);
+        publish(self->state);
+        return;
+      }
+  });
+  return {
+    [=](atom::create, new_session& ns) -> caf::result<std::string, session_actor> {
+      if (self->state.draining)
+        return make_error(errc::unavailable, "draining");
+      auto rp = self->make_response_promise<std::string, session_actor>();
+      create(self, std::move(ns), nullptr, rp);
+      return rp;
+    },
+    [=](atom::create, new_session& ns,
+        turn_spec_ptr& spec) -> caf::result<std::string, session_actor> {
+      auto& st = self->state;
+      if (st.draining)
+        return make_error(errc::unavailable, "draining");
+      auto rp = self->make_response_promise<std::string, session_actor>();
+      if (!st.deps.warm || !spec || ns.parent_session_id) {
+        create(self, std::move(ns), nullptr, rp);
+        return rp;
+      }
+      auto key = warm_key(ns.tenant_id, *spec);
+      self->send(st.deps.warm, atom::warm_v, key, spec);
+      self->request(st.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
+        .then([=](warm_process_ptr& w) mutable { create(self, ns, std::move(w), rp); },
+              [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
       return rp;
     },
     [=](atom::find, std::string& tenant_id, std::string& id) -> caf::result<session_actor> {
@@ -221,7 +278,10 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
         revive(self, tenant_id, id);
       return rp;
     },
-    [=](atom::remove, std::string& id) { self->state.live.erase(id); },
+    [=](atom::remove, std::string& id) {
+      self->state.live.erase(id);
+      publish(self->state);
+    },
     [=](atom::drain) -> caf::result<bool> {
       auto& st = self->state;
       st.draining = true;

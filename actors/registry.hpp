@@ -10,6 +10,7 @@ namespace caa {
 /// What the registry needs: the sessions' dependencies and the drain grace period.
 struct registry_deps {
   session_deps sessions;
+  warm_pool_actor warm;  ///< pre-started processes for new sessions (none: always cold)
   caf::timespan drain_grace = std::chrono::seconds{30};
 };
 

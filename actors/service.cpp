@@ -6,6 +6,7 @@
 #include "actors/health_monitor.hpp"
 #include "actors/registry.hpp"
 #include "actors/system_config.hpp"
+#include "actors/warm_pool.hpp"
 #include "config/logging.hpp"
 #include "storage/postgres/key_repository.hpp"
 #include "storage/postgres/event_writer.hpp"
@@ -117,6 +118,9 @@ int run_service(const settings& cfg) {
   rdeps.sessions.permission_timeout = to_span(cfg.agent.permission_timeout);
   rdeps.sessions.webhooks = outbound::client::make(io.context(), outbound::make_egress_policy(cfg));
   rdeps.drain_grace = to_span(cfg.agent.drain_grace_period);
+  if (cfg.agent.warm_pool_size > 0)
+    rdeps.warm = spawn_warm_pool(sys, {cfg.agent.warm_pool_size, cfg.agent.warm_pool_keys, &io,
+                                       admission});
   auto registry = spawn_registry(sys, rdeps);
   log::info("agent process budget", {.component = "admission", .count = budget});
   api::tenant_workspace workspace{cfg.agent.workspace_root};

@@ -280,6 +280,10 @@ session_actor::behavior_type session(session_self self, session_identity who, se
   st.turn = st.who.turns;
   st.mapper.session_id = st.who.id;
   st.status = st.who.cli_session_started ? session_status::hibernated : session_status::idle;
+  if (st.who.warm) {
+    adopt_process(self, *st.who.warm);
+    st.who.warm.reset();
+  }
   // No exit functor: CAF 0.17 destroys the state before attached functors run. Destroying the
   // state destroys the process handles, and `~agent_process` kills (SIGKILL of bubblewrap: the
   // whole tree), so whatever ends the actor ends its processes.

@@ -42,6 +42,7 @@ struct session_identity {
   std::optional<std::string> fork_at_message;      ///< `--resume-session-at`
   uint64_t last_seq = 0;                           ///< last event id stored
   uint32_t turns = 0;                              ///< turns so far
+  warm_process_ptr warm;                           ///< a pre-started process to adopt (new only)
 };
 
 /// Spawns the actor of one session. `registry` is told when it ends.

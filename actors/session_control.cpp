@@ -7,8 +7,11 @@
 
 #include "actors/session_impl.hpp"
 
+#include "actors/cli_start.hpp"
+
 #include "config/errc.hpp"
 #include "config/logging.hpp"
+#include "config/metrics_catalog.hpp"
 #include "storage/postgres/checkpoint_queries.hpp"
 #include "storage/postgres/session_queries.hpp"
 #include "transport/http/error_catalog.hpp"
@@ -344,17 +347,21 @@ void on_hook_callback(session_self self, const std::string& request_id, const Va
   auto addr = self->address();
   auto gen = st.gen;
   auto event = hook.event;
+  metrics::webhook_called(event);
   st.deps.webhooks->post(std::move(post), [addr, gen, request_id, event](outbound::post_result r) {
     std::string failure;
     std::string output;
+    std::string_view word;  // the metric's fixed reason
     if (r.error != outbound::failure::none)
-      failure = std::string{outbound::to_string(r.error)};
+      word = outbound::to_string(r.error), failure = std::string{word};
     else if (!r.ok())
-      failure = "status " + std::to_string(r.status);
+      word = "status", failure = "status " + std::to_string(r.status);
     else if ((output = hook_output(event, r.body)).empty())
-      failure = "invalid answer";
-    if (!failure.empty())
+      word = "invalid_answer", failure = "invalid answer";
+    if (!failure.empty()) {
+      metrics::webhook_failed(event, word);
       output = failed_hook_output(event, failure);
+    }
     // The INTERNAL message carries {output, failure?, event}; only the actor emits events.
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w{buf};
@@ -446,9 +453,8 @@ void on_hooked(session_self self, uint64_t gen, std::string request_id, std::str
     write_control(self, *line);
 }
 
-std::string register_hooks(session_self self, const turn_spec& spec) {
-  auto& st = self->state;
-  st.hooks.clear();
+std::string parse_hooks(const turn_spec& spec, std::vector<hook_target>& hooks) {
+  hooks.clear();
   Document doc;
   if (spec.hooks_json.empty() || !parse_object(spec.hooks_json, doc))
     return {};
@@ -472,17 +478,21 @@ std::string register_hooks(session_self self, const turn_spec& spec) {
       auto matcher = string_member(h, "matcher");
       entry.AddMember("matcher", matcher.empty() ? Value() : Value(matcher.c_str(), a), a);
       Value ids(rapidjson::kArrayType);
-      auto id = "hook-" + std::to_string(st.hooks.size());
+      auto id = "hook-" + std::to_string(hooks.size());
       ids.PushBack(Value(id.c_str(), a), a);
       entry.AddMember("hookCallbackIds", ids, a);
       // The CLI's own deadline is later than the webhook's: our failure answer comes first.
       entry.AddMember("timeout", t.timeout_s + 2, a);
       list.PushBack(entry, a);
-      st.hooks.push_back(std::move(t));
+      hooks.push_back(std::move(t));
     }
     out.AddMember(Value(ev.name, a), list, a);
   }
-  return st.hooks.empty() ? std::string{} : json::to_string(out);
+  return hooks.empty() ? std::string{} : json::to_string(out);
+}
+
+std::string register_hooks(session_self self, const turn_spec& spec) {
+  return parse_hooks(spec, self->state.hooks);
 }
 
 // -- answers and timeouts -----------------------------------------------------------------------
@@ -808,3 +818,12 @@ caf::result<std::string> on_rewind(session_self self, std::string checkpoint_id,
 }
 
 }  // namespace caa::detail
+
+namespace caa {
+
+std::string hooks_init_json(const turn_spec& spec) {
+  std::vector<detail::hook_target> hooks;
+  return detail::parse_hooks(spec, hooks);
+}
+
+}  // namespace caa

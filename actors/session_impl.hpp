@@ -141,6 +141,8 @@ constexpr std::size_t replay_window = 4096;
 
 /// Spawns the CLI for `spec` (synchronously, on this CAF thread); false with the reason logged.
 bool spawn_process(session_self self, const turn_spec& spec);
+/// Makes a warm process (started by the pool for this session's id) the session's process.
+void adopt_process(session_self self, const warm_process& warm);
 /// Handles one stdout line of the current process.
 void on_line(session_self self, std::string line);
 /// Handles the end of process generation `gen`.
@@ -177,6 +179,8 @@ void end_turn_control(session_self self, storage::db_batch& batch);
 /// The hooks of `spec` as webhooks: fills `state.hooks`; returns the `initialize` hooks JSON
 /// (empty when there are none).
 std::string register_hooks(session_self self, const turn_spec& spec);
+/// The `initialize` hooks of `spec` (empty: none); fills `hooks` with the webhook targets.
+std::string parse_hooks(const turn_spec& spec, std::vector<hook_target>& hooks);
 /// Sends a control request line to the CLI; `reply` gets its response.
 void send_control(session_self self, std::string request_id, std::string line,
                   control_reply_fn reply);

@@ -1,5 +1,7 @@
 #include "actors/session_impl.hpp"
 
+#include "actors/cli_start.hpp"
+
 #include "config/errc.hpp"
 #include "config/logging.hpp"
 #include "storage/postgres/event_queries.hpp"
@@ -96,46 +98,34 @@ void remember_result(session_state& st, const std::string& data) {
 bool spawn_process(session_self self, const turn_spec& spec) {
   auto& st = self->state;
   auto opts = spawn_options(st, spec);
-  auto sspec = claude::make_spawn_spec(opts, spec.driver);
   auto gen = ++st.gen;
-  auto addr = self->address();
-  claude::process_callbacks cb;
-  cb.on_line = [addr, gen](std::string line) {
-    if (auto a = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(a, atom::line_v, gen, std::move(line));
-  };
-  cb.on_exit = [addr, gen](claude::exit_info info) {
-    if (auto a = caf::actor_cast<caf::actor>(addr)) {
-      int32_t code = info.exit_code >= 0 ? info.exit_code : 128 + info.signal;
-      caf::anon_send(a, atom::exited_v, gen, code, std::move(info.stderr_tail));
-    }
-  };
-  cb.on_oversized = [addr](std::size_t) {
-    log::warn("agent output line over the limit", {.component = "session"});
-  };
-  // Spawned on this CAF worker thread: it lives as long as the actor system, which is what
-  // PR_SET_PDEATHSIG and bwrap's --die-with-parent need.
-  auto p = claude::agent_process::spawn(st.deps.io->context(), sspec, std::move(cb));
-  if (!p) {
-    log::error("cannot start the agent CLI",
-               {.component = "session", .session_id = st.who.id,
-                .error_code = to_string(errc_of(p.error()))});
+  auto route = std::make_shared<cli_route>();
+  route->set(self->address(), gen);
+  st.work_root = work_root_of(spec);
+  auto hooks = register_hooks(self, spec);
+  auto proc = caa::start_cli(*st.deps.io, opts, spec, route, hooks, st.request_ids.next());
+  if (!proc)
     return false;
-  }
-  st.proc = std::make_shared<claude::agent_process>(std::move(*p));
+  st.proc = std::move(proc);
   st.proc_options_json = spec.options_json;
   st.mapper.process_cost_usd = 0;
   log::info("agent CLI started",
             {.component = "session", .session_id = st.who.id, .pid = uint64_t(st.proc->pid())});
-  st.work_root = work_root_of(spec);
-  auto hooks = register_hooks(self, spec);
-  auto init = claude::initialize(st.request_ids.next(), hooks, claude::agents_json(opts.agents));
-  if (!init || st.proc->write_line(std::move(*init))) {
-    st.proc->kill();
-    st.proc.reset();
-    return false;
-  }
   return true;
+}
+
+void adopt_process(session_self self, const warm_process& warm) {
+  auto& st = self->state;
+  auto gen = ++st.gen;
+  warm.route->set(self->address(), gen);
+  st.proc = warm.proc;
+  st.holds_slot = true;  // the pool's slot became this session's (admission was told)
+  st.proc_options_json = warm.spec->options_json;
+  st.mapper.process_cost_usd = 0;
+  st.work_root = work_root_of(*warm.spec);
+  (void) register_hooks(self, *warm.spec);
+  log::info("agent CLI taken from the warm pool",
+            {.component = "session", .session_id = st.who.id, .pid = uint64_t(st.proc->pid())});
 }
 
 void on_line(session_self self, std::string line) {
@@ -218,3 +208,52 @@ void stop_process(session_self self) {
   st.proc.reset();
 }
 }  // namespace caa::detail
+
+namespace caa {
+
+std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::query_options& opts,
+                                                 const turn_spec& spec,
+                                                 std::shared_ptr<cli_route> route,
+                                                 std::string_view hooks_json,
+                                                 std::string_view request_id) {
+  auto sspec = claude::make_spawn_spec(opts, spec.driver);
+  claude::process_callbacks cb;
+  cb.on_line = [route](std::string line) {
+    auto [addr, gen] = route->get();
+    if (auto a = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(a, atom::line_v, gen, std::move(line));
+  };
+  cb.on_exit = [route](claude::exit_info info) {
+    auto [addr, gen] = route->get();
+    if (auto a = caf::actor_cast<caf::actor>(addr)) {
+      int32_t code = info.exit_code >= 0 ? info.exit_code : 128 + info.signal;
+      caf::anon_send(a, atom::exited_v, gen, code, std::move(info.stderr_tail));
+    }
+  };
+  cb.on_oversized = [](std::size_t) {
+    log::warn("agent output line over the limit", {.component = "session"});
+  };
+  // Spawned on a CAF worker thread: it lives as long as the actor system, which is what
+  // PR_SET_PDEATHSIG and bwrap's --die-with-parent need.
+  auto p = claude::agent_process::spawn(io.context(), sspec, std::move(cb));
+  if (!p) {
+    log::error("cannot start the agent CLI",
+               {.component = "session", .error_code = to_string(errc_of(p.error()))});
+    return nullptr;
+  }
+  auto proc = std::make_shared<claude::agent_process>(std::move(*p));
+  auto init = claude::initialize(request_id, hooks_json, claude::agents_json(opts.agents));
+  if (!init || proc->write_line(std::move(*init))) {
+    proc->kill();
+    return nullptr;
+  }
+  return proc;
+}
+
+claude::query_options fresh_session_options(const turn_spec& spec, const std::string& id) {
+  detail::session_state blank;
+  blank.who.id = id;
+  return detail::spawn_options(blank, spec);
+}
+
+}  // namespace caa

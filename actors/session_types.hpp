@@ -7,16 +7,22 @@
 #include "transport/claude/argv.hpp"
 #include "transport/claude/options.hpp"
 
+#include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace caa::claude {
+class agent_process;
+}  // namespace caa::claude
 
 namespace caa {
 
@@ -58,6 +64,39 @@ struct turn_accepted {
   uint64_t after_seq = 0;  ///< the last event id before this turn
   uint32_t turn = 0;       ///< the turn number (1-based)
 };
+
+/// Where the stdout lines and the exit of one CLI process go: an actor and a generation. The
+/// warm pool re-points it when it hands a pre-started process to a session. Thread-safe.
+class cli_route {
+public:
+  /// Routes to `addr` as generation `gen` from now on.
+  void set(caf::actor_addr addr, uint64_t gen) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    addr_ = std::move(addr);
+    gen_ = gen;
+  }
+  /// The current target.
+  std::pair<caf::actor_addr, uint64_t> get() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return {addr_, gen_};
+  }
+
+private:
+  mutable std::mutex mutex_;
+  caf::actor_addr addr_;
+  uint64_t gen_ = 0;
+};
+
+/// A CLI process started ahead of demand by the warm pool (local only).
+struct warm_process {
+  std::string session_id;                       ///< its `--session-id`: the new session's id
+  std::shared_ptr<claude::agent_process> proc;  ///< running, `initialize` already written
+  std::shared_ptr<cli_route> route;             ///< re-pointed to the session that takes it
+  turn_spec_ptr spec;                           ///< the spec it was started for
+};
+
+/// A warm process handle (local only).
+using warm_process_ptr = std::shared_ptr<warm_process>;
 
 /// A new session to create (row first, then actor).
 struct new_session {
@@ -136,3 +175,4 @@ typename Inspector::result_type inspect(Inspector& f, admission_stats& x) {
 // Local only: a connection's sink and an immutable turn never leave this process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caa::event_sink_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caa::turn_spec_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caa::warm_process_ptr)

@@ -58,4 +58,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(caa_actors, caf::id_block::caa_storage::end)
   CAF_ADD_ATOM(caa_actors, caa::atom, rewind, "rewind")
   /// INTERNAL: a webhook answered (or failed) for a CLI hook callback.
   CAF_ADD_ATOM(caa_actors, caa::atom, hooked, "hooked")
+  /// The warm pool: pre-started CLI processes.
+  CAF_ADD_ATOM(caa_actors, caa::atom, warm, "warm")
+  /// Takes a warm process out of the pool.
+  CAF_ADD_ATOM(caa_actors, caa::atom, take, "take")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

@@ -97,6 +97,10 @@ struct agent_settings {
   std::string workspace_root{defaults::workspace_root};
   /// MAX_AGENT_PROCESSES (0: derive from memory)
   unsigned max_agent_processes = defaults::max_agent_processes;
+  /// WARM_POOL_SIZE (warm processes per tenant-and-options key; 0: no warm pool)
+  unsigned warm_pool_size = defaults::warm_pool_size;
+  /// WARM_POOL_KEYS (tenant-and-options keys kept warm)
+  unsigned warm_pool_keys = defaults::warm_pool_keys;
   /// ADMISSION_WAIT
   seconds_d admission_wait{defaults::admission_wait_s};
   /// SESSION_IDLE_TIMEOUT

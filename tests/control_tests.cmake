@@ -13,3 +13,15 @@ if(NOT CAA_NO_SCRIPTED_MODEL)
 endif()
 gtest_discover_tests(control_flow_test PROPERTIES LABELS integration TIMEOUT 600
                      DISCOVERY_TIMEOUT 60)
+
+# The warm pool against the service binary (integration).
+add_executable(warm_pool_test ${CMAKE_CURRENT_LIST_DIR}/integration/warm_pool_test.cpp
+                              ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_fixture.cpp)
+target_link_libraries(warm_pool_test PRIVATE caa_service_fixture GTest::gtest_main)
+caa_target_defaults(warm_pool_test)
+add_dependencies(warm_pool_test claude-agent-api)
+if(NOT CAA_NO_SCRIPTED_MODEL)
+  add_dependencies(warm_pool_test scripted_model)
+endif()
+gtest_discover_tests(warm_pool_test PROPERTIES LABELS integration TIMEOUT 600
+                     DISCOVERY_TIMEOUT 60)

@@ -85,7 +85,7 @@ void start_new(const flow_ptr& f) {
   if (!spec) return;
   auto ns = make_new_session(f->turn.req, *spec, f->tenant_id);
   create_session(
-      *f->api, std::move(ns),
+      *f->api, std::move(ns), spec,
       [f, spec](std::string, session_actor actor) { run(f, std::move(actor), spec); },
       fail_with(f));
 }

@@ -121,6 +121,21 @@ void create_session(const session_api& api, new_session ns,
       api.ctx.registry, api.ctx.request_timeout, std::move(ns), std::move(ok), std::move(fail));
 }
 
+void create_session(const session_api& api, new_session ns, turn_spec_ptr spec,
+                    std::function<void(std::string, session_actor)> ok, error_fn fail) {
+  api.ctx.sys->spawn(
+      [](caf::event_based_actor* self, registry_actor reg, caf::timespan t, new_session n,
+         turn_spec_ptr sp, std::function<void(std::string, session_actor)> on_ok,
+         error_fn on_fail) {
+        self->request(reg, t, atom::create_v, std::move(n), std::move(sp))
+            .then(
+                [on_ok](std::string& id, session_actor& a) { on_ok(std::move(id), std::move(a)); },
+                [on_fail](caf::error& e) { on_fail(std::move(e)); });
+      },
+      api.ctx.registry, api.ctx.request_timeout, std::move(ns), std::move(spec), std::move(ok),
+      std::move(fail));
+}
+
 void run_turn(const session_api& api, session_actor actor, turn_spec_ptr spec,
               std::function<void(turn_accepted)> ok, error_fn fail) {
   caa::async_request<turn_accepted>(*api.ctx.sys, std::move(actor), api.ctx.run_timeout,

@@ -47,6 +47,11 @@ void find_session(const session_api& api, std::string tenant_id, std::string id,
 void create_session(const session_api& api, new_session ns,
                     std::function<void(std::string, session_actor)> ok, error_fn fail);
 
+/// Creates the session of first turn `spec` (a warm process with the same spawn options may
+/// become its process); `ok` gets the new id and its actor.
+void create_session(const session_api& api, new_session ns, turn_spec_ptr spec,
+                    std::function<void(std::string, session_actor)> ok, error_fn fail);
+
 /// Starts a turn in `actor` (SESSION_LOCKED, CAPACITY_EXHAUSTED, SERVICE_UNAVAILABLE, ...).
 void run_turn(const session_api& api, session_actor actor, turn_spec_ptr spec,
               std::function<void(turn_accepted)> ok, error_fn fail);

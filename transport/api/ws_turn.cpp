@@ -74,7 +74,7 @@ void ws_connection::start_turn(const ws_frame& f) {
     auto spec = build_spec(t, t->turn.req, t->turn.options_json);
     if (!spec) return;
     detail::create_session(
-        *api_, make_new_session(t->turn.req, *spec, tenant_id_),
+        *api_, make_new_session(t->turn.req, *spec, tenant_id_), spec,
         [run, spec](std::string, session_actor actor) { run(std::move(actor), spec); }, t->fail);
     return;
   }

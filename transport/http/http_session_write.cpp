@@ -6,6 +6,8 @@
 #include "transport/http/log_shim.hpp"
 #include "transport/http/wire.hpp"
 
+#include "config/metrics_catalog.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
@@ -18,7 +20,8 @@ namespace {
 std::string describe(const caf::error& e) {
   if (!e) return "an empty error";
   if (e.category() == errc_category) return render_errc(e.code(), e.context());
-  return "error of a foreign category";
+  // CAF's own errors (e.g. a request timeout or a receiver that is gone) by category and code.
+  return "foreign error " + caf::to_string(e.category()) + ":" + std::to_string(e.code());
 }
 
 }  // namespace
@@ -250,6 +253,7 @@ void http_session::log_exchange() {
   s.route = ex_.route;
   s.status = ex_.status;
   s.duration_ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  metrics::http_request(ex_.method, ex_.route, ex_.status, s.duration_ms / 1000);
   s.correlation_id = ex_.correlation_id;
   s.tenant_id = ex_.tenant_id;
   s.client_ip = ex_.client_ip;

@@ -1,0 +1,31 @@
+#pragma once
+
+// Starting a CLI process, shared by the session actors and the warm pool.
+
+#include "actors/agent_io.hpp"
+#include "actors/session_types.hpp"
+#include "transport/claude/process.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace caa {
+
+/// Starts the CLI with `opts` and the driver of `spec`, sends its lines and exit to whatever
+/// `route` names at the time, and writes `initialize` (with `hooks_json`, may be empty). Null
+/// when it could not start (logged).
+std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::query_options& opts,
+                                                 const turn_spec& spec,
+                                                 std::shared_ptr<cli_route> route,
+                                                 std::string_view hooks_json,
+                                                 std::string_view request_id);
+
+/// The spawn options of a brand-new session `id` for `spec` (what its first spawn would use).
+claude::query_options fresh_session_options(const turn_spec& spec, const std::string& id);
+
+/// The `initialize` hooks object for the webhooks of `spec` (empty when it has none); callback
+/// ids are "hook-<index>" in the order of the request.
+std::string hooks_init_json(const turn_spec& spec);
+
+}  // namespace caa
