@@ -33,8 +33,7 @@ using request = bhttp::request<bhttp::string_body>;
 /// A raw HTTP response for `status` with `body`.
 std::string response(unsigned status, const std::string& body, const std::string& extra = {}) {
   return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: text/plain\r\n" + extra +
-         "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-         body;
+         "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
 /// An HTTP server on `address` (loopback): counts accepted connections, records requests and
@@ -138,9 +137,9 @@ struct fake_resolver {
   std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
 
   resolver_fn fn() const {
-    return [answers = answers, calls = calls](const std::string& host, const std::string&,
-                                              std::function<void(bool, std::vector<std::string>)>
-                                                  done) {
+    return [answers = answers, calls = calls](
+               const std::string& host, const std::string&,
+               std::function<void(bool, std::vector<std::string>)> done) {
       auto n = static_cast<std::size_t>((*calls)++);
       auto it = answers.find(host);
       if (it == answers.end()) return done(false, {});
@@ -248,9 +247,8 @@ TEST_F(outbound_client, a_rebinding_resolver_cannot_redirect_the_connection) {
 }
 
 TEST_F(outbound_client, an_allowed_post_arrives_with_headers_and_body) {
-  test_server server{[](const request&) {
-    return response(200, R"({"ok":true})", "X-Extra: 1\r\n");
-  }};
+  test_server server{
+      [](const request&) { return response(200, R"({"ok":true})", "X-Extra: 1\r\n"); }};
   fake_resolver r;
   r.answers["hook.test"] = {{"127.0.0.1"}};
   auto c = make(loopback(), r);
@@ -279,8 +277,8 @@ TEST_F(outbound_client, an_allowed_post_arrives_with_headers_and_body) {
 TEST_F(outbound_client, redirects_are_not_followed) {
   test_server target{fine};
   test_server redirector{[&](const request&) {
-    return response(302, "", "Location: http://127.0.0.1:" + std::to_string(target.port()) +
-                                 "/\r\n");
+    return response(302, "",
+                    "Location: http://127.0.0.1:" + std::to_string(target.port()) + "/\r\n");
   }};
   fake_resolver r;
   r.answers["hook.test"] = {{"127.0.0.1"}};

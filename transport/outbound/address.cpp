@@ -102,8 +102,10 @@ std::optional<ip_bytes> parse_address(std::string_view text) {
 }
 
 ip_bytes mapped(uint32_t v4) noexcept {
-  return {0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, static_cast<uint8_t>(v4 >> 24),
-          static_cast<uint8_t>(v4 >> 16), static_cast<uint8_t>(v4 >> 8), static_cast<uint8_t>(v4)};
+  ip_bytes out{};
+  out[10] = out[11] = 0xff;
+  for (std::size_t i = 0; i < 4; ++i) out[12 + i] = static_cast<uint8_t>(v4 >> (24 - 8 * i));
+  return out;
 }
 
 std::string to_text(const ip_bytes& addr) {
@@ -125,9 +127,9 @@ bool is_forbidden(const ip_bytes& a) noexcept {
   // Outside 2000::/3 (global unicast) everything is special: ::, ::1, ::/96 compat, 100::/64,
   // 64:ff9b:1::/48, fc00::/7 unique-local, fe80::/10 link-local, fec0::/10 site-local, ff00::/8.
   if ((a[0] & 0xe0) != 0x20) return true;
-  if (a[0] == 0x20 && a[1] == 0x01 && a[2] < 0x02) return true;                 // 2001::/23
-  if (starts_with(a, {0x20, 0x01, 0x0d, 0xb8})) return true;                    // 2001:db8::/32
-  return a[0] == 0x3f && a[1] == 0xff && (a[2] & 0xf0) == 0;                    // 3fff::/20
+  if (a[0] == 0x20 && a[1] == 0x01 && a[2] < 0x02) return true;  // 2001::/23
+  if (starts_with(a, {0x20, 0x01, 0x0d, 0xb8})) return true;     // 2001:db8::/32
+  return a[0] == 0x3f && a[1] == 0xff && (a[2] & 0xf0) == 0;     // 3fff::/20
 }
 
 bool is_metadata(const ip_bytes& a) noexcept {

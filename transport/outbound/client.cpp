@@ -92,7 +92,9 @@ client::~client() = default;
 void client::post(post_request req, std::function<void(post_result)> done) {
   auto parts = detail::split_url(req.url, core_->policy);
   if (std::holds_alternative<std::string>(parts)) {
-    net::post(core_->io, [done = std::move(done)] { done(post_result{failure::refused, 0, {}, {}}); });
+    net::post(core_->io, [done = std::move(done)] {
+      done(post_result{failure::refused, 0, {}, {}});
+    });
     return;
   }
   auto x = std::make_shared<detail::exchange>(core_, std::get<detail::url_parts>(std::move(parts)),

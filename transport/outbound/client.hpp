@@ -29,8 +29,8 @@ namespace caa::outbound {
 
 /// What outbound calls may reach.
 struct egress_policy {
-  std::vector<std::string> allow_cidrs;          ///< EGRESS_ALLOW_CIDRS, e.g. "127.0.0.1/32"
-  bool allow_http = false;                       ///< WEBHOOK_ALLOW_HTTP
+  std::vector<std::string> allow_cidrs;         ///< EGRESS_ALLOW_CIDRS, e.g. "127.0.0.1/32"
+  bool allow_http = false;                      ///< WEBHOOK_ALLOW_HTTP
   std::size_t max_response_bytes = 256u << 10;  ///< body limit of a response
 };
 
@@ -51,10 +51,10 @@ bool address_allowed(std::string_view addr, const egress_policy& policy);
 
 /// One POST.
 struct post_request {
-  std::string url;                                            ///< checked with `check_url`
+  std::string url;                                           ///< checked with `check_url`
   std::vector<std::pair<std::string, std::string>> headers;  ///< values are secrets
-  std::string body;                                           ///< sent as application/json
-  std::chrono::milliseconds timeout{30000};                   ///< resolve+connect+TLS+I/O
+  std::string body;                                          ///< sent as application/json
+  std::chrono::milliseconds timeout{30000};                  ///< resolve+connect+TLS+I/O
 };
 
 /// Why a POST produced no response.

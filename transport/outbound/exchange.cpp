@@ -25,9 +25,17 @@ namespace {
 
 /// Headers the client sets itself or that would change the framing.
 bool is_reserved(std::string_view name) {
-  constexpr std::string_view reserved[] = {
-      "host", "content-length", "transfer-encoding", "connection", "keep-alive",       "upgrade",
-      "te",   "trailer",        "expect",            "proxy-connection", "content-type"};
+  constexpr std::string_view reserved[] = {"host",
+                                           "content-length",
+                                           "transfer-encoding",
+                                           "connection",
+                                           "keep-alive",
+                                           "upgrade",
+                                           "te",
+                                           "trailer",
+                                           "expect",
+                                           "proxy-connection",
+                                           "content-type"};
   std::string lower{name};
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -66,8 +74,7 @@ void exchange::start() {
                                 [](const auto& h) { return is_sendable(h.first, h.second); });
     if (!sendable) return self->fail(failure::protocol);
     self->deadline_.expires_after(self->req_.timeout);
-    self->deadline_.async_wait(
-        [self](error_code ec) { self->on_deadline(ec); });
+    self->deadline_.async_wait([self](error_code ec) { self->on_deadline(ec); });
     self->do_resolve();
   });
 }
@@ -101,15 +108,14 @@ void exchange::do_connect(const std::vector<ip_bytes>& addresses) {
   for (const auto& a : addresses) {
     if (!allowed(a, core_->policy)) return fail(failure::refused);
     net::ip::address_v6 v6{a};
-    endpoints.emplace_back(v6.is_v4_mapped() ? net::ip::address{net::ip::make_address_v4(
-                                                   net::ip::v4_mapped, v6)}
-                                             : net::ip::address{v6},
+    endpoints.emplace_back(v6.is_v4_mapped()
+                               ? net::ip::address{net::ip::make_address_v4(net::ip::v4_mapped, v6)}
+                               : net::ip::address{v6},
                            port);
   }
   beast::get_lowest_layer(stream_).async_connect(
-      endpoints, [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
-        self->on_connect(ec);
-      });
+      endpoints,
+      [self = shared_from_this()](error_code ec, const tcp::endpoint&) { self->on_connect(ec); });
 }
 
 void exchange::on_connect(error_code ec) {

@@ -13,9 +13,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <atomic>
@@ -26,11 +26,11 @@ namespace caa::outbound {
 
 /// Shared state of a client and its running exchanges.
 struct client::core {
-  boost::asio::io_context& io;                     ///< where everything runs
-  egress_policy policy;                            ///< what may be reached
-  resolver_fn resolver;                            ///< the system resolver when empty
-  boost::asio::ssl::context tls;                   ///< verify peer, system CA store
-  std::atomic<uint64_t> connections{0};            ///< connections opened so far
+  boost::asio::io_context& io;           ///< where everything runs
+  egress_policy policy;                  ///< what may be reached
+  resolver_fn resolver;                  ///< the system resolver when empty
+  boost::asio::ssl::context tls;         ///< verify peer, system CA store
+  std::atomic<uint64_t> connections{0};  ///< connections opened so far
 };
 
 namespace detail {

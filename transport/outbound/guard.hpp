@@ -43,12 +43,12 @@ bool allowed(const ip_bytes& addr, const egress_policy& policy);
 
 /// An accepted URL, split.
 struct url_parts {
-  bool tls = true;                 ///< https
-  std::string host;                ///< lower-case name, or the literal's canonical text
-  std::string port;                ///< decimal, defaulted from the scheme
-  std::string target;              ///< path and query ("/" when empty), no fragment
-  std::string host_header;         ///< value of the Host header
-  std::optional<ip_bytes> literal; ///< the address when the host is an IP literal
+  bool tls = true;                  ///< https
+  std::string host;                 ///< lower-case name, or the literal's canonical text
+  std::string port;                 ///< decimal, defaulted from the scheme
+  std::string target;               ///< path and query ("/" when empty), no fragment
+  std::string host_header;          ///< value of the Host header
+  std::optional<ip_bytes> literal;  ///< the address when the host is an IP literal
 };
 
 /// `url` split, or the reason it is refused (see `check_url`).

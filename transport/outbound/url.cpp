@@ -15,9 +15,9 @@ namespace {
 constexpr std::size_t max_url_chars = 2048;
 
 /// Names that are this machine whatever the resolver says.
-constexpr std::string_view local_names[] = {"localhost", "localhost.localdomain",
-                                            "ip6-localhost", "ip6-loopback", "localhost6",
-                                            "localhost6.localdomain6"};
+constexpr std::string_view local_names[] = {"localhost",     "localhost.localdomain",
+                                            "ip6-localhost", "ip6-loopback",
+                                            "localhost6",    "localhost6.localdomain6"};
 
 /// Well-known names of cloud metadata services.
 constexpr std::string_view metadata_names[] = {"metadata",
@@ -179,7 +179,8 @@ std::optional<std::string> split_authority(std::string_view authority, const egr
 
 std::variant<url_parts, std::string> split_url(std::string_view url, const egress_policy& policy) {
   if (url.size() > max_url_chars) return std::string{"is longer than 2048 characters"};
-  if (!std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7F && c != '\\'; }))
+  if (!std::all_of(url.begin(), url.end(),
+                   [](char c) { return c > 0x20 && c < 0x7F && c != '\\'; }))
     return std::string{"must be printable ASCII without spaces or backslashes"};
   url_parts out;
   std::string_view rest;
@@ -195,8 +196,8 @@ std::variant<url_parts, std::string> split_url(std::string_view url, const egres
   if (auto why = split_authority(rest.substr(0, end), policy, out)) return *why;
   auto target = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
   target = target.substr(0, target.find('#'));
-  out.target = target.empty() || target.front() != '/' ? "/" + std::string{target}
-                                                       : std::string{target};
+  out.target =
+      target.empty() || target.front() != '/' ? "/" + std::string{target} : std::string{target};
   return out;
 }
 
