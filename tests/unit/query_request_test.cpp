@@ -238,6 +238,7 @@ TEST(query_request, policy_from_settings) {
   cfg.agent.bypass_tenants = {"ops"};
   cfg.egress.webhook_allow_http = true;
   cfg.egress.mcp_stdio_allowed_commands = {"/usr/bin/mcp"};
+  cfg.egress.allow_cidrs = {"127.0.0.1/32"};
   auto key = auth::test_access::passkey();
   http::principal ops{key, "11111111-1111-4111-8111-111111111111", "ops", "k1", true, false};
   http::principal other{key, "22222222-2222-4222-8222-222222222222", "other", "k2", true, false};
@@ -245,6 +246,7 @@ TEST(query_request, policy_from_settings) {
   EXPECT_TRUE(p.allow_bypass && p.allow_http_urls);
   EXPECT_EQ(p.mcp_stdio_commands, std::vector<std::string>{"/usr/bin/mcp"});
   EXPECT_TRUE(p.mcp_servers_enabled);
-  EXPECT_FALSE(p.hooks_enabled);
+  EXPECT_TRUE(p.hooks_enabled);  // webhooks go through the outbound client
+  EXPECT_EQ(p.egress_allow_cidrs, std::vector<std::string>{"127.0.0.1/32"});
   EXPECT_FALSE(make_decode_policy(cfg, other).allow_bypass);
 }
