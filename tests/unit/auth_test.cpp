@@ -4,8 +4,12 @@
 
 #include <openssl/sha.h>
 
+#include <array>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace caa::auth {
 
@@ -146,4 +150,150 @@ TEST(key_authenticator, cache_is_bounded) {
     run(*a, "caa_junk" + std::to_string(i));
   store.add("caa_goodkey", false);
   EXPECT_TRUE(run(*a, "caa_goodkey").who);
+}
+
+namespace {
+
+/// A fake key store whose lookups stay pending until the test completes them.
+struct deferred_store {
+  using reply = std::function<void(std::optional<auth::key_row>, caf::error)>;
+  std::mutex mtx;
+  std::vector<reply> pending;
+  int lookups = 0;
+
+  auth::key_lookup lookup() {
+    return [this](const auth::digest&, reply done) {
+      std::lock_guard<std::mutex> guard{mtx};
+      ++lookups;
+      pending.push_back(std::move(done));
+    };
+  }
+
+  /// Answers every pending lookup with `row` (or with an outage when `down`).
+  void complete(const std::optional<auth::key_row>& row, bool down = false) {
+    std::vector<reply> now;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      now.swap(pending);
+    }
+    for (auto& done : now)
+      done(down ? std::nullopt : row,
+           down ? make_error(errc::unavailable, "down") : caf::error{});
+  }
+};
+
+auth::key_row row_of(const std::string& key, const std::string& id = "k1") {
+  auth::key_row r;
+  r.key_id = id;
+  r.tenant_id = "t1";
+  r.tenant_name = "acme";
+  r.key_hash = hash_of(key);
+  r.agent = true;
+  return r;
+}
+
+/// Starts an authentication whose outcome lands in `out` when the lookup completes.
+void start(auth::key_authenticator& a, const std::string& key, outcome& out, bool& answered) {
+  a.authenticate(key, [&](std::optional<http::principal> p, caf::error e) {
+    out.who = std::move(p);
+    out.code = errc_of(e);
+    answered = true;
+  });
+}
+
+}  // namespace
+
+TEST(key_authenticator, concurrent_misses_of_one_key_share_one_lookup) {
+  deferred_store store;
+  auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s);
+  std::array<outcome, 5> outs;
+  std::array<bool, 5> answered{};
+  for (size_t i = 0; i < outs.size(); ++i)
+    start(*a, "caa_goodkey", outs[i], answered[i]);
+  EXPECT_EQ(store.lookups, 1);
+  EXPECT_FALSE(answered[0]);
+  store.complete(row_of("caa_goodkey"));
+  for (size_t i = 0; i < outs.size(); ++i) {
+    EXPECT_TRUE(answered[i]);
+    ASSERT_TRUE(outs[i].who);
+    EXPECT_EQ(outs[i].who->tenant_name(), "acme");
+  }
+  EXPECT_TRUE(run(*a, "caa_goodkey").who);  // now cached
+  EXPECT_EQ(store.lookups, 1);
+}
+
+TEST(key_authenticator, different_keys_are_looked_up_separately) {
+  deferred_store store;
+  auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s);
+  outcome one, two;
+  bool a1 = false, a2 = false;
+  start(*a, "caa_keyone", one, a1);
+  start(*a, "caa_keytwo", two, a2);
+  EXPECT_EQ(store.lookups, 2);
+  store.complete(std::nullopt);
+  EXPECT_EQ(one.code, errc::unauthenticated);
+  EXPECT_EQ(two.code, errc::unauthenticated);
+}
+
+TEST(key_authenticator, failed_shared_lookup_answers_every_waiter_and_is_not_reused) {
+  deferred_store store;
+  auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s);
+  std::array<outcome, 3> outs;
+  std::array<bool, 3> answered{};
+  for (size_t i = 0; i < outs.size(); ++i)
+    start(*a, "caa_goodkey", outs[i], answered[i]);
+  store.complete(std::nullopt, true);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    EXPECT_TRUE(answered[i]);
+    EXPECT_EQ(outs[i].code, errc::unavailable);
+  }
+  outcome again;
+  bool answered_again = false;
+  start(*a, "caa_goodkey", again, answered_again);
+  EXPECT_EQ(store.lookups, 2);  // the failure was neither cached nor joined
+  store.complete(row_of("caa_goodkey"));
+  EXPECT_TRUE(again.who);
+}
+
+TEST(key_authenticator, lookup_in_flight_at_a_revoke_is_not_cached_nor_joined) {
+  deferred_store store;
+  auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s);
+  outcome before, after;
+  bool b = false, c = false;
+  start(*a, "caa_goodkey", before, b);
+  a->invalidate("k1");
+  start(*a, "caa_goodkey", after, c);
+  EXPECT_EQ(store.lookups, 2);  // the request after the revoke did not join the older lookup
+  auto revoked = row_of("caa_goodkey");
+  revoked.revoked = true;
+  {
+    // The older lookup read the row before the revoke; the newer one after it.
+    std::vector<deferred_store::reply> replies;
+    replies.swap(store.pending);
+    replies[0](row_of("caa_goodkey"), caf::error{});
+    replies[1](revoked, caf::error{});
+  }
+  EXPECT_TRUE(before.who);
+  EXPECT_EQ(after.code, errc::unauthenticated);
+  EXPECT_EQ(run(*a, "caa_goodkey").code, errc::unauthenticated);  // the stale row was not cached
+}
+
+TEST(key_authenticator, misses_from_many_threads_share_one_lookup) {
+  deferred_store store;
+  auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s);
+  constexpr int n = 8;
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&] {
+      a->authenticate("caa_goodkey", [&](std::optional<http::principal> p, caf::error) {
+        if (p)
+          ++accepted;
+      });
+    });
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(store.lookups, 1);
+  store.complete(row_of("caa_goodkey"));
+  EXPECT_EQ(accepted.load(), n);
 }

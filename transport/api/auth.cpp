@@ -1,5 +1,7 @@
 #include "transport/api/auth.hpp"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -43,16 +45,42 @@ void key_authenticator::authenticate(
     answer(hit->row, hash, done);
     return;
   }
+  auto f = std::make_shared<flight>();
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto [it, first] = in_flight_.try_emplace(hash_key, f);
+    it->second->waiters.push_back(std::move(done));
+    if (!first)
+      return;  // a lookup of this key is on its way and will answer us too
+  }
   auto self = shared_from_this();
-  lookup_(hash, [self, hash, hash_key, done](std::optional<key_row> row, caf::error err) {
-    if (err) {
-      // PostgreSQL trouble is not the caller's fault: 503, and nothing is cached.
-      done(std::nullopt, make_error(errc::unavailable, "key lookup failed"));
-      return;
-    }
-    self->remember(hash_key, row);
-    answer(row, hash, done);
+  lookup_(hash, [self, hash_key, f](std::optional<key_row> row, caf::error err) {
+    self->land(hash_key, f, row, err);
   });
+}
+
+void key_authenticator::land(const std::string& hash_key, const std::shared_ptr<flight>& f,
+                             const std::optional<key_row>& row, const caf::error& err) {
+  std::vector<callback> waiters;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto it = in_flight_.find(hash_key);
+    if (it != in_flight_.end() && it->second == f)
+      in_flight_.erase(it);
+    if (!err && !f->detached)
+      remember_locked(hash_key, row);
+    waiters.swap(f->waiters);
+  }
+  if (err) {
+    // PostgreSQL trouble is not the caller's fault: 503, and nothing is cached.
+    for (auto& done : waiters)
+      done(std::nullopt, make_error(errc::unavailable, "key lookup failed"));
+    return;
+  }
+  digest hash{};
+  std::copy(hash_key.begin(), hash_key.end(), hash.begin());
+  for (auto& done : waiters)
+    answer(row, hash, done);
 }
 
 void key_authenticator::answer(
@@ -81,9 +109,8 @@ std::optional<key_authenticator::entry> key_authenticator::cached(const std::str
   return it->second;
 }
 
-void key_authenticator::remember(const std::string& hash_key, std::optional<key_row> row) {
+void key_authenticator::remember_locked(const std::string& hash_key, std::optional<key_row> row) {
   auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> guard{mtx_};
   if (cache_.size() >= max_entries_) {
     std::erase_if(cache_, [now](const auto& kv) { return kv.second.expires <= now; });
     if (cache_.size() >= max_entries_)
@@ -95,6 +122,11 @@ void key_authenticator::remember(const std::string& hash_key, std::optional<key_
 void key_authenticator::invalidate(const std::string& key_id) {
   std::lock_guard<std::mutex> guard{mtx_};
   std::erase_if(cache_, [&](const auto& kv) { return kv.second.row && kv.second.row->key_id == key_id; });
+  // A lookup in flight may have read the row before the revoke: its result is not cached and
+  // later requests start a fresh lookup. Flights carry only hashes, so all of them are detached.
+  for (auto& [hash_key, f] : in_flight_)
+    f->detached = true;
+  in_flight_.clear();
 }
 
 }  // namespace caa::auth

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace caa::auth {
 
@@ -41,6 +42,8 @@ class passkey_issuer {
 
 /// Authenticates API keys: SHA-256 lookup in PostgreSQL, constant-time comparison of the stored
 /// digest, and a short in-process cache (TTL <= 5 s, so a revoked key stops working in time).
+/// Concurrent cache misses of one key share a single lookup (single flight); its waiters all get
+/// its result, and a failed lookup is neither cached nor shared with later requests.
 /// Create it with `std::make_shared`: pending lookups keep it alive.
 class key_authenticator final : public http::authenticator,
                                 public std::enable_shared_from_this<key_authenticator> {
@@ -52,7 +55,8 @@ public:
   void authenticate(std::string presented_key,
                     std::function<void(std::optional<http::principal>, caf::error)> done) override;
 
-  /// Drops every cached entry of `key_id` (called after a revoke on this node).
+  /// Drops every cached entry of `key_id` (called after a revoke on this node); lookups already in
+  /// flight still answer their waiters but are neither cached nor joined by later requests.
   void invalidate(const std::string& key_id);
 
   /// Whether `key` has the shape of one of our keys (cheap pre-check before hashing).
@@ -64,8 +68,18 @@ private:
     std::chrono::steady_clock::time_point expires;
   };
 
+  using callback = std::function<void(std::optional<http::principal>, caf::error)>;
+
+  /// One lookup in progress and the requests waiting for it.
+  struct flight {
+    std::vector<callback> waiters;
+    bool detached = false;  // invalidated while in flight: do not cache its result
+  };
+
   std::optional<entry> cached(const std::string& hash_key);
-  void remember(const std::string& hash_key, std::optional<key_row> row);
+  void remember_locked(const std::string& hash_key, std::optional<key_row> row);
+  void land(const std::string& hash_key, const std::shared_ptr<flight>& f,
+            const std::optional<key_row>& row, const caf::error& err);
   static void answer(const std::optional<key_row>& row, const digest& hash,
                      const std::function<void(std::optional<http::principal>, caf::error)>& done);
 
@@ -74,6 +88,7 @@ private:
   std::size_t max_entries_;
   std::mutex mtx_;
   std::unordered_map<std::string, entry> cache_;
+  std::unordered_map<std::string, std::shared_ptr<flight>> in_flight_;
 };
 
 }  // namespace caa::auth
