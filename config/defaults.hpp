@@ -29,7 +29,7 @@ inline constexpr double ws_ticket_ttl_s = 30;                ///< WS_TICKET_TTL
 /// DATABASE_URL
 inline constexpr std::string_view database_url = "postgresql://127.0.0.1:5432/claude_agent_api";
 inline constexpr std::string_view redis_url = "redis://127.0.0.1:6379/0";  ///< REDIS_URL
-inline constexpr unsigned db_pool_size = 4;                                ///< DB_POOL_SIZE
+inline constexpr unsigned db_pool_size = 8;                                ///< DB_POOL_SIZE
 inline constexpr unsigned redis_pool_size = 2;                             ///< REDIS_POOL_SIZE
 inline constexpr double db_timeout_s = 5;                                  ///< DB_TIMEOUT
 inline constexpr double redis_timeout_s = 0.5;                             ///< REDIS_TIMEOUT

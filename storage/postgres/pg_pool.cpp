@@ -163,6 +163,7 @@ pg_pool_config pg_pool_config::from(const storage_settings& s) {
   pg_pool_config cfg;
   cfg.database_url = s.database_url;
   cfg.size = std::max(1u, s.db_pool_size);
+  cfg.max_queue = cfg.size * pg_queue_per_connection;
   cfg.db_timeout = std::chrono::duration_cast<caf::timespan>(s.db_timeout);
   return cfg;
 }

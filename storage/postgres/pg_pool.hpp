@@ -27,6 +27,9 @@ using pg_actor = caf::typed_actor<
     // SELECT 1 on some connection: true when PostgreSQL answered, false otherwise.
     caf::replies_to<atom::ping>::with<bool>>;
 
+/// Waiting requests the pool accepts per connection before it answers unavailable.
+inline constexpr std::size_t pg_queue_per_connection = 64;
+
 /// How a pool connects and how much it queues.
 struct pg_pool_config {
   std::string database_url;                            ///< URI or key=value conninfo
@@ -35,7 +38,8 @@ struct pg_pool_config {
   std::chrono::seconds connect_timeout{2};             ///< libpq connect_timeout
   std::size_t max_queue = 256;                         ///< waiting requests; beyond: unavailable
 
-  /// The pool configuration of `s` (DATABASE_URL, DB_POOL_SIZE, DB_TIMEOUT).
+  /// The pool configuration of `s` (DATABASE_URL, DB_POOL_SIZE, DB_TIMEOUT); the queue holds
+  /// `pg_queue_per_connection` requests per connection.
   static pg_pool_config from(const storage_settings& s);
 };
 
