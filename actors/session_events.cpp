@@ -2,6 +2,7 @@
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
+#include "config/metrics_catalog.hpp"
 
 #include <caf/all.hpp>
 
@@ -75,6 +76,7 @@ void deliver(session_self self) {
       if (e.seq > st.committed_seq)
         break;
       keep = it->sink->deliver(e.seq, e.name, e.data);
+      metrics::event_delivered(keep);  // streamed, or a subscriber dropped
       it->after = e.seq;
     }
     if (keep) {

@@ -1,6 +1,7 @@
 #include "storage/postgres/event_writer.hpp"
 
 #include "config/errc.hpp"
+#include "config/metrics_catalog.hpp"
 #include "storage/postgres/event_queries.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -20,6 +21,7 @@ struct pending_append {
   caf::typed_response_promise<uint64_t> rp;  ///< answered once
   std::size_t bytes = 0;                     ///< types and payloads
   bool solo = false;                         ///< write alone (isolating a failed batch)
+  std::chrono::steady_clock::time_point queued_at;  ///< arrival (the persistence lag starts)
 };
 
 struct event_writer_state {
@@ -60,6 +62,7 @@ std::size_t bytes_of(const std::vector<session_event>& events) {
 /// Answers `p` with `err` and counts the failure.
 void fail(writer_ptr self, pending_append& p, const caf::error& err) {
   ++self->state.stats.failures;
+  metrics::service().event_write_failures.inc();
   p.rp.deliver(err);
 }
 
@@ -81,8 +84,24 @@ void answer(writer_ptr self, pending_append& p,
   } else {
     ++stats.requests;
     stats.events += p.events.size();
+    metrics::service().events_persisted.inc(p.events.size());
     p.rp.deliver(p.events.back().seq);
   }
+}
+
+/// Records the size of a committed batch and the lag of its oldest event.
+void record_batch(const std::vector<pending_append>& batch) {
+  std::size_t events = 0;
+  auto oldest = std::chrono::steady_clock::time_point::max();
+  for (const auto& p : batch) {
+    events += p.events.size();
+    if (!p.events.empty()) oldest = std::min(oldest, p.queued_at);
+  }
+  if (events == 0) return;
+  auto& m = metrics::service();
+  m.event_batch_events.observe(static_cast<double>(events));
+  m.event_persist_lag_seconds.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - oldest).count());
 }
 
 void on_written(writer_ptr self, const db_result& r) {
@@ -94,6 +113,7 @@ void on_written(writer_ptr self, const db_result& r) {
     for (auto& p : batch) fail(self, p, statuses.error());
   } else {
     ++st.stats.batches;
+    record_batch(batch);
     std::unordered_map<std::string, append_status> by_session;
     for (auto& s : *statuses) by_session.emplace(s.session_id, std::move(s));
     for (auto& p : batch) answer(self, p, by_session);
@@ -175,7 +195,8 @@ caf::result<uint64_t> enqueue(writer_ptr self, std::vector<session_event>& event
   }
   auto rp = self->make_response_promise<uint64_t>();
   st.queued_bytes += bytes;
-  st.queue.push_back(pending_append{std::move(events), rp, bytes, false});
+  st.queue.push_back(
+      pending_append{std::move(events), rp, bytes, false, std::chrono::steady_clock::now()});
   write_next(self);
   return rp;
 }

@@ -1,6 +1,7 @@
 #include "transport/api/routes.hpp"
 
 #include "transport/api/keys.hpp"
+#include "transport/api/metrics_route.hpp"
 #include "transport/api/sessions.hpp"
 
 namespace caa::api {
@@ -8,6 +9,7 @@ namespace caa::api {
 http::router make_router(const api_context& ctx) {
   http::router r;
   add_health_routes(r, *ctx.health);
+  add_metrics_route(r, ctx.cfg ? ctx.cfg->auth.metrics_token : std::nullopt);
   add_key_routes(r, ctx.keys, ctx.authenticator);
   if (ctx.registry) {
     session_api_context sessions;

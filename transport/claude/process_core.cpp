@@ -1,6 +1,7 @@
 #include "transport/claude/process_core.hpp"
 
 #include "config/errc.hpp"
+#include "config/metrics_catalog.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -9,6 +10,7 @@
 #include <sys/wait.h>
 #include <cerrno>
 #include <csignal>
+#include <utility>
 
 namespace caa::claude {
 
@@ -51,7 +53,7 @@ process_core::process_core(asio::io_context& io, const spawned_child& child, con
       out_buf_(new char[read_chunk_bytes]),
       err_buf_(new char[read_chunk_bytes]),
       stderr_tail_bytes_(spec.stderr_tail_bytes) {
-  // nop
+  metrics::agent_process_started();
 }
 
 process_core::~process_core() {
@@ -66,6 +68,7 @@ process_core::~process_core() {
   }
   siginfo_t info{};
   ::waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG);
+  metrics::agent_process_ended(spoke_);
 }
 
 void process_core::start() {
@@ -94,6 +97,7 @@ void process_core::do_read_stdout() {
 
 void process_core::on_read_stdout(error_code ec, std::size_t n) {
   reading_stdout_ = false;
+  if (n > 0 && !std::exchange(spoke_, true)) metrics::agent_process_spoke();
   if (n > 0) {
     with_callbacks([&](process_callbacks& cb) {
       framer_.feed({out_buf_.get(), n}, cb.on_line, cb.on_oversized);
@@ -165,6 +169,10 @@ void process_core::on_exit_ready(error_code ec) {
     exit_.exit_code = info.si_status;
   else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED)
     exit_.signal = info.si_status;
+  metrics::cli_exited(exit_.exit_code >= 0 ? exit_.exit_code
+                      : exit_.signal > 0   ? 128 + exit_.signal
+                                           : -1);
+  metrics::agent_process_ended(std::exchange(spoke_, true));
   term_timer_.cancel();
   kill_timer_.cancel();
   stdin_open_ = false;

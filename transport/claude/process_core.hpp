@@ -92,6 +92,7 @@ class process_core : public std::enable_shared_from_this<process_core> {
   bool stdout_done_ = false;
   bool stderr_done_ = false;
   bool finished_ = false;
+  bool spoke_ = false;  // wrote to stdout at least once (no longer "starting" in the metrics)
   exit_info exit_;
 };
 

@@ -35,6 +35,16 @@ std::string presented_key(const bhttp::request_header<>& h) {
   return std::string{trim(auth.substr(scheme.size()))};
 }
 
+/// The credential of `Authorization: Bearer <token>`, if that is the header's form.
+std::optional<secret> bearer_of(const bhttp::request_header<>& h) {
+  auto auth = trim(h[bhttp::field::authorization]);
+  constexpr std::string_view scheme = "bearer ";
+  if (h.count(bhttp::field::authorization) != 1 || auth.size() <= scheme.size() ||
+      !boost::beast::iequals(auth.substr(0, scheme.size()), scheme))
+    return std::nullopt;
+  return secret{std::string{trim(auth.substr(scheme.size()))}};
+}
+
 /// Whether a request header is withheld from handlers (credentials).
 bool is_withheld(std::string_view lower_name) {
   return lower_name == "authorization" || lower_name == "x-api-key";
@@ -172,6 +182,7 @@ std::shared_ptr<request> http_session::make_request() {
   req->correlation_id = ex_.correlation_id;
   req->client_ip = ex_.client_ip;
   req->caller = ex_.caller;
+  if (ex_.info && ex_.info->policy == route_policy::public_route) req->bearer = bearer_of(h);
   req->received = ex_.started;
   return req;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/errc.hpp"
+#include "config/secret.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -78,6 +79,9 @@ struct request {
   std::string correlation_id;
   std::string client_ip;
   std::optional<principal> caller;             ///< set unless the route is public
+  /// The `Authorization: Bearer` credential, kept only on public routes for one that has its own
+  /// token (`/metrics` with METRICS_TOKEN); a `secret`, so never logged.
+  std::optional<secret> bearer;
   std::chrono::steady_clock::time_point received;
 
   /// The value of query parameter `name`, percent-decoded, if present.
