@@ -185,6 +185,34 @@ class control_flow_test : public session_flow_test {
     return env_.at("WORKSPACE_ROOT") + "/" + alpha_.tenant_id + "/work/" + name;
   }
 
+  /// A checkpointed session whose two turns wrote v2, then v3 into `file`; its id and its
+  /// checkpoint ids (turn 1, turn 2).
+  static std::pair<std::string, std::vector<std::string>> two_checkpoints(const std::string& file) {
+    auto first = turn(alpha_, R"({"prompt":"[[write )" + file +
+                                  R"( v2]]","permission_mode":"acceptEdits",)"
+                                  R"("enable_file_checkpointing":true})");
+    EXPECT_EQ(done_reason(first), "completed") << first.body;
+    auto s = session_of(first);
+    auto second = turn(alpha_, R"({"prompt":"[[write )" + file + R"( v3]]"})",
+                       "/api/v1/sessions/" + s + "/resume");
+    EXPECT_EQ(done_reason(second), "completed") << second.body;
+    auto list = http_call(port(), "GET", "/api/v1/sessions/" + s + "/checkpoints", auth(alpha_));
+    EXPECT_EQ(list.status, 200u) << list.body;
+    std::vector<std::string> ids;
+    auto d = parse_json(list.body);
+    if (d.IsObject() && d.HasMember("checkpoints"))
+      for (auto& c : d["checkpoints"].GetArray()) ids.push_back(c["id"].GetString());
+    EXPECT_NE(list.body.find("\"files_modified\":[\"" + file + "\"]"), std::string::npos)
+        << list.body;
+    return {s, ids};
+  }
+
+  /// The text of `file` in the tenant's workspace ("" when missing).
+  static std::string read_work_file(const std::string& file) {
+    std::ifstream in{work_file(file)};
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
   static inline std::string last_answered_;
 };
 
@@ -372,27 +400,11 @@ TEST_F(control_flow_test, a_hook_url_on_a_forbidden_address_is_refused_at_valida
 
 TEST_F(control_flow_test, rewind_restores_each_checkpoint_also_after_hibernation) {
   auto file = unique_word("ckpt") + ".txt";
-  auto first = turn(alpha_, R"({"prompt":"[[write )" + file + R"( v2]]","permission_mode":"acceptEdits",)"
-                            R"("enable_file_checkpointing":true})");
-  ASSERT_EQ(done_reason(first), "completed") << first.body;
-  auto s = session_of(first);
-  auto second = turn(alpha_, R"({"prompt":"[[write )" + file + R"( v3]]"})",
-                     "/api/v1/sessions/" + s + "/resume");
-  ASSERT_EQ(done_reason(second), "completed") << second.body;
-  auto read = [&] {
-    std::ifstream in{work_file(file)};
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return text;
-  };
+  auto [s, ids] = two_checkpoints(file);
+  ASSERT_EQ(ids.size(), 2u);
+  auto c1 = ids[0], c2 = ids[1];
+  auto read = [&] { return read_work_file(file); };
   ASSERT_NE(read().find("v3"), std::string::npos);
-
-  auto list = http_call(port(), "GET", "/api/v1/sessions/" + s + "/checkpoints", auth(alpha_));
-  ASSERT_EQ(list.status, 200u) << list.body;
-  auto cps = parse_json(list.body);
-  ASSERT_EQ(cps["checkpoints"].Size(), 2u) << list.body;
-  std::string c1 = cps["checkpoints"][0]["id"].GetString();
-  std::string c2 = cps["checkpoints"][1]["id"].GetString();
-  EXPECT_NE(list.body.find("\"files_modified\":[\"" + file + "\"]"), std::string::npos) << list.body;
 
   auto rewind = [&](const std::string& id, bool dry) {
     return http_call(port(), "POST", "/api/v1/sessions/" + s + "/rewind", auth(alpha_),
@@ -417,6 +429,21 @@ TEST_F(control_flow_test, rewind_restores_each_checkpoint_also_after_hibernation
   EXPECT_NE(unknown.body.find("CHECKPOINT_NOT_FOUND"), std::string::npos);
   auto other = http_call(port(), "GET", "/api/v1/sessions/" + s + "/checkpoints", auth(beta_));
   EXPECT_EQ(other.status, 404u);
+}
+
+TEST_F(control_flow_test, a_rewind_that_restores_nothing_is_not_reported_as_success) {
+  auto file = unique_word("lost") + ".txt";
+  auto [s, ids] = two_checkpoints(file);
+  ASSERT_EQ(ids.size(), 2u);
+  auto c2 = ids[1];
+  // The CLI's backups of this session are gone (a lost disk, a careless clean-up).
+  auto history = env_.at("WORKSPACE_ROOT") + "/" + alpha_.tenant_id + "/config/file-history/" + s;
+  ASSERT_TRUE(std::filesystem::exists(history)) << history;
+  std::filesystem::remove_all(history);
+  auto r = http_call(port(), "POST", "/api/v1/sessions/" + s + "/rewind", auth(alpha_),
+                     R"({"checkpoint_id":")" + c2 + R"("})");
+  EXPECT_NE(r.status, 200u) << r.body;
+  EXPECT_NE(read_work_file(file).find("v3"), std::string::npos) << "nothing was restored";
 }
 
 }  // namespace caa::test

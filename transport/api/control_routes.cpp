@@ -21,16 +21,6 @@ using http::route_policy;
 using req_ptr = std::shared_ptr<http::request>;
 using res_ptr = std::shared_ptr<http::responder>;
 
-http::response json_body(unsigned status, std::string body) {
-  http::response out;
-  out.status = status;
-  out.body = std::move(body);
-  return out;
-}
-
-error_fn fail_with(const res_ptr& res) {
-  return [res](caf::error e) { res->fail(std::move(e)); };
-}
 
 /// Parses the body as one JSON object; answers 400/422 itself and returns false on failure.
 bool parse_body(const req_ptr& req, const res_ptr& res, rapidjson::Document& doc) {
@@ -215,20 +205,15 @@ void rewind(const session_api_ptr& api, req_ptr req, res_ptr res) {
       fail_with(res));
 }
 
-template <class F>
-http::handler bind(const session_api_ptr& api, F f) {
-  return [api, f](req_ptr req, res_ptr res) { f(api, std::move(req), std::move(res)); };
-}
-
 }  // namespace
 
 void add_control_routes(http::router& r, const session_api_ptr& api) {
   constexpr auto agent = route_policy::requires_agent;
   constexpr auto general = route_class::general;
-  r.add("POST", "/api/v1/sessions/{id:uuid}/answer", agent, general, bind(api, answer));
-  r.add("POST", "/api/v1/sessions/{id:uuid}/control", agent, general, bind(api, control));
-  r.add("GET", "/api/v1/sessions/{id:uuid}/checkpoints", agent, general, bind(api, checkpoints));
-  r.add("POST", "/api/v1/sessions/{id:uuid}/rewind", agent, general, bind(api, rewind));
+  r.add("POST", "/api/v1/sessions/{id:uuid}/answer", agent, general, bind_api(api, answer));
+  r.add("POST", "/api/v1/sessions/{id:uuid}/control", agent, general, bind_api(api, control));
+  r.add("GET", "/api/v1/sessions/{id:uuid}/checkpoints", agent, general, bind_api(api, checkpoints));
+  r.add("POST", "/api/v1/sessions/{id:uuid}/rewind", agent, general, bind_api(api, rewind));
 }
 
 }  // namespace caa::api::detail

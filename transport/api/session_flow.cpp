@@ -142,6 +142,17 @@ void run_turn(const session_api& api, session_actor actor, turn_spec_ptr spec,
                                     std::move(ok), std::move(fail), atom::run_v, std::move(spec));
 }
 
+http::response json_body(unsigned status, std::string body) {
+  http::response out;
+  out.status = status;
+  out.body = std::move(body);
+  return out;
+}
+
+error_fn fail_with(const std::shared_ptr<http::responder>& res) {
+  return [res](caf::error e) { res->fail(std::move(e)); };
+}
+
 void run_async(caf::actor_system& sys, std::function<void()> f) {
   // An event-based actor runs its init function on a scheduler thread, never the caller's.
   sys.spawn(

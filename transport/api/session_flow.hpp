@@ -36,6 +36,20 @@ using session_api_ptr = std::shared_ptr<const session_api>;
 /// Receives an error (on any thread).
 using error_fn = std::function<void(caf::error)>;
 
+/// A response of `status` with a JSON `body`.
+http::response json_body(unsigned status, std::string body);
+
+/// Fails `res` with the error (an error_fn for the steps above).
+error_fn fail_with(const std::shared_ptr<http::responder>& res);
+
+/// A route handler that calls `f(api, req, res)`.
+template <class F>
+http::handler bind_api(const session_api_ptr& api, F f) {
+  return [api, f](std::shared_ptr<http::request> req, std::shared_ptr<http::responder> res) {
+    f(api, std::move(req), std::move(res));
+  };
+}
+
 /// The headers of every SSE response: no caching, no proxy buffering.
 std::vector<std::pair<std::string, std::string>> sse_headers();
 

@@ -20,16 +20,6 @@ using http::route_policy;
 using req_ptr = std::shared_ptr<http::request>;
 using res_ptr = std::shared_ptr<http::responder>;
 
-http::response json_body(unsigned status, std::string body) {
-  http::response out;
-  out.status = status;
-  out.body = std::move(body);
-  return out;
-}
-
-error_fn fail_with(const res_ptr& res) {
-  return [res](caf::error e) { res->fail(std::move(e)); };
-}
 
 /// The names of the stored statuses, for the error message of a bad filter.
 std::string status_names() {
@@ -104,22 +94,16 @@ void interrupt_session(const session_api_ptr& api, req_ptr req, res_ptr res) {
       fail_with(res));
 }
 
-/// Wraps `f(api, req, res)` into a handler.
-template <class F>
-http::handler bind(const session_api_ptr& api, F f) {
-  return [api, f](req_ptr req, res_ptr res) { f(api, std::move(req), std::move(res)); };
-}
-
 }  // namespace
 
 void add_session_resource_routes(http::router& r, const session_api_ptr& api) {
   constexpr auto agent = route_policy::requires_agent;
   constexpr auto general = route_class::general;
-  r.add("GET", "/api/v1/sessions", agent, general, bind(api, list_sessions));
-  r.add("GET", "/api/v1/sessions/{id:uuid}", agent, general, bind(api, get_session));
-  r.add("DELETE", "/api/v1/sessions/{id:uuid}", agent, general, bind(api, delete_session));
+  r.add("GET", "/api/v1/sessions", agent, general, bind_api(api, list_sessions));
+  r.add("GET", "/api/v1/sessions/{id:uuid}", agent, general, bind_api(api, get_session));
+  r.add("DELETE", "/api/v1/sessions/{id:uuid}", agent, general, bind_api(api, delete_session));
   r.add("POST", "/api/v1/sessions/{id:uuid}/interrupt", agent, general,
-        bind(api, interrupt_session));
+        bind_api(api, interrupt_session));
   r.add("GET", "/api/v1/capabilities", agent, general, [api](req_ptr req, res_ptr res) {
     auto policy = make_decode_policy(*api->ctx.cfg, *req->caller);
     caa::async_request<std::string>(
