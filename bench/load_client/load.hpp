@@ -34,6 +34,7 @@ struct options {
   double timeout_s = 120;         ///< hang guard per request
   std::string label = "run";
   std::string out;                ///< JSON result file (empty: stdout)
+  bool stamps = true;             ///< events carry the fake CLI's `t=` stamp (--no-stamps: not)
 };
 
 /// Parses argv; exits with usage on an error.
@@ -61,7 +62,10 @@ struct recorder {
   std::vector<int64_t> turn_ns;           ///< request sent -> end of the turn's stream
   std::vector<int64_t> request_ns;        ///< read mode: request -> full response
   std::map<std::string, int64_t> errors;  ///< by HTTP status or failure kind
-  int64_t events = 0;                     ///< stamped events received
+  std::map<std::string, int64_t> error_codes;  ///< "<status or error_event> <envelope code>"
+  int64_t retry_after = 0;                ///< refused responses (429/503) with `Retry-After`
+  int64_t events = 0;                     ///< stamped events received (--no-stamps: payloads)
+  bool stamps = true;                     ///< options::stamps
   int64_t frames = 0;                     ///< all SSE data lines / WS frames received
   int64_t turns_ok = 0;
   int64_t requests_ok = 0;
@@ -89,6 +93,7 @@ class turn_reader {
   std::string session_id;  ///< the first `"session_id":"..."` seen
   bool saw_done = false;   ///< a `done` event (or WS `"event":"done"`) arrived
   bool saw_error = false;  ///< an `error` event arrived
+  std::string error_code;  ///< the `code` of the first `error` event
 
  private:
   recorder& rec_;
@@ -103,6 +108,9 @@ class turn_reader {
 inline std::chrono::nanoseconds timeout_of(const options& o) {
   return std::chrono::nanoseconds{static_cast<int64_t>(o.timeout_s * 1e9)};
 }
+
+/// The value of `"code":"..."` in `json` ("" when none).
+std::string code_of(std::string_view json);
 
 /// The prompt that configures the fake CLI for one turn.
 std::string prompt_text(const options& o);

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   auto o = parse_options(argc, argv);
   asio::io_context io{1};
   recorder rec;
+  rec.stamps = o.stamps;
   auto before = sample_proc(o.pid);
   rec.rss_peak_mb = before.rss_mb;
   rec.started_ns = now_ns();

@@ -12,7 +12,7 @@ namespace {
             << "usage: load_client --port N [--mode sse|ws|read] [--target service|floor|node|proxy]\n"
                "  [--host H] [--key K] [--streams N] [--turns N] [--events N] [--bytes N]\n"
                "  [--rate R] [--ramp-ms N] [--duration S] [--session ID] [--pid PID]\n"
-               "  [--timeout S] [--label L] [--out FILE]\n";
+               "  [--timeout S] [--label L] [--out FILE] [--no-stamps]\n";
   std::exit(2);
 }
 
@@ -22,6 +22,11 @@ options parse_options(int argc, char** argv) {
   options o;
   for (int i = 1; i < argc; i += 2) {
     std::string k = argv[i];
+    if (k == "--no-stamps") {  // the only flag without a value
+      o.stamps = false;
+      --i;
+      continue;
+    }
     if (i + 1 >= argc)
       usage("missing value of " + k);
     std::string v = argv[i + 1];

@@ -10,7 +10,7 @@ namespace bench::load {
 
 namespace {
 
-/// `{"n":..,"p50":..,"p90":..,"p99":..,"max":..}` of `xs` (ns) in `unit_ns` units.
+/// `{"n":..,"p50":..,"p90":..,"p95":..,"p99":..,"max":..}` of `xs` (ns) in `unit_ns` units.
 std::string summary(std::vector<int64_t> xs, double unit_ns) {
   if (xs.empty())
     return R"({"n":0})";
@@ -20,8 +20,9 @@ std::string summary(std::vector<int64_t> xs, double unit_ns) {
     return static_cast<double>(xs[std::min(i, xs.size() - 1)]) / unit_ns;
   };
   char buf[256];
-  std::snprintf(buf, sizeof(buf), R"({"n":%zu,"p50":%.3f,"p90":%.3f,"p99":%.3f,"max":%.3f})",
-                xs.size(), at(0.5), at(0.9), at(0.99), static_cast<double>(xs.back()) / unit_ns);
+  std::snprintf(buf, sizeof(buf),
+                R"({"n":%zu,"p50":%.3f,"p90":%.3f,"p95":%.3f,"p99":%.3f,"max":%.3f})", xs.size(),
+                at(0.5), at(0.9), at(0.95), at(0.99), static_cast<double>(xs.back()) / unit_ns);
   return buf;
 }
 
@@ -59,7 +60,10 @@ void write_report(const options& o, const recorder& rec, const proc_sample& befo
      << ",\"request_latency_ms\":" << summary(rec.request_ns, 1e6)
      << ",\"requests_ok\":" << rec.requests_ok << ",\"requests_per_s\":"
      << (wall_s > 0 ? static_cast<double>(rec.requests_ok) / wall_s : 0)
-     << ",\"errors\":" << errors_json(rec.errors) << ",\"proc\":{\"pid\":" << o.pid
+     << ",\"errors\":" << errors_json(rec.errors)
+     << ",\"error_codes\":" << errors_json(rec.error_codes)
+     << ",\"refused_with_retry_after\":" << rec.retry_after
+     << ",\"stamps\":" << (o.stamps ? "true" : "false") << ",\"proc\":{\"pid\":" << o.pid
      << ",\"cpu_s\":" << cpu_s << ",\"cpu_pct\":" << (wall_s > 0 ? 100 * cpu_s / wall_s : 0)
      << ",\"rss_peak_mb\":" << rec.rss_peak_mb << ",\"rss_end_mb\":" << after.rss_mb << "}}\n";
   if (o.out.empty()) {

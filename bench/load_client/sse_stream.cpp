@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace bench::load {
@@ -57,9 +58,10 @@ http::request<http::string_body> turn_request(const options& o, const std::strin
   return req;
 }
 
-/// Reads the body of a refused request so that the connection can be reused.
+/// Reads the body of a refused request so that the connection can be reused; keeps its first
+/// 4 KiB in `body`.
 asio::awaitable<void> drain(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                            http::response_parser<http::buffer_body>& p) {
+                            http::response_parser<http::buffer_body>& p, std::string& body) {
   char tmp[4096];
   while (!p.is_done()) {
     p.get().body().data = tmp;
@@ -67,6 +69,8 @@ asio::awaitable<void> drain(beast::tcp_stream& stream, beast::flat_buffer& buf,
     auto [ec, n] = co_await http::async_read_some(stream, buf, p, use_tuple);
     if (ec && ec != http::error::need_buffer)
       co_return;
+    auto got = sizeof(tmp) - p.get().body().size;
+    body.append(tmp, std::min(got, 4096 - std::min<size_t>(body.size(), 4096)));
   }
 }
 
@@ -85,8 +89,15 @@ asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffe
     co_return turn_end::failed;
   }
   if (p.get().result_int() != 200) {
-    rec.error(std::to_string(p.get().result_int()));
-    co_await drain(stream, buf, p);
+    auto status = std::to_string(p.get().result_int());
+    rec.error(status);
+    bool retry_after = p.get().find(http::field::retry_after) != p.get().end();
+    std::string body;
+    co_await drain(stream, buf, p, body);
+    if (auto code = code_of(body); !code.empty())
+      ++rec.error_codes[status + " " + code];
+    if (retry_after && (status == "429" || status == "503"))
+      ++rec.retry_after;
     co_return turn_end::failed;
   }
   // Per stream: a completed read's bytes must not be overwritten by another stream's read
@@ -106,6 +117,8 @@ asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffe
   }
   if (reader.saw_error) {
     rec.error("error_event");
+    if (!reader.error_code.empty())
+      ++rec.error_codes["error_event " + reader.error_code];
     co_return turn_end::failed;
   }
   reader.finish(now_ns());

@@ -83,11 +83,26 @@ void turn_reader::feed_sse(std::string_view bytes, int64_t arrival_ns) {
   }
 }
 
+std::string code_of(std::string_view json) {
+  constexpr std::string_view key = R"("code":")";
+  auto pos = json.find(key);
+  if (pos == std::string_view::npos)
+    return {};
+  auto start = pos + key.size();
+  auto end = json.find('"', start);
+  return end == std::string_view::npos ? std::string{} : std::string{json.substr(start, end - start)};
+}
+
 void turn_reader::on_payload(std::string_view data, int64_t arrival_ns) {
   ++rec_.frames;
+  bool error_event = event_name_ == "error";
+  if (error_event && error_code.empty())
+    error_code = code_of(data);
   if (first_) {
     first_ = false;
-    (warm_ ? rec_.ttfe_warm_ns : rec_.ttfe_cold_ns).push_back(arrival_ns - sent_ns_);
+    // A turn refused inside its stream (its first event is `error`) was not admitted.
+    if (!error_event)
+      (warm_ ? rec_.ttfe_warm_ns : rec_.ttfe_cold_ns).push_back(arrival_ns - sent_ns_);
   }
   if (session_id.empty()) {
     constexpr std::string_view key = R"("session_id":")";
@@ -97,6 +112,10 @@ void turn_reader::on_payload(std::string_view data, int64_t arrival_ns) {
       if (end != std::string_view::npos && end > start)
         session_id = data.substr(start, end - start);
     }
+  }
+  if (!rec_.stamps) {  // --no-stamps: every payload counts as an event, no added latency
+    ++rec_.events;
+    return;
   }
   // The stamp: `t=` and 19 digits of CLOCK_MONOTONIC ns, then `;` (fake_cli).
   for (auto pos = data.find("t=0"); pos != std::string_view::npos; pos = data.find("t=0", pos + 1)) {
