@@ -41,6 +41,11 @@ run: build-service
 bench: setup
 	@bash scripts/bench.sh build-release
 
+# 100 concurrent sessions of the real CLI against the scripted model (docs/BENCHMARKS.md).
+.PHONY: capacity
+capacity: setup
+	@bash scripts/capacity.sh $(BUILD_DIR)
+
 services-start: setup
 	@bash scripts/services.sh start
 

@@ -26,3 +26,33 @@ free_port() {
   say "no free port found"
   return 1
 }
+
+# Waits until something listens on 127.0.0.1:port (about 10 s), else exits.
+wait_port() {  # port, name
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  say "$2 did not start"
+  exit 1
+}
+
+# Prints a fresh random API key in the service's format.
+random_api_key() {
+  printf 'caa_%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+}
+
+# Creates an agent key of `tenant` through the admin key; prints it.
+create_agent_key() {  # port, admin key, tenant
+  local key
+  key=$(curl -sf -X POST -H "X-API-Key: $2" -d "{\"tenant\":\"$3\",\"scopes\":[\"agent\"],\"name\":\"$3\"}" \
+        "http://127.0.0.1:$1/api/v1/keys" | sed 's/.*"key":"\([^"]*\)".*/\1/')
+  [[ "$key" == caa_* ]] || { say "cannot create a key for tenant $3"; return 1; }
+  echo "$key"
+}
+
+# Drops and creates database `name` on the private PostgreSQL (services.sh env sourced).
+fresh_database() {  # name
+  runuser -u postgres -- psql -q -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres \
+    -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+}
