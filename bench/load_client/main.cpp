@@ -8,7 +8,9 @@
 // stamped send time), events/s, time to first event of new and warm turns, errors by status.
 // read: `--streams` keep-alive connections reading `GET /api/v1/sessions/{--session}` (floor:
 // `GET /ping`) for `--duration` seconds. With `--pid` it samples that process's CPU and RSS
-// from /proc. Progress goes to stderr once a second. Options: options.cpp.
+// from /proc. Progress goes to stderr once a second. `--no-stamps` (a real CLI behind a model that
+// stamps nothing): every SSE data line or frame counts as an event, no added latency; time to
+// first event and errors as always. Options: options.cpp.
 
 #include "bench/load_client/load.hpp"
 
