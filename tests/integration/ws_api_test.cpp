@@ -212,7 +212,9 @@ TEST_F(ws_api_test, a_prompt_is_acked_and_streams_its_turn_then_a_second_turn_co
   auto second = events_of(frames, ack.session_id);
   expect_one_turn(second);
   EXPECT_GT(second.front().id, first.back().id);
-  EXPECT_EQ(session_doc(alpha_, ack.session_id)["total_turns"].GetInt(), 2);
+  EXPECT_TRUE(eventually([&] {  // the session row is written after the done event is sent
+    return session_doc(alpha_, ack.session_id)["total_turns"].GetInt() == 2;
+  }));
 
   // Another connection subscribes after an event in the middle of the first turn: it gets
   // exactly the events after it, in order, from both turns.
@@ -329,7 +331,7 @@ TEST_F(ws_api_test, bad_frames_get_error_frames_and_the_connection_keeps_working
 
 TEST_F(ws_api_test, another_tenants_session_is_not_found_and_untouched) {
   auto id = new_session(alpha_, "[[echo]] owned by alpha");
-  auto before = session_doc(alpha_, id)["total_turns"].GetInt();
+  ASSERT_TRUE(eventually([&] { return session_doc(alpha_, id)["total_turns"].GetInt() == 1; }));
   auto c = connect(beta_);
   for (const std::string type : {"subscribe", "interrupt"}) {
     ASSERT_TRUE(c->send_text(R"({"type":")" + type + R"(","session_id":")" + id + "\"}"));
@@ -337,6 +339,11 @@ TEST_F(ws_api_test, another_tenants_session_is_not_found_and_untouched) {
     EXPECT_EQ(f.type, "error") << f.raw;
     EXPECT_EQ(f.code, "SESSION_NOT_FOUND") << f.raw;
   }
+  ASSERT_TRUE(c->send_text(R"({"type":"answer","request_id":"r-1","behavior":"allow","session_id":")" +
+                           id + "\"}"));
+  EXPECT_EQ(next(*c).code, "SESSION_NOT_FOUND");
+  ASSERT_TRUE(c->send_text(R"({"type":"control","model":"haiku","session_id":")" + id + "\"}"));
+  EXPECT_EQ(next(*c).code, "SESSION_NOT_FOUND");
   ASSERT_TRUE(c->send_text(R"({"type":"prompt","prompt":"[[echo]] hijack","session_id":")" + id +
                            "\"}"));
   auto f = next(*c);
@@ -344,8 +351,30 @@ TEST_F(ws_api_test, another_tenants_session_is_not_found_and_untouched) {
   ASSERT_TRUE(c->send_text(R"({"type":"ping"})"));
   EXPECT_EQ(next(*c).type, "pong");
   auto after = session_doc(alpha_, id);
-  EXPECT_EQ(after["total_turns"].GetInt(), before);
+  EXPECT_EQ(after["total_turns"].GetInt(), 1);
   EXPECT_EQ(std::string{after["status"].GetString()}, "idle");
+}
+
+TEST_F(ws_api_test, answer_and_control_frames_reach_the_connections_session) {
+  auto c = connect(alpha_);
+  ASSERT_TRUE(c->send_text(R"({"type":"prompt","prompt":"[[echo]] then control"})"));
+  auto id = next(*c).session_id;
+  ASSERT_EQ(id.size(), 36u);
+  until_done(*c, id);
+  // Without session_id the frames address the connection's last session.
+  ASSERT_TRUE(c->send_text(R"({"type":"control","model":"haiku"})"));
+  auto ack = next(*c);
+  EXPECT_EQ(ack.type, "ack") << ack.raw;
+  EXPECT_EQ(ack.for_type, "control");
+  EXPECT_EQ(ack.session_id, id);
+  ASSERT_TRUE(c->send_text(R"({"type":"control","model":"haiku","permission_mode":"plan"})"));
+  EXPECT_EQ(next(*c).code, "VALIDATION_ERROR");
+  ASSERT_TRUE(c->send_text(R"({"type":"answer","request_id":"none-pending","behavior":"deny"})"));
+  auto idle = next(*c);
+  EXPECT_EQ(idle.type, "error") << idle.raw;
+  EXPECT_EQ(idle.code, "SESSION_IDLE") << idle.raw;
+  ASSERT_TRUE(c->send_text(R"({"type":"answer","behavior":"maybe"})"));
+  EXPECT_EQ(next(*c).code, "VALIDATION_ERROR");
 }
 
 TEST_F(ws_api_test, an_interrupt_frame_ends_the_running_turn) {
@@ -385,9 +414,30 @@ TEST_F(ws_api_test, a_reader_that_stops_reading_is_closed_with_1008_and_the_sess
   }
   EXPECT_TRUE(c->closed());
   EXPECT_EQ(c->close_code(), 1008);
-  // The whole turn is stored: another connection replays it to its done.
-  auto again = connect(alpha_);
-  ASSERT_TRUE(again->send_text(R"({"type":"subscribe","session_id":")" + id + "\"}"));
-  auto replay = events_of(until_done(*again, id), id);
-  expect_one_turn(replay);
+  // The session completed: its stored history runs from init to a completed done.
+  std::vector<std::string> names;
+  std::string last_reason;
+  auto read_history = [&] {
+    names.clear();
+    uint64_t after = 0;
+    for (bool more = true; more;) {
+      auto page = http_call(port(), "GET",
+                            "/api/v1/sessions/" + id + "/events?after=" + std::to_string(after),
+                            auth(alpha_));
+      auto d = parse_json(page.body);
+      if (page.status != 200 || !d.IsObject() || !d["events"].IsArray()) return false;
+      for (const auto& e : d["events"].GetArray()) {
+        names.push_back(member(e, "event"));
+        last_reason = member(e["data"], "reason");
+      }
+      after = d["next_after"].GetUint64();
+      more = d["has_more"].GetBool();
+    }
+    return !names.empty() && names.back() == "done";
+  };
+  EXPECT_TRUE(eventually(read_history, 60s));
+  ASSERT_GT(names.size(), 2u);
+  EXPECT_EQ(names.front(), "init");
+  EXPECT_EQ(names.back(), "done");
+  EXPECT_EQ(last_reason, "completed");
 }

@@ -1,19 +1,56 @@
-// The `answer` and `control` frames. Until the session actor takes answers and live changes,
-// both are refused with an error frame naming the frame type.
+// The `answer` and `control` frames: the decoders and session steps of the HTTP answer and
+// control routes (session_ops.hpp), over a WebSocket.
 
+#include "transport/api/session_ops.hpp"
 #include "transport/api/ws_connection.hpp"
-#include "transport/http/error_catalog.hpp"
+#include "transport/json/json.hpp"
 
 namespace caa::api {
 
 void ws_connection::on_answer(const ws_frame& f) {
-  send_error(http::validation_error({{"type", "answer frames are not available yet"}}),
-             ws_frame_type::answer, f.session_id.value_or(""));
+  auto decoded = decode_answer(*f.doc, {"type", "session_id"});
+  if (auto* e = std::get_if<caf::error>(&decoded)) {
+    send_error(*e, ws_frame_type::answer, f.session_id.value_or(""));
+    return;
+  }
+  auto id = target_of(f);
+  if (!id) return;
+  auto self = shared_from_this();
+  detail::answer_session(
+      api_, tenant_id_, *id, std::get<pending_answer>(std::move(decoded)),
+      [self, id] { self->send_ack(ws_frame_type::answer, *id); },
+      [self, id](caf::error e) { self->send_error(e, ws_frame_type::answer, *id); });
 }
 
 void ws_connection::on_control(const ws_frame& f) {
-  send_error(http::validation_error({{"type", "control frames are not available yet"}}),
-             ws_frame_type::control, f.session_id.value_or(""));
+  const auto& doc = *f.doc;
+  json::field_reader r{doc};
+  r.reject_unknown({"type", "session_id", "permission_mode", "model"});
+  auto mode = doc.FindMember("permission_mode");
+  auto model = doc.FindMember("model");
+  bool has_mode = mode != doc.MemberEnd();
+  bool has_model = model != doc.MemberEnd();
+  if (has_mode == has_model)
+    r.add_error("permission_mode", "exactly one of permission_mode and model is required");
+  if (!r.ok()) {
+    send_error(http::validation_error(r.take_errors()), ws_frame_type::control,
+               f.session_id.value_or(""));
+    return;
+  }
+  auto decoded = has_mode ? decode_control("permission_mode", &mode->value, policy_,
+                                           "permission_mode")
+                          : decode_control("model", &model->value, policy_, "model");
+  if (auto* e = std::get_if<caf::error>(&decoded)) {
+    send_error(*e, ws_frame_type::control, f.session_id.value_or(""));
+    return;
+  }
+  auto id = target_of(f);
+  if (!id) return;
+  auto self = shared_from_this();
+  detail::control_session(
+      api_, tenant_id_, *id, std::get<live_control>(std::move(decoded)),
+      [self, id](std::string) { self->send_ack(ws_frame_type::control, *id); },
+      [self, id](caf::error e) { self->send_error(e, ws_frame_type::control, *id); });
 }
 
 }  // namespace caa::api
