@@ -4,8 +4,24 @@
 #include "config/errc.hpp"
 
 #include <caf/io/middleman.hpp>
+#include <caf/timespan.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <thread>
 
 namespace caa {
+
+namespace {
+
+/// One scheduler worker per core, at least two. CAF's default is max(4, cores): on a 2-core
+/// machine the extra workers only poll for work beside the detached database workers.
+std::size_t scheduler_threads() {
+  return std::max<std::size_t>(2, std::thread::hardware_concurrency());
+}
+
+}  // namespace
 
 system_config::system_config(const settings& cfg) {
   add_message_types<caf::id_block::caa_storage>();
@@ -18,6 +34,13 @@ system_config::system_config(const settings& cfg) {
   set("middleman.app-identifier", "claude-agent-api");
   // Remote connections only when this node joins a cluster.
   set("middleman.enable-automatic-connections", false);
+  set("scheduler.max-threads", scheduler_threads());
+  // An idle work-stealing worker spins 100 polls (aggressive), then sleeps between polls
+  // (moderate), then waits on its condition variable, which an enqueue from outside the
+  // scheduler signals at once. CAF 0.17's moderate stage is 500 polls 50 us apart (25 ms of
+  // wake-ups per idle spell); 20 polls 100 us apart reach the waiting stage after 2 ms.
+  set("work-stealing.moderate-poll-attempts", std::size_t{20});
+  set("work-stealing.moderate-sleep-duration", caf::timespan{std::chrono::microseconds{100}});
   (void) cfg;
 }
 
