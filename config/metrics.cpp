@@ -24,7 +24,8 @@ void histogram::configure(std::span<const double> bounds) {
 void histogram::observe(double x) noexcept {
   if (std::isnan(x)) return;
   auto end = bounds_.begin() + static_cast<std::ptrdiff_t>(size_);
-  auto bucket = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), end, x) - bounds_.begin());
+  auto bucket =
+      static_cast<std::size_t>(std::lower_bound(bounds_.begin(), end, x) - bounds_.begin());
   counts_[bucket].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(x, std::memory_order_relaxed);
 }

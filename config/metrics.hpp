@@ -55,9 +55,9 @@ class histogram {
 
   /// What a reader sees: cumulative counts per bucket (`+Inf` last) and the sum.
   struct snapshot {
-    std::span<const double> bounds;                      ///< the finite bounds
-    std::array<uint64_t, max_bounds + 1> cumulative{};   ///< observations <= each bound, +Inf
-    double sum = 0;                                      ///< the sum of the observations
+    std::span<const double> bounds;                     ///< the finite bounds
+    std::array<uint64_t, max_bounds + 1> cumulative{};  ///< observations <= each bound, +Inf
+    double sum = 0;                                     ///< the sum of the observations
 
     /// The number of observations (the `+Inf` bucket).
     uint64_t count() const noexcept { return cumulative[bounds.size()]; }

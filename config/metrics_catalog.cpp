@@ -12,7 +12,7 @@ namespace {
 
 /// Request durations: from a millisecond to half an hour (streams last long).
 constexpr std::array<double, 16> request_bounds{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                1,     2.5,   5,    10,    30,   60,  300, 1800};
+                                                1,     2.5,   5,    10,    30,   60,  300,  1800};
 
 /// Admission waits: 0 is "granted at once"; ADMISSION_WAIT is 10 s by default.
 constexpr std::array<double, 12> wait_bounds{0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
@@ -22,7 +22,7 @@ constexpr std::array<double, 10> batch_bounds{1, 2, 5, 10, 20, 50, 100, 200, 500
 
 /// Persistence lag: one commit is about a millisecond on a quiet machine.
 constexpr std::array<double, 13> lag_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                            0.25,  0.5,    1,     2.5,   5,     10};
+                                            0.25,  0.5,    1,     2.5,  5,     10};
 
 /// How many label sets each family keeps apart.
 constexpr std::size_t route_series = 512;  // templates x methods x statuses actually seen
@@ -38,8 +38,7 @@ void write_gauge(text_writer& w, std::string_view name, std::string_view help, c
   w.sample(name, no_labels, g.value());
 }
 
-void write_counter(text_writer& w, std::string_view name, std::string_view help,
-                   const counter& c) {
+void write_counter(text_writer& w, std::string_view name, std::string_view help, const counter& c) {
   w.declare(name, "counter", help);
   w.sample(name, no_labels, c.value());
 }
@@ -175,19 +174,32 @@ void http_request(std::string_view method, std::string_view route, unsigned stat
 
 std::string_view exit_code_label(int code) noexcept {
   switch (code) {
-    case 0: return "0";
-    case 1: return "1";
-    case 2: return "2";
-    case 126: return "126";
-    case 127: return "127";
-    case 129: return "129";
-    case 130: return "130";
-    case 134: return "134";
-    case 137: return "137";
-    case 139: return "139";
-    case 141: return "141";
-    case 143: return "143";
-    default: return code < 0 ? "unknown" : "other";
+    case 0:
+      return "0";
+    case 1:
+      return "1";
+    case 2:
+      return "2";
+    case 126:
+      return "126";
+    case 127:
+      return "127";
+    case 129:
+      return "129";
+    case 130:
+      return "130";
+    case 134:
+      return "134";
+    case 137:
+      return "137";
+    case 139:
+      return "139";
+    case 141:
+      return "141";
+    case 143:
+      return "143";
+    default:
+      return code < 0 ? "unknown" : "other";
   }
 }
 

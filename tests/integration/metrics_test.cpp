@@ -36,7 +36,8 @@ class metrics_test : public ::testing::Test {
     auto r = http_call(service_->port(), "POST", "/api/v1/keys", {{"X-API-Key", admin_}},
                        R"({"tenant":"metrics","scopes":["agent"],"name":"metrics"})");
     auto d = parse_json(r.body);
-    if (r.status != 201 || !d.IsObject()) throw std::runtime_error("cannot create a key: " + r.body);
+    if (r.status != 201 || !d.IsObject())
+      throw std::runtime_error("cannot create a key: " + r.body);
     agent_key_ = d["key"].GetString();
   }
 
@@ -88,34 +89,33 @@ TEST_F(metrics_test, metrics_need_no_key_and_are_a_valid_exposition) {
   EXPECT_EQ(r.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   auto e = parse_exposition(r.body);
   for (const auto& err : e.errors) ADD_FAILURE() << err;
-  for (auto name : {"caa_http_requests_total", "caa_http_request_duration_seconds",
-                    "caa_sessions", "caa_agent_processes_live", "caa_agent_processes_starting",
-                    "caa_agent_processes_warm", "caa_admission_queue_depth",
-                    "caa_admission_wait_seconds", "caa_events_streamed_total",
-                    "caa_events_persisted_total", "caa_event_batch_events",
-                    "caa_event_persist_lag_seconds", "caa_subscriber_drops_total",
-                    "caa_webhook_calls_total", "caa_webhook_failures_total", "caa_cli_exits_total"})
+  for (auto name :
+       {"caa_http_requests_total", "caa_http_request_duration_seconds", "caa_sessions",
+        "caa_agent_processes_live", "caa_agent_processes_starting", "caa_agent_processes_warm",
+        "caa_admission_queue_depth", "caa_admission_wait_seconds", "caa_events_streamed_total",
+        "caa_events_persisted_total", "caa_event_batch_events", "caa_event_persist_lag_seconds",
+        "caa_subscriber_drops_total", "caa_webhook_calls_total", "caa_webhook_failures_total",
+        "caa_cli_exits_total"})
     EXPECT_TRUE(e.types.count(name)) << name;
   // The budget is published as soon as admission runs.
   EXPECT_GE(e.value("caa_agent_process_budget").value_or(0), 1);
 }
 
 TEST_F(metrics_test, requests_are_counted_by_route_template_and_status) {
-  std::map<std::string, std::string> found{{"route", "/api/v1/sessions/{id:uuid}"},
-                                           {"method", "GET"},
-                                           {"status", "404"}};
+  std::map<std::string, std::string> found{
+      {"route", "/api/v1/sessions/{id:uuid}"}, {"method", "GET"}, {"status", "404"}};
   std::map<std::string, std::string> unmatched{{"route", "unmatched"}, {"status", "404"}};
   std::map<std::string, std::string> health{{"route", "/health"}, {"status", "200"}};
   auto before_found = value("caa_http_requests_total", found);
   auto before_unmatched = value("caa_http_requests_total", unmatched);
   auto before_health = value("caa_http_requests_total", health);
-  auto before_hist = value("caa_http_request_duration_seconds_count",
-                           {{"route", "/api/v1/sessions/{id:uuid}"}});
+  auto before_hist =
+      value("caa_http_request_duration_seconds_count", {{"route", "/api/v1/sessions/{id:uuid}"}});
 
   // A real path of that template (a session nobody has): counted under the template.
-  auto missing = http_call(service_->port(), "GET",
-                           "/api/v1/sessions/6f1c2b0a-3d4e-4f50-8a6b-7c8d9e0f1a2b",
-                           {{"X-API-Key", agent_key_}});
+  auto missing =
+      http_call(service_->port(), "GET", "/api/v1/sessions/6f1c2b0a-3d4e-4f50-8a6b-7c8d9e0f1a2b",
+                {{"X-API-Key", agent_key_}});
   ASSERT_EQ(missing.status, 404u) << missing.body;
   ASSERT_EQ(http_call(service_->port(), "GET", "/no/such/path/at/all").status, 404u);
   ASSERT_EQ(http_call(service_->port(), "GET", "/health").status, 200u);
@@ -128,9 +128,9 @@ TEST_F(metrics_test, requests_are_counted_by_route_template_and_status) {
            value("caa_http_requests_total", health) == before_health + 2;
   }));
   EXPECT_EQ(value("caa_http_requests_total", found), before_found + 1);
-  EXPECT_EQ(value("caa_http_request_duration_seconds_count",
-                  {{"route", "/api/v1/sessions/{id:uuid}"}}),
-            before_hist + 1);
+  EXPECT_EQ(
+      value("caa_http_request_duration_seconds_count", {{"route", "/api/v1/sessions/{id:uuid}"}}),
+      before_hist + 1);
   // Raw paths never become labels.
   for (const auto& s : scrape().samples) {
     auto route = s.labels.find("route");

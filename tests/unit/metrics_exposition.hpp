@@ -60,8 +60,10 @@ inline bool is_name_char(char c) {
 /// Reads a metric or label name at `i`; empty when there is none.
 inline std::string read_name(const std::string& line, std::size_t& i, bool label) {
   std::size_t start = i;
-  if (i < line.size() && is_name_start(line[i]) && !(label && line[i] == ':')) ++i;
-  else return {};
+  if (i < line.size() && is_name_start(line[i]) && !(label && line[i] == ':'))
+    ++i;
+  else
+    return {};
   while (i < line.size() && is_name_char(line[i]) && !(label && line[i] == ':')) ++i;
   return line.substr(start, i - start);
 }
@@ -90,9 +92,12 @@ inline bool read_labels(const std::string& line, std::size_t& i,
     while (i < line.size() && line[i] != '"') {
       if (line[i] == '\\') {
         if (++i >= line.size()) return false;
-        if (line[i] == 'n') value += '\n';
-        else if (line[i] == '\\' || line[i] == '"') value += line[i];
-        else return false;
+        if (line[i] == 'n')
+          value += '\n';
+        else if (line[i] == '\\' || line[i] == '"')
+          value += line[i];
+        else
+          return false;
       } else {
         value += line[i];
       }
@@ -100,8 +105,10 @@ inline bool read_labels(const std::string& line, std::size_t& i,
     }
     if (i >= line.size() || !out.emplace(name, value).second) return false;
     ++i;  // closing quote
-    if (i < line.size() && line[i] == ',') ++i;
-    else if (i < line.size() && line[i] != '}') return false;
+    if (i < line.size() && line[i] == ',')
+      ++i;
+    else if (i < line.size() && line[i] != '}')
+      return false;
   }
   if (i >= line.size()) return false;
   ++i;  // '}'
@@ -116,9 +123,12 @@ inline bool unescape_help(const std::string& x, std::string& out) {
       continue;
     }
     if (++i >= x.size()) return false;
-    if (x[i] == 'n') out += '\n';
-    else if (x[i] == '\\') out += '\\';
-    else return false;
+    if (x[i] == 'n')
+      out += '\n';
+    else if (x[i] == '\\')
+      out += '\\';
+    else
+      return false;
   }
   return true;
 }
@@ -137,8 +147,10 @@ inline void check_histogram(const std::string& family, prom_exposition& e) {
       }
       auto bound = read_value(le->second);
       labels.erase(le);
-      if (!bound) e.errors.push_back(family + ": bad le");
-      else buckets[labels].emplace_back(*bound, s.value);
+      if (!bound)
+        e.errors.push_back(family + ": bad le");
+      else
+        buckets[labels].emplace_back(*bound, s.value);
     } else if (s.name == family + "_count") {
       counts[labels] = s.value;
     }
@@ -187,8 +199,10 @@ inline prom_exposition parse_exposition(const std::string& text) {
       auto type = i < line.size() ? line.substr(i + 1) : "";
       static const std::set<std::string> types{"counter", "gauge", "histogram", "summary",
                                                "untyped"};
-      if (name.empty() || !types.count(type)) fail(line, "bad TYPE line");
-      else if (!e.types.emplace(name, type).second) fail(line, "family declared twice");
+      if (name.empty() || !types.count(type))
+        fail(line, "bad TYPE line");
+      else if (!e.types.emplace(name, type).second)
+        fail(line, "family declared twice");
       family = name;
     } else if (line.empty() || line[0] == '#') {
       fail(line, "unexpected line");
@@ -204,8 +218,8 @@ inline prom_exposition parse_exposition(const std::string& text) {
         fail(line, "bad labels");
         continue;
       }
-      auto value = i < line.size() && line[i] == ' ' ? detail::read_value(line.substr(i + 1))
-                                                     : std::nullopt;
+      auto value =
+          i < line.size() && line[i] == ' ' ? detail::read_value(line.substr(i + 1)) : std::nullopt;
       if (!value) {
         fail(line, "bad value");
         continue;

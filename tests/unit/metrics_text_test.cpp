@@ -86,7 +86,7 @@ TEST(metrics_text, empty_histogram_still_has_every_bucket) {
 TEST(metrics_text, the_strict_reader_rejects_broken_expositions) {
   using caa::test::parse_exposition;
   EXPECT_TRUE(parse_exposition("# HELP a A.\n# TYPE a counter\na 1\n").errors.empty());
-  EXPECT_FALSE(parse_exposition("# TYPE a counter\na 1\n").errors.empty());           // no HELP
+  EXPECT_FALSE(parse_exposition("# TYPE a counter\na 1\n").errors.empty());  // no HELP
   EXPECT_FALSE(parse_exposition("# HELP a A.\n# TYPE a counter\nb 1\n").errors.empty());
   EXPECT_FALSE(parse_exposition("# HELP a A.\n# TYPE a counter\na{x=\"1} 1\n").errors.empty());
   EXPECT_FALSE(parse_exposition("# HELP a A.\n# TYPE a counter\na one\n").errors.empty());
@@ -116,9 +116,10 @@ TEST(metrics_text, the_service_catalogue_is_a_valid_exposition) {
   for (const auto& err : e.errors) ADD_FAILURE() << err;
   EXPECT_EQ(e.types.at("caa_http_requests_total"), "counter");
   EXPECT_EQ(e.types.at("caa_http_request_duration_seconds"), "histogram");
-  EXPECT_EQ(e.value("caa_http_requests_total",
-                    {{"route", "/api/v1/sessions/{id:uuid}"}, {"method", "GET"}, {"status", "200"}}),
-            2);
+  EXPECT_EQ(
+      e.value("caa_http_requests_total",
+              {{"route", "/api/v1/sessions/{id:uuid}"}, {"method", "GET"}, {"status", "200"}}),
+      2);
   EXPECT_EQ(e.value("caa_http_request_duration_seconds_bucket",
                     {{"route", "/api/v1/sessions/{id:uuid}"}, {"le", "0.025"}}),
             1);
@@ -131,10 +132,10 @@ TEST(metrics_text, the_service_catalogue_is_a_valid_exposition) {
   EXPECT_EQ(e.value("caa_admission_wait_seconds_bucket", {{"le", "0"}}), 1);
   EXPECT_EQ(e.value("caa_agent_processes_warm"), 0);
   EXPECT_EQ(e.value("caa_build_info").value_or(0), 1);
-  for (auto name : {"caa_events_streamed_total", "caa_events_persisted_total",
-                    "caa_subscriber_drops_total", "caa_admission_queue_depth",
-                    "caa_agent_processes_live", "caa_agent_processes_starting",
-                    "caa_event_persist_lag_seconds", "caa_event_batch_events",
-                    "caa_admission_refused_total", "caa_webhook_calls_total"})
+  for (auto name :
+       {"caa_events_streamed_total", "caa_events_persisted_total", "caa_subscriber_drops_total",
+        "caa_admission_queue_depth", "caa_agent_processes_live", "caa_agent_processes_starting",
+        "caa_event_persist_lag_seconds", "caa_event_batch_events", "caa_admission_refused_total",
+        "caa_webhook_calls_total"})
     EXPECT_TRUE(e.types.count(name)) << name;
 }
