@@ -133,6 +133,11 @@ void finish(settings& s, std::vector<std::string>& errors) {
   if (!s.debug && std::find(origins.begin(), origins.end(), "*") != origins.end())
     errors.emplace_back("CORS_ORIGINS: \"*\" is only allowed when DEBUG is true");
   if (s.cluster.node_id.empty()) s.cluster.node_id = default_node_id();
+  // A turn waits up to ADMISSION_WAIT for a process slot, then for the CLI to start: the edge's
+  // handler deadline must not answer first (it would say SERVICE_UNAVAILABLE instead of
+  // CAPACITY_EXHAUSTED).
+  s.http.query_request_timeout =
+      std::max(s.http.request_timeout, s.agent.admission_wait + seconds_d{30});
 }
 
 }  // namespace

@@ -41,6 +41,9 @@ struct http_settings {
   seconds_d keep_alive_timeout{defaults::api_keep_alive_timeout_s};
   /// API_REQUEST_TIMEOUT (internal deadline of a handler)
   seconds_d request_timeout{defaults::api_request_timeout_s};
+  /// Deadline of a turn route's handler until its stream starts (derived, not a variable): at
+  /// least ADMISSION_WAIT + 30 s, so admission answers (503 CAPACITY_EXHAUSTED) before the edge.
+  seconds_d query_request_timeout{defaults::api_request_timeout_s};
   /// WS_IDLE_TIMEOUT (a WebSocket with nothing received this long is closed; pinged at half)
   seconds_d ws_idle_timeout{defaults::ws_idle_timeout_s};
   /// WS_SEND_QUEUE_BYTES (unwritten bytes per WebSocket before a slow reader is closed, 1008)

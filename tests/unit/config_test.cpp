@@ -54,6 +54,16 @@ TEST(load_settings, defaults_without_environment) {
   EXPECT_GT(r.value->cluster.node_id.size(), suffix.size());
 }
 
+TEST(load_settings, turn_routes_wait_longer_than_admission) {
+  auto r = load({{"ADMISSION_WAIT", "45"}, {"API_REQUEST_TIMEOUT", "10"}});
+  ASSERT_TRUE(r.value) << joined(r);
+  EXPECT_EQ(r.value->http.request_timeout.count(), 10);
+  EXPECT_EQ(r.value->http.query_request_timeout.count(), 75);  // ADMISSION_WAIT + 30 s
+  auto longer = load({{"ADMISSION_WAIT", "1"}, {"API_REQUEST_TIMEOUT", "120"}});
+  ASSERT_TRUE(longer.value) << joined(longer);
+  EXPECT_EQ(longer.value->http.query_request_timeout.count(), 120);
+}
+
 TEST(load_settings, knows_every_variable_named_in_settings_hpp) {
   std::ifstream in{CAA_SETTINGS_HPP};
   ASSERT_TRUE(in);

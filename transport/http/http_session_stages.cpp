@@ -192,7 +192,9 @@ void http_session::do_dispatch() {
   if (auto* ws = upgrade_route(); ws && hand_over(*ws, req)) return;  // now a WebSocket
   phase_ = phase::handler;
   awaiting_ = ex_.seq;
-  arm_deadline(to_steady(ctx_->settings.request_timeout));
+  arm_deadline(to_steady(ex_.info && ex_.info->cls == route_class::query
+                             ? ctx_->settings.query_request_timeout
+                             : ctx_->settings.request_timeout));
   try {
     (*ex_.target)(std::move(req),
                   make_responder(weak_from_this(), ex_.seq, ctx_->options.stream_budget_bytes));
