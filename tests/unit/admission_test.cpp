@@ -34,6 +34,12 @@ session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_s
     [](atom::line, uint64_t, std::string&) {},
     [](atom::exited, uint64_t, int32_t, std::string&) {},
     [](atom::timeout, int32_t, uint64_t) {},
+    [](atom::answer, pending_answer&) -> caf::result<bool> { return true; },
+    [](atom::control, live_control&) -> caf::result<std::string> { return std::string{"stored"}; },
+    [](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
+      return make_error(errc::checkpoint_not_found, "fake");
+    },
+    [](atom::hooked, uint64_t, std::string&, std::string&) {},
   };
 }
 
