@@ -16,15 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Deadline kinds of the INTERNAL timeout message.
-enum : int32_t {
-  turn_deadline = 0,
-  idle_deadline = 1,
-  stop_deadline = 2,
-  write_retry = 3,
-  permission_deadline = 4,
-};
-
 }  // namespace
 
 std::string work_root_of(const turn_spec& spec) {
@@ -222,6 +213,9 @@ void on_timeout(session_self self, int32_t kind, uint64_t id) {
     case permission_deadline:
       on_permission_timeout(self, id);
       break;
+    case sink_ready:
+      on_sink_ready(self, id);
+      break;
     default:
       break;
   }
@@ -295,8 +289,7 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       if (after + 1 < first && after < s.committed_seq)
         return make_error(errc::conflict, "replay from storage first");
       // An id from the future means "from now on", never "skip what comes next".
-      s.subscribers.push_back({std::move(sink), std::min(after, s.last_seq)});
-      deliver(self);
+      add_subscriber(self, std::move(sink), std::min(after, s.last_seq));
       return s.committed_seq;
     },
     [=](atom::interrupt) -> caf::result<bool> {

@@ -85,9 +85,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// The deadline kind of a pending request (see session.cpp).
-constexpr int32_t permission_deadline = 4;
-
 std::string rfc3339_after(caf::timespan d) {
   auto t = std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
   auto secs = std::chrono::system_clock::to_time_t(t);

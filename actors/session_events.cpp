@@ -12,15 +12,76 @@ namespace {
 
 using namespace std::chrono_literals;
 
+std::size_t bytes_of(const kept_event& e) {
+  return e.name.size() + e.data.size();
+}
+
+/// Drops the oldest committed events while the window is over its bounds (the newest stays).
+void trim_window(session_state& st) {
+  auto& w = st.window;
+  while (w.size() > 1 && w.front().seq <= st.committed_seq &&
+         (w.size() > replay_window || st.window_bytes > replay_window_bytes)) {
+    st.window_bytes -= bytes_of(w.front());
+    w.pop_front();
+  }
+}
+
+/// Asks `sub`'s sink to report room with a `sink_ready` message (once per wait).
+void wait_for_room(session_self self, subscriber& sub) {
+  if (sub.waiting)
+    return;
+  sub.waiting = true;
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
+  sub.sink->when_writable([weak, id = sub.id] {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<session_actor>(strong), atom::timeout_v,
+                     int32_t{sink_ready}, id);
+  });
+}
+
+/// Delivers what `sub` misses from the window while it has room. False: drop it (gone, or its
+/// next event left the window).
+bool feed(session_self self, subscriber& sub) {
+  auto& st = self->state;
+  if (!sub.sink->open())
+    return false;
+  if (sub.after >= st.committed_seq || sub.waiting)
+    return true;
+  uint64_t first = st.window.empty() ? st.committed_seq + 1 : st.window.front().seq;
+  if (sub.after + 1 < first) {
+    log::info("subscriber fell behind the replay window; it replays from storage",
+              {.component = "session", .session_id = st.who.id});
+    metrics::event_delivered(false);
+    sub.sink->lagged();
+    return false;
+  }
+  // The window is ordered by seq: start right after what this subscriber has.
+  for (std::size_t idx = sub.after + 1 - first; idx < st.window.size(); ++idx) {
+    auto& e = st.window[idx];
+    if (e.seq > st.committed_seq)
+      break;
+    if (!sub.sink->writable()) {
+      wait_for_room(self, sub);
+      return sub.sink->open();
+    }
+    bool ok = sub.sink->deliver(e.seq, e.name, e.data);
+    metrics::event_delivered(ok);  // streamed, or a subscriber dropped
+    if (!ok)
+      return false;
+    sub.after = e.seq;
+  }
+  return true;
+}
+
 }  // namespace
 
 void emit(session_self self, api_event ev) {
   auto& st = self->state;
   kept_event k{++st.last_seq, std::move(ev.name), std::move(ev.data)};
+  st.window_bytes += bytes_of(k);
   st.unwritten.push_back(k);
   st.window.push_back(std::move(k));
-  while (st.window.size() > replay_window)
-    st.window.pop_front();
+  trim_window(st);
   flush(self);
 }
 
@@ -33,6 +94,7 @@ void flush(session_self self) {
   for (auto& e : st.unwritten)
     batch.push_back(storage::session_event{st.who.id, e.seq, e.name, e.data});
   auto upto = st.unwritten.back().seq;
+  st.writing = std::move(st.unwritten);
   st.unwritten.clear();
   st.write_in_flight = true;
   // Commit before send: subscribers see an event only once PostgreSQL has it, so every event
@@ -42,7 +104,9 @@ void flush(session_self self) {
       [=](uint64_t) {
         auto& s = self->state;
         s.write_in_flight = false;
+        s.writing.clear();
         s.committed_seq = std::max(s.committed_seq, upto);
+        trim_window(s);
         deliver(self);
         flush(self);
       },
@@ -52,39 +116,44 @@ void flush(session_self self) {
                   {.component = "session", .session_id = s.who.id,
                    .error_code = to_string(errc_of(err))});
         // Put the batch back (writes are idempotent: ON CONFLICT DO NOTHING) and retry soon.
-        std::vector<kept_event> again;
-        for (auto& e : s.window)
-          if (e.seq > s.committed_seq && e.seq <= upto)
-            again.push_back(e);
-        again.insert(again.end(), s.unwritten.begin(), s.unwritten.end());
-        s.unwritten = std::move(again);
+        s.writing.insert(s.writing.end(), std::make_move_iterator(s.unwritten.begin()),
+                         std::make_move_iterator(s.unwritten.end()));
+        s.unwritten = std::move(s.writing);
+        s.writing.clear();
         s.write_in_flight = false;
-        self->delayed_send(self, 500ms, atom::timeout_v, int32_t{3}, uint64_t{0});
+        self->delayed_send(self, 500ms, atom::timeout_v, int32_t{write_retry}, uint64_t{0});
       });
 }
 
 void deliver(session_self self) {
-  auto& st = self->state;
-  auto& subs = st.subscribers;
-  uint64_t first = st.window.empty() ? 0 : st.window.front().seq;
+  auto& subs = self->state.subscribers;
   for (auto it = subs.begin(); it != subs.end();) {
-    bool keep = it->sink->open();
-    // The window is ordered by seq: start right after what this subscriber has.
-    std::size_t idx = it->after + 1 > first ? it->after + 1 - first : 0;
-    for (; keep && idx < st.window.size(); ++idx) {
-      auto& e = st.window[idx];
-      if (e.seq > st.committed_seq)
-        break;
-      keep = it->sink->deliver(e.seq, e.name, e.data);
-      metrics::event_delivered(keep);  // streamed, or a subscriber dropped
-      it->after = e.seq;
-    }
-    if (keep) {
+    if (feed(self, *it)) {
       ++it;
     } else {
       it->sink->close();
       it = subs.erase(it);
     }
+  }
+}
+
+void add_subscriber(session_self self, event_sink_ptr sink, uint64_t after) {
+  auto& st = self->state;
+  st.subscribers.push_back({std::move(sink), after, ++st.next_subscriber_id, false});
+  deliver(self);
+}
+
+void on_sink_ready(session_self self, uint64_t id) {
+  auto& subs = self->state.subscribers;
+  for (auto it = subs.begin(); it != subs.end(); ++it) {
+    if (it->id != id)
+      continue;
+    it->waiting = false;
+    if (!feed(self, *it)) {
+      it->sink->close();
+      subs.erase(it);
+    }
+    return;
   }
 }
 

@@ -36,6 +36,18 @@ struct kept_event {
 struct subscriber {
   event_sink_ptr sink;
   uint64_t after;
+  uint64_t id = 0;       ///< names it in the `sink_ready` timeout message
+  bool waiting = false;  ///< its queue is full: a `when_writable` callback is registered
+};
+
+/// Kinds of the INTERNAL timeout message (atom::timeout, kind, id).
+enum timeout_kind : int32_t {
+  turn_deadline = 0,        ///< id: the turn
+  idle_deadline = 1,        ///< id: the idle token
+  stop_deadline = 2,        ///< id: the turn
+  write_retry = 3,          ///< id: unused
+  permission_deadline = 4,  ///< id: the pending request's token
+  sink_ready = 5,           ///< id: the subscriber whose queue has room again
 };
 
 /// Work waiting for the session's process (a turn, or a rewind of a hibernated session).
@@ -117,8 +129,11 @@ struct session_state {
   uint64_t committed_seq = 0;
   bool write_in_flight = false;
   std::vector<kept_event> unwritten;
-  std::deque<kept_event> window;  // the most recent events, for replay
+  std::vector<kept_event> writing;  // the batch in flight (put back when it fails)
+  std::deque<kept_event> window;    // the most recent events, for replay
+  std::size_t window_bytes = 0;     // payload bytes in `window`
   std::vector<subscriber> subscribers;
+  uint64_t next_subscriber_id = 0;
 
   // Transcript lines already stored, per subpath; loaded from PostgreSQL before the first
   // resumed spawn of this actor (which also restores missing transcript files).
@@ -134,8 +149,11 @@ struct session_state {
 
 using session_self = session_actor::stateful_pointer<session_state>;
 
-/// Events kept in memory for replay.
+/// Events kept in memory for replay and for subscribers that wait for room: at most this many,
+/// and at most `replay_window_bytes` of payload (committed events only are dropped; the newest
+/// event always stays). A subscriber whose next event left the window is `lagged`.
 constexpr std::size_t replay_window = 4096;
+constexpr std::size_t replay_window_bytes = std::size_t{8} << 20;
 
 // -- session_io.cpp --------------------------------------------------------------------------
 
@@ -191,8 +209,13 @@ void send_control(session_self self, std::string request_id, std::string line,
 void emit(session_self self, api_event ev);
 /// Sends unwritten events to the writer (one batch in flight at a time).
 void flush(session_self self);
-/// Delivers persisted events to subscribers; drops slow or gone ones.
+/// Delivers persisted events to subscribers while they have room (a full one waits for
+/// `sink_ready`); drops gone ones and those whose next event left the window.
 void deliver(session_self self);
+/// Adds a subscriber after `after` and delivers what it misses from the window.
+void add_subscriber(session_self self, event_sink_ptr sink, uint64_t after);
+/// The queue of subscriber `id` has room again.
+void on_sink_ready(session_self self, uint64_t id);
 
 // -- session.cpp -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@
 #include <caf/optional.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,16 @@ public:
   virtual bool open() const = 0;
   /// Ends the subscription (the session is deleted or the service drains).
   virtual void close() = 0;
+  /// Whether the subscriber's queue has room for more. The session delivers only while this
+  /// holds and otherwise waits with `when_writable`: a slow reader slows its own stream only.
+  virtual bool writable() const { return true; }
+  /// Calls `f` once, on any thread, when the subscriber is writable again or gone (at once when
+  /// it is writable or gone now).
+  virtual void when_writable(std::function<void()> f) { f(); }
+  /// The subscriber fell so far behind that the events it needs next left the session's
+  /// memory: it must replay from storage (SSE: the stream ends, the client reconnects with
+  /// Last-Event-ID; WebSocket: the connection closes with 1008). Ends the subscription.
+  virtual void lagged() { close(); }
 };
 
 /// A subscriber handle (local only).

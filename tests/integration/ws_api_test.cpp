@@ -393,7 +393,8 @@ TEST_F(ws_api_test, an_interrupt_frame_ends_the_running_turn) {
 }
 
 TEST_F(ws_api_test, a_reader_that_stops_reading_is_closed_with_1008_and_the_session_completes) {
-  // A small receive buffer and a turn of several MB: the queue passes its budget quickly.
+  // A small receive buffer and a turn of about 10 MB of events: more than the session keeps in
+  // memory for a subscriber that waits for room, so the subscriber is told to replay (1008).
   auto c = connect(alpha_, "/api/v1/ws", 4096);
   ASSERT_TRUE(c->send_text(
       R"({"type":"prompt","prompt":"[[large 3000000]]","include_partial_messages":true})"));

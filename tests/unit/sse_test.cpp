@@ -129,4 +129,56 @@ TEST(bounded_sink, a_gone_connection_closes_the_sink) {
   EXPECT_EQ(late, 1);
 }
 
+TEST(bounded_sink, is_writable_below_half_its_budget_and_says_when_it_is_again) {
+  auto t = std::make_shared<fake_transport>();
+  bounded_sink sink{t, 100};
+  int ready = 0;
+  sink.when_writable([&] { ++ready; });  // writable now: called at once
+  EXPECT_EQ(ready, 1);
+  ASSERT_TRUE(sink.push(std::string(49, 'a')));
+  EXPECT_TRUE(sink.writable());
+  ASSERT_TRUE(sink.push(std::string(1, 'b')));
+  EXPECT_FALSE(sink.writable());  // 50 of 100 queued
+  sink.when_writable([&] { ++ready; });
+  sink.when_writable([&] { ++ready; });
+  EXPECT_EQ(ready, 1);
+  sink.written(0);
+  EXPECT_EQ(ready, 1);
+  sink.written(1);  // 49 queued: both waiting callbacks run, once
+  EXPECT_EQ(ready, 3);
+  EXPECT_TRUE(sink.writable());
+  sink.written(49);
+  EXPECT_EQ(ready, 3);
+  EXPECT_EQ(t->aborts, 0);
+}
+
+TEST(bounded_sink, a_producer_that_waits_for_room_is_never_cut_even_for_big_chunks) {
+  auto t = std::make_shared<fake_transport>();
+  bounded_sink sink{t, 100};
+  // A chunk larger than the whole budget is taken while the sink is writable.
+  ASSERT_TRUE(sink.push(std::string(300, 'x')));
+  EXPECT_FALSE(sink.writable());
+  int ready = 0;
+  sink.when_writable([&] { ++ready; });
+  sink.written(300);
+  EXPECT_EQ(ready, 1);
+  ASSERT_TRUE(sink.push(std::string(10, 'y')));
+  EXPECT_EQ(t->aborts, 0);
+  EXPECT_EQ(t->sent.size(), 2u);
+}
+
+TEST(bounded_sink, the_end_of_the_stream_releases_the_waiting_producers) {
+  auto t = std::make_shared<fake_transport>();
+  bounded_sink sink{t, 100};
+  ASSERT_TRUE(sink.push(std::string(80, 'x')));
+  int ready = 0;
+  sink.when_writable([&] { ++ready; });
+  EXPECT_EQ(ready, 0);
+  sink.ended();
+  EXPECT_EQ(ready, 1);
+  EXPECT_FALSE(sink.writable());
+  sink.when_writable([&] { ++ready; });  // ended: at once
+  EXPECT_EQ(ready, 2);
+}
+
 }  // namespace

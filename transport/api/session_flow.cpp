@@ -15,13 +15,6 @@ using namespace std::chrono_literals;
 /// Events read per PostgreSQL page during a replay.
 constexpr unsigned replay_page_events = 200;
 
-/// Bytes delivered in one burst before the replay pauses (half the default stream budget of
-/// 256 KiB, so the connection's writer catches up on loopback and LAN links).
-constexpr std::size_t replay_burst_bytes = 128u << 10;
-
-/// The pause after a burst.
-constexpr caf::timespan replay_pause = 25ms;
-
 /// One replay in progress; owned by the callbacks of its current step.
 struct replay_job {
   session_api_ptr api;
@@ -31,7 +24,6 @@ struct replay_job {
   uint64_t after = 0;
   session_actor actor;
   int replays_left = 2;
-  std::size_t burst = 0;
 };
 
 using job_ptr = std::shared_ptr<replay_job>;
@@ -65,22 +57,21 @@ void subscribe_step(job_ptr job) {
 
 void on_page(const job_ptr& job, const storage::event_page& page) {
   for (auto& e : page.events) {
+    if (!job->sink->writable()) {
+      // The client reads slower than the database pages: go on (from `after`) once its
+      // queue has room again. The rest of this page is read again then.
+      if (job->sink->open()) job->sink->when_writable([job] { replay_page(job); });
+      return;
+    }
     if (!job->sink->deliver(e.seq, e.type, e.payload_json)) {
       job->sink->close();
       return;
     }
     job->after = e.seq;
-    job->burst += e.payload_json.size() + e.type.size() + 32;
   }
   if (!job->sink->open()) return;  // e.g. the stream of one turn ended with its `done`
   bool more = !page.events.empty() && page.events.back().seq < page.last_seq;
-  auto next = [job, more] { more ? replay_page(job) : subscribe_step(job); };
-  if (job->burst < replay_burst_bytes) {
-    next();
-    return;
-  }
-  job->burst = 0;
-  run_after(*job->api->ctx.sys, replay_pause, std::move(next));
+  more ? replay_page(job) : subscribe_step(job);
 }
 
 void replay_page(job_ptr job) {

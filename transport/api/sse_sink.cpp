@@ -85,6 +85,17 @@ void sse_event_sink::close() {
   if (stream_) stream_->close();
 }
 
+bool sse_event_sink::writable() const {
+  return open() && stream_->writable();
+}
+
+void sse_event_sink::when_writable(std::function<void()> f) {
+  if (stream_)
+    stream_->when_writable(std::move(f));
+  else
+    f();
+}
+
 uint64_t sse_event_sink::last_seq() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return last_seq_;

@@ -42,6 +42,10 @@ class sse_event_sink final : public event_sink {
   bool open() const override;
   /// Ends the stream after the frames already queued.
   void close() override;
+  /// Whether the HTTP stream's queue has room.
+  bool writable() const override;
+  /// Waits for room in the HTTP stream's queue.
+  void when_writable(std::function<void()> f) override;
 
   /// The highest seq written so far (0 when none).
   uint64_t last_seq() const;
@@ -50,7 +54,7 @@ class sse_event_sink final : public event_sink {
 
  private:
   mutable std::mutex mtx_;
-  std::shared_ptr<http::stream_sink> stream_;
+  const std::shared_ptr<http::stream_sink> stream_;
   bool close_after_done_;
   uint64_t last_seq_ = 0;
   bool done_ = false;

@@ -33,6 +33,19 @@ void ws_event_sink::close() {
   closed_ = true;
 }
 
+bool ws_event_sink::writable() const {
+  return open() && channel_->writable();
+}
+
+void ws_event_sink::when_writable(std::function<void()> f) {
+  channel_->when_writable(std::move(f));
+}
+
+void ws_event_sink::lagged() {
+  close();
+  channel_->close(http::ws_close::policy, "slow reader");
+}
+
 // -- ws_connection ------------------------------------------------------------------------------
 
 ws_connection::ws_connection(detail::session_api_ptr api, http::principal caller,

@@ -33,10 +33,17 @@ class ws_event_sink final : public event_sink {
   bool open() const override;
   /// Ends the subscription (the connection stays open).
   void close() override;
+  /// Whether the connection's send queue has room.
+  bool writable() const override;
+  /// Waits for room in the connection's send queue.
+  void when_writable(std::function<void()> f) override;
+  /// The subscriber fell behind the session's memory: the connection closes with 1008 (the
+  /// client reconnects and subscribes with `after`).
+  void lagged() override;
 
  private:
   mutable std::mutex mtx_;
-  std::shared_ptr<http::ws_channel> channel_;
+  const std::shared_ptr<http::ws_channel> channel_;
   std::string session_id_;
   uint64_t last_seq_;
   bool closed_ = false;

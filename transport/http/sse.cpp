@@ -89,7 +89,7 @@ bool bounded_sink::push(std::string chunk) {
     std::lock_guard<std::mutex> guard{mtx_};
     if (!open_) return false;
     t = transport_.lock();
-    over_budget = queued_ + chunk.size() > budget_;
+    over_budget = queued_ >= budget_;
     if (!t || over_budget) {
       open_ = false;
     } else {
@@ -138,13 +138,35 @@ void bounded_sink::on_closed(std::function<void()> f) {
   if (f) f();
 }
 
-void bounded_sink::written(std::size_t n) {
+bool bounded_sink::writable() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  queued_ = n > queued_ ? 0 : queued_ - n;
+  return open_ && queued_ < budget_ / 2;
+}
+
+void bounded_sink::when_writable(std::function<void()> f) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (open_ && queued_ >= budget_ / 2) {
+      waiting_.push_back(std::move(f));
+      return;
+    }
+  }
+  f();
+}
+
+void bounded_sink::written(std::size_t n) {
+  std::vector<std::function<void()>> ready;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    queued_ = n > queued_ ? 0 : queued_ - n;
+    if (queued_ < budget_ / 2) ready.swap(waiting_);
+  }
+  for (auto& f : ready) f();
 }
 
 void bounded_sink::ended() {
   std::function<void()> f;
+  std::vector<std::function<void()>> ready;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (ended_) return;
@@ -152,8 +174,10 @@ void bounded_sink::ended() {
     open_ = false;
     f = std::move(on_closed_);
     on_closed_ = nullptr;
+    ready.swap(waiting_);
   }
   if (f) f();
+  for (auto& w : ready) w();
 }
 
 }  // namespace caa::http

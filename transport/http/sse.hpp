@@ -57,9 +57,12 @@ class stream_transport {
 };
 
 /// The `stream_sink` given to handlers: bounded by a byte budget of queued, unwritten data.
+/// It is writable below half the budget; a push is accepted while fewer than `budget` bytes are
+/// queued (so the queue never holds more than the budget plus one chunk) and refused beyond,
+/// which aborts the connection: only a producer that ignores `writable` is ever cut.
 class bounded_sink final : public stream_sink {
  public:
-  /// A sink writing to `transport` that refuses data once more than `budget` bytes are queued.
+  /// A sink writing to `transport` that refuses data once `budget` bytes are queued.
   bounded_sink(std::weak_ptr<stream_transport> transport, std::size_t budget);
   ~bounded_sink() override;
 
@@ -67,6 +70,8 @@ class bounded_sink final : public stream_sink {
   void close() override;
   bool open() const override;
   void on_closed(std::function<void()> f) override;
+  bool writable() const override;
+  void when_writable(std::function<void()> f) override;
 
   /// Reports that `n` queued bytes were written (called by the transport).
   void written(std::size_t n);
@@ -81,6 +86,7 @@ class bounded_sink final : public stream_sink {
   bool open_ = true;
   bool ended_ = false;
   std::function<void()> on_closed_;
+  std::vector<std::function<void()>> waiting_;  ///< `when_writable` callbacks
 };
 
 }  // namespace caa::http

@@ -97,6 +97,13 @@ public:
   /// Queues `chunk` for writing. Returns false when the client is gone or the queue is over its
   /// byte budget (the connection is then closed: the client reconnects and replays).
   virtual bool push(std::string chunk) = 0;
+  /// Whether the queue has room (below half its budget). A producer that pushes only while
+  /// this holds, and waits with `when_writable` otherwise, is never cut for being fast: the
+  /// queue stays bounded and a slow reader only slows its own stream.
+  virtual bool writable() const { return open(); }
+  /// Calls `f` once, on any thread, when the stream is writable again or has ended (at once
+  /// when it is writable or ended now). Never called with a lock of the sink held.
+  virtual void when_writable(std::function<void()> f) { f(); }
   /// Ends the stream after the queued chunks are written.
   virtual void close() = 0;
   /// Whether the client is still connected and the stream open.

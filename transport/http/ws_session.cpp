@@ -32,7 +32,7 @@ bool ws_link::send(std::string text) {
     std::lock_guard<std::mutex> guard{mtx_};
     if (!open_) return false;
     s = session_.lock();
-    over_budget = frames_ + 1 > max_frames_ || (frames_ > 0 && bytes_ + text.size() > max_bytes_);
+    over_budget = frames_ >= max_frames_ || bytes_ >= max_bytes_;
     if (!s || over_budget) {
       open_ = false;
     } else {
@@ -64,15 +64,46 @@ bool ws_link::open() const {
   return open_;
 }
 
-void ws_link::written(std::size_t n) {
+bool ws_link::writable() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  bytes_ = n > bytes_ ? 0 : bytes_ - n;
-  if (frames_ > 0) --frames_;
+  return open_ && has_room();
+}
+
+void ws_link::when_writable(std::function<void()> f) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!ended_ && !has_room()) {
+      waiting_.push_back(std::move(f));
+      return;
+    }
+  }
+  f();
+}
+
+bool ws_link::has_room() const {
+  return frames_ < (max_frames_ + 1) / 2 && bytes_ < max_bytes_ / 2;
+}
+
+void ws_link::written(std::size_t n) {
+  std::vector<std::function<void()>> ready;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    bytes_ = n > bytes_ ? 0 : bytes_ - n;
+    if (frames_ > 0) --frames_;
+    if (has_room()) ready.swap(waiting_);
+  }
+  for (auto& f : ready) f();
 }
 
 void ws_link::ended() {
-  std::lock_guard<std::mutex> guard{mtx_};
-  open_ = false;
+  std::vector<std::function<void()>> ready;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    open_ = false;
+    ended_ = true;
+    ready.swap(waiting_);
+  }
+  for (auto& f : ready) f();
 }
 
 // -- ws_session ---------------------------------------------------------------------------------

@@ -80,6 +80,8 @@ class ws_link final : public ws_channel {
   bool send(std::string text) override;
   void close(uint16_t code, std::string reason) override;
   bool open() const override;
+  bool writable() const override;
+  void when_writable(std::function<void()> f) override;
 
   /// Reports that a message of `n` bytes was written or dropped (called by the session).
   void written(std::size_t n);
@@ -87,6 +89,8 @@ class ws_link final : public ws_channel {
   void ended();
 
  private:
+  bool has_room() const;  ///< below half the budgets; with `mtx_` held
+
   mutable std::mutex mtx_;
   std::weak_ptr<ws_session> session_;
   std::size_t max_bytes_;
@@ -94,6 +98,8 @@ class ws_link final : public ws_channel {
   std::size_t bytes_ = 0;
   std::size_t frames_ = 0;
   bool open_ = true;
+  bool ended_ = false;
+  std::vector<std::function<void()>> waiting_;  ///< `when_writable` callbacks
 };
 
 }  // namespace caa::http

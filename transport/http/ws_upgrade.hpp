@@ -36,10 +36,15 @@ class ws_channel {
  public:
   virtual ~ws_channel() = default;
   /// Queues one text message. Returns false when the connection is closed or closing, or when
-  /// the message would take the unwritten queue over its byte or message budget: the
-  /// connection is then closed with 1008 (a message larger than the byte budget is accepted
-  /// only when nothing else is queued).
+  /// the unwritten queue is already at its byte or message budget: the connection is then
+  /// closed with 1008 (so the queue never holds more than the budget plus one message).
   virtual bool send(std::string text) = 0;
+  /// Whether the queue has room (below half its byte and message budgets). A producer that
+  /// sends only while this holds, and waits with `when_writable` otherwise, is never cut.
+  virtual bool writable() const { return open(); }
+  /// Calls `f` once, on any thread, when the queue is writable again or the connection ended
+  /// (at once when it is writable or ended now).
+  virtual void when_writable(std::function<void()> f) { f(); }
   /// Closes the connection with `code` and `reason` after the message being written.
   virtual void close(uint16_t code, std::string reason) = 0;
   /// Whether messages are still accepted.

@@ -1,0 +1,490 @@
+#pragma once
+
+// The fixture of the session actor's state-machine tests (session_machine_*_test.cpp): fakes
+// of PostgreSQL, the event writer and the registry, a recording subscriber, and a session
+// driven by CAF's test coordinator.
+//
+// The session actor's state machine is driven deterministically by CAF's test coordinator
+// (issue 3; RELIABILITY.md T16): runs, interrupts, subscriptions, process exits and results in
+// every order, with fake PostgreSQL, a fake event writer and a recording subscriber.
+//
+// Determinism: the session spawns a real (fake) CLI, `sleep`, because `spawn_process` needs a
+// live `agent_process`. The single thread of the `agent_io` is parked behind a gate for the
+// whole test, so no pipe or pidfd callback can ever reach the actor from another thread: the
+// test injects the CLI's stdout lines and exits itself as the INTERNAL `(line, gen, text)` and
+// `(exited, gen, code, stderr)` messages, in exactly the order it wants. Killing a process
+// (SIGKILL through its pidfd) is synchronous, so "the session killed its CLI" is observable
+// through /proc. At teardown every actor is killed, the gate opens, and the fixture checks that
+// no child process of the test survives.
+
+#include "actors/admission.hpp"
+#include "actors/agent_io.hpp"
+#include "actors/session.hpp"
+#include "actors/system_config.hpp"
+#include "config/errc.hpp"
+#include "storage/postgres/statements.hpp"
+#include "transport/http/error_catalog.hpp"
+
+#include <gtest/gtest.h>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <rapidjson/document.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <numeric>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace session_machine {
+
+using namespace caa;
+using namespace std::chrono_literals;
+
+namespace fs = std::filesystem;
+
+// -- canned CLI stdout lines --------------------------------------------------------------------
+
+inline const std::string init_line =
+    R"({"type":"system","subtype":"init","cwd":"/srv/ws/t/work","session_id":"cli-id",)"
+    R"("tools":["Bash"],"model":"m","permissionMode":"default"})";
+inline const std::string assistant_line =
+    R"({"type":"assistant","message":{"model":"m","content":[{"type":"text","text":"hi"}],)"
+    R"("usage":{}},"parent_tool_use_id":null,"uuid":"u1","session_id":"cli-id"})";
+inline const std::string result_line =
+    R"({"type":"result","subtype":"success","is_error":false,"total_cost_usd":0.01,)"
+    R"("num_turns":1,"result":"ok","session_id":"cli-id","uuid":"r1","usage":{"input_tokens":1}})";
+inline const std::string interrupted_result_line =
+    R"({"type":"result","subtype":"error_during_execution","is_error":true,"total_cost_usd":0.01,)"
+    R"("num_turns":1,"session_id":"cli-id","uuid":"r2"})";
+
+// -- fakes --------------------------------------------------------------------------------------
+
+/// What the fake PostgreSQL saw, and which statements it fails.
+struct pg_log {
+  std::vector<storage::db_query> queries;
+  std::set<std::string> fail;  // statement names answered with `unavailable`
+
+  /// The statuses written by `session_set_status`, in order.
+  std::vector<std::string> statuses() const {
+    std::vector<std::string> out;
+    for (auto& q : queries)
+      if (q.statement_name == storage::stmt::session_set_status && q.params.size() > 2 &&
+          q.params[2])
+        out.push_back(*q.params[2]);
+    return out;
+  }
+
+  std::size_t count(std::string_view name) const {
+    return static_cast<std::size_t>(std::count_if(
+        queries.begin(), queries.end(), [&](auto& q) { return q.statement_name == name; }));
+  }
+};
+
+inline storage::pg_actor::behavior_type fake_pg(storage::pg_actor::pointer, std::shared_ptr<pg_log> log) {
+  return {
+      [=](storage::db_query& q) -> caf::result<storage::db_result> {
+        log->queries.push_back(q);
+        if (log->fail.count(q.statement_name) > 0) return make_error(errc::unavailable, "fake pg");
+        return storage::db_result{};
+      },
+      [=](storage::db_batch& b) -> caf::result<std::vector<storage::db_result>> {
+        for (auto& q : b.queries) {
+          log->queries.push_back(q);
+          if (log->fail.count(q.statement_name) > 0)
+            return make_error(errc::unavailable, "fake pg");
+        }
+        return std::vector<storage::db_result>(b.queries.size());
+      },
+      [](caa::atom::ping) { return true; },
+  };
+}
+
+/// What the fake event writer stored.
+struct writer_log {
+  std::vector<storage::session_event> events;
+  int fail_next = 0;  // answer this many appends with `unavailable`
+  uint64_t appends = 0;
+};
+
+inline storage::event_writer_actor::behavior_type fake_writer(storage::event_writer_actor::pointer,
+                                                       std::shared_ptr<writer_log> log) {
+  return {
+      [=](caa::atom::append, std::vector<storage::session_event>& evs) -> caf::result<uint64_t> {
+        ++log->appends;
+        if (log->fail_next > 0) {
+          --log->fail_next;
+          return make_error(errc::unavailable, "fake writer");
+        }
+        uint64_t hi = 0;
+        for (auto& e : evs) {
+          hi = std::max(hi, e.seq);
+          log->events.push_back(e);
+        }
+        return hi;
+      },
+      [=](caf::get_atom) {
+        storage::event_writer_stats s;
+        s.requests = log->appends;
+        s.events = log->events.size();
+        return s;
+      },
+  };
+}
+
+/// What the fake registry was told.
+struct registry_log {
+  std::vector<std::string> removed;
+};
+
+inline caf::behavior fake_registry(caf::event_based_actor*, std::shared_ptr<registry_log> log) {
+  return {
+      [=](caa::atom::remove, const std::string& id) { log->removed.push_back(id); },
+  };
+}
+
+/// A subscriber that records every delivery (the test coordinator runs on one thread).
+class recording_sink : public event_sink {
+ public:
+  struct delivery {
+    uint64_t seq;
+    std::string name;
+    std::string data;
+  };
+
+  bool deliver(uint64_t seq, std::string_view name, std::string_view data) override {
+    if (!open_) return false;
+    got.push_back({seq, std::string{name}, std::string{data}});
+    return true;
+  }
+  bool open() const override { return open_; }
+  void close() override {
+    open_ = false;
+    ++closes;
+  }
+
+  std::vector<uint64_t> seqs() const {
+    std::vector<uint64_t> out;
+    for (auto& d : got) out.push_back(d.seq);
+    return out;
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (auto& d : got) out.push_back(d.name);
+    return out;
+  }
+
+  std::vector<delivery> got;
+  int closes = 0;
+
+ private:
+  bool open_ = true;
+};
+
+/// The "reason" of a done event's data, or "code" of an error event's.
+inline std::string field(const std::string& json, const char* key) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember(key) || !d[key].IsString()) return {};
+  return d[key].GetString();
+}
+
+// -- child processes of this test ---------------------------------------------------------------
+
+/// The direct children of this process and their states (R, S, Z, ...), from /proc.
+inline std::map<pid_t, char> child_processes() {
+  std::map<pid_t, char> out;
+  auto me = ::getpid();
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator("/proc", ec)) {
+    auto name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == me) out[static_cast<pid_t>(std::stoi(name))] = state;
+  }
+  return out;
+}
+
+/// Children that are still running (not zombies).
+inline std::size_t live_children() {
+  std::size_t n = 0;
+  for (auto& [pid, state] : child_processes())
+    if (state != 'Z' && state != 'X') ++n;
+  return n;
+}
+
+/// Waits (wall clock, bounded) until `pred` holds; SIGKILL delivery is asynchronous.
+template <class Pred>
+inline bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// -- the fixture --------------------------------------------------------------------------------
+
+class test_config : public system_config {
+ public:
+  test_config() : system_config(settings{}) {
+    set("scheduler.policy", caf::atom("testing"));
+    set("middleman.network-backend", caf::atom("testing"));
+  }
+};
+
+template <class T>
+using answer = std::optional<caf::expected<T>>;
+
+inline errc code_of(const caf::error& e) {
+  return errc_of(e);
+}
+
+/// Whether an answer arrived and is a success.
+template <class T>
+inline bool ok(const answer<T>& x) {
+  return x.has_value() && static_cast<bool>(*x);
+}
+
+class session_machine_test : public ::testing::Test {
+ protected:
+  session_machine_test()
+      : sys(cfg),
+        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+        self(sys) {
+    // Park the only agent I/O thread: no process callback runs until teardown.
+    boost::asio::post(io.context(), [f = gate.get_future().share()] { f.wait(); });
+    char tmpl[] = "/tmp/session-machine-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    cli = dir / "fake-claude";
+    {
+      std::ofstream out(cli);
+      out << "#!/bin/sh\nexec sleep 3600\n";
+    }
+    fs::permissions(cli, fs::perms::owner_all);
+    pg = sys.spawn(fake_pg, pgl);
+    writer = sys.spawn(fake_writer, wl);
+    registry = sys.spawn(fake_registry, rl);
+    admission = spawn_admission(sys, {budget, 10s});
+    spawned = {caf::actor_cast<caf::actor>(pg), caf::actor_cast<caf::actor>(writer), registry,
+               caf::actor_cast<caf::actor>(admission)};
+  }
+
+  ~session_machine_test() override {
+    // The test coordinator runs nothing by itself: stop every actor and let the system end.
+    // Sessions end through `remove` (it kills and drops their CLIs first).
+    pgl->fail.clear();
+    for (auto& s : sessions) caf::anon_send(s, caa::atom::remove_v);
+    sched.run();
+    for (auto& a : spawned) caf::anon_send_exit(a, caf::exit_reason::kill);
+    sched.run();
+    EXPECT_TRUE(eventually([] { return live_children() == 0; }))
+        << "a CLI outlived its session actor";
+    // Let the I/O thread reap the children (the session actors are gone: nobody listens).
+    gate.set_value();
+    bool reaped = eventually([] { return child_processes().empty(); });
+    if (!reaped) {
+      for (auto& [pid, state] : child_processes()) ::kill(pid, SIGKILL);
+      ADD_FAILURE() << "child processes were not reaped";
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  session_identity identity(std::string id = "00000000-0000-4000-8000-000000000001") {
+    session_identity who;
+    who.id = std::move(id);
+    who.tenant_id = "00000000-0000-4000-8000-0000000000aa";
+    return who;
+  }
+
+  session_deps deps() {
+    session_deps d;
+    d.pg = pg;
+    d.writer = writer;
+    d.admission = admission;
+    d.io = &io;
+    d.turn_timeout = 600s;
+    d.idle_timeout = 300s;
+    return d;
+  }
+
+  session_actor make_session(session_identity who, session_deps d) {
+    auto s = spawn_session(sys, std::move(who), std::move(d), registry);
+    spawned.push_back(caf::actor_cast<caf::actor>(s));
+    sessions.push_back(s);
+    sched.run();
+    return s;
+  }
+
+  session_actor make_session() { return make_session(identity(), deps()); }
+
+  turn_spec_ptr spec(std::string options_json = "{}") {
+    auto t = std::make_shared<turn_spec>();
+    t->prompt = "hello";
+    t->options.cwd = dir.string();
+    t->driver.cli_path = cli.string();
+    t->driver.config_dir = dir.string();
+    t->driver.home_dir = dir.string();
+    t->driver.tmp_dir = dir.string();
+    t->driver.use_bwrap = false;
+    t->options_json = std::move(options_json);
+    return t;
+  }
+
+  /// Collects the answer of `h` if one arrived (the scoped actor's mailbox is not empty).
+  template <class T, class Handle>
+  answer<T> collect(Handle& h) {
+    if (self->mailbox().empty()) return std::nullopt;
+    answer<T> out;
+    h.receive([&](T x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  answer<turn_accepted> run(session_actor s, turn_spec_ptr t = nullptr) {
+    auto h = self->request(s, caf::infinite, caa::atom::run_v, t ? t : spec());
+    sched.run();
+    return collect<turn_accepted>(h);
+  }
+
+  answer<bool> interrupt(session_actor s) {
+    auto h = self->request(s, caf::infinite, caa::atom::interrupt_v);
+    sched.run();
+    return collect<bool>(h);
+  }
+
+  answer<bool> busy(session_actor s) {
+    auto h = self->request(s, caf::infinite, caa::atom::busy_v);
+    sched.run();
+    return collect<bool>(h);
+  }
+
+  answer<uint64_t> subscribe(session_actor s, event_sink_ptr sink, uint64_t after) {
+    auto h = self->request(s, caf::infinite, caa::atom::subscribe_v, std::move(sink), after);
+    sched.run();
+    return collect<uint64_t>(h);
+  }
+
+  answer<bool> remove(session_actor s) {
+    auto h = self->request(s, caf::infinite, caa::atom::remove_v);
+    sched.run();
+    return collect<bool>(h);
+  }
+
+  admission_stats stats() {
+    admission_stats out;
+    auto h = self->request(admission, caf::infinite, caa::atom::stats_v);
+    sched.run();
+    h.receive([&](admission_stats x) { out = x; }, [](caf::error&) {});
+    return out;
+  }
+
+  /// Injects one stdout line of process generation `gen`.
+  void line(session_actor s, uint64_t gen, const std::string& text) {
+    caf::anon_send(s, caa::atom::line_v, gen, text);
+    sched.run();
+  }
+
+  /// Injects the end of process generation `gen`.
+  void exited(session_actor s, uint64_t gen, int32_t code = 1) {
+    caf::anon_send(s, caa::atom::exited_v, gen, code, std::string{"stderr tail"});
+    sched.run();
+  }
+
+  void advance(caf::timespan d) {
+    sched.advance_time(d);
+    sched.run();
+  }
+
+  /// Names of the stored events, in order.
+  std::vector<std::string> stored_names() const {
+    std::vector<std::string> out;
+    for (auto& e : wl->events) out.push_back(e.type);
+    return out;
+  }
+
+  std::vector<uint64_t> stored_seqs() const {
+    std::vector<uint64_t> out;
+    for (auto& e : wl->events) out.push_back(e.seq);
+    return out;
+  }
+
+  std::size_t stored_count(std::string_view name) const {
+    return static_cast<std::size_t>(std::count_if(wl->events.begin(), wl->events.end(),
+                                                  [&](auto& e) { return e.type == name; }));
+  }
+
+  /// The payload of the last stored event named `name`.
+  std::string last_payload(std::string_view name) const {
+    for (auto it = wl->events.rbegin(); it != wl->events.rend(); ++it)
+      if (it->type == name) return it->payload_json;
+    return {};
+  }
+
+  /// Runs a turn: accepted, then init, assistant and result lines of `gen`.
+  void complete_turn(session_actor s, uint64_t gen) {
+    line(s, gen, init_line);
+    line(s, gen, assistant_line);
+    line(s, gen, result_line);
+  }
+
+  // The agent I/O thread is declared first: it outlives the actor system.
+  agent_io io{1};
+  std::promise<void> gate;
+  uint32_t budget = 4;
+  test_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  fs::path dir;
+  fs::path cli;
+  std::shared_ptr<pg_log> pgl = std::make_shared<pg_log>();
+  std::shared_ptr<writer_log> wl = std::make_shared<writer_log>();
+  std::shared_ptr<registry_log> rl = std::make_shared<registry_log>();
+  storage::pg_actor pg;
+  storage::event_writer_actor writer;
+  caf::actor registry;
+  admission_actor admission;
+  std::vector<caf::actor> spawned;
+  std::vector<session_actor> sessions;
+};
+
+// Both evaluate their argument once (it is often a request).
+#define ASSERT_ACCEPTED(expr)                                           \
+  do {                                                                  \
+    auto ans_ = (expr);                                                 \
+    ASSERT_TRUE(ans_.has_value()) << "no answer";                       \
+    ASSERT_TRUE(*ans_) << "refused: " << caf::to_string(ans_->error()); \
+  } while (false)
+
+#define EXPECT_REFUSED(expr, code)                \
+  do {                                            \
+    auto ans_ = (expr);                           \
+    ASSERT_TRUE(ans_.has_value()) << "no answer"; \
+    ASSERT_FALSE(*ans_) << "accepted";            \
+    EXPECT_EQ(code_of(ans_->error()), code);      \
+  } while (false)
+
+}  // namespace session_machine
