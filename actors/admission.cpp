@@ -19,7 +19,8 @@ namespace {
 struct holder {
   session_actor who;
   bool idle = false;
-  bool asked = false;  // asked to hibernate already
+  bool asked = false;     // asked to hibernate already
+  bool starting = false;  // its process has not written a line yet
   std::chrono::steady_clock::time_point last_used;
 };
 
@@ -39,12 +40,31 @@ struct admission_state {
   admission_stats stats;
   uint32_t warm = 0;          // slots held by the warm pool's processes
   uint32_t warm_asked = 0;    // warm processes asked to end for a waiter
+  uint32_t warm_starting = 0; // warm slots whose process has not reported `ready`
   warm_pool_actor pool;       // asked for a slot before any session hibernates
 };
 
 /// Slots in use: sessions' and the warm pool's.
 std::size_t in_use(const admission_state& st) {
   return st.holders.size() + st.warm;
+}
+
+/// Processes starting now: granted, no line written yet.
+uint32_t starting(const admission_state& st) {
+  uint32_t n = st.warm_starting;
+  for (auto& [addr, h] : st.holders)
+    n += h.starting ? 1 : 0;
+  return n;
+}
+
+/// Whether one more process may start now.
+bool may_start(const admission_state& st) {
+  return st.cfg.max_starting == 0 || starting(st) < st.cfg.max_starting;
+}
+
+/// Whether a new slot can be granted now.
+bool can_grant(const admission_state& st) {
+  return in_use(st) < st.cfg.budget && may_start(st);
 }
 
 using self_ptr = admission_actor::stateful_pointer<admission_state>;
@@ -61,6 +81,7 @@ void publish(const admission_state& st) {
   m.sessions_idle.set(idle);
   m.sessions_running.set(held - idle);
   m.admission_queue_depth.set(static_cast<int64_t>(st.waiters.size()));
+  m.admission_starting.set(starting(st));
 }
 
 /// Grants a slot to `who`, which waited `waited` for it.
@@ -68,6 +89,7 @@ void grant(self_ptr self, const session_actor& who, std::chrono::duration<double
   auto& st = self->state;
   holder h;
   h.who = who;
+  h.starting = true;
   h.last_used = std::chrono::steady_clock::now();
   st.holders[who.address()] = h;
   self->monitor(who);
@@ -75,12 +97,15 @@ void grant(self_ptr self, const session_actor& who, std::chrono::duration<double
   metrics::service().admission_granted.inc();
   metrics::service().admission_wait_seconds.observe(waited.count());
   st.stats.peak_live = std::max<uint32_t>(st.stats.peak_live, in_use(st));
+  st.stats.peak_starting = std::max(st.stats.peak_starting, starting(st));
 }
 
 /// Asks the least recently used idle holder to hibernate, once per waiter beyond those already
-/// asked.
+/// asked (only when the budget is what keeps the waiters waiting, not the start cap).
 void make_room(self_ptr self) {
   auto& st = self->state;
+  if (in_use(st) < st.cfg.budget)
+    return;
   size_t asked = 0;
   for (auto& [addr, h] : st.holders)
     asked += h.asked ? 1 : 0;
@@ -106,13 +131,15 @@ void make_room(self_ptr self) {
 /// Serves waiters while slots are free.
 void serve_waiters(self_ptr self) {
   auto& st = self->state;
-  while (!st.waiters.empty() && in_use(st) < st.cfg.budget) {
+  while (!st.waiters.empty() && can_grant(st)) {
     auto w = std::move(st.waiters.front());
     st.waiters.pop_front();
     if (st.holders.count(w.who.address()) == 0)
       grant(self, w.who, std::chrono::steady_clock::now() - w.since);
     w.promise.deliver(true);
   }
+  if (!st.waiters.empty())
+    make_room(self);
 }
 
 void on_slot_freed(self_ptr self, const caf::actor_addr& addr) {
@@ -152,7 +179,7 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
         publish(st);
         return true;
       }
-      if (in_use(st) < st.cfg.budget) {
+      if (st.waiters.empty() && can_grant(st)) {
         grant(self, who, std::chrono::duration<double>{0});
         publish(st);
         return true;
@@ -168,6 +195,22 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
     [=](atom::release, session_actor who) {
       on_slot_freed(self, who.address());
       publish(self->state);
+    },
+    [=](atom::ready, session_actor who) {
+      auto& st = self->state;
+      auto it = st.holders.find(who.address());
+      if (it == st.holders.end() || !it->second.starting)
+        return;
+      it->second.starting = false;
+      serve_waiters(self);
+      publish(st);
+    },
+    [=](atom::ready, atom::warm) {
+      auto& st = self->state;
+      if (st.warm_starting > 0)
+        --st.warm_starting;
+      serve_waiters(self);
+      publish(st);
     },
     [=](atom::idle, session_actor who) {
       auto& st = self->state;
@@ -186,10 +229,13 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
     },
     [=](atom::acquire, atom::warm) -> caf::result<bool> {
       auto& st = self->state;
-      if (!st.waiters.empty() || in_use(st) >= st.cfg.budget)
+      if (!st.waiters.empty() || !can_grant(st))
         return make_error(errc::capacity_exhausted, "no free slot for a warm process");
       ++st.warm;
+      ++st.warm_starting;
       st.stats.peak_live = std::max<uint32_t>(st.stats.peak_live, in_use(st));
+      st.stats.peak_starting = std::max(st.stats.peak_starting, starting(st));
+      publish(st);
       return true;
     },
     [=](atom::release, atom::warm) {
@@ -205,8 +251,10 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
       auto& st = self->state;
       if (st.warm > 0)
         --st.warm;
-      if (st.holders.count(who.address()) == 0)
+      if (st.holders.count(who.address()) == 0) {
         grant(self, who, std::chrono::duration<double>{0});
+        st.holders[who.address()].starting = false;  // the pool reports its start (ready, warm)
+      }
       publish(st);
     },
     [=](atom::warm, warm_pool_actor pool) { self->state.pool = std::move(pool); },
@@ -218,6 +266,7 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
       s.idle = 0;
       for (auto& [addr, h] : st.holders)
         s.idle += h.idle ? 1 : 0;
+      s.starting = starting(st);
       return s;
     },
     [=](atom::timeout, uint64_t ticket) {

@@ -96,8 +96,13 @@ using warm_pool_actor = caf::typed_actor<
 /// The process budget: at most MAX_AGENT_PROCESSES live CLIs, a bounded wait for a slot, and
 /// LRU hibernation of idle sessions to make room.
 using admission_actor = caf::typed_actor<
-  // A slot for `who`; waits up to ADMISSION_WAIT. Error capacity_exhausted (+retry).
+  // A slot for `who`; waits up to ADMISSION_WAIT. Error capacity_exhausted (+retry). A new
+  // slot is also a start: granted only while fewer than MAX_CONCURRENT_SPAWNS processes start.
   caf::replies_to<atom::acquire, session_actor>::with<bool>,
+  // `who`'s process wrote its first line (or ended): its start no longer counts.
+  caf::reacts_to<atom::ready, session_actor>,
+  // A warm process the pool got a slot for wrote its first line, was taken, or never started.
+  caf::reacts_to<atom::ready, atom::warm>,
   // `who` gave its slot back (its process is gone).
   caf::reacts_to<atom::release, session_actor>,
   // `who` is idle: it may be asked to hibernate when a turn needs its slot.

@@ -102,7 +102,10 @@ int run_service(const settings& cfg) {
   auto budget = cfg.agent.max_agent_processes > 0 ? cfg.agent.max_agent_processes
                                                    : default_process_budget();
   auto to_span = [](seconds_d d) { return std::chrono::duration_cast<caf::timespan>(d); };
-  auto admission = spawn_admission(sys, {budget, to_span(cfg.agent.admission_wait)});
+  auto spawns = cfg.agent.max_concurrent_spawns > 0
+                  ? cfg.agent.max_concurrent_spawns
+                  : std::max(1u, std::thread::hardware_concurrency());
+  auto admission = spawn_admission(sys, {budget, to_span(cfg.agent.admission_wait), spawns});
   storage::event_writer_config writer_cfg;
   writer_cfg.timeout = timeout;
   auto writer = storage::spawn_event_writer(sys, pg, writer_cfg);

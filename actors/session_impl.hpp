@@ -93,6 +93,7 @@ struct session_state {
   // given back (or reused) only when they are gone, so the budget is never exceeded.
   std::map<uint64_t, std::shared_ptr<claude::agent_process>> retiring;
   bool holds_slot = false;
+  bool starting = false;  // the process admission counts as starting has not spoken yet
   std::string proc_options_json;
   claude::request_id_generator request_ids;
   mapper_state mapper;
@@ -163,6 +164,8 @@ bool spawn_process(session_self self, const turn_spec& spec);
 void adopt_process(session_self self, const warm_process& warm);
 /// Handles one stdout line of the current process.
 void on_line(session_self self, std::string line);
+/// The current process spoke or ended: admission no longer counts it as starting.
+void start_over(session_self self);
 /// Handles the end of process generation `gen`.
 void on_exit(session_self self, uint64_t gen, int32_t code);
 /// Ends the process gracefully (end_session, EOF, then signals).

@@ -109,6 +109,7 @@ bool spawn_process(session_self self, const turn_spec& spec) {
   st.proc = std::move(proc);
   st.proc_options_json = spec.options_json;
   st.mapper.process_cost_usd = 0;
+  st.starting = true;
   log::info("agent CLI started",
             {.component = "session", .session_id = st.who.id, .pid = uint64_t(st.proc->pid())});
   return true;
@@ -128,8 +129,17 @@ void adopt_process(session_self self, const warm_process& warm) {
             {.component = "session", .session_id = st.who.id, .pid = uint64_t(st.proc->pid())});
 }
 
+void start_over(session_self self) {
+  auto& st = self->state;
+  if (!st.starting)
+    return;
+  st.starting = false;
+  self->send(st.deps.admission, atom::ready_v, session_actor{self});
+}
+
 void on_line(session_self self, std::string line) {
   auto& st = self->state;
+  start_over(self);
   auto msg = claude::classify(std::move(line));
   using claude::message_kind;
   switch (msg.kind) {
@@ -168,6 +178,8 @@ void on_line(session_self self, std::string line) {
 
 void on_exit(session_self self, uint64_t gen, int32_t code) {
   auto& st = self->state;
+  if (gen == st.gen)
+    start_over(self);
   if (st.retiring.erase(gen) > 0) {
     // A hibernated process is gone: its slot serves a waiting turn, or goes back.
     if (st.waiting && st.retiring.empty()) {

@@ -150,6 +150,8 @@ struct admission_stats {
   uint64_t granted = 0;    ///< slots granted so far
   uint64_t refused = 0;    ///< 503s so far
   uint32_t peak_live = 0;  ///< most slots ever held at once
+  uint32_t starting = 0;   ///< granted processes that have not written a line yet
+  uint32_t peak_starting = 0;  ///< most starts at once
 };
 
 template <class Inspector>
@@ -178,7 +180,7 @@ typename Inspector::result_type inspect(Inspector& f, live_control& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admission_stats& x) {
   return f(caf::meta::type_name("caa::admission_stats"), x.budget, x.live, x.idle, x.waiting,
-           x.granted, x.refused, x.peak_live);
+           x.granted, x.refused, x.peak_live, x.starting, x.peak_starting);
 }
 
 }  // namespace caa

@@ -62,4 +62,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(caa_actors, caf::id_block::caa_storage::end)
   CAF_ADD_ATOM(caa_actors, caa::atom, warm, "warm")
   /// Takes a warm process out of the pool.
   CAF_ADD_ATOM(caa_actors, caa::atom, take, "take")
+  /// A process started (it wrote its first line, or it is gone): its start is over.
+  CAF_ADD_ATOM(caa_actors, caa::atom, ready, "ready")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

@@ -33,6 +33,7 @@ struct pool_state {
   std::map<std::string, key_state> keys;
   std::map<uint64_t, std::string> key_of;                  // ready processes by id
   std::map<uint64_t, warm_process_ptr> dying;              // ended, slot back at their exit
+  std::set<uint64_t> silent;  // started, no line written yet: admission counts their start
   uint64_t next_id = 1;
   uint32_t owed = 0;       // slots admission asked back that no ready process could give yet
   bool retry_armed = false;
@@ -59,6 +60,12 @@ void retire(self_ptr self, key_state& k, std::size_t index) {
 
 void refill(self_ptr self, const std::string& key);
 
+/// Tells admission that the start of process `id` is over (it spoke, was taken or ended).
+void start_over(self_ptr self, uint64_t id) {
+  if (self->state.silent.erase(id) > 0)
+    self->send(self->state.cfg.admission, atom::ready_v, atom::warm_v);
+}
+
 
 /// Tries again later when a refill found no free slot.
 void arm_retry(self_ptr self) {
@@ -77,6 +84,7 @@ void start_one(self_ptr self, const std::string& key) {
       --it->second.starting;
     if (st.owed > 0)
       --st.owed;
+    self->send(st.cfg.admission, atom::ready_v, atom::warm_v);  // no start after all
     self->send(st.cfg.admission, atom::release_v, atom::warm_v);
     return;
   }
@@ -91,9 +99,11 @@ void start_one(self_ptr self, const std::string& key) {
   w->proc = start_cli(*st.cfg.io, fresh_session_options(*k.spec, w->session_id), *k.spec,
                       w->route, hooks_init_json(*k.spec), st.ids.next());
   if (!w->proc) {
+    self->send(st.cfg.admission, atom::ready_v, atom::warm_v);
     self->send(st.cfg.admission, atom::release_v, atom::warm_v);
     return;
   }
+  st.silent.insert(id);
   log::info("warm agent CLI started", {.component = "warm_pool", .pid = uint64_t(w->proc->pid())});
   st.key_of.emplace(id, key);
   k.ready.emplace_back(id, std::move(w));
@@ -146,6 +156,7 @@ warm_pool_actor spawn_warm_pool(caf::actor_system& sys, warm_pool_config cfg) {
         auto [id, w] = std::move(it->second.ready.front());
         it->second.ready.pop_front();
         st.key_of.erase(id);
+        start_over(self, id);
         publish(st);
         refill(self, key);
         return w;
@@ -172,11 +183,13 @@ warm_pool_actor spawn_warm_pool(caf::actor_system& sys, warm_pool_config cfg) {
         }
         retire(self, *lru, 0);
       },
-      [=](atom::line, uint64_t, std::string&) {
-        // Output of a process nobody has taken yet (its initialize reply): nothing to keep.
+      [=](atom::line, uint64_t id, std::string&) {
+        // Output of a process nobody has taken yet (its initialize reply): its start is over.
+        start_over(self, id);
       },
       [=](atom::exited, uint64_t id, int32_t, std::string&) {
         auto& st = self->state;
+        start_over(self, id);
         if (st.dying.erase(id) > 0) {
           self->send(st.cfg.admission, atom::release_v, atom::warm_v);
           return;

@@ -45,6 +45,7 @@ inline constexpr unsigned rate_limit_general_per_minute = 100;  ///< RATE_LIMIT_
 inline constexpr std::string_view cli_path = "claude";              ///< CLAUDE_CLI_PATH
 inline constexpr std::string_view workspace_root = "./workspaces";  ///< WORKSPACE_ROOT
 inline constexpr unsigned max_agent_processes = 0;     ///< MAX_AGENT_PROCESSES (0: derive)
+inline constexpr unsigned max_concurrent_spawns = 0;   ///< MAX_CONCURRENT_SPAWNS (0: cores)
 inline constexpr unsigned warm_pool_size = 1;          ///< WARM_POOL_SIZE
 inline constexpr unsigned warm_pool_keys = 4;          ///< WARM_POOL_KEYS
 inline constexpr double admission_wait_s = 10;         ///< ADMISSION_WAIT

@@ -94,6 +94,9 @@ void write_processes(text_writer& w, const service_metrics& m) {
 void write_admission(text_writer& w, const service_metrics& m) {
   write_gauge(w, "caa_admission_queue_depth", "Turns waiting for an agent process slot.",
               m.admission_queue_depth);
+  write_gauge(w, "caa_admission_starting",
+              "Agent processes granted a start that have not written a line yet.",
+              m.admission_starting);
   write_histogram(w, "caa_admission_wait_seconds",
                   "Time a turn waited for its process slot (0: granted at once).",
                   m.admission_wait_seconds);

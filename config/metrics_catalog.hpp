@@ -33,6 +33,7 @@ struct service_metrics {
 
   // -- admission --
   gauge admission_queue_depth;       ///< turns waiting for a process slot
+  gauge admission_starting;          ///< granted starts not finished (MAX_CONCURRENT_SPAWNS)
   histogram admission_wait_seconds;  ///< wait of each granted slot (0: granted at once)
   counter admission_granted;         ///< slots granted
   counter admission_refused;         ///< turns refused after ADMISSION_WAIT (503)

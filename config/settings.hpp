@@ -100,6 +100,8 @@ struct agent_settings {
   std::string workspace_root{defaults::workspace_root};
   /// MAX_AGENT_PROCESSES (0: derive from memory)
   unsigned max_agent_processes = defaults::max_agent_processes;
+  /// MAX_CONCURRENT_SPAWNS (0: the number of CPU cores)
+  unsigned max_concurrent_spawns = defaults::max_concurrent_spawns;
   /// WARM_POOL_SIZE (warm processes per tenant-and-options key; 0: no warm pool)
   unsigned warm_pool_size = defaults::warm_pool_size;
   /// WARM_POOL_KEYS (tenant-and-options keys kept warm)

@@ -182,3 +182,73 @@ TEST_F(admission_test, acquiring_twice_keeps_one_slot) {
   EXPECT_EQ(std::get<bool>(*acquire(adm, a)), true);
   EXPECT_EQ(stats(adm).live, 1u);
 }
+
+// -- the start cap (MAX_CONCURRENT_SPAWNS) -------------------------------------------------------
+
+TEST_F(admission_test, no_more_processes_start_at_once_than_the_cap) {
+  auto adm = spawn_admission(sys, {4, 10s, 1});
+  spawned.push_back(caf::actor_cast<caf::actor>(adm));
+  auto a = make_session();
+  auto b = make_session();
+  auto c = make_session();
+  EXPECT_EQ(acquire(adm, a), (std::variant<bool, errc>{true}));
+  EXPECT_EQ(stats(adm).starting, 1u);
+  // A slot is free, but one process is starting: b waits, and no idle session is hibernated
+  // for it (the budget is not what it waits for).
+  auto hb = self->request(adm, caf::infinite, atom::acquire_v, b);
+  sched.run();
+  EXPECT_EQ(stats(adm).waiting, 1u);
+  EXPECT_EQ(*counters[0], 0);
+  // A warm process may not start either.
+  auto hw = self->request(adm, caf::infinite, atom::acquire_v, atom::warm_v);
+  sched.run();
+  bool warm_refused = false;
+  hw.receive([](bool) {}, [&](caf::error& e) { warm_refused = errc_of(e) == errc::capacity_exhausted; });
+  EXPECT_TRUE(warm_refused);
+  // a's process spoke: b starts.
+  caf::anon_send(adm, atom::ready_v, a);
+  sched.run();
+  bool b_granted = false;
+  hb.receive([&](bool ok) { b_granted = ok; }, [](caf::error&) {});
+  EXPECT_TRUE(b_granted);
+  EXPECT_EQ(stats(adm).starting, 1u);
+  // b's process died before it spoke: its slot and its start go back; c starts at once.
+  caf::anon_send(adm, atom::release_v, b);
+  sched.run();
+  EXPECT_EQ(acquire(adm, c), (std::variant<bool, errc>{true}));
+  auto s = stats(adm);
+  EXPECT_EQ(s.starting, 1u);
+  EXPECT_EQ(s.peak_starting, 1u);
+  EXPECT_EQ(s.live, 2u);  // a and c
+}
+
+TEST_F(admission_test, a_waiting_start_is_refused_after_the_wait_like_any_other) {
+  auto adm = spawn_admission(sys, {4, 10s, 1});
+  spawned.push_back(caf::actor_cast<caf::actor>(adm));
+  auto a = make_session();
+  auto b = make_session();
+  EXPECT_EQ(acquire(adm, a), (std::variant<bool, errc>{true}));
+  EXPECT_EQ(acquire(adm, b, true), (std::variant<bool, errc>{errc::capacity_exhausted}));
+  EXPECT_EQ(stats(adm).refused, 1u);
+}
+
+TEST_F(admission_test, warm_starts_count_until_the_pool_reports_them) {
+  auto adm = spawn_admission(sys, {4, 10s, 1});
+  spawned.push_back(caf::actor_cast<caf::actor>(adm));
+  auto hw = self->request(adm, caf::infinite, atom::acquire_v, atom::warm_v);
+  sched.run();
+  bool warm = false;
+  hw.receive([&](bool ok) { warm = ok; }, [](caf::error&) {});
+  ASSERT_TRUE(warm);
+  EXPECT_EQ(stats(adm).starting, 1u);
+  auto a = make_session();
+  auto ha = self->request(adm, caf::infinite, atom::acquire_v, a);
+  sched.run();
+  EXPECT_EQ(stats(adm).waiting, 1u);
+  caf::anon_send(adm, atom::ready_v, atom::warm_v);
+  sched.run();
+  bool granted = false;
+  ha.receive([&](bool ok) { granted = ok; }, [](caf::error&) {});
+  EXPECT_TRUE(granted);
+  EXPECT_EQ(stats(adm).live, 2u);  // the warm slot is still held
+}
