@@ -10,7 +10,8 @@ foreach(name ws_frames_test ws_tickets_test)
   gtest_discover_tests(${name} PROPERTIES LABELS unit)
 endforeach()
 
-add_executable(ws_api_test ${CMAKE_CURRENT_LIST_DIR}/integration/ws_api_test.cpp)
+add_executable(ws_api_test ${CMAKE_CURRENT_LIST_DIR}/integration/ws_api_test.cpp
+                           ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_fixture.cpp)
 target_link_libraries(ws_api_test PRIVATE caa_service_fixture GTest::gtest_main)
 caa_target_defaults(ws_api_test)
 add_dependencies(ws_api_test claude-agent-api)

@@ -48,58 +48,11 @@ frame decode(const std::string& text) {
   return f;
 }
 
-/// The suite's fixture: one scripted model and one service (a small WebSocket queue budget),
-/// agent keys of two tenants, and WebSocket helpers.
-class ws_api_test : public ::testing::Test {
+/// The suite's fixture: the session-flow suite's model, service and keys (with a small
+/// WebSocket queue budget), and WebSocket helpers.
+class ws_api_test : public session_flow_test {
  protected:
-  static void SetUpTestSuite() {
-    const char* bin = std::getenv("CAA_BIN_DIR");
-    auto model_bin = std::string{bin ? bin : "build/bin"} + "/scripted_model";
-    if (!env_database_url())
-      skip_reason_ = "DATABASE_URL is required";
-    else if (std::getenv("CLAUDE_CLI_PATH") == nullptr)
-      skip_reason_ = "CLAUDE_CLI_PATH is required";
-    else if (!std::filesystem::exists(model_bin))
-      skip_reason_ = "the scripted_model binary is required";
-    if (!skip_reason_.empty()) return;
-    model_ = std::make_unique<scripted_model_child>(model_bin);
-    auto admin = random_key();
-    auto env = base_service_env(admin);
-    env["ANTHROPIC_BASE_URL"] = "http://127.0.0.1:" + std::to_string(model_->port());
-    env["ANTHROPIC_API_KEY"] = "sk-test";
-    env["RATE_LIMIT_QUERY_PER_MINUTE"] = "1000";
-    env["RATE_LIMIT_GENERAL_PER_MINUTE"] = "10000";
-    env["WS_SEND_QUEUE_BYTES"] = "262144";
-    service_ = std::make_unique<service_process>(env);
-    auto make_key = [&](const std::string& tenant) {
-      auto r = http_call(service_->port(), "POST", "/api/v1/keys", {{"X-API-Key", admin}},
-                         R"({"tenant":")" + tenant + R"(","scopes":["agent"],"name":"ws"})");
-      auto d = parse_json(r.body);
-      if (r.status != 201 || !d.IsObject())
-        throw std::runtime_error("cannot create a key: " + r.body);
-      return tenant_key{d["key"].GetString(), d["tenant_id"].GetString()};
-    };
-    alpha_ = make_key("alpha");
-    beta_ = make_key("beta");
-  }
-
-  static void TearDownTestSuite() {
-    if (service_ && std::getenv("CAA_TEST_DUMP_LOG") != nullptr)
-      std::fprintf(stderr, "---- service log ----\n%s\n", service_->log().c_str());
-    service_.reset();
-    model_.reset();
-  }
-
-  void SetUp() override {
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
-    ASSERT_TRUE(service_) << "the service did not start";
-  }
-
-  static uint16_t port() { return service_->port(); }
-
-  static std::map<std::string, std::string> auth(const tenant_key& who) {
-    return {{"X-API-Key", who.key}};
-  }
+  static void SetUpTestSuite() { start_suite({{"WS_SEND_QUEUE_BYTES", "262144"}}); }
 
   /// A completed one-turn session of `who`, made over HTTP (asserts on the way).
   static std::string new_session(const tenant_key& who, const std::string& prompt) {
@@ -111,12 +64,6 @@ class ws_api_test : public ::testing::Test {
     ADD_FAILURE() << "no init event: " << r.body;
     return {};
   }
-
-  static inline std::unique_ptr<scripted_model_child> model_;
-  static inline std::unique_ptr<service_process> service_;
-  static inline tenant_key alpha_;
-  static inline tenant_key beta_;
-  static inline std::string skip_reason_;
 
   /// A connected client of `who` (asserts the 101).
   static std::unique_ptr<ws_client> connect(const tenant_key& who,
