@@ -161,13 +161,15 @@ TEST_F(event_writer_test, failures_stay_with_their_request) {
   auto a = create(fresh(tenant));
   auto b = create(fresh(tenant));
   auto c = create(fresh(tenant));
-  ASSERT_TRUE(a && b && c);
+  auto d = create(fresh(tenant));
+  ASSERT_TRUE(a && b && c && d);
   caf::scoped_actor self{sys_};
-  // Sent back to back: the first is written at once, the rest meet it in flight and share the
-  // next batch, which one invalid payload would poison.
+  // Sent back to back: the first of each lane is written at once, the rest meet it in flight
+  // and share the next batch of their lane, which one invalid payload would poison. (Requests
+  // of ONE session in one batch share its hole check: a session sends one at a time.)
   auto first = self->request(writer_, 30s, append_v, events(a->id, 1, 2));
   auto missing = self->request(writer_, 30s, append_v, events(new_uuid(), 1, 1));
-  auto hole = self->request(writer_, 30s, append_v, events(b->id, 5, 1));
+  auto hole = self->request(writer_, 30s, append_v, events(d->id, 5, 1));
   auto poison = self->request(writer_, 30s, append_v,
                               std::vector<session_event>{{c->id, 1, "message", "not json"}});
   auto fine = self->request(writer_, 30s, append_v, events(b->id, 1, 2));
@@ -189,6 +191,7 @@ TEST_F(event_writer_test, failures_stay_with_their_request) {
   EXPECT_EQ(get(tenant, a->id)->last_seq, 3u);
   EXPECT_EQ(get(tenant, b->id)->last_seq, 2u);
   EXPECT_EQ(get(tenant, c->id)->last_seq, 0u);
+  EXPECT_EQ(get(tenant, d->id)->last_seq, 0u);
 
   // The session decides: a retry of the failed request with a valid payload succeeds.
   auto retry = self->request(writer_, 30s, append_v, events(c->id, 1, 1));

@@ -48,6 +48,8 @@ class session_repo_fixture : public ::testing::Test {
     ASSERT_TRUE(report) << sys_.render(report.error());
     pg_cfg_.database_url = db_->url();
     pg_cfg_.size = 4;
+    // Pipelined producers read every answer back: more waiting requests than the default.
+    pg_cfg_.max_queue = 4096;
     pg_ = storage::spawn_pg_pool(sys_, pg_cfg_);
     repo_.emplace(sys_, pg_, storage::pg_request_timeout(pg_cfg_));
   }
