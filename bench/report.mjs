@@ -32,8 +32,10 @@ rows.push(['scenario', 'target', 'turns ok', 'events/s', 'lat p50 us', 'lat p99 
   'CPU %', 'RSS MB', 'errors']);
 for (const r of results) {
   const [scenario, target] = r.label.split('/');
-  rows.push([scenario, target, r.mode === 'read' ? '-' : `${r.turns_ok}/${r.turns_expected}`,
-    r.mode === 'read' ? '-' : fmt(r.events_per_s), fmt(r.added_latency_us.p50),
+  const plain = r.mode === 'read' || r.mode === 'attach';
+  rows.push([scenario, target,
+    r.mode === 'attach' ? `${r.requests_ok} open` : plain ? '-' : `${r.turns_ok}/${r.turns_expected}`,
+    plain ? '-' : fmt(r.events_per_s), fmt(r.added_latency_us.p50),
     fmt(r.added_latency_us.p99), fmt(r.added_latency_warm_us.p50), fmt(r.ttfe_new_ms.p50, 1),
     fmt(r.ttfe_warm_ms.p50, 1), fmt(r.request_latency_ms.p50, 2), fmt(r.request_latency_ms.p99, 2),
     r.mode === 'read' ? fmt(r.requests_per_s) : '-', fmt(r.proc.cpu_pct), fmt(r.proc.rss_peak_mb),
@@ -48,7 +50,10 @@ for (const scenario of [...new Set(results.map((r) => r.label.split('/')[0]))]) 
   if (!svc) continue;
   const floor = by(scenario, 'floor');
   const add = (vs, what, value) => value !== undefined && ratios.push({ scenario, vs, what, value });
-  if (floor && svc.mode !== 'read') {
+  if (svc.mode === 'attach' && svc.requests_ok > 0) {
+    add('service', 'KB per stream', (svc.proc.rss_peak_mb - svc.proc.rss_start_mb) * 1024 / svc.requests_ok);
+  }
+  if (floor && svc.mode !== 'read' && svc.mode !== 'attach') {
     add('service/floor', 'latency p50', ratio(svc.added_latency_us.p50, floor.added_latency_us.p50));
     add('service/floor', 'latency p99', ratio(svc.added_latency_us.p99, floor.added_latency_us.p99));
     add('service/floor', 'events/s', ratio(svc.events_per_s, floor.events_per_s));

@@ -64,7 +64,7 @@ env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$BENCH_DB" \
     CLAUDE_CLI_PATH="$BIN/fake_cli" WORKSPACE_ROOT="$WORK/workspaces" \
     MAX_AGENT_PROCESSES=2500 ADMISSION_WAIT=60 SESSION_IDLE_TIMEOUT=15 \
     RATE_LIMIT_QUERY_PER_MINUTE=1000000 RATE_LIMIT_GENERAL_PER_MINUTE=1000000 \
-    API_MAX_CONNECTIONS=8192 \
+    API_MAX_CONNECTIONS=16384 \
     "$BIN/claude-agent-api" >"$WORK/service.log" 2>&1 &
 SERVICE_PID=$!
 pids+=("$SERVICE_PID")
@@ -110,9 +110,9 @@ run() {  # scenario target load_client-args...
 }
 
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
-  SIZES=(1 10); EVENTS=10; RATE=20; TP_EVENTS=200; READ_S=1
+  SIZES=(1 10); EVENTS=10; RATE=20; TP_EVENTS=200; READ_S=1; OPEN=200; OPEN_RAMP_MS=1000
 else
-  SIZES=(1 100 1000); EVENTS=50; RATE=20; TP_EVENTS=2000; READ_S=5
+  SIZES=(1 100 1000); EVENTS=50; RATE=20; TP_EVENTS=2000; READ_S=5; OPEN=10000; OPEN_RAMP_MS=10000
 fi
 for n in "${SIZES[@]}"; do
   ramp=$(( n >= 1000 ? 5000 : n >= 100 ? 500 : 0 ))
@@ -131,6 +131,12 @@ SESSION_ID=$(curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$SERVICE_PORT/api/v
              sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' | head -1)
 run read floor --mode read --streams 64 --duration "$READ_S"
 run read service --mode read --streams 64 --duration "$READ_S" --session "$SESSION_ID"
+# Idle SSE streams attached to up to 100 of the sessions made above, held for 10 s after the
+# ramp: the service's RSS per open stream.
+SESSION_IDS=$(curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$SERVICE_PORT/api/v1/sessions?page_size=100" |
+              grep -o '"id":"[0-9a-f-]*"' | sed 's/"id":"\(.*\)"/\1/' | paste -sd, -)
+run open-streams service --mode attach --streams "$OPEN" --ramp-ms "$OPEN_RAMP_MS" \
+  --duration $(( OPEN_RAMP_MS / 1000 + 10 )) --session "$SESSION_IDS"
 
 # --- the report -----------------------------------------------------------------------------------
 node "$CAA_ROOT/bench/report.mjs" "$WORK/results" "$RESULTS/$STAMP.json" \

@@ -17,7 +17,7 @@ namespace bench::load {
 
 /// Command line of the client (see `usage()` in options.cpp).
 struct options {
-  std::string mode = "sse";       ///< sse | ws | read
+  std::string mode = "sse";       ///< sse | ws | read | attach
   std::string target = "service"; ///< service | floor | node | proxy: request shape
   std::string host = "127.0.0.1";
   unsigned short port = 0;
@@ -28,8 +28,8 @@ struct options {
   int64_t bytes = 200;            ///< fake CLI event size
   double rate = 0;                ///< fake CLI events/s per stream (0: as fast as possible)
   int ramp_ms = 0;                ///< stream starts spread over this long
-  double duration_s = 5;          ///< read mode: how long
-  std::string session_id;         ///< read mode: the session to read (service)
+  double duration_s = 5;          ///< read and attach modes: how long
+  std::string session_id;         ///< read: the session to read; attach: a comma-separated list
   int pid = 0;                    ///< process whose CPU and RSS are sampled (0: none)
   double timeout_s = 120;         ///< hang guard per request
   std::string label = "run";
@@ -124,6 +124,12 @@ boost::asio::awaitable<void> ws_stream(const options& o, recorder& rec, int inde
 /// One keep-alive connection reading `GET /api/v1/sessions/{id}` (floor: `GET /ping`) until
 /// `deadline_ns`.
 boost::asio::awaitable<void> read_loop(const options& o, recorder& rec, int64_t deadline_ns);
+
+/// One idle SSE stream attached to `GET /api/v1/sessions/{id}/events` (service only; the
+/// session is `index` modulo the comma-separated `--session` list), held open until
+/// `deadline_ns`. Counts an open stream as a request; the RSS samples show its cost.
+boost::asio::awaitable<void> attach_stream(const options& o, recorder& rec, int index,
+                                           int64_t deadline_ns);
 
 /// Writes the result document of a finished run.
 void write_report(const options& o, const recorder& rec, const proc_sample& before,

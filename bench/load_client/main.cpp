@@ -8,7 +8,9 @@
 // stamped send time), events/s, time to first event of new and warm turns, errors by status.
 // read: `--streams` keep-alive connections reading `GET /api/v1/sessions/{--session}` (floor:
 // `GET /ping`) for `--duration` seconds. With `--pid` it samples that process's CPU and RSS
-// from /proc. Progress goes to stderr once a second. `--no-stamps` (a real CLI behind a model that
+// from /proc. attach: `--streams` idle SSE streams on `GET /api/v1/sessions/{id}/events` of the
+// `--session` list (comma-separated), held for `--duration` seconds after the ramp: the
+// service's RSS per open stream. Progress goes to stderr once a second. `--no-stamps` (a real CLI behind a model that
 // stamps nothing): every SSE data line or frame counts as an event, no added latency; time to
 // first event and errors as always. Options: options.cpp.
 
@@ -69,6 +71,8 @@ asio::awaitable<void> run_all(const options& o, recorder& rec) {
     }
     if (o.mode == "read")
       asio::co_spawn(exec, read_loop(o, rec, deadline), done);
+    else if (o.mode == "attach")
+      asio::co_spawn(exec, attach_stream(o, rec, i, deadline), done);
     else if (o.mode == "ws")
       asio::co_spawn(exec, ws_stream(o, rec, i), done);
     else

@@ -9,7 +9,7 @@ namespace {
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "load_client: " << why << "\n"
-            << "usage: load_client --port N [--mode sse|ws|read] [--target service|floor|node|proxy]\n"
+            << "usage: load_client --port N [--mode sse|ws|read|attach] [--target service|floor|node|proxy]\n"
                "  [--host H] [--key K] [--streams N] [--turns N] [--events N] [--bytes N]\n"
                "  [--rate R] [--ramp-ms N] [--duration S] [--session ID] [--pid PID]\n"
                "  [--timeout S] [--label L] [--out FILE] [--no-stamps]\n";
@@ -55,7 +55,7 @@ options parse_options(int argc, char** argv) {
   }
   if (o.port == 0)
     usage("--port is required");
-  if (o.mode != "sse" && o.mode != "ws" && o.mode != "read")
+  if (o.mode != "sse" && o.mode != "ws" && o.mode != "read" && o.mode != "attach")
     usage("unknown mode " + o.mode);
   if (o.streams < 1 || o.turns < 1)
     usage("--streams and --turns must be >= 1");

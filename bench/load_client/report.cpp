@@ -65,7 +65,8 @@ void write_report(const options& o, const recorder& rec, const proc_sample& befo
      << ",\"refused_with_retry_after\":" << rec.retry_after
      << ",\"stamps\":" << (o.stamps ? "true" : "false") << ",\"proc\":{\"pid\":" << o.pid
      << ",\"cpu_s\":" << cpu_s << ",\"cpu_pct\":" << (wall_s > 0 ? 100 * cpu_s / wall_s : 0)
-     << ",\"rss_peak_mb\":" << rec.rss_peak_mb << ",\"rss_end_mb\":" << after.rss_mb << "}}\n";
+     << ",\"rss_start_mb\":" << before.rss_mb << ",\"rss_peak_mb\":" << rec.rss_peak_mb
+     << ",\"rss_end_mb\":" << after.rss_mb << "}}\n";
   if (o.out.empty()) {
     std::cout << js.str();
   } else {
