@@ -119,6 +119,7 @@ int run_service(const settings& cfg) {
   rdeps.sessions.idle_timeout = to_span(cfg.agent.session_idle_timeout);
   rdeps.sessions.turn_timeout = to_span(cfg.agent.turn_timeout);
   rdeps.sessions.permission_timeout = to_span(cfg.agent.permission_timeout);
+  rdeps.sessions.stall_timeout = to_span(cfg.agent.stream_stall_timeout);
   rdeps.sessions.webhooks = outbound::client::make(io.context(), outbound::make_egress_policy(cfg));
   rdeps.drain_grace = to_span(cfg.agent.drain_grace_period);
   if (cfg.agent.warm_pool_size > 0)

@@ -52,6 +52,7 @@ void write_next_row(session_self self) {
   auto done = [self] {
     self->state.row_write_in_flight = false;
     write_next_row(self);
+    arm_retirement(self);
   };
   auto failed = [self, done](caf::error& e) {
     log::warn("session row update failed",
@@ -216,6 +217,12 @@ void on_timeout(session_self self, int32_t kind, uint64_t id) {
     case sink_ready:
       on_sink_ready(self, id);
       break;
+    case retire_deadline:
+      on_retire_deadline(self);
+      break;
+    case sink_stall:
+      on_sink_stall(self, id);
+      break;
     default:
       break;
   }
@@ -278,12 +285,18 @@ session_actor::behavior_type session(session_self self, session_identity who, se
     adopt_process(self, *st.who.warm);
     st.who.warm.reset();
   }
+  touch(self);
+  arm_retirement(self);  // revived for a request that may never come (e.g. a failed find)
   // No exit functor: CAF 0.17 destroys the state before attached functors run. Destroying the
   // state destroys the process handles, and `~agent_process` kills (SIGKILL of bubblewrap: the
   // whole tree), so whatever ends the actor ends its processes.
   return {
-    [=](atom::run, turn_spec_ptr spec) { return on_run(self, std::move(spec)); },
+    [=](atom::run, turn_spec_ptr spec) {
+      touch(self);
+      return on_run(self, std::move(spec));
+    },
     [=](atom::subscribe, event_sink_ptr sink, uint64_t after) -> caf::result<uint64_t> {
+      touch(self);
       auto& s = self->state;
       uint64_t first = s.window.empty() ? s.committed_seq + 1 : s.window.front().seq;
       if (after + 1 < first && after < s.committed_seq)
@@ -345,16 +358,31 @@ session_actor::behavior_type session(session_self self, session_identity who, se
         return;
       stop_process(self);
       set_status(self, session_status::hibernated);
+      arm_retirement(self);
     },
     [=](atom::line, uint64_t gen, std::string& line) {
       if (gen == self->state.gen)
         on_line(self, std::move(line));
     },
-    [=](atom::exited, uint64_t gen, int32_t code, std::string&) { on_exit(self, gen, code); },
-    [=](atom::timeout, int32_t kind, uint64_t id) { on_timeout(self, kind, id); },
-    [=](atom::answer, pending_answer& a) { return on_answer(self, std::move(a)); },
-    [=](atom::control, live_control& c) { return on_control(self, std::move(c)); },
+    [=](atom::exited, uint64_t gen, int32_t code, std::string&) {
+      on_exit(self, gen, code);
+      arm_retirement(self);
+    },
+    [=](atom::timeout, int32_t kind, uint64_t id) {
+      on_timeout(self, kind, id);
+      if (kind != retire_deadline)
+        arm_retirement(self);
+    },
+    [=](atom::answer, pending_answer& a) {
+      touch(self);
+      return on_answer(self, std::move(a));
+    },
+    [=](atom::control, live_control& c) {
+      touch(self);
+      return on_control(self, std::move(c));
+    },
     [=](atom::rewind, std::string& id, bool dry_run, turn_spec_ptr& spec) {
+      touch(self);
       return on_rewind(self, std::move(id), dry_run, std::move(spec));
     },
     [=](atom::hooked, uint64_t gen, std::string& request_id, std::string& output) {

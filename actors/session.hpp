@@ -30,6 +30,11 @@ struct session_deps {
   caf::timespan turn_timeout = std::chrono::seconds{600};
   caf::timespan stop_grace = std::chrono::seconds{2};
   caf::timespan permission_timeout = std::chrono::seconds{300};  ///< PERMISSION_TIMEOUT
+  /// A session with nothing but its rows (hibernated, no subscriber, nothing pending) ends its
+  /// actor after this long without a request; the registry revives it on the next one. 0: never.
+  caf::timespan retire_after = std::chrono::seconds{60};
+  /// A subscriber that takes nothing for this long while events wait for it is cut (`lagged`).
+  caf::timespan stall_timeout = std::chrono::seconds{30};
   std::shared_ptr<outbound::client> webhooks;  ///< hook callbacks (none: hooks answer {})
 };
 

@@ -31,6 +31,9 @@ void wait_for_room(session_self self, subscriber& sub) {
   if (sub.waiting)
     return;
   sub.waiting = true;
+  sub.waiting_since = self->clock().now();
+  self->delayed_send(self, self->state.deps.stall_timeout, atom::timeout_v, int32_t{sink_stall},
+                     sub.id);
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
   sub.sink->when_writable([weak, id = sub.id] {
     if (auto strong = weak.lock())
@@ -135,12 +138,33 @@ void deliver(session_self self) {
       it = subs.erase(it);
     }
   }
+  arm_retirement(self);
 }
 
 void add_subscriber(session_self self, event_sink_ptr sink, uint64_t after) {
   auto& st = self->state;
-  st.subscribers.push_back({std::move(sink), after, ++st.next_subscriber_id, false});
+  st.subscribers.push_back({std::move(sink), after, ++st.next_subscriber_id, false, {}});
   deliver(self);
+}
+
+void on_sink_stall(session_self self, uint64_t id) {
+  auto& st = self->state;
+  auto& subs = st.subscribers;
+  auto now = self->clock().now();
+  for (auto it = subs.begin(); it != subs.end(); ++it) {
+    // A timer of an earlier wait of the same subscriber may fire during a later one: only a
+    // wait as long as the timeout counts.
+    if (it->id != id || !it->waiting || now - it->waiting_since < st.deps.stall_timeout)
+      continue;
+    log::info("subscriber took nothing within STREAM_STALL_TIMEOUT; cut",
+              {.component = "session", .session_id = st.who.id});
+    metrics::event_delivered(false);
+    it->sink->lagged();
+    it->sink->close();
+    subs.erase(it);
+    arm_retirement(self);
+    return;
+  }
 }
 
 void on_sink_ready(session_self self, uint64_t id) {
@@ -152,6 +176,7 @@ void on_sink_ready(session_self self, uint64_t id) {
     if (!feed(self, *it)) {
       it->sink->close();
       subs.erase(it);
+      arm_retirement(self);
     }
     return;
   }

@@ -38,6 +38,7 @@ struct subscriber {
   uint64_t after;
   uint64_t id = 0;       ///< names it in the `sink_ready` timeout message
   bool waiting = false;  ///< its queue is full: a `when_writable` callback is registered
+  caf::actor_clock::time_point waiting_since;  ///< when the current wait began
 };
 
 /// Kinds of the INTERNAL timeout message (atom::timeout, kind, id).
@@ -48,6 +49,8 @@ enum timeout_kind : int32_t {
   write_retry = 3,          ///< id: unused
   permission_deadline = 4,  ///< id: the pending request's token
   sink_ready = 5,           ///< id: the subscriber whose queue has room again
+  retire_deadline = 6,      ///< id: unused
+  sink_stall = 7,           ///< id: the subscriber that waits for room
 };
 
 /// Work waiting for the session's process (a turn, or a rewind of a hibernated session).
@@ -93,6 +96,8 @@ struct session_state {
   // given back (or reused) only when they are gone, so the budget is never exceeded.
   std::map<uint64_t, std::shared_ptr<claude::agent_process>> retiring;
   bool holds_slot = false;
+  bool retire_armed = false;  // a retire_deadline is pending
+  caf::actor_clock::time_point last_activity;  // the last request (the actor's clock)
   bool starting = false;  // the process admission counts as starting has not spoken yet
   std::string proc_options_json;
   claude::request_id_generator request_ids;
@@ -219,6 +224,17 @@ void deliver(session_self self);
 void add_subscriber(session_self self, event_sink_ptr sink, uint64_t after);
 /// The queue of subscriber `id` has room again.
 void on_sink_ready(session_self self, uint64_t id);
+/// Subscriber `id` may have waited for room longer than the stall timeout: cut it if so.
+void on_sink_stall(session_self self, uint64_t id);
+
+// -- session_retire.cpp ----------------------------------------------------------------------
+
+/// A request arrived: the session is in use.
+void touch(session_self self);
+/// Arms the retire deadline when nothing of the session is left but its rows.
+void arm_retirement(session_self self);
+/// The retire deadline passed: ends the actor if still nothing is left and nothing came.
+void on_retire_deadline(session_self self);
 
 // -- session.cpp -----------------------------------------------------------------------------
 

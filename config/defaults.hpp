@@ -52,6 +52,7 @@ inline constexpr double admission_wait_s = 10;         ///< ADMISSION_WAIT
 inline constexpr double session_idle_timeout_s = 300;  ///< SESSION_IDLE_TIMEOUT
 inline constexpr double turn_timeout_s = 600;          ///< TURN_TIMEOUT
 inline constexpr double permission_timeout_s = 300;    ///< PERMISSION_TIMEOUT
+inline constexpr double stream_stall_timeout_s = 30;   ///< STREAM_STALL_TIMEOUT
 inline constexpr double drain_grace_period_s = 30;     ///< DRAIN_GRACE_PERIOD
 
 // -- egress, cluster, misc ---------------------------------------------------------------------

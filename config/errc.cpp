@@ -1,7 +1,9 @@
 #include "config/errc.hpp"
 
+#include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
+#include <caf/sec.hpp>
 
 namespace caa {
 
@@ -39,6 +41,11 @@ caf::error make_error(errc x, std::string context) {
 errc errc_of(const caf::error& e) noexcept {
   if (!e)
     return errc::none;
+  // An actor that ended between a lookup and a request (a session actor retires after a quiet
+  // minute; the registry revives it on the next request): retryable, not an internal error.
+  if (e.category() == caf::atom("system") &&
+      e.code() == static_cast<uint8_t>(caf::sec::request_receiver_down))
+    return errc::unavailable;
   if (e.category() != errc_category)
     return errc::internal;
   return static_cast<errc>(e.code());

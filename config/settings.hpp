@@ -114,6 +114,8 @@ struct agent_settings {
   seconds_d turn_timeout{defaults::turn_timeout_s};
   /// PERMISSION_TIMEOUT
   seconds_d permission_timeout{defaults::permission_timeout_s};
+  /// STREAM_STALL_TIMEOUT (seconds a subscriber may read nothing while events wait for it)
+  seconds_d stream_stall_timeout{defaults::stream_stall_timeout_s};
   /// DRAIN_GRACE_PERIOD
   seconds_d drain_grace_period{defaults::drain_grace_period_s};
   /// BYPASS_PERMISSIONS_TENANTS (tenant names)

@@ -52,7 +52,9 @@ frame decode(const std::string& text) {
 /// WebSocket queue budget), and WebSocket helpers.
 class ws_api_test : public session_flow_test {
  protected:
-  static void SetUpTestSuite() { start_suite({{"WS_SEND_QUEUE_BYTES", "262144"}}); }
+  static void SetUpTestSuite() {
+    start_suite({{"WS_SEND_QUEUE_BYTES", "262144"}, {"STREAM_STALL_TIMEOUT", "3"}});
+  }
 
   /// A completed one-turn session of `who`, made over HTTP (asserts on the way).
   static std::string new_session(const tenant_key& who, const std::string& prompt) {
@@ -340,8 +342,9 @@ TEST_F(ws_api_test, an_interrupt_frame_ends_the_running_turn) {
 }
 
 TEST_F(ws_api_test, a_reader_that_stops_reading_is_closed_with_1008_and_the_session_completes) {
-  // A small receive buffer and a turn of about 10 MB of events: more than the session keeps in
-  // memory for a subscriber that waits for room, so the subscriber is told to replay (1008).
+  // A small receive buffer and a turn of about 10 MB of events: the subscription waits for room
+  // and, taking nothing for STREAM_STALL_TIMEOUT (3 s here) or falling out of the session's
+  // memory (8 MB), is cut with 1008; the session goes on.
   auto c = connect(alpha_, "/api/v1/ws", 4096);
   ASSERT_TRUE(c->send_text(
       R"({"type":"prompt","prompt":"[[large 3000000]]","include_partial_messages":true})"));

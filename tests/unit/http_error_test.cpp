@@ -110,10 +110,20 @@ TEST(error_catalog, internal_error_carries_only_the_correlation_id) {
 }
 
 TEST(error_catalog, foreign_errors_are_internal) {
-  caf::error foreign{uint8_t{3}, caf::atom("system"), caf::make_message(std::string{"boom"})};
+  caf::error foreign{uint8_t{1}, caf::atom("system"), caf::make_message(std::string{"boom"})};
   auto res = error_response(foreign, "c");
   EXPECT_EQ(res.status, 500u);
   EXPECT_EQ(res.body.find("boom"), std::string::npos);
+}
+
+TEST(error_catalog, an_actor_gone_between_lookup_and_request_is_retryable) {
+  // caf::sec::request_receiver_down: a session actor retired right after the registry named it.
+  caf::error gone{uint8_t{3}, caf::atom("system"), caf::make_message(std::string{"down"})};
+  EXPECT_EQ(errc_of(gone), errc::unavailable);
+  auto res = error_response(gone, "c");
+  EXPECT_EQ(res.status, 503u);
+  EXPECT_NE(res.body.find("SERVICE_UNAVAILABLE"), std::string::npos) << res.body;
+  EXPECT_EQ(res.body.find("down"), std::string::npos);
 }
 
 TEST(error_catalog, an_empty_error_is_internal) {

@@ -328,6 +328,7 @@ class session_machine_test : public ::testing::Test {
     d.io = &io;
     d.turn_timeout = 600s;
     d.idle_timeout = 300s;
+    d.retire_after = 0s;  // never, unless a test asks for it (session_stream_test)
     return d;
   }
 

@@ -133,6 +133,29 @@ TEST_F(session_machine_test, the_window_is_bounded_in_bytes_as_well) {
   EXPECT_EQ(slow->seqs(), (std::vector<uint64_t>{1}));
 }
 
+TEST_F(session_machine_test, a_subscriber_that_takes_nothing_within_the_stall_timeout_is_cut) {
+  auto s = make_session();  // stall timeout 30 s (the default)
+  auto stalled = std::make_shared<throttled_sink>(1);
+  auto slow = std::make_shared<throttled_sink>(1);
+  ASSERT_TRUE(ok(subscribe(s, stalled, 0)));
+  ASSERT_TRUE(ok(subscribe(s, slow, 0)));
+  ASSERT_ACCEPTED(run(s));
+  complete_turn(s, 1);  // both got event 1 and wait for room
+  advance(20s);
+  slow->grant(1);  // the slow one takes one more event: a new wait starts
+  sched.run();
+  EXPECT_EQ(slow->seqs(), (std::vector<uint64_t>{1, 2}));
+  advance(11s);  // 31 s since the stalled one began to wait, 11 s into the slow one's new wait
+  EXPECT_EQ(stalled->lags, 1);
+  EXPECT_EQ(stalled->seqs(), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(slow->lags, 0);
+  slow->grant(10);
+  sched.run();
+  EXPECT_EQ(slow->seqs(), (std::vector<uint64_t>{1, 2, 3, 4}));
+  advance(60s);
+  EXPECT_EQ(slow->lags, 0);  // not waiting: never cut
+}
+
 TEST_F(session_machine_test, a_subscriber_that_goes_away_while_waiting_is_dropped) {
   auto s = make_session();
   auto slow = std::make_shared<throttled_sink>(1);
