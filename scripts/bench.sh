@@ -69,8 +69,10 @@ env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$BENCH_DB" \
 SERVICE_PID=$!
 pids+=("$SERVICE_PID")
 wait_port "$SERVICE_PORT" "the service"
-KEY=$(curl -sf -X POST -H "X-API-Key: $ADMIN_KEY" -d '{"tenant":"bench","scopes":["agent"],"name":"bench"}' \
-      "http://127.0.0.1:$SERVICE_PORT/api/v1/keys" | sed 's/.*"key":"\([^"]*\)".*/\1/')
+KEY_DOC=$(curl -sf -X POST -H "X-API-Key: $ADMIN_KEY" -d '{"tenant":"bench","scopes":["agent"],"name":"bench"}' \
+          "http://127.0.0.1:$SERVICE_PORT/api/v1/keys")
+KEY=$(sed 's/.*"key":"\([^"]*\)".*/\1/' <<<"$KEY_DOC")
+TENANT_ID=$(sed 's/.*"tenant_id":"\([^"]*\)".*/\1/' <<<"$KEY_DOC")
 [[ "$KEY" == caa_* ]] || { say "cannot create a bench key"; exit 1; }
 
 # --- the floor and the baselines ------------------------------------------------------------------
@@ -111,8 +113,10 @@ run() {  # scenario target load_client-args...
 
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
   SIZES=(1 10); EVENTS=10; RATE=20; TP_EVENTS=200; READ_S=1; OPEN=200; OPEN_RAMP_MS=1000
+  HIBERNATED=2000; REVIVED=200
 else
   SIZES=(1 100 1000); EVENTS=50; RATE=20; TP_EVENTS=2000; READ_S=5; OPEN=10000; OPEN_RAMP_MS=10000
+  HIBERNATED=100000; REVIVED=5000
 fi
 for n in "${SIZES[@]}"; do
   ramp=$(( n >= 1000 ? 5000 : n >= 100 ? 500 : 0 ))
@@ -137,6 +141,32 @@ SESSION_IDS=$(curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$SERVICE_PORT/api/
               grep -o '"id":"[0-9a-f-]*"' | sed 's/"id":"\(.*\)"/\1/' | paste -sd, -)
 run open-streams service --mode attach --streams "$OPEN" --ramp-ms "$OPEN_RAMP_MS" \
   --duration $(( OPEN_RAMP_MS / 1000 + 10 )) --session "$SESSION_IDS"
+
+# --- hibernated sessions: the service's memory against their number -------------------------------
+# Rows of hibernated sessions go straight into the table; a stream each revives REVIVED of them
+# (a session actor per stream), the streams end, and the actors retire after their quiet minute.
+bench_sql() { runuser -u postgres -- psql -q -At -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres -d "$BENCH_DB" "$@"; }
+rss_mb() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$1/status"; }
+loaded() { curl -sf "http://127.0.0.1:$SERVICE_PORT/metrics" | awk '/^caa_sessions_loaded / {print $2}'; }
+bench_sql -c "INSERT INTO sessions (tenant_id, cli_session_id, status)
+              SELECT '$TENANT_ID', gen_random_uuid(), 'hibernated' FROM generate_series(1, $HIBERNATED)"
+bench_sql -c "SELECT id FROM sessions WHERE tenant_id = '$TENANT_ID' AND total_turns = 0
+              ORDER BY random() LIMIT $REVIVED" >"$WORK/revived.ids"
+RSS_BEFORE=$(rss_mb "$SERVICE_PID")
+run hibernated service --mode attach --streams "$REVIVED" --ramp-ms 5000 --duration 8 \
+  --session "@$WORK/revived.ids"
+LOADED_ATTACHED=$(loaded)
+RSS_ATTACHED=$(rss_mb "$SERVICE_PID")
+say "waiting 75 s for the revived session actors to retire"
+sleep 75
+RSS_AFTER=$(rss_mb "$SERVICE_PID")
+LOADED_AFTER=$(loaded)
+say "hibernated: $HIBERNATED rows, $REVIVED revived by one stream each: service RSS $RSS_BEFORE MB" \
+    "before, $RSS_ATTACHED MB attached ($LOADED_ATTACHED session actors), $RSS_AFTER MB" \
+    "($LOADED_AFTER session actors) 75 s after the streams ended"
+printf '{"hibernated_rows":%s,"revived":%s,"rss_before_mb":%s,"rss_attached_mb":%s,"rss_after_mb":%s,"actors_attached":%s,"actors_after":%s}\n' \
+  "$HIBERNATED" "$REVIVED" "$RSS_BEFORE" "$RSS_ATTACHED" "$RSS_AFTER" "${LOADED_ATTACHED:-null}" \
+  "${LOADED_AFTER:-null}" >"$RESULTS/$STAMP-hibernated.json"
 
 # --- the report -----------------------------------------------------------------------------------
 node "$CAA_ROOT/bench/report.mjs" "$WORK/results" "$RESULTS/$STAMP.json" \

@@ -4,6 +4,9 @@
 #include <boost/beast/core.hpp>
 
 #include <chrono>
+#include <fstream>
+#include <string>
+#include <vector>
 
 namespace bench::load {
 
@@ -15,10 +18,17 @@ namespace {
 
 constexpr asio::experimental::as_tuple_t<asio::use_awaitable_t<>> use_tuple{};
 
-/// Session `index` of the comma-separated `--session` list.
-std::string session_of(const std::string& list, int index) {
+/// The ids of `--session`: a comma-separated list, or `@FILE` with one id per line.
+std::vector<std::string> session_ids(const std::string& arg) {
   std::vector<std::string> ids;
+  if (!arg.empty() && arg.front() == '@') {
+    std::ifstream in{arg.substr(1)};
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) ids.push_back(line);
+    return ids;
+  }
   std::size_t start = 0;
+  const auto& list = arg;
   while (start <= list.size()) {
     auto comma = list.find(',', start);
     auto id = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
@@ -26,6 +36,12 @@ std::string session_of(const std::string& list, int index) {
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
+  return ids;
+}
+
+/// Session `index` of the `--session` ids (read once).
+std::string session_of(const std::string& arg, int index) {
+  static const auto ids = session_ids(arg);
   return ids.empty() ? std::string{} : ids[static_cast<std::size_t>(index) % ids.size()];
 }
 

@@ -29,7 +29,7 @@ struct options {
   double rate = 0;                ///< fake CLI events/s per stream (0: as fast as possible)
   int ramp_ms = 0;                ///< stream starts spread over this long
   double duration_s = 5;          ///< read and attach modes: how long
-  std::string session_id;         ///< read: the session to read; attach: a comma-separated list
+  std::string session_id;         ///< read: the session; attach: comma-separated ids or @FILE
   int pid = 0;                    ///< process whose CPU and RSS are sampled (0: none)
   double timeout_s = 120;         ///< hang guard per request
   std::string label = "run";
