@@ -342,12 +342,14 @@ TEST_F(ws_api_test, an_interrupt_frame_ends_the_running_turn) {
 }
 
 TEST_F(ws_api_test, a_reader_that_stops_reading_is_closed_with_1008_and_the_session_completes) {
-  // A small receive buffer and a turn of about 10 MB of events: the subscription waits for room
-  // and, taking nothing for STREAM_STALL_TIMEOUT (3 s here) or falling out of the session's
-  // memory (8 MB), is cut with 1008; the session goes on.
+  // A small receive buffer and a turn of about 36 MB of events (12 MB of text, then the same as
+  // the assistant message and the result): far more than the kernel's socket buffers and the
+  // connection's queue absorb, so the subscription waits for room and, taking nothing for
+  // STREAM_STALL_TIMEOUT (3 s here) or falling out of the session's memory (8 MB), is cut with
+  // 1008 (sent once the client reads again); the session goes on.
   auto c = connect(alpha_, "/api/v1/ws", 4096);
   ASSERT_TRUE(c->send_text(
-      R"({"type":"prompt","prompt":"[[large 3000000]]","include_partial_messages":true})"));
+      R"({"type":"prompt","prompt":"[[large 12000000]]","include_partial_messages":true})"));
   auto ack = next(*c);
   ASSERT_EQ(ack.type, "ack") << ack.raw;
   auto id = ack.session_id;
