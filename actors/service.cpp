@@ -140,12 +140,23 @@ int run_service(const settings& cfg) {
   api::api_context ctx{&sys,  &cfg,     pg,       *redis,     keys,        authenticator,
                        &board, registry, &workspace, capabilities};
   http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter};
+  // Every actor spawned above ends here: the actor system waits for all of them when it goes
+  // (a path that forgets one never exits).
+  auto stop_actors = [&] {
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(capabilities, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(admission, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);
+    if (rdeps.warm)
+      caf::anon_send_exit(rdeps.warm, caf::exit_reason::user_shutdown);
+    stop_pools();
+  };
   try {
     edge.start();
   } catch (const std::exception&) {
     log::error("cannot listen", {.component = "http", .port = cfg.http.port});
-    caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);
-    stop_pools();
+    stop_actors();
     return 1;
   }
   log::info("listening", {.component = "http", .port = edge.port()});
@@ -166,12 +177,7 @@ int run_service(const settings& cfg) {
       .receive([](uint64_t) {}, [](caf::error&) {});
   }
   edge.stop();
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(capabilities, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(admission, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);
-  stop_pools();
+  stop_actors();
   log::info("stopped", {.component = "service"});
   return 0;
 }

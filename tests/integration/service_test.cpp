@@ -8,6 +8,11 @@
 
 #include <rapidjson/document.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace caa::test;
 using namespace std::chrono_literals;
 
@@ -210,6 +215,25 @@ TEST_F(service_test, secrets_never_reach_the_log) {
        {canary, admin_key_, std::string{"CANARY_anthropic_0f3b"}, std::string{"CANARY_query_77"},
         std::string{"CANARY_body_55"}, created})
     EXPECT_EQ(log.find(secret), std::string::npos) << "leaked: " << secret.substr(0, 12);
+}
+
+TEST_F(service_test, a_port_in_use_ends_the_service_with_status_1_instead_of_hanging) {
+  // Found by the benchmark: the listener failed, the actors stayed, the process never ended.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  auto env = base_service_env(admin_key_);
+  env["API_PORT"] = std::to_string(ntohs(addr.sin_port));
+  auto status = service_exit_status(env, std::chrono::seconds{90});  // a hang guard only
+  ::close(fd);
+  ASSERT_TRUE(status.has_value()) << "the service did not exit";
+  EXPECT_EQ(*status, 1);
 }
 
 TEST_F(service_test, sigterm_exits_zero) {

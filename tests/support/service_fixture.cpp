@@ -130,17 +130,11 @@ std::string bin_dir() {
   return dir ? dir : "build/bin";
 }
 
-}  // namespace
-
-service_process::service_process(std::map<std::string, std::string> env) {
+/// Starts the service binary with exactly `env` (plus defaults), stderr to `log_fd`.
+pid_t spawn_service(std::map<std::string, std::string> env, int log_fd) {
   env.try_emplace("PATH", "/usr/local/bin:/usr/bin:/bin");
   env.try_emplace("API_PORT", "0");
   env.try_emplace("API_HOST", "127.0.0.1");
-  char tmpl[] = "/tmp/caa-service-log-XXXXXX";
-  int log_fd = mkstemp(tmpl);
-  if (log_fd < 0)
-    throw std::runtime_error("mkstemp failed");
-  log_path_ = tmpl;
   std::vector<std::string> env_strings;
   for (auto& [k, v] : env)
     env_strings.push_back(k + "=" + v);
@@ -151,8 +145,8 @@ service_process::service_process(std::map<std::string, std::string> env) {
   auto path = bin_dir() + "/claude-agent-api";
   std::vector<char*> argv{path.data(), nullptr};
   pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ == 0) {
+  pid_t pid = fork();
+  if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
       _exit(1);
@@ -167,6 +161,34 @@ service_process::service_process(std::map<std::string, std::string> env) {
     _exit(127);
   }
   close(log_fd);
+  return pid;
+}
+
+}  // namespace
+
+std::optional<int> service_exit_status(std::map<std::string, std::string> env,
+                                       std::chrono::seconds limit) {
+  char tmpl[] = "/tmp/caa-service-log-XXXXXX";
+  int log_fd = mkstemp(tmpl);
+  if (log_fd < 0)
+    throw std::runtime_error("mkstemp failed");
+  ::unlink(tmpl);
+  pid_t pid = spawn_service(std::move(env), log_fd);
+  int status = 0;
+  if (eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, limit))
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ::kill(pid, SIGKILL);  // a hang: end it, reap it, report no exit
+  ::waitpid(pid, &status, 0);
+  return std::nullopt;
+}
+
+service_process::service_process(std::map<std::string, std::string> env) {
+  char tmpl[] = "/tmp/caa-service-log-XXXXXX";
+  int log_fd = mkstemp(tmpl);
+  if (log_fd < 0)
+    throw std::runtime_error("mkstemp failed");
+  log_path_ = tmpl;
+  pid_ = spawn_service(std::move(env), log_fd);
   static const std::regex listening{R"re("msg":"listening".*"port":([0-9]+))re"};
   bool up = eventually(
     [&] {

@@ -85,6 +85,11 @@ private:
   std::string log_path_;
 };
 
+/// Runs the service with `env` (plus the defaults of `service_process`) until it exits: its
+/// exit status, or nothing when it was still running after `limit` (it is killed then).
+std::optional<int> service_exit_status(std::map<std::string, std::string> env,
+                                       std::chrono::seconds limit);
+
 /// The environment every service test starts from: the scratch database of this test process,
 /// REDIS_URL, the CLI, a bootstrap key `admin_key`, and a private workspace root.
 std::map<std::string, std::string> base_service_env(const std::string& admin_key);
