@@ -9,7 +9,6 @@
 
 #include <caf/all.hpp>
 
-
 namespace caa::detail {
 
 namespace {
@@ -29,44 +28,6 @@ std::string work_root_of(const turn_spec& spec) {
 }
 
 namespace {
-
-
-void write_next_row(session_self self);
-
-}  // namespace
-
-void run_db(session_self self, std::variant<storage::db_query, storage::db_batch> w) {
-  self->state.row_writes.push_back(std::move(w));
-  write_next_row(self);
-}
-
-namespace {
-
-void write_next_row(session_self self) {
-  auto& st = self->state;
-  if (st.row_write_in_flight || st.row_writes.empty())
-    return;
-  st.row_write_in_flight = true;
-  auto w = std::move(st.row_writes.front());
-  st.row_writes.pop_front();
-  auto done = [self] {
-    self->state.row_write_in_flight = false;
-    write_next_row(self);
-    arm_retirement(self);
-  };
-  auto failed = [self, done](caf::error& e) {
-    log::warn("session row update failed",
-              {.component = "session", .session_id = self->state.who.id,
-               .error_code = to_string(errc_of(e))});
-    done();
-  };
-  if (auto* q = std::get_if<storage::db_query>(&w))
-    self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
-      .then([done](storage::db_result&) { done(); }, failed);
-  else
-    self->request(st.deps.pg, st.deps.db_timeout, std::get<storage::db_batch>(std::move(w)))
-      .then([done](std::vector<storage::db_result>&) { done(); }, failed);
-}
 
 /// Writes the prompt and answers the waiting `run`.
 void start_turn(session_self self) {
@@ -298,7 +259,7 @@ session_actor::behavior_type session(session_self self, session_identity who, se
     [=](atom::subscribe, event_sink_ptr sink, uint64_t after) -> caf::result<uint64_t> {
       touch(self);
       auto& s = self->state;
-      uint64_t first = s.window.empty() ? s.committed_seq + 1 : s.window.front().seq;
+      uint64_t first = window_start(s);
       if (after + 1 < first && after < s.committed_seq)
         return make_error(errc::conflict, "replay from storage first");
       // An id from the future means "from now on", never "skip what comes next".

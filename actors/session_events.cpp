@@ -42,6 +42,34 @@ void wait_for_room(session_self self, subscriber& sub) {
   });
 }
 
+/// Writes the next queued row update (one in flight, in order: two writes on two pool
+/// connections could commit in either order).
+void write_next_row(session_self self) {
+  auto& st = self->state;
+  if (st.row_write_in_flight || st.row_writes.empty())
+    return;
+  st.row_write_in_flight = true;
+  auto w = std::move(st.row_writes.front());
+  st.row_writes.pop_front();
+  auto done = [self] {
+    self->state.row_write_in_flight = false;
+    write_next_row(self);
+    arm_retirement(self);
+  };
+  auto failed = [self, done](caf::error& e) {
+    log::warn("session row update failed",
+              {.component = "session", .session_id = self->state.who.id,
+               .error_code = to_string(errc_of(e))});
+    done();
+  };
+  if (auto* q = std::get_if<storage::db_query>(&w))
+    self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
+      .then([done](storage::db_result&) { done(); }, failed);
+  else
+    self->request(st.deps.pg, st.deps.db_timeout, std::get<storage::db_batch>(std::move(w)))
+      .then([done](std::vector<storage::db_result>&) { done(); }, failed);
+}
+
 /// Delivers what `sub` misses from the window while it has room. False: drop it (gone, or its
 /// next event left the window).
 bool feed(session_self self, subscriber& sub) {
@@ -50,7 +78,7 @@ bool feed(session_self self, subscriber& sub) {
     return false;
   if (sub.after >= st.committed_seq || sub.waiting)
     return true;
-  uint64_t first = st.window.empty() ? st.committed_seq + 1 : st.window.front().seq;
+  uint64_t first = window_start(st);
   if (sub.after + 1 < first) {
     log::info("subscriber fell behind the replay window; it replays from storage",
               {.component = "session", .session_id = st.who.id});
@@ -77,6 +105,11 @@ bool feed(session_self self, subscriber& sub) {
 }
 
 }  // namespace
+
+void run_db(session_self self, std::variant<storage::db_query, storage::db_batch> w) {
+  self->state.row_writes.push_back(std::move(w));
+  write_next_row(self);
+}
 
 void emit(session_self self, api_event ev) {
   auto& st = self->state;

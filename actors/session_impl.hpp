@@ -161,6 +161,11 @@ using session_self = session_actor::stateful_pointer<session_state>;
 constexpr std::size_t replay_window = 4096;
 constexpr std::size_t replay_window_bytes = std::size_t{8} << 20;
 
+/// The oldest seq a subscriber can still be served from memory.
+inline uint64_t window_start(const session_state& st) {
+  return st.window.empty() ? st.committed_seq + 1 : st.window.front().seq;
+}
+
 // -- session_io.cpp --------------------------------------------------------------------------
 
 /// Spawns the CLI for `spec` (synchronously, on this CAF thread); false with the reason logged.

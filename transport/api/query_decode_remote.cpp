@@ -39,28 +39,6 @@ bool is_tchar(char c) {
          std::string_view{"!#$%&'*+-.^_`|~"}.find(c) != std::string_view::npos;
 }
 
-/// Headers the outbound client sets itself or that change the framing.
-bool is_reserved_header(std::string_view name) {
-  constexpr std::string_view reserved[] = {"host",
-                                           "content-length",
-                                           "transfer-encoding",
-                                           "connection",
-                                           "keep-alive",
-                                           "upgrade",
-                                           "te",
-                                           "trailer",
-                                           "expect",
-                                           "proxy-authorization",
-                                           "proxy-authenticate",
-                                           "proxy-connection",
-                                           "content-encoding",
-                                           "idempotency-key"};
-  std::string lower{name};
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return std::find(std::begin(reserved), std::end(reserved), lower) != std::end(reserved);
-}
-
 /// A header map (H17): token names of at most 64 characters, not reserved; values of at most
 /// 4 KiB without CR, LF, NUL or other controls (tab allowed). Values are never echoed.
 void check_headers(const rapidjson::Value& v, const std::string& path, decode_context& ctx) {
@@ -75,7 +53,7 @@ void check_headers(const rapidjson::Value& v, const std::string& path, decode_co
       continue;
     }
     auto field = path + "." + std::string{name};
-    if (is_reserved_header(name)) {
+    if (outbound::is_reserved_header(name)) {
       ctx.fail(field, "this header may not be set");
       continue;
     }

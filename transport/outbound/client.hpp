@@ -49,6 +49,11 @@ std::optional<std::string> check_url(std::string_view url, const egress_policy& 
 /// `allow_cidrs`, or outside every forbidden range; a cloud metadata address never.
 bool address_allowed(std::string_view addr, const egress_policy& policy);
 
+/// Whether a configured header may not be sent: the client sets it itself, or it would change
+/// the framing, the encoding or a proxy's view (case-insensitive). Webhook configurations
+/// naming one are refused at validation; the client never sends one.
+bool is_reserved_header(std::string_view name);
+
 /// One POST.
 struct post_request {
   std::string url;                                           ///< checked with `check_url`

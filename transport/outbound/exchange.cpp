@@ -23,25 +23,6 @@ using boost::system::error_code;
 
 namespace {
 
-/// Headers the client sets itself or that would change the framing.
-bool is_reserved(std::string_view name) {
-  constexpr std::string_view reserved[] = {"host",
-                                           "content-length",
-                                           "transfer-encoding",
-                                           "connection",
-                                           "keep-alive",
-                                           "upgrade",
-                                           "te",
-                                           "trailer",
-                                           "expect",
-                                           "proxy-connection",
-                                           "content-type"};
-  std::string lower{name};
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return std::find(std::begin(reserved), std::end(reserved), lower) != std::end(reserved);
-}
-
 /// Whether `name: value` can be sent as is: a token name, a value without controls but tab.
 bool is_sendable(std::string_view name, std::string_view value) {
   auto tchar = [](char c) {
@@ -53,7 +34,7 @@ bool is_sendable(std::string_view name, std::string_view value) {
     return (c >= 0x20 || c == '\t') && c != 0x7F;
   };
   return !name.empty() && std::all_of(name.begin(), name.end(), tchar) &&
-         std::all_of(value.begin(), value.end(), vchar) && !is_reserved(name);
+         std::all_of(value.begin(), value.end(), vchar) && !is_reserved_header(name);
 }
 
 }  // namespace
