@@ -6,6 +6,10 @@
 #include <thread>
 #include <vector>
 
+namespace caa::sandbox {
+class host;
+}  // namespace caa::sandbox
+
 namespace caa {
 
 /// The I/O threads of the agent processes: one io_context that drives every CLI's pipes and
@@ -22,7 +26,15 @@ public:
   /// The io_context the processes run on.
   boost::asio::io_context& context() noexcept { return io_; }
 
+  /// The agent sandbox every spawn goes through (null: AGENT_SANDBOX=off). Set once at
+  /// start-up, before the first spawn.
+  void set_sandbox(std::shared_ptr<sandbox::host> h) noexcept { sandbox_ = std::move(h); }
+
+  /// See `set_sandbox`.
+  sandbox::host* sandbox() const noexcept { return sandbox_.get(); }
+
 private:
+  std::shared_ptr<sandbox::host> sandbox_;
   boost::asio::io_context io_;
   std::unique_ptr<void, void (*)(void*)> guard_;
   std::vector<std::thread> threads_;

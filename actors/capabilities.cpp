@@ -1,5 +1,7 @@
 #include "actors/capabilities.hpp"
 
+#include "transport/sandbox/sandbox.hpp"
+
 #include "config/logging.hpp"
 #include "transport/api/workspace.hpp"
 #include "transport/claude/control.hpp"
@@ -24,6 +26,7 @@ using clock_type = std::chrono::steady_clock;
 /// One running probe of one tenant.
 struct probe {
   std::string tenant_id;
+  int64_t agent_slot = -1;
   std::shared_ptr<claude::agent_process> proc;
   std::string init_request_id;
   std::string initialize_json;  // the `response` payload of initialize
@@ -102,7 +105,11 @@ void finish(self_ptr self, uint64_t id, caf::expected<std::string> outcome) {
 
 bool start_probe(self_ptr self, uint64_t id, probe& p) {
   auto& st = self->state;
-  auto dirs = st.deps.workspace->ensure(p.tenant_id);
+  const auto& cfg = *st.deps.cfg;
+  uint32_t uid = agent_uid_of(cfg.sandbox, p.agent_slot);
+  if (cfg.sandbox.strict && uid == 0)
+    return false;
+  auto dirs = st.deps.workspace->ensure(p.tenant_id, uid);
   if (!dirs)
     return false;
   claude::driver_config dc;
@@ -112,10 +119,12 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
   dc.hidden_dir = std::filesystem::path{dirs->root}.parent_path().string();
   dc.home_dir = dirs->home;
   dc.tmp_dir = dirs->tmp;
-  if (st.deps.cfg->agent.anthropic_api_key)
-    dc.anthropic_api_key = st.deps.cfg->agent.anthropic_api_key->reveal();
-  if (st.deps.cfg->agent.anthropic_base_url)
-    dc.anthropic_base_url = *st.deps.cfg->agent.anthropic_base_url;
+  dc.tenant_id = p.tenant_id;
+  dc.agent_uid = uid;
+  if (cfg.agent.anthropic_api_key && uid == 0)
+    dc.anthropic_api_key = cfg.agent.anthropic_api_key->reveal();
+  if (cfg.agent.anthropic_base_url && uid == 0)
+    dc.anthropic_base_url = *cfg.agent.anthropic_base_url;
   claude::query_options opts;
   opts.cwd = dirs->work;
   auto addr = self->address();
@@ -128,8 +137,10 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
     if (auto a = caf::actor_cast<caf::actor>(addr))
       caf::anon_send(a, atom::timeout_v, id);
   };
-  auto proc = claude::agent_process::spawn(st.deps.io->context(),
-                                           claude::make_spawn_spec(opts, dc), std::move(cb));
+  auto sspec = claude::make_spawn_spec(opts, dc);
+  if (auto* box = st.deps.io->sandbox(); box && box->prepare(sspec, dc))
+    return false;
+  auto proc = claude::agent_process::spawn(st.deps.io->context(), sspec, std::move(cb));
   if (!proc)
     return false;
   p.proc = std::make_shared<claude::agent_process>(std::move(*proc));
@@ -163,7 +174,7 @@ void on_probe_line(self_ptr self, uint64_t id, std::string line) {
 capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps deps) {
   self->state.deps = deps;
   return {
-    [=](atom::find, std::string& tenant_id) -> caf::result<std::string> {
+    [=](atom::find, std::string& tenant_id, int64_t agent_slot) -> caf::result<std::string> {
       auto& st = self->state;
       if (auto c = st.cache.find(tenant_id);
           c != st.cache.end() && clock_type::now() - c->second.at < st.deps.ttl)
@@ -176,6 +187,7 @@ capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps 
       auto id = st.next_id++;
       auto& p = st.probes[id];
       p.tenant_id = tenant_id;
+      p.agent_slot = agent_slot;
       p.waiting.push_back(rp);
       st.probe_of_tenant[tenant_id] = id;
       if (!start_probe(self, id, p)) {

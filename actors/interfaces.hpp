@@ -48,7 +48,8 @@ using session_actor = caf::typed_actor<
   caf::replies_to<atom::busy>::with<bool>,
   // INTERNAL: one stdout line of process generation `gen`.
   caf::reacts_to<atom::line, uint64_t, std::string>,
-  // INTERNAL: process generation `gen` ended with `code` (stderr tail for logs only).
+  // INTERNAL: process generation `gen` ended with `code`; the text names the sandbox cap its
+  // process tree hit ("memory", "pids"), or is empty.
   caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
   // INTERNAL: the deadline `kind` (0 turn, 1 idle, 2 stop) of generation/turn `id` passed.
   caf::reacts_to<atom::timeout, int32_t, uint64_t>,
@@ -125,8 +126,9 @@ using admission_actor = caf::typed_actor<
 
 /// What the agent engine offers a tenant, asked of the engine itself and cached.
 using capabilities_actor = caf::typed_actor<
-  // The engine's offer for tenant `tenant_id` as a JSON object text. Errors: unavailable.
-  caf::replies_to<atom::find, std::string>::with<std::string>,
+  // The engine's offer for tenant `tenant_id` (whose sandbox slot is `agent_slot`) as a JSON
+  // object text. Errors: unavailable.
+  caf::replies_to<atom::find, std::string, int64_t>::with<std::string>,
   // INTERNAL: one stdout line of probe `id`.
   caf::reacts_to<atom::line, uint64_t, std::string>,
   // INTERNAL: probe `id` ran out of time or its process ended.

@@ -2,11 +2,14 @@
 
 #include "actors/admission.hpp"
 #include "actors/agent_io.hpp"
+#include "transport/sandbox/model_proxy.hpp"
+#include "transport/sandbox/sandbox.hpp"
 #include "actors/capabilities.hpp"
 #include "actors/health_monitor.hpp"
 #include "actors/registry.hpp"
 #include "actors/system_config.hpp"
 #include "actors/warm_pool.hpp"
+#include "config/errc.hpp"
 #include "config/logging.hpp"
 #include "storage/postgres/key_repository.hpp"
 #include "storage/postgres/event_writer.hpp"
@@ -20,6 +23,7 @@
 #include <caf/all.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <thread>
 
 namespace caa {
@@ -62,6 +66,32 @@ int wait_for_signal() {
 
 }  // namespace
 
+/// Starts the agent sandbox of AGENT_SANDBOX=strict (false: a requirement is missing, said in
+/// the log), or says loudly that agents run without it.
+static bool start_sandbox(const settings& cfg, agent_io& io) {
+  if (!cfg.sandbox.strict) {
+    log::warn("AGENT_SANDBOX=off (DEBUG): agents run WITHOUT the sandbox, as the service's own "
+              "user, with the host's network and the model key in their environment",
+              {.component = "sandbox"});
+    return true;
+  }
+  auto box = sandbox::host::start(io.context(), cfg, [](const sandbox::usage_record& u) {
+    log::debug("model request", {.component = "sandbox", .status = u.status,
+                                 .tenant_id = u.tenant_id,
+                                 .count = u.input_tokens + u.output_tokens});
+  });
+  if (!box) {
+    auto why = render_errc(box.error().code(), box.error().context());
+    log::error("the agent sandbox cannot start; exiting",
+               {.component = "sandbox", .detail = why});
+    std::fprintf(stderr, "claude-agent-api: %s\n", why.c_str());
+    return false;
+  }
+  log::info("agent sandbox on", {.component = "sandbox", .detail = (*box)->description()});
+  io.set_sandbox(std::move(*box));
+  return true;
+}
+
 int run_service(const settings& cfg) {
   log::info("starting", {.component = "service", .port = cfg.http.port});
   if (!migrate(cfg)) {
@@ -70,6 +100,8 @@ int run_service(const settings& cfg) {
   }
   // The agent I/O threads outlive the actor system: sessions use them until they end.
   agent_io io{2};
+  if (!start_sandbox(cfg, io))
+    return 1;
   system_config sys_cfg{cfg};
   caf::actor_system sys{sys_cfg};
   auto pg_cfg = storage::pg_pool_config::from(cfg.storage);

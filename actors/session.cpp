@@ -325,8 +325,8 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       if (gen == self->state.gen)
         on_line(self, std::move(line));
     },
-    [=](atom::exited, uint64_t gen, int32_t code, std::string&) {
-      on_exit(self, gen, code);
+    [=](atom::exited, uint64_t gen, int32_t code, std::string& cap) {
+      on_exit(self, gen, code, cap);
       arm_retirement(self);
     },
     [=](atom::timeout, int32_t kind, uint64_t id) {

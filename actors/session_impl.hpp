@@ -177,7 +177,7 @@ void on_line(session_self self, std::string line);
 /// The current process spoke or ended: admission no longer counts it as starting.
 void start_over(session_self self);
 /// Handles the end of process generation `gen`.
-void on_exit(session_self self, uint64_t gen, int32_t code);
+void on_exit(session_self self, uint64_t gen, int32_t code, const std::string& cap);
 /// Ends the process gracefully (end_session, EOF, then signals).
 void stop_process(session_self self);
 /// Whether the next spawn must first load the stored transcript (counters, missing files).

@@ -7,6 +7,7 @@
 #include "storage/postgres/event_queries.hpp"
 #include "storage/postgres/session_queries.hpp"
 #include "transport/json/json.hpp"
+#include "transport/sandbox/sandbox.hpp"
 
 #include <caf/all.hpp>
 
@@ -176,7 +177,7 @@ void on_line(session_self self, std::string line) {
   }
 }
 
-void on_exit(session_self self, uint64_t gen, int32_t code) {
+void on_exit(session_self self, uint64_t gen, int32_t code, const std::string& cap) {
   auto& st = self->state;
   if (gen == st.gen)
     start_over(self);
@@ -203,7 +204,13 @@ void on_exit(session_self self, uint64_t gen, int32_t code) {
   log::info("agent CLI ended", {.component = "session", .session_id = st.who.id,
                                 .count = uint64_t(code < 0 ? 0 : code)});
   if (st.in_turn) {
-    if (!st.interrupt_requested)
+    if (!st.interrupt_requested && !cap.empty())
+      emit(self, error_event("AGENT_LIMIT", "The agent's processes were stopped by the sandbox's " +
+                                                cap + " cap (" +
+                                                (cap == "memory" ? "AGENT_MEMORY_MAX"
+                                                                 : "AGENT_PIDS_MAX") +
+                                                "); the session stays usable."));
+    else if (!st.interrupt_requested)
       emit(self, error_event("AGENT_ERROR", "The agent process ended unexpectedly."));
     finish_turn(self, st.interrupt_requested ? "interrupted" : "error");
   }
@@ -229,6 +236,13 @@ std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::que
                                                  std::string_view hooks_json,
                                                  std::string_view request_id) {
   auto sspec = claude::make_spawn_spec(opts, spec.driver);
+  if (auto* box = io.sandbox()) {
+    if (auto err = box->prepare(sspec, spec.driver)) {
+      log::error("cannot prepare the agent sandbox",
+                 {.component = "session", .error_code = to_string(errc_of(err))});
+      return nullptr;
+    }
+  }
   claude::process_callbacks cb;
   cb.on_line = [route](std::string line) {
     auto [addr, gen] = route->get();
@@ -239,7 +253,7 @@ std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::que
     auto [addr, gen] = route->get();
     if (auto a = caf::actor_cast<caf::actor>(addr)) {
       int32_t code = info.exit_code >= 0 ? info.exit_code : 128 + info.signal;
-      caf::anon_send(a, atom::exited_v, gen, code, std::move(info.stderr_tail));
+      caf::anon_send(a, atom::exited_v, gen, code, std::move(info.cap_hit));
     }
   };
   cb.on_oversized = [](std::size_t) {

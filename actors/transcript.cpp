@@ -3,6 +3,7 @@
 #include "config/errc.hpp"
 #include "config/logging.hpp"
 #include "storage/postgres/event_queries.hpp"
+#include "transport/sandbox/tenant_files.hpp"
 
 #include <caf/all.hpp>
 
@@ -16,7 +17,6 @@ namespace caa::detail {
 
 namespace {
 
-namespace fs = std::filesystem;
 
 /// The CLI's project directory name of `cwd`: every non-alphanumeric character becomes '-'
 /// (CLI-PROTOCOL §6; names over 200 characters get a hash suffix we do not reproduce).
@@ -28,30 +28,23 @@ std::string encode_project(const std::string& cwd) {
   return out;
 }
 
-/// The transcript file of session `sid` (and `subpath`) for `spec`'s config dir and cwd.
-fs::path transcript_path(const turn_spec& spec, const std::string& sid, const std::string& sub) {
-  fs::path dir = fs::path{spec.driver.config_dir} / "projects" / encode_project(spec.options.cwd);
+/// The transcript file of session `sid` (and `subpath`) relative to `spec`'s config dir.
+std::string transcript_rel(const turn_spec& spec, const std::string& sid, const std::string& sub) {
+  std::string dir = "projects/" + encode_project(spec.options.cwd) + "/";
   if (sub.empty())
-    return dir / (sid + ".jsonl");
-  return dir / sid / (sub + ".jsonl");
+    return dir + sid + ".jsonl";
+  return dir + sid + "/" + sub + ".jsonl";
 }
 
-/// Writes `lines` to `path` (0600) unless it exists; false on failure.
-bool write_missing(const fs::path& path, const std::vector<const std::string*>& lines) {
-  std::error_code ec;
-  if (fs::exists(path, ec))
-    return true;
-  fs::create_directories(path.parent_path(), ec);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return false;
-  bool ok = true;
-  for (auto* l : lines) {
-    std::string text = *l + "\n";
-    ok = ok && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  }
-  ::close(fd);
-  return ok;
+/// Writes `lines` into the tenant's config tree unless the file exists: confined beneath the
+/// config dir, through no symlink, owned by the tenant's sandbox uid.
+bool write_missing(const turn_spec& spec, const std::string& rel,
+                   const std::vector<const std::string*>& lines) {
+  std::string text;
+  for (auto* l : lines)
+    text.append(*l).push_back('\n');
+  return !sandbox::write_new_file_beneath(spec.driver.config_dir, rel, text,
+                                          spec.driver.agent_uid);
 }
 
 }  // namespace
@@ -80,7 +73,8 @@ void restore_transcript(session_self self, std::function<void()> then) {
                 std::max<int64_t>(s.transcript_lines[l.subpath], int64_t(l.line_no) + 1);
           }
           for (auto& [sub, entries] : files)
-            if (!write_missing(transcript_path(*s.waiting_spec, sid, sub), entries))
+            if (!write_missing(*s.waiting_spec, transcript_rel(*s.waiting_spec, sid, sub),
+                               entries))
               log::warn("cannot restore a transcript file",
                         {.component = "session", .session_id = s.who.id});
         }

@@ -55,6 +55,16 @@ inline constexpr double permission_timeout_s = 300;    ///< PERMISSION_TIMEOUT
 inline constexpr double stream_stall_timeout_s = 30;   ///< STREAM_STALL_TIMEOUT
 inline constexpr double drain_grace_period_s = 30;     ///< DRAIN_GRACE_PERIOD
 
+// -- agent sandbox ------------------------------------------------------------------------------
+
+inline constexpr std::string_view agent_sandbox = "strict";    ///< AGENT_SANDBOX
+inline constexpr uint32_t agent_uid_base = 200000;             ///< AGENT_UID_BASE
+inline constexpr uint32_t agent_uid_count = 100000;            ///< AGENT_UID_COUNT
+inline constexpr uint64_t agent_memory_max = 2ull << 30;       ///< AGENT_MEMORY_MAX (bytes)
+inline constexpr uint64_t agent_pids_max = 512;                ///< AGENT_PIDS_MAX
+inline constexpr unsigned agent_cpu_weight = 0;                ///< AGENT_CPU_WEIGHT (0: unset)
+inline constexpr uint64_t tenant_disk_quota = 0;               ///< TENANT_DISK_QUOTA (0: none)
+
 // -- egress, cluster, misc ---------------------------------------------------------------------
 
 inline constexpr bool webhook_allow_http = false;  ///< WEBHOOK_ALLOW_HTTP

@@ -28,6 +28,7 @@ std::string_view to_string(errc x) noexcept {
     case errc::timeout: return "timeout";
     case errc::agent_error: return "agent_error";
     case errc::internal: return "internal";
+    case errc::quota_exceeded: return "quota_exceeded";
   }
   return "internal";
 }

@@ -31,6 +31,7 @@ enum class errc : uint8_t {
   timeout,               ///< an internal deadline passed (503)
   agent_error,           ///< the agent process failed
   internal,              ///< a bug (500)
+  quota_exceeded,        ///< the tenant's workspace is over TENANT_DISK_QUOTA (507)
 };
 
 /// The stable name of an error code, e.g. "session_locked".

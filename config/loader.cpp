@@ -133,6 +133,10 @@ void finish(settings& s, std::vector<std::string>& errors) {
   if (!s.debug && std::find(origins.begin(), origins.end(), "*") != origins.end())
     errors.emplace_back("CORS_ORIGINS: \"*\" is only allowed when DEBUG is true");
   if (s.cluster.node_id.empty()) s.cluster.node_id = default_node_id();
+  if (!s.sandbox.strict && !s.debug)
+    errors.emplace_back("AGENT_SANDBOX: off is only allowed when DEBUG is true");
+  if (uint64_t{s.sandbox.uid_base} + s.sandbox.uid_count > 4294967294ull)
+    errors.emplace_back("AGENT_UID_BASE + AGENT_UID_COUNT: the range must end below 4294967295");
   // A turn waits up to ADMISSION_WAIT for a process slot, then for the CLI to start: the edge's
   // handler deadline must not answer first (it would say SERVICE_UNAVAILABLE instead of
   // CAPACITY_EXHAUSTED).

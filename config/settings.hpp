@@ -122,6 +122,33 @@ struct agent_settings {
   std::vector<std::string> bypass_tenants;
 };
 
+/// The agent sandbox (unprivileged per-tenant uid, namespaces, caps, model proxy).
+struct sandbox_settings {
+  /// AGENT_SANDBOX=strict (false only with `off`, which DEBUG must allow)
+  bool strict = true;
+  /// AGENT_UID_BASE (first host uid of the tenants' range)
+  uint32_t uid_base = defaults::agent_uid_base;
+  /// AGENT_UID_COUNT (size of the range: tenants at most)
+  uint32_t uid_count = defaults::agent_uid_count;
+  /// AGENT_MEMORY_MAX (bytes per session's process tree)
+  uint64_t memory_max = defaults::agent_memory_max;
+  /// AGENT_PIDS_MAX (processes and threads per session's tree)
+  uint64_t pids_max = defaults::agent_pids_max;
+  /// AGENT_CPU_WEIGHT (1..10000; 0: the host's default)
+  unsigned cpu_weight = defaults::agent_cpu_weight;
+  /// TENANT_DISK_QUOTA (bytes of a tenant's workspace and config; 0: none)
+  uint64_t disk_quota = defaults::tenant_disk_quota;
+  /// AGENT_RUNTIME_DIR (per-process sockets and files; empty: WORKSPACE_ROOT/.sandbox)
+  std::string runtime_dir;
+};
+
+/// The host uid (also the gid) of a tenant's sandbox `slot`: 0 when the sandbox is off or the
+/// slot lies outside AGENT_UID_COUNT.
+inline uint32_t agent_uid_of(const sandbox_settings& s, int64_t slot) noexcept {
+  if (!s.strict || slot < 0 || slot >= int64_t{s.uid_count}) return 0;
+  return s.uid_base + static_cast<uint32_t>(slot);
+}
+
 /// Outbound calls (webhooks, MCP URLs).
 struct egress_settings {
   /// EGRESS_ALLOW_CIDRS
@@ -148,6 +175,8 @@ struct cluster_settings {
 struct settings {
   /// DEBUG
   bool debug = defaults::debug;
+  /// AGENT_SANDBOX and its caps
+  sandbox_settings sandbox;
   /// LOG_LEVEL
   log_level level = log_level::info;
   http_settings http;

@@ -155,6 +155,51 @@ bool node_id(std::string_view x) {
   return x.empty() || (is_printable_token(x) && x.size() <= defaults::max_node_id_length);
 }
 
+bool sandbox_mode(std::string_view x) {
+  return x == "strict" || x == "off";
+}
+
+/// A byte count with an optional K, M, G or T suffix (powers of 1024).
+std::optional<uint64_t> parse_bytes(std::string_view text) {
+  uint64_t scale = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K': case 'k': scale = 1ull << 10; break;
+      case 'M': case 'm': scale = 1ull << 20; break;
+      case 'G': case 'g': scale = 1ull << 30; break;
+      case 'T': case 't': scale = 1ull << 40; break;
+      default: break;
+    }
+    if (scale != 1) text.remove_suffix(1);
+  }
+  auto x = parse_uint(text, 0, (1ull << 62) / scale);
+  if (!x) return std::nullopt;
+  return *x * scale;
+}
+
+template <class Get>
+variable bytes_var(std::string_view name, std::string_view help, Get get, uint64_t lo) {
+  auto apply = [=](settings& s, std::string_view text) -> std::string {
+    auto x = parse_bytes(text);
+    if (!x || *x < lo)
+      return "must be a byte count >= " + std::to_string(lo) + " (suffix K, M, G or T allowed)" +
+             got(text);
+    get(s) = *x;
+    return {};
+  };
+  return {name, help, false, apply, [=](const settings& s) { return std::to_string(get(s)); }};
+}
+
+variable sandbox_var() {
+  auto apply = [](settings& s, std::string_view text) -> std::string {
+    if (!sandbox_mode(text)) return "must be strict or off" + got(text);
+    s.sandbox.strict = text == "strict";
+    return {};
+  };
+  return {"AGENT_SANDBOX", "agent sandbox: strict, or off (only with DEBUG)", false, apply,
+          [](const settings& s) { return std::string{s.sandbox.strict ? "strict" : "off"}; }};
+}
+
 std::optional<std::string> cors_item(std::string_view x) {
   return x == "*" ? std::optional<std::string>{"*"} : parse_origin(x);
 }
@@ -298,6 +343,21 @@ std::vector<variable> make_variables() {
                   CAA_FIELD(agent.stream_stall_timeout)),
       seconds_var("DRAIN_GRACE_PERIOD", "seconds in-flight work may finish at shutdown",
                   CAA_FIELD(agent.drain_grace_period)),
+      sandbox_var(),
+      uint_var("AGENT_UID_BASE", "first host uid of the tenants' sandbox uids",
+               CAA_FIELD(sandbox.uid_base), 1000, 4000000000u),
+      uint_var("AGENT_UID_COUNT", "number of sandbox uids (tenants at most)",
+               CAA_FIELD(sandbox.uid_count), 1, 200000000u),
+      bytes_var("AGENT_MEMORY_MAX", "memory cap of a session's processes, bytes (K/M/G suffix)",
+                CAA_FIELD(sandbox.memory_max), 16ull << 20),
+      uint_var("AGENT_PIDS_MAX", "process cap of a session's processes",
+               CAA_FIELD(sandbox.pids_max), 8, 1000000),
+      uint_var("AGENT_CPU_WEIGHT", "CPU weight of a session's processes (0: host default)",
+               CAA_FIELD(sandbox.cpu_weight), 0, 10000),
+      bytes_var("TENANT_DISK_QUOTA", "bytes of a tenant's workspace and config (0: no quota)",
+                CAA_FIELD(sandbox.disk_quota), 0),
+      text_var("AGENT_RUNTIME_DIR", "directory of the sandboxes' sockets and files",
+               CAA_FIELD(sandbox.runtime_dir), nonempty_path, "must be a non-empty path"),
       list_var("BYPASS_PERMISSIONS_TENANTS", "tenants allowed to bypass permissions, comma list",
                CAA_FIELD(agent.bypass_tenants), keep_if<token>, "a tenant name"),
       list_var("EGRESS_ALLOW_CIDRS", "private networks outbound calls may reach, CIDR list",

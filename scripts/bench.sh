@@ -59,9 +59,11 @@ runuser -u postgres -- psql -q -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres \
 SERVICE_PORT=$(free_port)
 ADMIN_KEY="caa_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
 mkdir -p "$WORK/workspaces"
+# The sandbox runs the fake CLI as the tenants' uids: a copy they can reach.
+install_reachable "$BIN/fake_cli" "$WORK/cli/fake_cli"
 env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$BENCH_DB" \
     API_HOST=127.0.0.1 API_PORT="$SERVICE_PORT" API_KEY="$ADMIN_KEY" LOG_LEVEL=warn \
-    CLAUDE_CLI_PATH="$BIN/fake_cli" WORKSPACE_ROOT="$WORK/workspaces" \
+    CLAUDE_CLI_PATH="$WORK/cli/fake_cli" WORKSPACE_ROOT="$WORK/workspaces" \
     MAX_AGENT_PROCESSES=2500 ADMISSION_WAIT=60 SESSION_IDLE_TIMEOUT=15 \
     RATE_LIMIT_QUERY_PER_MINUTE=1000000 RATE_LIMIT_GENERAL_PER_MINUTE=1000000 \
     API_MAX_CONNECTIONS=16384 \

@@ -10,8 +10,20 @@ CAA_RUN="$CAA_ROOT/.run"
 CAA_CLI_VERSION="2.1.197"
 CAA_CLI_PATH="$CAA_ROOT/node_modules/@anthropic-ai/claude-code-linux-x64/claude"
 PG_BIN="/usr/lib/postgresql/15/bin"
+# The agent sandbox runs the CLI as unprivileged per-tenant uids, which must reach the binary:
+# a checkout under a mode-700 home is out of their reach, so the set-up keeps a copy here.
+CAA_AGENT_CLI="$CAA_STATE/cli/claude-$CAA_CLI_VERSION"
 
 say() { printf '[claude-agent-api] %s\n' "$*" >&2; }
+
+# Copies executable `src` to `dest` (mode 0755, in directories others may pass through) unless
+# an identical copy is there.
+install_reachable() {  # src, dest
+  if [[ -x "$2" ]] && cmp -s "$1" "$2"; then return 0; fi
+  mkdir -p "$(dirname "$2")"
+  chmod 755 "$CAA_STATE" "$(dirname "$2")"
+  cp "$1" "$2.tmp.$$" && chmod 755 "$2.tmp.$$" && mv -f "$2.tmp.$$" "$2"
+}
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {

@@ -42,7 +42,7 @@ if [[ -z "${API_KEY:-}" ]]; then
   API_KEY="$(cat "$key_file")"
   export API_KEY
 fi
-export CLAUDE_CLI_PATH="${CLAUDE_CLI_PATH:-$CAA_CLI_PATH}"
+export CLAUDE_CLI_PATH="${CLAUDE_CLI_PATH:-$CAA_AGENT_CLI}"
 export WORKSPACE_ROOT="${WORKSPACE_ROOT:-$CAA_STATE/workspaces}"
 export API_PORT="${API_PORT:-54000}"
 mkdir -p "$WORKSPACE_ROOT"

@@ -37,3 +37,4 @@ if [[ ! -x "$CAA_CLI_PATH" ]] || ! "$CAA_CLI_PATH" -v 2>/dev/null | grep -q "^$C
      --loglevel=error >/dev/null)
 fi
 "$CAA_CLI_PATH" -v >/dev/null || { say "the CLI at $CAA_CLI_PATH does not run"; exit 1; }
+install_reachable "$CAA_CLI_PATH" "$CAA_AGENT_CLI"

@@ -14,7 +14,7 @@ trap stop_services EXIT
 # shellcheck disable=SC1090
 source "$(bash "$CAA_ROOT/scripts/services.sh" env)"
 
-export CLAUDE_CLI_PATH="$CAA_CLI_PATH"
+export CLAUDE_CLI_PATH="$CAA_AGENT_CLI"
 export CAA_BIN_DIR="$BUILD_DIR/bin"
 export CAA_SOURCE_DIR="$CAA_ROOT"
 export SCRIPTED_MODEL_PATH="$BUILD_DIR/bin/scripted_model"

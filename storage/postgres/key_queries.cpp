@@ -4,6 +4,7 @@
 #include "storage/postgres/statements.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace caa::storage {
 
@@ -12,7 +13,7 @@ namespace {
 constexpr std::string_view key_scheme = "caa_";
 constexpr std::size_t key_random_bytes = 32;
 constexpr std::size_t max_key_name = 100;
-constexpr std::size_t key_columns = 9;
+constexpr std::size_t key_columns = 10;
 
 bool is_lower_alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -79,8 +80,14 @@ caf::expected<key_record> to_key_record(const db_row& row) {
   if (row.size() != key_columns || !row[0] || !row[1] || !row[2] || !row[3] || !row[4] || !row[5] ||
       !row[6])
     return make_error(errc::internal, "api_keys: unexpected row shape");
-  return key_record{*row[0], *row[1], *row[2],     *row[3],    split_scopes(*row[4]),
-                    *row[5], *row[6], opt(row[7]), opt(row[8])};
+  key_record rec{*row[0], *row[1], *row[2],     *row[3],    split_scopes(*row[4]),
+                 *row[5], *row[6], opt(row[7]), opt(row[8])};
+  if (row[9]) {
+    int64_t slot = -1;
+    auto [end, ec] = std::from_chars(row[9]->data(), row[9]->data() + row[9]->size(), slot);
+    if (ec == std::errc{} && end == row[9]->data() + row[9]->size()) rec.agent_slot = slot;
+  }
+  return rec;
 }
 
 }  // namespace
@@ -151,7 +158,7 @@ caf::expected<db_batch> make_seed_bootstrap_batch(const secret& plaintext) {
 }
 
 caf::expected<tenant> parse_tenant(const db_result& r) {
-  if (r.rows.size() != 1 || r.rows[0].size() != 2 || !r.rows[0][0] || !r.rows[0][1])
+  if (r.rows.size() != 1 || r.rows[0].size() < 2 || !r.rows[0][0] || !r.rows[0][1])
     return make_error(errc::internal, "tenants: unexpected result shape");
   return tenant{*r.rows[0][0], *r.rows[0][1]};
 }

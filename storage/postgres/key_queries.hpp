@@ -36,6 +36,7 @@ struct key_record {
   std::string created_at;                   ///< RFC 3339 UTC, e.g. 2024-05-01T12:00:00.123Z
   std::optional<std::string> last_used_at;  ///< RFC 3339 UTC
   std::optional<std::string> revoked_at;    ///< RFC 3339 UTC; set means the key is refused
+  int64_t agent_slot = -1;                  ///< the tenant's slot in the sandbox uid range
 
   /// Whether the key has been revoked.
   bool revoked() const noexcept { return revoked_at.has_value(); }

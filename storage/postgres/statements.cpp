@@ -16,12 +16,13 @@ namespace {
 // `t` its tenant. Never the key_hash.
 #define CAA_KEY_COLUMNS                                                                      \
   "k.id::text, k.tenant_id::text, t.name, k.name, array_to_string(k.scopes, ','), k.prefix, " \
-  CAA_TS("k.created_at") ", " CAA_TS("k.last_used_at") ", " CAA_TS("k.revoked_at")
+  CAA_TS("k.created_at") ", " CAA_TS("k.last_used_at") ", " CAA_TS("k.revoked_at") ", " \
+  "t.agent_slot"
 
 // Upsert of a tenant by name that returns the row in every case (a no-op update locks it).
 #define CAA_TENANT_UPSERT(name_sql)                                                     \
   "INSERT INTO tenants (name) VALUES (" name_sql ") ON CONFLICT (name) DO UPDATE SET " \
-  "name = EXCLUDED.name RETURNING id, name"
+  "name = EXCLUDED.name RETURNING id, name, agent_slot"
 
 // The columns of a session record, in the order `parse_session` reads them (19);
 // `s` is sessions.

@@ -122,6 +122,7 @@ class mcp_turn_spec_test : public ::testing::Test {
     fs::remove_all(root_);
     ws_ = std::make_unique<tenant_workspace>(root_.string());
     cfg_.agent.cli_path = "/opt/claude/bin/claude";
+    cfg_.sandbox.strict = false;
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -140,7 +141,7 @@ TEST_F(mcp_turn_spec_test, options_keep_references_and_the_spawn_gets_the_values
   ASSERT_TRUE(std::holds_alternative<decoded_turn>(t));
   auto& d = std::get<decoded_turn>(t);
   EXPECT_EQ(d.options_json.find(token_value), std::string::npos);
-  auto s = make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant);
+  auto s = make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant, -1);
   ASSERT_TRUE(std::holds_alternative<turn_spec_ptr>(s));
   const auto& spec = *std::get<turn_spec_ptr>(s);
   EXPECT_EQ(spec.options_json.find(token_value), std::string::npos);

@@ -10,9 +10,11 @@
 
 #include <rapidjson/document.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 using namespace caa;
 using namespace caa::api;
@@ -130,15 +132,16 @@ class turn_spec_test : public ::testing::Test {
     cfg_.agent.cli_path = "/opt/claude/bin/claude";
     cfg_.agent.anthropic_api_key = secret{"sk-test"};
     cfg_.agent.anthropic_base_url = "http://127.0.0.1:9";
+    cfg_.sandbox.strict = false;  // the sandboxed driver has tests of its own below
   }
   void TearDown() override { fs::remove_all(root_); }
 
   /// The turn_spec of `body`, or the first error on the way (decode, then paths on disk).
-  std::variant<turn_spec_ptr, caf::error> spec_of(std::string_view body) {
+  std::variant<turn_spec_ptr, caf::error> spec_of(std::string_view body, int64_t slot = -1) {
     auto t = decode_turn_body(body, {}, turn_route::query);
     if (auto* e = std::get_if<caf::error>(&t)) return *e;
     auto& d = std::get<decoded_turn>(t);
-    return make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant);
+    return make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant, slot);
   }
 
   fs::path root_;
@@ -261,6 +264,48 @@ TEST(session_json, capabilities_carry_the_engine_and_follow_the_policy) {
   auto o = parse(capabilities_json(open, "{}"));
   EXPECT_EQ(o["permission_modes"].Size(), 5u);
   EXPECT_FALSE(o["mcp_servers_enabled"].GetBool());
+}
+
+TEST_F(turn_spec_test, sandboxed_driver_has_the_tenant_uid_and_never_the_key) {
+  cfg_.sandbox.strict = true;
+  cfg_.sandbox.uid_base = 250000;
+  cfg_.sandbox.uid_count = 10;
+  auto r = spec_of(R"({"prompt":"hi","cwd":"proj/b"})", 3);
+  ASSERT_TRUE(std::holds_alternative<turn_spec_ptr>(r));
+  auto& spec = *std::get<turn_spec_ptr>(r);
+  EXPECT_EQ(spec.driver.agent_uid, 250003u);
+  EXPECT_EQ(spec.driver.tenant_id, tenant);
+  EXPECT_TRUE(spec.driver.anthropic_api_key.empty());
+  EXPECT_TRUE(spec.driver.anthropic_base_url.empty());
+  if (::geteuid() == 0) {
+    struct stat st {};
+    for (auto dir : {"work", "config", "work/proj", "work/proj/b"}) {
+      ASSERT_EQ(::stat((root_ / tenant / dir).c_str(), &st), 0) << dir;
+      EXPECT_EQ(st.st_uid, 250003u) << dir;
+    }
+    ASSERT_EQ(::stat((root_ / tenant).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u) << "the tenant directory stays the service's";
+    EXPECT_EQ(st.st_mode & 0777, 0711u);
+  }
+}
+
+TEST_F(turn_spec_test, sandboxed_turn_without_a_uid_is_refused) {
+  cfg_.sandbox.strict = true;
+  cfg_.sandbox.uid_count = 10;
+  for (int64_t slot : {int64_t{-1}, int64_t{10}}) {
+    auto r = spec_of(R"({"prompt":"hi"})", slot);
+    ASSERT_TRUE(std::holds_alternative<caf::error>(r)) << slot;
+  }
+}
+
+TEST_F(turn_spec_test, a_tenant_over_its_disk_quota_is_refused_with_507) {
+  cfg_.sandbox.disk_quota = 64 * 1024;
+  ASSERT_TRUE(std::holds_alternative<turn_spec_ptr>(spec_of(R"({"prompt":"hi"})")));
+  std::ofstream{root_ / tenant / "work" / "big.bin"} << std::string(200 * 1024, 'x');
+  auto r = spec_of(R"({"prompt":"hi"})");
+  ASSERT_TRUE(std::holds_alternative<caf::error>(r));
+  EXPECT_EQ(errc_of(std::get<caf::error>(r)), errc::quota_exceeded);
+  EXPECT_TRUE(fs::exists(root_ / tenant / "work" / "big.bin")) << "nothing is deleted";
 }
 
 }  // namespace

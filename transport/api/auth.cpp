@@ -93,7 +93,7 @@ void key_authenticator::answer(
     return;
   }
   done(http::principal{passkey_issuer::issue(), row->tenant_id, row->tenant_name, row->key_id,
-                       row->agent, row->admin},
+                       row->agent, row->admin, row->agent_slot},
        caf::error{});
 }
 

@@ -23,6 +23,7 @@ struct key_row {
   std::string key_id;
   std::string tenant_id;
   std::string tenant_name;
+  int64_t agent_slot = -1;  ///< the tenant's slot in the sandbox uid range (-1: unknown)
   digest key_hash{};
   bool agent = false;
   bool admin = false;

@@ -185,7 +185,8 @@ void rewind(const session_api_ptr& api, req_ptr req, res_ptr res) {
             return;
           }
           auto spec = make_turn_spec(std::get<turn_request>(merged), rec.options_json,
-                                     *api->ctx.cfg, *api->ctx.workspace, tenant);
+                                     *api->ctx.cfg, *api->ctx.workspace, tenant,
+                                     policy.agent_slot);
           if (auto* e = std::get_if<caf::error>(&spec)) {
             res->fail(std::move(*e));
             return;

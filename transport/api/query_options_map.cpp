@@ -18,11 +18,12 @@ namespace {
 struct path_collector {
   const tenant_workspace& ws;
   std::string_view tenant_id;
+  uint32_t owner = 0;
   std::vector<http::field_error> errors;
   bool unavailable = false;
 
   std::optional<workspace_path> resolve(std::string_view rel, std::string field, if_missing mode) {
-    auto r = ws.resolve(tenant_id, rel, mode);
+    auto r = ws.resolve(tenant_id, rel, mode, owner);
     if (auto* p = std::get_if<workspace_path>(&r)) return std::move(*p);
     auto e = std::get<path_error>(r);
     if (e == path_error::unavailable)
@@ -85,10 +86,11 @@ std::vector<std::string> absolute_paths(const std::vector<workspace_path>& xs) {
 
 std::variant<resolved_paths, caf::error> resolve_paths(const turn_request& req,
                                                        const tenant_workspace& ws,
-                                                       std::string_view tenant_id) {
-  auto dirs = ws.ensure(tenant_id);
+                                                       std::string_view tenant_id,
+                                                       uint32_t owner) {
+  auto dirs = ws.ensure(tenant_id, owner);
   if (!dirs) return std::move(dirs.error());
-  path_collector c{ws, tenant_id, {}};
+  path_collector c{ws, tenant_id, owner, {}};
   // The default cwd is work/ itself; a named cwd is created when missing (a new tenant has an
   // empty work/ and no other way to make directories). add_dirs and plugins must exist.
   auto cwd = req.cwd ? c.resolve(*req.cwd, "cwd", if_missing::create)

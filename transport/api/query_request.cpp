@@ -160,6 +160,7 @@ decode_policy make_decode_policy(const settings& cfg, const http::principal& cal
   p.mcp_stdio_commands = cfg.egress.mcp_stdio_allowed_commands;
   p.mcp_servers_enabled = true;
   p.hooks_enabled = true;  // hook callbacks go to webhooks through the outbound client
+  p.agent_slot = caller.agent_slot();
   if (auto vars = cfg.egress.tenant_variables.find(caller.tenant_name());
       vars != cfg.egress.tenant_variables.end())
     p.variables = vars->second;

@@ -63,6 +63,7 @@ struct decode_policy {
   std::vector<std::string> mcp_stdio_commands;  ///< allowed stdio MCP commands (exact paths)
   /// The tenant's variables for `${NAME}` in MCP env and header values (TENANT_VARIABLES_FILE).
   config::tenant_variable_map variables;
+  int64_t agent_slot = -1;  ///< the tenant's slot in the sandbox uid range (-1: unknown)
 };
 
 /// The policy for `caller` under `cfg`: bypass when its tenant name is in
@@ -145,7 +146,8 @@ struct resolved_paths {
 /// server-side failure is `errc::internal`.
 std::variant<resolved_paths, caf::error> resolve_paths(const turn_request& req,
                                                        const tenant_workspace& ws,
-                                                       std::string_view tenant_id);
+                                                       std::string_view tenant_id,
+                                                       uint32_t owner = 0);
 
 /// The driver's options for `req`, with the resolved absolute paths. `session_id`, `resume`
 /// and the other session flags are left to the session actor; `hooks` and `metadata` are not

@@ -60,7 +60,8 @@ void run(const flow_ptr& f, session_actor actor, turn_spec_ptr spec) {
 /// Builds the turn_spec of `req`; answers the error itself and returns null on failure.
 turn_spec_ptr build_spec(const flow_ptr& f, const turn_request& req, std::string options_json) {
   auto& ctx = f->api->ctx;
-  auto spec = make_turn_spec(req, std::move(options_json), *ctx.cfg, *ctx.workspace, f->tenant_id);
+  auto spec = make_turn_spec(req, std::move(options_json), *ctx.cfg, *ctx.workspace, f->tenant_id,
+                             f->policy.agent_slot);
   if (auto* e = std::get_if<caf::error>(&spec)) {
     f->res->fail(std::move(*e));
     return nullptr;

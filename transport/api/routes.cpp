@@ -39,6 +39,7 @@ auth::key_lookup make_key_lookup(std::shared_ptr<storage::key_repository> keys) 
         row.key_id = rec->id;
         row.tenant_id = rec->tenant_id;
         row.tenant_name = rec->tenant_name;
+        row.agent_slot = rec->agent_slot;
         row.key_hash = hash;  // the row was found by this digest
         row.agent = rec->has_scope("agent");
         row.admin = rec->has_scope("admin");

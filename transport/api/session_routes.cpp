@@ -111,7 +111,7 @@ void add_session_resource_routes(http::router& r, const session_api_ptr& api) {
       [res, policy](std::string engine) {
         res->send(json_body(200, capabilities_json(policy, engine)));
       },
-      fail_with(res), atom::find_v, req->caller->tenant_id());
+      fail_with(res), atom::find_v, req->caller->tenant_id(), req->caller->agent_slot());
   });
 }
 

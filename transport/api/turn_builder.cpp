@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "transport/json/json.hpp"
+#include "transport/sandbox/tenant_files.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -118,10 +119,20 @@ std::variant<turn_spec_ptr, caf::error> make_turn_spec(const turn_request& req,
                                                        std::string options_json,
                                                        const settings& cfg,
                                                        const tenant_workspace& ws,
-                                                       std::string_view tenant_id) {
-  auto resolved = resolve_paths(req, ws, tenant_id);
+                                                       std::string_view tenant_id,
+                                                       int64_t agent_slot) {
+  uint32_t uid = agent_uid_of(cfg.sandbox, agent_slot);
+  if (cfg.sandbox.strict && uid == 0)
+    return make_error(errc::internal, "sandbox: the tenant has no uid in AGENT_UID_BASE/COUNT");
+  auto resolved = resolve_paths(req, ws, tenant_id, uid);
   if (auto* e = std::get_if<caf::error>(&resolved)) return std::move(*e);
   auto& paths = std::get<resolved_paths>(resolved);
+  // TENANT_DISK_QUOTA: checked before each turn (nothing is deleted; the tenant frees space).
+  if (auto quota = cfg.sandbox.disk_quota; quota > 0) {
+    auto used = sandbox::tree_bytes(paths.dirs.work, quota) +
+                sandbox::tree_bytes(paths.dirs.config, quota);
+    if (used > quota) return make_error(errc::quota_exceeded, "tenant over TENANT_DISK_QUOTA");
+  }
   auto spec = std::make_shared<turn_spec>();
   spec->prompt = req.prompt;
   spec->images = req.images;
@@ -133,8 +144,13 @@ std::variant<turn_spec_ptr, caf::error> make_turn_spec(const turn_request& req,
   d.hidden_dir = std::filesystem::path{paths.dirs.root}.parent_path().string();
   d.home_dir = paths.dirs.home;
   d.tmp_dir = paths.dirs.tmp;
-  if (cfg.agent.anthropic_api_key) d.anthropic_api_key = cfg.agent.anthropic_api_key->reveal();
-  d.anthropic_base_url = cfg.agent.anthropic_base_url.value_or("");
+  d.tenant_id = std::string{tenant_id};
+  d.agent_uid = uid;
+  // Sandboxed, the CLI reaches the model only through the service's proxy, which holds the
+  // real key: the key never enters the spawn.
+  if (cfg.agent.anthropic_api_key && uid == 0)
+    d.anthropic_api_key = cfg.agent.anthropic_api_key->reveal();
+  if (uid == 0) d.anthropic_base_url = cfg.agent.anthropic_base_url.value_or("");
   d.use_bwrap = true;
   d.variables = req.mcp_variables;  // expanded into the argv only; options_json keeps ${NAME}
   spec->options_json = std::move(options_json);

@@ -56,7 +56,8 @@ std::variant<turn_spec_ptr, caf::error> make_turn_spec(const turn_request& req,
                                                        std::string options_json,
                                                        const settings& cfg,
                                                        const tenant_workspace& ws,
-                                                       std::string_view tenant_id);
+                                                       std::string_view tenant_id,
+                                                       int64_t agent_slot);
 
 /// The `new_session` of a first turn `spec` of `req` for `tenant_id`.
 new_session make_new_session(const turn_request& req, const turn_spec& spec, std::string tenant_id);

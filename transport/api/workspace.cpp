@@ -2,6 +2,7 @@
 
 #include "config/errc.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -127,7 +128,7 @@ namespace {
 /// Creates the missing tail of `rel` beneath `workfd`: finds the longest existing prefix, then
 /// makes each remaining plain segment with mkdirat on its parent's fd and opens it without
 /// following symlinks, so a concurrent swap cannot redirect the walk.
-fd_or_errno create_beneath(int workfd, std::string_view rel) {
+fd_or_errno create_beneath(int workfd, std::string_view rel, uint32_t owner) {
   auto segs = segments_of(rel);
   std::size_t have = segs.size();
   std::optional<unique_fd> parent;
@@ -148,6 +149,8 @@ fd_or_errno create_beneath(int workfd, std::string_view rel) {
     auto r = open_beneath(parent->get(), segs[i], RESOLVE_NO_SYMLINKS);
     if (auto* err = std::get_if<int>(&r)) return *err;
     parent = std::move(std::get<unique_fd>(r));
+    if (owner != 0 && ::fchownat(parent->get(), "", owner, owner, AT_EMPTY_PATH) != 0)
+      return errno;
   }
   return std::move(*parent);
 }
@@ -160,9 +163,52 @@ fd_or_errno open_root(const std::string& root) {
 }
 
 /// mkdirat + confined open (no symlinks at all) of one directory the server owns.
-fd_or_errno make_owned_dir(int parent, const std::string& name) {
-  if (::mkdirat(parent, name.c_str(), 0700) != 0 && errno != EEXIST) return errno;
+fd_or_errno make_owned_dir(int parent, const std::string& name, mode_t mode = 0700) {
+  if (::mkdirat(parent, name.c_str(), mode) != 0 && errno != EEXIST) return errno;
   return open_beneath(parent, name, RESOLVE_NO_SYMLINKS);
+}
+
+/// `fchmodat` of an O_PATH fd through its /proc/self/fd link (fchmod refuses O_PATH fds).
+int chmod_fd(int fd, mode_t mode) {
+  auto link = "/proc/self/fd/" + std::to_string(fd);
+  return ::chmod(link.c_str(), mode) == 0 ? 0 : errno;
+}
+
+/// Hands the tree below `dirfd` to `owner` (uid and gid), never following a symlink: every
+/// entry is changed through an fd opened beneath its parent, or with AT_SYMLINK_NOFOLLOW.
+int chown_tree(int dirfd, uint32_t owner, int depth = 0) {
+  if (depth > 256) return ELOOP;
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errno;
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    ::close(fd);
+    return errno;
+  }
+  int result = 0;
+  while (auto* e = ::readdir(dir)) {
+    std::string_view name{e->d_name};
+    if (name == "." || name == "..") continue;
+    if (::fchownat(fd, e->d_name, owner, owner, AT_SYMLINK_NOFOLLOW) != 0) result = errno;
+    if (e->d_type != DT_DIR) continue;
+    auto sub = open_beneath(fd, std::string{name}, RESOLVE_NO_SYMLINKS);
+    if (auto* sfd = std::get_if<unique_fd>(&sub))
+      if (int r = chown_tree(sfd->get(), owner, depth + 1)) result = r;
+  }
+  ::closedir(dir);
+  return result;
+}
+
+/// Makes `fd` (a directory of the tenant) belong to `owner` with mode 0700; a directory that
+/// still belongs to someone else has its whole tree handed over.
+int give_to(int fd, uint32_t owner) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno;
+  if (st.st_uid != owner || st.st_gid != owner) {
+    if (::fchownat(fd, "", owner, owner, AT_EMPTY_PATH) != 0) return errno;
+    if (int r = chown_tree(fd, owner)) return r;
+  }
+  return (st.st_mode & 07777) == 0700 ? 0 : chmod_fd(fd, 0700);
 }
 
 caf::error fs_error(std::string_view what, int err) {
@@ -209,7 +255,8 @@ bool is_tenant_id(std::string_view id) noexcept {
 
 tenant_workspace::tenant_workspace(std::string root) : root_(std::move(root)) {}
 
-caf::expected<tenant_dirs> tenant_workspace::ensure(std::string_view tenant_id) const {
+caf::expected<tenant_dirs> tenant_workspace::ensure(std::string_view tenant_id,
+                                                    uint32_t owner) const {
   if (!is_tenant_id(tenant_id))
     return make_error(errc::internal, "workspace: tenant id is not a canonical UUID");
   std::error_code ec;
@@ -220,6 +267,10 @@ caf::expected<tenant_dirs> tenant_workspace::ensure(std::string_view tenant_id) 
   auto tenant = make_owned_dir(std::get<unique_fd>(root).get(), std::string{tenant_id});
   if (auto* err = std::get_if<int>(&tenant)) return fs_error("tenant directory", *err);
   int tfd = std::get<unique_fd>(tenant).get();
+  // Sandboxed, the tenant's uid must reach work/ and config/ (bubblewrap resolves the bind
+  // sources as that uid); the directory itself stays the service's.
+  if (owner != 0)
+    if (int err = chmod_fd(tfd, 0711)) return fs_error("tenant directory mode", err);
   tenant_dirs out;
   auto tenant_path = path_of(tfd);
   if (!tenant_path) return fs_error("tenant directory path", EIO);
@@ -228,6 +279,9 @@ caf::expected<tenant_dirs> tenant_workspace::ensure(std::string_view tenant_id) 
                             std::pair{"home", &out.home}, std::pair{"tmp", &out.tmp}}) {
     auto dir = make_owned_dir(tfd, name);
     if (auto* err = std::get_if<int>(&dir)) return fs_error(name, *err);
+    bool agents = std::string_view{name} == "work" || std::string_view{name} == "config";
+    if (owner != 0 && agents)
+      if (int err = give_to(std::get<unique_fd>(dir).get(), owner)) return fs_error(name, err);
     auto path = path_of(std::get<unique_fd>(dir).get());
     if (!path) return fs_error(name, EIO);
     *dest = std::move(*path);
@@ -237,7 +291,8 @@ caf::expected<tenant_dirs> tenant_workspace::ensure(std::string_view tenant_id) 
 
 std::variant<workspace_path, path_error> tenant_workspace::resolve(std::string_view tenant_id,
                                                                    std::string_view relative,
-                                                                   if_missing mode) const {
+                                                                   if_missing mode,
+                                                                   uint32_t owner) const {
   if (!is_tenant_id(tenant_id)) return path_error::unavailable;
   if (auto bad = check_relative_path(relative)) return *bad;
   auto root = open_root(root_);
@@ -248,7 +303,7 @@ std::variant<workspace_path, path_error> tenant_workspace::resolve(std::string_v
   int wfd = std::get<unique_fd>(work).get();
   auto target = open_beneath(wfd, std::string{relative});
   if (auto* err = std::get_if<int>(&target); err && *err == ENOENT && mode == if_missing::create)
-    target = create_beneath(wfd, relative);
+    target = create_beneath(wfd, relative, owner);
   if (auto* err = std::get_if<int>(&target)) return from_errno(*err);
   auto work_path = path_of(wfd);
   auto path = path_of(std::get<unique_fd>(target).get());

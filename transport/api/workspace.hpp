@@ -88,17 +88,22 @@ class tenant_workspace {
   explicit tenant_workspace(std::string root);
 
   /// Creates (if needed) the tenant's `work/`, `config/`, `home/` and `tmp/` (0700) and returns
-  /// their canonical paths. Creates WORKSPACE_ROOT itself if it is missing. Errors are
-  /// `errc::internal` (a malformed tenant id is a server bug) with a log-only context.
-  caf::expected<tenant_dirs> ensure(std::string_view tenant_id) const;
+  /// their canonical paths. Creates WORKSPACE_ROOT itself if it is missing. With an `owner`
+  /// (the tenant's sandbox uid, also its gid), `work/` and `config/` belong to it (a tree made
+  /// before the sandbox is handed over once, without following symlinks) and the tenant's
+  /// directory stays the service's with mode 0711. Errors are `errc::internal` (a malformed
+  /// tenant id is a server bug) with a log-only context.
+  caf::expected<tenant_dirs> ensure(std::string_view tenant_id, uint32_t owner = 0) const;
 
   /// Resolves `relative` beneath the tenant's `work/` (which `ensure` must have created) to an
   /// existing directory. Refuses absolute paths, control characters, empty segments, over-long
   /// text, and anything the kernel sees leave `work/` (`..`, symlinks pointing outside, magic
   /// links). Symlinks that stay inside are followed. "." is `work/` itself.
+  /// Directories it creates belong to `owner` when it is not 0 (the tenant's sandbox uid).
   std::variant<workspace_path, path_error> resolve(std::string_view tenant_id,
                                                    std::string_view relative,
-                                                   if_missing mode = if_missing::refuse) const;
+                                                   if_missing mode = if_missing::refuse,
+                                                   uint32_t owner = 0) const;
 
   /// WORKSPACE_ROOT as configured.
   const std::string& root() const noexcept { return root_; }

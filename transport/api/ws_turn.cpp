@@ -26,7 +26,8 @@ using turn_ptr = std::shared_ptr<ws_turn>;
 /// The turn_spec of `req`, or null after reporting the error.
 turn_spec_ptr build_spec(const turn_ptr& t, const turn_request& req, std::string options_json) {
   auto& ctx = t->api->ctx;
-  auto spec = make_turn_spec(req, std::move(options_json), *ctx.cfg, *ctx.workspace, t->tenant_id);
+  auto spec = make_turn_spec(req, std::move(options_json), *ctx.cfg, *ctx.workspace, t->tenant_id,
+                             t->policy.agent_slot);
   if (auto* e = std::get_if<caf::error>(&spec)) {
     t->fail(std::move(*e));
     return nullptr;

@@ -130,6 +130,13 @@ spawn_spec make_spawn_spec(const query_options& opts, const driver_config& cfg) 
 }
 
 std::vector<std::string> exec_argv(const spawn_spec& spec) {
+  if (spec.sandbox.enabled) {
+    std::vector<std::string> out{spec.bwrap_path};
+    out.insert(out.end(), spec.sandbox.bwrap_args.begin(), spec.sandbox.bwrap_args.end());
+    out.insert(out.end(), {"--chdir", spec.cwd, "--"});
+    out.insert(out.end(), spec.argv.begin(), spec.argv.end());
+    return out;
+  }
   if (!spec.use_bwrap) return spec.argv;
   std::vector<std::string> out{spec.bwrap_path};
   if (spec.writable_dir.empty()) {

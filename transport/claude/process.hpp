@@ -23,6 +23,7 @@ struct exit_info {
   int signal = 0;                ///< the signal that killed it, else 0
   std::string stderr_tail;       ///< the last `stderr_tail_bytes` of its stderr
   std::size_t stderr_bytes = 0;  ///< how many stderr bytes it wrote in total
+  std::string cap_hit;           ///< the sandbox cap its tree hit ("memory", "pids"), or empty
 };
 
 /// What the process reports. Called on the io_context (one at a time, in order), never after

@@ -52,7 +52,8 @@ process_core::process_core(asio::io_context& io, const spawned_child& child, con
       framer_(spec.max_line_bytes),
       out_buf_(new char[read_chunk_bytes]),
       err_buf_(new char[read_chunk_bytes]),
-      stderr_tail_bytes_(spec.stderr_tail_bytes) {
+      stderr_tail_bytes_(spec.stderr_tail_bytes),
+      resources_(spec.sandbox.resources) {
   metrics::agent_process_started();
 }
 
@@ -204,6 +205,10 @@ void process_core::maybe_finish() {
     stderr_tail_.erase(0, stderr_tail_.size() - stderr_tail_bytes_);
   exit_.stderr_tail = std::move(stderr_tail_);
   exit_.stderr_bytes = stderr_total_;
+  if (resources_) {
+    exit_.cap_hit = resources_->cap_hit();
+    resources_.reset();  // the tree is gone: its cgroup, proxy endpoint and files go with it
+  }
   with_callbacks([&](process_callbacks& cb) {
     framer_.finish(cb.on_line);
     if (cb.on_exit) cb.on_exit(std::move(exit_));

@@ -94,6 +94,7 @@ class process_core : public std::enable_shared_from_this<process_core> {
   bool finished_ = false;
   bool spoke_ = false;  // wrote to stdout at least once (no longer "starting" in the metrics)
   exit_info exit_;
+  std::shared_ptr<process_resources> resources_;  // the sandbox's, released once finished
 };
 
 }  // namespace caa::claude::detail

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +29,7 @@ namespace caa::claude {
 namespace {
 
 /// Which child step failed, written with its errno to the error pipe.
-enum class child_step : int { pdeathsig = 1, dup2, close_fds, chdir, exec };
+enum class child_step : int { pdeathsig = 1, dup2, close_fds, chdir, exec, cgroup, drop };
 
 const char* step_name(int step) {
   switch (static_cast<child_step>(step)) {
@@ -41,6 +43,10 @@ const char* step_name(int step) {
       return "chdir";
     case child_step::exec:
       return "execve";
+    case child_step::cgroup:
+      return "cgroup join";
+    case child_step::drop:
+      return "privilege drop";
   }
   return "child";
 }
@@ -90,13 +96,45 @@ void ignore_sigpipe_once() {
   ::_exit(127);
 }
 
+/// What the child needs, on the parent's side of the shared memory.
+struct child_args {
+  pid_t parent;
+  int in_fd, out_fd, err_out_fd, err_fd;
+  const char* cwd;
+  char* const* argv;
+  char* const* envp;
+  const sandbox_plan* sandbox;  ///< null: run as the service's own user
+};
+
+/// Joins the per-session cgroups, then becomes the tenant's unprivileged uid for good: no
+/// supplementary groups, gid and uid in all three slots (the kernel clears every capability),
+/// no_new_privs, the file size cap. Raw syscalls only: glibc's set*id wrappers would broadcast
+/// the change to the threads of the parent, whose memory this child shares.
+void confine(const sandbox_plan& sb, int err_fd) {
+  for (int fd : sb.cgroup_fds)
+    if (::write(fd, "0", 1) != 1) child_fail(err_fd, child_step::cgroup);
+  // A service that is not root already runs unprivileged: nothing to drop but privileges.
+  bool drop = ::syscall(SYS_geteuid) != static_cast<long>(sb.uid);
+  if (drop && (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
+               ::syscall(SYS_setresgid, sb.gid, sb.gid, sb.gid) != 0 ||
+               ::syscall(SYS_setresuid, sb.uid, sb.uid, sb.uid) != 0))
+    child_fail(err_fd, child_step::drop);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(err_fd, child_step::drop);
+  if (sb.file_size_limit > 0) {
+    struct rlimit lim {sb.file_size_limit, sb.file_size_limit};
+    if (::syscall(SYS_prlimit64, 0, RLIMIT_FSIZE, &lim, nullptr) != 0)
+      child_fail(err_fd, child_step::drop);
+  }
+}
+
 /// Everything in the child before exec: async-signal-safe calls only, and no writes to memory
 /// but its own stack (it shares the parent's memory until exec, see `start_child`).
-[[noreturn]] void run_child(pid_t parent, int in_fd, int out_fd, int err_out_fd, int err_fd,
-                            const char* cwd, char* const* argv, char* const* envp) {
+[[noreturn]] void run_child(const child_args& a) {
   ::setsid();
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(err_fd, child_step::pdeathsig);
-  if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+  // Before PR_SET_PDEATHSIG: a change of credentials clears it.
+  if (a.sandbox != nullptr) confine(*a.sandbox, a.err_fd);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(a.err_fd, child_step::pdeathsig);
+  if (::getppid() != a.parent) ::_exit(127);  // the parent died before prctl took effect
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig)
@@ -105,28 +143,18 @@ void ignore_sigpipe_once() {
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_out_fd, 2) < 0)
-    child_fail(err_fd, child_step::dup2);
+  if (::dup2(a.in_fd, 0) < 0 || ::dup2(a.out_fd, 1) < 0 || ::dup2(a.err_out_fd, 2) < 0)
+    child_fail(a.err_fd, child_step::dup2);
   // Every other fd closes at exec; the error pipe stays open until exec succeeds.
   if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-    child_fail(err_fd, child_step::close_fds);
-  if (::chdir(cwd) != 0) child_fail(err_fd, child_step::chdir);
-  ::execve(argv[0], argv, envp);
-  child_fail(err_fd, child_step::exec);
+    child_fail(a.err_fd, child_step::close_fds);
+  if (::chdir(a.cwd) != 0) child_fail(a.err_fd, child_step::chdir);
+  ::execve(a.argv[0], a.argv, a.envp);
+  child_fail(a.err_fd, child_step::exec);
 }
 
-/// What the child needs, on the parent's side of the shared memory.
-struct child_args {
-  pid_t parent;
-  int in_fd, out_fd, err_out_fd, err_fd;
-  const char* cwd;
-  char* const* argv;
-  char* const* envp;
-};
-
 int child_entry(void* p) {
-  auto* a = static_cast<const child_args*>(p);
-  run_child(a->parent, a->in_fd, a->out_fd, a->err_out_fd, a->err_fd, a->cwd, a->argv, a->envp);
+  run_child(*static_cast<const child_args*>(p));
 }
 
 /// Starts the child. Normally as vfork does (`clone` with CLONE_VM | CLONE_VFORK, on a stack of
@@ -199,14 +227,17 @@ caf::expected<spawned_child> spawn_child(const spawn_spec& spec) {
     return make_error(errc::agent_error, "empty argv");
   auto argv = c_strings(argv_strings);
   auto envp = c_strings(env_strings);
-  std::string cwd = spec.cwd.empty() ? std::string{"/"} : spec.cwd;
+  // Sandboxed, bwrap's --chdir sets the working directory inside; the host path may not even
+  // be reachable by the tenant's uid.
+  std::string cwd = spec.cwd.empty() || spec.sandbox.enabled ? std::string{"/"} : spec.cwd;
   fd_guard in_r, in_w, out_r, out_w, errout_r, errout_w, exec_r, exec_w;
   for (auto [r, w] :
        {std::pair{&in_r, &in_w}, {&out_r, &out_w}, {&errout_r, &errout_w}, {&exec_r, &exec_w}})
     if (auto err = make_pipe(*r, *w)) return err;
   ignore_sigpipe_once();
-  child_args args{::getpid(), in_r.fd,     out_w.fd,    errout_w.fd,
-                  exec_w.fd,   cwd.c_str(), argv.data(), envp.data()};
+  child_args args{::getpid(),  in_r.fd,     out_w.fd,    errout_w.fd,
+                  exec_w.fd,    cwd.c_str(), argv.data(), envp.data(),
+                  spec.sandbox.enabled ? &spec.sandbox : nullptr};
   pid_t pid = start_child(args);
   if (pid < 0) return sys_error("clone", errno);
   for (auto* g : {&in_r, &out_w, &errout_w, &exec_w}) ::close(g->release());

@@ -94,6 +94,9 @@ const catalog_entry& catalog_of(errc x) noexcept {
   static constexpr catalog_entry unavailable{503, "SERVICE_UNAVAILABLE",
                                              "The service is unavailable; retry later."};
   static constexpr catalog_entry agent_error{502, "AGENT_ERROR", "The agent process failed."};
+  static constexpr catalog_entry quota_exceeded{
+      507, "QUOTA_EXCEEDED",
+      "The tenant's workspace is over its disk quota; free space before starting a turn."};
   switch (x) {
     case errc::validation:
       return validation;
@@ -129,6 +132,8 @@ const catalog_entry& catalog_of(errc x) noexcept {
       return unavailable;
     case errc::agent_error:
       return agent_error;
+    case errc::quota_exceeded:
+      return quota_exceeded;
     case errc::none:
       return internal_entry;
     case errc::internal:

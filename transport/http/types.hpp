@@ -38,9 +38,9 @@ class auth_passkey {
 class principal {
 public:
   principal(auth_passkey, std::string tenant_id, std::string tenant_name, std::string key_id,
-            bool agent, bool admin)
+            bool agent, bool admin, int64_t agent_slot = -1)
     : tenant_id_(std::move(tenant_id)), tenant_name_(std::move(tenant_name)),
-      key_id_(std::move(key_id)), agent_(agent), admin_(admin) {}
+      key_id_(std::move(key_id)), agent_(agent), admin_(admin), agent_slot_(agent_slot) {}
 
   /// The tenant's UUID.
   const std::string& tenant_id() const noexcept { return tenant_id_; }
@@ -50,6 +50,8 @@ public:
   const std::string& key_id() const noexcept { return key_id_; }
   /// Whether the key holds `s` (admin implies agent).
   bool has(scope s) const noexcept { return s == scope::admin ? admin_ : (agent_ || admin_); }
+  /// The tenant's slot in the agent sandbox's uid range (-1: unknown).
+  int64_t agent_slot() const noexcept { return agent_slot_; }
 
 private:
   std::string tenant_id_;
@@ -57,6 +59,7 @@ private:
   std::string key_id_;
   bool agent_;
   bool admin_;
+  int64_t agent_slot_;
 };
 
 /// An HTTP response produced by a handler (JSON unless said otherwise).
