@@ -253,6 +253,8 @@ std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::que
     auto [addr, gen] = route->get();
     if (auto a = caf::actor_cast<caf::actor>(addr)) {
       int32_t code = info.exit_code >= 0 ? info.exit_code : 128 + info.signal;
+      if (code != 0 && !info.stderr_tail.empty())  // the tenant's output: debug only
+        log::debug("agent CLI stderr", {.component = "session", .detail = info.stderr_tail});
       caf::anon_send(a, atom::exited_v, gen, code, std::move(info.cap_hit));
     }
   };

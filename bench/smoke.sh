@@ -14,7 +14,7 @@ service_pid=""
 cleanup() {
   [[ -n "$service_pid" ]] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
   psql_admin -c "DROP DATABASE IF EXISTS $db" || true
-  rm -rf "$tmp"
+  [[ -n "${CAA_SMOKE_KEEP:-}" ]] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 psql_admin -c "CREATE DATABASE $db"
@@ -25,9 +25,14 @@ for _ in $(seq 1 50); do
   if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
 done
 admin="caa_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-mkdir -p "$tmp/workspaces"
+mkdir -p "$tmp/workspaces" "$tmp/cli"
+# The agent sandbox runs the CLI as unprivileged uids: the directories on the way and the binary
+# must be reachable by them (the build directory may sit in a mode-700 home).
+chmod 711 "$tmp" "$tmp/cli"
+cp "$BIN/fake_cli" "$tmp/cli/fake_cli"
+chmod 755 "$tmp/cli/fake_cli"
 env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$db" API_HOST=127.0.0.1 \
-    API_PORT="$port" API_KEY="$admin" CLAUDE_CLI_PATH="$BIN/fake_cli" \
+    API_PORT="$port" API_KEY="$admin" CLAUDE_CLI_PATH="$tmp/cli/fake_cli" \
     WORKSPACE_ROOT="$tmp/workspaces" LOG_LEVEL=warn \
     "$BIN/claude-agent-api" >"$tmp/service.log" 2>&1 &
 service_pid=$!

@@ -124,7 +124,7 @@ struct agent_settings {
 
 /// The agent sandbox (unprivileged per-tenant uid, namespaces, caps, model proxy).
 struct sandbox_settings {
-  /// AGENT_SANDBOX=strict (false only with `off`, which DEBUG must allow)
+  /// AGENT_SANDBOX (true: strict; false: off, which DEBUG must allow)
   bool strict = true;
   /// AGENT_UID_BASE (first host uid of the tenants' range)
   uint32_t uid_base = defaults::agent_uid_base;
@@ -140,6 +140,8 @@ struct sandbox_settings {
   uint64_t disk_quota = defaults::tenant_disk_quota;
   /// AGENT_RUNTIME_DIR (per-process sockets and files; empty: WORKSPACE_ROOT/.sandbox)
   std::string runtime_dir;
+  /// AGENT_EGRESS_ALLOW (domains the agent's tools may reach through the egress proxy)
+  std::vector<std::string> egress_allow;
 };
 
 /// The host uid (also the gid) of a tenant's sandbox `slot`: 0 when the sandbox is off or the

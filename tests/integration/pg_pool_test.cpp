@@ -157,7 +157,7 @@ TEST_F(pg_pool_test, query_returns_rows) {
   auto r = ask<db_result>(sys_, pg, tenant_query("pool-query"));
   ASSERT_TRUE(r) << sys_.render(r.error());
   ASSERT_EQ(r->rows.size(), 1u);
-  ASSERT_EQ(r->rows[0].size(), 2u);
+  ASSERT_EQ(r->rows[0].size(), 3u);  // id, name, agent_slot
   EXPECT_EQ(*r->rows[0][1], "pool-query");
   EXPECT_EQ(r->affected, 1u);
 }

@@ -90,7 +90,8 @@ class sandbox_spawn_test : public ::testing::Test {
 };
 
 TEST_F(sandbox_spawn_test, runs_as_the_tenant_uid_without_capabilities) {
-  auto [out, code] = run("id -u; id -G; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status");
+  auto [out, code] =
+      run("id -u; id -G; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status");
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(std::to_string(test_uid) + "\n" + std::to_string(test_uid) + "\n"),
             std::string::npos)

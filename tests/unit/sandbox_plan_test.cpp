@@ -79,14 +79,16 @@ TEST(sandbox_plan, binds_nothing_of_the_host_but_system_files_and_the_tenant_tre
     EXPECT_EQ(*std::prev(it), "--tmpfs") << dir;
   }
   auto ro = binds(args, "--ro-bind");
-  EXPECT_TRUE(std::find(ro.begin(), ro.end(), std::make_pair(l.process_dir, std::string{"/run/caa"})) !=
-              ro.end());
+  EXPECT_TRUE(std::find(ro.begin(), ro.end(),
+                        std::make_pair(l.process_dir, std::string{"/run/caa"})) != ro.end());
 }
 
 TEST(sandbox_plan, the_environment_reaches_the_model_only_through_the_proxy) {
   std::vector<std::string> env{"ANTHROPIC_API_KEY=sk-real-operator-key",
                                "ANTHROPIC_BASE_URL=https://api.example",
-                               "ANTHROPIC_AUTH_TOKEN=tok", "HOME=/srv/caa/t1/home", "PATH=/usr/bin",
+                               "ANTHROPIC_AUTH_TOKEN=tok",
+                               "HOME=/srv/caa/t1/home",
+                               "PATH=/usr/bin",
                                "TMPDIR=/srv/caa/t1/tmp"};
   auto out = sandbox_env(env, "sk-ant-sandbox-abc");
   EXPECT_TRUE(has(out, "ANTHROPIC_API_KEY=sk-ant-sandbox-abc"));

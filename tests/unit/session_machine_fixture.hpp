@@ -184,9 +184,9 @@ class session_machine_test : public ::testing::Test {
     sched.run();
   }
 
-  /// Injects the end of process generation `gen`.
-  void exited(session_actor s, uint64_t gen, int32_t code = 1) {
-    caf::anon_send(s, caa::atom::exited_v, gen, code, std::string{"stderr tail"});
+  /// Injects the end of process generation `gen` (`cap`: the sandbox cap its tree hit).
+  void exited(session_actor s, uint64_t gen, int32_t code = 1, std::string cap = {}) {
+    caf::anon_send(s, caa::atom::exited_v, gen, code, std::move(cap));
     sched.run();
   }
 

@@ -173,6 +173,21 @@ TEST_F(session_machine_test, an_interrupt_the_cli_ignores_kills_it_after_five_se
 
 // -- process exits ------------------------------------------------------------------------------
 
+TEST_F(session_machine_test, a_process_killed_by_a_sandbox_cap_says_which_and_the_session_lives_on) {
+  auto s = make_session();
+  auto sink = std::make_shared<recording_sink>();
+  ASSERT_TRUE(ok(subscribe(s, sink, 0)));
+  ASSERT_ACCEPTED(run(s));
+  line(s, 1, init_line);
+  exited(s, 1, 137, "memory");
+  EXPECT_EQ(stored_names(), (std::vector<std::string>{"init", "error", "done"}));
+  EXPECT_EQ(field(wl->events[1].payload_json, "code"), "AGENT_LIMIT");
+  EXPECT_NE(field(wl->events[1].payload_json, "message").find("memory"), std::string::npos);
+  EXPECT_EQ(field(last_payload("done"), "reason"), "error");
+  // The session takes the next turn (a new process).
+  ASSERT_ACCEPTED(run(s));
+}
+
 TEST_F(session_machine_test, a_process_exit_mid_turn_is_an_agent_error_then_one_done) {
   auto s = make_session();
   auto sink = std::make_shared<recording_sink>();

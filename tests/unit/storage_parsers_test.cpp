@@ -110,14 +110,17 @@ TEST(key_queries, parse_key_record_reads_the_columns) {
   r.rows.push_back({std::string{"id"}, std::string{"tid"}, std::string{"acme"}, std::string{"ci"},
                     std::string{"admin,agent"}, std::string{"caa_12345678"},
                     std::string{"2024-01-01T00:00:00.000Z"}, caf::none,
-                    std::string{"2024-01-02T00:00:00.000Z"}});
+                    std::string{"2024-01-02T00:00:00.000Z"}, std::string{"7"}});
   auto rec = parse_key_record(r);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->tenant_name, "acme");
+  EXPECT_EQ(rec->agent_slot, 7);
   EXPECT_EQ(rec->scopes, (std::vector<std::string>{"admin", "agent"}));
   EXPECT_TRUE(rec->has_scope("admin"));
   EXPECT_FALSE(rec->last_used_at);
   EXPECT_TRUE(rec->revoked());
+  r.rows[0].back() = caf::none;  // no slot: the tenant cannot run sandboxed agents
+  EXPECT_EQ(parse_key_record(r)->agent_slot, -1);
   r.rows[0].pop_back();
   EXPECT_EQ(errc_of(parse_key_record(r).error()), errc::internal);
   EXPECT_FALSE(parse_optional_key(db_result{})->has_value());

@@ -13,19 +13,33 @@ namespace caa::sandbox {
 namespace {
 
 /// The files and directories of /etc the tools need, bound read-only when the host has them.
-constexpr std::array<std::string_view, 24> etc_entries{
-    "/etc/alternatives", "/etc/bash.bashrc",         "/etc/ca-certificates",
-    "/etc/ca-certificates.conf", "/etc/debian_version", "/etc/gai.conf",
-    "/etc/host.conf",    "/etc/hosts",               "/etc/inputrc",
-    "/etc/ld.so.cache",  "/etc/ld.so.conf",          "/etc/ld.so.conf.d",
-    "/etc/locale.alias", "/etc/localtime",           "/etc/login.defs",
-    "/etc/mime.types",   "/etc/nsswitch.conf",       "/etc/os-release",
-    "/etc/profile",      "/etc/protocols",           "/etc/services",
-    "/etc/shells",       "/etc/ssl",                 "/etc/timezone"};
+constexpr std::array<std::string_view, 24> etc_entries{"/etc/alternatives",
+                                                       "/etc/bash.bashrc",
+                                                       "/etc/ca-certificates",
+                                                       "/etc/ca-certificates.conf",
+                                                       "/etc/debian_version",
+                                                       "/etc/gai.conf",
+                                                       "/etc/host.conf",
+                                                       "/etc/hosts",
+                                                       "/etc/inputrc",
+                                                       "/etc/ld.so.cache",
+                                                       "/etc/ld.so.conf",
+                                                       "/etc/ld.so.conf.d",
+                                                       "/etc/locale.alias",
+                                                       "/etc/localtime",
+                                                       "/etc/login.defs",
+                                                       "/etc/mime.types",
+                                                       "/etc/nsswitch.conf",
+                                                       "/etc/os-release",
+                                                       "/etc/profile",
+                                                       "/etc/protocols",
+                                                       "/etc/services",
+                                                       "/etc/shells",
+                                                       "/etc/ssl",
+                                                       "/etc/timezone"};
 
 /// The top-level names that merged-/usr systems make symlinks into /usr.
-constexpr std::array<std::string_view, 5> usr_links{"/bin", "/sbin", "/lib", "/lib32",
-                                                    "/lib64"};
+constexpr std::array<std::string_view, 5> usr_links{"/bin", "/sbin", "/lib", "/lib32", "/lib64"};
 
 void add(std::vector<std::string>& out, std::initializer_list<std::string_view> xs) {
   for (auto x : xs) out.emplace_back(x);
@@ -59,11 +73,12 @@ std::vector<std::string> bwrap_args(const layout& l) {
   add(out, {"--ro-bind", "/usr", "/usr"});
   add_usr_links(out);
   for (auto e : etc_entries) add(out, {"--ro-bind-try", e, e});
-  add(out, {"--ro-bind", l.cli_path, l.cli_path});
-  for (const auto& p : l.extra_ro_paths) add(out, {"--ro-bind-try", p, p});
   add(out, {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"});
   add(out, {"--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/home"});
   add(out, {"--dir", inside_home});
+  // After the tmpfs mounts, which would hide a CLI or workspace kept below /tmp.
+  add(out, {"--ro-bind", l.cli_path, l.cli_path});
+  for (const auto& p : l.extra_ro_paths) add(out, {"--ro-bind-try", p, p});
   add(out, {"--ro-bind", l.process_dir, inside_runtime_dir});
   add(out, {"--ro-bind", l.process_dir + "/passwd", "/etc/passwd"});
   add(out, {"--ro-bind", l.process_dir + "/group", "/etc/group"});
@@ -74,9 +89,9 @@ std::vector<std::string> bwrap_args(const layout& l) {
 
 std::vector<std::string> sandbox_env(std::vector<std::string> env, const std::string& placeholder) {
   auto drop = [](const std::string& var) {
-    for (std::string_view name :
-         {"ANTHROPIC_API_KEY=", "ANTHROPIC_AUTH_TOKEN=", "ANTHROPIC_BASE_URL=",
-          "ANTHROPIC_UNIX_SOCKET=", "HOME=", "TMPDIR=", "USER=", "LOGNAME=", "CLAUDE_CODE_OAUTH_TOKEN="})
+    for (std::string_view name : {"ANTHROPIC_API_KEY=", "ANTHROPIC_AUTH_TOKEN=",
+                                  "ANTHROPIC_BASE_URL=", "ANTHROPIC_UNIX_SOCKET=", "HOME=",
+                                  "TMPDIR=", "USER=", "LOGNAME=", "CLAUDE_CODE_OAUTH_TOKEN="})
       if (var.compare(0, name.size(), name) == 0) return true;
     return false;
   };
@@ -90,6 +105,29 @@ std::vector<std::string> sandbox_env(std::vector<std::string> env, const std::st
   env.push_back("LOGNAME=agent");
   std::sort(env.begin(), env.end());
   return env;
+}
+
+void route_egress(std::vector<std::string>& argv, std::vector<std::string>& env) {
+  std::vector<std::string> wrapped{std::string{inside_relay},
+                                   "--listen",
+                                   std::string{inside_proxy_url.substr(7)},
+                                   "--socket",
+                                   std::string{inside_egress_socket},
+                                   "--"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  argv = std::move(wrapped);
+  auto drop = [](const std::string& var) {
+    for (std::string_view name : {"HTTPS_PROXY=", "HTTP_PROXY=", "https_proxy=", "http_proxy=",
+                                  "NO_PROXY=", "no_proxy=", "ALL_PROXY=", "all_proxy="})
+      if (var.compare(0, name.size(), name) == 0) return true;
+    return false;
+  };
+  env.erase(std::remove_if(env.begin(), env.end(), drop), env.end());
+  for (std::string_view name : {"HTTPS_PROXY=", "HTTP_PROXY=", "https_proxy=", "http_proxy="})
+    env.push_back(std::string{name} + std::string{inside_proxy_url});
+  env.push_back("NO_PROXY=localhost,127.0.0.1");
+  env.push_back("no_proxy=localhost,127.0.0.1");
+  std::sort(env.begin(), env.end());
 }
 
 }  // namespace caa::sandbox

@@ -64,9 +64,12 @@ caf::error trial_run(const std::string& bwrap, uint32_t uid) {
   spec.sandbox.enabled = true;
   spec.sandbox.uid = uid;
   spec.sandbox.gid = uid;
-  spec.sandbox.bwrap_args = {"--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
-                             "--ro-bind",     "/usr",              "/usr",       "--proc",
-                             "/proc",         "--dev",             "/dev"};
+  spec.sandbox.bwrap_args = {"--unshare-all", "--die-with-parent",
+                             "--cap-drop",    "ALL",
+                             "--ro-bind",     "/usr",
+                             "/usr",          "--proc",
+                             "/proc",         "--dev",
+                             "/dev"};
   for (const char* link : {"/lib", "/lib64", "/bin"}) {
     struct stat st {};
     if (::lstat(link, &st) == 0 && S_ISLNK(st.st_mode))
@@ -134,8 +137,8 @@ caf::error check_reachable(const std::string& path, bool file) {
   return {};
 }
 
-caf::error check_requirements(const settings& cfg, const std::string& bwrap,
-                              const std::string& cli, const std::string& runtime_dir) {
+caf::error check_requirements(const settings& cfg, const std::string& bwrap, const std::string& cli,
+                              const std::string& runtime_dir) {
   if (::access(bwrap.c_str(), X_OK) != 0) return fail("bubblewrap (" + bwrap + ") is missing");
   if (auto err = check_uid_range(cfg.sandbox.uid_base, cfg.sandbox.uid_count)) return err;
   if (auto err = make_passable_dir(cfg.agent.workspace_root, "WORKSPACE_ROOT")) return err;

@@ -24,7 +24,7 @@ caf::error check_reachable(const std::string& path, bool file);
 /// Every requirement of AGENT_SANDBOX=strict: bubblewrap, a uid range no account of the host
 /// uses, WORKSPACE_ROOT and `runtime_dir` created with mode 0711 and reachable, the CLI
 /// reachable, and a trial sandbox (user namespace as the first uid of the range) that runs.
-caf::error check_requirements(const settings& cfg, const std::string& bwrap,
-                              const std::string& cli, const std::string& runtime_dir);
+caf::error check_requirements(const settings& cfg, const std::string& bwrap, const std::string& cli,
+                              const std::string& runtime_dir);
 
 }  // namespace caa::sandbox

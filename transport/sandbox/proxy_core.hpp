@@ -46,6 +46,7 @@ using local = net::local::stream_protocol;
 
 /// Shared state of a proxy, its endpoints and their connections.
 struct proxy_core {
+  /// The state of a proxy on `ctx` towards `c.base_url`; the key moves into `key`.
   proxy_core(net::io_context& ctx, upstream_config c,
              std::function<void(const usage_record&)> report);
 

@@ -24,7 +24,8 @@ namespace {
 constexpr std::string_view busy_response =
     "HTTP/1.1 529 Overloaded\r\nContent-Type: application/json\r\nConnection: close\r\n"
     "Content-Length: 91\r\n\r\n"
-    R"({"type":"error","error":{"type":"overloaded_error","message":"Too many open connections."}})";
+    R"({"type":"error","error":{"type":"overloaded_error",)"
+    R"("message":"Too many open connections."}})";
 static_assert(busy_response.size() - busy_response.find("\r\n\r\n") - 4 == 91);
 
 beast::error_code last_error() noexcept {

@@ -26,6 +26,7 @@ struct settings;
 namespace caa::sandbox {
 
 class cgroup_manager;
+class egress_proxy;
 class model_proxy;
 struct usage_record;
 
@@ -43,6 +44,12 @@ struct layout {
 inline constexpr std::string_view inside_runtime_dir = "/run/caa";
 inline constexpr std::string_view inside_model_socket = "/run/caa/model.sock";
 inline constexpr std::string_view inside_home = "/home/agent";
+inline constexpr std::string_view inside_relay = "/run/caa/relay";
+inline constexpr std::string_view inside_egress_socket = "/run/caa/egress.sock";
+inline constexpr std::string_view inside_proxy_url = "http://127.0.0.1:3128";
+
+/// The name of the relay program, next to the service's own executable.
+inline constexpr std::string_view relay_program = "caa-sandbox-relay";
 
 /// The bubblewrap arguments (before `--chdir`) for `l`: every namespace unshared, no
 /// capability, a new session, death with the parent; `/usr` and the usual symlinks, a few
@@ -54,6 +61,10 @@ std::vector<std::string> bwrap_args(const layout& l);
 /// The environment of a sandboxed CLI: `env` ("NAME=VALUE") with the model reached through the
 /// proxy socket with `placeholder` as its key, HOME, TMPDIR, USER and LOGNAME of the inside.
 std::vector<std::string> sandbox_env(std::vector<std::string> env, const std::string& placeholder);
+
+/// With egress: `argv` run under the relay (the sandbox's loopback port to the egress socket),
+/// and the tools' proxy variables in `env` (the model stays direct: NO_PROXY=localhost).
+void route_egress(std::vector<std::string>& argv, std::vector<std::string>& env);
 
 /// The sandbox of one service: start-up checks, the model proxy, the cgroups, and the
 /// per-process preparation of every CLI spawn. Thread-safe after `start`.
@@ -78,6 +89,7 @@ class host : public std::enable_shared_from_this<host> {
 
  private:
   host() = default;
+  caf::error start_egress(boost::asio::io_context& io, const settings& cfg);
 
   std::string runtime_dir_;
   std::string bwrap_path_;
@@ -89,6 +101,8 @@ class host : public std::enable_shared_from_this<host> {
   uint64_t file_size_limit_ = 0;
   std::unique_ptr<cgroup_manager> cgroups_;
   std::shared_ptr<model_proxy> proxy_;
+  std::shared_ptr<egress_proxy> egress_;  ///< null without AGENT_EGRESS_ALLOW
+  std::string relay_path_;                ///< the relay's copy in the runtime directory
   std::atomic<uint64_t> next_id_{0};
   std::string description_;
 };
