@@ -133,6 +133,7 @@ void finish(settings& s, std::vector<std::string>& errors) {
   if (!s.debug && std::find(origins.begin(), origins.end(), "*") != origins.end())
     errors.emplace_back("CORS_ORIGINS: \"*\" is only allowed when DEBUG is true");
   if (s.cluster.node_id.empty()) s.cluster.node_id = default_node_id();
+  s.sandbox.service_uid = static_cast<uint32_t>(::geteuid());
   if (!s.sandbox.strict && !s.debug)
     errors.emplace_back("AGENT_SANDBOX: off is only allowed when DEBUG is true");
   if (uint64_t{s.sandbox.uid_base} + s.sandbox.uid_count > 4294967294ull)

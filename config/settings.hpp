@@ -142,12 +142,16 @@ struct sandbox_settings {
   std::string runtime_dir;
   /// AGENT_EGRESS_ALLOW (domains the agent's tools may reach through the egress proxy)
   std::vector<std::string> egress_allow;
+  /// The service's own effective uid, set at load: not root, it cannot give tenants uids of
+  /// their own, and every sandbox runs as this uid (namespaces, mounts and caps still apply).
+  uint32_t service_uid = 0;
 };
 
 /// The host uid (also the gid) of a tenant's sandbox `slot`: 0 when the sandbox is off or the
-/// slot lies outside AGENT_UID_COUNT.
+/// slot lies outside AGENT_UID_COUNT; the service's own uid when it is not root.
 inline uint32_t agent_uid_of(const sandbox_settings& s, int64_t slot) noexcept {
   if (!s.strict || slot < 0 || slot >= int64_t{s.uid_count}) return 0;
+  if (s.service_uid != 0) return s.service_uid;
   return s.uid_base + static_cast<uint32_t>(slot);
 }
 

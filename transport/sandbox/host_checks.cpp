@@ -140,11 +140,13 @@ caf::error check_reachable(const std::string& path, bool file) {
 caf::error check_requirements(const settings& cfg, const std::string& bwrap, const std::string& cli,
                               const std::string& runtime_dir) {
   if (::access(bwrap.c_str(), X_OK) != 0) return fail("bubblewrap (" + bwrap + ") is missing");
-  if (auto err = check_uid_range(cfg.sandbox.uid_base, cfg.sandbox.uid_count)) return err;
+  bool root = cfg.sandbox.service_uid == 0;
+  if (root)
+    if (auto err = check_uid_range(cfg.sandbox.uid_base, cfg.sandbox.uid_count)) return err;
   if (auto err = make_passable_dir(cfg.agent.workspace_root, "WORKSPACE_ROOT")) return err;
   if (auto err = make_passable_dir(runtime_dir, "AGENT_RUNTIME_DIR")) return err;
   if (auto err = check_reachable(cli, true)) return err;
-  return trial_run(bwrap, cfg.sandbox.uid_base);
+  return trial_run(bwrap, root ? cfg.sandbox.uid_base : cfg.sandbox.service_uid);
 }
 
 }  // namespace caa::sandbox
