@@ -34,6 +34,16 @@ class mcp_flow_test : public ::testing::Test {
     else if (!std::filesystem::exists(model_bin) || !std::filesystem::exists(server_bin_))
       skip_reason_ = "the scripted_model and test_mcp_server binaries are required";
     if (!skip_reason_.empty()) return;
+    // The agent sandbox runs the server as the tenant's uid: a copy it can reach, wherever the
+    // build directory is.
+    bin_copy_dir_ = std::filesystem::temp_directory_path() /
+                    ("caa-mcp-bin-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(bin_copy_dir_);
+    std::filesystem::permissions(bin_copy_dir_, std::filesystem::perms(0711));
+    std::filesystem::copy_file(server_bin_, bin_copy_dir_ / "test_mcp_server",
+                               std::filesystem::copy_options::overwrite_existing);
+    server_bin_ = (bin_copy_dir_ / "test_mcp_server").string();
+    std::filesystem::permissions(server_bin_, std::filesystem::perms(0755));
     model_ = std::make_unique<scripted_model_child>(model_bin);
     vars_file_ = std::filesystem::temp_directory_path() /
                  ("caa-mcp-vars-" + std::to_string(::getpid()) + ".json");
@@ -67,6 +77,7 @@ class mcp_flow_test : public ::testing::Test {
     service_.reset();
     model_.reset();
     std::filesystem::remove(vars_file_);
+    if (!bin_copy_dir_.empty()) std::filesystem::remove_all(bin_copy_dir_);
   }
 
   void SetUp() override {
@@ -109,6 +120,7 @@ class mcp_flow_test : public ::testing::Test {
   static inline std::unique_ptr<scripted_model_child> model_;
   static inline std::unique_ptr<service_process> service_;
   static inline std::string server_bin_;
+  static inline std::filesystem::path bin_copy_dir_;
   static inline std::filesystem::path vars_file_;
   static inline tenant_key alpha_;
   static inline tenant_key beta_;

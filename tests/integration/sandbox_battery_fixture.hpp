@@ -189,6 +189,10 @@ class sandbox_battery_test : public session_flow_test {
                  {"AGENT_MEMORY_MAX", std::to_string(memory_max)},
                  {"AGENT_PIDS_MAX", std::to_string(pids_max)},
                  {"TENANT_DISK_QUOTA", std::to_string(disk_quota)},
+                 // Egress on, with loopback names on the list: the proxy must still refuse
+                 // them by their addresses.
+                 {"AGENT_EGRESS_ALLOW",
+                  "localhost,127.0.0.2:" + std::to_string(listener_ ? listener_->port() : 1)},
                  {"TENANT_VARIABLES_FILE", vars_file_.string()}});
   }
 

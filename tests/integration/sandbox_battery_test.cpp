@@ -343,6 +343,16 @@ TEST_F(sandbox_battery_test, a_hostile_tenant_is_refused_everything_and_the_serv
          EXPECT_EQ(listener_->accepted(), 0) << "the host listener saw a connection";
        },
        skip_unless(listener_ != nullptr, "cannot listen on 127.0.0.2: " + listener_error_)},
+      {"tunnels to a loopback listener through the egress proxy (its name is on the list)",
+       "echo \"proxy=$HTTPS_PROXY\"\n" +
+           verdict("curl -sS --max-time 5 -o /dev/null -p -x \"$HTTPS_PROXY\" http://127.0.0.2:" +
+                   std::to_string(listener_ ? listener_->port() : 0) + "/"),
+       [&](const attempt_outcome& o) {
+         refused(o);
+         EXPECT_EQ(text_after(o.output, "proxy"), "http://127.0.0.1:3128") << redact(o.output);
+         EXPECT_EQ(listener_->accepted(), 0) << "the host listener saw a connection";
+       },
+       skip_unless(listener_ != nullptr, "cannot listen on 127.0.0.2: " + listener_error_)},
       {"reads the operator key from its environment",
        "echo \"key-prefix=${ANTHROPIC_API_KEY:0:15}\"\n" + verdict("env | grep -a" + secret_greps),
        [&](const attempt_outcome& o) {

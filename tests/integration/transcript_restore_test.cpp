@@ -125,6 +125,8 @@ TEST_F(transcript_restore, a_hibernated_session_resumes_from_postgresql_without_
     if (e.path().filename() != id + ".jsonl") continue;
     struct stat st {};
     ASSERT_EQ(::stat(e.path().c_str(), &st), 0);
-    if (::geteuid() == 0) EXPECT_NE(st.st_uid, 0u) << e.path();
+    if (::geteuid() == 0) {
+      EXPECT_NE(st.st_uid, 0u) << e.path();
+    }
   }
 }
