@@ -84,17 +84,15 @@ std::string combine(const std::string& initialize_json, const std::string& init_
 void finish(self_ptr self, uint64_t id, caf::expected<std::string> outcome) {
   auto& st = self->state;
   auto it = st.probes.find(id);
-  if (it == st.probes.end())
-    return;
+  if (it == st.probes.end()) return;
   auto p = std::move(it->second);
   st.probes.erase(it);
   st.probe_of_tenant.erase(p.tenant_id);
   if (p.proc) {
-    (void) p.proc->write_line(claude::end_session(st.ids.next()));
+    (void)p.proc->write_line(claude::end_session(st.ids.next()));
     p.proc->stop(std::chrono::seconds{2});
   }
-  if (outcome)
-    st.cache[p.tenant_id] = {*outcome, clock_type::now()};
+  if (outcome) st.cache[p.tenant_id] = {*outcome, clock_type::now()};
   for (auto& w : p.waiting) {
     if (outcome)
       w.deliver(*outcome);
@@ -107,11 +105,9 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
   auto& st = self->state;
   const auto& cfg = *st.deps.cfg;
   uint32_t uid = agent_uid_of(cfg.sandbox, p.agent_slot);
-  if (cfg.sandbox.strict && uid == 0)
-    return false;
+  if (cfg.sandbox.strict && uid == 0) return false;
   auto dirs = st.deps.workspace->ensure(p.tenant_id, uid);
-  if (!dirs)
-    return false;
+  if (!dirs) return false;
   claude::driver_config dc;
   dc.cli_path = st.deps.cfg->agent.cli_path;
   dc.config_dir = dirs->config;
@@ -134,15 +130,12 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
       caf::anon_send(a, atom::line_v, id, std::move(line));
   };
   cb.on_exit = [addr, id](claude::exit_info) {
-    if (auto a = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(a, atom::timeout_v, id);
+    if (auto a = caf::actor_cast<caf::actor>(addr)) caf::anon_send(a, atom::timeout_v, id);
   };
   auto sspec = claude::make_spawn_spec(opts, dc);
-  if (auto* box = st.deps.io->sandbox(); box && box->prepare(sspec, dc))
-    return false;
+  if (auto* box = st.deps.io->sandbox(); box && box->prepare(sspec, dc)) return false;
   auto proc = claude::agent_process::spawn(st.deps.io->context(), sspec, std::move(cb));
-  if (!proc)
-    return false;
+  if (!proc) return false;
   p.proc = std::make_shared<claude::agent_process>(std::move(*proc));
   p.init_request_id = st.ids.next();
   auto ini = claude::initialize(p.init_request_id, "", "");
@@ -152,20 +145,18 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
 void on_probe_line(self_ptr self, uint64_t id, std::string line) {
   auto& st = self->state;
   auto it = st.probes.find(id);
-  if (it == st.probes.end())
-    return;
+  if (it == st.probes.end()) return;
   auto& p = it->second;
   auto msg = claude::classify(std::move(line));
   if (msg.kind == claude::message_kind::control_response && msg.request_id == p.init_request_id) {
     rapidjson::Document d;
     d.Parse(msg.raw.c_str());
-    if (d.IsObject() && d.HasMember("response") && d["response"].IsObject()
-        && d["response"].HasMember("response"))
+    if (d.IsObject() && d.HasMember("response") && d["response"].IsObject() &&
+        d["response"].HasMember("response"))
       p.initialize_json = json::to_string(d["response"]["response"]);
     // No model call: the message is only appended, yet the CLI reports its `init`.
-    (void) p.proc->write_line(
-      R"({"type":"user","message":{"role":"user","content":"capabilities"},)"
-      R"("parent_tool_use_id":null,"session_id":"","shouldQuery":false})");
+    (void)p.proc->write_line(R"({"type":"user","message":{"role":"user","content":"capabilities"},)"
+                             R"("parent_tool_use_id":null,"session_id":"","shouldQuery":false})");
   } else if (msg.kind == claude::message_kind::system_init) {
     finish(self, id, combine(p.initialize_json, msg.raw));
   }
@@ -174,33 +165,34 @@ void on_probe_line(self_ptr self, uint64_t id, std::string line) {
 capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps deps) {
   self->state.deps = deps;
   return {
-    [=](atom::find, std::string& tenant_id, int64_t agent_slot) -> caf::result<std::string> {
-      auto& st = self->state;
-      if (auto c = st.cache.find(tenant_id);
-          c != st.cache.end() && clock_type::now() - c->second.at < st.deps.ttl)
-        return c->second.json;
-      auto rp = self->make_response_promise<std::string>();
-      if (auto running = st.probe_of_tenant.find(tenant_id); running != st.probe_of_tenant.end()) {
-        st.probes[running->second].waiting.push_back(rp);
+      [=](atom::find, std::string& tenant_id, int64_t agent_slot) -> caf::result<std::string> {
+        auto& st = self->state;
+        if (auto c = st.cache.find(tenant_id);
+            c != st.cache.end() && clock_type::now() - c->second.at < st.deps.ttl)
+          return c->second.json;
+        auto rp = self->make_response_promise<std::string>();
+        if (auto running = st.probe_of_tenant.find(tenant_id);
+            running != st.probe_of_tenant.end()) {
+          st.probes[running->second].waiting.push_back(rp);
+          return rp;
+        }
+        auto id = st.next_id++;
+        auto& p = st.probes[id];
+        p.tenant_id = tenant_id;
+        p.agent_slot = agent_slot;
+        p.waiting.push_back(rp);
+        st.probe_of_tenant[tenant_id] = id;
+        if (!start_probe(self, id, p)) {
+          finish(self, id, make_error(errc::unavailable, "the engine could not start"));
+          return rp;
+        }
+        self->delayed_send(self, st.deps.deadline, atom::timeout_v, id);
         return rp;
-      }
-      auto id = st.next_id++;
-      auto& p = st.probes[id];
-      p.tenant_id = tenant_id;
-      p.agent_slot = agent_slot;
-      p.waiting.push_back(rp);
-      st.probe_of_tenant[tenant_id] = id;
-      if (!start_probe(self, id, p)) {
-        finish(self, id, make_error(errc::unavailable, "the engine could not start"));
-        return rp;
-      }
-      self->delayed_send(self, st.deps.deadline, atom::timeout_v, id);
-      return rp;
-    },
-    [=](atom::line, uint64_t id, std::string& line) { on_probe_line(self, id, std::move(line)); },
-    [=](atom::timeout, uint64_t id) {
-      finish(self, id, make_error(errc::unavailable, "the engine did not answer"));
-    },
+      },
+      [=](atom::line, uint64_t id, std::string& line) { on_probe_line(self, id, std::move(line)); },
+      [=](atom::timeout, uint64_t id) {
+        finish(self, id, make_error(errc::unavailable, "the engine did not answer"));
+      },
   };
 }
 

@@ -2,8 +2,6 @@
 
 #include "actors/admission.hpp"
 #include "actors/agent_io.hpp"
-#include "transport/sandbox/model_proxy.hpp"
-#include "transport/sandbox/sandbox.hpp"
 #include "actors/capabilities.hpp"
 #include "actors/health_monitor.hpp"
 #include "actors/registry.hpp"
@@ -11,14 +9,16 @@
 #include "actors/warm_pool.hpp"
 #include "config/errc.hpp"
 #include "config/logging.hpp"
-#include "storage/postgres/key_repository.hpp"
 #include "storage/postgres/event_writer.hpp"
+#include "storage/postgres/key_repository.hpp"
 #include "storage/postgres/migrations.hpp"
 #include "storage/postgres/session_repository.hpp"
 #include "transport/api/limiter.hpp"
 #include "transport/api/routes.hpp"
 #include "transport/http/server.hpp"
 #include "transport/outbound/client.hpp"
+#include "transport/sandbox/model_proxy.hpp"
+#include "transport/sandbox/sandbox.hpp"
 
 #include <caf/all.hpp>
 
@@ -38,15 +38,14 @@ bool migrate(const settings& cfg) {
   for (int attempt = 1; attempt <= 12; ++attempt) {
     auto report = storage::run_migrations(cfg.storage.database_url);
     if (report) {
-      log::info("migrations applied",
-                {.component = "storage", .count = report->applied.size()});
+      log::info("migrations applied", {.component = "storage", .count = report->applied.size()});
       return true;
     }
     auto code = errc_of(report.error());
-    log::warn("migrations failed",
-              {.component = "storage", .error_code = to_string(code), .attempt = uint64_t(attempt)});
-    if (code != errc::unavailable)
-      return false;
+    log::warn(
+        "migrations failed",
+        {.component = "storage", .error_code = to_string(code), .attempt = uint64_t(attempt)});
+    if (code != errc::unavailable) return false;
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds{8000});
   }
@@ -70,20 +69,21 @@ int wait_for_signal() {
 /// the log), or says loudly that agents run without it.
 static bool start_sandbox(const settings& cfg, agent_io& io) {
   if (!cfg.sandbox.strict) {
-    log::warn("AGENT_SANDBOX=off (DEBUG): agents run WITHOUT the sandbox, as the service's own "
-              "user, with the host's network and the model key in their environment",
-              {.component = "sandbox"});
+    log::warn(
+        "AGENT_SANDBOX=off (DEBUG): agents run WITHOUT the sandbox, as the service's own "
+        "user, with the host's network and the model key in their environment",
+        {.component = "sandbox"});
     return true;
   }
   auto box = sandbox::host::start(io.context(), cfg, [](const sandbox::usage_record& u) {
-    log::debug("model request", {.component = "sandbox", .status = u.status,
+    log::debug("model request", {.component = "sandbox",
+                                 .status = u.status,
                                  .tenant_id = u.tenant_id,
                                  .count = u.input_tokens + u.output_tokens});
   });
   if (!box) {
     auto why = render_errc(box.error().code(), box.error().context());
-    log::error("the agent sandbox cannot start; exiting",
-               {.component = "sandbox", .detail = why});
+    log::error("the agent sandbox cannot start; exiting", {.component = "sandbox", .detail = why});
     std::fprintf(stderr, "claude-agent-api: %s\n", why.c_str());
     return false;
   }
@@ -100,8 +100,7 @@ int run_service(const settings& cfg) {
   }
   // The agent I/O threads outlive the actor system: sessions use them until they end.
   agent_io io{2};
-  if (!start_sandbox(cfg, io))
-    return 1;
+  if (!start_sandbox(cfg, io)) return 1;
   system_config sys_cfg{cfg};
   caf::actor_system sys{sys_cfg};
   auto pg_cfg = storage::pg_pool_config::from(cfg.storage);
@@ -131,12 +130,12 @@ int run_service(const settings& cfg) {
   if (recovered && !recovered->empty())
     log::warn("sessions interrupted by the previous stop",
               {.component = "sessions", .count = recovered->size()});
-  auto budget = cfg.agent.max_agent_processes > 0 ? cfg.agent.max_agent_processes
-                                                   : default_process_budget();
+  auto budget =
+      cfg.agent.max_agent_processes > 0 ? cfg.agent.max_agent_processes : default_process_budget();
   auto to_span = [](seconds_d d) { return std::chrono::duration_cast<caf::timespan>(d); };
   auto spawns = cfg.agent.max_concurrent_spawns > 0
-                  ? cfg.agent.max_concurrent_spawns
-                  : std::max(1u, std::thread::hardware_concurrency());
+                    ? cfg.agent.max_concurrent_spawns
+                    : std::max(1u, std::thread::hardware_concurrency());
   auto admission = spawn_admission(sys, {budget, to_span(cfg.agent.admission_wait), spawns});
   storage::event_writer_config writer_cfg;
   writer_cfg.timeout = timeout;
@@ -155,8 +154,8 @@ int run_service(const settings& cfg) {
   rdeps.sessions.webhooks = outbound::client::make(io.context(), outbound::make_egress_policy(cfg));
   rdeps.drain_grace = to_span(cfg.agent.drain_grace_period);
   if (cfg.agent.warm_pool_size > 0)
-    rdeps.warm = spawn_warm_pool(sys, {cfg.agent.warm_pool_size, cfg.agent.warm_pool_keys, &io,
-                                       admission});
+    rdeps.warm =
+        spawn_warm_pool(sys, {cfg.agent.warm_pool_size, cfg.agent.warm_pool_keys, &io, admission});
   auto registry = spawn_registry(sys, rdeps);
   log::info("agent process budget", {.component = "admission", .count = budget});
   api::tenant_workspace workspace{cfg.agent.workspace_root};
@@ -164,13 +163,13 @@ int run_service(const settings& cfg) {
   auto monitor = spawn_health_monitor(sys, {pg, *redis, cfg.agent.cli_path, &board});
   auto keys = std::make_shared<storage::key_repository>(sys, pg, timeout);
   auto authenticator = std::make_shared<auth::key_authenticator>(
-    api::make_key_lookup(keys),
-    std::chrono::duration_cast<std::chrono::milliseconds>(cfg.auth.key_cache_ttl));
-  api::redis_rate_limiter limiter{sys, *redis, cfg.auth,
-                                  std::chrono::duration_cast<caf::timespan>(cfg.storage.redis_timeout)};
+      api::make_key_lookup(keys),
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.auth.key_cache_ttl));
+  api::redis_rate_limiter limiter{
+      sys, *redis, cfg.auth, std::chrono::duration_cast<caf::timespan>(cfg.storage.redis_timeout)};
   auto capabilities = spawn_capabilities(sys, {&cfg, &workspace, &io});
-  api::api_context ctx{&sys,  &cfg,     pg,       *redis,     keys,        authenticator,
-                       &board, registry, &workspace, capabilities};
+  api::api_context ctx{&sys,          &cfg,   pg,       *redis,     keys,
+                       authenticator, &board, registry, &workspace, capabilities};
   http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter};
   // Every actor spawned above ends here: the actor system waits for all of them when it goes
   // (a path that forgets one never exits).
@@ -180,8 +179,7 @@ int run_service(const settings& cfg) {
     caf::anon_send_exit(admission, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);
-    if (rdeps.warm)
-      caf::anon_send_exit(rdeps.warm, caf::exit_reason::user_shutdown);
+    if (rdeps.warm) caf::anon_send_exit(rdeps.warm, caf::exit_reason::user_shutdown);
     stop_pools();
   };
   try {
@@ -193,7 +191,8 @@ int run_service(const settings& cfg) {
   }
   log::info("listening", {.component = "http", .port = edge.port()});
   int sig = wait_for_signal();
-  log::info("shutting down", {.component = "service", .detail = sig == SIGINT ? "SIGINT" : "SIGTERM"});
+  log::info("shutting down",
+            {.component = "service", .detail = sig == SIGINT ? "SIGINT" : "SIGTERM"});
   // Drain: readiness and new turns answer 503, running turns get the grace period, then are
   // interrupted; sessions hibernate (no agent process left); events are flushed; then stop.
   board.set_draining();
@@ -201,12 +200,14 @@ int run_service(const settings& cfg) {
     caf::scoped_actor self{sys};
     auto grace = to_span(cfg.agent.drain_grace_period) + std::chrono::seconds{20};
     self->request(registry, grace, atom::drain_v)
-      .receive([](bool) {},
-               [](caf::error&) { log::warn("drain did not finish in time", {.component = "service"}); });
+        .receive([](bool) {},
+                 [](caf::error&) {
+                   log::warn("drain did not finish in time", {.component = "service"});
+                 });
     // A barrier through the event writer: everything emitted so far is committed.
     self->request(writer, std::chrono::seconds{15}, atom::append_v,
                   std::vector<storage::session_event>{})
-      .receive([](uint64_t) {}, [](caf::error&) {});
+        .receive([](uint64_t) {}, [](caf::error&) {});
   }
   edge.stop();
   stop_actors();

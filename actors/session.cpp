@@ -20,10 +20,8 @@ using namespace std::chrono_literals;
 std::string work_root_of(const turn_spec& spec) {
   const auto& cwd = spec.options.cwd;
   const auto& rel = spec.cwd_relative;
-  if (rel.empty() || rel == "." || cwd.size() <= rel.size() + 1)
-    return cwd;
-  if (cwd.compare(cwd.size() - rel.size(), rel.size(), rel) != 0)
-    return cwd;
+  if (rel.empty() || rel == "." || cwd.size() <= rel.size() + 1) return cwd;
+  if (cwd.compare(cwd.size() - rel.size(), rel.size(), rel) != 0) return cwd;
   return cwd.substr(0, cwd.size() - rel.size() - 1);
 }
 
@@ -97,36 +95,33 @@ void launch(session_self self) {
 
 void proceed(session_self self) {
   auto& st = self->state;
-  if (!st.waiting)
-    return;
+  if (!st.waiting) return;
   if (st.proc) {
     auto ready = std::move(st.waiting->ready);
     st.waiting.reset();
     ready();
     return;
   }
-  if (!st.retiring.empty())
-    return;  // a process still exits; `on_exit` calls proceed again
+  if (!st.retiring.empty()) return;  // a process still exits; `on_exit` calls proceed again
   if (st.holds_slot) {
     launch(self);
     return;
   }
   self->request(st.deps.admission, st.deps.admission_wait + 2s, atom::acquire_v,
                 session_actor{self})
-    .then(
-      [=](bool) {
-        self->state.holds_slot = true;
-        launch(self);
-      },
-      [=](caf::error& e) { fail_waiting(self, std::move(e)); });
+      .then(
+          [=](bool) {
+            self->state.holds_slot = true;
+            launch(self);
+          },
+          [=](caf::error& e) { fail_waiting(self, std::move(e)); });
 }
 
 namespace {
 
 caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {
   auto& st = self->state;
-  if (st.draining)
-    return make_error(errc::unavailable, "draining");
+  if (st.draining) return make_error(errc::unavailable, "draining");
   if (st.in_turn || st.waiting || st.rewinding)
     return http::with_retry_after(make_error(errc::session_locked, "a turn is running"), 1s);
   auto rp = self->make_response_promise<turn_accepted>();
@@ -154,14 +149,13 @@ void on_timeout(session_self self, int32_t kind, uint64_t id) {
       if (st.in_turn && st.turn == id && st.proc) {
         log::warn("turn timeout: interrupting", {.component = "session", .session_id = st.who.id});
         st.interrupt_requested = true;
-        (void) st.proc->write_line(claude::interrupt(st.request_ids.next()));
+        (void)st.proc->write_line(claude::interrupt(st.request_ids.next()));
         self->delayed_send(self, 5s, atom::timeout_v, int32_t{stop_deadline}, uint64_t{st.turn});
       }
       break;
     case stop_deadline:
       // The CLI did not end the interrupted turn in time: end the process (and the turn).
-      if (st.in_turn && st.turn == id && st.proc)
-        st.proc->kill();
+      if (st.in_turn && st.turn == id && st.proc) st.proc->kill();
       break;
     case idle_deadline:
       if (!st.in_turn && st.idle_token == id && st.proc) {
@@ -193,8 +187,7 @@ void on_timeout(session_self self, int32_t kind, uint64_t id) {
 
 void set_status(session_self self, session_status s) {
   auto& st = self->state;
-  if (st.status == s)
-    return;
+  if (st.status == s) return;
   st.status = s;
   run_db(self, storage::make_update_status_query(st.who.tenant_id, st.who.id, s));
 }
@@ -208,18 +201,16 @@ void finish_turn(session_self self, std::string_view reason) {
                                           : storage::turn_status::error;
   // One transaction: the turn row, the totals, and the status (idle, or hibernated when the
   // process is gone), so no status write can overtake another.
-  auto batch = storage::make_turn_finished_batch(st.who.tenant_id, st.who.id,
-                                                 static_cast<int>(st.turn), status,
-                                                 st.turn_cost_usd, st.turn_usage_json,
-                                                 st.turn_model);
+  auto batch = storage::make_turn_finished_batch(
+      st.who.tenant_id, st.who.id, static_cast<int>(st.turn), status, st.turn_cost_usd,
+      st.turn_usage_json, st.turn_model);
   end_turn_control(self, batch);
   st.status = st.proc ? session_status::idle : session_status::hibernated;
   if (!st.proc)
     batch.queries.push_back(
-      storage::make_update_status_query(st.who.tenant_id, st.who.id, st.status));
+        storage::make_update_status_query(st.who.tenant_id, st.who.id, st.status));
   run_db(self, std::move(batch));
-  if (st.proc)
-    self->send(st.deps.admission, atom::idle_v, session_actor{self});
+  if (st.proc) self->send(st.deps.admission, atom::idle_v, session_actor{self});
   self->delayed_send(self, st.deps.idle_timeout, atom::timeout_v, int32_t{idle_deadline},
                      ++st.idle_token);
 }
@@ -252,103 +243,94 @@ session_actor::behavior_type session(session_self self, session_identity who, se
   // state destroys the process handles, and `~agent_process` kills (SIGKILL of bubblewrap: the
   // whole tree), so whatever ends the actor ends its processes.
   return {
-    [=](atom::run, turn_spec_ptr spec) {
-      touch(self);
-      return on_run(self, std::move(spec));
-    },
-    [=](atom::subscribe, event_sink_ptr sink, uint64_t after) -> caf::result<uint64_t> {
-      touch(self);
-      auto& s = self->state;
-      uint64_t first = window_start(s);
-      if (after + 1 < first && after < s.committed_seq)
-        return make_error(errc::conflict, "replay from storage first");
-      // An id from the future means "from now on", never "skip what comes next".
-      add_subscriber(self, std::move(sink), std::min(after, s.last_seq));
-      return s.committed_seq;
-    },
-    [=](atom::interrupt) -> caf::result<bool> {
-      auto& s = self->state;
-      if (!s.in_turn || !s.proc)
-        return make_error(errc::session_idle, "nothing runs");
-      if (!s.interrupt_requested) {
-        s.interrupt_requested = true;
-        (void) s.proc->write_line(claude::interrupt(s.request_ids.next()));
-        self->delayed_send(self, 5s, atom::timeout_v, int32_t{stop_deadline}, uint64_t{s.turn});
-      }
-      return true;
-    },
-    [=](atom::remove) -> caf::result<bool> {
-      auto& s = self->state;
-      if (s.proc)
-        s.proc->kill();
-      s.proc.reset();
-      for (auto& [gen, p] : s.retiring)
-        p->kill();
-      s.retiring.clear();
-      for (auto& sub : s.subscribers)
-        sub.sink->close();
-      s.subscribers.clear();
-      if (s.holds_slot)
-        self->send(s.deps.admission, atom::release_v, session_actor{self});
-      s.holds_slot = false;
-      auto rp = self->make_response_promise<bool>();
-      self->request(s.deps.pg, s.deps.db_timeout,
-                    storage::make_delete_session_query(s.who.tenant_id, s.who.id))
-        .then(
-          [=](storage::db_result&) mutable {
-            caf::anon_send(self->state.registry, atom::remove_v, self->state.who.id);
-            rp.deliver(true);
-            self->quit();
-          },
-          [=](caf::error& e) mutable {
-            // The rows stay; the session must stay usable (its process is already gone).
-            if (self->state.in_turn)
-              finish_turn(self, "error");
-            rp.deliver(std::move(e));
-          });
-      return rp;
-    },
-    [=](atom::drain) { self->state.draining = true; },
-    [=](atom::busy) {
-      auto& s = self->state;
-      return s.in_turn || s.waiting.has_value() || s.rewinding;
-    },
-    [=](atom::hibernate) {
-      auto& s = self->state;
-      if (s.in_turn || !s.proc)
-        return;
-      stop_process(self);
-      set_status(self, session_status::hibernated);
-      arm_retirement(self);
-    },
-    [=](atom::line, uint64_t gen, std::string& line) {
-      if (gen == self->state.gen)
-        on_line(self, std::move(line));
-    },
-    [=](atom::exited, uint64_t gen, int32_t code, std::string& cap) {
-      on_exit(self, gen, code, cap);
-      arm_retirement(self);
-    },
-    [=](atom::timeout, int32_t kind, uint64_t id) {
-      on_timeout(self, kind, id);
-      if (kind != retire_deadline)
+      [=](atom::run, turn_spec_ptr spec) {
+        touch(self);
+        return on_run(self, std::move(spec));
+      },
+      [=](atom::subscribe, event_sink_ptr sink, uint64_t after) -> caf::result<uint64_t> {
+        touch(self);
+        auto& s = self->state;
+        uint64_t first = window_start(s);
+        if (after + 1 < first && after < s.committed_seq)
+          return make_error(errc::conflict, "replay from storage first");
+        // An id from the future means "from now on", never "skip what comes next".
+        add_subscriber(self, std::move(sink), std::min(after, s.last_seq));
+        return s.committed_seq;
+      },
+      [=](atom::interrupt) -> caf::result<bool> {
+        auto& s = self->state;
+        if (!s.in_turn || !s.proc) return make_error(errc::session_idle, "nothing runs");
+        if (!s.interrupt_requested) {
+          s.interrupt_requested = true;
+          (void)s.proc->write_line(claude::interrupt(s.request_ids.next()));
+          self->delayed_send(self, 5s, atom::timeout_v, int32_t{stop_deadline}, uint64_t{s.turn});
+        }
+        return true;
+      },
+      [=](atom::remove) -> caf::result<bool> {
+        auto& s = self->state;
+        if (s.proc) s.proc->kill();
+        s.proc.reset();
+        for (auto& [gen, p] : s.retiring) p->kill();
+        s.retiring.clear();
+        for (auto& sub : s.subscribers) sub.sink->close();
+        s.subscribers.clear();
+        if (s.holds_slot) self->send(s.deps.admission, atom::release_v, session_actor{self});
+        s.holds_slot = false;
+        auto rp = self->make_response_promise<bool>();
+        self->request(s.deps.pg, s.deps.db_timeout,
+                      storage::make_delete_session_query(s.who.tenant_id, s.who.id))
+            .then(
+                [=](storage::db_result&) mutable {
+                  caf::anon_send(self->state.registry, atom::remove_v, self->state.who.id);
+                  rp.deliver(true);
+                  self->quit();
+                },
+                [=](caf::error& e) mutable {
+                  // The rows stay; the session must stay usable (its process is already gone).
+                  if (self->state.in_turn) finish_turn(self, "error");
+                  rp.deliver(std::move(e));
+                });
+        return rp;
+      },
+      [=](atom::drain) { self->state.draining = true; },
+      [=](atom::busy) {
+        auto& s = self->state;
+        return s.in_turn || s.waiting.has_value() || s.rewinding;
+      },
+      [=](atom::hibernate) {
+        auto& s = self->state;
+        if (s.in_turn || !s.proc) return;
+        stop_process(self);
+        set_status(self, session_status::hibernated);
         arm_retirement(self);
-    },
-    [=](atom::answer, pending_answer& a) {
-      touch(self);
-      return on_answer(self, std::move(a));
-    },
-    [=](atom::control, live_control& c) {
-      touch(self);
-      return on_control(self, std::move(c));
-    },
-    [=](atom::rewind, std::string& id, bool dry_run, turn_spec_ptr& spec) {
-      touch(self);
-      return on_rewind(self, std::move(id), dry_run, std::move(spec));
-    },
-    [=](atom::hooked, uint64_t gen, std::string& request_id, std::string& output) {
-      on_hooked(self, gen, std::move(request_id), std::move(output));
-    },
+      },
+      [=](atom::line, uint64_t gen, std::string& line) {
+        if (gen == self->state.gen) on_line(self, std::move(line));
+      },
+      [=](atom::exited, uint64_t gen, int32_t code, std::string& cap) {
+        on_exit(self, gen, code, cap);
+        arm_retirement(self);
+      },
+      [=](atom::timeout, int32_t kind, uint64_t id) {
+        on_timeout(self, kind, id);
+        if (kind != retire_deadline) arm_retirement(self);
+      },
+      [=](atom::answer, pending_answer& a) {
+        touch(self);
+        return on_answer(self, std::move(a));
+      },
+      [=](atom::control, live_control& c) {
+        touch(self);
+        return on_control(self, std::move(c));
+      },
+      [=](atom::rewind, std::string& id, bool dry_run, turn_spec_ptr& spec) {
+        touch(self);
+        return on_rewind(self, std::move(id), dry_run, std::move(spec));
+      },
+      [=](atom::hooked, uint64_t gen, std::string& request_id, std::string& output) {
+        on_hooked(self, gen, std::move(request_id), std::move(output));
+      },
   };
 }
 

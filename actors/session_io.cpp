@@ -48,8 +48,8 @@ claude::query_options spawn_options(const session_state& st, const turn_spec& sp
 void store_transcript(session_self self, const std::string& raw) {
   rapidjson::Document doc;
   doc.Parse(raw.data(), raw.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entries")
-      || !doc["entries"].IsArray())
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entries") ||
+      !doc["entries"].IsArray())
     return;
   std::string subpath;
   if (doc.HasMember("filePath") && doc["filePath"].IsString()) {
@@ -59,38 +59,34 @@ void store_transcript(session_self self, const std::string& raw) {
       subpath = path.substr(pos + 1, path.size() - pos - 1 - 6);  // "subagents/agent-x"
   }
   std::vector<std::string> lines;
-  for (auto& e : doc["entries"].GetArray())
-    lines.push_back(json::to_string(e));
-  if (lines.empty())
-    return;
+  for (auto& e : doc["entries"].GetArray()) lines.push_back(json::to_string(e));
+  if (lines.empty()) return;
   auto& st = self->state;
   auto& next = st.transcript_lines[subpath];
-  auto q = storage::make_append_transcript_query(st.who.id, subpath, static_cast<uint64_t>(next),
-                                                 lines);
+  auto q =
+      storage::make_append_transcript_query(st.who.id, subpath, static_cast<uint64_t>(next), lines);
   next += static_cast<int64_t>(lines.size());
-  if (!q)
-    return;
+  if (!q) return;
   self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
-    .then([](storage::db_result&) {},
-          [=](caf::error& e) {
-            log::warn("transcript write failed",
-                      {.component = "session", .session_id = self->state.who.id,
-                       .error_code = to_string(errc_of(e))});
-          });
+      .then([](storage::db_result&) {},
+            [=](caf::error& e) {
+              log::warn("transcript write failed", {.component = "session",
+                                                    .session_id = self->state.who.id,
+                                                    .error_code = to_string(errc_of(e))});
+            });
 }
 
 /// Keeps the cost, usage and model of this turn's result for the turn row.
 void remember_result(session_state& st, const std::string& data) {
   rapidjson::Document doc;
   doc.Parse(data.data(), data.size());
-  if (doc.HasParseError() || !doc.IsObject())
-    return;
+  if (doc.HasParseError() || !doc.IsObject()) return;
   if (doc.HasMember("total_cost_usd") && doc["total_cost_usd"].IsNumber())
     st.turn_cost_usd = doc["total_cost_usd"].GetDouble();
   if (doc.HasMember("usage") && doc["usage"].IsObject())
     st.turn_usage_json = json::to_string(doc["usage"]);
-  if (doc.HasMember("model_usage") && doc["model_usage"].IsObject()
-      && doc["model_usage"].MemberCount() > 0)
+  if (doc.HasMember("model_usage") && doc["model_usage"].IsObject() &&
+      doc["model_usage"].MemberCount() > 0)
     st.turn_model = doc["model_usage"].MemberBegin()->name.GetString();
 }
 
@@ -105,8 +101,7 @@ bool spawn_process(session_self self, const turn_spec& spec) {
   st.work_root = work_root_of(spec);
   auto hooks = register_hooks(self, spec);
   auto proc = caa::start_cli(*st.deps.io, opts, spec, route, hooks, st.request_ids.next());
-  if (!proc)
-    return false;
+  if (!proc) return false;
   st.proc = std::move(proc);
   st.proc_options_json = spec.options_json;
   st.mapper.process_cost_usd = 0;
@@ -125,15 +120,14 @@ void adopt_process(session_self self, const warm_process& warm) {
   st.proc_options_json = warm.spec->options_json;
   st.mapper.process_cost_usd = 0;
   st.work_root = work_root_of(*warm.spec);
-  (void) register_hooks(self, *warm.spec);
+  (void)register_hooks(self, *warm.spec);
   log::info("agent CLI taken from the warm pool",
             {.component = "session", .session_id = st.who.id, .pid = uint64_t(st.proc->pid())});
 }
 
 void start_over(session_self self) {
   auto& st = self->state;
-  if (!st.starting)
-    return;
+  if (!st.starting) return;
   st.starting = false;
   self->send(st.deps.admission, atom::ready_v, session_actor{self});
 }
@@ -163,12 +157,10 @@ void on_line(session_self self, std::string line) {
     default:
       break;
   }
-  if (!st.in_turn)
-    return;  // stray output between turns carries nothing for clients
+  if (!st.in_turn) return;  // stray output between turns carries nothing for clients
   bool is_result = msg.kind == message_kind::result;
   for (auto& ev : map_cli_message(msg, st.mapper)) {
-    if (ev.name == "result")
-      remember_result(st, ev.data);
+    if (ev.name == "result") remember_result(st, ev.data);
     emit(self, std::move(ev));
   }
   if (is_result) {
@@ -179,8 +171,7 @@ void on_line(session_self self, std::string line) {
 
 void on_exit(session_self self, uint64_t gen, int32_t code, const std::string& cap) {
   auto& st = self->state;
-  if (gen == st.gen)
-    start_over(self);
+  if (gen == st.gen) start_over(self);
   if (st.retiring.erase(gen) > 0) {
     // A hibernated process is gone: its slot serves a waiting turn, or goes back.
     if (st.waiting && st.retiring.empty()) {
@@ -191,37 +182,34 @@ void on_exit(session_self self, uint64_t gen, int32_t code, const std::string& c
     }
     return;
   }
-  if (gen != st.gen)
-    return;
+  if (gen != st.gen) return;
   st.proc.reset();
   st.pending.clear();
-  for (auto& [id, reply] : std::exchange(st.awaiting, {}))
-    reply(false, "the agent process ended");
+  for (auto& [id, reply] : std::exchange(st.awaiting, {})) reply(false, "the agent process ended");
   if (st.holds_slot && !st.waiting) {
     st.holds_slot = false;
     self->send(st.deps.admission, atom::release_v, session_actor{self});
   }
-  log::info("agent CLI ended", {.component = "session", .session_id = st.who.id,
-                                .count = uint64_t(code < 0 ? 0 : code)});
+  log::info(
+      "agent CLI ended",
+      {.component = "session", .session_id = st.who.id, .count = uint64_t(code < 0 ? 0 : code)});
   if (st.in_turn) {
     if (!st.interrupt_requested && !cap.empty())
-      emit(self, error_event("AGENT_LIMIT", "The agent's processes were stopped by the sandbox's " +
-                                                cap + " cap (" +
-                                                (cap == "memory" ? "AGENT_MEMORY_MAX"
-                                                                 : "AGENT_PIDS_MAX") +
-                                                "); the session stays usable."));
+      emit(self,
+           error_event("AGENT_LIMIT",
+                       "The agent's processes were stopped by the sandbox's " + cap + " cap (" +
+                           (cap == "memory" ? "AGENT_MEMORY_MAX" : "AGENT_PIDS_MAX") +
+                           "); the session stays usable."));
     else if (!st.interrupt_requested)
       emit(self, error_event("AGENT_ERROR", "The agent process ended unexpectedly."));
     finish_turn(self, st.interrupt_requested ? "interrupted" : "error");
   }
-  if (st.status != session_status::error)
-    set_status(self, session_status::hibernated);
+  if (st.status != session_status::error) set_status(self, session_status::hibernated);
 }
 void stop_process(session_self self) {
   auto& st = self->state;
-  if (!st.proc)
-    return;
-  (void) st.proc->write_line(claude::end_session(st.request_ids.next()));
+  if (!st.proc) return;
+  (void)st.proc->write_line(claude::end_session(st.request_ids.next()));
   st.proc->stop(std::chrono::duration_cast<std::chrono::milliseconds>(st.deps.stop_grace));
   st.retiring[st.gen] = std::move(st.proc);
   st.proc.reset();

@@ -17,22 +17,19 @@ namespace caa::detail {
 
 namespace {
 
-
 /// The CLI's project directory name of `cwd`: every non-alphanumeric character becomes '-'
 /// (CLI-PROTOCOL §6; names over 200 characters get a hash suffix we do not reproduce).
 std::string encode_project(const std::string& cwd) {
   std::string out = cwd;
   for (auto& c : out)
-    if (!std::isalnum(static_cast<unsigned char>(c)))
-      c = '-';
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '-';
   return out;
 }
 
 /// The transcript file of session `sid` (and `subpath`) relative to `spec`'s config dir.
 std::string transcript_rel(const turn_spec& spec, const std::string& sid, const std::string& sub) {
   std::string dir = "projects/" + encode_project(spec.options.cwd) + "/";
-  if (sub.empty())
-    return dir + sid + ".jsonl";
+  if (sub.empty()) return dir + sid + ".jsonl";
   return dir + sid + "/" + sub + ".jsonl";
 }
 
@@ -41,10 +38,8 @@ std::string transcript_rel(const turn_spec& spec, const std::string& sid, const 
 bool write_missing(const turn_spec& spec, const std::string& rel,
                    const std::vector<const std::string*>& lines) {
   std::string text;
-  for (auto* l : lines)
-    text.append(*l).push_back('\n');
-  return !sandbox::write_new_file_beneath(spec.driver.config_dir, rel, text,
-                                          spec.driver.agent_uid);
+  for (auto* l : lines) text.append(*l).push_back('\n');
+  return !sandbox::write_new_file_beneath(spec.driver.config_dir, rel, text, spec.driver.agent_uid);
 }
 
 }  // namespace
@@ -60,33 +55,33 @@ void restore_transcript(session_self self, std::function<void()> then) {
   auto sid = own ? st.who.id : *st.who.parent_session_id;
   self->request(st.deps.pg, st.deps.db_timeout,
                 storage::make_read_transcript_query(st.who.tenant_id, sid))
-    .then(
-      [=](storage::db_result& r) {
-        auto& s = self->state;
-        auto lines = storage::parse_transcript(r);
-        if (lines && s.waiting_spec) {
-          std::map<std::string, std::vector<const std::string*>> files;
-          for (auto& l : *lines) {
-            files[l.subpath].push_back(&l.entry);
-            if (own)
-              s.transcript_lines[l.subpath] =
-                std::max<int64_t>(s.transcript_lines[l.subpath], int64_t(l.line_no) + 1);
-          }
-          for (auto& [sub, entries] : files)
-            if (!write_missing(*s.waiting_spec, transcript_rel(*s.waiting_spec, sid, sub),
-                               entries))
-              log::warn("cannot restore a transcript file",
-                        {.component = "session", .session_id = s.who.id});
-        }
-        then();
-      },
-      [=](caf::error& e) {
-        // Without a stored transcript the CLI may still find its own file on disk.
-        log::warn("cannot read the stored transcript",
-                  {.component = "session", .session_id = self->state.who.id,
-                   .error_code = to_string(errc_of(e))});
-        then();
-      });
+      .then(
+          [=](storage::db_result& r) {
+            auto& s = self->state;
+            auto lines = storage::parse_transcript(r);
+            if (lines && s.waiting_spec) {
+              std::map<std::string, std::vector<const std::string*>> files;
+              for (auto& l : *lines) {
+                files[l.subpath].push_back(&l.entry);
+                if (own)
+                  s.transcript_lines[l.subpath] =
+                      std::max<int64_t>(s.transcript_lines[l.subpath], int64_t(l.line_no) + 1);
+              }
+              for (auto& [sub, entries] : files)
+                if (!write_missing(*s.waiting_spec, transcript_rel(*s.waiting_spec, sid, sub),
+                                   entries))
+                  log::warn("cannot restore a transcript file",
+                            {.component = "session", .session_id = s.who.id});
+            }
+            then();
+          },
+          [=](caf::error& e) {
+            // Without a stored transcript the CLI may still find its own file on disk.
+            log::warn("cannot read the stored transcript", {.component = "session",
+                                                            .session_id = self->state.who.id,
+                                                            .error_code = to_string(errc_of(e))});
+            then();
+          });
 }
 
 }  // namespace caa::detail

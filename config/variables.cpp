@@ -164,11 +164,24 @@ std::optional<uint64_t> parse_bytes(std::string_view text) {
   uint64_t scale = 1;
   if (!text.empty()) {
     switch (text.back()) {
-      case 'K': case 'k': scale = 1ull << 10; break;
-      case 'M': case 'm': scale = 1ull << 20; break;
-      case 'G': case 'g': scale = 1ull << 30; break;
-      case 'T': case 't': scale = 1ull << 40; break;
-      default: break;
+      case 'K':
+      case 'k':
+        scale = 1ull << 10;
+        break;
+      case 'M':
+      case 'm':
+        scale = 1ull << 20;
+        break;
+      case 'G':
+      case 'g':
+        scale = 1ull << 30;
+        break;
+      case 'T':
+      case 't':
+        scale = 1ull << 40;
+        break;
+      default:
+        break;
     }
     if (scale != 1) text.remove_suffix(1);
   }

@@ -36,8 +36,8 @@ class mcp_flow_test : public ::testing::Test {
     if (!skip_reason_.empty()) return;
     // The agent sandbox runs the server as the tenant's uid: a copy it can reach, wherever the
     // build directory is.
-    bin_copy_dir_ = std::filesystem::temp_directory_path() /
-                    ("caa-mcp-bin-" + std::to_string(::getpid()));
+    bin_copy_dir_ =
+        std::filesystem::temp_directory_path() / ("caa-mcp-bin-" + std::to_string(::getpid()));
     std::filesystem::create_directories(bin_copy_dir_);
     std::filesystem::permissions(bin_copy_dir_, std::filesystem::perms(0711));
     std::filesystem::copy_file(server_bin_, bin_copy_dir_ / "test_mcp_server",

@@ -104,11 +104,12 @@ TEST_F(transcript_restore, a_hibernated_session_resumes_from_postgresql_without_
   EXPECT_EQ(remove_transcripts(config_dir, id), 1);
   auto second = sse_call(svc.port(), "POST", "/api/v1/query", {{"X-API-Key", key}},
                          R"({"prompt":"[[echo]] next","session_id":")" + id + "\"}");
-  ASSERT_EQ(second.status, 200u) << second.body << svc.log().substr(svc.log().size() > 4000 ? svc.log().size() - 4000 : 0);
+  ASSERT_EQ(second.status, 200u) << second.body
+                                 << svc.log().substr(
+                                        svc.log().size() > 4000 ? svc.log().size() - 4000 : 0);
   std::string reason;
   for (auto& e : second.events)
-    if (e.event == "done")
-      reason = parse_json(e.data)["reason"].GetString();
+    if (e.event == "done") reason = parse_json(e.data)["reason"].GetString();
   EXPECT_EQ(reason, "completed") << second.body;
   // The model got the first turn's word again: the context came back from PostgreSQL.
   auto log = http_call(model.port(), "GET", "/_log");
@@ -117,7 +118,8 @@ TEST_F(transcript_restore, a_hibernated_session_resumes_from_postgresql_without_
   bool carried = false;
   for (auto& req : d.GetArray()) {
     auto body = caa::json::to_string(req["body"]);
-    carried = carried || (body.find(word) != std::string::npos && body.find("next") != std::string::npos);
+    carried =
+        carried || (body.find(word) != std::string::npos && body.find("next") != std::string::npos);
   }
   EXPECT_TRUE(carried);
   // The restored file belongs to the tenant's sandbox uid, so its CLI can go on appending.

@@ -18,7 +18,7 @@ TEST_F(session_machine_test, a_run_is_accepted_as_turn_one_after_seq_zero) {
   EXPECT_EQ((*a)->session_id, identity().id);
   EXPECT_EQ(*busy(s), true);
   EXPECT_TRUE(eventually([] { return live_children() == 1; }));  // the CLI was spawned
-  EXPECT_EQ(stats().live, 1u);     // and holds a slot
+  EXPECT_EQ(stats().live, 1u);                                   // and holds a slot
   auto st = pgl->statuses();
   ASSERT_FALSE(st.empty());
   EXPECT_EQ(st.back(), "running");
@@ -173,7 +173,8 @@ TEST_F(session_machine_test, an_interrupt_the_cli_ignores_kills_it_after_five_se
 
 // -- process exits ------------------------------------------------------------------------------
 
-TEST_F(session_machine_test, a_process_killed_by_a_sandbox_cap_says_which_and_the_session_lives_on) {
+TEST_F(session_machine_test,
+       a_process_killed_by_a_sandbox_cap_says_which_and_the_session_lives_on) {
   auto s = make_session();
   auto sink = std::make_shared<recording_sink>();
   ASSERT_TRUE(ok(subscribe(s, sink, 0)));

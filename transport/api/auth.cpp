@@ -19,22 +19,21 @@ digest sha256_of(const std::string& s) {
 
 key_authenticator::key_authenticator(key_lookup lookup, std::chrono::milliseconds ttl,
                                      std::size_t max_entries)
-  : lookup_(std::move(lookup)), ttl_(ttl), max_entries_(max_entries) {}
+    : lookup_(std::move(lookup)), ttl_(ttl), max_entries_(max_entries) {}
 
 bool key_authenticator::plausible(const std::string& key) noexcept {
-  if (key.empty() || key.size() > 256)
-    return false;
+  if (key.empty() || key.size() > 256) return false;
   for (char c : key) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '_' || c == '-' || c == '.';
-    if (!ok)
-      return false;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
   }
   return true;
 }
 
 void key_authenticator::authenticate(
-  std::string presented_key, std::function<void(std::optional<http::principal>, caf::error)> done) {
+    std::string presented_key,
+    std::function<void(std::optional<http::principal>, caf::error)> done) {
   if (!plausible(presented_key)) {
     done(std::nullopt, make_error(errc::unauthenticated, "malformed key"));
     return;
@@ -50,8 +49,7 @@ void key_authenticator::authenticate(
     std::lock_guard<std::mutex> guard{mtx_};
     auto [it, first] = in_flight_.try_emplace(hash_key, f);
     it->second->waiters.push_back(std::move(done));
-    if (!first)
-      return;  // a lookup of this key is on its way and will answer us too
+    if (!first) return;  // a lookup of this key is on its way and will answer us too
   }
   auto self = shared_from_this();
   lookup_(hash, [self, hash_key, f](std::optional<key_row> row, caf::error err) {
@@ -65,10 +63,8 @@ void key_authenticator::land(const std::string& hash_key, const std::shared_ptr<
   {
     std::lock_guard<std::mutex> guard{mtx_};
     auto it = in_flight_.find(hash_key);
-    if (it != in_flight_.end() && it->second == f)
-      in_flight_.erase(it);
-    if (!err && !f->detached)
-      remember_locked(hash_key, row);
+    if (it != in_flight_.end() && it->second == f) in_flight_.erase(it);
+    if (!err && !f->detached) remember_locked(hash_key, row);
     waiters.swap(f->waiters);
   }
   if (err) {
@@ -79,16 +75,14 @@ void key_authenticator::land(const std::string& hash_key, const std::shared_ptr<
   }
   digest hash{};
   std::copy(hash_key.begin(), hash_key.end(), hash.begin());
-  for (auto& done : waiters)
-    answer(row, hash, done);
+  for (auto& done : waiters) answer(row, hash, done);
 }
 
 void key_authenticator::answer(
-  const std::optional<key_row>& row, const digest& hash,
-  const std::function<void(std::optional<http::principal>, caf::error)>& done) {
+    const std::optional<key_row>& row, const digest& hash,
+    const std::function<void(std::optional<http::principal>, caf::error)>& done) {
   // The lookup was by hash; compare the digests again in constant time as defence in depth.
-  if (!row || row->revoked
-      || CRYPTO_memcmp(row->key_hash.data(), hash.data(), hash.size()) != 0) {
+  if (!row || row->revoked || CRYPTO_memcmp(row->key_hash.data(), hash.data(), hash.size()) != 0) {
     done(std::nullopt, make_error(errc::unauthenticated, "unknown or revoked key"));
     return;
   }
@@ -100,8 +94,7 @@ void key_authenticator::answer(
 std::optional<key_authenticator::entry> key_authenticator::cached(const std::string& hash_key) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto it = cache_.find(hash_key);
-  if (it == cache_.end())
-    return std::nullopt;
+  if (it == cache_.end()) return std::nullopt;
   if (it->second.expires <= std::chrono::steady_clock::now()) {
     cache_.erase(it);
     return std::nullopt;
@@ -121,11 +114,11 @@ void key_authenticator::remember_locked(const std::string& hash_key, std::option
 
 void key_authenticator::invalidate(const std::string& key_id) {
   std::lock_guard<std::mutex> guard{mtx_};
-  std::erase_if(cache_, [&](const auto& kv) { return kv.second.row && kv.second.row->key_id == key_id; });
+  std::erase_if(cache_,
+                [&](const auto& kv) { return kv.second.row && kv.second.row->key_id == key_id; });
   // A lookup in flight may have read the row before the revoke: its result is not cached and
   // later requests start a fresh lookup. Flights carry only hashes, so all of them are detached.
-  for (auto& [hash_key, f] : in_flight_)
-    f->detached = true;
+  for (auto& [hash_key, f] : in_flight_) f->detached = true;
   in_flight_.clear();
 }
 

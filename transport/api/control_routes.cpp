@@ -21,7 +21,6 @@ using http::route_policy;
 using req_ptr = std::shared_ptr<http::request>;
 using res_ptr = std::shared_ptr<http::responder>;
 
-
 /// Parses the body as one JSON object; answers 400/422 itself and returns false on failure.
 bool parse_body(const req_ptr& req, const res_ptr& res, rapidjson::Document& doc) {
   std::string why;
@@ -60,8 +59,8 @@ void control(const session_api_ptr& api, req_ptr req, res_ptr res) {
   auto* type = member(doc, "type");
   std::string kind;
   const char* field = nullptr;
-  if (type != nullptr && type->IsString() && std::string_view{type->GetString()} ==
-                                                 "permission_mode_change") {
+  if (type != nullptr && type->IsString() &&
+      std::string_view{type->GetString()} == "permission_mode_change") {
     kind = "permission_mode";
     field = "permission_mode";
   } else if (type != nullptr && type->IsString() &&
@@ -185,8 +184,7 @@ void rewind(const session_api_ptr& api, req_ptr req, res_ptr res) {
             return;
           }
           auto spec = make_turn_spec(std::get<turn_request>(merged), rec.options_json,
-                                     *api->ctx.cfg, *api->ctx.workspace, tenant,
-                                     policy.agent_slot);
+                                     *api->ctx.cfg, *api->ctx.workspace, tenant, policy.agent_slot);
           if (auto* e = std::get_if<caf::error>(&spec)) {
             res->fail(std::move(*e));
             return;
@@ -213,7 +211,8 @@ void add_control_routes(http::router& r, const session_api_ptr& api) {
   constexpr auto general = route_class::general;
   r.add("POST", "/api/v1/sessions/{id:uuid}/answer", agent, general, bind_api(api, answer));
   r.add("POST", "/api/v1/sessions/{id:uuid}/control", agent, general, bind_api(api, control));
-  r.add("GET", "/api/v1/sessions/{id:uuid}/checkpoints", agent, general, bind_api(api, checkpoints));
+  r.add("GET", "/api/v1/sessions/{id:uuid}/checkpoints", agent, general,
+        bind_api(api, checkpoints));
   r.add("POST", "/api/v1/sessions/{id:uuid}/rewind", agent, general, bind_api(api, rewind));
 }
 

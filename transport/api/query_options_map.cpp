@@ -86,8 +86,7 @@ std::vector<std::string> absolute_paths(const std::vector<workspace_path>& xs) {
 
 std::variant<resolved_paths, caf::error> resolve_paths(const turn_request& req,
                                                        const tenant_workspace& ws,
-                                                       std::string_view tenant_id,
-                                                       uint32_t owner) {
+                                                       std::string_view tenant_id, uint32_t owner) {
   auto dirs = ws.ensure(tenant_id, owner);
   if (!dirs) return std::move(dirs.error());
   path_collector c{ws, tenant_id, owner, {}};

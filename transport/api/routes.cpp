@@ -29,26 +29,27 @@ auth::key_lookup make_key_lookup(std::shared_ptr<storage::key_repository> keys) 
   return [keys](const auth::digest& hash,
                 std::function<void(std::optional<auth::key_row>, caf::error)> done) {
     keys->find_by_hash(
-      hash,
-      [keys, hash, done](std::optional<storage::key_record> rec) {
-        if (!rec) {
-          done(std::nullopt, caf::error{});
-          return;
-        }
-        auth::key_row row;
-        row.key_id = rec->id;
-        row.tenant_id = rec->tenant_id;
-        row.tenant_name = rec->tenant_name;
-        row.agent_slot = rec->agent_slot;
-        row.key_hash = hash;  // the row was found by this digest
-        row.agent = rec->has_scope("agent");
-        row.admin = rec->has_scope("admin");
-        row.revoked = rec->revoked();
-        if (!row.revoked)
-          keys->touch_last_used(rec->id, [](bool) {}, [](caf::error) {});
-        done(std::move(row), caf::error{});
-      },
-      [done](caf::error e) { done(std::nullopt, std::move(e)); });
+        hash,
+        [keys, hash, done](std::optional<storage::key_record> rec) {
+          if (!rec) {
+            done(std::nullopt, caf::error{});
+            return;
+          }
+          auth::key_row row;
+          row.key_id = rec->id;
+          row.tenant_id = rec->tenant_id;
+          row.tenant_name = rec->tenant_name;
+          row.agent_slot = rec->agent_slot;
+          row.key_hash = hash;  // the row was found by this digest
+          row.agent = rec->has_scope("agent");
+          row.admin = rec->has_scope("admin");
+          row.revoked = rec->revoked();
+          if (!row.revoked)
+            keys->touch_last_used(
+                rec->id, [](bool) {}, [](caf::error) {});
+          done(std::move(row), caf::error{});
+        },
+        [done](caf::error e) { done(std::nullopt, std::move(e)); });
   };
 }
 

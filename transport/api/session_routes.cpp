@@ -20,7 +20,6 @@ using http::route_policy;
 using req_ptr = std::shared_ptr<http::request>;
 using res_ptr = std::shared_ptr<http::responder>;
 
-
 /// The names of the stored statuses, for the error message of a bad filter.
 std::string status_names() {
   std::string out;
@@ -107,11 +106,11 @@ void add_session_resource_routes(http::router& r, const session_api_ptr& api) {
   r.add("GET", "/api/v1/capabilities", agent, general, [api](req_ptr req, res_ptr res) {
     auto policy = make_decode_policy(*api->ctx.cfg, *req->caller);
     caa::async_request<std::string>(
-      *api->ctx.sys, api->ctx.capabilities, api->ctx.run_timeout,
-      [res, policy](std::string engine) {
-        res->send(json_body(200, capabilities_json(policy, engine)));
-      },
-      fail_with(res), atom::find_v, req->caller->tenant_id(), req->caller->agent_slot());
+        *api->ctx.sys, api->ctx.capabilities, api->ctx.run_timeout,
+        [res, policy](std::string engine) {
+          res->send(json_body(200, capabilities_json(policy, engine)));
+        },
+        fail_with(res), atom::find_v, req->caller->tenant_id(), req->caller->agent_slot());
   });
 }
 

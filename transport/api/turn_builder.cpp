@@ -115,12 +115,9 @@ std::variant<turn_request, caf::error> with_stored_options(std::string_view stor
   return std::move(req);
 }
 
-std::variant<turn_spec_ptr, caf::error> make_turn_spec(const turn_request& req,
-                                                       std::string options_json,
-                                                       const settings& cfg,
-                                                       const tenant_workspace& ws,
-                                                       std::string_view tenant_id,
-                                                       int64_t agent_slot) {
+std::variant<turn_spec_ptr, caf::error> make_turn_spec(
+    const turn_request& req, std::string options_json, const settings& cfg,
+    const tenant_workspace& ws, std::string_view tenant_id, int64_t agent_slot) {
   uint32_t uid = agent_uid_of(cfg.sandbox, agent_slot);
   if (cfg.sandbox.strict && uid == 0)
     return make_error(errc::internal, "sandbox: the tenant has no uid in AGENT_UID_BASE/COUNT");
@@ -129,8 +126,8 @@ std::variant<turn_spec_ptr, caf::error> make_turn_spec(const turn_request& req,
   auto& paths = std::get<resolved_paths>(resolved);
   // TENANT_DISK_QUOTA: checked before each turn (nothing is deleted; the tenant frees space).
   if (auto quota = cfg.sandbox.disk_quota; quota > 0) {
-    auto used = sandbox::tree_bytes(paths.dirs.work, quota) +
-                sandbox::tree_bytes(paths.dirs.config, quota);
+    auto used =
+        sandbox::tree_bytes(paths.dirs.work, quota) + sandbox::tree_bytes(paths.dirs.config, quota);
     if (used > quota) return make_error(errc::quota_exceeded, "tenant over TENANT_DISK_QUOTA");
   }
   auto spec = std::make_shared<turn_spec>();

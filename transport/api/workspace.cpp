@@ -149,8 +149,7 @@ fd_or_errno create_beneath(int workfd, std::string_view rel, uint32_t owner) {
     auto r = open_beneath(parent->get(), segs[i], RESOLVE_NO_SYMLINKS);
     if (auto* err = std::get_if<int>(&r)) return *err;
     parent = std::move(std::get<unique_fd>(r));
-    if (owner != 0 && ::fchownat(parent->get(), "", owner, owner, AT_EMPTY_PATH) != 0)
-      return errno;
+    if (owner != 0 && ::fchownat(parent->get(), "", owner, owner, AT_EMPTY_PATH) != 0) return errno;
   }
   return std::move(*parent);
 }

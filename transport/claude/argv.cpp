@@ -144,12 +144,11 @@ std::vector<std::string> exec_argv(const spawn_spec& spec) {
   } else {
     // Read-only system; writable /tmp and the tenant's own tree; other tenants invisible.
     out.insert(out.end(), {"--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/tmp", "/tmp"});
-    if (!spec.hidden_dir.empty())
-      out.insert(out.end(), {"--tmpfs", spec.hidden_dir});
+    if (!spec.hidden_dir.empty()) out.insert(out.end(), {"--tmpfs", spec.hidden_dir});
     out.insert(out.end(), {"--bind", spec.writable_dir, spec.writable_dir});
   }
-  out.insert(out.end(), {"--proc", "/proc", "--unshare-pid", "--die-with-parent", "--chdir",
-                         spec.cwd, "--"});
+  out.insert(out.end(),
+             {"--proc", "/proc", "--unshare-pid", "--die-with-parent", "--chdir", spec.cwd, "--"});
   out.insert(out.end(), spec.argv.begin(), spec.argv.end());
   return out;
 }

@@ -3,9 +3,9 @@
 #include "config/errc.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -121,7 +121,9 @@ void confine(const sandbox_plan& sb, int err_fd) {
     child_fail(err_fd, child_step::drop);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(err_fd, child_step::drop);
   if (sb.file_size_limit > 0) {
-    struct rlimit lim {sb.file_size_limit, sb.file_size_limit};
+    struct rlimit lim {
+      sb.file_size_limit, sb.file_size_limit
+    };
     if (::syscall(SYS_prlimit64, 0, RLIMIT_FSIZE, &lim, nullptr) != 0)
       child_fail(err_fd, child_step::drop);
   }
@@ -166,15 +168,13 @@ int child_entry(void* p) {
 pid_t start_child(child_args& args) {
 #if defined(__SANITIZE_ADDRESS__)
   pid_t pid = ::fork();
-  if (pid == 0)
-    child_entry(&args);
+  if (pid == 0) child_entry(&args);
   return pid;
 #else
   constexpr std::size_t stack_size = 256 * 1024;
   void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED)
-    return -1;
+  if (stack == MAP_FAILED) return -1;
   sigset_t all, old;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -235,9 +235,9 @@ caf::expected<spawned_child> spawn_child(const spawn_spec& spec) {
        {std::pair{&in_r, &in_w}, {&out_r, &out_w}, {&errout_r, &errout_w}, {&exec_r, &exec_w}})
     if (auto err = make_pipe(*r, *w)) return err;
   ignore_sigpipe_once();
-  child_args args{::getpid(),  in_r.fd,     out_w.fd,    errout_w.fd,
-                  exec_w.fd,    cwd.c_str(), argv.data(), envp.data(),
-                  spec.sandbox.enabled ? &spec.sandbox : nullptr};
+  child_args args{::getpid(),  in_r.fd,     out_w.fd,
+                  errout_w.fd, exec_w.fd,   cwd.c_str(),
+                  argv.data(), envp.data(), spec.sandbox.enabled ? &spec.sandbox : nullptr};
   pid_t pid = start_child(args);
   if (pid < 0) return sys_error("clone", errno);
   for (auto* g : {&in_r, &out_w, &errout_w, &exec_w}) ::close(g->release());
