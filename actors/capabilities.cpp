@@ -1,4 +1,5 @@
 #include "actors/capabilities.hpp"
+#include "config/json_parse.hpp"
 
 #include "transport/sandbox/sandbox.hpp"
 
@@ -53,9 +54,9 @@ using self_ptr = capabilities_actor::stateful_pointer<caps_state>;
 /// The engine's offer from the initialize response and the `init` line.
 std::string combine(const std::string& initialize_json, const std::string& init_line) {
   rapidjson::Document ini;
-  ini.Parse(initialize_json.c_str());
+  json::parse_untrusted_object(initialize_json, ini);
   rapidjson::Document init;
-  init.Parse(init_line.c_str());
+  json::parse_untrusted_object(init_line, init);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();
@@ -150,8 +151,7 @@ void on_probe_line(self_ptr self, uint64_t id, std::string line) {
   auto msg = claude::classify(std::move(line));
   if (msg.kind == claude::message_kind::control_response && msg.request_id == p.init_request_id) {
     rapidjson::Document d;
-    d.Parse(msg.raw.c_str());
-    if (d.IsObject() && d.HasMember("response") && d["response"].IsObject() &&
+    if (json::parse_untrusted_object(msg.raw, d) && d.HasMember("response") && d["response"].IsObject() &&
         d["response"].HasMember("response"))
       p.initialize_json = json::to_string(d["response"]["response"]);
     // No model call: the message is only appended, yet the CLI reports its `init`.

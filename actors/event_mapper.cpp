@@ -1,4 +1,5 @@
 #include "actors/event_mapper.hpp"
+#include "config/json_parse.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -172,8 +173,7 @@ std::vector<api_event> map_cli_message(const claude::cli_message& msg, mapper_st
       return out;
   }
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(msg.raw.data(), msg.raw.size());
-  if (doc.HasParseError() || !doc.IsObject())
+  if (!json::parse_untrusted_object(msg.raw, doc))
     return out;
   switch (msg.kind) {
     case message_kind::system_init:

@@ -7,6 +7,7 @@
 // them answers the CLI.
 
 #include "actors/session_control_util.hpp"
+#include "config/json_parse.hpp"
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
@@ -28,8 +29,7 @@ using rapidjson::Document;
 using rapidjson::Value;
 
 bool parse_object(std::string_view text, Document& doc) {
-  doc.Parse(text.data(), text.size());
-  return !doc.HasParseError() && doc.IsObject();
+  return json::parse_untrusted_object(text, doc);
 }
 
 const Value* member(const Value& v, const char* name) {

@@ -1,4 +1,5 @@
 #include "actors/session_impl.hpp"
+#include "config/json_parse.hpp"
 
 #include "actors/cli_start.hpp"
 
@@ -47,8 +48,7 @@ claude::query_options spawn_options(const session_state& st, const turn_spec& sp
 /// Stores the entries of a `transcript_mirror` frame (fire and forget, in order per session).
 void store_transcript(session_self self, const std::string& raw) {
   rapidjson::Document doc;
-  doc.Parse(raw.data(), raw.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entries") ||
+  if (!json::parse_untrusted_object(raw, doc) || !doc.HasMember("entries") ||
       !doc["entries"].IsArray())
     return;
   std::string subpath;
@@ -79,8 +79,7 @@ void store_transcript(session_self self, const std::string& raw) {
 /// Keeps the cost, usage and model of this turn's result for the turn row.
 void remember_result(session_state& st, const std::string& data) {
   rapidjson::Document doc;
-  doc.Parse(data.data(), data.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
+  if (!json::parse_untrusted_object(data, doc)) return;
   if (doc.HasMember("total_cost_usd") && doc["total_cost_usd"].IsNumber())
     st.turn_cost_usd = doc["total_cost_usd"].GetDouble();
   if (doc.HasMember("usage") && doc["usage"].IsObject())

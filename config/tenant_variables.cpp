@@ -1,4 +1,5 @@
 #include "config/tenant_variables.hpp"
+#include "config/json_parse.hpp"
 
 #include "config/parsers.hpp"
 
@@ -73,10 +74,15 @@ std::string parse_tenant(const rapidjson::Value& vars, const std::string& tenant
 std::string parse_tenant_variables(std::string_view json,
                                    std::map<std::string, tenant_variable_map>& out) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError())
-    return std::string{"not valid JSON: "} + rapidjson::GetParseError_En(doc.GetParseError()) +
-           " at offset " + std::to_string(doc.GetErrorOffset());
+  rapidjson::ParseErrorCode code = rapidjson::kParseErrorNone;
+  switch (json::parse_value(json, doc, json::input_max_depth, false, &code)) {
+    case json::parse_failure::too_deep:
+      return "nested too deeply";
+    case json::parse_failure::syntax:
+      return std::string{"not valid JSON: "} + rapidjson::GetParseError_En(code);
+    default:
+      break;
+  }
   if (!doc.IsObject()) return "must be a JSON object of tenants";
   if (!distinct_names(doc)) return "a tenant is named twice";
   std::map<std::string, tenant_variable_map> result;

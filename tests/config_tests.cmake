@@ -13,3 +13,8 @@ add_executable(logging_test ${CMAKE_CURRENT_LIST_DIR}/unit/logging_test.cpp)
 target_link_libraries(logging_test PRIVATE caa_config rapidjson GTest::gtest_main)
 caa_target_defaults(logging_test)
 gtest_discover_tests(logging_test PROPERTIES LABELS unit)
+
+add_executable(json_input_test ${CMAKE_CURRENT_LIST_DIR}/unit/json_input_test.cpp)
+target_link_libraries(json_input_test PRIVATE caa_config rapidjson GTest::gtest_main)
+caa_target_defaults(json_input_test)
+gtest_discover_tests(json_input_test PROPERTIES LABELS unit)

@@ -4,6 +4,7 @@ include(GoogleTest)
 
 add_executable(control_flow_test ${CMAKE_CURRENT_LIST_DIR}/integration/control_flow_test.cpp
                                  ${CMAKE_CURRENT_LIST_DIR}/integration/control_hooks_test.cpp
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/control_hardening_test.cpp
                                  ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_fixture.cpp)
 target_link_libraries(control_flow_test PRIVATE caa_service_fixture Boost::headers
                                                 GTest::gtest_main)

@@ -1,4 +1,5 @@
 #include "storage/postgres/pg_text.hpp"
+#include "config/json_parse.hpp"
 
 #include "config/errc.hpp"
 
@@ -198,8 +199,7 @@ caf::expected<bool> to_bool(const db_value& v) {
 
 caf::expected<std::vector<std::string>> json_string_array(std::string_view json) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsArray())
+  if (json::parse_value(json, doc) != json::parse_failure::none || !doc.IsArray())
     return make_error(errc::internal, "not a JSON array of strings");
   std::vector<std::string> out;
   out.reserve(doc.Size());

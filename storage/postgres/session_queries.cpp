@@ -1,4 +1,5 @@
 #include "storage/postgres/session_queries.hpp"
+#include "config/json_parse.hpp"
 
 #include "config/errc.hpp"
 #include "storage/postgres/pg_text.hpp"
@@ -34,8 +35,7 @@ db_value opt_param(const std::optional<std::string>& v) {
 
 bool is_json_object(std::string_view json) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  return !doc.HasParseError() && doc.IsObject();
+  return json::parse_untrusted_object(json, doc);
 }
 
 caf::error validate(const new_session& s) {

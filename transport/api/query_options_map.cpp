@@ -3,6 +3,7 @@
 // (`mcp_servers` into the CLI's {"mcpServers":{...}}).
 
 #include "transport/api/query_request.hpp"
+#include "config/json_parse.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -48,7 +49,9 @@ void copy_member(rapidjson::Writer<rapidjson::StringBuffer>& w, const rapidjson:
 /// `${NAME}` references stay as they are: they are expanded only into a spawn's argv.
 std::string mcp_config(std::string_view servers) {
   rapidjson::Document doc;
-  doc.Parse(servers.data(), servers.size());  // validated by the decoder: an object of objects
+  // Validated by the decoder (an object of objects); anything else writes no server.
+  if (!json::parse_untrusted_object(servers, doc))
+    doc.SetObject();
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();

@@ -1,4 +1,5 @@
 #include "transport/api/session_json.hpp"
+#include "config/json_parse.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -27,10 +28,8 @@ void put_opt(writer& w, const char* key, const std::optional<std::string>& value
 void put_raw(writer& w, const char* key, std::string_view json, const char* fallback) {
   w.Key(key);
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    doc.Parse(fallback);
-  }
+  if (json::parse_value(json, doc) != json::parse_failure::none)
+    json::parse_value(fallback, doc);
   doc.Accept(w);
 }
 

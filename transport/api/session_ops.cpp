@@ -1,4 +1,5 @@
 #include "transport/api/session_ops.hpp"
+#include "config/json_parse.hpp"
 
 #include "storage/bridge.hpp"
 #include "transport/json/json.hpp"
@@ -116,8 +117,7 @@ std::variant<live_control, caf::error> decode_control(std::string_view kind,
 
 std::string apply_to_options(std::string_view options_json, const live_control& c) {
   rapidjson::Document doc;
-  doc.Parse(options_json.data(), options_json.size());
-  if (doc.HasParseError() || !doc.IsObject()) doc.SetObject();
+  if (!json::parse_untrusted_object(options_json, doc)) doc.SetObject();
   auto& a = doc.GetAllocator();
   const char* key = c.kind == "permission_mode" ? "permission_mode" : "model";
   doc.RemoveMember(key);

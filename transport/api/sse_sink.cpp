@@ -1,4 +1,5 @@
 #include "transport/api/sse_sink.hpp"
+#include "config/json_parse.hpp"
 
 #include "transport/http/error_catalog.hpp"
 #include "transport/http/sse.hpp"
@@ -17,8 +18,7 @@ using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 /// Parses `data` as one JSON object into `doc`; false when it is not one.
 bool parse_object(std::string_view data, rapidjson::Document& doc) {
-  doc.Parse<rapidjson::kParseIterativeFlag>(data.data(), data.size());
-  return !doc.HasParseError() && doc.IsObject();
+  return json::parse_untrusted_object(data, doc);
 }
 
 /// Writes member `key` of `obj` (null when absent or `obj` is not an object).

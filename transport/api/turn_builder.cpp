@@ -1,4 +1,5 @@
 #include "transport/api/turn_builder.hpp"
+#include "config/json_parse.hpp"
 #include <filesystem>
 
 #include "transport/json/json.hpp"
@@ -98,8 +99,7 @@ std::variant<turn_request, caf::error> with_stored_options(std::string_view stor
                                                            const turn_request& turn,
                                                            const decode_policy& policy) {
   rapidjson::Document doc;
-  doc.Parse(stored_options_json.data(), stored_options_json.size());
-  if (doc.HasParseError() || !doc.IsObject())
+  if (!json::parse_untrusted_object(stored_options_json, doc))
     return make_error(errc::internal, "stored session options are not a JSON object");
   for (auto name : turn_only_members)
     doc.RemoveMember(rapidjson::StringRef(name.data(), name.size()));

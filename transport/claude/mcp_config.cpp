@@ -1,4 +1,5 @@
 #include "transport/claude/mcp_config.hpp"
+#include "config/json_parse.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -68,8 +69,7 @@ std::variant<std::string, reference_error> expand_references(std::string_view te
 std::optional<std::string> expand_mcp_config(std::string_view config,
                                              const std::map<std::string, std::string>& vars) {
   rapidjson::Document doc;
-  doc.Parse(config.data(), config.size());
-  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  if (!json::parse_untrusted_object(config, doc)) return std::nullopt;
   auto servers = doc.FindMember("mcpServers");
   if (servers == doc.MemberEnd() || !servers->value.IsObject()) return std::nullopt;
   variable_lookup lookup = [&](std::string_view name) -> const std::string* {

@@ -9,33 +9,6 @@
 
 namespace caa::json {
 
-std::size_t nesting_depth(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  std::size_t deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > deepest && (deepest = depth) >= limit)
-        return deepest;
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 namespace {
 
 /// Whether every number in `v` is finite (RapidJSON turns 1e400 into infinity).
@@ -61,16 +34,16 @@ bool parse_object(std::string_view body, rapidjson::Document& out, std::string& 
     why = "invalid JSON: byte order mark";
     return false;
   }
-  if (nesting_depth(body) > max_depth) {
+  rapidjson::ParseErrorCode code = rapidjson::kParseErrorNone;
+  switch (parse_value(body, out, max_depth, /*strict_utf8=*/true, &code)) {
+  case parse_failure::too_deep:
     why = "JSON nesting is too deep";
     return false;
-  }
-  // Without kParseStopWhenDoneFlag, anything but whitespace after the value is an error.
-  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  out.Parse<flags>(body.data(), body.size());
-  if (out.HasParseError()) {
-    why = std::string{"invalid JSON: "} + rapidjson::GetParseError_En(out.GetParseError());
+  case parse_failure::syntax:
+    why = std::string{"invalid JSON: "} + rapidjson::GetParseError_En(code);
     return false;
+  default:
+    break;
   }
   if (!all_finite(out)) {
     why = "invalid JSON: number out of range";

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "config/json_parse.hpp"
 #include "transport/http/error_catalog.hpp"
 
 #include <rapidjson/document.h>
@@ -23,8 +24,6 @@ constexpr std::size_t max_depth = 64;
 /// the top level, no trailing garbage. On failure returns false and sets `why` (a public text).
 bool parse_object(std::string_view body, rapidjson::Document& out, std::string& why);
 
-/// Nesting depth of the JSON text `text` (brackets outside strings); stops counting past `limit`.
-std::size_t nesting_depth(std::string_view text, std::size_t limit = max_depth + 1);
 
 /// Reads typed fields of a JSON object and collects every problem, so a 422 lists them all.
 class field_reader {
