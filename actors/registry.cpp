@@ -27,8 +27,11 @@ struct registry_state {
   static inline const char* name = "session_registry";
   registry_deps deps;
   std::map<std::string, entry> live;
-  // Sessions being revived from PostgreSQL, and who waits for them.
-  std::map<std::string, std::vector<caf::typed_response_promise<session_actor>>> loading;
+  // Sessions being revived from PostgreSQL, and who waits for them: keyed by tenant and id, so a
+  // request of another tenant for the same id never shares (or is handed) the owner's revival.
+  std::map<std::pair<std::string, std::string>,
+           std::vector<caf::typed_response_promise<session_actor>>>
+    loading;
   bool draining = false;
   std::optional<caf::typed_response_promise<bool>> drain_promise;
   std::chrono::steady_clock::time_point drain_deadline;
@@ -60,6 +63,17 @@ session_actor start(self_ptr self, session_identity who) {
   return actor;
 }
 
+/// The promises waiting for the revival of `id` by `tenant_id`, removed from the map.
+std::vector<caf::typed_response_promise<session_actor>>
+take_waiters(registry_state& st, const std::string& tenant_id, const std::string& id) {
+  auto it = st.loading.find({tenant_id, id});
+  if (it == st.loading.end())
+    return {};
+  auto waiters = std::move(it->second);
+  st.loading.erase(it);
+  return waiters;
+}
+
 void revive(self_ptr self, const std::string& tenant_id, const std::string& id) {
   auto& st = self->state;
   self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout,
@@ -67,8 +81,7 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
     .then(
       [=](storage::db_result& r) {
         auto& s = self->state;
-        auto waiters = std::move(s.loading[id]);
-        s.loading.erase(id);
+        auto waiters = take_waiters(s, tenant_id, id);
         auto rec = storage::parse_session(r);
         if (!rec) {
           for (auto& w : waiters)
@@ -77,6 +90,12 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
         }
         session_actor actor;
         if (auto it = s.live.find(id); it != s.live.end()) {
+          // Started meanwhile: it is the waiters' only if it belongs to their tenant.
+          if (it->second.tenant_id != tenant_id) {
+            for (auto& w : waiters)
+              w.deliver(make_error(errc::session_not_found, "no such session"));
+            return;
+          }
           actor = it->second.actor;
         } else {
           session_identity who;
@@ -93,8 +112,7 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
           w.deliver(actor);
       },
       [=](caf::error& e) {
-        auto waiters = std::move(self->state.loading[id]);
-        self->state.loading.erase(id);
+        auto waiters = take_waiters(self->state, tenant_id, id);
         for (auto& w : waiters)
           w.deliver(e);
       });
@@ -272,7 +290,7 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
         return it->second.actor;
       }
       auto rp = self->make_response_promise<session_actor>();
-      auto& waiters = st.loading[id];
+      auto& waiters = st.loading[{tenant_id, id}];
       waiters.push_back(rp);
       if (waiters.size() == 1)
         revive(self, tenant_id, id);

@@ -163,3 +163,41 @@ TEST_F(session_lifecycle_test, the_child_environment_holds_none_of_the_service_s
     EXPECT_EQ(dump.find(redis->second), std::string::npos) << "REDIS_URL's value leaks";
   }
 }
+
+TEST_F(session_lifecycle_test, a_revival_race_of_two_tenants_never_crosses_tenants) {
+  // After a restart the session is only in PostgreSQL: the first request for it revives it. The
+  // owner's and an intruder's requests fire together; the revival of one must never answer the
+  // other (the intruder got the owner's actor, the owner got "not found").
+  start({});
+  auto r = turn(R"({"prompt":"[[echo]] )" + unique_word("race") + "\"}");
+  ASSERT_EQ(done_reason(r), "completed") << names_of(r);
+  auto id = session_of(r);
+  auto made = http_call(port(), "POST", "/api/v1/keys", {{"X-API-Key", admin_}},
+                        R"({"tenant":"intruder","scopes":["agent"],"name":"intruder"})");
+  ASSERT_EQ(made.status, 201u) << made.body;
+  std::map<std::string, std::string> intruder{{"X-API-Key", parse_json(made.body)["key"].GetString()}};
+  constexpr int rounds = 5;
+  constexpr int per_tenant = 3;
+  for (int round = 0; round < rounds; ++round) {
+    ASSERT_EQ(service_->terminate(60s), 0);
+    restart();
+    std::vector<unsigned> owner_status(per_tenant), intruder_status(per_tenant);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    auto fire = [&](std::map<std::string, std::string> who, unsigned& out) {
+      ++ready;
+      while (ready.load() < 2 * per_tenant) std::this_thread::yield();
+      out = http_call(port(), "POST", "/api/v1/sessions/" + id + "/interrupt", who).status;
+    };
+    for (int i = 0; i < per_tenant; ++i) {
+      threads.emplace_back(fire, auth(), std::ref(owner_status[i]));
+      threads.emplace_back(fire, intruder, std::ref(intruder_status[i]));
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < per_tenant; ++i) {
+      EXPECT_NE(owner_status[i], 404u) << "round " << round << ": the owner was told not found";
+      EXPECT_NE(owner_status[i], 0u) << "round " << round;
+      EXPECT_EQ(intruder_status[i], 404u) << "round " << round << ": the intruder reached it";
+    }
+  }
+}
