@@ -10,3 +10,10 @@ target_link_libraries(service_test PRIVATE caa_service_fixture GTest::gtest_main
 caa_target_defaults(service_test)
 add_dependencies(service_test claude-agent-api)
 gtest_discover_tests(service_test PROPERTIES LABELS integration TIMEOUT 300)
+
+# Hostile clients against the service binary (integration).
+add_executable(hardening_test ${CAA_TESTS_DIR}/integration/hardening_test.cpp)
+target_link_libraries(hardening_test PRIVATE caa_service_fixture GTest::gtest_main)
+caa_target_defaults(hardening_test)
+add_dependencies(hardening_test claude-agent-api)
+gtest_discover_tests(hardening_test PROPERTIES LABELS integration TIMEOUT 300)

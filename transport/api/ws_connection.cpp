@@ -3,6 +3,8 @@
 #include "storage/bridge.hpp"
 #include "transport/http/error_catalog.hpp"
 
+#include <utility>
+
 namespace caa::api {
 
 // -- ws_event_sink ------------------------------------------------------------------------------
@@ -59,8 +61,66 @@ ws_connection::ws_connection(detail::session_api_ptr api, http::principal caller
       channel_(std::move(channel)),
       limiter_(limiter) {}
 
+namespace {
+
+/// The type of a decoded frame (a frame that did not decode counts as a `ping`: general class).
+ws_frame_type type_of(const std::variant<ws_frame, caf::error>& decoded) {
+  auto* f = std::get_if<ws_frame>(&decoded);
+  return f != nullptr ? f->type : ws_frame_type::ping;
+}
+
+}  // namespace
+
 void ws_connection::on_message(std::string payload, bool binary) {
   auto decoded = decode_ws_frame(payload, binary);
+  bool start = false;
+  bool refused = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_) return;
+    if (waiting_.size() >= ws_max_waiting_frames) {
+      refused = true;
+    } else {
+      waiting_.push_back(std::move(decoded));
+      start = !std::exchange(deciding_, true);
+    }
+  }
+  if (refused) {
+    send_error(http::with_retry_after(make_error(errc::rate_limited, "too many frames waiting"),
+                                      std::chrono::seconds{1}),
+               type_of(decoded), {});
+    return;
+  }
+  if (start) decide_next();
+}
+
+void ws_connection::decide_next() {
+  std::shared_ptr<std::variant<ws_frame, caf::error>> next;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_ || waiting_.empty()) {
+      deciding_ = false;
+      return;
+    }
+    next = std::make_shared<std::variant<ws_frame, caf::error>>(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  auto type = type_of(*next);
+  auto cls = type == ws_frame_type::prompt ? http::route_class::query : http::route_class::general;
+  auto self = shared_from_this();
+  limiter_.acquire(caller_, cls, [self, next, type](http::rate_decision d) {
+    if (d.allowed) {
+      self->dispatch(std::move(*next));
+    } else {
+      self->send_error(http::with_retry_after(make_error(errc::rate_limited),
+                                              std::chrono::duration<double>{d.retry_after_seconds}),
+                       type, {});
+    }
+    self->decide_next();
+  });
+}
+
+void ws_connection::dispatch(std::variant<ws_frame, caf::error> decoded) {
   if (auto* e = std::get_if<caf::error>(&decoded)) {
     channel_->send(ws_error_frame(*e, {}, {}, correlation_id_));
     return;
@@ -89,6 +149,7 @@ void ws_connection::on_close() {
     std::lock_guard<std::mutex> guard{mtx_};
     closed_ = true;
     subs.swap(subscriptions_);
+    waiting_.clear();
   }
   for (auto& [id, sink] : subs) sink->close();  // the sessions drop them; turns run on
 }

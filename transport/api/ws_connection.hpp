@@ -15,6 +15,7 @@
 #include "transport/api/query_request.hpp"
 #include "transport/http/ws_upgrade.hpp"
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,11 +53,17 @@ class ws_event_sink final : public event_sink {
 /// Subscriptions one connection may hold at once.
 inline constexpr std::size_t ws_max_subscriptions = 64;
 
+/// Frames of one connection that may wait for their rate-limit decision; beyond it a frame is
+/// refused at once (RATE_LIMIT_EXCEEDED), so a flood never grows the connection's memory.
+inline constexpr std::size_t ws_max_waiting_frames = 32;
+
 /// The handler of one accepted connection.
 class ws_connection final : public http::ws_handler,
                             public std::enable_shared_from_this<ws_connection> {
  public:
-  /// A connection of `caller` answering through `channel`; prompts take tokens of `limiter`.
+  /// A connection of `caller` answering through `channel`. Every frame takes a token of
+  /// `limiter` (prompts of the key's query bucket, all others of its general bucket), in order:
+  /// a frame is handled only after every earlier frame of the connection was decided.
   ws_connection(detail::session_api_ptr api, http::principal caller, std::string correlation_id,
                 std::shared_ptr<http::ws_channel> channel, http::rate_limiter& limiter);
 
@@ -64,6 +71,10 @@ class ws_connection final : public http::ws_handler,
   void on_close() override;
 
  private:
+  /// Asks the limiter about the oldest waiting frame; then handles or refuses it, and goes on.
+  void decide_next();
+  /// Handles a frame that got its token.
+  void dispatch(std::variant<ws_frame, caf::error> decoded);
   void on_prompt(ws_frame f);
   void start_turn(const ws_frame& f);
   void on_accepted(session_actor actor, const turn_accepted& acc);
@@ -92,6 +103,8 @@ class ws_connection final : public http::ws_handler,
   std::mutex mtx_;
   std::map<std::string, std::shared_ptr<ws_event_sink>> subscriptions_;
   std::string last_session_;
+  std::deque<std::variant<ws_frame, caf::error>> waiting_;  // frames before their decision
+  bool deciding_ = false;  // a decision is in flight (frames wait behind it)
   bool closed_ = false;
 };
 

@@ -1,5 +1,5 @@
 // The `prompt` frame: the turn flow of `POST /api/v1/query` over a WebSocket.
-//   rate limit (the key's query bucket) -> decode the turn fields -> find the session (or create
+//   (rate limited with every frame: the key's query bucket) -> decode the turn fields -> find the session (or create
 //   one) -> its spawn options (stored ones when the frame carries none) -> turn_spec -> run ->
 //   on turn_accepted: ack {session_id}, then the session's events on this connection.
 // Every failure before the turn is accepted is one error frame; nothing has started then.
@@ -38,16 +38,9 @@ turn_spec_ptr build_spec(const turn_ptr& t, const turn_request& req, std::string
 }  // namespace
 
 void ws_connection::on_prompt(ws_frame f) {
+  // The token was taken (the key's query bucket) before the frame got here.
   auto self = shared_from_this();
-  limiter_.acquire(caller_, http::route_class::query, [self, f](http::rate_decision d) {
-    if (!d.allowed) {
-      auto e = http::with_retry_after(make_error(errc::rate_limited),
-                                      std::chrono::duration<double>{d.retry_after_seconds});
-      self->send_error(e, ws_frame_type::prompt, {});
-      return;
-    }
-    detail::run_async(*self->api_->ctx.sys, [self, f] { self->start_turn(f); });
-  });
+  detail::run_async(*self->api_->ctx.sys, [self, f = std::move(f)] { self->start_turn(f); });
 }
 
 void ws_connection::start_turn(const ws_frame& f) {
