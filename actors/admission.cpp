@@ -1,5 +1,6 @@
 #include "actors/admission.hpp"
 
+#include "actors/admission_book.hpp"
 #include "config/errc.hpp"
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
@@ -7,7 +8,6 @@
 
 #include <caf/all.hpp>
 
-#include <deque>
 #include <fstream>
 #include <map>
 #include <string>
@@ -16,136 +16,119 @@ namespace caa {
 
 namespace {
 
-struct holder {
-  session_actor who;
-  bool idle = false;
-  bool asked = false;     // asked to hibernate already
-  bool starting = false;  // its process has not written a line yet
-  std::chrono::steady_clock::time_point last_used;
-};
+using admission_logic::claimant_id;
+using clock = std::chrono::steady_clock;
 
-struct waiter {
-  uint64_t ticket;
-  session_actor who;
+struct pending {
+  claimant_id who;
   caf::typed_response_promise<bool> promise;
-  std::chrono::steady_clock::time_point since;  // when it started waiting
+  clock::time_point since;
 };
 
+/// The actor around the book: it maps sessions and probes to claimants, keeps the promises of
+/// waiters and carries out the book's effects. The numbers are all the book's.
 struct admission_state {
   static inline const char* name = "admission";
   admission_config cfg;
-  std::map<caf::actor_addr, holder> holders;
-  std::deque<waiter> waiters;
-  uint64_t next_ticket = 1;
+  std::optional<admission_logic::book> book;
+  std::map<caf::actor_addr, claimant_id> session_ids;
+  std::map<claimant_id, session_actor> sessions;
+  std::map<uint64_t, claimant_id> probe_ids;  // by probe id
+  std::map<uint64_t, pending> waiting;        // by ticket
+  claimant_id next_id = 1;
   admission_stats stats;
-  uint32_t warm = 0;          // slots held by the warm pool's processes
-  uint32_t warm_asked = 0;    // warm processes asked to end for a waiter
-  uint32_t warm_starting = 0; // warm slots whose process has not reported `ready`
-  warm_pool_actor pool;       // asked for a slot before any session hibernates
+  bool recheck_armed = false;
+  warm_pool_actor pool;  // asked for a slot before any session hibernates
 };
-
-/// Slots in use: sessions' and the warm pool's.
-std::size_t in_use(const admission_state& st) {
-  return st.holders.size() + st.warm;
-}
-
-/// Processes starting now: granted, no line written yet.
-uint32_t starting(const admission_state& st) {
-  uint32_t n = st.warm_starting;
-  for (auto& [addr, h] : st.holders)
-    n += h.starting ? 1 : 0;
-  return n;
-}
-
-/// Whether one more process may start now.
-bool may_start(const admission_state& st) {
-  return st.cfg.max_starting == 0 || starting(st) < st.cfg.max_starting;
-}
-
-/// Whether a new slot can be granted now.
-bool can_grant(const admission_state& st) {
-  return in_use(st) < st.cfg.budget && may_start(st);
-}
 
 using self_ptr = admission_actor::stateful_pointer<admission_state>;
 
-/// Publishes the budget numbers as gauges (set from the state, so they never drift).
+/// Publishes the budget numbers as gauges (set from the book, so they never drift).
 void publish(const admission_state& st) {
   auto& m = metrics::service();
-  int64_t idle = 0;
-  for (auto& [addr, h] : st.holders)
-    idle += h.idle ? 1 : 0;
-  auto held = static_cast<int64_t>(st.holders.size());
+  auto& b = *st.book;
+  auto held = static_cast<int64_t>(b.held());
+  auto idle = static_cast<int64_t>(b.idle_count());
   m.agent_process_budget.set(st.cfg.budget);
   m.agent_process_slots_held.set(held);
   m.sessions_idle.set(idle);
   m.sessions_running.set(held - idle);
-  m.admission_queue_depth.set(static_cast<int64_t>(st.waiters.size()));
-  m.admission_starting.set(starting(st));
+  m.admission_queue_depth.set(static_cast<int64_t>(b.waiting()));
+  m.admission_starting.set(b.starting());
 }
 
-/// Grants a slot to `who`, which waited `waited` for it.
-void grant(self_ptr self, const session_actor& who, std::chrono::duration<double> waited) {
-  auto& st = self->state;
-  holder h;
-  h.who = who;
-  h.starting = true;
-  h.last_used = std::chrono::steady_clock::now();
-  st.holders[who.address()] = h;
-  self->monitor(who);
+void note_peaks(admission_state& st) {
+  st.stats.peak_live = std::max<uint32_t>(st.stats.peak_live, st.book->in_use());
+  st.stats.peak_starting = std::max(st.stats.peak_starting, st.book->starting());
+}
+
+void count_grant(admission_state& st, std::chrono::duration<double> waited) {
   ++st.stats.granted;
   metrics::service().admission_granted.inc();
   metrics::service().admission_wait_seconds.observe(waited.count());
-  st.stats.peak_live = std::max<uint32_t>(st.stats.peak_live, in_use(st));
-  st.stats.peak_starting = std::max(st.stats.peak_starting, starting(st));
+  note_peaks(st);
 }
 
-/// Asks the least recently used idle holder to hibernate, once per waiter beyond those already
-/// asked (only when the budget is what keeps the waiters waiting, not the start cap).
-void make_room(self_ptr self) {
+/// Carries out what the book asked for.
+void apply(self_ptr self, admission_logic::effects& fx) {
   auto& st = self->state;
-  if (in_use(st) < st.cfg.budget)
-    return;
-  size_t asked = 0;
-  for (auto& [addr, h] : st.holders)
-    asked += h.asked ? 1 : 0;
-  asked += st.warm_asked;
-  if (asked >= st.waiters.size())
-    return;
-  if (st.pool && st.warm > st.warm_asked) {
-    // A warm process costs a client nothing to give up: it goes before any session.
-    ++st.warm_asked;
+  auto now = clock::now();
+  for (auto ticket : fx.granted) {
+    auto it = st.waiting.find(ticket);
+    if (it == st.waiting.end())
+      continue;
+    count_grant(st, now - it->second.since);
+    it->second.promise.deliver(true);
+    st.waiting.erase(it);
+  }
+  for (auto id : fx.hibernate)
+    if (auto it = st.sessions.find(id); it != st.sessions.end())
+      self->send(it->second, atom::hibernate_v);
+  for (uint32_t i = 0; i < fx.ask_pool && st.pool; ++i)
     self->send(st.pool, atom::hibernate_v);
-    return;
+  if (fx.recheck && !st.recheck_armed) {
+    st.recheck_armed = true;
+    self->delayed_send(self, st.cfg.patience, atom::timeout_v, uint64_t{0});
   }
-  holder* lru = nullptr;
-  for (auto& [addr, h] : st.holders)
-    if (h.idle && !h.asked && (lru == nullptr || h.last_used < lru->last_used))
-      lru = &h;
-  if (lru == nullptr)
-    return;
-  lru->asked = true;
-  self->send(lru->who, atom::hibernate_v);
+  publish(st);
 }
 
-/// Serves waiters while slots are free.
-void serve_waiters(self_ptr self) {
+/// The claimant of session `who`, made (and monitored) on first sight.
+claimant_id claimant_of(self_ptr self, const session_actor& who) {
   auto& st = self->state;
-  while (!st.waiters.empty() && can_grant(st)) {
-    auto w = std::move(st.waiters.front());
-    st.waiters.pop_front();
-    if (st.holders.count(w.who.address()) == 0)
-      grant(self, w.who, std::chrono::steady_clock::now() - w.since);
-    w.promise.deliver(true);
+  auto [it, fresh] = st.session_ids.emplace(who.address(), 0);
+  if (fresh) {
+    it->second = st.next_id++;
+    st.sessions.emplace(it->second, who);
+    self->monitor(who);
   }
-  if (!st.waiters.empty())
-    make_room(self);
+  return it->second;
 }
 
-void on_slot_freed(self_ptr self, const caf::actor_addr& addr) {
-  if (self->state.holders.erase(addr) == 0)
-    return;
-  serve_waiters(self);
+/// An acquire of `who` (of `tenant`) as the book decides it: true now, or a promise.
+caf::result<bool> acquire(self_ptr self, claimant_id who, const std::string& tenant,
+                          bool hibernatable) {
+  auto& st = self->state;
+  admission_logic::effects fx;
+  uint64_t ticket = 0;
+  bool had = st.book->holds(who);
+  if (st.book->acquire(who, tenant, hibernatable, clock::now(), ticket, fx)) {
+    if (!had)
+      count_grant(st, std::chrono::duration<double>{0});
+    apply(self, fx);
+    return true;
+  }
+  auto rp = self->make_response_promise<bool>();
+  st.waiting.emplace(ticket, pending{who, rp, clock::now()});
+  self->delayed_send(self, st.cfg.wait, atom::timeout_v, ticket);
+  apply(self, fx);
+  return rp;
+}
+
+/// Forgets the waiters of claimant `who` (it is gone: nobody reads their answer).
+void drop_waiting(admission_state& st, claimant_id who) {
+  for (auto it = st.waiting.begin(); it != st.waiting.end();)
+    it = it->second.who == who ? st.waiting.erase(it) : std::next(it);
 }
 
 }  // namespace
@@ -163,127 +146,131 @@ uint32_t default_process_budget() {
   return static_cast<uint32_t>(std::clamp<uint64_t>(budget, 1, 512));
 }
 
+uint32_t resolve_tenant_share(uint32_t budget, uint32_t configured) {
+  if (configured > 0)
+    return configured;
+  return std::max<uint32_t>(1, budget / 2);
+}
+
 admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
-  self->state.cfg = cfg;
-  self->state.stats.budget = cfg.budget;
-  publish(self->state);
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.stats.budget = cfg.budget;
+  admission_logic::book_config bc;
+  bc.budget = cfg.budget;
+  bc.max_starting = cfg.max_starting;
+  bc.tenant_share = resolve_tenant_share(cfg.budget, cfg.tenant_share);
+  bc.patience = std::chrono::duration_cast<admission_logic::duration>(cfg.patience);
+  st.book.emplace(bc);
+  publish(st);
   self->set_down_handler([=](caf::down_msg& dm) {
-    on_slot_freed(self, dm.source);
-    publish(self->state);
+    auto& s = self->state;
+    auto it = s.session_ids.find(dm.source);
+    if (it == s.session_ids.end())
+      return;
+    auto id = it->second;
+    s.session_ids.erase(it);
+    s.sessions.erase(id);
+    drop_waiting(s, id);
+    admission_logic::effects fx;
+    s.book->release(id, clock::now(), fx);
+    apply(self, fx);
   });
+  // Runs `f(book, now, effects)` and carries out the effects.
+  auto with_book = [self](auto f) {
+    admission_logic::effects fx;
+    f(*self->state.book, clock::now(), fx);
+    apply(self, fx);
+  };
   return {
-    [=](atom::acquire, session_actor who) -> caf::result<bool> {
-      auto& st = self->state;
-      if (auto it = st.holders.find(who.address()); it != st.holders.end()) {
-        it->second.idle = false;
-        publish(st);
-        return true;
-      }
-      if (st.waiters.empty() && can_grant(st)) {
-        grant(self, who, std::chrono::duration<double>{0});
-        publish(st);
-        return true;
-      }
-      auto ticket = st.next_ticket++;
-      auto rp = self->make_response_promise<bool>();
-      st.waiters.push_back({ticket, who, rp, std::chrono::steady_clock::now()});
-      self->delayed_send(self, st.cfg.wait, atom::timeout_v, ticket);
-      make_room(self);
-      publish(st);
-      return rp;
+    [=](atom::acquire, session_actor who, std::string& tenant) -> caf::result<bool> {
+      return acquire(self, claimant_of(self, who), tenant, true);
+    },
+    [=](atom::acquire, atom::probe, uint64_t probe, std::string& tenant) -> caf::result<bool> {
+      auto& s = self->state;
+      auto [it, fresh] = s.probe_ids.emplace(probe, 0);
+      if (fresh)
+        it->second = s.next_id++;
+      return acquire(self, it->second, tenant, false);
+    },
+    [=](atom::release, atom::probe, uint64_t probe) {
+      auto& s = self->state;
+      auto it = s.probe_ids.find(probe);
+      if (it == s.probe_ids.end())
+        return;
+      auto id = it->second;
+      s.probe_ids.erase(it);
+      drop_waiting(s, id);
+      with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
     },
     [=](atom::release, session_actor who) {
-      on_slot_freed(self, who.address());
-      publish(self->state);
+      auto id = claimant_of(self, who);
+      with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
     },
     [=](atom::ready, session_actor who) {
-      auto& st = self->state;
-      auto it = st.holders.find(who.address());
-      if (it == st.holders.end() || !it->second.starting)
-        return;
-      it->second.starting = false;
-      serve_waiters(self);
-      publish(st);
+      auto id = claimant_of(self, who);
+      with_book([id](auto& b, auto now, auto& fx) { b.ready(id, now, fx); });
     },
     [=](atom::ready, atom::warm) {
-      auto& st = self->state;
-      if (st.warm_starting > 0)
-        --st.warm_starting;
-      serve_waiters(self);
-      publish(st);
+      with_book([](auto& b, auto now, auto& fx) { b.warm_ready(now, fx); });
     },
     [=](atom::idle, session_actor who) {
-      auto& st = self->state;
-      if (auto it = st.holders.find(who.address()); it != st.holders.end()) {
-        it->second.idle = true;
-        it->second.last_used = std::chrono::steady_clock::now();
-      }
-      if (!st.waiters.empty())
-        make_room(self);
-      publish(st);
+      auto id = claimant_of(self, who);
+      with_book([id](auto& b, auto now, auto& fx) { b.idle(id, now, fx); });
     },
     [=](atom::busy, session_actor who) {
-      if (auto it = self->state.holders.find(who.address()); it != self->state.holders.end())
-        it->second.idle = false;
-      publish(self->state);
+      auto id = claimant_of(self, who);
+      with_book([id](auto& b, auto now, auto& fx) { b.busy(id, now, fx); });
     },
     [=](atom::acquire, atom::warm) -> caf::result<bool> {
-      auto& st = self->state;
-      if (!st.waiters.empty() || !can_grant(st))
+      auto& s = self->state;
+      if (!s.book->acquire_warm())
         return make_error(errc::capacity_exhausted, "no free slot for a warm process");
-      ++st.warm;
-      ++st.warm_starting;
-      st.stats.peak_live = std::max<uint32_t>(st.stats.peak_live, in_use(st));
-      st.stats.peak_starting = std::max(st.stats.peak_starting, starting(st));
-      publish(st);
+      note_peaks(s);
+      publish(s);
       return true;
     },
     [=](atom::release, atom::warm) {
-      auto& st = self->state;
-      if (st.warm > 0)
-        --st.warm;
-      if (st.warm_asked > 0)
-        --st.warm_asked;
-      serve_waiters(self);
-      publish(st);
+      with_book([](auto& b, auto now, auto& fx) { b.release_warm(now, fx); });
     },
-    [=](atom::acquire, atom::warm, session_actor who) {
-      auto& st = self->state;
-      if (st.warm > 0)
-        --st.warm;
-      if (st.holders.count(who.address()) == 0) {
-        grant(self, who, std::chrono::duration<double>{0});
-        st.holders[who.address()].starting = false;  // the pool reports its start (ready, warm)
-      }
-      publish(st);
+    [=](atom::acquire, atom::warm, session_actor who, std::string& tenant) {
+      auto id = claimant_of(self, who);
+      with_book([&](auto& b, auto now, auto& fx) { b.adopt_warm(id, tenant, now, fx); });
     },
     [=](atom::warm, warm_pool_actor pool) { self->state.pool = std::move(pool); },
     [=](atom::stats) {
-      auto& st = self->state;
-      auto s = st.stats;
-      s.live = static_cast<uint32_t>(in_use(st));
-      s.waiting = static_cast<uint32_t>(st.waiters.size());
-      s.idle = 0;
-      for (auto& [addr, h] : st.holders)
-        s.idle += h.idle ? 1 : 0;
-      s.starting = starting(st);
-      return s;
+      auto& s = self->state;
+      auto out = s.stats;
+      out.live = static_cast<uint32_t>(s.book->in_use());
+      out.waiting = static_cast<uint32_t>(s.book->waiting());
+      out.idle = static_cast<uint32_t>(s.book->idle_count());
+      out.starting = s.book->starting();
+      return out;
     },
     [=](atom::timeout, uint64_t ticket) {
-      auto& st = self->state;
-      for (auto it = st.waiters.begin(); it != st.waiters.end(); ++it) {
-        if (it->ticket != ticket)
-          continue;
-        ++st.stats.refused;
-        metrics::service().admission_refused.inc();
-        it->promise.deliver(http::with_retry_after(
-          make_error(errc::capacity_exhausted, "no agent process slot in time"),
-          std::chrono::seconds{5}));
-        st.waiters.erase(it);
-        publish(st);
-        log::warn("admission refused a turn", {.component = "admission"});
+      auto& s = self->state;
+      if (ticket == 0) {
+        s.recheck_armed = false;
+        with_book([](auto& b, auto now, auto& fx) { b.recheck(now, fx); });
         return;
       }
+      admission_logic::effects fx;
+      auto why = s.book->expire(ticket, clock::now(), fx);
+      auto it = s.waiting.find(ticket);
+      if (why != admission_logic::refusal::none && it != s.waiting.end()) {
+        ++s.stats.refused;
+        metrics::service().admission_refused.inc();
+        auto tenant = why == admission_logic::refusal::tenant;
+        it->second.promise.deliver(http::with_retry_after(
+          tenant ? make_error(errc::tenant_capacity, "the tenant holds its share of processes")
+                 : make_error(errc::capacity_exhausted, "no agent process slot in time"),
+          std::chrono::seconds{5}));
+        s.waiting.erase(it);
+        log::warn(tenant ? "admission refused a turn: the tenant holds its share"
+                         : "admission refused a turn",
+                  {.component = "admission"});
+      }
+      apply(self, fx);
     },
   };
 }

@@ -16,7 +16,14 @@ struct admission_config {
   /// MAX_CONCURRENT_SPAWNS: processes starting at once (granted, no line written yet); 0: no
   /// cap. A CLI start costs about one CPU-second: more starts than cores only slow each other.
   uint32_t max_starting = 0;
+  /// TENANT_MAX_AGENT_PROCESSES: slots one tenant may be granted; 0: half the budget, >= 1.
+  uint32_t tenant_share = 0;
+  /// How long an ask to hibernate (or to give up a warm process) counts as on its way.
+  caf::timespan patience = std::chrono::seconds{5};
 };
+
+/// The tenant share of `budget` when TENANT_MAX_AGENT_PROCESSES is `configured` (0: half).
+uint32_t resolve_tenant_share(uint32_t budget, uint32_t configured);
 
 /// The default budget when MAX_AGENT_PROCESSES is 0: about 300 MB per CLI within 80 % of the
 /// available memory, at least 1 and at most 512.

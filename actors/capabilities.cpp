@@ -32,6 +32,7 @@ struct probe {
   std::string init_request_id;
   std::string initialize_json;  // the `response` payload of initialize
   std::vector<caf::typed_response_promise<std::string>> waiting;
+  bool holds_slot = false;  // admission granted it a process slot
 };
 
 struct cached {
@@ -93,6 +94,8 @@ void finish(self_ptr self, uint64_t id, caf::expected<std::string> outcome) {
     (void)p.proc->write_line(claude::end_session(st.ids.next()));
     p.proc->stop(std::chrono::seconds{2});
   }
+  if (p.holds_slot)  // `stop` waited for the exit: the slot is free
+    self->send(st.deps.admission, atom::release_v, atom::probe_v, id);
   if (outcome) st.cache[p.tenant_id] = {*outcome, clock_type::now()};
   for (auto& w : p.waiting) {
     if (outcome)
@@ -162,6 +165,18 @@ void on_probe_line(self_ptr self, uint64_t id, std::string line) {
   }
 }
 
+/// Starts probe `id` (its slot granted) and arms its deadline.
+void launch(self_ptr self, uint64_t id) {
+  auto it = self->state.probes.find(id);
+  if (it == self->state.probes.end())
+    return;
+  if (!start_probe(self, id, it->second)) {
+    finish(self, id, make_error(errc::unavailable, "the engine could not start"));
+    return;
+  }
+  self->delayed_send(self, self->state.deps.deadline, atom::timeout_v, id);
+}
+
 capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps deps) {
   self->state.deps = deps;
   return {
@@ -182,11 +197,25 @@ capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps 
         p.agent_slot = agent_slot;
         p.waiting.push_back(rp);
         st.probe_of_tenant[tenant_id] = id;
-        if (!start_probe(self, id, p)) {
-          finish(self, id, make_error(errc::unavailable, "the engine could not start"));
+        if (!st.deps.admission) {
+          launch(self, id);
           return rp;
         }
-        self->delayed_send(self, st.deps.deadline, atom::timeout_v, id);
+        // A probe is an agent process like any other: it takes a slot of the budget (and of
+        // the tenant's share) first.
+        self->request(st.deps.admission, st.deps.admission_wait + std::chrono::seconds{2},
+                      atom::acquire_v, atom::probe_v, id, tenant_id)
+          .then(
+            [=](bool) {
+              auto it = self->state.probes.find(id);
+              if (it == self->state.probes.end()) {
+                self->send(self->state.deps.admission, atom::release_v, atom::probe_v, id);
+                return;
+              }
+              it->second.holds_slot = true;
+              launch(self, id);
+            },
+            [=](caf::error& e) { finish(self, id, std::move(e)); });
         return rp;
       },
       [=](atom::line, uint64_t id, std::string& line) { on_probe_line(self, id, std::move(line)); },

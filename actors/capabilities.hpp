@@ -19,6 +19,9 @@ struct capabilities_deps {
   agent_io* io = nullptr;
   caf::timespan ttl = std::chrono::minutes{10};   ///< how long an answer is reused
   caf::timespan deadline = std::chrono::seconds{60};  ///< a probe taking longer fails
+  /// The process budget a probe takes its slot from (none: probes are not counted; tests).
+  admission_actor admission;
+  caf::timespan admission_wait = std::chrono::seconds{10};  ///< ADMISSION_WAIT
 };
 
 /// Spawns the actor that asks the engine itself what it offers a tenant: one short-lived CLI in

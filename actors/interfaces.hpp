@@ -97,9 +97,15 @@ using warm_pool_actor = caf::typed_actor<
 /// The process budget: at most MAX_AGENT_PROCESSES live CLIs, a bounded wait for a slot, and
 /// LRU hibernation of idle sessions to make room.
 using admission_actor = caf::typed_actor<
-  // A slot for `who`; waits up to ADMISSION_WAIT. Error capacity_exhausted (+retry). A new
+  // A slot for `who` of tenant `tenant_id`; waits up to ADMISSION_WAIT. Errors:
+  // capacity_exhausted (+retry), tenant_capacity (+retry: the tenant holds its share). A new
   // slot is also a start: granted only while fewer than MAX_CONCURRENT_SPAWNS processes start.
-  caf::replies_to<atom::acquire, session_actor>::with<bool>,
+  caf::replies_to<atom::acquire, session_actor, std::string>::with<bool>,
+  // A slot for capabilities probe `id` of tenant `tenant_id` (a process like any other; it is
+  // never asked to hibernate). Errors as above.
+  caf::replies_to<atom::acquire, atom::probe, uint64_t, std::string>::with<bool>,
+  // Probe `id` ended: its slot goes back.
+  caf::reacts_to<atom::release, atom::probe, uint64_t>,
   // `who`'s process wrote its first line (or ended): its start no longer counts.
   caf::reacts_to<atom::ready, session_actor>,
   // A warm process the pool got a slot for wrote its first line, was taken, or never started.
@@ -115,13 +121,13 @@ using admission_actor = caf::typed_actor<
   caf::replies_to<atom::acquire, atom::warm>::with<bool>,
   // A warm process ended: its slot goes back.
   caf::reacts_to<atom::release, atom::warm>,
-  // A warm process became `who`'s: the slot moves from the pool to that session.
-  caf::reacts_to<atom::acquire, atom::warm, session_actor>,
+  // A warm process became `who`'s (of tenant `tenant_id`): the slot moves from the pool to it.
+  caf::reacts_to<atom::acquire, atom::warm, session_actor, std::string>,
   // The warm pool to ask for a slot before hibernating sessions.
   caf::reacts_to<atom::warm, warm_pool_actor>,
   // Current numbers.
   caf::replies_to<atom::stats>::with<admission_stats>,
-  // INTERNAL: waiter `ticket` ran out of time.
+  // INTERNAL: waiter `ticket` ran out of time; ticket 0: time to recheck asks to hibernate.
   caf::reacts_to<atom::timeout, uint64_t>>;
 
 /// What the agent engine offers a tenant, asked of the engine itself and cached.

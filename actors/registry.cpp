@@ -226,7 +226,8 @@ void create(self_ptr self, new_session ns, warm_process_ptr warm,
             who.warm = warm;
             auto actor = start(self, std::move(who));
             if (warm)  // the pool's slot is this session's now
-              self->send(self->state.deps.sessions.admission, atom::acquire_v, atom::warm_v, actor);
+              self->send(self->state.deps.sessions.admission, atom::acquire_v, atom::warm_v, actor,
+                         ns.tenant_id);
             rp.deliver(id, actor);
           },
           [=](caf::error& e) mutable {

@@ -136,7 +136,12 @@ int run_service(const settings& cfg) {
   auto spawns = cfg.agent.max_concurrent_spawns > 0
                     ? cfg.agent.max_concurrent_spawns
                     : std::max(1u, std::thread::hardware_concurrency());
-  auto admission = spawn_admission(sys, {budget, to_span(cfg.agent.admission_wait), spawns});
+  admission_config adm_cfg;
+  adm_cfg.budget = budget;
+  adm_cfg.wait = to_span(cfg.agent.admission_wait);
+  adm_cfg.max_starting = spawns;
+  adm_cfg.tenant_share = resolve_tenant_share(budget, cfg.agent.tenant_max_agent_processes);
+  auto admission = spawn_admission(sys, adm_cfg);
   storage::event_writer_config writer_cfg;
   writer_cfg.timeout = timeout;
   auto writer = storage::spawn_event_writer(sys, pg, writer_cfg);
@@ -167,7 +172,13 @@ int run_service(const settings& cfg) {
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.auth.key_cache_ttl));
   api::redis_rate_limiter limiter{
       sys, *redis, cfg.auth, std::chrono::duration_cast<caf::timespan>(cfg.storage.redis_timeout)};
-  auto capabilities = spawn_capabilities(sys, {&cfg, &workspace, &io});
+  capabilities_deps cdeps;
+  cdeps.cfg = &cfg;
+  cdeps.workspace = &workspace;
+  cdeps.io = &io;
+  cdeps.admission = admission;
+  cdeps.admission_wait = adm_cfg.wait;
+  auto capabilities = spawn_capabilities(sys, cdeps);
   api::api_context ctx{&sys,          &cfg,   pg,       *redis,     keys,
                        authenticator, &board, registry, &workspace, capabilities};
   http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter};

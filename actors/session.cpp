@@ -108,7 +108,7 @@ void proceed(session_self self) {
     return;
   }
   self->request(st.deps.admission, st.deps.admission_wait + 2s, atom::acquire_v,
-                session_actor{self})
+                session_actor{self}, st.who.tenant_id)
       .then(
           [=](bool) {
             self->state.holds_slot = true;

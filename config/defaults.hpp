@@ -13,6 +13,7 @@ inline constexpr std::string_view api_host = "0.0.0.0";           ///< API_HOST
 inline constexpr uint16_t api_port = 54000;                       ///< API_PORT
 inline constexpr unsigned api_io_threads = 2;                     ///< API_IO_THREADS
 inline constexpr std::size_t api_max_connections = 4096;          ///< API_MAX_CONNECTIONS
+inline constexpr std::size_t api_max_connections_per_ip = 256;    ///< API_MAX_CONNECTIONS_PER_IP
 inline constexpr std::size_t api_max_body_bytes = 1 << 20;        ///< API_MAX_BODY_BYTES
 inline constexpr std::size_t api_max_query_body_bytes = 8 << 20;  ///< API_MAX_QUERY_BODY_BYTES
 inline constexpr double api_header_timeout_s = 10;                ///< API_HEADER_TIMEOUT
@@ -37,6 +38,7 @@ inline constexpr double redis_timeout_s = 0.5;                             ///< 
 // -- auth --------------------------------------------------------------------------------------
 
 inline constexpr double key_cache_ttl_s = 4;                    ///< KEY_CACHE_TTL
+inline constexpr unsigned auth_failures_per_minute = 60;        ///< AUTH_FAILURES_PER_MINUTE
 inline constexpr unsigned rate_limit_query_per_minute = 10;     ///< RATE_LIMIT_QUERY_PER_MINUTE
 inline constexpr unsigned rate_limit_general_per_minute = 100;  ///< RATE_LIMIT_GENERAL_PER_MINUTE
 
@@ -46,6 +48,7 @@ inline constexpr std::string_view cli_path = "claude";              ///< CLAUDE_
 inline constexpr std::string_view workspace_root = "./workspaces";  ///< WORKSPACE_ROOT
 inline constexpr unsigned max_agent_processes = 0;     ///< MAX_AGENT_PROCESSES (0: derive)
 inline constexpr unsigned max_concurrent_spawns = 0;   ///< MAX_CONCURRENT_SPAWNS (0: cores)
+inline constexpr unsigned tenant_max_agent_processes = 0;  ///< TENANT_MAX_AGENT_PROCESSES (0: half)
 inline constexpr unsigned warm_pool_size = 1;          ///< WARM_POOL_SIZE
 inline constexpr unsigned warm_pool_keys = 4;          ///< WARM_POOL_KEYS
 inline constexpr double admission_wait_s = 10;         ///< ADMISSION_WAIT

@@ -49,6 +49,10 @@ std::string_view to_string(errc x) noexcept {
       return "internal";
     case errc::quota_exceeded:
       return "quota_exceeded";
+    case errc::tenant_capacity:
+      return "tenant_capacity";
+    case errc::too_many_connections:
+      return "too_many_connections";
   }
   return "internal";
 }

@@ -32,6 +32,8 @@ enum class errc : uint8_t {
   agent_error,           ///< the agent process failed
   internal,              ///< a bug (500)
   quota_exceeded,        ///< the tenant's workspace is over TENANT_DISK_QUOTA (507)
+  tenant_capacity,       ///< the tenant holds its share of agent processes (429)
+  too_many_connections,  ///< the client address holds API_MAX_CONNECTIONS_PER_IP (429)
 };
 
 /// The stable name of an error code, e.g. "session_locked".

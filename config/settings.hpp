@@ -29,6 +29,8 @@ struct http_settings {
   unsigned io_threads = defaults::api_io_threads;
   /// API_MAX_CONNECTIONS
   std::size_t max_connections = defaults::api_max_connections;
+  /// API_MAX_CONNECTIONS_PER_IP (open connections of one client address)
+  std::size_t max_connections_per_ip = defaults::api_max_connections_per_ip;
   /// API_MAX_BODY_BYTES (general routes)
   std::size_t max_body_bytes = defaults::api_max_body_bytes;
   /// API_MAX_QUERY_BODY_BYTES (query routes, images)
@@ -84,6 +86,8 @@ struct auth_settings {
   unsigned rate_limit_query_per_minute = defaults::rate_limit_query_per_minute;
   /// RATE_LIMIT_GENERAL_PER_MINUTE
   unsigned rate_limit_general_per_minute = defaults::rate_limit_general_per_minute;
+  /// AUTH_FAILURES_PER_MINUTE (failed authentications per client address)
+  unsigned auth_failures_per_minute = defaults::auth_failures_per_minute;
   /// METRICS_TOKEN (bearer for /metrics; secret)
   std::optional<secret> metrics_token;
 };
@@ -102,6 +106,8 @@ struct agent_settings {
   unsigned max_agent_processes = defaults::max_agent_processes;
   /// MAX_CONCURRENT_SPAWNS (0: the number of CPU cores)
   unsigned max_concurrent_spawns = defaults::max_concurrent_spawns;
+  /// TENANT_MAX_AGENT_PROCESSES (0: half the process budget, at least 1)
+  unsigned tenant_max_agent_processes = defaults::tenant_max_agent_processes;
   /// WARM_POOL_SIZE (warm processes per tenant-and-options key; 0: no warm pool)
   unsigned warm_pool_size = defaults::warm_pool_size;
   /// WARM_POOL_KEYS (tenant-and-options keys kept warm)

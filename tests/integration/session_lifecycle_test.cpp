@@ -201,3 +201,24 @@ TEST_F(session_lifecycle_test, a_revival_race_of_two_tenants_never_crosses_tenan
     }
   }
 }
+
+TEST_F(session_lifecycle_test, one_tenant_cannot_hold_every_agent_process) {
+  // A budget of 2: each tenant's share is 1. The first tenant's slow turn holds its share; its
+  // second turn waits and is refused with 429 TENANT_CAPACITY, while another tenant is served.
+  start({{"MAX_AGENT_PROCESSES", "2"}, {"ADMISSION_WAIT", "2"}, {"WARM_POOL_SIZE", "0"}});
+  background_turn slow{port(), auth(), R"({"prompt":"[[slow 30 200]]"})"};
+  ASSERT_TRUE(slow.wait_started()) << slow.join().body;
+  auto second = turn(R"({"prompt":"[[echo]] second of the same tenant"})");
+  EXPECT_EQ(second.status, 429u) << second.body;
+  EXPECT_NE(second.body.find("TENANT_CAPACITY"), std::string::npos) << second.body;
+  EXPECT_FALSE(second.header("retry-after").empty());
+  auto made = http_call(port(), "POST", "/api/v1/keys", {{"X-API-Key", admin_}},
+                        R"({"tenant":"other","scopes":["agent"],"name":"other"})");
+  ASSERT_EQ(made.status, 201u) << made.body;
+  std::map<std::string, std::string> other{{"X-API-Key", parse_json(made.body)["key"].GetString()}};
+  auto r = sse_call(port(), "POST", "/api/v1/query", other,
+                    R"({"prompt":"[[echo]] another tenant"})", {}, 120s);
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(done_reason(r), "completed") << names_of(r);
+  slow.join();
+}

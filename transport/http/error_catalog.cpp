@@ -97,6 +97,11 @@ const catalog_entry& catalog_of(errc x) noexcept {
   static constexpr catalog_entry quota_exceeded{
       507, "QUOTA_EXCEEDED",
       "The tenant's workspace is over its disk quota; free space before starting a turn."};
+  static constexpr catalog_entry tenant_capacity{
+      429, "TENANT_CAPACITY",
+      "The tenant holds its share of agent processes; retry when one of its turns ends."};
+  static constexpr catalog_entry too_many_connections{
+      429, "TOO_MANY_CONNECTIONS", "Too many open connections from this address."};
   switch (x) {
     case errc::validation:
       return validation;
@@ -134,6 +139,10 @@ const catalog_entry& catalog_of(errc x) noexcept {
       return agent_error;
     case errc::quota_exceeded:
       return quota_exceeded;
+    case errc::tenant_capacity:
+      return tenant_capacity;
+    case errc::too_many_connections:
+      return too_many_connections;
     case errc::none:
       return internal_entry;
     case errc::internal:
