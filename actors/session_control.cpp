@@ -207,6 +207,14 @@ void on_can_use_tool(session_self self, const std::string& request_id, const Val
     deny(self, request_id, "No client is waiting for this session.");
     return;
   }
+  if (st.pending.count(request_id) > 0) {
+    deny(self, request_id, "This request is already pending.");
+    return;
+  }
+  if (st.pending.size() >= max_pending_requests) {
+    deny(self, request_id, "Too many permission requests are pending.");
+    return;
+  }
   pending_request p;
   auto* input = member(req, "input");
   p.input_json = input != nullptr && input->IsObject() ? json::to_string(*input) : "{}";

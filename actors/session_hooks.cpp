@@ -130,6 +130,14 @@ void on_hook_callback(session_self self, const std::string& request_id, const Va
     return;
   }
   const auto& hook = st.hooks[index];
+  if (st.hooks_in_flight.size() >= max_hooks_in_flight) {
+    metrics::webhook_failed(hook.event, "busy");
+    if (auto line = claude::control_success(
+          request_id, failed_hook_output(hook.event, "too many webhooks in flight")))
+      write_control(self, *line);
+    return;
+  }
+  st.hooks_in_flight.emplace(st.gen, request_id);
   outbound::post_request post;
   post.url = hook.url;
   post.headers = hook.headers;
@@ -172,6 +180,7 @@ void on_hook_callback(session_self self, const std::string& request_id, const Va
 
 void on_hooked(session_self self, uint64_t gen, std::string request_id, std::string wrapped) {
   auto& st = self->state;
+  st.hooks_in_flight.erase({gen, request_id});
   Document doc;
   if (gen != st.gen || !st.proc || !parse_object(wrapped, doc))
     return;

@@ -59,6 +59,13 @@ struct waiting_work {
   std::function<void(caf::error)> fail;   ///< no process could be had: answer the error
 };
 
+/// `can_use_tool` requests of the CLI one session keeps waiting at once; more are denied at once
+/// (the CLI's output is the tenant's: a flood must not grow the session's memory).
+inline constexpr std::size_t max_pending_requests = 16;
+/// Webhook calls (`hook_callback`) of one session in flight at once; more fail as the hook's
+/// failure (PreToolUse fails closed).
+inline constexpr std::size_t max_hooks_in_flight = 8;
+
 /// A `can_use_tool` request of the CLI waiting for the client's answer.
 struct pending_request {
   bool question = false;               ///< AskUserQuestion (a `question` event)
@@ -120,6 +127,7 @@ struct session_state {
   std::map<std::string, pending_request> pending;  // by the CLI's request id
   uint64_t pending_tokens = 0;
   std::vector<hook_target> hooks;                  // of the current process
+  std::set<std::pair<uint64_t, std::string>> hooks_in_flight;  // (gen, CLI request id)
   std::map<std::string, control_reply_fn> awaiting;  // our control requests, by id
   std::optional<std::string> stored_options;       // options_json last written by a control
   bool rewinding = false;                          // a rewind is under way

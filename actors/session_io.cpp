@@ -1,5 +1,6 @@
 #include "actors/session_impl.hpp"
 #include "config/json_parse.hpp"
+#include "transport/claude/result_figures.hpp"
 
 #include "actors/cli_start.hpp"
 
@@ -76,17 +77,16 @@ void store_transcript(session_self self, const std::string& raw) {
             });
 }
 
-/// Keeps the cost, usage and model of this turn's result for the turn row.
+/// Keeps the cost, usage and model of this turn's result for the turn row (validated: the line
+/// is the tenant's input).
 void remember_result(session_state& st, const std::string& data) {
-  rapidjson::Document doc;
-  if (!json::parse_untrusted_object(data, doc)) return;
-  if (doc.HasMember("total_cost_usd") && doc["total_cost_usd"].IsNumber())
-    st.turn_cost_usd = doc["total_cost_usd"].GetDouble();
-  if (doc.HasMember("usage") && doc["usage"].IsObject())
-    st.turn_usage_json = json::to_string(doc["usage"]);
-  if (doc.HasMember("model_usage") && doc["model_usage"].IsObject() &&
-      doc["model_usage"].MemberCount() > 0)
-    st.turn_model = doc["model_usage"].MemberBegin()->name.GetString();
+  auto figures = claude::read_result_figures(data);
+  if (figures.cost_usd)
+    st.turn_cost_usd = *figures.cost_usd;
+  if (figures.usage)
+    st.turn_usage_json = std::move(*figures.usage);
+  if (figures.model)
+    st.turn_model = std::move(*figures.model);
 }
 
 }  // namespace

@@ -79,6 +79,19 @@ struct pg_log {
     return static_cast<std::size_t>(std::count_if(
         queries.begin(), queries.end(), [&](auto& q) { return q.statement_name == name; }));
   }
+
+  /// The parameters of the last query of statement `name` ("null" for a NULL).
+  std::vector<std::string> params_of(std::string_view name) const {
+    std::vector<std::string> out;
+    for (auto& q : queries) {
+      if (q.statement_name != name)
+        continue;
+      out.clear();
+      for (auto& p : q.params)
+        out.push_back(p ? *p : std::string{"null"});
+    }
+    return out;
+  }
 };
 
 inline storage::pg_actor::behavior_type fake_pg(storage::pg_actor::pointer, std::shared_ptr<pg_log> log) {

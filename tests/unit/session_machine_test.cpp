@@ -401,3 +401,38 @@ TEST_F(session_machine_test, a_failed_remove_mid_turn_leaves_a_usable_session) {
   EXPECT_EQ(stored_count("done"), 1u);
   ASSERT_ACCEPTED(next);
 }
+
+TEST_F(session_machine_test, a_flood_of_permission_requests_keeps_at_most_sixteen_pending) {
+  // The CLI's stdout is the tenant's: 40 can_use_tool requests (one repeated) must not grow the
+  // session without bound. The first 16 become permission_request events, the rest are denied.
+  auto s = make_session();
+  ASSERT_ACCEPTED(run(s));
+  line(s, 1, init_line);
+  for (int i = 0; i < 40; ++i) {
+    auto id = "req-" + std::to_string(i < 20 ? i : 0);
+    line(s, 1,
+         R"({"type":"control_request","request_id":")" + id +
+           R"(","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"touch x"},)"
+           R"("tool_use_id":"toolu_)" + std::to_string(i) + R"("}})");
+  }
+  EXPECT_EQ(stored_count("permission_request"), 16u);  // max_pending_requests
+}
+
+TEST_F(session_machine_test, a_result_with_absurd_figures_stores_none_of_them) {
+  auto s = make_session();
+  ASSERT_ACCEPTED(run(s));
+  line(s, 1, init_line);
+  line(s, 1,
+       R"({"type":"result","subtype":"success","is_error":false,"total_cost_usd":-5e300,)"
+       R"("num_turns":1,"result":"ok","session_id":"cli-id","uuid":"r1",)"
+       R"("usage":{"input_tokens":-3,"output_tokens":1e300,"cache_read_input_tokens":7},)"
+       R"("model_usage":{"m\"; drop table":{}}})");
+  ASSERT_EQ(pgl->count(storage::stmt::turn_finish), 1u);
+  auto params = pgl->params_of(storage::stmt::turn_finish);
+  std::string all;
+  for (auto& p : params) all += p + "|";
+  EXPECT_EQ(all.find("-5e"), std::string::npos) << all;
+  EXPECT_EQ(all.find("drop table"), std::string::npos) << all;
+  EXPECT_EQ(all.find("-3"), std::string::npos) << all;
+  EXPECT_NE(all.find(R"({"cache_read_input_tokens":7})"), std::string::npos) << all;
+}

@@ -9,5 +9,6 @@ set(CAA_TRANSPORT_CLAUDE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process_core.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/result_figures.cpp
   ${CMAKE_CURRENT_LIST_DIR}/spawn.cpp
 )
