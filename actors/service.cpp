@@ -181,7 +181,9 @@ int run_service(const settings& cfg) {
   auto capabilities = spawn_capabilities(sys, cdeps);
   api::api_context ctx{&sys,          &cfg,   pg,       *redis,     keys,
                        authenticator, &board, registry, &workspace, capabilities};
-  http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter};
+  http::edge_options edge_opts;
+  edge_opts.auth_failures_per_minute = cfg.auth.auth_failures_per_minute;
+  http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter, edge_opts};
   // Every actor spawned above ends here: the actor system waits for all of them when it goes
   // (a path that forgets one never exits).
   auto stop_actors = [&] {

@@ -1,4 +1,5 @@
 #include "transport/api/auth.hpp"
+#include "transport/http/auth_throttle.hpp"
 
 #include <gtest/gtest.h>
 
@@ -296,4 +297,59 @@ TEST(key_authenticator, misses_from_many_threads_share_one_lookup) {
   EXPECT_EQ(store.lookups, 1);
   store.complete(row_of("caa_goodkey"));
   EXPECT_EQ(accepted.load(), n);
+}
+
+TEST(key_authenticator, a_flood_of_unknown_keys_never_pushes_out_a_working_key) {
+  fake_store store;
+  store.add("caa_goodkey", false);
+  auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s, 100);
+  ASSERT_TRUE(run(*a, "caa_goodkey").who);
+  for (int i = 0; i < 5'000; ++i)
+    EXPECT_EQ(run(*a, "caa_junk" + std::to_string(i)).code, errc::unauthenticated);
+  auto [known, unknown] = a->cache_sizes();
+  EXPECT_EQ(known, 1u);
+  EXPECT_EQ(unknown, 100u) << "the negative cache is bounded (least recently used go first)";
+  auto before = store.lookups;
+  EXPECT_TRUE(run(*a, "caa_goodkey").who);
+  EXPECT_EQ(store.lookups, before) << "the working key is still cached";
+  // The most recent unknown keys are still answered from the negative cache.
+  run(*a, "caa_junk4999");
+  EXPECT_EQ(store.lookups, before);
+}
+
+TEST(key_authenticator, a_key_that_worked_is_vouched_for_and_a_revoked_one_is_not) {
+  fake_store store;
+  store.add("caa_goodkey", false, "k1");
+  auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 1ms);
+  EXPECT_FALSE(a->vouched("caa_goodkey")) << "never seen";
+  ASSERT_TRUE(run(*a, "caa_goodkey").who);
+  EXPECT_TRUE(a->vouched("caa_goodkey"));
+  EXPECT_FALSE(a->vouched("caa_otherkey"));
+  store.rows.begin()->second.revoked = true;
+  a->invalidate("k1");
+  EXPECT_FALSE(a->vouched("caa_goodkey")) << "a revoke ends the vouching";
+  std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(run(*a, "caa_goodkey").code, errc::unauthenticated);
+  EXPECT_FALSE(a->vouched("caa_goodkey"));
+}
+
+TEST(auth_throttle, an_address_that_fails_too_often_waits_and_others_do_not) {
+  http::auth_throttle t{3, 4};
+  auto now = std::chrono::steady_clock::now();
+  double retry = 0;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(t.blocked("10.0.0.1", now, retry));
+    t.failed("10.0.0.1", now);
+  }
+  ASSERT_TRUE(t.blocked("10.0.0.1", now, retry));
+  EXPECT_NEAR(retry, 20.0, 0.5) << "3 per minute: one more try every 20 s";
+  EXPECT_FALSE(t.blocked("10.0.0.2", now, retry));
+  EXPECT_FALSE(t.blocked("10.0.0.1", now + 21s, retry));
+  // Bounded: at most 4 addresses; full buckets are forgotten to make room.
+  for (int i = 0; i < 10; ++i)
+    t.failed("192.0.2." + std::to_string(i), now + 21s);
+  EXPECT_LE(t.tracked(), 4u);
+  for (int i = 0; i < 10; ++i)
+    t.failed("198.51.100." + std::to_string(i), now + 10min);
+  EXPECT_LE(t.tracked(), 4u);
 }

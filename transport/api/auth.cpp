@@ -19,7 +19,8 @@ digest sha256_of(const std::string& s) {
 
 key_authenticator::key_authenticator(key_lookup lookup, std::chrono::milliseconds ttl,
                                      std::size_t max_entries)
-    : lookup_(std::move(lookup)), ttl_(ttl), max_entries_(max_entries) {}
+    : lookup_(std::move(lookup)), ttl_(ttl), max_entries_(max_entries), known_(max_entries),
+      unknown_(max_entries), vouched_(max_entries) {}
 
 bool key_authenticator::plausible(const std::string& key) noexcept {
   if (key.empty() || key.size() > 256) return false;
@@ -42,6 +43,10 @@ void key_authenticator::authenticate(
   std::string hash_key{reinterpret_cast<const char*>(hash.data()), hash.size()};
   if (auto hit = cached(hash_key)) {
     answer(hit->row, hash, done);
+    if (hit->row && !hit->row->revoked) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      vouched_.put(hash_key, std::chrono::steady_clock::now());
+    }
     return;
   }
   auto f = std::make_shared<flight>();
@@ -65,6 +70,10 @@ void key_authenticator::land(const std::string& hash_key, const std::shared_ptr<
     auto it = in_flight_.find(hash_key);
     if (it != in_flight_.end() && it->second == f) in_flight_.erase(it);
     if (!err && !f->detached) remember_locked(hash_key, row);
+    if (!err && row && !row->revoked)
+      vouched_.put(hash_key, std::chrono::steady_clock::now());
+    else if (!err)
+      vouched_.erase(hash_key);  // unknown or revoked now: no longer vouched for
     waiters.swap(f->waiters);
   }
   if (err) {
@@ -93,29 +102,58 @@ void key_authenticator::answer(
 
 std::optional<key_authenticator::entry> key_authenticator::cached(const std::string& hash_key) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto it = cache_.find(hash_key);
-  if (it == cache_.end()) return std::nullopt;
-  if (it->second.expires <= std::chrono::steady_clock::now()) {
-    cache_.erase(it);
-    return std::nullopt;
+  auto now = std::chrono::steady_clock::now();
+  for (auto* map : {&known_, &unknown_}) {
+    auto* e = map->find(hash_key);
+    if (e == nullptr)
+      continue;
+    if (e->expires <= now) {
+      map->erase(hash_key);
+      return std::nullopt;
+    }
+    return *e;
   }
-  return it->second;
+  return std::nullopt;
 }
 
 void key_authenticator::remember_locked(const std::string& hash_key, std::optional<key_row> row) {
-  auto now = std::chrono::steady_clock::now();
-  if (cache_.size() >= max_entries_) {
-    std::erase_if(cache_, [now](const auto& kv) { return kv.second.expires <= now; });
-    if (cache_.size() >= max_entries_)
-      cache_.clear();  // bounded: a flood of junk keys cannot grow memory
+  // Bounded: each map forgets its least recently used entry first.
+  auto expires = std::chrono::steady_clock::now() + ttl_;
+  if (row) {
+    unknown_.erase(hash_key);
+    known_.put(hash_key, entry{std::move(row), expires});
+  } else {
+    known_.erase(hash_key);
+    unknown_.put(hash_key, entry{std::nullopt, expires});
   }
-  cache_[hash_key] = entry{std::move(row), now + ttl_};
+}
+
+bool key_authenticator::vouched(const std::string& presented_key) {
+  if (!plausible(presented_key))
+    return false;
+  auto hash = sha256_of(presented_key);
+  std::string hash_key{reinterpret_cast<const char*>(hash.data()), hash.size()};
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto* at = vouched_.find(hash_key);
+  return at != nullptr && std::chrono::steady_clock::now() - *at < vouch_window;
+}
+
+std::pair<std::size_t, std::size_t> key_authenticator::cache_sizes() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return {known_.size(), unknown_.size()};
 }
 
 void key_authenticator::invalidate(const std::string& key_id) {
   std::lock_guard<std::mutex> guard{mtx_};
-  std::erase_if(cache_,
-                [&](const auto& kv) { return kv.second.row && kv.second.row->key_id == key_id; });
+  std::vector<std::string> gone;
+  known_.erase_if([&](const std::string& hash_key, const entry& e) {
+    bool of_key = e.row && e.row->key_id == key_id;
+    if (of_key)
+      gone.push_back(hash_key);
+    return of_key;
+  });
+  for (auto& hash_key : gone)
+    vouched_.erase(hash_key);
   // A lookup in flight may have read the row before the revoke: its result is not cached and
   // later requests start a fresh lookup. Flights carry only hashes, so all of them are detached.
   for (auto& [hash_key, f] : in_flight_) f->detached = true;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,8 +42,62 @@ class passkey_issuer {
   static http::auth_passkey issue() { return {}; }
 };
 
+/// A map with a bounded number of entries that forgets the least recently used one first.
+template <class V>
+class lru_map {
+public:
+  explicit lru_map(std::size_t capacity) : capacity_(capacity) {}
+  /// The value of `k` (made the most recently used), or null.
+  V* find(const std::string& k) {
+    auto it = index_.find(k);
+    if (it == index_.end())
+      return nullptr;
+    order_.splice(order_.begin(), order_, it->second);
+    return &it->second->second;
+  }
+  /// Sets `k` to `v` (the most recently used); forgets the least recently used beyond capacity.
+  void put(const std::string& k, V v) {
+    if (auto* x = find(k)) {
+      *x = std::move(v);
+      return;
+    }
+    order_.emplace_front(k, std::move(v));
+    index_[k] = order_.begin();
+    while (index_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+  void erase(const std::string& k) {
+    if (auto it = index_.find(k); it != index_.end()) {
+      order_.erase(it->second);
+      index_.erase(it);
+    }
+  }
+  /// Erases every entry for which `pred(key, value)` holds.
+  template <class Pred>
+  void erase_if(Pred pred) {
+    for (auto it = order_.begin(); it != order_.end();) {
+      if (pred(it->first, it->second)) {
+        index_.erase(it->first);
+        it = order_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  std::size_t size() const noexcept { return index_.size(); }
+
+private:
+  std::size_t capacity_;
+  std::list<std::pair<std::string, V>> order_;
+  std::unordered_map<std::string, typename std::list<std::pair<std::string, V>>::iterator> index_;
+};
+
 /// Authenticates API keys: SHA-256 lookup in PostgreSQL, constant-time comparison of the stored
 /// digest, and a short in-process cache (TTL <= 5 s, so a revoked key stops working in time).
+/// Known keys and unknown ones (the negative cache) are kept in two separate LRU maps, so a flood
+/// of random keys can only push out other random keys, never a key that works.
 /// Concurrent cache misses of one key share a single lookup (single flight); its waiters all get
 /// its result, and a failed lookup is neither cached nor shared with later requests.
 /// Create it with `std::make_shared`: pending lookups keep it alive.
@@ -62,6 +117,15 @@ public:
 
   /// Whether `key` has the shape of one of our keys (cheap pre-check before hashing).
   static bool plausible(const std::string& key) noexcept;
+
+  /// Whether `presented_key` authenticated successfully within the last `vouch_window`.
+  bool vouched(const std::string& presented_key) override;
+
+  /// How long a key that worked is vouched for against its address's failure limit.
+  static constexpr std::chrono::minutes vouch_window{10};
+
+  /// Entries in the positive and negative caches (tests).
+  std::pair<std::size_t, std::size_t> cache_sizes();
 
 private:
   struct entry {
@@ -88,7 +152,9 @@ private:
   std::chrono::milliseconds ttl_;
   std::size_t max_entries_;
   std::mutex mtx_;
-  std::unordered_map<std::string, entry> cache_;
+  lru_map<entry> known_;    // keys found (valid or revoked), by hash
+  lru_map<entry> unknown_;  // keys not found (the negative cache), by hash
+  lru_map<std::chrono::steady_clock::time_point> vouched_;  // hash -> last success
   std::unordered_map<std::string, std::shared_ptr<flight>> in_flight_;
 };
 

@@ -16,6 +16,7 @@
 //   7. the handler, answered through a `responder` within request_timeout (else 503).
 // Internal to transport/http: include only from .cpp files (it pulls in Beast).
 
+#include "transport/http/auth_throttle.hpp"
 #include "transport/http/client_ip.hpp"
 #include "transport/http/cors.hpp"
 #include "transport/http/error_catalog.hpp"
@@ -55,6 +56,7 @@ struct edge_context {
   cors_policy cors;
   trusted_proxies proxies;
   edge_options options;
+  std::shared_ptr<auth_throttle> throttle;  ///< failed authentications per address (or none)
 };
 
 /// Held by a session while it lives; lets the listener count connections.
@@ -150,6 +152,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
   // WebSocket routes: ticket authentication and the hand-over of an upgrade (ws_handover.cpp).
   const ws_route* upgrade_route() const;
   void do_authenticate_ticket();
+  /// Answers a failed authentication (counted against the client address when it is a 401).
+  void fail_authentication(const caf::error& e);
   bool hand_over(const ws_route& route, const std::shared_ptr<request>& req);
 
   // Writing and streaming (http_session_write.cpp).

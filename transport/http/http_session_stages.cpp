@@ -72,8 +72,17 @@ std::size_t http_session::body_limit() const {
 
 void http_session::do_authenticate() {
   auto key = presented_key(header_parser_->get());
+  // An address that failed too often is answered before any lookup, unless its key proved
+  // itself a short while ago (the lookup still decides for that one).
+  double retry_after = 0;
+  if (ctx_->throttle &&
+      ctx_->throttle->blocked(ex_.client_ip, std::chrono::steady_clock::now(), retry_after) &&
+      (key.empty() || !ctx_->auth.vouched(key)))
+    return send_error(with_retry_after(
+      make_error(errc::rate_limited, "too many failed authentications from this address"),
+      std::chrono::duration<double>{retry_after}));
   if (key.empty() && upgrade_route()) return do_authenticate_ticket();
-  if (key.empty()) return send_error(make_error(errc::unauthenticated, "no key presented"));
+  if (key.empty()) return fail_authentication(make_error(errc::unauthenticated, "no key presented"));
   phase_ = phase::stages;
   arm_deadline(to_steady(ctx_->settings.request_timeout));
   auto cb = [weak = weak_from_this(), seq = ex_.seq, exec = socket_.get_executor()](
@@ -92,13 +101,19 @@ void http_session::do_authenticate() {
 void http_session::on_authenticated(uint64_t seq, std::optional<principal> p, caf::error err) {
   if (seq != ex_.seq || phase_ != phase::stages)
     return;  // too late: the stage deadline answered already
-  if (err) return send_error(err);
-  if (!p) return send_error(make_error(errc::unauthenticated, "no principal"));
+  if (err) return fail_authentication(err);
+  if (!p) return fail_authentication(make_error(errc::unauthenticated, "no principal"));
   ex_.tenant_id = p->tenant_id();
   auto needed = ex_.info->policy == route_policy::requires_admin ? scope::admin : scope::agent;
   if (!p->has(needed)) return send_error(make_error(errc::forbidden));
   ex_.caller = std::move(p);
   do_rate_limit();
+}
+
+void http_session::fail_authentication(const caf::error& e) {
+  if (ctx_->throttle && errc_of(e) == errc::unauthenticated)
+    ctx_->throttle->failed(ex_.client_ip, std::chrono::steady_clock::now());
+  send_error(e);
 }
 
 void http_session::do_rate_limit() {

@@ -16,17 +16,24 @@ namespace {
 /// Releases one connection of the gauge when its session dies.
 class gauge_slot final : public connection_slot {
  public:
-  explicit gauge_slot(std::shared_ptr<connection_gauge> g) : gauge_(std::move(g)) {
+  /// Counts one connection, and one of `address` unless it is empty (a trusted proxy).
+  gauge_slot(std::shared_ptr<connection_gauge> g, std::string address)
+      : gauge_(std::move(g)), address_(std::move(address)) {
     ++gauge_->active;
   }
   ~gauge_slot() override {
     std::lock_guard<std::mutex> guard{gauge_->mtx};
     --gauge_->active;
+    if (!address_.empty())
+      if (auto it = gauge_->per_address.find(address_);
+          it != gauge_->per_address.end() && --it->second == 0)
+        gauge_->per_address.erase(it);
     gauge_->cv.notify_all();
   }
 
  private:
   std::shared_ptr<connection_gauge> gauge_;
+  std::string address_;
 };
 
 }  // namespace
@@ -93,23 +100,42 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     return;
   }
   if (gauge_->active.load() >= ctx_->settings.max_connections) {
-    refuse(socket);
-  } else {
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    auto s = std::make_shared<http_session>(std::move(socket), ctx_,
-                                            std::make_unique<gauge_slot>(gauge_));
-    track(s);
-    s->run();
+    refuse(socket, with_retry_after(make_error(errc::unavailable, "max connections"),
+                                    std::chrono::seconds{1}));
+    return do_accept();
   }
+  // One address may hold at most API_MAX_CONNECTIONS_PER_IP of them (a trusted proxy speaks
+  // for many clients: it is not counted).
+  boost::system::error_code peer_ec;
+  auto peer = socket.remote_endpoint(peer_ec);
+  std::string address = peer_ec ? std::string{} : peer.address().to_string();
+  if (!address.empty() && ctx_->proxies.contains(address))
+    address.clear();
+  bool over = false;
+  if (!address.empty()) {
+    std::lock_guard<std::mutex> guard{gauge_->mtx};
+    auto& n = gauge_->per_address[address];
+    over = n >= ctx_->settings.max_connections_per_ip;
+    if (!over)
+      ++n;
+  }
+  if (over) {
+    refuse(socket, with_retry_after(make_error(errc::too_many_connections, "per address"),
+                                    std::chrono::seconds{1}));
+    return do_accept();
+  }
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  auto s = std::make_shared<http_session>(std::move(socket), ctx_,
+                                          std::make_unique<gauge_slot>(gauge_, address));
+  track(s);
+  s->run();
   do_accept();
 }
 
-void listener::refuse(tcp::socket& socket) {
+void listener::refuse(tcp::socket& socket, const caf::error& why) {
   auto cid = new_correlation_id();
-  auto r = error_response(
-      with_retry_after(make_error(errc::unavailable, "max connections"), std::chrono::seconds{1}),
-      cid);
+  auto r = error_response(why, cid);
   header_list h{
       {"X-Correlation-ID", cid}, {"Connection", "close"}, {"Content-Type", r.content_type}};
   h.insert(h.end(), r.headers.begin(), r.headers.end());

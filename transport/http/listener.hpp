@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace caa::http {
@@ -19,6 +21,9 @@ struct connection_gauge {
   std::atomic<std::size_t> active{0};
   std::mutex mtx;
   std::condition_variable cv;
+  /// Open connections per peer address (API_MAX_CONNECTIONS_PER_IP; trusted proxies are not
+  /// counted). Guarded by `mtx`.
+  std::unordered_map<std::string, std::size_t> per_address;
 };
 
 /// The acceptor of one server.
@@ -44,7 +49,7 @@ class listener : public std::enable_shared_from_this<listener> {
  private:
   void do_accept();
   void on_accept(boost::system::error_code ec, tcp::socket socket);
-  void refuse(tcp::socket& socket);
+  void refuse(tcp::socket& socket, const caf::error& why);
   void track(const std::shared_ptr<http_session>& s);
 
   net::io_context& ioc_;

@@ -19,6 +19,8 @@ struct edge_options {
   std::chrono::milliseconds keep_alive_interval{15000};  ///< SSE ": keep-alive" comment period
   std::chrono::milliseconds linger{2000};      ///< after a closing response, drain input this long
   std::chrono::milliseconds stop_grace{5000};  ///< `stop()` waits this long for busy connections
+  /// AUTH_FAILURES_PER_MINUTE: failed authentications per client address (0: unlimited).
+  unsigned auth_failures_per_minute = 60;
 };
 
 /// Serves `router` on `http_settings::host:port`.

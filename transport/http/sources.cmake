@@ -1,5 +1,6 @@
 # Sources of transport/http, included by transport/CMakeLists.txt into the `caa_transport` library.
 set(CAA_TRANSPORT_HTTP_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/auth_throttle.cpp
   ${CMAKE_CURRENT_LIST_DIR}/client_ip.cpp
   ${CMAKE_CURRENT_LIST_DIR}/correlation.cpp
   ${CMAKE_CURRENT_LIST_DIR}/cors.cpp

@@ -148,6 +148,9 @@ public:
   /// `errc::unavailable`).
   virtual void authenticate(std::string presented_key,
                             std::function<void(std::optional<principal>, caf::error)> done) = 0;
+  /// Whether `presented_key` authenticated successfully a short while ago (its lookup still
+  /// decides): such a key is not held back by its address's failed-authentication limit.
+  virtual bool vouched(const std::string& presented_key) { return false; }
 };
 
 /// The rate-limit stage, per key and route class. Asynchronous; never fails a request.

@@ -25,7 +25,7 @@ void http_session::do_authenticate_ticket() {
     probe.query = std::string{target.substr(q + 1)};
   auto ticket = probe.query_param("ticket");
   if (!ticket || ticket->empty())
-    return send_error(make_error(errc::unauthenticated, "no key presented"));
+    return fail_authentication(make_error(errc::unauthenticated, "no key presented"));
   phase_ = phase::stages;
   arm_deadline(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       ctx_->settings.request_timeout));
