@@ -170,6 +170,19 @@ int run_service(const settings& cfg) {
   auto authenticator = std::make_shared<auth::key_authenticator>(
       api::make_key_lookup(keys),
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.auth.key_cache_ttl));
+  // Open connections of a revoked key end within KEY_CACHE_TTL on every node: each node asks
+  // PostgreSQL every half TTL which keys of its open connections are revoked.
+  authenticator->set_revocation_check(api::make_revoked_lookup(keys));
+  auto revocation_period = std::max<caf::timespan>(
+    std::chrono::milliseconds{250},
+    std::chrono::duration_cast<caf::timespan>(cfg.auth.key_cache_ttl) / 2);
+  auto revocations = sys.spawn([authenticator, revocation_period](caf::event_based_actor* self) {
+    self->send(self, atom::timeout_v);
+    return caf::behavior{[=](atom::timeout) {
+      authenticator->check_revocations();
+      self->delayed_send(self, revocation_period, atom::timeout_v);
+    }};
+  });
   api::redis_rate_limiter limiter{
       sys, *redis, cfg.auth, std::chrono::duration_cast<caf::timespan>(cfg.storage.redis_timeout)};
   capabilities_deps cdeps;
@@ -192,6 +205,7 @@ int run_service(const settings& cfg) {
     caf::anon_send_exit(admission, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(revocations, caf::exit_reason::user_shutdown);
     if (rdeps.warm) caf::anon_send_exit(rdeps.warm, caf::exit_reason::user_shutdown);
     stop_pools();
   };

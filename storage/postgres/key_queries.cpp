@@ -150,6 +150,28 @@ db_query make_touch_last_used_query(std::string_view id) {
   return query(stmt::key_touch, {uuid_param(id)});
 }
 
+caf::expected<db_query> make_revoked_among_query(const std::vector<std::string>& ids) {
+  if (ids.size() > 1000)
+    return make_error(errc::validation, "too many ids");
+  std::string list;
+  for (auto& id : ids) {
+    if (!valid_uuid(id))
+      continue;
+    if (!list.empty())
+      list += ',';
+    list += id;
+  }
+  return query(stmt::key_revoked_among, {list.empty() ? db_value{caf::none} : db_value{list}});
+}
+
+std::vector<std::string> parse_id_list(const db_result& r) {
+  std::vector<std::string> out;
+  for (auto& row : r.rows)
+    if (!row.empty() && row[0])
+      out.push_back(*row[0]);
+  return out;
+}
+
 caf::expected<db_batch> make_seed_bootstrap_batch(const secret& plaintext) {
   if (plaintext.size() == 0) return make_error(errc::validation, "API_KEY: empty");
   auto key = key_material_of(plaintext);

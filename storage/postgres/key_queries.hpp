@@ -98,6 +98,12 @@ db_query make_find_by_hash_query(const sha256_digest& digest);
 /// Sets last_used_at = now(). A malformed id matches nothing.
 db_query make_touch_last_used_query(std::string_view id);
 
+/// Which of the keys `ids` are revoked (malformed ids are left out; at most 1,000 ids).
+caf::expected<db_query> make_revoked_among_query(const std::vector<std::string>& ids);
+
+/// The ids of a `make_revoked_among_query` result.
+std::vector<std::string> parse_id_list(const db_result& r);
+
 /// Makes sure tenant `default` has an admin key (scopes agent+admin, name "bootstrap") with
 /// exactly the hash of `plaintext`, not revoked, and revokes every other "bootstrap" key of
 /// tenant `default`: one transaction. Errors: validation (empty key).

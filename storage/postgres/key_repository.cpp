@@ -87,6 +87,12 @@ void key_repository::find_by_hash(sha256_digest digest, on_value<std::optional<k
       parse_optional_key, std::move(ok), std::move(fail));
 }
 
+void key_repository::revoked_among(std::vector<std::string> ids,
+                                   on_value<std::vector<std::string>> ok, on_error fail) const {
+  run<std::vector<std::string>, db_result>(sys_, pg_, timeout_, make_revoked_among_query(ids),
+                                           always(parse_id_list), std::move(ok), std::move(fail));
+}
+
 void key_repository::touch_last_used(std::string id, on_value<bool> ok, on_error fail) const {
   run<bool, db_result>(sys_, pg_, timeout_, caf::expected<db_query>{make_touch_last_used_query(id)},
                        always(parse_found), std::move(ok), std::move(fail));

@@ -47,6 +47,10 @@ class key_repository {
   void find_by_hash(sha256_digest digest, on_value<std::optional<key_record>> ok,
                     on_error fail) const;
 
+  /// The ids among `ids` whose keys are revoked.
+  void revoked_among(std::vector<std::string> ids, on_value<std::vector<std::string>> ok,
+                     on_error fail) const;
+
   /// Sets last_used_at = now(); true when the key exists. Throttling is the caller's job.
   void touch_last_used(std::string id, on_value<bool> ok, on_error fail) const;
 

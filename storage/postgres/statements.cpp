@@ -36,7 +36,7 @@ namespace {
 #define CAA_SESSION_FILTER \
   "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text)"
 
-constexpr std::array<statement_def, 25> catalogue{{
+constexpr std::array<statement_def, 26> catalogue{{
   {stmt::ping, "SELECT 1"},
   {stmt::tenant_ensure, CAA_TENANT_UPSERT("$1")},
   {stmt::key_create,
@@ -54,6 +54,9 @@ constexpr std::array<statement_def, 25> catalogue{{
    "SELECT " CAA_KEY_COLUMNS " FROM api_keys k JOIN tenants t ON t.id = k.tenant_id "
    "WHERE k.key_hash = decode($1, 'hex')"},
   {stmt::key_touch, "UPDATE api_keys SET last_used_at = now() WHERE id = $1::uuid"},
+  {stmt::key_revoked_among,
+   "SELECT id::text FROM api_keys WHERE id = ANY(string_to_array($1, ',')::uuid[]) "
+   "AND revoked_at IS NOT NULL"},
   {stmt::bootstrap_upsert,
    "WITH t AS (" CAA_TENANT_UPSERT("'default'") "), "
    "k AS (INSERT INTO api_keys (tenant_id, name, scopes, key_hash, prefix) "

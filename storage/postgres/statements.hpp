@@ -24,6 +24,7 @@ inline constexpr std::string_view key_list = "key_list";      ///< tenant|NULL, 
 inline constexpr std::string_view key_revoke = "key_revoke";  ///< $1 id|NULL
 inline constexpr std::string_view key_find_by_hash = "key_find_by_hash";  ///< $1 hex sha256
 inline constexpr std::string_view key_touch = "key_touch";                ///< $1 id|NULL
+inline constexpr std::string_view key_revoked_among = "key_revoked_among";  ///< $1 "id,id,..."
 inline constexpr std::string_view bootstrap_upsert = "bootstrap_upsert";  ///< $1 hex, $2 prefix
 inline constexpr std::string_view bootstrap_revoke_others = "bootstrap_revoke_others";  ///< $1 hex
 // Sessions, turns, events, transcripts (parameters: session_queries.hpp, event_queries.hpp).

@@ -222,3 +222,35 @@ TEST_F(session_lifecycle_test, one_tenant_cannot_hold_every_agent_process) {
   EXPECT_EQ(done_reason(r), "completed") << names_of(r);
   slow.join();
 }
+
+TEST_F(session_lifecycle_test, an_attached_stream_of_a_revoked_key_ends_within_the_cache_ttl) {
+  start({{"KEY_CACHE_TTL", "2"}});
+  auto made = http_call(port(), "POST", "/api/v1/keys", {{"X-API-Key", admin_}},
+                        R"({"tenant":"lifecycle","scopes":["agent"],"name":"to-revoke"})");
+  ASSERT_EQ(made.status, 201u) << made.body;
+  auto doc = parse_json(made.body);
+  std::map<std::string, std::string> who{{"X-API-Key", doc["key"].GetString()}};
+  std::string key_id = doc["id"].GetString();
+  auto r = sse_call(port(), "POST", "/api/v1/query", who, R"({"prompt":"[[echo]] revoke me"})",
+                    {}, 120s);
+  ASSERT_EQ(done_reason(r), "completed") << names_of(r);
+  auto id = session_of(r);
+  // Attach to the idle session's stream; it stays open, waiting for the next turn.
+  auto headers = who;
+  headers["Accept"] = "text/event-stream";
+  std::atomic<bool> ended{false};
+  std::chrono::steady_clock::time_point ended_at;
+  std::thread reader{[&] {
+    auto s = sse_call(port(), "GET", "/api/v1/sessions/" + id + "/events", headers, {}, {}, 30s);
+    ended_at = std::chrono::steady_clock::now();
+    ended = s.ended;
+  }};
+  std::this_thread::sleep_for(1s);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(http_call(port(), "DELETE", "/api/v1/keys/" + key_id, {{"X-API-Key", admin_}}).status,
+            204u);
+  reader.join();
+  EXPECT_TRUE(ended.load()) << "the stream did not end (it ran into the guard)";
+  EXPECT_LT(std::chrono::duration<double>(ended_at - t0).count(), 2.5)
+    << "the stream outlived KEY_CACHE_TTL after the revoke";
+}

@@ -143,7 +143,74 @@ std::pair<std::size_t, std::size_t> key_authenticator::cache_sizes() {
   return {known_.size(), unknown_.size()};
 }
 
+void key_authenticator::set_revocation_check(revoked_lookup f) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  revoked_lookup_ = std::move(f);
+}
+
+void key_authenticator::watch(const std::string& key_id, std::weak_ptr<void> owner,
+                              std::function<void()> close) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  // Forget connections that ended before adding one (bounded by the open connections).
+  if (watchers_.size() >= 64 && watchers_.size() % 64 == 0)
+    std::erase_if(watchers_, [](const auto& kv) { return kv.second.owner.expired(); });
+  watchers_.emplace(key_id, watcher{std::move(owner), std::move(close)});
+}
+
+std::size_t key_authenticator::watched() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::erase_if(watchers_, [](const auto& kv) { return kv.second.owner.expired(); });
+  return watchers_.size();
+}
+
+void key_authenticator::close_connections(const std::vector<std::string>& key_ids) {
+  std::vector<std::function<void()>> closers;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& id : key_ids) {
+      auto [from, to] = watchers_.equal_range(id);
+      for (auto it = from; it != to; ++it)
+        if (!it->second.owner.expired())
+          closers.push_back(std::move(it->second.close));
+      watchers_.erase(from, to);
+    }
+  }
+  for (auto& close : closers)
+    if (close)
+      close();
+}
+
+void key_authenticator::check_revocations() {
+  std::vector<std::string> ids;
+  revoked_lookup lookup;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::erase_if(watchers_, [](const auto& kv) { return kv.second.owner.expired(); });
+    if (checking_ || !revoked_lookup_ || watchers_.empty())
+      return;
+    for (auto it = watchers_.begin(); it != watchers_.end();
+         it = watchers_.equal_range(it->first).second)
+      ids.push_back(it->first);
+    if (ids.size() > 1000)
+      ids.resize(1000);  // the rest at the next check
+    checking_ = true;
+    lookup = revoked_lookup_;
+  }
+  auto self = shared_from_this();
+  lookup(std::move(ids), [self](std::vector<std::string> revoked, caf::error err) {
+    {
+      std::lock_guard<std::mutex> guard{self->mtx_};
+      self->checking_ = false;
+    }
+    if (err)
+      return;  // PostgreSQL trouble: the next check asks again
+    for (auto& id : revoked)
+      self->invalidate(id);
+  });
+}
+
 void key_authenticator::invalidate(const std::string& key_id) {
+  close_connections({key_id});
   std::lock_guard<std::mutex> guard{mtx_};
   std::vector<std::string> gone;
   known_.erase_if([&](const std::string& hash_key, const entry& e) {

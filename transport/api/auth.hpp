@@ -35,6 +35,10 @@ struct key_row {
 using key_lookup = std::function<void(
   const digest& hash, std::function<void(std::optional<key_row>, caf::error)> done)>;
 
+/// Asks which of the key ids are revoked; calls `done` once with them or an error.
+using revoked_lookup = std::function<void(
+  std::vector<std::string> key_ids, std::function<void(std::vector<std::string>, caf::error)> done)>;
+
 /// The only maker of `principal`s: it holds the passkey's friendship.
 class passkey_issuer {
   friend class key_authenticator;
@@ -127,6 +131,19 @@ public:
   /// Entries in the positive and negative caches (tests).
   std::pair<std::size_t, std::size_t> cache_sizes();
 
+  // -- open connections of a key ----------------------------------------------------------------
+
+  /// How `check_revocations` learns which keys were revoked (on any node: PostgreSQL decides).
+  void set_revocation_check(revoked_lookup f);
+  /// A connection (WebSocket, SSE stream) authenticated with key `key_id`: `close` runs once,
+  /// on any thread, when the key is revoked, unless `owner` is gone by then.
+  void watch(const std::string& key_id, std::weak_ptr<void> owner, std::function<void()> close);
+  /// Asks which keys of open connections are revoked and closes those connections. Called every
+  /// half KEY_CACHE_TTL: a revoke on any node closes them within the TTL.
+  void check_revocations();
+  /// Open connections watched (tests).
+  std::size_t watched();
+
 private:
   struct entry {
     std::optional<key_row> row;  // nullopt: negative entry (unknown key)
@@ -155,6 +172,15 @@ private:
   lru_map<entry> known_;    // keys found (valid or revoked), by hash
   lru_map<entry> unknown_;  // keys not found (the negative cache), by hash
   lru_map<std::chrono::steady_clock::time_point> vouched_;  // hash -> last success
+  struct watcher {
+    std::weak_ptr<void> owner;
+    std::function<void()> close;
+  };
+  /// Closes (outside the lock) the open connections of `key_ids`.
+  void close_connections(const std::vector<std::string>& key_ids);
+  std::unordered_multimap<std::string, watcher> watchers_;  // by key id
+  revoked_lookup revoked_lookup_;
+  bool checking_ = false;  // a revocation check is in flight
   std::unordered_map<std::string, std::shared_ptr<flight>> in_flight_;
 };
 

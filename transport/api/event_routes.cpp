@@ -50,10 +50,11 @@ void attach(const session_api_ptr& api, req_ptr req, res_ptr res, uint64_t after
   // The first page proves the session is the caller's before any stream byte is sent.
   api->sessions.read_events(
       tenant, id, after, first_replay_page,
-      [api, res, tenant, id, after](storage::event_page page) {
+      [api, req, res, tenant, id, after](storage::event_page page) {
         auto stream = res->stream(200, "text/event-stream", sse_headers());
         if (!stream->open()) return;
         auto sink = std::make_shared<sse_event_sink>(std::move(stream), false);
+        watch_stream(*api, req->caller->key_id(), sink);
         uint64_t last = after;
         for (auto& e : page.events) {
           if (!sink->deliver(e.seq, e.type, e.payload_json))

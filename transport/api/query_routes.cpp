@@ -45,7 +45,9 @@ void on_accepted(const flow_ptr& f, session_actor actor, const turn_accepted& ac
   } else {
     auto stream = f->res->stream(200, "text/event-stream", sse_headers());
     if (!stream->open()) return;  // the client is gone; the turn runs on (it can re-attach)
-    sink = std::make_shared<sse_event_sink>(std::move(stream), true);
+    auto sse = std::make_shared<sse_event_sink>(std::move(stream), true);
+    watch_stream(*f->api, f->req->caller->key_id(), sse);
+    sink = std::move(sse);
   }
   subscribe_or_replay(f->api, f->tenant_id, acc.session_id, std::move(sink), acc.after_seq,
                       std::move(actor));

@@ -19,10 +19,24 @@ http::router make_router(const api_context& ctx) {
     sessions.capabilities = ctx.capabilities;
     sessions.pg = ctx.pg;
     sessions.workspace = ctx.workspace;
+    if (auto a = ctx.authenticator)
+      sessions.watch_connection = [a](const std::string& key_id, std::weak_ptr<void> owner,
+                                      std::function<void()> close) {
+        a->watch(key_id, std::move(owner), std::move(close));
+      };
     set_session_timeouts(sessions, *ctx.cfg);
     add_session_routes(r, sessions);
   }
   return r;
+}
+
+auth::revoked_lookup make_revoked_lookup(std::shared_ptr<storage::key_repository> keys) {
+  return [keys](std::vector<std::string> ids,
+                std::function<void(std::vector<std::string>, caf::error)> done) {
+    keys->revoked_among(
+      std::move(ids), [done](std::vector<std::string> revoked) { done(std::move(revoked), {}); },
+      [done](caf::error e) { done({}, std::move(e)); });
+  };
 }
 
 auth::key_lookup make_key_lookup(std::shared_ptr<storage::key_repository> keys) {

@@ -41,4 +41,7 @@ http::router make_router(const api_context& ctx);
 /// cache miss, i.e. at most once per cache TTL per key and node).
 auth::key_lookup make_key_lookup(std::shared_ptr<storage::key_repository> keys);
 
+/// The revocation check of the authenticator over the key repository.
+auth::revoked_lookup make_revoked_lookup(std::shared_ptr<storage::key_repository> keys);
+
 }  // namespace caa::api

@@ -1,6 +1,7 @@
 #include "transport/api/session_flow.hpp"
 
 #include "storage/bridge.hpp"
+#include "transport/api/sse_sink.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -83,6 +84,17 @@ void replay_page(job_ptr job) {
 }
 
 }  // namespace
+
+void watch_stream(const session_api& api, const std::string& key_id,
+                  const std::shared_ptr<sse_event_sink>& sink) {
+  if (!api.ctx.watch_connection)
+    return;
+  std::weak_ptr<sse_event_sink> weak = sink;
+  api.ctx.watch_connection(key_id, sink, [weak] {
+    if (auto s = weak.lock())
+      s->close();
+  });
+}
 
 session_api::session_api(const session_api_context& c)
     : ctx(c), sessions(*c.sys, c.pg, c.db_timeout) {}

@@ -19,6 +19,10 @@
 #include <utility>
 #include <vector>
 
+namespace caa::api {
+class sse_event_sink;
+}  // namespace caa::api
+
 namespace caa::api::detail {
 
 /// The state every session handler shares; immutable after start-up.
@@ -92,6 +96,10 @@ void subscribe_or_replay(session_api_ptr api, std::string tenant_id, std::string
 
 /// Adds `POST /api/v1/query`, `/query/single`, `.../{id}/resume` and `.../{id}/fork`.
 void add_query_routes(http::router& r, const session_api_ptr& api);
+
+/// Ends the SSE stream of `sink` when key `key_id` is revoked (if connections are watched).
+void watch_stream(const session_api& api, const std::string& key_id,
+                  const std::shared_ptr<sse_event_sink>& sink);
 
 /// Adds `GET /api/v1/sessions`, `GET` and `DELETE .../{id}`, `POST .../{id}/interrupt` and
 /// `GET /api/v1/capabilities`.

@@ -33,6 +33,11 @@ struct session_api_context {
   caf::timespan request_timeout = std::chrono::seconds{10};  ///< find, create, remove, ...
   caf::timespan run_timeout = std::chrono::seconds{60};      ///< `run`: admission wait + spawn
   caf::timespan db_timeout = std::chrono::seconds{10};       ///< one pg_actor request
+  /// Registers an open connection (WebSocket, SSE stream) of key `key_id`: `close` ends it when
+  /// the key is revoked (unless `owner` is gone). Empty: connections are not watched.
+  std::function<void(const std::string& key_id, std::weak_ptr<void> owner,
+                     std::function<void()> close)>
+    watch_connection;
 };
 
 /// The deadlines of `ctx` derived from `cfg`: actor requests get API_REQUEST_TIMEOUT (at least

@@ -50,6 +50,9 @@ class ws_event_sink final : public event_sink {
   bool closed_ = false;
 };
 
+/// The close code of a connection whose key was revoked.
+inline constexpr uint16_t ws_close_key_revoked = 4001;
+
 /// Subscriptions one connection may hold at once.
 inline constexpr std::size_t ws_max_subscriptions = 64;
 

@@ -28,8 +28,15 @@ class ws_api_endpoint final : public http::ws_endpoint {
                                          std::shared_ptr<http::ws_channel> channel,
                                          http::rate_limiter& limiter) override {
     if (!req->caller) return nullptr;
-    return std::make_shared<ws_connection>(api_, *req->caller, req->correlation_id,
-                                           std::move(channel), limiter);
+    std::weak_ptr<http::ws_channel> weak = channel;
+    auto conn = std::make_shared<ws_connection>(api_, *req->caller, req->correlation_id,
+                                                std::move(channel), limiter);
+    if (api_->ctx.watch_connection)
+      api_->ctx.watch_connection(req->caller->key_id(), conn, [weak] {
+        if (auto c = weak.lock())
+          c->close(ws_close_key_revoked, "the key was revoked");
+      });
+    return conn;
   }
 
  private:
