@@ -32,6 +32,14 @@ std::size_t nesting_depth(std::string_view text, std::size_t limit) noexcept {
 parse_failure parse_value(std::string_view text, rapidjson::Document& out,
                           std::size_t max_depth, bool strict_utf8,
                           rapidjson::ParseErrorCode* error) {
+  // A raw NUL is never valid JSON, and RapidJSON takes it for the end of the text: without this
+  // check `{"a":1}\0{"b":2}` would parse as its first half (two readers, two meanings).
+  if (text.find('\0') != std::string_view::npos) {
+    if (error != nullptr)
+      *error = rapidjson::kParseErrorDocumentRootNotSingular;
+    out.SetNull();
+    return parse_failure::syntax;
+  }
   // The count is a superset of the parser's view (it also counts brackets of invalid text), so
   // nothing deeper than `max_depth` ever reaches the parser.
   if (nesting_depth(text, max_depth + 1) > max_depth) {

@@ -2,6 +2,7 @@
 add_executable(actors_unit_test ${CAA_TESTS_DIR}/unit/event_mapper_test.cpp
                                 ${CAA_TESTS_DIR}/unit/admission_test.cpp
                                 ${CAA_TESTS_DIR}/unit/admission_book_test.cpp
+                                ${CAA_TESTS_DIR}/unit/session_hooks_bound_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_machine_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_machine_order_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_stream_test.cpp

@@ -77,3 +77,13 @@ TEST(json_input, syntax_errors_and_shapes_are_told_apart) {
   EXPECT_EQ(json::parse_value("\"\xFF\"", doc, json::input_max_depth, true),
             json::parse_failure::syntax);
 }
+
+TEST(json_input, a_nul_byte_never_cuts_the_text_short) {
+  // RapidJSON stops at a NUL: the text after it would be ignored, a second meaning smuggled in.
+  rapidjson::Document doc;
+  std::string smuggled{"{\"prompt\":\"a\"}\0{\"permission_mode\":\"bypassPermissions\"}", 54};
+  ASSERT_EQ(smuggled.size(), 54u);
+  EXPECT_EQ(json::parse_value(smuggled, doc), json::parse_failure::syntax);
+  EXPECT_EQ(json::parse_value(std::string{"{}\0", 3}, doc), json::parse_failure::syntax);
+  EXPECT_EQ(json::parse_value(std::string{"\"a\0b\"", 5}, doc), json::parse_failure::syntax);
+}
