@@ -9,7 +9,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup configure build build-service test test-unit run services-start services-stop asan format clean
+.PHONY: all setup configure build build-service test test-unit run services-start services-stop asan format fuzz clean
 
 all: build
 
@@ -55,6 +55,10 @@ services-stop:
 asan: setup
 	@cmake --preset asan -G Ninja >/dev/null && cmake --build build-asan -j $(JOBS)
 	@bash scripts/test.sh build-asan
+
+# libFuzzer targets (clang-14, ASan+UBSan), FUZZ_SECONDS (default 60) each (docs/FUZZING.md).
+fuzz: setup
+	@bash scripts/fuzz.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -309,3 +309,10 @@ TEST(classify, kind_names) {
   EXPECT_EQ(to_string(message_kind::control_cancel), "control_cancel");
   EXPECT_EQ(to_string(message_kind::system_init), "system_init");
 }
+
+TEST(control_codec, a_nul_byte_never_cuts_a_line_or_a_json_text_short) {
+  // RapidJSON stops at a NUL: without the check the part before it would be taken for the whole.
+  std::string line{"{\"type\":\"result\"}\0junk", 22};
+  EXPECT_EQ(classify(line).kind, message_kind::invalid);
+  EXPECT_FALSE(compact_json(std::string{"{\"a\":1}\0{\"b\":2}", 15}));
+}

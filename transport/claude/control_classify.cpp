@@ -164,6 +164,11 @@ cli_message classify(std::string line) {
     msg.raw = std::move(line);
     return msg;
   }
+  if (line.find('\0') != std::string::npos) {
+    msg.kind = message_kind::invalid;  // RapidJSON would stop at the NUL and ignore the rest
+    msg.raw = std::move(line);
+    return msg;
+  }
   field_collector fields{msg};
   rapidjson::MemoryStream stream{line.data(), line.size()};
   rapidjson::Reader reader;

@@ -93,6 +93,9 @@ std::string sanitize_utf8(std::string_view s) {
 }
 
 caf::expected<std::string> compact_json(std::string_view json, std::size_t max_depth) {
+  // RapidJSON takes a NUL for the end of the text: what follows it would be dropped unseen.
+  if (json.find('\0') != std::string_view::npos)
+    return make_error(errc::validation, "invalid JSON: a NUL byte");
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> writer{buf};
   depth_limited_writer handler{writer, max_depth};
