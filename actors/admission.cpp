@@ -75,8 +75,7 @@ void apply(self_ptr self, admission_logic::effects& fx) {
   auto now = clock::now();
   for (auto ticket : fx.granted) {
     auto it = st.waiting.find(ticket);
-    if (it == st.waiting.end())
-      continue;
+    if (it == st.waiting.end()) continue;
     count_grant(st, now - it->second.since);
     it->second.promise.deliver(true);
     st.waiting.erase(it);
@@ -84,8 +83,7 @@ void apply(self_ptr self, admission_logic::effects& fx) {
   for (auto id : fx.hibernate)
     if (auto it = st.sessions.find(id); it != st.sessions.end())
       self->send(it->second, atom::hibernate_v);
-  for (uint32_t i = 0; i < fx.ask_pool && st.pool; ++i)
-    self->send(st.pool, atom::hibernate_v);
+  for (uint32_t i = 0; i < fx.ask_pool && st.pool; ++i) self->send(st.pool, atom::hibernate_v);
   if (fx.recheck && !st.recheck_armed) {
     st.recheck_armed = true;
     self->delayed_send(self, st.cfg.patience, atom::timeout_v, uint64_t{0});
@@ -113,8 +111,7 @@ caf::result<bool> acquire(self_ptr self, claimant_id who, const std::string& ten
   uint64_t ticket = 0;
   bool had = st.book->holds(who);
   if (st.book->acquire(who, tenant, hibernatable, clock::now(), ticket, fx)) {
-    if (!had)
-      count_grant(st, std::chrono::duration<double>{0});
+    if (!had) count_grant(st, std::chrono::duration<double>{0});
     apply(self, fx);
     return true;
   }
@@ -140,15 +137,13 @@ uint32_t default_process_budget() {
   std::string unit;
   uint64_t available_kb = 0;
   while (in >> key >> kb >> unit)
-    if (key == "MemAvailable:")
-      available_kb = kb;
+    if (key == "MemAvailable:") available_kb = kb;
   auto budget = available_kb * 8 / 10 / (300 * 1024);
   return static_cast<uint32_t>(std::clamp<uint64_t>(budget, 1, 512));
 }
 
 uint32_t resolve_tenant_share(uint32_t budget, uint32_t configured) {
-  if (configured > 0)
-    return configured;
+  if (configured > 0) return configured;
   return std::max<uint32_t>(1, budget / 2);
 }
 
@@ -166,8 +161,7 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& s = self->state;
     auto it = s.session_ids.find(dm.source);
-    if (it == s.session_ids.end())
-      return;
+    if (it == s.session_ids.end()) return;
     auto id = it->second;
     s.session_ids.erase(it);
     s.sessions.erase(id);
@@ -183,95 +177,93 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
     apply(self, fx);
   };
   return {
-    [=](atom::acquire, session_actor who, std::string& tenant) -> caf::result<bool> {
-      return acquire(self, claimant_of(self, who), tenant, true);
-    },
-    [=](atom::acquire, atom::probe, uint64_t probe, std::string& tenant) -> caf::result<bool> {
-      auto& s = self->state;
-      auto [it, fresh] = s.probe_ids.emplace(probe, 0);
-      if (fresh)
-        it->second = s.next_id++;
-      return acquire(self, it->second, tenant, false);
-    },
-    [=](atom::release, atom::probe, uint64_t probe) {
-      auto& s = self->state;
-      auto it = s.probe_ids.find(probe);
-      if (it == s.probe_ids.end())
-        return;
-      auto id = it->second;
-      s.probe_ids.erase(it);
-      drop_waiting(s, id);
-      with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
-    },
-    [=](atom::release, session_actor who) {
-      auto id = claimant_of(self, who);
-      with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
-    },
-    [=](atom::ready, session_actor who) {
-      auto id = claimant_of(self, who);
-      with_book([id](auto& b, auto now, auto& fx) { b.ready(id, now, fx); });
-    },
-    [=](atom::ready, atom::warm) {
-      with_book([](auto& b, auto now, auto& fx) { b.warm_ready(now, fx); });
-    },
-    [=](atom::idle, session_actor who) {
-      auto id = claimant_of(self, who);
-      with_book([id](auto& b, auto now, auto& fx) { b.idle(id, now, fx); });
-    },
-    [=](atom::busy, session_actor who) {
-      auto id = claimant_of(self, who);
-      with_book([id](auto& b, auto now, auto& fx) { b.busy(id, now, fx); });
-    },
-    [=](atom::acquire, atom::warm) -> caf::result<bool> {
-      auto& s = self->state;
-      if (!s.book->acquire_warm())
-        return make_error(errc::capacity_exhausted, "no free slot for a warm process");
-      note_peaks(s);
-      publish(s);
-      return true;
-    },
-    [=](atom::release, atom::warm) {
-      with_book([](auto& b, auto now, auto& fx) { b.release_warm(now, fx); });
-    },
-    [=](atom::acquire, atom::warm, session_actor who, std::string& tenant) {
-      auto id = claimant_of(self, who);
-      with_book([&](auto& b, auto now, auto& fx) { b.adopt_warm(id, tenant, now, fx); });
-    },
-    [=](atom::warm, warm_pool_actor pool) { self->state.pool = std::move(pool); },
-    [=](atom::stats) {
-      auto& s = self->state;
-      auto out = s.stats;
-      out.live = static_cast<uint32_t>(s.book->in_use());
-      out.waiting = static_cast<uint32_t>(s.book->waiting());
-      out.idle = static_cast<uint32_t>(s.book->idle_count());
-      out.starting = s.book->starting();
-      return out;
-    },
-    [=](atom::timeout, uint64_t ticket) {
-      auto& s = self->state;
-      if (ticket == 0) {
-        s.recheck_armed = false;
-        with_book([](auto& b, auto now, auto& fx) { b.recheck(now, fx); });
-        return;
-      }
-      admission_logic::effects fx;
-      auto why = s.book->expire(ticket, clock::now(), fx);
-      auto it = s.waiting.find(ticket);
-      if (why != admission_logic::refusal::none && it != s.waiting.end()) {
-        ++s.stats.refused;
-        metrics::service().admission_refused.inc();
-        auto tenant = why == admission_logic::refusal::tenant;
-        it->second.promise.deliver(http::with_retry_after(
-          tenant ? make_error(errc::tenant_capacity, "the tenant holds its share of processes")
-                 : make_error(errc::capacity_exhausted, "no agent process slot in time"),
-          std::chrono::seconds{5}));
-        s.waiting.erase(it);
-        log::warn(tenant ? "admission refused a turn: the tenant holds its share"
-                         : "admission refused a turn",
-                  {.component = "admission"});
-      }
-      apply(self, fx);
-    },
+      [=](atom::acquire, session_actor who, std::string& tenant) -> caf::result<bool> {
+        return acquire(self, claimant_of(self, who), tenant, true);
+      },
+      [=](atom::acquire, atom::probe, uint64_t probe, std::string& tenant) -> caf::result<bool> {
+        auto& s = self->state;
+        auto [it, fresh] = s.probe_ids.emplace(probe, 0);
+        if (fresh) it->second = s.next_id++;
+        return acquire(self, it->second, tenant, false);
+      },
+      [=](atom::release, atom::probe, uint64_t probe) {
+        auto& s = self->state;
+        auto it = s.probe_ids.find(probe);
+        if (it == s.probe_ids.end()) return;
+        auto id = it->second;
+        s.probe_ids.erase(it);
+        drop_waiting(s, id);
+        with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
+      },
+      [=](atom::release, session_actor who) {
+        auto id = claimant_of(self, who);
+        with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
+      },
+      [=](atom::ready, session_actor who) {
+        auto id = claimant_of(self, who);
+        with_book([id](auto& b, auto now, auto& fx) { b.ready(id, now, fx); });
+      },
+      [=](atom::ready, atom::warm) {
+        with_book([](auto& b, auto now, auto& fx) { b.warm_ready(now, fx); });
+      },
+      [=](atom::idle, session_actor who) {
+        auto id = claimant_of(self, who);
+        with_book([id](auto& b, auto now, auto& fx) { b.idle(id, now, fx); });
+      },
+      [=](atom::busy, session_actor who) {
+        auto id = claimant_of(self, who);
+        with_book([id](auto& b, auto now, auto& fx) { b.busy(id, now, fx); });
+      },
+      [=](atom::acquire, atom::warm) -> caf::result<bool> {
+        auto& s = self->state;
+        if (!s.book->acquire_warm())
+          return make_error(errc::capacity_exhausted, "no free slot for a warm process");
+        note_peaks(s);
+        publish(s);
+        return true;
+      },
+      [=](atom::release, atom::warm) {
+        with_book([](auto& b, auto now, auto& fx) { b.release_warm(now, fx); });
+      },
+      [=](atom::acquire, atom::warm, session_actor who, std::string& tenant) {
+        auto id = claimant_of(self, who);
+        with_book([&](auto& b, auto now, auto& fx) { b.adopt_warm(id, tenant, now, fx); });
+      },
+      [=](atom::warm, warm_pool_actor pool) { self->state.pool = std::move(pool); },
+      [=](atom::stats) {
+        auto& s = self->state;
+        auto out = s.stats;
+        out.live = static_cast<uint32_t>(s.book->in_use());
+        out.waiting = static_cast<uint32_t>(s.book->waiting());
+        out.idle = static_cast<uint32_t>(s.book->idle_count());
+        out.starting = s.book->starting();
+        return out;
+      },
+      [=](atom::timeout, uint64_t ticket) {
+        auto& s = self->state;
+        if (ticket == 0) {
+          s.recheck_armed = false;
+          with_book([](auto& b, auto now, auto& fx) { b.recheck(now, fx); });
+          return;
+        }
+        admission_logic::effects fx;
+        auto why = s.book->expire(ticket, clock::now(), fx);
+        auto it = s.waiting.find(ticket);
+        if (why != admission_logic::refusal::none && it != s.waiting.end()) {
+          ++s.stats.refused;
+          metrics::service().admission_refused.inc();
+          auto tenant = why == admission_logic::refusal::tenant;
+          it->second.promise.deliver(http::with_retry_after(
+              tenant ? make_error(errc::tenant_capacity, "the tenant holds its share of processes")
+                     : make_error(errc::capacity_exhausted, "no agent process slot in time"),
+              std::chrono::seconds{5}));
+          s.waiting.erase(it);
+          log::warn(tenant ? "admission refused a turn: the tenant holds its share"
+                           : "admission refused a turn",
+                    {.component = "admission"});
+        }
+        apply(self, fx);
+      },
   };
 }
 

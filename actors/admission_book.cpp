@@ -11,24 +11,20 @@ book::book(book_config cfg) : cfg_(cfg) {
 
 std::size_t book::held_by(const std::string& tenant) const {
   std::size_t n = 0;
-  for (auto& [id, s] : slots_)
-    n += s.tenant == tenant ? 1 : 0;
+  for (auto& [id, s] : slots_) n += s.tenant == tenant ? 1 : 0;
   return n;
 }
 
 std::size_t book::idle_count() const {
   std::size_t n = 0;
-  for (auto& [id, s] : slots_)
-    n += s.idle ? 1 : 0;
+  for (auto& [id, s] : slots_) n += s.idle ? 1 : 0;
   return n;
 }
 
 uint32_t book::starting() const {
   uint32_t n = 0;
-  for (auto& [id, s] : slots_)
-    n += s.starting ? 1 : 0;
-  for (auto& w : warm_)
-    n += w.starting ? 1 : 0;
+  for (auto& [id, s] : slots_) n += s.starting ? 1 : 0;
+  for (auto& w : warm_) n += w.starting ? 1 : 0;
   return n;
 }
 
@@ -47,24 +43,20 @@ bool book::tenant_full(const std::string& tenant) const {
 
 std::size_t book::asks_on_their_way(time_point now) const {
   std::size_t n = 0;
-  for (auto& [id, s] : slots_)
-    n += s.asked && s.idle && now - *s.asked < cfg_.patience ? 1 : 0;
-  for (auto t : warm_asks_)
-    n += now - t < cfg_.patience ? 1 : 0;
+  for (auto& [id, s] : slots_) n += s.asked && s.idle && now - *s.asked < cfg_.patience ? 1 : 0;
+  for (auto t : warm_asks_) n += now - t < cfg_.patience ? 1 : 0;
   return std::min(n, slots_.size() + warm_.size());
 }
 
 std::size_t book::blocked_by_budget() const {
-  if (!budget_full())
-    return 0;
+  if (!budget_full()) return 0;
   return static_cast<std::size_t>(std::count_if(
-    waiters_.begin(), waiters_.end(), [&](const waiter& w) { return !tenant_full(w.tenant); }));
+      waiters_.begin(), waiters_.end(), [&](const waiter& w) { return !tenant_full(w.tenant); }));
 }
 
 std::size_t book::yieldable() const {
   std::size_t n = warm_.size();
-  for (auto& [id, s] : slots_)
-    n += s.idle && s.hibernatable ? 1 : 0;
+  for (auto& [id, s] : slots_) n += s.idle && s.hibernatable ? 1 : 0;
   return n;
 }
 
@@ -96,8 +88,7 @@ bool book::acquire(claimant_id who, const std::string& tenant, bool hibernatable
 }
 
 void book::ready(claimant_id who, time_point now, effects& fx) {
-  if (auto it = slots_.find(who); it != slots_.end())
-    it->second.starting = false;
+  if (auto it = slots_.find(who); it != slots_.end()) it->second.starting = false;
   serve(now, fx);
 }
 
@@ -127,8 +118,7 @@ void book::busy(claimant_id who, time_point now, effects& fx) {
 }
 
 bool book::acquire_warm() {
-  if (!waiters_.empty() || budget_full() || !may_start())
-    return false;
+  if (!waiters_.empty() || budget_full() || !may_start()) return false;
   warm_.push_back({});
   return true;
 }
@@ -143,16 +133,15 @@ void book::warm_ready(time_point now, effects& fx) {
 }
 
 void book::drop_warm_slot() {
-  if (warm_.empty())
-    return;
-  auto it = std::find_if(warm_.begin(), warm_.end(), [](const warm_slot& w) { return !w.starting; });
+  if (warm_.empty()) return;
+  auto it =
+      std::find_if(warm_.begin(), warm_.end(), [](const warm_slot& w) { return !w.starting; });
   warm_.erase(it != warm_.end() ? it : warm_.begin());
 }
 
 void book::release_warm(time_point now, effects& fx) {
   drop_warm_slot();
-  if (!warm_asks_.empty())
-    warm_asks_.erase(warm_asks_.begin());  // the oldest ask is answered
+  if (!warm_asks_.empty()) warm_asks_.erase(warm_asks_.begin());  // the oldest ask is answered
   serve(now, fx);
 }
 
@@ -171,12 +160,11 @@ void book::adopt_warm(claimant_id who, const std::string& tenant, time_point now
 refusal book::expire(uint64_t ticket, time_point now, effects& fx) {
   auto it = std::find_if(waiters_.begin(), waiters_.end(),
                          [&](const waiter& w) { return w.ticket == ticket; });
-  if (it == waiters_.end())
-    return refusal::none;
+  if (it == waiters_.end()) return refusal::none;
   // The share is what refuses it only when the share is smaller than the budget: a tenant that
   // may hold the whole budget waits for capacity like anyone.
   auto why = tenant_full(it->tenant) && cfg_.tenant_share < cfg_.budget ? refusal::tenant
-                                                                         : refusal::capacity;
+                                                                        : refusal::capacity;
   waiters_.erase(it);
   make_room(now, fx);
   return why;
@@ -188,16 +176,16 @@ void book::recheck(time_point now, effects& fx) {
 
 void book::forget_stale_asks(time_point now) {
   for (auto& [id, s] : slots_)
-    if (s.asked && (!s.idle || now - *s.asked >= cfg_.patience))
-      s.asked.reset();
+    if (s.asked && (!s.idle || now - *s.asked >= cfg_.patience)) s.asked.reset();
   warm_asks_.erase(std::remove_if(warm_asks_.begin(), warm_asks_.end(),
                                   [&](time_point t) { return now - t >= cfg_.patience; }),
                    warm_asks_.end());
   // The pool cannot give up more processes than it has (starting ones included: it ends those
   // too).
   if (warm_asks_.size() > warm_.size())
-    warm_asks_.erase(warm_asks_.begin(), warm_asks_.begin() + static_cast<std::ptrdiff_t>(
-                                                               warm_asks_.size() - warm_.size()));
+    warm_asks_.erase(
+        warm_asks_.begin(),
+        warm_asks_.begin() + static_cast<std::ptrdiff_t>(warm_asks_.size() - warm_.size()));
 }
 
 void book::serve(time_point now, effects& fx) {
@@ -208,19 +196,16 @@ void book::serve(time_point now, effects& fx) {
     std::size_t best_held = 0;
     for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
       auto h = held_by(it->tenant);
-      if (h >= cfg_.tenant_share)
-        continue;
+      if (h >= cfg_.tenant_share) continue;
       if (best == waiters_.end() || h < best_held) {
         best = it;
         best_held = h;
       }
     }
-    if (best == waiters_.end())
-      break;
+    if (best == waiters_.end()) break;
     auto w = std::move(*best);
     waiters_.erase(best);
-    if (slots_.count(w.who) == 0)
-      grant(w.who, w.tenant, w.hibernatable, now);
+    if (slots_.count(w.who) == 0) grant(w.who, w.tenant, w.hibernatable, now);
     fx.granted.push_back(w.ticket);
   }
   make_room(now, fx);
@@ -241,8 +226,7 @@ book::slot* book::lru_candidate(const std::string* tenant, claimant_id* id) {
 
 void book::make_room(time_point now, effects& fx) {
   forget_stale_asks(now);
-  if (waiters_.empty())
-    return;
+  if (waiters_.empty()) return;
   // Asks on their way, per tenant and in all; each waiter that needs room takes one or makes one.
   std::map<std::string, std::size_t> spare_of;
   std::size_t spare = warm_asks_.size();
@@ -268,8 +252,7 @@ void book::make_room(time_point now, effects& fx) {
       }
       continue;
     }
-    if (!budget_full())
-      continue;  // only the start cap keeps it: nothing to ask
+    if (!budget_full()) continue;  // only the start cap keeps it: nothing to ask
     if (spare > 0) {
       --spare;
       continue;

@@ -40,15 +40,15 @@ enum class refusal { none, capacity, tenant };
 
 /// What the owner must do after a call.
 struct effects {
-  std::vector<uint64_t> granted;         ///< waiters (tickets) that got their slot: answer true
-  std::vector<claimant_id> hibernate;    ///< sessions to ask to hibernate
-  uint32_t ask_pool = 0;                 ///< warm processes to ask the pool to give up
-  bool recheck = false;                  ///< call `recheck` after `patience`
+  std::vector<uint64_t> granted;       ///< waiters (tickets) that got their slot: answer true
+  std::vector<claimant_id> hibernate;  ///< sessions to ask to hibernate
+  uint32_t ask_pool = 0;               ///< warm processes to ask the pool to give up
+  bool recheck = false;                ///< call `recheck` after `patience`
 };
 
 /// The budget's state.
 class book {
-public:
+ public:
   explicit book(book_config cfg);
 
   /// `who` of `tenant` wants a slot; `hibernatable`: a session (a probe cannot be asked to go).
@@ -97,7 +97,7 @@ public:
   /// Idle sessions that could be asked to hibernate, plus warm processes.
   std::size_t yieldable() const;
 
-private:
+ private:
   struct slot {
     std::string tenant;
     bool hibernatable = true;

@@ -20,8 +20,7 @@ std::size_t nesting_depth(std::string_view text, std::size_t limit) noexcept {
     if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
-      if (++depth > deepest && (deepest = depth) >= limit)
-        return deepest;
+      if (++depth > deepest && (deepest = depth) >= limit) return deepest;
     } else if ((c == '}' || c == ']') && depth > 0) {
       --depth;
     }
@@ -29,14 +28,12 @@ std::size_t nesting_depth(std::string_view text, std::size_t limit) noexcept {
   return deepest;
 }
 
-parse_failure parse_value(std::string_view text, rapidjson::Document& out,
-                          std::size_t max_depth, bool strict_utf8,
-                          rapidjson::ParseErrorCode* error) {
+parse_failure parse_value(std::string_view text, rapidjson::Document& out, std::size_t max_depth,
+                          bool strict_utf8, rapidjson::ParseErrorCode* error) {
   // A raw NUL is never valid JSON, and RapidJSON takes it for the end of the text: without this
   // check `{"a":1}\0{"b":2}` would parse as its first half (two readers, two meanings).
   if (text.find('\0') != std::string_view::npos) {
-    if (error != nullptr)
-      *error = rapidjson::kParseErrorDocumentRootNotSingular;
+    if (error != nullptr) *error = rapidjson::kParseErrorDocumentRootNotSingular;
     out.SetNull();
     return parse_failure::syntax;
   }
@@ -54,8 +51,7 @@ parse_failure parse_value(std::string_view text, rapidjson::Document& out,
   else
     out.Parse<iterative>(text.data(), text.size());
   if (out.HasParseError()) {
-    if (error != nullptr)
-      *error = out.GetParseError();
+    if (error != nullptr) *error = out.GetParseError();
     out.SetNull();
     return parse_failure::syntax;
   }
@@ -65,8 +61,7 @@ parse_failure parse_value(std::string_view text, rapidjson::Document& out,
 parse_failure parse_object_value(std::string_view text, rapidjson::Document& out,
                                  std::size_t max_depth) {
   auto r = parse_value(text, out, max_depth);
-  if (r == parse_failure::none && !out.IsObject())
-    return parse_failure::not_object;
+  if (r == parse_failure::none && !out.IsObject()) return parse_failure::not_object;
   return r;
 }
 

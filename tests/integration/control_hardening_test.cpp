@@ -15,9 +15,13 @@ TEST_F(control_flow_test, a_webhook_answering_a_nesting_bomb_fails_closed_and_th
   // 250,000 `[`: inside the 256 KiB answer cap; the recursive parser overflowed the stack on it.
   webhook_receiver hook{200, std::string(250'000, '[')};
   auto url = "http://127.0.0.1:" + std::to_string(hook.port()) + "/hook";
-  auto r = turn(alpha_, R"({"prompt":"[[bash touch )" + word + R"(.txt]]","allowed_tools":["Bash"],)"
-                        R"("hooks":{"PreToolUse":[{"url":")" + url + R"("}],)"
-                        R"("Stop":[{"url":")" + url + R"("}]}})");
+  auto r = turn(alpha_, R"({"prompt":"[[bash touch )" + word +
+                            R"(.txt]]","allowed_tools":["Bash"],)"
+                            R"("hooks":{"PreToolUse":[{"url":")" +
+                            url +
+                            R"("}],)"
+                            R"("Stop":[{"url":")" +
+                            url + R"("}]}})");
   EXPECT_EQ(done_reason(r), "completed") << r.body;
   EXPECT_GE(hook.bodies().size(), 2u) << "both hooks were called";
   EXPECT_FALSE(std::filesystem::exists(work_file(word + ".txt"))) << "an unreadable answer denies";

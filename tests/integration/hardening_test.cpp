@@ -16,8 +16,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace caa::test;
@@ -40,21 +40,6 @@ class hardening_test : public ::testing::Test {
   }
 
   std::map<std::string, std::string> admin() const { return {{"X-API-Key", admin_key_}}; }
-
-  /// A new key of `tenant` with `scopes` (a JSON array); its id in `id` when given.
-  static std::string create_key(uint16_t port, const std::map<std::string, std::string>& auth,
-                                const std::string& tenant, const std::string& scopes,
-                                std::string* id = nullptr) {
-    auto r = http_call(port, "POST", "/api/v1/keys", auth,
-                       R"({"tenant":")" + tenant + R"(","scopes":)" + scopes + R"(,"name":"t"})");
-    EXPECT_EQ(r.status, 201u) << r.body;
-    auto d = parse(r.body);
-    if (!d.IsObject() || !d.HasMember("key"))
-      return {};
-    if (id != nullptr)
-      *id = d["id"].GetString();
-    return d["key"].GetString();
-  }
 
   std::string admin_key_;
 };
@@ -80,9 +65,9 @@ TEST_F(hardening_test, every_websocket_frame_takes_a_rate_limit_token) {
   // SESSION_NOT_FOUND), each refused one answers RATE_LIMIT_EXCEEDED with a retry_after.
   constexpr int frames = 60;
   for (int i = 0; i < frames; ++i)
-    ASSERT_TRUE(c.send_text(
-      R"({"type":"interrupt","session_id":"00000000-0000-4000-8000-00000000000)" +
-      std::to_string(i % 10) + "\"}"));
+    ASSERT_TRUE(
+        c.send_text(R"({"type":"interrupt","session_id":"00000000-0000-4000-8000-00000000000)" +
+                    std::to_string(i % 10) + "\"}"));
   int served = 0;
   int limited = 0;
   for (int i = 0; i < frames; ++i) {
@@ -113,8 +98,7 @@ using steady = std::chrono::steady_clock;
 
 /// The median of `xs` (milliseconds).
 double median_ms(std::vector<double> xs) {
-  if (xs.empty())
-    return 0;
+  if (xs.empty()) return 0;
   std::sort(xs.begin(), xs.end());
   return xs[xs.size() / 2];
 }
@@ -178,9 +162,10 @@ TEST_F(hardening_test, a_flood_of_unknown_keys_is_limited_per_address_and_a_work
   std::this_thread::sleep_for(5s);
   auto [after, ms] = timed(good);
   EXPECT_EQ(after.status, 200u) << after.body;
-  std::printf("[ figures  ] working key latency: median %.2f ms before, %.2f ms during the flood "
-              "(%d unauthorized, %d limited)\n",
-              median_ms(before), median_ms(during), unauthorized.load(), limited.load());
+  std::printf(
+      "[ figures  ] working key latency: median %.2f ms before, %.2f ms during the flood "
+      "(%d unauthorized, %d limited)\n",
+      median_ms(before), median_ms(during), unauthorized.load(), limited.load());
 }
 
 TEST_F(hardening_test, one_address_holds_at_most_its_connections_and_idle_ones_are_closed) {
@@ -208,8 +193,7 @@ TEST_F(hardening_test, one_address_holds_at_most_its_connections_and_idle_ones_a
     boost::system::error_code ec;
     char buf[512];
     auto deadline = steady::now() + 10s;
-    while (!ec && steady::now() < deadline)
-      s.read_some(asio::buffer(buf), ec);
+    while (!ec && steady::now() < deadline) s.read_some(asio::buffer(buf), ec);
     EXPECT_TRUE(ec) << "a slow connection was not closed";
   }
   EXPECT_TRUE(eventually([&] { return http_call(svc.port(), "GET", "/health").status == 200u; }));

@@ -37,19 +37,6 @@ rapidjson::Document parse(const std::string& body) {
   return d;
 }
 
-std::string create_key(uint16_t port, const std::map<std::string, std::string>& auth,
-                       const std::string& tenant, const std::string& scopes, std::string* id) {
-  auto r = http_call(port, "POST", "/api/v1/keys", auth,
-                     R"({"tenant":")" + tenant + R"(","scopes":)" + scopes + R"(,"name":"t"})");
-  EXPECT_EQ(r.status, 201u) << r.body;
-  auto d = parse(r.body);
-  if (!d.IsObject() || !d.HasMember("key"))
-    return {};
-  if (id)
-    *id = d["id"].GetString();
-  return d["key"].GetString();
-}
-
 }  // namespace
 
 TEST_F(service_test, health_is_public_and_readiness_reports_dependencies) {

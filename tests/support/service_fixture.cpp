@@ -2,6 +2,8 @@
 
 #include "tests/support/pg_fixture.hpp"
 
+#include <rapidjson/document.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -247,6 +249,19 @@ std::string random_key() {
   for (int i = 0; i < 43; ++i)
     key += alphabet[rd() % 64];
   return key;
+}
+
+std::string create_key(uint16_t port, const std::map<std::string, std::string>& auth,
+                       const std::string& tenant, const std::string& scopes, std::string* id) {
+  auto r = http_call(port, "POST", "/api/v1/keys", auth,
+                     R"({"tenant":")" + tenant + R"(","scopes":)" + scopes + R"(,"name":"t"})");
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  if (r.status != 201 || !d.IsObject() || !d.HasMember("key") || !d["key"].IsString())
+    return {};
+  if (id != nullptr && d.HasMember("id") && d["id"].IsString())
+    *id = d["id"].GetString();
+  return d["key"].GetString();
 }
 
 std::map<std::string, std::string> base_service_env(const std::string& admin_key) {

@@ -97,6 +97,12 @@ std::map<std::string, std::string> base_service_env(const std::string& admin_key
 /// A random key in our format ("caa_" + 43 characters).
 std::string random_key();
 
+/// Creates a key of `tenant` with `scopes` (a JSON array) through `POST /api/v1/keys` of the
+/// service on `port` as `auth`; its id in `*id` when given. "" when the service refused.
+std::string create_key(uint16_t port, const std::map<std::string, std::string>& auth,
+                       const std::string& tenant, const std::string& scopes,
+                       std::string* id = nullptr);
+
 /// Waits until `pred` holds or `limit` passes (polling every 50 ms); returns the last value.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds{10000}) {

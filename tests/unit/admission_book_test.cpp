@@ -26,15 +26,14 @@ constexpr auto wait_limit = 10s;
 
 /// Drives one book and checks it after every step.
 class simulation {
-public:
+ public:
   simulation(book_config cfg, uint64_t seed) : book_(cfg), cfg_(cfg), rng_(seed) {}
 
   void run(int steps) {
-    for (int i = 0; i < steps && !::testing::Test::HasFailure(); ++i)
-      step(i);
+    for (int i = 0; i < steps && !::testing::Test::HasFailure(); ++i) step(i);
   }
 
-private:
+ private:
   struct claimant {
     std::string tenant;
     bool probe = false;
@@ -48,8 +47,7 @@ private:
     if (next_adopter_ > 100 && chance(0.2))
       return static_cast<claimant_id>(100 + pick(static_cast<int>(next_adopter_ - 100)));
     auto id = static_cast<claimant_id>(pick(14) + 1);
-    if (!people_.count(id))
-      people_[id] = {"tenant-" + std::to_string(pick(3)), id > 12, {}};
+    if (!people_.count(id)) people_[id] = {"tenant-" + std::to_string(pick(3)), id > 12, {}};
     return id;
   }
 
@@ -63,14 +61,12 @@ private:
       case 1: {  // acquire
         auto id = random_claimant();
         auto& c = people_[id];
-        if (c.ticket)
-          break;
+        if (c.ticket) break;
         uint64_t ticket = 0;
         bool had = book_.holds(id);
         what << "acquire " << id << " of " << c.tenant;
         if (book_.acquire(id, c.tenant, !c.probe, now_, ticket, fx)) {
-          if (!had)
-            expect_grant_allowed(c.tenant, before, what.str());
+          if (!had) expect_grant_allowed(c.tenant, before, what.str());
         } else {
           c.ticket = ticket;
           deadline_[ticket] = now_ + wait_limit;
@@ -86,8 +82,7 @@ private:
       }
       case 3: {
         auto id = random_claimant();
-        if (people_[id].probe)
-          break;
+        if (people_[id].probe) break;
         what << "idle " << id;
         book_.idle(id, now_, fx);
         break;
@@ -108,8 +103,7 @@ private:
       case 6:
         what << "acquire warm";
         checked = false;
-        if (book_.acquire_warm())
-          ++warm_granted_;
+        if (book_.acquire_warm()) ++warm_granted_;
         break;
       case 7:
         what << "warm ready";
@@ -120,11 +114,9 @@ private:
         book_.release_warm(now_, fx);
         break;
       case 9: {  // a new session adopts a warm process of a tenant below its share
-        if (book_.warm() == 0)
-          break;
+        if (book_.warm() == 0) break;
         auto tenant = "tenant-" + std::to_string(pick(3));
-        if (book_.held_by(tenant) >= cfg_.tenant_share)
-          break;
+        if (book_.held_by(tenant) >= cfg_.tenant_share) break;
         auto id = next_adopter_++;
         people_[id] = {tenant, false, {}};
         what << "adopt warm " << id << " of " << tenant;
@@ -139,8 +131,7 @@ private:
     }
     apply(fx, before, what.str());
     // Only after a call of the book: every call re-evaluates its asks at `now`.
-    if (checked && !what.str().empty())
-      check(i, what.str());
+    if (checked && !what.str().empty()) check(i, what.str());
   }
 
   /// Carries out effects like the actor and the sessions would.
@@ -157,10 +148,8 @@ private:
       expect_grant_allowed(people_[id].tenant, before, what);
     }
     for (auto id : fx.hibernate)
-      if (chance(0.8))
-        hibernating_[id] = now_ + std::chrono::milliseconds{pick(3000)};
-    if (fx.recheck && !recheck_at_)
-      recheck_at_ = now_ + book_.config().patience;
+      if (chance(0.8)) hibernating_[id] = now_ + std::chrono::milliseconds{pick(3000)};
+    if (fx.recheck && !recheck_at_) recheck_at_ = now_ + book_.config().patience;
   }
 
   void expect_grant_allowed(const std::string& tenant,
@@ -168,14 +157,13 @@ private:
                             const std::string& what) {
     (void)before;
     EXPECT_LE(book_.held_by(tenant), cfg_.tenant_share)
-      << tenant << " was granted beyond its share after " << what;
+        << tenant << " was granted beyond its share after " << what;
   }
 
   std::map<std::string, std::size_t> held_by_tenant() const {
     std::map<std::string, std::size_t> out;
     for (auto& [id, c] : people_)
-      if (book_.holds(id))
-        ++out[c.tenant];
+      if (book_.holds(id)) ++out[c.tenant];
     return out;
   }
 
@@ -193,18 +181,14 @@ private:
       // The next thing due: a waiter's deadline, the recheck, a hibernation finishing.
       time_point next = until;
       for (auto& [t, at] : deadline_)
-        if (!granted_.count(t) && !refused_.count(t) && !gone_.count(t))
-          next = std::min(next, at);
-      if (recheck_at_)
-        next = std::min(next, *recheck_at_);
-      for (auto& [id, at] : hibernating_)
-        next = std::min(next, at);
+        if (!granted_.count(t) && !refused_.count(t) && !gone_.count(t)) next = std::min(next, at);
+      if (recheck_at_) next = std::min(next, *recheck_at_);
+      for (auto& [id, at] : hibernating_) next = std::min(next, at);
       now_ = next;
       bool any = false;
       auto before = held_by_tenant();
       for (auto& [t, at] : deadline_) {
-        if (at > now_ || granted_.count(t) || refused_.count(t) || gone_.count(t))
-          continue;
+        if (at > now_ || granted_.count(t) || refused_.count(t) || gone_.count(t)) continue;
         effects fx;
         auto why = book_.expire(t, now_, fx);
         EXPECT_NE(why, refusal::none) << "ticket " << t << " neither granted nor waiting";
@@ -234,17 +218,15 @@ private:
         apply(fx, before, "recheck");
         any = true;
       }
-      if (any)
-        check(-1, "timers");
-      if (now_ >= until)
-        return;
+      if (any) check(-1, "timers");
+      if (now_ >= until) return;
     }
   }
 
   void check(int i, const std::string& what) {
     std::ostringstream ctx;
-    ctx << "step " << i << " (" << what << "): in use " << book_.in_use() << "/"
-        << cfg_.budget << ", waiting " << book_.waiting() << ", starting " << book_.starting();
+    ctx << "step " << i << " (" << what << "): in use " << book_.in_use() << "/" << cfg_.budget
+        << ", waiting " << book_.waiting() << ", starting " << book_.starting();
     ASSERT_LE(book_.in_use(), cfg_.budget) << ctx.str();
     if (cfg_.max_starting > 0) {
       ASSERT_LE(book_.starting(), cfg_.max_starting) << ctx.str();
@@ -263,8 +245,8 @@ private:
     auto asks = book_.asks_on_their_way(now_);
     if (blocked > 0 && yieldable > 0 && !tenant_waiters()) {
       ASSERT_GE(asks, std::min(blocked, yieldable))
-        << "waiters kept by the budget while slots could be given up, too few asks: "
-        << ctx.str();
+          << "waiters kept by the budget while slots could be given up, too few asks: "
+          << ctx.str();
     }
     if (blocked > 0 && yieldable > 0) {
       ASSERT_GE(asks, 1u) << "a waiter kept by the budget and nobody asked: " << ctx.str();
@@ -275,8 +257,7 @@ private:
   bool tenant_waiters() const {
     auto held = held_by_tenant();
     for (auto& [id, c] : people_)
-      if (c.ticket && held[c.tenant] >= cfg_.tenant_share)
-        return true;
+      if (c.ticket && held[c.tenant] >= cfg_.tenant_share) return true;
     return false;
   }
 

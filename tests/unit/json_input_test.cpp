@@ -40,7 +40,8 @@ TEST(json_input, a_webhook_sized_bomb_of_open_brackets_is_refused_as_too_deep) {
 
 TEST(json_input, the_limit_is_inclusive_and_a_caller_may_ask_for_less) {
   rapidjson::Document doc;
-  EXPECT_EQ(json::parse_value(nested_arrays(json::input_max_depth), doc), json::parse_failure::none);
+  EXPECT_EQ(json::parse_value(nested_arrays(json::input_max_depth), doc),
+            json::parse_failure::none);
   EXPECT_EQ(json::parse_value(nested_arrays(json::input_max_depth + 1), doc),
             json::parse_failure::too_deep);
   EXPECT_EQ(json::parse_value(nested_objects(json::input_max_depth), doc),
@@ -55,7 +56,8 @@ TEST(json_input, the_limit_is_inclusive_and_a_caller_may_ask_for_less) {
 
 TEST(json_input, brackets_inside_strings_do_not_count) {
   rapidjson::Document doc;
-  std::string s = "{\"a\":\"" + std::string(10'000, '[') + "\\\"" + std::string(10'000, '{') + "\"}";
+  std::string s =
+      "{\"a\":\"" + std::string(10'000, '[') + "\\\"" + std::string(10'000, '{') + "\"}";
   EXPECT_EQ(json::parse_object_value(s, doc), json::parse_failure::none);
   EXPECT_EQ(json::nesting_depth(s, 1'000), 1u);
   // An unterminated string hides the brackets from the count and the parser refuses it.

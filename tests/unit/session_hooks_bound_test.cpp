@@ -31,8 +31,7 @@ class silent_receiver {
  private:
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
-      if (ec)
-        return;
+      if (ec) return;
       ++accepted_;
       held_.push_back(std::move(s));
       accept();
@@ -64,8 +63,8 @@ TEST_F(session_machine_test, a_flood_of_hook_callbacks_keeps_at_most_eight_webho
   for (int i = 0; i < 20; ++i)
     line(s, 1,
          R"({"type":"control_request","request_id":"hook-req-)" + std::to_string(i) +
-           R"(","request":{"subtype":"hook_callback","callback_id":"hook-0",)"
-           R"("input":{"hook_event_name":"PreToolUse","tool_name":"Bash"}}})");
+             R"(","request":{"subtype":"hook_callback","callback_id":"hook-0",)"
+             R"("input":{"hook_event_name":"PreToolUse","tool_name":"Bash"}}})");
   EXPECT_TRUE(eventually([&] { return receiver.accepted() >= 8; })) << receiver.accepted();
   std::this_thread::sleep_for(std::chrono::milliseconds{500});
   EXPECT_EQ(receiver.accepted(), 8) << "more webhook calls than the bound were opened";

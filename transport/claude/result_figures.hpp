@@ -12,9 +12,9 @@ namespace caa::claude {
 
 /// What a `result` line may contribute to a turn's row.
 struct result_figures {
-  std::optional<double> cost_usd;     ///< total_cost_usd, if finite and in [0, max_turn_cost_usd]
-  std::optional<std::string> usage;   ///< usage, rebuilt from its valid counters (JSON object)
-  std::optional<std::string> model;   ///< the first model_usage key, if a plausible model name
+  std::optional<double> cost_usd;    ///< total_cost_usd, if finite and in [0, max_turn_cost_usd]
+  std::optional<std::string> usage;  ///< usage, rebuilt from its valid counters (JSON object)
+  std::optional<std::string> model;  ///< the first model_usage key, if a plausible model name
 };
 
 /// The highest cost one turn may report (USD); anything above is not believed.

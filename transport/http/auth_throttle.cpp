@@ -5,12 +5,12 @@
 namespace caa::http {
 
 auth_throttle::auth_throttle(unsigned per_minute, std::size_t max_addresses)
-    : capacity_(std::max(1u, per_minute)), per_second_(capacity_ / 60.0),
+    : capacity_(std::max(1u, per_minute)),
+      per_second_(capacity_ / 60.0),
       max_addresses_(max_addresses) {}
 
 void auth_throttle::refill(bucket& b, clock::time_point now) const {
-  if (now <= b.at)
-    return;
+  if (now <= b.at) return;
   std::chrono::duration<double> dt = now - b.at;
   b.tokens = std::min(capacity_, b.tokens + dt.count() * per_second_);
   b.at = now;
@@ -20,11 +20,9 @@ bool auth_throttle::blocked(const std::string& address, clock::time_point now,
                             double& retry_after) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto it = buckets_.find(address);
-  if (it == buckets_.end())
-    return false;
+  if (it == buckets_.end()) return false;
   refill(it->second, now);
-  if (it->second.tokens >= 1)
-    return false;
+  if (it->second.tokens >= 1) return false;
   retry_after = (1 - it->second.tokens) / per_second_;
   return true;
 }
@@ -39,8 +37,7 @@ void auth_throttle::failed(const std::string& address, clock::time_point now) {
         std::chrono::duration<double> dt = now - kv.second.at;
         return kv.second.tokens + dt.count() * per_second_ >= capacity_;
       });
-      if (buckets_.size() >= max_addresses_)
-        return;
+      if (buckets_.size() >= max_addresses_) return;
     }
     it = buckets_.emplace(address, bucket{capacity_, now}).first;
   }
