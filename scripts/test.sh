@@ -15,6 +15,9 @@ trap stop_services EXIT
 source "$(bash "$CAA_ROOT/scripts/services.sh" env)"
 
 export CLAUDE_CLI_PATH="$CAA_AGENT_CLI"
+# Only read by sanitizer builds (`make asan`): third-party leaks suppressed by name, full stacks.
+export LSAN_OPTIONS="suppressions=$CAA_ROOT/tests/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1"
 export CAA_BIN_DIR="$BUILD_DIR/bin"
 export CAA_SOURCE_DIR="$CAA_ROOT"
 export SCRIPTED_MODEL_PATH="$BUILD_DIR/bin/scripted_model"
