@@ -145,7 +145,9 @@ void trim_keys(self_ptr self) {
 }  // namespace
 
 warm_pool_actor spawn_warm_pool(caf::actor_system& sys, warm_pool_config cfg) {
-  auto pool = sys.spawn([cfg](self_ptr self) -> warm_pool_actor::behavior_type {
+  // The configuration goes in as a spawn argument: CAF 0.17.6 dereferences a null argument tuple
+  // when a function actor is spawned without arguments (UBSan reports it).
+  auto pool = sys.spawn([](self_ptr self, warm_pool_config cfg) -> warm_pool_actor::behavior_type {
     self->state.cfg = cfg;
     return {
       [=](atom::take, std::string& key) -> caf::result<warm_process_ptr> {
@@ -219,7 +221,7 @@ warm_pool_actor spawn_warm_pool(caf::actor_system& sys, warm_pool_config cfg) {
           refill(self, key);
       },
     };
-  });
+  }, cfg);
   caf::anon_send(cfg.admission, atom::warm_v, pool);
   return pool;
 }
