@@ -11,8 +11,8 @@ namespace caa {
 
 /// How the process budget behaves.
 struct admission_config {
-  uint32_t budget = 1;                                 ///< MAX_AGENT_PROCESSES (resolved, >= 1)
-  caf::timespan wait = std::chrono::seconds{10};       ///< ADMISSION_WAIT
+  uint32_t budget = 1;                            ///< MAX_AGENT_PROCESSES (resolved, >= 1)
+  caf::timespan wait = std::chrono::seconds{10};  ///< ADMISSION_WAIT
   /// MAX_CONCURRENT_SPAWNS: processes starting at once (granted, no line written yet); 0: no
   /// cap. A CLI start costs about one CPU-second: more starts than cores only slow each other.
   uint32_t max_starting = 0;

@@ -154,8 +154,8 @@ void on_probe_line(self_ptr self, uint64_t id, std::string line) {
   auto msg = claude::classify(std::move(line));
   if (msg.kind == claude::message_kind::control_response && msg.request_id == p.init_request_id) {
     rapidjson::Document d;
-    if (json::parse_untrusted_object(msg.raw, d) && d.HasMember("response") && d["response"].IsObject() &&
-        d["response"].HasMember("response"))
+    if (json::parse_untrusted_object(msg.raw, d) && d.HasMember("response") &&
+        d["response"].IsObject() && d["response"].HasMember("response"))
       p.initialize_json = json::to_string(d["response"]["response"]);
     // No model call: the message is only appended, yet the CLI reports its `init`.
     (void)p.proc->write_line(R"({"type":"user","message":{"role":"user","content":"capabilities"},)"
@@ -168,8 +168,7 @@ void on_probe_line(self_ptr self, uint64_t id, std::string line) {
 /// Starts probe `id` (its slot granted) and arms its deadline.
 void launch(self_ptr self, uint64_t id) {
   auto it = self->state.probes.find(id);
-  if (it == self->state.probes.end())
-    return;
+  if (it == self->state.probes.end()) return;
   if (!start_probe(self, id, it->second)) {
     finish(self, id, make_error(errc::unavailable, "the engine could not start"));
     return;
@@ -205,17 +204,17 @@ capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps 
         // the tenant's share) first.
         self->request(st.deps.admission, st.deps.admission_wait + std::chrono::seconds{2},
                       atom::acquire_v, atom::probe_v, id, tenant_id)
-          .then(
-            [=](bool) {
-              auto it = self->state.probes.find(id);
-              if (it == self->state.probes.end()) {
-                self->send(self->state.deps.admission, atom::release_v, atom::probe_v, id);
-                return;
-              }
-              it->second.holds_slot = true;
-              launch(self, id);
-            },
-            [=](caf::error& e) { finish(self, id, std::move(e)); });
+            .then(
+                [=](bool) {
+                  auto it = self->state.probes.find(id);
+                  if (it == self->state.probes.end()) {
+                    self->send(self->state.deps.admission, atom::release_v, atom::probe_v, id);
+                    return;
+                  }
+                  it->second.holds_slot = true;
+                  launch(self, id);
+                },
+                [=](caf::error& e) { finish(self, id, std::move(e)); });
         return rp;
       },
       [=](atom::line, uint64_t id, std::string& line) { on_probe_line(self, id, std::move(line)); },

@@ -17,7 +17,7 @@ struct capabilities_deps {
   const settings* cfg = nullptr;
   const api::tenant_workspace* workspace = nullptr;
   agent_io* io = nullptr;
-  caf::timespan ttl = std::chrono::minutes{10};   ///< how long an answer is reused
+  caf::timespan ttl = std::chrono::minutes{10};       ///< how long an answer is reused
   caf::timespan deadline = std::chrono::seconds{60};  ///< a probe taking longer fails
   /// The process budget a probe takes its slot from (none: probes are not counted; tests).
   admission_actor admission;

@@ -26,8 +26,7 @@ void copy(writer& w, const Value& obj, const char* key, const char* out_key = nu
 void copy_all_but_ids(writer& w, const Value& obj) {
   for (auto& m : obj.GetObject()) {
     std::string_view k{m.name.GetString(), m.name.GetStringLength()};
-    if (k == "type" || k == "session_id")
-      continue;
+    if (k == "type" || k == "session_id") continue;
     w.Key(m.name.GetString(), m.name.GetStringLength());
     m.value.Accept(w);
   }
@@ -59,14 +58,11 @@ api_event init_event(const Value& obj, const mapper_state& st) {
 }
 
 void todo_events(const Value& content, std::vector<api_event>& out) {
-  if (!content.IsArray())
-    return;
+  if (!content.IsArray()) return;
   for (auto& block : content.GetArray()) {
-    if (!block.IsObject() || !block.HasMember("name") || !block["name"].IsString())
-      continue;
+    if (!block.IsObject() || !block.HasMember("name") || !block["name"].IsString()) continue;
     std::string_view name = block["name"].GetString();
-    if (name != "TodoWrite" || !block.HasMember("input") || !block["input"].IsObject())
-      continue;
+    if (name != "TodoWrite" || !block.HasMember("input") || !block["input"].IsObject()) continue;
     rapidjson::StringBuffer buf;
     writer w{buf};
     w.StartObject();
@@ -92,10 +88,8 @@ void message_events(const Value& obj, const char* type, std::vector<api_event>& 
   }
   copy(w, obj, "parent_tool_use_id");
   copy(w, obj, "uuid");
-  if (obj.HasMember("tool_use_result"))
-    copy(w, obj, "tool_use_result");
-  if (obj.HasMember("error"))
-    copy(w, obj, "error");
+  if (obj.HasMember("tool_use_result")) copy(w, obj, "tool_use_result");
+  if (obj.HasMember("error")) copy(w, obj, "error");
   w.EndObject();
   out.push_back({"message", finish(buf)});
   if (msg != obj.MemberEnd() && msg->value.IsObject() && msg->value.HasMember("content"))
@@ -108,7 +102,7 @@ api_event system_event(const Value& obj, std::string_view subtype) {
   w.StartObject();
   if (subtype == "task_started" || subtype == "task_updated" || subtype == "task_notification") {
     w.Key("status");
-    w.String(subtype == "task_started" ? "started"
+    w.String(subtype == "task_started"   ? "started"
              : subtype == "task_updated" ? "updated"
                                          : "finished");
     copy_all_but_ids(w, obj);
@@ -173,8 +167,7 @@ std::vector<api_event> map_cli_message(const claude::cli_message& msg, mapper_st
       return out;
   }
   rapidjson::Document doc;
-  if (!json::parse_untrusted_object(msg.raw, doc))
-    return out;
+  if (!json::parse_untrusted_object(msg.raw, doc)) return out;
   switch (msg.kind) {
     case message_kind::system_init:
       out.push_back(init_event(doc, st));
@@ -186,8 +179,7 @@ std::vector<api_event> map_cli_message(const claude::cli_message& msg, mapper_st
       message_events(doc, "assistant", out);
       break;
     case message_kind::user:
-      if (!msg.is_replay)
-        message_events(doc, "user", out);
+      if (!msg.is_replay) message_events(doc, "user", out);
       break;
     case message_kind::result:
       out.push_back(result_event(doc, st));

@@ -15,129 +15,129 @@ namespace caa {
 
 /// One live agent session: the only owner of its CLI process and the only writer of its rows.
 using session_actor = caf::typed_actor<
-  // Starts a turn. Errors: session_locked (+retry), capacity_exhausted (+retry), unavailable
-  // (draining or PostgreSQL), agent_error (the CLI could not start).
-  caf::replies_to<atom::run, turn_spec_ptr>::with<turn_accepted>,
-  // Attaches a subscriber to every event after `after_seq` (replayed from memory, then live);
-  // replies the last seq the session has delivered. Error conflict: `after_seq` is older than
-  // the in-memory window (read PostgreSQL up to the reply of a retry, then subscribe again).
-  caf::replies_to<atom::subscribe, event_sink_ptr, uint64_t>::with<uint64_t>,
-  // Interrupts the running turn (it ends with done{interrupted}). Error session_idle.
-  caf::replies_to<atom::interrupt>::with<bool>,
-  // Answers the pending permission request or question `request_id` (the CLI's can_use_tool).
-  // Errors: session_idle (no such pending request, or already answered), validation (the
-  // answer does not fit the request, e.g. `answer` text while two questions are pending).
-  caf::replies_to<atom::answer, pending_answer>::with<bool>,
-  // Changes the permission mode or model: on the live process at once (the CLI's
-  // set_permission_mode / set_model), and stored for every later spawn. Replies "applied"
-  // (live) or "stored" (no process now). Errors: agent_error (the CLI refused).
-  caf::replies_to<atom::control, live_control>::with<std::string>,
-  // Restores the files to checkpoint `id` (`dry_run`: only reports); replies the JSON object
-  // {checkpoint_id, dry_run, files_changed, insertions, deletions}. `spec` (from the stored
-  // options) spawns the process when the session is hibernated. Errors: checkpoint_not_found,
-  // session_locked (a turn runs), capacity_exhausted, agent_error (the CLI failed, or the
-  // files were not restored).
-  caf::replies_to<atom::rewind, std::string, bool, turn_spec_ptr>::with<std::string>,
-  // Ends the process, closes subscribers and deletes the session's rows.
-  caf::replies_to<atom::remove>::with<bool>,
-  // Ends the process when idle (admission's LRU, idle timeout, drain); the session stays.
-  caf::reacts_to<atom::hibernate>,
-  // Refuses new turns from now on (the service drains).
-  caf::reacts_to<atom::drain>,
-  // Whether a turn runs right now.
-  caf::replies_to<atom::busy>::with<bool>,
-  // INTERNAL: one stdout line of process generation `gen`.
-  caf::reacts_to<atom::line, uint64_t, std::string>,
-  // INTERNAL: process generation `gen` ended with `code`; the text names the sandbox cap its
-  // process tree hit ("memory", "pids"), or is empty.
-  caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
-  // INTERNAL: the deadline `kind` (0 turn, 1 idle, 2 stop) of generation/turn `id` passed.
-  caf::reacts_to<atom::timeout, int32_t, uint64_t>,
-  // INTERNAL: the webhook of CLI request `request_id` of generation `gen` answered; the text
-  // is the hook output for the CLI (compact JSON object).
-  caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>>;
+    // Starts a turn. Errors: session_locked (+retry), capacity_exhausted (+retry), unavailable
+    // (draining or PostgreSQL), agent_error (the CLI could not start).
+    caf::replies_to<atom::run, turn_spec_ptr>::with<turn_accepted>,
+    // Attaches a subscriber to every event after `after_seq` (replayed from memory, then live);
+    // replies the last seq the session has delivered. Error conflict: `after_seq` is older than
+    // the in-memory window (read PostgreSQL up to the reply of a retry, then subscribe again).
+    caf::replies_to<atom::subscribe, event_sink_ptr, uint64_t>::with<uint64_t>,
+    // Interrupts the running turn (it ends with done{interrupted}). Error session_idle.
+    caf::replies_to<atom::interrupt>::with<bool>,
+    // Answers the pending permission request or question `request_id` (the CLI's can_use_tool).
+    // Errors: session_idle (no such pending request, or already answered), validation (the
+    // answer does not fit the request, e.g. `answer` text while two questions are pending).
+    caf::replies_to<atom::answer, pending_answer>::with<bool>,
+    // Changes the permission mode or model: on the live process at once (the CLI's
+    // set_permission_mode / set_model), and stored for every later spawn. Replies "applied"
+    // (live) or "stored" (no process now). Errors: agent_error (the CLI refused).
+    caf::replies_to<atom::control, live_control>::with<std::string>,
+    // Restores the files to checkpoint `id` (`dry_run`: only reports); replies the JSON object
+    // {checkpoint_id, dry_run, files_changed, insertions, deletions}. `spec` (from the stored
+    // options) spawns the process when the session is hibernated. Errors: checkpoint_not_found,
+    // session_locked (a turn runs), capacity_exhausted, agent_error (the CLI failed, or the
+    // files were not restored).
+    caf::replies_to<atom::rewind, std::string, bool, turn_spec_ptr>::with<std::string>,
+    // Ends the process, closes subscribers and deletes the session's rows.
+    caf::replies_to<atom::remove>::with<bool>,
+    // Ends the process when idle (admission's LRU, idle timeout, drain); the session stays.
+    caf::reacts_to<atom::hibernate>,
+    // Refuses new turns from now on (the service drains).
+    caf::reacts_to<atom::drain>,
+    // Whether a turn runs right now.
+    caf::replies_to<atom::busy>::with<bool>,
+    // INTERNAL: one stdout line of process generation `gen`.
+    caf::reacts_to<atom::line, uint64_t, std::string>,
+    // INTERNAL: process generation `gen` ended with `code`; the text names the sandbox cap its
+    // process tree hit ("memory", "pids"), or is empty.
+    caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
+    // INTERNAL: the deadline `kind` (0 turn, 1 idle, 2 stop) of generation/turn `id` passed.
+    caf::reacts_to<atom::timeout, int32_t, uint64_t>,
+    // INTERNAL: the webhook of CLI request `request_id` of generation `gen` answered; the text
+    // is the hook output for the CLI (compact JSON object).
+    caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>>;
 
 /// Which sessions live on this node; finds or revives the actor of a session id.
 using registry_actor = caf::typed_actor<
-  // Persists a new session row, then spawns its actor; replies (id, actor). Errors:
-  // session_not_found (fork of a missing parent), unavailable.
-  caf::replies_to<atom::create, new_session>::with<std::string, session_actor>,
-  // Like `create`, for the first turn `spec`: a warm process started for the same tenant and
-  // spawn-time options becomes the session's process (its id is the session's id), and the
-  // warm pool learns the options for its next refill.
-  caf::replies_to<atom::create, new_session, turn_spec_ptr>::with<std::string, session_actor>,
-  // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
-  // Error session_not_found (unknown, or another tenant's).
-  caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
-  // Forgets session `id` (it was deleted).
-  caf::reacts_to<atom::remove, std::string>,
-  // Drain: refuse new turns, interrupt running ones after the grace period, hibernate all;
-  // replies when every session is quiet.
-  caf::replies_to<atom::drain>::with<bool>,
-  // INTERNAL: the drain phase `id` is due.
-  caf::reacts_to<atom::timeout, uint64_t>>;
+    // Persists a new session row, then spawns its actor; replies (id, actor). Errors:
+    // session_not_found (fork of a missing parent), unavailable.
+    caf::replies_to<atom::create, new_session>::with<std::string, session_actor>,
+    // Like `create`, for the first turn `spec`: a warm process started for the same tenant and
+    // spawn-time options becomes the session's process (its id is the session's id), and the
+    // warm pool learns the options for its next refill.
+    caf::replies_to<atom::create, new_session, turn_spec_ptr>::with<std::string, session_actor>,
+    // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
+    // Error session_not_found (unknown, or another tenant's).
+    caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
+    // Forgets session `id` (it was deleted).
+    caf::reacts_to<atom::remove, std::string>,
+    // Drain: refuse new turns, interrupt running ones after the grace period, hibernate all;
+    // replies when every session is quiet.
+    caf::replies_to<atom::drain>::with<bool>,
+    // INTERNAL: the drain phase `id` is due.
+    caf::reacts_to<atom::timeout, uint64_t>>;
 
 /// Pre-started CLI processes for the spawn-time options tenants use for new sessions, kept within
 /// the process budget (admission), handed to new sessions whose options match.
 using warm_pool_actor = caf::typed_actor<
-  // A warm process for key `key` (tenant and spawn options). Error: not_found (none ready).
-  caf::replies_to<atom::take, std::string>::with<warm_process_ptr>,
-  // A new session of tenant-and-options key `key` started with `spec`: keep warm processes for
-  // it (most recently used keys first) and refill in the background.
-  caf::reacts_to<atom::warm, std::string, turn_spec_ptr>,
-  // Admission needs a slot: end one warm process and give its slot back.
-  caf::reacts_to<atom::hibernate>,
-  // INTERNAL: one stdout line of warm process `id` (discarded until it is taken).
-  caf::reacts_to<atom::line, uint64_t, std::string>,
-  // INTERNAL: warm process `id` ended.
-  caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
-  // INTERNAL: time to refill.
-  caf::reacts_to<atom::timeout, uint64_t>>;
+    // A warm process for key `key` (tenant and spawn options). Error: not_found (none ready).
+    caf::replies_to<atom::take, std::string>::with<warm_process_ptr>,
+    // A new session of tenant-and-options key `key` started with `spec`: keep warm processes for
+    // it (most recently used keys first) and refill in the background.
+    caf::reacts_to<atom::warm, std::string, turn_spec_ptr>,
+    // Admission needs a slot: end one warm process and give its slot back.
+    caf::reacts_to<atom::hibernate>,
+    // INTERNAL: one stdout line of warm process `id` (discarded until it is taken).
+    caf::reacts_to<atom::line, uint64_t, std::string>,
+    // INTERNAL: warm process `id` ended.
+    caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
+    // INTERNAL: time to refill.
+    caf::reacts_to<atom::timeout, uint64_t>>;
 
 /// The process budget: at most MAX_AGENT_PROCESSES live CLIs, a bounded wait for a slot, and
 /// LRU hibernation of idle sessions to make room.
 using admission_actor = caf::typed_actor<
-  // A slot for `who` of tenant `tenant_id`; waits up to ADMISSION_WAIT. Errors:
-  // capacity_exhausted (+retry), tenant_capacity (+retry: the tenant holds its share). A new
-  // slot is also a start: granted only while fewer than MAX_CONCURRENT_SPAWNS processes start.
-  caf::replies_to<atom::acquire, session_actor, std::string>::with<bool>,
-  // A slot for capabilities probe `id` of tenant `tenant_id` (a process like any other; it is
-  // never asked to hibernate). Errors as above.
-  caf::replies_to<atom::acquire, atom::probe, uint64_t, std::string>::with<bool>,
-  // Probe `id` ended: its slot goes back.
-  caf::reacts_to<atom::release, atom::probe, uint64_t>,
-  // `who`'s process wrote its first line (or ended): its start no longer counts.
-  caf::reacts_to<atom::ready, session_actor>,
-  // A warm process the pool got a slot for wrote its first line, was taken, or never started.
-  caf::reacts_to<atom::ready, atom::warm>,
-  // `who` gave its slot back (its process is gone).
-  caf::reacts_to<atom::release, session_actor>,
-  // `who` is idle: it may be asked to hibernate when a turn needs its slot.
-  caf::reacts_to<atom::idle, session_actor>,
-  // `who` runs a turn: never a hibernation candidate meanwhile.
-  caf::reacts_to<atom::busy, session_actor>,
-  // A slot for a warm process, only if one is free now (never waits, never hibernates).
-  // Error capacity_exhausted.
-  caf::replies_to<atom::acquire, atom::warm>::with<bool>,
-  // A warm process ended: its slot goes back.
-  caf::reacts_to<atom::release, atom::warm>,
-  // A warm process became `who`'s (of tenant `tenant_id`): the slot moves from the pool to it.
-  caf::reacts_to<atom::acquire, atom::warm, session_actor, std::string>,
-  // The warm pool to ask for a slot before hibernating sessions.
-  caf::reacts_to<atom::warm, warm_pool_actor>,
-  // Current numbers.
-  caf::replies_to<atom::stats>::with<admission_stats>,
-  // INTERNAL: waiter `ticket` ran out of time; ticket 0: time to recheck asks to hibernate.
-  caf::reacts_to<atom::timeout, uint64_t>>;
+    // A slot for `who` of tenant `tenant_id`; waits up to ADMISSION_WAIT. Errors:
+    // capacity_exhausted (+retry), tenant_capacity (+retry: the tenant holds its share). A new
+    // slot is also a start: granted only while fewer than MAX_CONCURRENT_SPAWNS processes start.
+    caf::replies_to<atom::acquire, session_actor, std::string>::with<bool>,
+    // A slot for capabilities probe `id` of tenant `tenant_id` (a process like any other; it is
+    // never asked to hibernate). Errors as above.
+    caf::replies_to<atom::acquire, atom::probe, uint64_t, std::string>::with<bool>,
+    // Probe `id` ended: its slot goes back.
+    caf::reacts_to<atom::release, atom::probe, uint64_t>,
+    // `who`'s process wrote its first line (or ended): its start no longer counts.
+    caf::reacts_to<atom::ready, session_actor>,
+    // A warm process the pool got a slot for wrote its first line, was taken, or never started.
+    caf::reacts_to<atom::ready, atom::warm>,
+    // `who` gave its slot back (its process is gone).
+    caf::reacts_to<atom::release, session_actor>,
+    // `who` is idle: it may be asked to hibernate when a turn needs its slot.
+    caf::reacts_to<atom::idle, session_actor>,
+    // `who` runs a turn: never a hibernation candidate meanwhile.
+    caf::reacts_to<atom::busy, session_actor>,
+    // A slot for a warm process, only if one is free now (never waits, never hibernates).
+    // Error capacity_exhausted.
+    caf::replies_to<atom::acquire, atom::warm>::with<bool>,
+    // A warm process ended: its slot goes back.
+    caf::reacts_to<atom::release, atom::warm>,
+    // A warm process became `who`'s (of tenant `tenant_id`): the slot moves from the pool to it.
+    caf::reacts_to<atom::acquire, atom::warm, session_actor, std::string>,
+    // The warm pool to ask for a slot before hibernating sessions.
+    caf::reacts_to<atom::warm, warm_pool_actor>,
+    // Current numbers.
+    caf::replies_to<atom::stats>::with<admission_stats>,
+    // INTERNAL: waiter `ticket` ran out of time; ticket 0: time to recheck asks to hibernate.
+    caf::reacts_to<atom::timeout, uint64_t>>;
 
 /// What the agent engine offers a tenant, asked of the engine itself and cached.
 using capabilities_actor = caf::typed_actor<
-  // The engine's offer for tenant `tenant_id` (whose sandbox slot is `agent_slot`) as a JSON
-  // object text. Errors: unavailable.
-  caf::replies_to<atom::find, std::string, int64_t>::with<std::string>,
-  // INTERNAL: one stdout line of probe `id`.
-  caf::reacts_to<atom::line, uint64_t, std::string>,
-  // INTERNAL: probe `id` ran out of time or its process ended.
-  caf::reacts_to<atom::timeout, uint64_t>>;
+    // The engine's offer for tenant `tenant_id` (whose sandbox slot is `agent_slot`) as a JSON
+    // object text. Errors: unavailable.
+    caf::replies_to<atom::find, std::string, int64_t>::with<std::string>,
+    // INTERNAL: one stdout line of probe `id`.
+    caf::reacts_to<atom::line, uint64_t, std::string>,
+    // INTERNAL: probe `id` ran out of time or its process ended.
+    caf::reacts_to<atom::timeout, uint64_t>>;
 
 }  // namespace caa

@@ -4,11 +4,10 @@
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
 #include "config/uuid.hpp"
-#include "transport/claude/process.hpp"
 #include "storage/postgres/session_queries.hpp"
+#include "transport/claude/process.hpp"
 
 #include <caf/all.hpp>
-
 
 #include <map>
 
@@ -31,7 +30,7 @@ struct registry_state {
   // request of another tenant for the same id never shares (or is handed) the owner's revival.
   std::map<std::pair<std::string, std::string>,
            std::vector<caf::typed_response_promise<session_actor>>>
-    loading;
+      loading;
   bool draining = false;
   std::optional<caf::typed_response_promise<bool>> drain_promise;
   std::chrono::steady_clock::time_point drain_deadline;
@@ -47,7 +46,6 @@ void publish(const registry_state& st) {
   metrics::service().sessions_loaded.set(static_cast<int64_t>(st.live.size()));
 }
 
-
 session_actor start(self_ptr self, session_identity who) {
   auto id = who.id;
   auto tenant = who.tenant_id;
@@ -58,17 +56,16 @@ session_actor start(self_ptr self, session_identity who) {
   self->link_to(actor);
   self->state.live[id] = entry{tenant, actor};
   publish(self->state);
-  if (self->state.draining)
-    self->send(actor, atom::drain_v);
+  if (self->state.draining) self->send(actor, atom::drain_v);
   return actor;
 }
 
 /// The promises waiting for the revival of `id` by `tenant_id`, removed from the map.
-std::vector<caf::typed_response_promise<session_actor>>
-take_waiters(registry_state& st, const std::string& tenant_id, const std::string& id) {
+std::vector<caf::typed_response_promise<session_actor>> take_waiters(registry_state& st,
+                                                                     const std::string& tenant_id,
+                                                                     const std::string& id) {
   auto it = st.loading.find({tenant_id, id});
-  if (it == st.loading.end())
-    return {};
+  if (it == st.loading.end()) return {};
   auto waiters = std::move(it->second);
   st.loading.erase(it);
   return waiters;
@@ -78,44 +75,42 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
   auto& st = self->state;
   self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout,
                 storage::make_get_session_query(tenant_id, id))
-    .then(
-      [=](storage::db_result& r) {
-        auto& s = self->state;
-        auto waiters = take_waiters(s, tenant_id, id);
-        auto rec = storage::parse_session(r);
-        if (!rec) {
-          for (auto& w : waiters)
-            w.deliver(make_error(errc::session_not_found, "no such session"));
-          return;
-        }
-        session_actor actor;
-        if (auto it = s.live.find(id); it != s.live.end()) {
-          // Started meanwhile: it is the waiters' only if it belongs to their tenant.
-          if (it->second.tenant_id != tenant_id) {
-            for (auto& w : waiters)
-              w.deliver(make_error(errc::session_not_found, "no such session"));
-            return;
-          }
-          actor = it->second.actor;
-        } else {
-          session_identity who;
-          who.id = id;
-          who.tenant_id = tenant_id;
-          who.last_seq = rec->last_seq;
-          who.turns = static_cast<uint32_t>(rec->total_turns);
-          who.cli_session_started = rec->total_turns > 0 || rec->last_seq > 0;
-          if (rec->parent_session_id && !who.cli_session_started)
-            who.parent_session_id = *rec->parent_session_id;
-          actor = start(self, std::move(who));
-        }
-        for (auto& w : waiters)
-          w.deliver(actor);
-      },
-      [=](caf::error& e) {
-        auto waiters = take_waiters(self->state, tenant_id, id);
-        for (auto& w : waiters)
-          w.deliver(e);
-      });
+      .then(
+          [=](storage::db_result& r) {
+            auto& s = self->state;
+            auto waiters = take_waiters(s, tenant_id, id);
+            auto rec = storage::parse_session(r);
+            if (!rec) {
+              for (auto& w : waiters)
+                w.deliver(make_error(errc::session_not_found, "no such session"));
+              return;
+            }
+            session_actor actor;
+            if (auto it = s.live.find(id); it != s.live.end()) {
+              // Started meanwhile: it is the waiters' only if it belongs to their tenant.
+              if (it->second.tenant_id != tenant_id) {
+                for (auto& w : waiters)
+                  w.deliver(make_error(errc::session_not_found, "no such session"));
+                return;
+              }
+              actor = it->second.actor;
+            } else {
+              session_identity who;
+              who.id = id;
+              who.tenant_id = tenant_id;
+              who.last_seq = rec->last_seq;
+              who.turns = static_cast<uint32_t>(rec->total_turns);
+              who.cli_session_started = rec->total_turns > 0 || rec->last_seq > 0;
+              if (rec->parent_session_id && !who.cli_session_started)
+                who.parent_session_id = *rec->parent_session_id;
+              actor = start(self, std::move(who));
+            }
+            for (auto& w : waiters) w.deliver(actor);
+          },
+          [=](caf::error& e) {
+            auto waiters = take_waiters(self->state, tenant_id, id);
+            for (auto& w : waiters) w.deliver(e);
+          });
 }
 
 /// Asks every session whether a turn runs; then polls again or moves to hibernation.
@@ -132,8 +127,7 @@ void poll_busy(self_ptr self) {
   auto pending = std::make_shared<std::size_t>(st.live.size());
   auto any = std::make_shared<bool>(false);
   auto next = [=] {
-    if (--*pending > 0)
-      return;
+    if (--*pending > 0) return;
     if (*any)
       self->delayed_send(self, 250ms, atom::timeout_v, uint64_t{phase_poll});
     else
@@ -141,7 +135,12 @@ void poll_busy(self_ptr self) {
   };
   for (auto& [id, e] : st.live)
     self->request(e.actor, 2s, atom::busy_v)
-      .then([=](bool b) { *any = *any || b; next(); }, [=](caf::error&) { next(); });
+        .then(
+            [=](bool b) {
+              *any = *any || b;
+              next();
+            },
+            [=](caf::error&) { next(); });
 }
 
 void on_drain_phase(self_ptr self, uint64_t phase) {
@@ -156,8 +155,7 @@ void on_drain_phase(self_ptr self, uint64_t phase) {
       self->delayed_send(self, 2s, atom::timeout_v, uint64_t{phase_hibernate});
       break;
     case phase_hibernate:
-      for (auto& [id, e] : st.live)
-        self->send(e.actor, atom::hibernate_v);
+      for (auto& [id, e] : st.live) self->send(e.actor, atom::hibernate_v);
       if (st.live.empty())
         self->send(self, atom::timeout_v, uint64_t{phase_done});
       else
@@ -185,30 +183,27 @@ void create(self_ptr self, new_session ns, warm_process_ptr warm,
       self->send(self->state.deps.sessions.admission, atom::release_v, atom::warm_v);
     }
   };
-      auto id = warm ? warm->session_id : new_uuid();
-      storage::new_session row;
-      row.tenant_id = ns.tenant_id;
-      row.id = id;
-      row.cli_session_id = id;
-      if (ns.parent_session_id)
-        row.parent_session_id = *ns.parent_session_id;
-      row.status = storage::session_status::idle;
-      if (ns.model)
-        row.model = *ns.model;
-      row.permission_mode = ns.permission_mode;
-      row.cwd = ns.cwd_relative;
-      row.options_json = ns.options_json.empty() ? "{}" : ns.options_json;
-      if (ns.title)
-        row.title = *ns.title;
-      row.tags = ns.tags;
-      auto q = storage::make_create_session_query(row);
-      if (!q) {
-        give_back();
-        rp.deliver(q.error());
-        return;
-      }
-      self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout, std::move(*q))
-        .then(
+  auto id = warm ? warm->session_id : new_uuid();
+  storage::new_session row;
+  row.tenant_id = ns.tenant_id;
+  row.id = id;
+  row.cli_session_id = id;
+  if (ns.parent_session_id) row.parent_session_id = *ns.parent_session_id;
+  row.status = storage::session_status::idle;
+  if (ns.model) row.model = *ns.model;
+  row.permission_mode = ns.permission_mode;
+  row.cwd = ns.cwd_relative;
+  row.options_json = ns.options_json.empty() ? "{}" : ns.options_json;
+  if (ns.title) row.title = *ns.title;
+  row.tags = ns.tags;
+  auto q = storage::make_create_session_query(row);
+  if (!q) {
+    give_back();
+    rp.deliver(q.error());
+    return;
+  }
+  self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout, std::move(*q))
+      .then(
           [=](storage::db_result& r) mutable {
             auto rec = storage::parse_session(r);
             if (!rec) {
@@ -219,10 +214,8 @@ void create(self_ptr self, new_session ns, warm_process_ptr warm,
             session_identity who;
             who.id = id;
             who.tenant_id = ns.tenant_id;
-            if (ns.parent_session_id)
-              who.parent_session_id = *ns.parent_session_id;
-            if (ns.fork_at_message)
-              who.fork_at_message = *ns.fork_at_message;
+            if (ns.parent_session_id) who.parent_session_id = *ns.parent_session_id;
+            if (ns.fork_at_message) who.fork_at_message = *ns.fork_at_message;
             who.warm = warm;
             auto actor = start(self, std::move(who));
             if (warm)  // the pool's slot is this session's now
@@ -242,11 +235,9 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
     // A session ending is handled by the down handler; anything else stops the registry. A
     // deleted session is no longer in `live` when its (normal) exit arrives: a normal exit
     // never stops the registry, or one DELETE would take every session down with it.
-    if (!em.reason || em.reason == caf::exit_reason::normal)
-      return;
+    if (!em.reason || em.reason == caf::exit_reason::normal) return;
     for (auto& [id, e] : self->state.live)
-      if (e.actor.address() == em.source)
-        return;
+      if (e.actor.address() == em.source) return;
     self->quit(em.reason);
   });
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -259,64 +250,60 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
       }
   });
   return {
-    [=](atom::create, new_session& ns) -> caf::result<std::string, session_actor> {
-      if (self->state.draining)
-        return make_error(errc::unavailable, "draining");
-      auto rp = self->make_response_promise<std::string, session_actor>();
-      create(self, std::move(ns), nullptr, rp);
-      return rp;
-    },
-    [=](atom::create, new_session& ns,
-        turn_spec_ptr& spec) -> caf::result<std::string, session_actor> {
-      auto& st = self->state;
-      if (st.draining)
-        return make_error(errc::unavailable, "draining");
-      auto rp = self->make_response_promise<std::string, session_actor>();
-      if (!st.deps.warm || !spec || ns.parent_session_id) {
+      [=](atom::create, new_session& ns) -> caf::result<std::string, session_actor> {
+        if (self->state.draining) return make_error(errc::unavailable, "draining");
+        auto rp = self->make_response_promise<std::string, session_actor>();
         create(self, std::move(ns), nullptr, rp);
         return rp;
-      }
-      auto key = warm_key(ns.tenant_id, *spec);
-      self->send(st.deps.warm, atom::warm_v, key, spec);
-      self->request(st.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
-        .then([=](warm_process_ptr& w) mutable { create(self, ns, std::move(w), rp); },
-              [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
-      return rp;
-    },
-    [=](atom::find, std::string& tenant_id, std::string& id) -> caf::result<session_actor> {
-      auto& st = self->state;
-      if (auto it = st.live.find(id); it != st.live.end()) {
-        if (it->second.tenant_id != tenant_id)
-          return make_error(errc::session_not_found, "no such session");
-        return it->second.actor;
-      }
-      auto rp = self->make_response_promise<session_actor>();
-      auto& waiters = st.loading[{tenant_id, id}];
-      waiters.push_back(rp);
-      if (waiters.size() == 1)
-        revive(self, tenant_id, id);
-      return rp;
-    },
-    [=](atom::remove, std::string& id) {
-      self->state.live.erase(id);
-      publish(self->state);
-    },
-    [=](atom::drain) -> caf::result<bool> {
-      auto& st = self->state;
-      st.draining = true;
-      for (auto& [id, e] : st.live)
-        self->send(e.actor, atom::drain_v);
-      auto rp = self->make_response_promise<bool>();
-      // Running turns get the grace period (polled: an idle node drains at once); then every
-      // turn is interrupted and every process ended; then the registry answers.
-      st.drain_deadline = std::chrono::steady_clock::now()
-                          + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                            st.deps.drain_grace);
-      st.drain_promise = rp;
-      self->send(self, atom::timeout_v, uint64_t{phase_poll});
-      return rp;
-    },
-    [=](atom::timeout, uint64_t phase) { on_drain_phase(self, phase); },
+      },
+      [=](atom::create, new_session& ns,
+          turn_spec_ptr& spec) -> caf::result<std::string, session_actor> {
+        auto& st = self->state;
+        if (st.draining) return make_error(errc::unavailable, "draining");
+        auto rp = self->make_response_promise<std::string, session_actor>();
+        if (!st.deps.warm || !spec || ns.parent_session_id) {
+          create(self, std::move(ns), nullptr, rp);
+          return rp;
+        }
+        auto key = warm_key(ns.tenant_id, *spec);
+        self->send(st.deps.warm, atom::warm_v, key, spec);
+        self->request(st.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
+            .then([=](warm_process_ptr& w) mutable { create(self, ns, std::move(w), rp); },
+                  [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
+        return rp;
+      },
+      [=](atom::find, std::string& tenant_id, std::string& id) -> caf::result<session_actor> {
+        auto& st = self->state;
+        if (auto it = st.live.find(id); it != st.live.end()) {
+          if (it->second.tenant_id != tenant_id)
+            return make_error(errc::session_not_found, "no such session");
+          return it->second.actor;
+        }
+        auto rp = self->make_response_promise<session_actor>();
+        auto& waiters = st.loading[{tenant_id, id}];
+        waiters.push_back(rp);
+        if (waiters.size() == 1) revive(self, tenant_id, id);
+        return rp;
+      },
+      [=](atom::remove, std::string& id) {
+        self->state.live.erase(id);
+        publish(self->state);
+      },
+      [=](atom::drain) -> caf::result<bool> {
+        auto& st = self->state;
+        st.draining = true;
+        for (auto& [id, e] : st.live) self->send(e.actor, atom::drain_v);
+        auto rp = self->make_response_promise<bool>();
+        // Running turns get the grace period (polled: an idle node drains at once); then every
+        // turn is interrupted and every process ended; then the registry answers.
+        st.drain_deadline =
+            std::chrono::steady_clock::now() +
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(st.deps.drain_grace);
+        st.drain_promise = rp;
+        self->send(self, atom::timeout_v, uint64_t{phase_poll});
+        return rp;
+      },
+      [=](atom::timeout, uint64_t phase) { on_drain_phase(self, phase); },
   };
 }
 

@@ -174,19 +174,19 @@ int run_service(const settings& cfg) {
   // PostgreSQL every half TTL which keys of its open connections are revoked.
   authenticator->set_revocation_check(api::make_revoked_lookup(keys));
   auto revocation_period = std::max<caf::timespan>(
-    std::chrono::milliseconds{250},
-    std::chrono::duration_cast<caf::timespan>(cfg.auth.key_cache_ttl) / 2);
+      std::chrono::milliseconds{250},
+      std::chrono::duration_cast<caf::timespan>(cfg.auth.key_cache_ttl) / 2);
   // Arguments, not captures: CAF 0.17.6 spawns argument-less function actors with UB.
   auto revocations = sys.spawn(
-    [](caf::event_based_actor* self, std::shared_ptr<auth::key_authenticator> auth,
-       caf::timespan period) {
-      self->send(self, atom::timeout_v);
-      return caf::behavior{[=](atom::timeout) {
-        auth->check_revocations();
-        self->delayed_send(self, period, atom::timeout_v);
-      }};
-    },
-    authenticator, revocation_period);
+      [](caf::event_based_actor* self, std::shared_ptr<auth::key_authenticator> auth,
+         caf::timespan period) {
+        self->send(self, atom::timeout_v);
+        return caf::behavior{[=](atom::timeout) {
+          auth->check_revocations();
+          self->delayed_send(self, period, atom::timeout_v);
+        }};
+      },
+      authenticator, revocation_period);
   api::redis_rate_limiter limiter{
       sys, *redis, cfg.auth, std::chrono::duration_cast<caf::timespan>(cfg.storage.redis_timeout)};
   capabilities_deps cdeps;

@@ -33,8 +33,7 @@ bool parse_object(std::string_view text, Document& doc) {
 }
 
 const Value* member(const Value& v, const char* name) {
-  if (!v.IsObject())
-    return nullptr;
+  if (!v.IsObject()) return nullptr;
   auto it = v.FindMember(name);
   return it == v.MemberEnd() ? nullptr : &it->value;
 }
@@ -51,7 +50,6 @@ void write_control(session_self self, const std::string& line) {
   if (!st.proc || st.proc->write_line(std::string{line}))
     log::warn("cannot write a control line", {.component = "session", .session_id = st.who.id});
 }
-
 
 /// A system `message` event (API.md message type `system`) with a subtype and a text.
 api_event system_message(std::string_view subtype, std::string_view text,
@@ -80,15 +78,16 @@ api_event system_message(std::string_view subtype, std::string_view text,
   return api_event{"message", buf.GetString()};
 }
 
-
 namespace {
 
 using namespace std::chrono_literals;
 
 std::string rfc3339_after(caf::timespan d) {
-  auto t = std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
+  auto t = std::chrono::system_clock::now() +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
   auto secs = std::chrono::system_clock::to_time_t(t);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
@@ -150,10 +149,8 @@ std::string question_event(const std::string& request_id, const Value& input,
 
 /// `path` relative to `root` ("." for the root itself); empty when it lies outside.
 std::string relative_to(const std::string& root, const std::string& path) {
-  if (root.empty() || path.rfind(root, 0) != 0)
-    return {};
-  if (path.size() == root.size())
-    return ".";
+  if (root.empty() || path.rfind(root, 0) != 0) return {};
+  if (path.size() == root.size()) return ".";
   return path[root.size()] == '/' ? path.substr(root.size() + 1) : std::string{};
 }
 
@@ -162,8 +159,7 @@ std::string relative_to(const std::string& root, const std::string& path) {
 Value client_suggestions(const Value& in, const std::string& root,
                          rapidjson::Document::AllocatorType& a) {
   Value out(rapidjson::kArrayType);
-  if (!in.IsArray())
-    return out;
+  if (!in.IsArray()) return out;
   for (auto& s : in.GetArray()) {
     Value copy(s, a);
     bool keep = true;
@@ -176,8 +172,7 @@ Value client_suggestions(const Value& in, const std::string& root,
       }
       copy["directories"] = rel;
     }
-    if (keep)
-      out.PushBack(copy, a);
+    if (keep) out.PushBack(copy, a);
   }
   return out;
 }
@@ -190,8 +185,7 @@ std::string permission_event(const std::string& request_id, const Value& req,
   out.AddMember("request_id", Value(request_id.c_str(), a), a);
   out.AddMember("tool_name", Value(string_member(req, "tool_name").c_str(), a), a);
   Value input(rapidjson::kObjectType);
-  if (auto* in = member(req, "input"); in != nullptr && in->IsObject())
-    input.CopyFrom(*in, a);
+  if (auto* in = member(req, "input"); in != nullptr && in->IsObject()) input.CopyFrom(*in, a);
   out.AddMember("input", input, a);
   out.AddMember("tool_use_id", Value(string_member(req, "tool_use_id").c_str(), a), a);
   Value none(rapidjson::kArrayType);
@@ -226,8 +220,8 @@ void on_can_use_tool(session_self self, const std::string& request_id, const Val
     auto data = question_event(request_id, *input, string_member(req, "tool_use_id"), expires, p);
     emit(self, api_event{"question", std::move(data)});
   } else {
-    emit(self, api_event{"permission_request",
-                         permission_event(request_id, req, expires, st.work_root)});
+    emit(self,
+         api_event{"permission_request", permission_event(request_id, req, expires, st.work_root)});
   }
   self->delayed_send(self, st.deps.permission_timeout, atom::timeout_v,
                      int32_t{permission_deadline}, p.token);
@@ -240,11 +234,9 @@ void on_can_use_tool(session_self self, const std::string& request_id, const Val
 
 void on_cli_request(session_self self, const claude::cli_message& msg) {
   Document doc;
-  if (msg.request_id.empty() || !parse_object(msg.raw, doc))
-    return;
+  if (msg.request_id.empty() || !parse_object(msg.raw, doc)) return;
   auto* req = member(doc, "request");
-  if (req == nullptr || !req->IsObject())
-    return;
+  if (req == nullptr || !req->IsObject()) return;
   if (msg.subtype == "can_use_tool")
     on_can_use_tool(self, msg.request_id, *req);
   else if (msg.subtype == "hook_callback")
@@ -260,8 +252,7 @@ void on_cli_control_reply(session_self self, const claude::cli_message& msg) {
     return;
   }
   auto it = st.awaiting.find(msg.request_id);
-  if (it == st.awaiting.end())
-    return;
+  if (it == st.awaiting.end()) return;
   auto reply = std::move(it->second);
   st.awaiting.erase(it);
   if (msg.subtype != "success") {
@@ -302,8 +293,7 @@ caf::result<bool> on_answer(session_self self, pending_answer a) {
   } else {
     it = st.pending.find(a.request_id);
   }
-  if (it == st.pending.end())
-    return make_error(errc::session_idle, "no such pending request");
+  if (it == st.pending.end()) return make_error(errc::session_idle, "no such pending request");
   const auto& p = it->second;
   auto request_id = it->first;
   if (a.behavior == "deny") {
@@ -313,8 +303,7 @@ caf::result<bool> on_answer(session_self self, pending_answer a) {
   }
   if (p.question) {
     Document input;
-    if (!parse_object(p.input_json, input))
-      input.SetObject();
+    if (!parse_object(p.input_json, input)) input.SetObject();
     auto& al = input.GetAllocator();
     Value answers(rapidjson::kObjectType);
     if (a.answers) {
@@ -327,8 +316,7 @@ caf::result<bool> on_answer(session_self self, pending_answer a) {
           label = m.value.GetString();
         } else if (m.value.IsArray()) {  // multi-select: labels joined as the SDKs do
           for (auto& l : m.value.GetArray())
-            if (l.IsString())
-              label += (label.empty() ? "" : ", ") + std::string{l.GetString()};
+            if (l.IsString()) label += (label.empty() ? "" : ", ") + std::string{l.GetString()};
         } else {
           return http::validation_error({{"answers", "values must be labels (strings)"}});
         }
@@ -337,7 +325,7 @@ caf::result<bool> on_answer(session_self self, pending_answer a) {
     } else if (a.answer) {
       if (p.questions.size() != 1)
         return http::validation_error(
-          {{"answer", "only answers a request with exactly one question; use answers"}});
+            {{"answer", "only answers a request with exactly one question; use answers"}});
       answers.AddMember(Value(p.questions.front().c_str(), al), Value(a.answer->c_str(), al), al);
     } else if (a.updated_input) {
       allow(self, request_id, *a.updated_input);
@@ -352,8 +340,7 @@ caf::result<bool> on_answer(session_self self, pending_answer a) {
     st.pending.erase(it);
     return true;
   }
-  if (a.behavior != "allow")
-    return http::validation_error({{"behavior", "must be allow or deny"}});
+  if (a.behavior != "allow") return http::validation_error({{"behavior", "must be allow or deny"}});
   allow(self, request_id, a.updated_input.value_or(p.input_json));
   st.pending.erase(it);
   return true;
@@ -362,16 +349,15 @@ caf::result<bool> on_answer(session_self self, pending_answer a) {
 void on_permission_timeout(session_self self, uint64_t token) {
   auto& st = self->state;
   for (auto it = st.pending.begin(); it != st.pending.end(); ++it) {
-    if (it->second.token != token)
-      continue;
+    if (it->second.token != token) continue;
     auto id = it->first;
     auto tool = it->second.tool_name;
     st.pending.erase(it);
     deny(self, id, "No answer came within the permission timeout: the call is denied.");
     if (st.in_turn)
       emit(self, system_message("permission_timeout",
-                                "No answer came for " + tool
-                                  + " within the permission timeout; it was denied.",
+                                "No answer came for " + tool +
+                                    " within the permission timeout; it was denied.",
                                 {{"request_id", id}, {"tool_name", tool}}));
     return;
   }

@@ -25,7 +25,6 @@ using rapidjson::Value;
 
 namespace {
 
-
 /// The webhook body: the CLI's hook input without server paths, plus `hook_event` and our
 /// `session_id`.
 std::string webhook_body(const session_state& st, const Value& input) {
@@ -34,8 +33,8 @@ std::string webhook_body(const session_state& st, const Value& input) {
   if (input.IsObject())
     for (auto& m : input.GetObject()) {
       std::string_view name{m.name.GetString(), m.name.GetStringLength()};
-      if (name == "transcript_path" || name == "agent_transcript_path" || name == "cwd"
-          || name == "session_id")
+      if (name == "transcript_path" || name == "agent_transcript_path" || name == "cwd" ||
+          name == "session_id")
         continue;
       out.AddMember(Value(m.name, a), Value(m.value, a), a);
     }
@@ -44,8 +43,7 @@ std::string webhook_body(const session_state& st, const Value& input) {
   auto cwd = string_member(input, "cwd");
   if (!st.work_root.empty() && cwd.rfind(st.work_root, 0) == 0) {
     auto rel = cwd.substr(st.work_root.size());
-    if (!rel.empty() && rel.front() == '/')
-      rel.erase(0, 1);
+    if (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
     out.AddMember("cwd", Value(rel.empty() ? "." : rel.c_str(), a), a);
   }
   return json::to_string(out);
@@ -53,8 +51,7 @@ std::string webhook_body(const session_state& st, const Value& input) {
 
 /// What the CLI gets when the webhook of `event` failed: PreToolUse denies, the others proceed.
 std::string failed_hook_output(const std::string& event, std::string_view why) {
-  if (event != "PreToolUse")
-    return "{}";
+  if (event != "PreToolUse") return "{}";
   Document out(rapidjson::kObjectType);
   auto& a = out.GetAllocator();
   Value hso(rapidjson::kObjectType);
@@ -70,22 +67,20 @@ std::string failed_hook_output(const std::string& event, std::string_view why) {
 /// additional_context?}` of `event`; empty when the answer is not of that shape.
 std::string hook_output(const std::string& event, std::string_view body) {
   Document in;
-  if (!parse_object(body, in))
-    return {};
+  if (!parse_object(body, in)) return {};
   auto* decision = member(in, "decision");
   auto* reason = member(in, "reason");
   auto* modified = member(in, "modified_input");
   auto* context = member(in, "additional_context");
   std::string d;
   if (decision != nullptr) {
-    if (!decision->IsString())
-      return {};
+    if (!decision->IsString()) return {};
     d = decision->GetString();
-    if (d != "allow" && d != "deny" && d != "ask")
-      return {};
+    if (d != "allow" && d != "deny" && d != "ask") return {};
   }
-  if ((reason != nullptr && !reason->IsString()) || (modified != nullptr && !modified->IsObject())
-      || (context != nullptr && !context->IsString()))
+  if ((reason != nullptr && !reason->IsString()) ||
+      (modified != nullptr && !modified->IsObject()) ||
+      (context != nullptr && !context->IsString()))
     return {};
   Document out(rapidjson::kObjectType);
   auto& a = out.GetAllocator();
@@ -96,8 +91,7 @@ std::string hook_output(const std::string& event, std::string_view body) {
     if (!d.empty()) {
       hso.AddMember("permissionDecision", Value(d.c_str(), a), a);
       specific = true;
-      if (reason != nullptr)
-        hso.AddMember("permissionDecisionReason", Value(*reason, a), a);
+      if (reason != nullptr) hso.AddMember("permissionDecisionReason", Value(*reason, a), a);
       if (modified != nullptr && d == "allow")
         hso.AddMember("updatedInput", Value(*modified, a), a);
     }
@@ -106,13 +100,12 @@ std::string hook_output(const std::string& event, std::string_view body) {
     out.AddMember("reason", reason != nullptr ? Value(*reason, a) : Value("Blocked by a webhook."),
                   a);
   }
-  if (context != nullptr
-      && (event == "PreToolUse" || event == "PostToolUse" || event == "UserPromptSubmit")) {
+  if (context != nullptr &&
+      (event == "PreToolUse" || event == "PostToolUse" || event == "UserPromptSubmit")) {
     hso.AddMember("additionalContext", Value(*context, a), a);
     specific = true;
   }
-  if (specific)
-    out.AddMember("hookSpecificOutput", hso, a);
+  if (specific) out.AddMember("hookSpecificOutput", hso, a);
   return json::to_string(out);
 }
 
@@ -133,7 +126,7 @@ void on_hook_callback(session_self self, const std::string& request_id, const Va
   if (st.hooks_in_flight.size() >= max_hooks_in_flight) {
     metrics::webhook_failed(hook.event, "busy");
     if (auto line = claude::control_success(
-          request_id, failed_hook_output(hook.event, "too many webhooks in flight")))
+            request_id, failed_hook_output(hook.event, "too many webhooks in flight")))
       write_control(self, *line);
     return;
   }
@@ -177,51 +170,44 @@ void on_hook_callback(session_self self, const std::string& request_id, const Va
   });
 }
 
-
 void on_hooked(session_self self, uint64_t gen, std::string request_id, std::string wrapped) {
   auto& st = self->state;
   st.hooks_in_flight.erase({gen, request_id});
   Document doc;
-  if (gen != st.gen || !st.proc || !parse_object(wrapped, doc))
-    return;
+  if (gen != st.gen || !st.proc || !parse_object(wrapped, doc)) return;
   auto failure = string_member(doc, "failure");
   auto event = string_member(doc, "event");
   if (!failure.empty()) {
-    log::warn("webhook failed", {.component = "webhook", .session_id = st.who.id,
-                                 .error_code = failure});
+    log::warn("webhook failed",
+              {.component = "webhook", .session_id = st.who.id, .error_code = failure});
     if (st.in_turn)
-      emit(self, system_message("hook_failed",
-                                "The " + event + " webhook failed (" + failure + ").",
-                                {{"hook_event", event}, {"reason", failure}}));
+      emit(self,
+           system_message("hook_failed", "The " + event + " webhook failed (" + failure + ").",
+                          {{"hook_event", event}, {"reason", failure}}));
   }
   auto* output = member(doc, "output");
-  auto line = claude::control_success(request_id, output != nullptr ? json::to_string(*output)
-                                                                    : std::string{"{}"});
-  if (line)
-    write_control(self, *line);
+  auto line = claude::control_success(
+      request_id, output != nullptr ? json::to_string(*output) : std::string{"{}"});
+  if (line) write_control(self, *line);
 }
 
 std::string parse_hooks(const turn_spec& spec, std::vector<hook_target>& hooks) {
   hooks.clear();
   Document doc;
-  if (spec.hooks_json.empty() || !parse_object(spec.hooks_json, doc))
-    return {};
+  if (spec.hooks_json.empty() || !parse_object(spec.hooks_json, doc)) return {};
   Document out(rapidjson::kObjectType);
   auto& a = out.GetAllocator();
   for (auto& ev : doc.GetObject()) {
-    if (!ev.value.IsArray())
-      continue;
+    if (!ev.value.IsArray()) continue;
     Value list(rapidjson::kArrayType);
     for (auto& h : ev.value.GetArray()) {
       hook_target t;
       t.event = ev.name.GetString();
       t.url = string_member(h, "url");
-      if (auto* to = member(h, "timeout"); to != nullptr && to->IsInt())
-        t.timeout_s = to->GetInt();
+      if (auto* to = member(h, "timeout"); to != nullptr && to->IsInt()) t.timeout_s = to->GetInt();
       if (auto* hs = member(h, "headers"); hs != nullptr && hs->IsObject())
         for (auto& m : hs->GetObject())
-          if (m.value.IsString())
-            t.headers.emplace_back(m.name.GetString(), m.value.GetString());
+          if (m.value.IsString()) t.headers.emplace_back(m.name.GetString(), m.value.GetString());
       Value entry(rapidjson::kObjectType);
       auto matcher = string_member(h, "matcher");
       entry.AddMember("matcher", matcher.empty() ? Value() : Value(matcher.c_str(), a), a);
@@ -242,7 +228,6 @@ std::string parse_hooks(const turn_spec& spec, std::vector<hook_target>& hooks) 
 std::string register_hooks(session_self self, const turn_spec& spec) {
   return parse_hooks(spec, self->state.hooks);
 }
-
 
 }  // namespace caa::detail
 

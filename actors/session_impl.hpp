@@ -55,8 +55,8 @@ enum timeout_kind : int32_t {
 
 /// Work waiting for the session's process (a turn, or a rewind of a hibernated session).
 struct waiting_work {
-  std::function<void()> ready;            ///< the process runs: start the work
-  std::function<void(caf::error)> fail;   ///< no process could be had: answer the error
+  std::function<void()> ready;           ///< the process runs: start the work
+  std::function<void(caf::error)> fail;  ///< no process could be had: answer the error
 };
 
 /// `can_use_tool` requests of the CLI one session keeps waiting at once; more are denied at once
@@ -77,10 +77,10 @@ struct pending_request {
 
 /// A webhook registered with the CLI as a hook callback (callback id "hook-<index>").
 struct hook_target {
-  std::string event;    ///< PreToolUse, PostToolUse, ...
-  std::string url;      ///< checked by the outbound client
+  std::string event;                                         ///< PreToolUse, PostToolUse, ...
+  std::string url;                                           ///< checked by the outbound client
   std::vector<std::pair<std::string, std::string>> headers;  ///< secrets: never logged
-  int timeout_s = 30;   ///< 1..300
+  int timeout_s = 30;                                        ///< 1..300
 };
 
 /// Receives the response to a control request we sent the CLI: ok, then the payload object
@@ -103,7 +103,7 @@ struct session_state {
   // given back (or reused) only when they are gone, so the budget is never exceeded.
   std::map<uint64_t, std::shared_ptr<claude::agent_process>> retiring;
   bool holds_slot = false;
-  bool retire_armed = false;  // a retire_deadline is pending
+  bool retire_armed = false;                   // a retire_deadline is pending
   caf::actor_clock::time_point last_activity;  // the last request (the actor's clock)
   bool starting = false;  // the process admission counts as starting has not spoken yet
   std::string proc_options_json;
@@ -114,8 +114,8 @@ struct session_state {
   bool in_turn = false;
   bool interrupt_requested = false;
   bool turn_saw_result = false;
-  double turn_cost_usd = 0;       // from this turn's result
-  std::string turn_usage_json;    // from this turn's result
+  double turn_cost_usd = 0;     // from this turn's result
+  std::string turn_usage_json;  // from this turn's result
   std::optional<std::string> turn_model;
   uint32_t turn = 0;
   uint64_t idle_token = 0;
@@ -126,17 +126,17 @@ struct session_state {
   // Interactive control (session_control.cpp).
   std::map<std::string, pending_request> pending;  // by the CLI's request id
   uint64_t pending_tokens = 0;
-  std::vector<hook_target> hooks;                  // of the current process
+  std::vector<hook_target> hooks;                              // of the current process
   std::set<std::pair<uint64_t, std::string>> hooks_in_flight;  // (gen, CLI request id)
-  std::map<std::string, control_reply_fn> awaiting;  // our control requests, by id
-  std::optional<std::string> stored_options;       // options_json last written by a control
-  bool rewinding = false;                          // a rewind is under way
+  std::map<std::string, control_reply_fn> awaiting;            // our control requests, by id
+  std::optional<std::string> stored_options;  // options_json last written by a control
+  bool rewinding = false;                     // a rewind is under way
 
   // The file checkpoint of the running turn.
   bool turn_checkpointed = false;
-  std::string turn_uuid;                  // the prompt uuid (checkpoint id)
-  std::string work_root;                  // absolute tenant work dir, for relative paths
-  std::set<std::string> turn_files;       // files its edit tools touched
+  std::string turn_uuid;             // the prompt uuid (checkpoint id)
+  std::string work_root;             // absolute tenant work dir, for relative paths
+  std::set<std::string> turn_files;  // files its edit tools touched
 
   // Events: assigned, persisted (committed), delivered.
   uint64_t last_seq = 0;

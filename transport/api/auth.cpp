@@ -19,7 +19,7 @@ digest sha256_of(const std::string& s) {
 
 key_authenticator::key_authenticator(key_lookup lookup, std::chrono::milliseconds ttl,
                                      std::size_t max_entries)
-    : lookup_(std::move(lookup)), ttl_(ttl), max_entries_(max_entries), known_(max_entries),
+    : lookup_(std::move(lookup)), ttl_(ttl), known_(max_entries),
       unknown_(max_entries), vouched_(max_entries) {}
 
 bool key_authenticator::plausible(const std::string& key) noexcept {

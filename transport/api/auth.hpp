@@ -167,7 +167,6 @@ private:
 
   key_lookup lookup_;
   std::chrono::milliseconds ttl_;
-  std::size_t max_entries_;
   std::mutex mtx_;
   lru_map<entry> known_;    // keys found (valid or revoked), by hash
   lru_map<entry> unknown_;  // keys not found (the negative cache), by hash
