@@ -2,9 +2,9 @@
 
 #include "actors/admission_book.hpp"
 #include "config/errc.hpp"
+#include "config/error_values.hpp"
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
-#include "transport/http/error_catalog.hpp"
 
 #include <caf/all.hpp>
 
@@ -17,12 +17,11 @@ namespace caa {
 namespace {
 
 using admission_logic::claimant_id;
-using clock = std::chrono::steady_clock;
 
 struct pending {
   claimant_id who;
   caf::typed_response_promise<bool> promise;
-  clock::time_point since;
+  caf::actor_clock::time_point since;
 };
 
 /// The actor around the book: it maps sessions and probes to claimants, keeps the promises of
@@ -72,7 +71,7 @@ void count_grant(admission_state& st, std::chrono::duration<double> waited) {
 /// Carries out what the book asked for.
 void apply(self_ptr self, admission_logic::effects& fx) {
   auto& st = self->state;
-  auto now = clock::now();
+  auto now = self->clock().now();
   for (auto ticket : fx.granted) {
     auto it = st.waiting.find(ticket);
     if (it == st.waiting.end()) continue;
@@ -86,7 +85,7 @@ void apply(self_ptr self, admission_logic::effects& fx) {
   for (uint32_t i = 0; i < fx.ask_pool && st.pool; ++i) self->send(st.pool, atom::hibernate_v);
   if (fx.recheck && !st.recheck_armed) {
     st.recheck_armed = true;
-    self->delayed_send(self, st.cfg.patience, atom::timeout_v, uint64_t{0});
+    self->delayed_send(self, st.cfg.patience, atom::recheck_v);
   }
   publish(st);
 }
@@ -110,13 +109,13 @@ caf::result<bool> acquire(self_ptr self, claimant_id who, const std::string& ten
   admission_logic::effects fx;
   uint64_t ticket = 0;
   bool had = st.book->holds(who);
-  if (st.book->acquire(who, tenant, hibernatable, clock::now(), ticket, fx)) {
+  if (st.book->acquire(who, tenant, hibernatable, self->clock().now(), ticket, fx)) {
     if (!had) count_grant(st, std::chrono::duration<double>{0});
     apply(self, fx);
     return true;
   }
   auto rp = self->make_response_promise<bool>();
-  st.waiting.emplace(ticket, pending{who, rp, clock::now()});
+  st.waiting.emplace(ticket, pending{who, rp, self->clock().now()});
   self->delayed_send(self, st.cfg.wait, atom::timeout_v, ticket);
   apply(self, fx);
   return rp;
@@ -167,13 +166,13 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
     s.sessions.erase(id);
     drop_waiting(s, id);
     admission_logic::effects fx;
-    s.book->release(id, clock::now(), fx);
+    s.book->release(id, self->clock().now(), fx);
     apply(self, fx);
   });
   // Runs `f(book, now, effects)` and carries out the effects.
   auto with_book = [self](auto f) {
     admission_logic::effects fx;
-    f(*self->state.book, clock::now(), fx);
+    f(*self->state.book, self->clock().now(), fx);
     apply(self, fx);
   };
   return {
@@ -239,21 +238,20 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
         out.starting = s.book->starting();
         return out;
       },
+      [=](atom::recheck) {
+        self->state.recheck_armed = false;
+        with_book([](auto& b, auto now, auto& fx) { b.recheck(now, fx); });
+      },
       [=](atom::timeout, uint64_t ticket) {
         auto& s = self->state;
-        if (ticket == 0) {
-          s.recheck_armed = false;
-          with_book([](auto& b, auto now, auto& fx) { b.recheck(now, fx); });
-          return;
-        }
         admission_logic::effects fx;
-        auto why = s.book->expire(ticket, clock::now(), fx);
+        auto why = s.book->expire(ticket, self->clock().now(), fx);
         auto it = s.waiting.find(ticket);
         if (why != admission_logic::refusal::none && it != s.waiting.end()) {
           ++s.stats.refused;
           metrics::service().admission_refused.inc();
           auto tenant = why == admission_logic::refusal::tenant;
-          it->second.promise.deliver(http::with_retry_after(
+          it->second.promise.deliver(caa::with_retry_after(
               tenant ? make_error(errc::tenant_capacity, "the tenant holds its share of processes")
                      : make_error(errc::capacity_exhausted, "no agent process slot in time"),
               std::chrono::seconds{5}));

@@ -15,7 +15,7 @@ namespace caa {
 /// The I/O threads of the agent processes: one io_context that drives every CLI's pipes and
 /// pidfd. Its threads live as long as the service.
 class agent_io {
-public:
+ public:
   /// Starts `threads` threads.
   explicit agent_io(unsigned threads = 1);
   /// Stops and joins the threads.
@@ -33,7 +33,7 @@ public:
   /// See `set_sandbox`.
   sandbox::host* sandbox() const noexcept { return sandbox_.get(); }
 
-private:
+ private:
   std::shared_ptr<sandbox::host> sandbox_;
   boost::asio::io_context io_;
   std::unique_ptr<void, void (*)(void*)> guard_;

@@ -4,10 +4,10 @@
 #include "transport/sandbox/sandbox.hpp"
 
 #include "config/logging.hpp"
-#include "transport/api/workspace.hpp"
 #include "transport/claude/control.hpp"
 #include "transport/claude/process.hpp"
 #include "transport/json/json.hpp"
+#include "transport/sandbox/workspace.hpp"
 
 #include <caf/all.hpp>
 
@@ -17,6 +17,7 @@
 
 #include <filesystem>
 #include <map>
+#include <utility>
 
 namespace caa {
 
@@ -133,7 +134,7 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
     if (auto a = caf::actor_cast<caf::actor>(addr))
       caf::anon_send(a, atom::line_v, id, std::move(line));
   };
-  cb.on_exit = [addr, id](claude::exit_info) {
+  cb.on_exit = [addr, id](const claude::exit_info&) {
     if (auto a = caf::actor_cast<caf::actor>(addr)) caf::anon_send(a, atom::timeout_v, id);
   };
   auto sspec = claude::make_spawn_spec(opts, dc);
@@ -177,7 +178,7 @@ void launch(self_ptr self, uint64_t id) {
 }
 
 capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps deps) {
-  self->state.deps = deps;
+  self->state.deps = std::move(deps);
   return {
       [=](atom::find, std::string& tenant_id, int64_t agent_slot) -> caf::result<std::string> {
         auto& st = self->state;

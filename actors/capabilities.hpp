@@ -6,16 +6,14 @@
 
 #include <caf/actor_system.hpp>
 
-namespace caa::api {
-class tenant_workspace;
-}  // namespace caa::api
-
 namespace caa {
+
+class tenant_workspace;
 
 /// What the capabilities actor needs.
 struct capabilities_deps {
   const settings* cfg = nullptr;
-  const api::tenant_workspace* workspace = nullptr;
+  const tenant_workspace* workspace = nullptr;
   agent_io* io = nullptr;
   caf::timespan ttl = std::chrono::minutes{10};       ///< how long an answer is reused
   caf::timespan deadline = std::chrono::seconds{60};  ///< a probe taking longer fails

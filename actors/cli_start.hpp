@@ -1,6 +1,6 @@
 #pragma once
 
-// Starting a CLI process, shared by the session actors and the warm pool.
+// Starting a CLI process, shared by the session actors and the warm pool (cli_start.cpp).
 
 #include "actors/agent_io.hpp"
 #include "actors/session_types.hpp"
@@ -12,6 +12,8 @@
 
 namespace caa {
 
+struct session_identity;
+
 /// Starts the CLI with `opts` and the driver of `spec`, sends its lines and exit to whatever
 /// `route` names at the time, and writes `initialize` (with `hooks_json`, may be empty). Null
 /// when it could not start (logged).
@@ -20,6 +22,10 @@ std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::que
                                                  std::shared_ptr<cli_route> route,
                                                  std::string_view hooks_json,
                                                  std::string_view request_id);
+
+/// The options of a spawn of session `who` for `spec`: the turn's, plus how the CLI finds (or
+/// forks) the session's transcript.
+claude::query_options session_spawn_options(const session_identity& who, const turn_spec& spec);
 
 /// The spawn options of a brand-new session `id` for `spec` (what its first spawn would use).
 claude::query_options fresh_session_options(const turn_spec& spec, const std::string& id);

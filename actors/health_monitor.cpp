@@ -32,46 +32,47 @@ struct monitor_state {
   int ticks = 0;
 };
 
-void probe_cli(caf::event_based_actor* self, const health_monitor_deps& d) {
+using monitor_self = health_monitor_actor::stateful_pointer<monitor_state>;
+
+void probe_cli(monitor_self self, const health_monitor_deps& d) {
   // `-v` is a blocking child process: run it on a detached one-shot actor.
   self->spawn<caf::detached>(
-    [](caf::event_based_actor* helper, std::string path, api::health_board* board) {
-      auto t0 = clock_type::now();
-      bool ok = cli_runs(path);
-      board->set_cli(ok, ms_since(t0));
-      if (!ok)
-        log::warn_once("cli-down", "the agent CLI does not run", {.component = "health"});
-      else
-        log::rearm_once("cli-down");
-      helper->quit();
-    },
-    d.cli_path, d.board);
+      [](caf::event_based_actor* helper, std::string path, health_board* board) {
+        auto t0 = clock_type::now();
+        bool ok = cli_runs(path);
+        board->set_cli(ok, ms_since(t0));
+        if (!ok)
+          log::warn_once("cli-down", "the agent CLI does not run", {.component = "health"});
+        else
+          log::rearm_once("cli-down");
+        helper->quit();
+      },
+      d.cli_path, d.board);
 }
 
-void probe_storage(caf::event_based_actor* self, const health_monitor_deps& d) {
+void probe_storage(monitor_self self, const health_monitor_deps& d) {
   auto t0 = clock_type::now();
   auto* board = d.board;
   self->request(d.pg, 2s, atom::ping_v)
-    .then([=](bool ok) { board->set_postgres(ok, ms_since(t0)); },
-          [=](caf::error&) { board->set_postgres(false, ms_since(t0)); });
+      .then([=](bool ok) { board->set_postgres(ok, ms_since(t0)); },
+            [=](caf::error&) { board->set_postgres(false, ms_since(t0)); });
   self->request(d.redis, 2s, storage::redis_command{{"PING"}})
-    .then(
-      [=](storage::redis_reply& r) {
-        board->set_redis(r.kind == storage::redis_reply_kind::status && r.str == "PONG",
-                         ms_since(t0));
-      },
-      [=](caf::error&) { board->set_redis(false, ms_since(t0)); });
+      .then(
+          [=](storage::redis_reply& r) {
+            board->set_redis(r.kind == storage::redis_reply_kind::status && r.str == "PONG",
+                             ms_since(t0));
+          },
+          [=](caf::error&) { board->set_redis(false, ms_since(t0)); });
 }
 
-caf::behavior monitor(caf::stateful_actor<monitor_state>* self, health_monitor_deps d) {
+health_monitor_actor::behavior_type monitor(monitor_self self, const health_monitor_deps& d) {
   self->send(self, atom::probe_v);
   return {
-    [=](atom::probe) {
-      probe_storage(self, d);
-      if (self->state.ticks++ % 15 == 0)
-        probe_cli(self, d);
-      self->delayed_send(self, 2s, atom::probe_v);
-    },
+      [=](atom::probe) {
+        probe_storage(self, d);
+        if (self->state.ticks++ % 15 == 0) probe_cli(self, d);
+        self->delayed_send(self, 2s, atom::probe_v);
+      },
   };
 }
 
@@ -79,8 +80,7 @@ caf::behavior monitor(caf::stateful_actor<monitor_state>* self, health_monitor_d
 
 bool cli_runs(const std::string& cli_path) {
   int out[2];
-  if (pipe(out) != 0)
-    return false;
+  if (pipe(out) != 0) return false;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
@@ -100,8 +100,7 @@ bool cli_runs(const std::string& cli_path) {
   char buf[128];
   ssize_t n = -1;
   pollfd pfd{out[0], POLLIN, 0};
-  if (poll(&pfd, 1, 10'000) == 1)
-    n = read(out[0], buf, sizeof(buf));  // the version line, or EOF
+  if (poll(&pfd, 1, 10'000) == 1) n = read(out[0], buf, sizeof(buf));  // the version line, or EOF
   close(out[0]);
   int status = 0;
   for (int i = 0; i < 100; ++i) {  // at most 10 s
@@ -114,7 +113,7 @@ bool cli_runs(const std::string& cli_path) {
   return false;
 }
 
-caf::actor spawn_health_monitor(caf::actor_system& sys, health_monitor_deps deps) {
+health_monitor_actor spawn_health_monitor(caf::actor_system& sys, health_monitor_deps deps) {
   return sys.spawn(monitor, std::move(deps));
 }
 

@@ -13,6 +13,23 @@
 
 namespace caa {
 
+/// The INTERNAL protocol of an actor that reads the stdout of CLI processes it started.
+using cli_line_actor = caf::typed_actor<
+    // INTERNAL: one stdout line of process `id` (a session's process generation, a warm
+    // process, a probe).
+    caf::reacts_to<atom::line, uint64_t, std::string>>;
+
+/// The INTERNAL protocol of an actor that owns CLI processes: their lines and their ends.
+using cli_output_actor = cli_line_actor::extend<
+    // INTERNAL: process `id` ended with `code`; the text names the sandbox cap its process tree
+    // hit ("memory", "pids"), or is empty.
+    caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>>;
+
+/// What a session may ask of the registry that hosts it.
+using session_owner_actor = caf::typed_actor<
+    // Forgets session `id` (it was deleted, or its actor retired with nothing left in memory).
+    caf::reacts_to<atom::remove, std::string>>;
+
 /// One live agent session: the only owner of its CLI process and the only writer of its rows.
 using session_actor = caf::typed_actor<
     // Starts a turn. Errors: session_locked (+retry), capacity_exhausted (+retry), unavailable
@@ -46,16 +63,27 @@ using session_actor = caf::typed_actor<
     caf::reacts_to<atom::drain>,
     // Whether a turn runs right now.
     caf::replies_to<atom::busy>::with<bool>,
-    // INTERNAL: one stdout line of process generation `gen`.
-    caf::reacts_to<atom::line, uint64_t, std::string>,
-    // INTERNAL: process generation `gen` ended with `code`; the text names the sandbox cap its
-    // process tree hit ("memory", "pids"), or is empty.
-    caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
-    // INTERNAL: the deadline `kind` (0 turn, 1 idle, 2 stop) of generation/turn `id` passed.
-    caf::reacts_to<atom::timeout, int32_t, uint64_t>,
+    // INTERNAL: the turn deadline of turn `turn` passed: the turn is interrupted.
+    caf::reacts_to<atom::turn_due, uint64_t>,
+    // INTERNAL: interrupted turn `turn` did not end in time: its process is killed.
+    caf::reacts_to<atom::stop_due, uint64_t>,
+    // INTERNAL: the idle timeout of idle period `token` passed: the process ends (hibernation).
+    caf::reacts_to<atom::idle_due, uint64_t>,
+    // INTERNAL: time to retry the failed event write.
+    caf::reacts_to<atom::write_due>,
+    // INTERNAL: pending request `token` got no answer within PERMISSION_TIMEOUT: it is denied.
+    caf::reacts_to<atom::answer_due, uint64_t>,
+    // INTERNAL: the queue of subscriber `id` has room again.
+    caf::reacts_to<atom::sink_ready, uint64_t>,
+    // INTERNAL: subscriber `id` may have waited for room longer than the stall timeout.
+    caf::reacts_to<atom::sink_stall, uint64_t>,
+    // INTERNAL: the retire deadline passed: the actor ends if nothing is left and nothing came.
+    caf::reacts_to<atom::retire_due>,
     // INTERNAL: the webhook of CLI request `request_id` of generation `gen` answered; the text
     // is the hook output for the CLI (compact JSON object).
-    caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>>;
+    caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>>::
+    // INTERNAL: the lines and the end of process generation `id`.
+    extend_with<cli_output_actor>;
 
 /// Which sessions live on this node; finds or revives the actor of a session id.
 using registry_actor = caf::typed_actor<
@@ -69,13 +97,13 @@ using registry_actor = caf::typed_actor<
     // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
     // Error session_not_found (unknown, or another tenant's).
     caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
-    // Forgets session `id` (it was deleted).
-    caf::reacts_to<atom::remove, std::string>,
     // Drain: refuse new turns, interrupt running ones after the grace period, hibernate all;
     // replies when every session is quiet.
     caf::replies_to<atom::drain>::with<bool>,
     // INTERNAL: the drain phase `id` is due.
-    caf::reacts_to<atom::timeout, uint64_t>>;
+    caf::reacts_to<atom::timeout, uint64_t>>::
+    // What its sessions ask of it.
+    extend_with<session_owner_actor>;
 
 /// Pre-started CLI processes for the spawn-time options tenants use for new sessions, kept within
 /// the process budget (admission), handed to new sessions whose options match.
@@ -87,12 +115,11 @@ using warm_pool_actor = caf::typed_actor<
     caf::reacts_to<atom::warm, std::string, turn_spec_ptr>,
     // Admission needs a slot: end one warm process and give its slot back.
     caf::reacts_to<atom::hibernate>,
-    // INTERNAL: one stdout line of warm process `id` (discarded until it is taken).
-    caf::reacts_to<atom::line, uint64_t, std::string>,
-    // INTERNAL: warm process `id` ended.
-    caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
     // INTERNAL: time to refill.
-    caf::reacts_to<atom::timeout, uint64_t>>;
+    caf::reacts_to<atom::timeout, uint64_t>>::
+    // INTERNAL: the lines (discarded until the process is taken) and the end of warm process
+    // `id`.
+    extend_with<cli_output_actor>;
 
 /// The process budget: at most MAX_AGENT_PROCESSES live CLIs, a bounded wait for a slot, and
 /// LRU hibernation of idle sessions to make room.
@@ -127,17 +154,19 @@ using admission_actor = caf::typed_actor<
     caf::reacts_to<atom::warm, warm_pool_actor>,
     // Current numbers.
     caf::replies_to<atom::stats>::with<admission_stats>,
-    // INTERNAL: waiter `ticket` ran out of time; ticket 0: time to recheck asks to hibernate.
-    caf::reacts_to<atom::timeout, uint64_t>>;
+    // INTERNAL: waiter `ticket` ran out of time.
+    caf::reacts_to<atom::timeout, uint64_t>,
+    // INTERNAL: the patience of the oldest ask to hibernate passed: recheck the asks.
+    caf::reacts_to<atom::recheck>>;
 
 /// What the agent engine offers a tenant, asked of the engine itself and cached.
 using capabilities_actor = caf::typed_actor<
     // The engine's offer for tenant `tenant_id` (whose sandbox slot is `agent_slot`) as a JSON
     // object text. Errors: unavailable.
     caf::replies_to<atom::find, std::string, int64_t>::with<std::string>,
-    // INTERNAL: one stdout line of probe `id`.
-    caf::reacts_to<atom::line, uint64_t, std::string>,
     // INTERNAL: probe `id` ran out of time or its process ended.
-    caf::reacts_to<atom::timeout, uint64_t>>;
+    caf::reacts_to<atom::timeout, uint64_t>>::
+    // INTERNAL: the stdout lines of probe `id`.
+    extend_with<cli_line_actor>;
 
 }  // namespace caa

@@ -2,10 +2,10 @@
 #include "config/loader.hpp"
 #include "config/logging.hpp"
 
-#include <csignal>
-#include <cstdio>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <csignal>
+#include <cstdio>
 
 int main(int argc, char** argv) {
   // Block SIGINT/SIGTERM in every thread; the service waits for them with sigwait.
@@ -25,8 +25,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!loaded.value) {
-    for (auto& e : loaded.errors)
-      std::fprintf(stderr, "configuration error: %s\n", e.c_str());
+    for (auto& e : loaded.errors) std::fprintf(stderr, "configuration error: %s\n", e.c_str());
     return 2;
   }
   caa::log::set_level(loaded.value->level);

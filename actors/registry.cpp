@@ -33,7 +33,7 @@ struct registry_state {
       loading;
   bool draining = false;
   std::optional<caf::typed_response_promise<bool>> drain_promise;
-  std::chrono::steady_clock::time_point drain_deadline;
+  caf::actor_clock::time_point drain_deadline;  ///< on the actor clock (virtual in tests)
 };
 
 /// Drain phases (INTERNAL timeout ids).
@@ -50,7 +50,7 @@ session_actor start(self_ptr self, session_identity who) {
   auto id = who.id;
   auto tenant = who.tenant_id;
   auto actor = spawn_session(self->system(), std::move(who), self->state.deps.sessions,
-                             caf::actor_cast<caf::actor>(self));
+                             session_owner_actor{self});
   // Linked: when the registry stops (shutdown), every session stops and kills its process.
   self->monitor(actor);
   self->link_to(actor);
@@ -116,7 +116,7 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
 /// Asks every session whether a turn runs; then polls again or moves to hibernation.
 void poll_busy(self_ptr self) {
   auto& st = self->state;
-  if (std::chrono::steady_clock::now() >= st.drain_deadline) {
+  if (self->clock().now() >= st.drain_deadline) {
     self->send(self, atom::timeout_v, uint64_t{phase_interrupt});
     return;
   }
@@ -174,7 +174,7 @@ std::string warm_key(const std::string& tenant_id, const turn_spec& spec) {
   return tenant_id + '\n' + spec.options_json;
 }
 
-void create(self_ptr self, new_session ns, warm_process_ptr warm,
+void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
             caf::typed_response_promise<std::string, session_actor> rp) {
   auto& st = self->state;
   auto give_back = [self, warm] {
@@ -297,8 +297,8 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
         // Running turns get the grace period (polled: an idle node drains at once); then every
         // turn is interrupted and every process ended; then the registry answers.
         st.drain_deadline =
-            std::chrono::steady_clock::now() +
-            std::chrono::duration_cast<std::chrono::steady_clock::duration>(st.deps.drain_grace);
+            self->clock().now() +
+            std::chrono::duration_cast<caf::actor_clock::duration_type>(st.deps.drain_grace);
         st.drain_promise = rp;
         self->send(self, atom::timeout_v, uint64_t{phase_poll});
         return rp;

@@ -163,8 +163,8 @@ int run_service(const settings& cfg) {
         spawn_warm_pool(sys, {cfg.agent.warm_pool_size, cfg.agent.warm_pool_keys, &io, admission});
   auto registry = spawn_registry(sys, rdeps);
   log::info("agent process budget", {.component = "admission", .count = budget});
-  api::tenant_workspace workspace{cfg.agent.workspace_root};
-  api::health_board board;
+  tenant_workspace workspace{cfg.agent.workspace_root};
+  health_board board;
   auto monitor = spawn_health_monitor(sys, {pg, *redis, cfg.agent.cli_path, &board});
   auto keys = std::make_shared<storage::key_repository>(sys, pg, timeout);
   auto authenticator = std::make_shared<auth::key_authenticator>(

@@ -40,18 +40,18 @@ struct session_deps {
 
 /// Who a session is (from its row).
 struct session_identity {
-  std::string id;                                  ///< API id == CLI session id
+  std::string id;  ///< API id == CLI session id
   std::string tenant_id;
-  bool cli_session_started = false;                ///< a transcript exists: spawn with --resume
-  std::optional<std::string> parent_session_id;    ///< first spawn forks from it
-  std::optional<std::string> fork_at_message;      ///< `--resume-session-at`
-  uint64_t last_seq = 0;                           ///< last event id stored
-  uint32_t turns = 0;                              ///< turns so far
-  warm_process_ptr warm;                           ///< a pre-started process to adopt (new only)
+  bool cli_session_started = false;              ///< a transcript exists: spawn with --resume
+  std::optional<std::string> parent_session_id;  ///< first spawn forks from it
+  std::optional<std::string> fork_at_message;    ///< `--resume-session-at`
+  uint64_t last_seq = 0;                         ///< last event id stored
+  uint32_t turns = 0;                            ///< turns so far
+  warm_process_ptr warm;                         ///< a pre-started process to adopt (new only)
 };
 
 /// Spawns the actor of one session. `registry` is told when it ends.
 session_actor spawn_session(caf::actor_system& sys, session_identity who, session_deps deps,
-                            caf::actor registry);
+                            session_owner_actor registry);
 
 }  // namespace caa

@@ -12,8 +12,8 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include "config/error_values.hpp"
 #include "storage/postgres/checkpoint_queries.hpp"
-#include "transport/http/error_catalog.hpp"
 
 #include <algorithm>
 
@@ -33,48 +33,41 @@ constexpr std::string_view edit_tools[] = {"Write", "Edit", "MultiEdit", "Notebo
 
 void note_checkpoint_files(session_self self, const claude::cli_message& msg) {
   auto& st = self->state;
-  if (!st.turn_checkpointed || msg.kind != claude::message_kind::assistant
-      || msg.raw.find("\"tool_use\"") == std::string::npos)
+  if (!st.turn.checkpointed || msg.kind != claude::message_kind::assistant ||
+      msg.raw.find("\"tool_use\"") == std::string::npos)
     return;
   Document doc;
-  if (!parse_object(msg.raw, doc))
-    return;
+  if (!parse_object(msg.raw, doc)) return;
   auto* message = member(doc, "message");
   auto* content = message != nullptr ? member(*message, "content") : nullptr;
-  if (content == nullptr || !content->IsArray())
-    return;
+  if (content == nullptr || !content->IsArray()) return;
   for (auto& block : content->GetArray()) {
-    if (string_member(block, "type") != "tool_use")
-      continue;
+    if (string_member(block, "type") != "tool_use") continue;
     auto name = string_member(block, "name");
     if (std::find(std::begin(edit_tools), std::end(edit_tools), name) == std::end(edit_tools))
       continue;
     auto* input = member(block, "input");
-    if (input == nullptr)
-      continue;
+    if (input == nullptr) continue;
     auto path = string_member(*input, "file_path");
-    if (path.empty())
-      path = string_member(*input, "notebook_path");
-    auto prefix = st.work_root + "/";
-    if (path.rfind(prefix, 0) == 0)
-      st.turn_files.insert(path.substr(prefix.size()));
+    if (path.empty()) path = string_member(*input, "notebook_path");
+    auto prefix = st.turn.work_root + "/";
+    if (path.rfind(prefix, 0) == 0) st.turn.files.insert(path.substr(prefix.size()));
   }
 }
 
 void end_turn_control(session_self self, storage::db_batch& batch) {
   auto& st = self->state;
-  st.pending.clear();  // the CLI cancels what it asked when its turn ends
-  if (st.turn_checkpointed && !st.turn_files.empty()) {
+  st.requests.pending.clear();  // the CLI cancels what it asked when its turn ends
+  if (st.turn.checkpointed && !st.turn.files.empty()) {
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w{buf};
     w.StartArray();
-    for (auto& f : st.turn_files)
-      w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
+    for (auto& f : st.turn.files) w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
     w.EndArray();
-    batch.queries.push_back(storage::make_checkpoint_files_query(
-      st.who.tenant_id, st.who.id, st.turn_uuid, buf.GetString()));
+    batch.queries.push_back(storage::make_checkpoint_files_query(st.who.tenant_id, st.who.id,
+                                                                 st.turn.uuid, buf.GetString()));
   }
-  st.turn_checkpointed = false;
+  st.turn.checkpointed = false;
 }
 
 namespace {
@@ -89,10 +82,9 @@ std::string rewind_reply(const session_state& st, const std::string& checkpoint_
   Value files(rapidjson::kArrayType);
   if (auto* changed = member(payload, "filesChanged"); changed != nullptr && changed->IsArray())
     for (auto& f : changed->GetArray()) {
-      if (!f.IsString())
-        continue;
+      if (!f.IsString()) continue;
       std::string path = f.GetString();
-      auto prefix = st.work_root + "/";
+      auto prefix = st.turn.work_root + "/";
       if (path.rfind(prefix, 0) == 0)
         path.erase(0, prefix.size());
       else if (!path.empty() && path.front() == '/')
@@ -118,8 +110,8 @@ std::size_t files_to_change(const Value& payload) {
 /// The rewind is over (either way): the session is idle again.
 void rewind_done(session_self self) {
   auto& st = self->state;
-  st.rewinding = false;
-  if (st.proc) {
+  st.phase = session_phase::idle;
+  if (st.cli.proc) {
     set_status(self, session_status::idle);
     self->send(st.deps.admission, atom::idle_v, session_actor{self});
   }
@@ -127,101 +119,99 @@ void rewind_done(session_self self) {
 
 /// Dry run, then (unless `dry_run`) the rewind and a second dry run that must find nothing left
 /// to change: the CLI answers success even when its backups are gone and nothing was restored.
-void do_rewind(session_self self, std::string checkpoint, bool dry_run,
+void do_rewind(session_self self, const std::string& checkpoint, bool dry_run,
                caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
   auto fail = [self, rp](std::string why) mutable {
-    log::warn("rewind failed", {.component = "session", .session_id = self->state.who.id,
-                                .error_code = why});
+    log::warn("rewind failed",
+              {.component = "session", .session_id = self->state.who.id, .error_code = why});
     rewind_done(self);
     rp.deliver(make_error(errc::agent_error, std::move(why)));
   };
-  auto id = st.request_ids.next();
-  send_control(
-    self, id, claude::rewind_files(id, checkpoint, true),
-    [self, checkpoint, dry_run, rp, fail](bool ok, std::string payload) mutable {
-      Document plan;
-      if (!ok || !parse_object(payload, plan)) {
-        fail("the agent refused the rewind");
-        return;
-      }
-      auto* can = member(plan, "canRewind");
-      if (can == nullptr || !can->IsBool() || !can->GetBool()) {
-        fail("the agent cannot rewind to this checkpoint");
-        return;
-      }
-      auto reply = rewind_reply(self->state, checkpoint, dry_run, plan);
-      if (dry_run) {
-        rewind_done(self);
-        rp.deliver(std::move(reply));
-        return;
-      }
-      auto& s = self->state;
-      auto id2 = s.request_ids.next();
-      send_control(
-        self, id2, claude::rewind_files(id2, checkpoint, false),
-        [self, checkpoint, rp, fail, reply](bool ok2, std::string) mutable {
-          if (!ok2) {
-            fail("the agent refused the rewind");
-            return;
-          }
-          auto& s2 = self->state;
-          auto id3 = s2.request_ids.next();
-          send_control(self, id3, claude::rewind_files(id3, checkpoint, true),
-                       [self, rp, fail, reply](bool ok3, std::string check) mutable {
-                         Document left;
-                         if (!ok3 || !parse_object(check, left) || files_to_change(left) > 0) {
-                           fail("the files were not restored");
-                           return;
-                         }
-                         rewind_done(self);
-                         rp.deliver(std::move(reply));
-                       });
-        });
-    });
+  auto id = st.cli.request_ids.next();
+  send_control(self, id, claude::rewind_files(id, checkpoint, true),
+               [self, checkpoint, dry_run, rp, fail](bool ok, const std::string& payload) mutable {
+                 Document plan;
+                 if (!ok || !parse_object(payload, plan)) {
+                   fail("the agent refused the rewind");
+                   return;
+                 }
+                 auto* can = member(plan, "canRewind");
+                 if (can == nullptr || !can->IsBool() || !can->GetBool()) {
+                   fail("the agent cannot rewind to this checkpoint");
+                   return;
+                 }
+                 auto reply = rewind_reply(self->state, checkpoint, dry_run, plan);
+                 if (dry_run) {
+                   rewind_done(self);
+                   rp.deliver(std::move(reply));
+                   return;
+                 }
+                 auto& s = self->state;
+                 auto id2 = s.cli.request_ids.next();
+                 send_control(
+                     self, id2, claude::rewind_files(id2, checkpoint, false),
+                     [self, checkpoint, rp, fail, reply](bool ok2, const std::string&) mutable {
+                       if (!ok2) {
+                         fail("the agent refused the rewind");
+                         return;
+                       }
+                       auto& s2 = self->state;
+                       auto id3 = s2.cli.request_ids.next();
+                       send_control(
+                           self, id3, claude::rewind_files(id3, checkpoint, true),
+                           [self, rp, fail, reply](bool ok3, const std::string& check) mutable {
+                             Document left;
+                             if (!ok3 || !parse_object(check, left) || files_to_change(left) > 0) {
+                               fail("the files were not restored");
+                               return;
+                             }
+                             rewind_done(self);
+                             rp.deliver(std::move(reply));
+                           });
+                     });
+               });
 }
 
 }  // namespace
 
 caf::result<std::string> on_rewind(session_self self, std::string checkpoint_id, bool dry_run,
-                                   turn_spec_ptr spec) {
+                                   const turn_spec_ptr& spec) {
   auto& st = self->state;
-  if (st.in_turn || st.waiting || st.rewinding)
-    return http::with_retry_after(make_error(errc::session_locked, "a turn is running"), 1s);
-  if (!spec)
-    return make_error(errc::internal, "rewind without options");
+  if (st.busy())
+    return caa::with_retry_after(make_error(errc::session_locked, "a turn is running"), 1s);
+  if (!spec) return make_error(errc::internal, "rewind without options");
   auto rp = self->make_response_promise<std::string>();
-  st.rewinding = true;
-  st.work_root = work_root_of(*spec);
-  self
-    ->request(st.deps.pg, st.deps.db_timeout,
-              storage::make_checkpoint_list_query(st.who.tenant_id, st.who.id, checkpoint_id))
-    .then(
-      [=](storage::db_result& r) mutable {
-        auto found = storage::parse_checkpoints(r);
-        if (!found || found->empty()) {
-          self->state.rewinding = false;
-          rp.deliver(make_error(errc::checkpoint_not_found, "no such checkpoint"));
-          return;
-        }
-        auto& s = self->state;
-        auto ready = [=]() mutable { do_rewind(self, checkpoint_id, dry_run, rp); };
-        if (s.proc) {
-          ready();
-          return;
-        }
-        // Hibernated: a process (resumed with the stored options) does the rewind.
-        s.waiting_spec = spec;
-        s.waiting = waiting_work{ready, [=](caf::error e) mutable {
-                                   self->state.rewinding = false;
-                                   rp.deliver(std::move(e));
-                                 }};
-        proceed(self);
-      },
-      [=](caf::error& e) mutable {
-        self->state.rewinding = false;
-        rp.deliver(std::move(e));
-      });
+  st.phase = session_phase::rewinding;
+  st.turn.work_root = work_root_of(*spec);
+  self->request(st.deps.pg, st.deps.db_timeout,
+                storage::make_checkpoint_list_query(st.who.tenant_id, st.who.id, checkpoint_id))
+      .then(
+          [=](storage::db_result& r) mutable {
+            auto found = storage::parse_checkpoints(r);
+            if (!found || found->empty()) {
+              self->state.phase = session_phase::idle;
+              rp.deliver(make_error(errc::checkpoint_not_found, "no such checkpoint"));
+              return;
+            }
+            auto& s = self->state;
+            auto ready = [=]() mutable { do_rewind(self, checkpoint_id, dry_run, rp); };
+            if (s.cli.proc) {
+              ready();
+              return;
+            }
+            // Hibernated: a process (resumed with the stored options) does the rewind.
+            s.turn.waiting_spec = spec;
+            s.turn.waiting = waiting_work{ready, [=](caf::error e) mutable {
+                                            self->state.phase = session_phase::idle;
+                                            rp.deliver(std::move(e));
+                                          }};
+            proceed(self);
+          },
+          [=](caf::error& e) mutable {
+            self->state.phase = session_phase::idle;
+            rp.deliver(std::move(e));
+          });
   return rp;
 }
 

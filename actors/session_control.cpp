@@ -1,13 +1,14 @@
 // Interactive control of a session (CLI-PROTOCOL.md §3): the CLI's `can_use_tool` becomes a
 // `permission_request` or `question` event and waits for the client's answer (or
-// PERMISSION_TIMEOUT); control responses are routed to whoever sent the request. Live mode and
-// model changes are in session_live.cpp, webhook hooks are in session_hooks.cpp, checkpoints and
-// rewind in session_checkpoints.cpp. Everything runs in the session actor, so an answer, an
-// interrupt and a timeout of the same request are serialised by its mailbox: exactly one of
-// them answers the CLI.
+// PERMISSION_TIMEOUT); control responses are routed to whoever sent the request; live mode and
+// model changes are stored, then applied to the running CLI. Webhook hooks are in
+// session_hooks.cpp, checkpoints and rewind in session_checkpoints.cpp. Everything runs in the
+// session actor, so an answer, an interrupt and a timeout of the same request are serialised by its
+// mailbox: exactly one of them answers the CLI.
 
 #include "actors/session_control_util.hpp"
 #include "config/json_parse.hpp"
+#include "transport/json/api_events.hpp"
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
@@ -15,13 +16,8 @@
 
 #include <caf/all.hpp>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "config/error_values.hpp"
 #include "storage/postgres/session_queries.hpp"
-#include "transport/http/error_catalog.hpp"
-
-#include <chrono>
-#include <ctime>
 
 namespace caa::detail {
 
@@ -32,69 +28,15 @@ bool parse_object(std::string_view text, Document& doc) {
   return json::parse_untrusted_object(text, doc);
 }
 
-const Value* member(const Value& v, const char* name) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(name);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string string_member(const Value& v, const char* name) {
-  auto* m = member(v, name);
-  return m != nullptr && m->IsString() ? std::string{m->GetString(), m->GetStringLength()}
-                                       : std::string{};
-}
-
-/// RFC 3339 (UTC, milliseconds) of now + `d`.
 void write_control(session_self self, const std::string& line) {
   auto& st = self->state;
-  if (!st.proc || st.proc->write_line(std::string{line}))
+  if (!st.cli.proc || st.cli.proc->write_line(std::string{line}))
     log::warn("cannot write a control line", {.component = "session", .session_id = st.who.id});
-}
-
-/// A system `message` event (API.md message type `system`) with a subtype and a text.
-api_event system_message(std::string_view subtype, std::string_view text,
-                         std::initializer_list<std::pair<const char*, std::string>> extra) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("type");
-  w.String("system");
-  w.Key("subtype");
-  w.String(subtype.data(), static_cast<rapidjson::SizeType>(subtype.size()));
-  for (auto& [k, v] : extra) {
-    w.Key(k);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-  }
-  w.Key("content");
-  w.StartArray();
-  w.StartObject();
-  w.Key("type");
-  w.String("text");
-  w.Key("text");
-  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-  w.EndObject();
-  w.EndArray();
-  w.EndObject();
-  return api_event{"message", buf.GetString()};
 }
 
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string rfc3339_after(caf::timespan d) {
-  auto t = std::chrono::system_clock::now() +
-           std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
-  auto secs = std::chrono::system_clock::to_time_t(t);
-  auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
 
 /// Writes one control line to the current process (a failure is logged: the process is dying
 /// and its exit ends the turn).
@@ -112,120 +54,35 @@ void deny(session_self self, const std::string& request_id, std::string_view mes
 }
 // -- can_use_tool -------------------------------------------------------------------------------
 
-/// The `question` event of an AskUserQuestion request; fills `p.questions`.
-std::string question_event(const std::string& request_id, const Value& input,
-                           const std::string& tool_use_id, const std::string& expires,
-                           pending_request& p) {
-  Document out(rapidjson::kObjectType);
-  auto& a = out.GetAllocator();
-  out.AddMember("request_id", Value(request_id.c_str(), a), a);
-  Value qs(rapidjson::kArrayType);
-  if (auto* list = member(input, "questions"); list != nullptr && list->IsArray()) {
-    for (auto& q : list->GetArray()) {
-      Value item(rapidjson::kObjectType);
-      auto text = string_member(q, "question");
-      p.questions.push_back(text);
-      item.AddMember("question", Value(text.c_str(), a), a);
-      item.AddMember("header", Value(string_member(q, "header").c_str(), a), a);
-      Value options(rapidjson::kArrayType);
-      if (auto* opts = member(q, "options"); opts != nullptr && opts->IsArray())
-        for (auto& o : opts->GetArray()) {
-          Value opt(rapidjson::kObjectType);
-          opt.AddMember("label", Value(string_member(o, "label").c_str(), a), a);
-          opt.AddMember("description", Value(string_member(o, "description").c_str(), a), a);
-          options.PushBack(opt, a);
-        }
-      item.AddMember("options", options, a);
-      auto* multi = member(q, "multiSelect");
-      item.AddMember("multi_select", multi != nullptr && multi->IsBool() && multi->GetBool(), a);
-      qs.PushBack(item, a);
-    }
-  }
-  out.AddMember("questions", qs, a);
-  out.AddMember("tool_use_id", Value(tool_use_id.c_str(), a), a);
-  out.AddMember("expires_at", Value(expires.c_str(), a), a);
-  return json::to_string(out);
-}
-
-/// `path` relative to `root` ("." for the root itself); empty when it lies outside.
-std::string relative_to(const std::string& root, const std::string& path) {
-  if (root.empty() || path.rfind(root, 0) != 0) return {};
-  if (path.size() == root.size()) return ".";
-  return path[root.size()] == '/' ? path.substr(root.size() + 1) : std::string{};
-}
-
-/// The CLI's permission suggestions without server paths: directories become relative to the
-/// tenant workspace, suggestions naming a directory outside it are dropped.
-Value client_suggestions(const Value& in, const std::string& root,
-                         rapidjson::Document::AllocatorType& a) {
-  Value out(rapidjson::kArrayType);
-  if (!in.IsArray()) return out;
-  for (auto& s : in.GetArray()) {
-    Value copy(s, a);
-    bool keep = true;
-    if (auto* dirs = member(s, "directories"); dirs != nullptr && dirs->IsArray()) {
-      Value rel(rapidjson::kArrayType);
-      for (auto& d : dirs->GetArray()) {
-        auto r = d.IsString() ? relative_to(root, d.GetString()) : std::string{};
-        keep = keep && !r.empty();
-        rel.PushBack(Value(r.c_str(), a), a);
-      }
-      copy["directories"] = rel;
-    }
-    if (keep) out.PushBack(copy, a);
-  }
-  return out;
-}
-
-/// The `permission_request` event of a tool call.
-std::string permission_event(const std::string& request_id, const Value& req,
-                             const std::string& expires, const std::string& root) {
-  Document out(rapidjson::kObjectType);
-  auto& a = out.GetAllocator();
-  out.AddMember("request_id", Value(request_id.c_str(), a), a);
-  out.AddMember("tool_name", Value(string_member(req, "tool_name").c_str(), a), a);
-  Value input(rapidjson::kObjectType);
-  if (auto* in = member(req, "input"); in != nullptr && in->IsObject()) input.CopyFrom(*in, a);
-  out.AddMember("input", input, a);
-  out.AddMember("tool_use_id", Value(string_member(req, "tool_use_id").c_str(), a), a);
-  Value none(rapidjson::kArrayType);
-  auto* s = member(req, "permission_suggestions");
-  out.AddMember("suggestions", client_suggestions(s != nullptr ? *s : none, root, a), a);
-  out.AddMember("expires_at", Value(expires.c_str(), a), a);
-  return json::to_string(out);
-}
-
 void on_can_use_tool(session_self self, const std::string& request_id, const Value& req) {
   auto& st = self->state;
-  if (!st.in_turn) {
+  if (st.phase != session_phase::in_turn) {
     deny(self, request_id, "No client is waiting for this session.");
     return;
   }
-  if (st.pending.count(request_id) > 0) {
+  if (st.requests.pending.count(request_id) > 0) {
     deny(self, request_id, "This request is already pending.");
     return;
   }
-  if (st.pending.size() >= max_pending_requests) {
+  if (st.requests.pending.size() >= max_pending_requests) {
     deny(self, request_id, "Too many permission requests are pending.");
     return;
   }
   pending_request p;
   auto* input = member(req, "input");
   p.input_json = input != nullptr && input->IsObject() ? json::to_string(*input) : "{}";
-  p.token = ++st.pending_tokens;
+  p.token = st.requests.next_token();
   p.tool_name = string_member(req, "tool_name");
   auto expires = rfc3339_after(st.deps.permission_timeout);
   if (p.tool_name == "AskUserQuestion" && input != nullptr && member(*input, "questions")) {
     p.question = true;
-    auto data = question_event(request_id, *input, string_member(req, "tool_use_id"), expires, p);
-    emit(self, api_event{"question", std::move(data)});
+    emit(self, question_event(request_id, *input, string_member(req, "tool_use_id"), expires,
+                              p.questions));
   } else {
-    emit(self,
-         api_event{"permission_request", permission_event(request_id, req, expires, st.work_root)});
+    emit(self, permission_event(request_id, req, expires, st.turn.work_root));
   }
-  self->delayed_send(self, st.deps.permission_timeout, atom::timeout_v,
-                     int32_t{permission_deadline}, p.token);
-  st.pending.emplace(request_id, std::move(p));
+  self->delayed_send(self, st.deps.permission_timeout, atom::answer_due_v, p.token);
+  st.requests.pending.emplace(request_id, std::move(p));
 }
 
 }  // namespace
@@ -248,13 +105,13 @@ void on_cli_request(session_self self, const claude::cli_message& msg) {
 void on_cli_control_reply(session_self self, const claude::cli_message& msg) {
   auto& st = self->state;
   if (msg.kind == claude::message_kind::control_cancel) {
-    st.pending.erase(msg.request_id);  // interrupt: the CLI withdrew its question
+    st.requests.pending.erase(msg.request_id);  // interrupt: the CLI withdrew its question
     return;
   }
-  auto it = st.awaiting.find(msg.request_id);
-  if (it == st.awaiting.end()) return;
+  auto it = st.requests.awaiting.find(msg.request_id);
+  if (it == st.requests.awaiting.end()) return;
   auto reply = std::move(it->second);
-  st.awaiting.erase(it);
+  st.requests.awaiting.erase(it);
   if (msg.subtype != "success") {
     reply(false, msg.error);
     return;
@@ -271,34 +128,35 @@ void on_cli_control_reply(session_self self, const claude::cli_message& msg) {
 void send_control(session_self self, std::string request_id, std::string line,
                   control_reply_fn reply) {
   auto& st = self->state;
-  if (!st.proc || st.proc->write_line(std::move(line))) {
+  if (!st.cli.proc || st.cli.proc->write_line(std::move(line))) {
     reply(false, "the agent process is not running");
     return;
   }
-  st.awaiting.emplace(std::move(request_id), std::move(reply));
+  st.requests.awaiting.emplace(std::move(request_id), std::move(reply));
 }
 // -- answers and timeouts -----------------------------------------------------------------------
 
 caf::result<bool> on_answer(session_self self, pending_answer a) {
   auto& st = self->state;
-  auto it = st.pending.end();
+  auto it = st.requests.pending.end();
   if (a.request_id.empty()) {
     // `{"answer":"text"}`: the one pending question.
-    for (auto i = st.pending.begin(); i != st.pending.end(); ++i)
+    for (auto i = st.requests.pending.begin(); i != st.requests.pending.end(); ++i)
       if (i->second.question) {
-        if (it != st.pending.end())
-          return http::validation_error({{"request_id", "several questions are pending"}});
+        if (it != st.requests.pending.end())
+          return caa::validation_error({{"request_id", "several questions are pending"}});
         it = i;
       }
   } else {
-    it = st.pending.find(a.request_id);
+    it = st.requests.pending.find(a.request_id);
   }
-  if (it == st.pending.end()) return make_error(errc::session_idle, "no such pending request");
+  if (it == st.requests.pending.end())
+    return make_error(errc::session_idle, "no such pending request");
   const auto& p = it->second;
   auto request_id = it->first;
   if (a.behavior == "deny") {
     deny(self, request_id, a.message.value_or("The user denied this tool call."));
-    st.pending.erase(it);
+    st.requests.pending.erase(it);
     return true;
   }
   if (p.question) {
@@ -309,7 +167,7 @@ caf::result<bool> on_answer(session_self self, pending_answer a) {
     if (a.answers) {
       Document given;
       if (!parse_object(*a.answers, given))
-        return http::validation_error({{"answers", "must be an object"}});
+        return caa::validation_error({{"answers", "must be an object"}});
       for (auto& m : given.GetObject()) {
         std::string label;
         if (m.value.IsString()) {
@@ -318,49 +176,98 @@ caf::result<bool> on_answer(session_self self, pending_answer a) {
           for (auto& l : m.value.GetArray())
             if (l.IsString()) label += (label.empty() ? "" : ", ") + std::string{l.GetString()};
         } else {
-          return http::validation_error({{"answers", "values must be labels (strings)"}});
+          return caa::validation_error({{"answers", "values must be labels (strings)"}});
         }
         answers.AddMember(Value(m.name, al), Value(label.c_str(), al), al);
       }
     } else if (a.answer) {
       if (p.questions.size() != 1)
-        return http::validation_error(
+        return caa::validation_error(
             {{"answer", "only answers a request with exactly one question; use answers"}});
       answers.AddMember(Value(p.questions.front().c_str(), al), Value(a.answer->c_str(), al), al);
     } else if (a.updated_input) {
       allow(self, request_id, *a.updated_input);
-      st.pending.erase(it);
+      st.requests.pending.erase(it);
       return true;
     } else {
-      return http::validation_error({{"answers", "is required to answer a question"}});
+      return caa::validation_error({{"answers", "is required to answer a question"}});
     }
     input.RemoveMember("answers");
     input.AddMember("answers", answers, al);
     allow(self, request_id, json::to_string(input));
-    st.pending.erase(it);
+    st.requests.pending.erase(it);
     return true;
   }
-  if (a.behavior != "allow") return http::validation_error({{"behavior", "must be allow or deny"}});
+  if (a.behavior != "allow") return caa::validation_error({{"behavior", "must be allow or deny"}});
   allow(self, request_id, a.updated_input.value_or(p.input_json));
-  st.pending.erase(it);
+  st.requests.pending.erase(it);
   return true;
 }
 
 void on_permission_timeout(session_self self, uint64_t token) {
   auto& st = self->state;
-  for (auto it = st.pending.begin(); it != st.pending.end(); ++it) {
+  for (auto it = st.requests.pending.begin(); it != st.requests.pending.end(); ++it) {
     if (it->second.token != token) continue;
     auto id = it->first;
     auto tool = it->second.tool_name;
-    st.pending.erase(it);
+    st.requests.pending.erase(it);
     deny(self, id, "No answer came within the permission timeout: the call is denied.");
-    if (st.in_turn)
+    if (st.phase == session_phase::in_turn)
       emit(self, system_message("permission_timeout",
                                 "No answer came for " + tool +
                                     " within the permission timeout; it was denied.",
                                 {{"request_id", id}, {"tool_name", tool}}));
     return;
   }
+}
+
+namespace {
+
+/// Applies a stored control change to the running CLI (set_permission_mode / set_model);
+/// answers "stored" when no process runs or the CLI refused.
+void apply_control(session_self self, caf::typed_response_promise<std::string> rp,
+                   const live_control& c) {
+  auto& cli = self->state.cli;
+  if (!cli.proc) {
+    rp.deliver(std::string{"stored"});
+    return;
+  }
+  auto id = cli.request_ids.next();
+  auto line = c.kind == "permission_mode"
+                  ? claude::set_permission_mode(id, c.value)
+                  : claude::set_model(id, c.value == "default" ? std::string_view{} : c.value);
+  auto gen = cli.gen;
+  send_control(self, id, std::move(line),
+               [self, rp, gen, options = c.options_json](bool ok, const std::string&) mutable {
+                 auto& now = self->state.cli;
+                 // Applied live: the next turn of the stored options keeps this process.
+                 if (ok && gen == now.gen && !options.empty()) now.proc_options_json = options;
+                 // Refused live (e.g. bypass needs a new process): the next turn respawns.
+                 rp.deliver(std::string{ok ? "applied" : "stored"});
+               });
+}
+
+}  // namespace
+
+// -- live permission mode and model (API.md control route) --------------------------------------
+
+caf::result<std::string> on_control(session_self self, const live_control& c) {
+  auto& st = self->state;
+  storage::options_update update;
+  if (!c.options_json.empty()) update.options_json = c.options_json;
+  if (c.kind == "permission_mode")
+    update.permission_mode = c.value;
+  else
+    update.model = c.value == "default" ? std::string{} : c.value;
+  auto q = storage::make_update_options_query(st.who.tenant_id, st.who.id, update);
+  if (!q) return q.error();
+  auto rp = self->make_response_promise<std::string>();
+  // Stored first, answered after: a turn the client starts once it has the answer reads the
+  // new options (it only touches the options columns, so it may bypass the status queue).
+  self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
+      .then([self, rp, c](storage::db_result&) mutable { apply_control(self, rp, c); },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
 }
 
 }  // namespace caa::detail

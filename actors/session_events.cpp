@@ -1,3 +1,7 @@
+// The actor glue of the session's events (session_event_log.hpp): writing batches through the
+// event writer, delivering stored events to subscribers with flow control, and the session's
+// row writes (session_row_writer.hpp).
+
 #include "actors/session_impl.hpp"
 
 #include "config/errc.hpp"
@@ -12,33 +16,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::size_t bytes_of(const kept_event& e) {
-  return e.name.size() + e.data.size();
-}
-
-/// Drops the oldest committed events while the window is over its bounds (the newest stays).
-void trim_window(session_state& st) {
-  auto& w = st.window;
-  while (w.size() > 1 && w.front().seq <= st.committed_seq &&
-         (w.size() > replay_window || st.window_bytes > replay_window_bytes)) {
-    st.window_bytes -= bytes_of(w.front());
-    w.pop_front();
-  }
-}
-
 /// Asks `sub`'s sink to report room with a `sink_ready` message (once per wait).
 void wait_for_room(session_self self, subscriber& sub) {
-  if (sub.waiting)
-    return;
+  if (sub.waiting) return;
   sub.waiting = true;
   sub.waiting_since = self->clock().now();
-  self->delayed_send(self, self->state.deps.stall_timeout, atom::timeout_v, int32_t{sink_stall},
-                     sub.id);
+  self->delayed_send(self, self->state.deps.stall_timeout, atom::sink_stall_v, sub.id);
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
   sub.sink->when_writable([weak, id = sub.id] {
     if (auto strong = weak.lock())
-      caf::anon_send(caf::actor_cast<session_actor>(strong), atom::timeout_v,
-                     int32_t{sink_ready}, id);
+      caf::anon_send(caf::actor_cast<session_actor>(strong), atom::sink_ready_v, id);
   });
 }
 
@@ -46,172 +33,135 @@ void wait_for_room(session_self self, subscriber& sub) {
 /// connections could commit in either order).
 void write_next_row(session_self self) {
   auto& st = self->state;
-  if (st.row_write_in_flight || st.row_writes.empty())
-    return;
-  st.row_write_in_flight = true;
-  auto w = std::move(st.row_writes.front());
-  st.row_writes.pop_front();
+  auto w = st.rows.next();
+  if (!w) return;
   auto done = [self] {
-    self->state.row_write_in_flight = false;
+    self->state.rows.done();
     write_next_row(self);
     arm_retirement(self);
   };
   auto failed = [self, done](caf::error& e) {
-    log::warn("session row update failed",
-              {.component = "session", .session_id = self->state.who.id,
-               .error_code = to_string(errc_of(e))});
+    log::warn("session row update failed", {.component = "session",
+                                            .session_id = self->state.who.id,
+                                            .error_code = to_string(errc_of(e))});
     done();
   };
-  if (auto* q = std::get_if<storage::db_query>(&w))
+  if (auto* q = std::get_if<storage::db_query>(&*w))
     self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
-      .then([done](storage::db_result&) { done(); }, failed);
+        .then([done](storage::db_result&) { done(); }, failed);
   else
-    self->request(st.deps.pg, st.deps.db_timeout, std::get<storage::db_batch>(std::move(w)))
-      .then([done](std::vector<storage::db_result>&) { done(); }, failed);
+    self->request(st.deps.pg, st.deps.db_timeout, std::get<storage::db_batch>(std::move(*w)))
+        .then([done](std::vector<storage::db_result>&) { done(); }, failed);
 }
 
 /// Delivers what `sub` misses from the window while it has room. False: drop it (gone, or its
 /// next event left the window).
 bool feed(session_self self, subscriber& sub) {
-  auto& st = self->state;
-  if (!sub.sink->open())
-    return false;
-  if (sub.after >= st.committed_seq || sub.waiting)
-    return true;
-  uint64_t first = window_start(st);
-  if (sub.after + 1 < first) {
+  auto& ev = self->state.events;
+  if (!sub.sink->open()) return false;
+  if (sub.after >= ev.committed_seq() || sub.waiting) return true;
+  if (ev.behind_window(sub.after)) {
     log::info("subscriber fell behind the replay window; it replays from storage",
-              {.component = "session", .session_id = st.who.id});
+              {.component = "session", .session_id = self->state.who.id});
     metrics::event_delivered(false);
     sub.sink->lagged();
     return false;
   }
-  // The window is ordered by seq: start right after what this subscriber has.
-  for (std::size_t idx = sub.after + 1 - first; idx < st.window.size(); ++idx) {
-    auto& e = st.window[idx];
-    if (e.seq > st.committed_seq)
-      break;
+  while (auto* e = ev.committed_after(sub.after)) {
     if (!sub.sink->writable()) {
       wait_for_room(self, sub);
       return sub.sink->open();
     }
-    bool ok = sub.sink->deliver(e.seq, e.name, e.data);
+    bool ok = sub.sink->deliver(e->seq, e->name, e->data);
     metrics::event_delivered(ok);  // streamed, or a subscriber dropped
-    if (!ok)
-      return false;
-    sub.after = e.seq;
+    if (!ok) return false;
+    sub.after = e->seq;
   }
+  return true;
+}
+
+/// Feeds `sub`; closes its sink when it is to be dropped. Whether to drop it.
+bool feed_or_close(session_self self, subscriber& sub) {
+  if (feed(self, sub)) return false;
+  sub.sink->close();
   return true;
 }
 
 }  // namespace
 
-void run_db(session_self self, std::variant<storage::db_query, storage::db_batch> w) {
-  self->state.row_writes.push_back(std::move(w));
+void run_db(session_self self, row_write w) {
+  self->state.rows.push(std::move(w));
   write_next_row(self);
 }
 
 void emit(session_self self, api_event ev) {
-  auto& st = self->state;
-  kept_event k{++st.last_seq, std::move(ev.name), std::move(ev.data)};
-  st.window_bytes += bytes_of(k);
-  st.unwritten.push_back(k);
-  st.window.push_back(std::move(k));
-  trim_window(st);
+  self->state.events.append(std::move(ev.name), std::move(ev.data));
   flush(self);
 }
 
 void flush(session_self self) {
   auto& st = self->state;
-  if (st.write_in_flight || st.unwritten.empty())
-    return;
+  auto events = st.events.next_batch();
+  if (events.empty()) return;
   std::vector<storage::session_event> batch;
-  batch.reserve(st.unwritten.size());
-  for (auto& e : st.unwritten)
-    batch.push_back(storage::session_event{st.who.id, e.seq, e.name, e.data});
-  auto upto = st.unwritten.back().seq;
-  st.writing = std::move(st.unwritten);
-  st.unwritten.clear();
-  st.write_in_flight = true;
+  batch.reserve(events.size());
+  for (auto& e : events) batch.push_back(storage::session_event{st.who.id, e.seq, e.name, e.data});
   // Commit before send: subscribers see an event only once PostgreSQL has it, so every event
   // a client received survives a crash.
   self->request(st.deps.writer, st.deps.db_timeout, atom::append_v, std::move(batch))
-    .then(
-      [=](uint64_t) {
-        auto& s = self->state;
-        s.write_in_flight = false;
-        s.writing.clear();
-        s.committed_seq = std::max(s.committed_seq, upto);
-        trim_window(s);
-        deliver(self);
-        flush(self);
-      },
-      [=](caf::error& err) {
-        auto& s = self->state;
-        log::warn("event write failed; retrying",
-                  {.component = "session", .session_id = s.who.id,
-                   .error_code = to_string(errc_of(err))});
-        // Put the batch back (writes are idempotent: ON CONFLICT DO NOTHING) and retry soon.
-        s.writing.insert(s.writing.end(), std::make_move_iterator(s.unwritten.begin()),
-                         std::make_move_iterator(s.unwritten.end()));
-        s.unwritten = std::move(s.writing);
-        s.writing.clear();
-        s.write_in_flight = false;
-        self->delayed_send(self, 500ms, atom::timeout_v, int32_t{write_retry}, uint64_t{0});
-      });
+      .then(
+          [=](uint64_t) {
+            self->state.events.commit();
+            deliver(self);
+            flush(self);
+          },
+          [=](caf::error& err) {
+            log::warn("event write failed; retrying", {.component = "session",
+                                                       .session_id = self->state.who.id,
+                                                       .error_code = to_string(errc_of(err))});
+            // Put the batch back (writes are idempotent: ON CONFLICT DO NOTHING), retry soon.
+            self->state.events.put_back();
+            self->delayed_send(self, 500ms, atom::write_due_v);
+          });
 }
 
 void deliver(session_self self) {
-  auto& subs = self->state.subscribers;
-  for (auto it = subs.begin(); it != subs.end();) {
-    if (feed(self, *it)) {
-      ++it;
-    } else {
-      it->sink->close();
-      it = subs.erase(it);
-    }
-  }
+  self->state.events.remove_subscribers_if(
+      [self](subscriber& sub) { return feed_or_close(self, sub); });
   arm_retirement(self);
 }
 
 void add_subscriber(session_self self, event_sink_ptr sink, uint64_t after) {
-  auto& st = self->state;
-  st.subscribers.push_back({std::move(sink), after, ++st.next_subscriber_id, false, {}});
+  self->state.events.subscribe(std::move(sink), after);
   deliver(self);
 }
 
 void on_sink_stall(session_self self, uint64_t id) {
   auto& st = self->state;
-  auto& subs = st.subscribers;
-  auto now = self->clock().now();
-  for (auto it = subs.begin(); it != subs.end(); ++it) {
-    // A timer of an earlier wait of the same subscriber may fire during a later one: only a
-    // wait as long as the timeout counts.
-    if (it->id != id || !it->waiting || now - it->waiting_since < st.deps.stall_timeout)
-      continue;
-    log::info("subscriber took nothing within STREAM_STALL_TIMEOUT; cut",
-              {.component = "session", .session_id = st.who.id});
-    metrics::event_delivered(false);
-    it->sink->lagged();
-    it->sink->close();
-    subs.erase(it);
-    arm_retirement(self);
+  auto* sub = st.events.find_subscriber(id);
+  // A timer of an earlier wait of the same subscriber may fire during a later one: only a
+  // wait as long as the timeout counts.
+  if (sub == nullptr || !sub->waiting ||
+      self->clock().now() - sub->waiting_since < st.deps.stall_timeout)
     return;
-  }
+  log::info("subscriber took nothing within STREAM_STALL_TIMEOUT; cut",
+            {.component = "session", .session_id = st.who.id});
+  metrics::event_delivered(false);
+  sub->sink->lagged();
+  sub->sink->close();
+  st.events.remove_subscriber(id);
+  arm_retirement(self);
 }
 
 void on_sink_ready(session_self self, uint64_t id) {
-  auto& subs = self->state.subscribers;
-  for (auto it = subs.begin(); it != subs.end(); ++it) {
-    if (it->id != id)
-      continue;
-    it->waiting = false;
-    if (!feed(self, *it)) {
-      it->sink->close();
-      subs.erase(it);
-      arm_retirement(self);
-    }
-    return;
+  auto& st = self->state;
+  auto* sub = st.events.find_subscriber(id);
+  if (sub == nullptr) return;
+  sub->waiting = false;
+  if (!feed(self, *sub)) {
+    sub->sink->close();
+    st.events.remove_subscriber(id);
+    arm_retirement(self);
   }
 }
 

@@ -13,7 +13,6 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include "actors/cli_start.hpp"
 #include "config/metrics_catalog.hpp"
 #include "transport/claude/control.hpp"
 #include "transport/outbound/client.hpp"
@@ -41,8 +40,8 @@ std::string webhook_body(const session_state& st, const Value& input) {
   out.AddMember("hook_event", Value(string_member(input, "hook_event_name").c_str(), a), a);
   out.AddMember("session_id", Value(st.who.id.c_str(), a), a);
   auto cwd = string_member(input, "cwd");
-  if (!st.work_root.empty() && cwd.rfind(st.work_root, 0) == 0) {
-    auto rel = cwd.substr(st.work_root.size());
+  if (!st.turn.work_root.empty() && cwd.rfind(st.turn.work_root, 0) == 0) {
+    auto rel = cwd.substr(st.turn.work_root.size());
     if (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
     out.AddMember("cwd", Value(rel.empty() ? "." : rel.c_str(), a), a);
   }
@@ -114,73 +113,75 @@ std::string hook_output(const std::string& event, std::string_view body) {
 void on_hook_callback(session_self self, const std::string& request_id, const Value& req) {
   auto& st = self->state;
   auto id = string_member(req, "callback_id");
-  std::size_t index = st.hooks.size();
+  std::size_t index = st.requests.hooks.size();
   if (id.rfind("hook-", 0) == 0)
     index = static_cast<std::size_t>(std::strtoul(id.c_str() + 5, nullptr, 10));
   auto* input = member(req, "input");
-  if (index >= st.hooks.size() || !st.deps.webhooks || input == nullptr) {
+  if (index >= st.requests.hooks.size() || !st.deps.webhooks || input == nullptr) {
     write_control(self, *claude::control_success(request_id, "{}"));
     return;
   }
-  const auto& hook = st.hooks[index];
-  if (st.hooks_in_flight.size() >= max_hooks_in_flight) {
+  const auto& hook = st.requests.hooks[index];
+  if (st.requests.hooks_in_flight.size() >= max_hooks_in_flight) {
     metrics::webhook_failed(hook.event, "busy");
     if (auto line = claude::control_success(
             request_id, failed_hook_output(hook.event, "too many webhooks in flight")))
       write_control(self, *line);
     return;
   }
-  st.hooks_in_flight.emplace(st.gen, request_id);
+  st.requests.hooks_in_flight.emplace(st.cli.gen, request_id);
   outbound::post_request post;
   post.url = hook.url;
   post.headers = hook.headers;
   post.body = webhook_body(st, *input);
   post.timeout = std::chrono::seconds{hook.timeout_s};
   auto addr = self->address();
-  auto gen = st.gen;
+  auto gen = st.cli.gen;
   auto event = hook.event;
   metrics::webhook_called(event);
-  st.deps.webhooks->post(std::move(post), [addr, gen, request_id, event](outbound::post_result r) {
-    std::string failure;
-    std::string output;
-    std::string_view word;  // the metric's fixed reason
-    if (r.error != outbound::failure::none)
-      word = outbound::to_string(r.error), failure = std::string{word};
-    else if (!r.ok())
-      word = "status", failure = "status " + std::to_string(r.status);
-    else if ((output = hook_output(event, r.body)).empty())
-      word = "invalid_answer", failure = "invalid answer";
-    if (!failure.empty()) {
-      metrics::webhook_failed(event, word);
-      output = failed_hook_output(event, failure);
-    }
-    // The INTERNAL message carries {output, failure?, event}; only the actor emits events.
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-    w.StartObject();
-    w.Key("output");
-    w.RawValue(output.data(), output.size(), rapidjson::kObjectType);
-    w.Key("event");
-    w.String(event.c_str());
-    w.Key("failure");
-    w.String(failure.c_str());
-    w.EndObject();
-    if (auto a = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(a, atom::hooked_v, gen, request_id, std::string{buf.GetString()});
-  });
+  st.deps.webhooks->post(
+      std::move(post), [addr, gen, request_id, event](const outbound::post_result& r) {
+        std::string failure;
+        std::string output;
+        std::string_view word;  // the metric's fixed reason
+        if (r.error != outbound::failure::none)
+          word = outbound::to_string(r.error), failure = std::string{word};
+        else if (!r.ok())
+          word = "status", failure = "status " + std::to_string(r.status);
+        else if ((output = hook_output(event, r.body)).empty())
+          word = "invalid_answer", failure = "invalid answer";
+        if (!failure.empty()) {
+          metrics::webhook_failed(event, word);
+          output = failed_hook_output(event, failure);
+        }
+        // The INTERNAL message carries {output, failure?, event}; only the actor emits events.
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+        w.StartObject();
+        w.Key("output");
+        w.RawValue(output.data(), output.size(), rapidjson::kObjectType);
+        w.Key("event");
+        w.String(event.c_str());
+        w.Key("failure");
+        w.String(failure.c_str());
+        w.EndObject();
+        if (auto a = caf::actor_cast<caf::actor>(addr))
+          caf::anon_send(a, atom::hooked_v, gen, request_id, std::string{buf.GetString()});
+      });
 }
 
-void on_hooked(session_self self, uint64_t gen, std::string request_id, std::string wrapped) {
+void on_hooked(session_self self, uint64_t gen, const std::string& request_id,
+               const std::string& wrapped) {
   auto& st = self->state;
-  st.hooks_in_flight.erase({gen, request_id});
+  st.requests.hooks_in_flight.erase({gen, request_id});
   Document doc;
-  if (gen != st.gen || !st.proc || !parse_object(wrapped, doc)) return;
+  if (gen != st.cli.gen || !st.cli.proc || !parse_object(wrapped, doc)) return;
   auto failure = string_member(doc, "failure");
   auto event = string_member(doc, "event");
   if (!failure.empty()) {
     log::warn("webhook failed",
               {.component = "webhook", .session_id = st.who.id, .error_code = failure});
-    if (st.in_turn)
+    if (st.phase == session_phase::in_turn)
       emit(self,
            system_message("hook_failed", "The " + event + " webhook failed (" + failure + ").",
                           {{"hook_event", event}, {"reason", failure}}));
@@ -226,16 +227,7 @@ std::string parse_hooks(const turn_spec& spec, std::vector<hook_target>& hooks) 
 }
 
 std::string register_hooks(session_self self, const turn_spec& spec) {
-  return parse_hooks(spec, self->state.hooks);
+  return parse_hooks(spec, self->state.requests.hooks);
 }
 
 }  // namespace caa::detail
-
-namespace caa {
-
-std::string hooks_init_json(const turn_spec& spec) {
-  std::vector<detail::hook_target> hooks;
-  return detail::parse_hooks(spec, hooks);
-}
-
-}  // namespace caa

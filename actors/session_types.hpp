@@ -30,7 +30,7 @@ namespace caa {
 /// Where a session's events go: one SSE or WebSocket subscriber. Implemented by the transport;
 /// thread-safe; must never block (it queues, bounded, and reports a slow reader as gone).
 class event_sink {
-public:
+ public:
   virtual ~event_sink() = default;
   /// Delivers event `seq` named `name` (API.md "SSE stream") with one-line JSON `data`.
   /// Returns false when the subscriber is gone or too slow: the session then drops it (the
@@ -45,6 +45,8 @@ public:
   virtual bool writable() const { return true; }
   /// Calls `f` once, on any thread, when the subscriber is writable again or gone (at once when
   /// it is writable or gone now).
+  // By value: implementations keep `f` until there is room.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void when_writable(std::function<void()> f) { f(); }
   /// The subscriber fell so far behind that the events it needs next left the session's
   /// memory: it must replay from storage (SSE: the stream ends, the client reconnects with
@@ -57,13 +59,13 @@ using event_sink_ptr = std::shared_ptr<event_sink>;
 
 /// Everything a session needs to run one turn, and to (re)spawn its CLI for it.
 struct turn_spec {
-  std::string prompt;                         ///< the user message text
-  std::vector<claude::image_input> images;    ///< images sent with it
-  claude::query_options options;              ///< spawn-time options (paths absolute, resolved)
-  claude::driver_config driver;               ///< CLI path, tenant dirs, Anthropic settings
-  std::string options_json;                   ///< the stored form of the spawn options
-  std::string cwd_relative;                   ///< the cwd relative to the tenant workspace
-  std::string hooks_json;                     ///< validated `hooks` of the request, or empty
+  std::string prompt;                       ///< the user message text
+  std::vector<claude::image_input> images;  ///< images sent with it
+  claude::query_options options;            ///< spawn-time options (paths absolute, resolved)
+  claude::driver_config driver;             ///< CLI path, tenant dirs, Anthropic settings
+  std::string options_json;                 ///< the stored form of the spawn options
+  std::string cwd_relative;                 ///< the cwd relative to the tenant workspace
+  std::string hooks_json;                   ///< validated `hooks` of the request, or empty
 };
 
 /// An immutable turn (local only).
@@ -79,7 +81,7 @@ struct turn_accepted {
 /// Where the stdout lines and the exit of one CLI process go: an actor and a generation. The
 /// warm pool re-points it when it hands a pre-started process to a session. Thread-safe.
 class cli_route {
-public:
+ public:
   /// Routes to `addr` as generation `gen` from now on.
   void set(caf::actor_addr addr, uint64_t gen) {
     std::lock_guard<std::mutex> lock{mutex_};
@@ -92,7 +94,7 @@ public:
     return {addr_, gen_};
   }
 
-private:
+ private:
   mutable std::mutex mutex_;
   caf::actor_addr addr_;
   uint64_t gen_ = 0;
@@ -125,12 +127,12 @@ struct new_session {
 /// A client's answer to a pending `permission_request` or `question` (API.md answer route and
 /// WebSocket `answer` frame), decoded and shape-checked by the transport.
 struct pending_answer {
-  std::string request_id;                     ///< empty: the single pending question (`answer`)
-  std::string behavior;                       ///< "allow", "deny", or empty for question answers
-  caf::optional<std::string> updated_input;   ///< compact JSON object (allow)
-  caf::optional<std::string> message;         ///< reason of a deny
-  caf::optional<std::string> answers;         ///< compact JSON object: question text -> label(s)
-  caf::optional<std::string> answer;          ///< free text for the single pending question
+  std::string request_id;                    ///< empty: the single pending question (`answer`)
+  std::string behavior;                      ///< "allow", "deny", or empty for question answers
+  caf::optional<std::string> updated_input;  ///< compact JSON object (allow)
+  caf::optional<std::string> message;        ///< reason of a deny
+  caf::optional<std::string> answers;        ///< compact JSON object: question text -> label(s)
+  caf::optional<std::string> answer;         ///< free text for the single pending question
 };
 
 /// A live change of a session (API.md control route, WebSocket `control` frame); `value` is
@@ -143,14 +145,14 @@ struct live_control {
 
 /// Process-budget numbers, for tests and /metrics.
 struct admission_stats {
-  uint32_t budget = 0;     ///< MAX_AGENT_PROCESSES
-  uint32_t live = 0;       ///< slots held
-  uint32_t idle = 0;       ///< held by idle sessions (hibernation candidates)
-  uint32_t waiting = 0;    ///< turns waiting for a slot
-  uint64_t granted = 0;    ///< slots granted so far
-  uint64_t refused = 0;    ///< 503s so far
-  uint32_t peak_live = 0;  ///< most slots ever held at once
-  uint32_t starting = 0;   ///< granted processes that have not written a line yet
+  uint32_t budget = 0;         ///< MAX_AGENT_PROCESSES
+  uint32_t live = 0;           ///< slots held
+  uint32_t idle = 0;           ///< held by idle sessions (hibernation candidates)
+  uint32_t waiting = 0;        ///< turns waiting for a slot
+  uint64_t granted = 0;        ///< slots granted so far
+  uint64_t refused = 0;        ///< 503s so far
+  uint32_t peak_live = 0;      ///< most slots ever held at once
+  uint32_t starting = 0;       ///< granted processes that have not written a line yet
   uint32_t peak_starting = 0;  ///< most starts at once
 };
 

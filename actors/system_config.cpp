@@ -41,7 +41,7 @@ system_config::system_config(const settings& cfg) {
   // wake-ups per idle spell); 20 polls 100 us apart reach the waiting stage after 2 ms.
   set("work-stealing.moderate-poll-attempts", std::size_t{20});
   set("work-stealing.moderate-sleep-duration", caf::timespan{std::chrono::microseconds{100}});
-  (void) cfg;
+  (void)cfg;
 }
 
 }  // namespace caa

@@ -45,12 +45,12 @@ bool write_missing(const turn_spec& spec, const std::string& rel,
 }  // namespace
 
 bool needs_transcript(const session_state& st) {
-  return !st.transcript_loaded && (st.who.cli_session_started || st.who.parent_session_id);
+  return !st.transcript.loaded && (st.who.cli_session_started || st.who.parent_session_id);
 }
 
-void restore_transcript(session_self self, std::function<void()> then) {
+void restore_transcript(session_self self, const std::function<void()>& then) {
   auto& st = self->state;
-  st.transcript_loaded = true;
+  st.transcript.loaded = true;
   bool own = st.who.cli_session_started;
   auto sid = own ? st.who.id : *st.who.parent_session_id;
   self->request(st.deps.pg, st.deps.db_timeout,
@@ -59,17 +59,17 @@ void restore_transcript(session_self self, std::function<void()> then) {
           [=](storage::db_result& r) {
             auto& s = self->state;
             auto lines = storage::parse_transcript(r);
-            if (lines && s.waiting_spec) {
+            if (lines && s.turn.waiting_spec) {
               std::map<std::string, std::vector<const std::string*>> files;
               for (auto& l : *lines) {
                 files[l.subpath].push_back(&l.entry);
                 if (own)
-                  s.transcript_lines[l.subpath] =
-                      std::max<int64_t>(s.transcript_lines[l.subpath], int64_t(l.line_no) + 1);
+                  s.transcript.lines[l.subpath] =
+                      std::max<int64_t>(s.transcript.lines[l.subpath], int64_t(l.line_no) + 1);
               }
               for (auto& [sub, entries] : files)
-                if (!write_missing(*s.waiting_spec, transcript_rel(*s.waiting_spec, sid, sub),
-                                   entries))
+                if (!write_missing(*s.turn.waiting_spec,
+                                   transcript_rel(*s.turn.waiting_spec, sid, sub), entries))
                   log::warn("cannot restore a transcript file",
                             {.component = "session", .session_id = s.who.id});
             }

@@ -9,59 +9,77 @@
 
 CAF_BEGIN_TYPE_ID_BLOCK(caa_actors, caf::id_block::caa_storage::end)
 
-  CAF_ADD_TYPE_ID(caa_actors, (caa::turn_accepted))
-  CAF_ADD_TYPE_ID(caa_actors, (caa::new_session))
-  CAF_ADD_TYPE_ID(caa_actors, (caa::admission_stats))
-  CAF_ADD_TYPE_ID(caa_actors, (caa::pending_answer))
-  CAF_ADD_TYPE_ID(caa_actors, (caa::live_control))
+CAF_ADD_TYPE_ID(caa_actors, (caa::turn_accepted))
+CAF_ADD_TYPE_ID(caa_actors, (caa::new_session))
+CAF_ADD_TYPE_ID(caa_actors, (caa::admission_stats))
+CAF_ADD_TYPE_ID(caa_actors, (caa::pending_answer))
+CAF_ADD_TYPE_ID(caa_actors, (caa::live_control))
 
-  /// INTERNAL: periodic timer of the health monitor.
-  CAF_ADD_ATOM(caa_actors, caa::atom, probe, "probe")
-  /// Starts a turn in a session.
-  CAF_ADD_ATOM(caa_actors, caa::atom, run, "run")
-  /// Attaches an event subscriber to a session.
-  CAF_ADD_ATOM(caa_actors, caa::atom, subscribe, "subscribe")
-  /// Interrupts the running turn.
-  CAF_ADD_ATOM(caa_actors, caa::atom, interrupt, "interrupt")
-  /// Deletes a session.
-  CAF_ADD_ATOM(caa_actors, caa::atom, remove, "remove")
-  /// Ends a session's process and keeps the session.
-  CAF_ADD_ATOM(caa_actors, caa::atom, hibernate, "hibernate")
-  /// Creates a session.
-  CAF_ADD_ATOM(caa_actors, caa::atom, create, "create")
-  /// Finds a session.
-  CAF_ADD_ATOM(caa_actors, caa::atom, find, "find")
-  /// Asks for a process slot.
-  CAF_ADD_ATOM(caa_actors, caa::atom, acquire, "acquire")
-  /// Gives a process slot back.
-  CAF_ADD_ATOM(caa_actors, caa::atom, release, "release")
-  /// A slot holder became idle (hibernation candidate).
-  CAF_ADD_ATOM(caa_actors, caa::atom, idle, "idle")
-  /// A slot holder is running a turn.
-  CAF_ADD_ATOM(caa_actors, caa::atom, busy, "busy")
-  /// Asks for statistics.
-  CAF_ADD_ATOM(caa_actors, caa::atom, stats, "stats")
-  /// INTERNAL: one stdout line of the CLI.
-  CAF_ADD_ATOM(caa_actors, caa::atom, line, "line")
-  /// INTERNAL: the CLI process ended.
-  CAF_ADD_ATOM(caa_actors, caa::atom, exited, "exited")
-  /// INTERNAL: a deadline passed.
-  CAF_ADD_ATOM(caa_actors, caa::atom, timeout, "timeout")
-  /// Stops accepting turns (drain).
-  CAF_ADD_ATOM(caa_actors, caa::atom, drain, "drain")
+/// INTERNAL: periodic timer of the health monitor.
+CAF_ADD_ATOM(caa_actors, caa::atom, probe, "probe")
+/// Starts a turn in a session.
+CAF_ADD_ATOM(caa_actors, caa::atom, run, "run")
+/// Attaches an event subscriber to a session.
+CAF_ADD_ATOM(caa_actors, caa::atom, subscribe, "subscribe")
+/// Interrupts the running turn.
+CAF_ADD_ATOM(caa_actors, caa::atom, interrupt, "interrupt")
+/// Deletes a session.
+CAF_ADD_ATOM(caa_actors, caa::atom, remove, "remove")
+/// Ends a session's process and keeps the session.
+CAF_ADD_ATOM(caa_actors, caa::atom, hibernate, "hibernate")
+/// Creates a session.
+CAF_ADD_ATOM(caa_actors, caa::atom, create, "create")
+/// Finds a session.
+CAF_ADD_ATOM(caa_actors, caa::atom, find, "find")
+/// Asks for a process slot.
+CAF_ADD_ATOM(caa_actors, caa::atom, acquire, "acquire")
+/// Gives a process slot back.
+CAF_ADD_ATOM(caa_actors, caa::atom, release, "release")
+/// A slot holder became idle (hibernation candidate).
+CAF_ADD_ATOM(caa_actors, caa::atom, idle, "idle")
+/// A slot holder is running a turn.
+CAF_ADD_ATOM(caa_actors, caa::atom, busy, "busy")
+/// Asks for statistics.
+CAF_ADD_ATOM(caa_actors, caa::atom, stats, "stats")
+/// INTERNAL: one stdout line of the CLI.
+CAF_ADD_ATOM(caa_actors, caa::atom, line, "line")
+/// INTERNAL: the CLI process ended.
+CAF_ADD_ATOM(caa_actors, caa::atom, exited, "exited")
+/// INTERNAL: a deadline passed.
+CAF_ADD_ATOM(caa_actors, caa::atom, timeout, "timeout")
+/// INTERNAL: a session's turn deadline passed.
+CAF_ADD_ATOM(caa_actors, caa::atom, turn_due, "turn_due")
+/// INTERNAL: an interrupted turn did not end in time.
+CAF_ADD_ATOM(caa_actors, caa::atom, stop_due, "stop_due")
+/// INTERNAL: a session's idle timeout passed.
+CAF_ADD_ATOM(caa_actors, caa::atom, idle_due, "idle_due")
+/// INTERNAL: a failed event write is due to be retried.
+CAF_ADD_ATOM(caa_actors, caa::atom, write_due, "write_due")
+/// INTERNAL: a pending permission request or question got no answer in time.
+CAF_ADD_ATOM(caa_actors, caa::atom, answer_due, "answer_due")
+/// INTERNAL: a subscriber's queue has room again.
+CAF_ADD_ATOM(caa_actors, caa::atom, sink_ready, "sink_ready")
+/// INTERNAL: a subscriber may have waited for room too long.
+CAF_ADD_ATOM(caa_actors, caa::atom, sink_stall, "sink_stall")
+/// INTERNAL: a session actor may retire (nothing left in memory).
+CAF_ADD_ATOM(caa_actors, caa::atom, retire_due, "retire_due")
+/// INTERNAL (admission): the asks to hibernate are due to be rechecked.
+CAF_ADD_ATOM(caa_actors, caa::atom, recheck, "recheck")
+/// Stops accepting turns (drain).
+CAF_ADD_ATOM(caa_actors, caa::atom, drain, "drain")
 
-  /// Answers a pending permission request or question.
-  CAF_ADD_ATOM(caa_actors, caa::atom, answer, "answer")
-  /// Changes the permission mode or model of a session.
-  CAF_ADD_ATOM(caa_actors, caa::atom, control, "control")
-  /// Restores files to a checkpoint.
-  CAF_ADD_ATOM(caa_actors, caa::atom, rewind, "rewind")
-  /// INTERNAL: a webhook answered (or failed) for a CLI hook callback.
-  CAF_ADD_ATOM(caa_actors, caa::atom, hooked, "hooked")
-  /// The warm pool: pre-started CLI processes.
-  CAF_ADD_ATOM(caa_actors, caa::atom, warm, "warm")
-  /// Takes a warm process out of the pool.
-  CAF_ADD_ATOM(caa_actors, caa::atom, take, "take")
-  /// A process started (it wrote its first line, or it is gone): its start is over.
-  CAF_ADD_ATOM(caa_actors, caa::atom, ready, "ready")
+/// Answers a pending permission request or question.
+CAF_ADD_ATOM(caa_actors, caa::atom, answer, "answer")
+/// Changes the permission mode or model of a session.
+CAF_ADD_ATOM(caa_actors, caa::atom, control, "control")
+/// Restores files to a checkpoint.
+CAF_ADD_ATOM(caa_actors, caa::atom, rewind, "rewind")
+/// INTERNAL: a webhook answered (or failed) for a CLI hook callback.
+CAF_ADD_ATOM(caa_actors, caa::atom, hooked, "hooked")
+/// The warm pool: pre-started CLI processes.
+CAF_ADD_ATOM(caa_actors, caa::atom, warm, "warm")
+/// Takes a warm process out of the pool.
+CAF_ADD_ATOM(caa_actors, caa::atom, take, "take")
+/// A process started (it wrote its first line, or it is gone): its start is over.
+CAF_ADD_ATOM(caa_actors, caa::atom, ready, "ready")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

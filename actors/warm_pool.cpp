@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <utility>
 
 namespace caa {
 
@@ -21,21 +22,21 @@ using namespace std::chrono_literals;
 
 /// The warm processes of one tenant-and-options key.
 struct key_state {
-  turn_spec_ptr spec;                     ///< what its processes are started with
+  turn_spec_ptr spec;                                       ///< what its processes are started with
   std::deque<std::pair<uint64_t, warm_process_ptr>> ready;  ///< oldest first
-  uint32_t starting = 0;                  ///< slots asked for, processes not started yet
-  std::chrono::steady_clock::time_point used;
+  uint32_t starting = 0;              ///< slots asked for, processes not started yet
+  caf::actor_clock::time_point used;  ///< last take (the actor clock)
 };
 
 struct pool_state {
   static inline const char* name = "warm_pool";
   warm_pool_config cfg;
   std::map<std::string, key_state> keys;
-  std::map<uint64_t, std::string> key_of;                  // ready processes by id
-  std::map<uint64_t, warm_process_ptr> dying;              // ended, slot back at their exit
+  std::map<uint64_t, std::string> key_of;      // ready processes by id
+  std::map<uint64_t, warm_process_ptr> dying;  // ended, slot back at their exit
   std::set<uint64_t> silent;  // started, no line written yet: admission counts their start
   uint64_t next_id = 1;
-  uint32_t owed = 0;       // slots admission asked back that no ready process could give yet
+  uint32_t owed = 0;  // slots admission asked back that no ready process could give yet
   bool retry_armed = false;
   claude::request_id_generator ids;
 };
@@ -66,11 +67,9 @@ void start_over(self_ptr self, uint64_t id) {
     self->send(self->state.cfg.admission, atom::ready_v, atom::warm_v);
 }
 
-
 /// Tries again later when a refill found no free slot.
 void arm_retry(self_ptr self) {
-  if (self->state.retry_armed)
-    return;
+  if (self->state.retry_armed) return;
   self->state.retry_armed = true;
   self->delayed_send(self, 2s, atom::timeout_v, uint64_t{0});
 }
@@ -80,10 +79,8 @@ void start_one(self_ptr self, const std::string& key) {
   auto& st = self->state;
   auto it = st.keys.find(key);
   if (it == st.keys.end() || st.owed > 0) {
-    if (it != st.keys.end())
-      --it->second.starting;
-    if (st.owed > 0)
-      --st.owed;
+    if (it != st.keys.end()) --it->second.starting;
+    if (st.owed > 0) --st.owed;
     self->send(st.cfg.admission, atom::ready_v, atom::warm_v);  // no start after all
     self->send(st.cfg.admission, atom::release_v, atom::warm_v);
     return;
@@ -96,8 +93,8 @@ void start_one(self_ptr self, const std::string& key) {
   w->spec = k.spec;
   w->route = std::make_shared<cli_route>();
   w->route->set(self->address(), id);
-  w->proc = start_cli(*st.cfg.io, fresh_session_options(*k.spec, w->session_id), *k.spec,
-                      w->route, hooks_init_json(*k.spec), st.ids.next());
+  w->proc = start_cli(*st.cfg.io, fresh_session_options(*k.spec, w->session_id), *k.spec, w->route,
+                      hooks_init_json(*k.spec), st.ids.next());
   if (!w->proc) {
     self->send(st.cfg.admission, atom::ready_v, atom::warm_v);
     self->send(st.cfg.admission, atom::release_v, atom::warm_v);
@@ -113,18 +110,17 @@ void start_one(self_ptr self, const std::string& key) {
 void refill(self_ptr self, const std::string& key) {
   auto& st = self->state;
   auto it = st.keys.find(key);
-  if (it == st.keys.end())
-    return;
+  if (it == st.keys.end()) return;
   auto& k = it->second;
   while (k.ready.size() + k.starting < st.cfg.per_key) {
     ++k.starting;
     self->request(st.cfg.admission, 5s, atom::acquire_v, atom::warm_v)
-      .then([=](bool) { start_one(self, key); },
-            [=](caf::error&) {
-              if (auto i = self->state.keys.find(key); i != self->state.keys.end())
-                --i->second.starting;
-              arm_retry(self);
-            });
+        .then([=](bool) { start_one(self, key); },
+              [=](caf::error&) {
+                if (auto i = self->state.keys.find(key); i != self->state.keys.end())
+                  --i->second.starting;
+                arm_retry(self);
+              });
   }
 }
 
@@ -134,10 +130,8 @@ void trim_keys(self_ptr self) {
   while (st.keys.size() > st.cfg.max_keys) {
     auto lru = st.keys.begin();
     for (auto i = st.keys.begin(); i != st.keys.end(); ++i)
-      if (i->second.used < lru->second.used)
-        lru = i;
-    while (!lru->second.ready.empty())
-      retire(self, lru->second, 0);
+      if (i->second.used < lru->second.used) lru = i;
+    while (!lru->second.ready.empty()) retire(self, lru->second, 0);
     st.keys.erase(lru);  // processes still starting give their slot back in start_one
   }
 }
@@ -147,81 +141,79 @@ void trim_keys(self_ptr self) {
 warm_pool_actor spawn_warm_pool(caf::actor_system& sys, warm_pool_config cfg) {
   // The configuration goes in as a spawn argument: CAF 0.17.6 dereferences a null argument tuple
   // when a function actor is spawned without arguments (UBSan reports it).
-  auto pool = sys.spawn([](self_ptr self, warm_pool_config cfg) -> warm_pool_actor::behavior_type {
-    self->state.cfg = cfg;
-    return {
-      [=](atom::take, std::string& key) -> caf::result<warm_process_ptr> {
-        auto& st = self->state;
-        auto it = st.keys.find(key);
-        if (it == st.keys.end() || it->second.ready.empty())
-          return make_error(errc::not_found, "no warm process");
-        auto [id, w] = std::move(it->second.ready.front());
-        it->second.ready.pop_front();
-        st.key_of.erase(id);
-        start_over(self, id);
-        publish(st);
-        refill(self, key);
-        return w;
+  auto pool = sys.spawn(
+      [](self_ptr self, warm_pool_config cfg) -> warm_pool_actor::behavior_type {
+        self->state.cfg = std::move(cfg);
+        return {
+            [=](atom::take, std::string& key) -> caf::result<warm_process_ptr> {
+              auto& st = self->state;
+              auto it = st.keys.find(key);
+              if (it == st.keys.end() || it->second.ready.empty())
+                return make_error(errc::not_found, "no warm process");
+              auto [id, w] = std::move(it->second.ready.front());
+              it->second.ready.pop_front();
+              st.key_of.erase(id);
+              start_over(self, id);
+              publish(st);
+              refill(self, key);
+              return w;
+            },
+            [=](atom::warm, std::string& key, turn_spec_ptr& spec) {
+              auto& st = self->state;
+              if (st.cfg.per_key == 0 || !spec) return;
+              auto& k = st.keys[key];
+              k.spec = std::move(spec);
+              k.used = self->clock().now();
+              trim_keys(self);
+              refill(self, key);
+            },
+            [=](atom::hibernate) {
+              auto& st = self->state;
+              key_state* lru = nullptr;
+              for (auto& [key, k] : st.keys)
+                if (!k.ready.empty() && (lru == nullptr || k.used < lru->used)) lru = &k;
+              if (lru == nullptr) {
+                ++st.owed;  // the next slot granted to the pool goes straight back
+                return;
+              }
+              retire(self, *lru, 0);
+            },
+            [=](atom::line, uint64_t id, std::string&) {
+              // Output of a process nobody has taken yet (its initialize reply): its start is over.
+              start_over(self, id);
+            },
+            [=](atom::exited, uint64_t id, int32_t, std::string&) {
+              auto& st = self->state;
+              start_over(self, id);
+              if (st.dying.erase(id) > 0) {
+                self->send(st.cfg.admission, atom::release_v, atom::warm_v);
+                return;
+              }
+              auto it = st.key_of.find(id);
+              if (it == st.key_of.end())
+                return;  // taken by a session meanwhile: its route points there now
+              auto key = it->second;
+              st.key_of.erase(it);
+              auto& k = st.keys[key];
+              for (auto i = k.ready.begin(); i != k.ready.end(); ++i)
+                if (i->first == id) {
+                  k.ready.erase(i);
+                  break;
+                }
+              publish(st);
+              log::warn("a warm agent CLI ended before use", {.component = "warm_pool"});
+              self->send(st.cfg.admission, atom::release_v, atom::warm_v);
+              arm_retry(self);
+            },
+            [=](atom::timeout, uint64_t) {
+              self->state.retry_armed = false;
+              std::vector<std::string> keys;
+              for (auto& [key, k] : self->state.keys) keys.push_back(key);
+              for (auto& key : keys) refill(self, key);
+            },
+        };
       },
-      [=](atom::warm, std::string& key, turn_spec_ptr& spec) {
-        auto& st = self->state;
-        if (st.cfg.per_key == 0 || !spec)
-          return;
-        auto& k = st.keys[key];
-        k.spec = std::move(spec);
-        k.used = std::chrono::steady_clock::now();
-        trim_keys(self);
-        refill(self, key);
-      },
-      [=](atom::hibernate) {
-        auto& st = self->state;
-        key_state* lru = nullptr;
-        for (auto& [key, k] : st.keys)
-          if (!k.ready.empty() && (lru == nullptr || k.used < lru->used))
-            lru = &k;
-        if (lru == nullptr) {
-          ++st.owed;  // the next slot granted to the pool goes straight back
-          return;
-        }
-        retire(self, *lru, 0);
-      },
-      [=](atom::line, uint64_t id, std::string&) {
-        // Output of a process nobody has taken yet (its initialize reply): its start is over.
-        start_over(self, id);
-      },
-      [=](atom::exited, uint64_t id, int32_t, std::string&) {
-        auto& st = self->state;
-        start_over(self, id);
-        if (st.dying.erase(id) > 0) {
-          self->send(st.cfg.admission, atom::release_v, atom::warm_v);
-          return;
-        }
-        auto it = st.key_of.find(id);
-        if (it == st.key_of.end())
-          return;  // taken by a session meanwhile: its route points there now
-        auto key = it->second;
-        st.key_of.erase(it);
-        auto& k = st.keys[key];
-        for (auto i = k.ready.begin(); i != k.ready.end(); ++i)
-          if (i->first == id) {
-            k.ready.erase(i);
-            break;
-          }
-        publish(st);
-        log::warn("a warm agent CLI ended before use", {.component = "warm_pool"});
-        self->send(st.cfg.admission, atom::release_v, atom::warm_v);
-        arm_retry(self);
-      },
-      [=](atom::timeout, uint64_t) {
-        self->state.retry_armed = false;
-        std::vector<std::string> keys;
-        for (auto& [key, k] : self->state.keys)
-          keys.push_back(key);
-        for (auto& key : keys)
-          refill(self, key);
-      },
-    };
-  }, cfg);
+      cfg);
   caf::anon_send(cfg.admission, atom::warm_v, pool);
   return pool;
 }

@@ -20,7 +20,7 @@ inline constexpr double api_header_timeout_s = 10;                ///< API_HEADE
 inline constexpr double api_body_timeout_s = 30;                  ///< API_BODY_TIMEOUT
 inline constexpr double api_keep_alive_timeout_s = 75;            ///< API_KEEP_ALIVE_TIMEOUT
 inline constexpr double api_request_timeout_s = 10;               ///< API_REQUEST_TIMEOUT
-inline constexpr double ws_idle_timeout_s = 60;           ///< WS_IDLE_TIMEOUT (ping at half of it)
+inline constexpr double ws_idle_timeout_s = 60;  ///< WS_IDLE_TIMEOUT (ping at half of it)
 inline constexpr std::size_t ws_send_queue_bytes = 4 << 20;  ///< WS_SEND_QUEUE_BYTES
 inline constexpr std::size_t ws_send_queue_frames = 4096;    ///< WS_SEND_QUEUE_FRAMES
 inline constexpr double ws_ticket_ttl_s = 30;                ///< WS_TICKET_TTL
@@ -46,27 +46,27 @@ inline constexpr unsigned rate_limit_general_per_minute = 100;  ///< RATE_LIMIT_
 
 inline constexpr std::string_view cli_path = "claude";              ///< CLAUDE_CLI_PATH
 inline constexpr std::string_view workspace_root = "./workspaces";  ///< WORKSPACE_ROOT
-inline constexpr unsigned max_agent_processes = 0;     ///< MAX_AGENT_PROCESSES (0: derive)
-inline constexpr unsigned max_concurrent_spawns = 0;   ///< MAX_CONCURRENT_SPAWNS (0: cores)
+inline constexpr unsigned max_agent_processes = 0;         ///< MAX_AGENT_PROCESSES (0: derive)
+inline constexpr unsigned max_concurrent_spawns = 0;       ///< MAX_CONCURRENT_SPAWNS (0: cores)
 inline constexpr unsigned tenant_max_agent_processes = 0;  ///< TENANT_MAX_AGENT_PROCESSES (0: half)
-inline constexpr unsigned warm_pool_size = 1;          ///< WARM_POOL_SIZE
-inline constexpr unsigned warm_pool_keys = 4;          ///< WARM_POOL_KEYS
-inline constexpr double admission_wait_s = 10;         ///< ADMISSION_WAIT
-inline constexpr double session_idle_timeout_s = 300;  ///< SESSION_IDLE_TIMEOUT
-inline constexpr double turn_timeout_s = 600;          ///< TURN_TIMEOUT
-inline constexpr double permission_timeout_s = 300;    ///< PERMISSION_TIMEOUT
-inline constexpr double stream_stall_timeout_s = 30;   ///< STREAM_STALL_TIMEOUT
-inline constexpr double drain_grace_period_s = 30;     ///< DRAIN_GRACE_PERIOD
+inline constexpr unsigned warm_pool_size = 1;              ///< WARM_POOL_SIZE
+inline constexpr unsigned warm_pool_keys = 4;              ///< WARM_POOL_KEYS
+inline constexpr double admission_wait_s = 10;             ///< ADMISSION_WAIT
+inline constexpr double session_idle_timeout_s = 300;      ///< SESSION_IDLE_TIMEOUT
+inline constexpr double turn_timeout_s = 600;              ///< TURN_TIMEOUT
+inline constexpr double permission_timeout_s = 300;        ///< PERMISSION_TIMEOUT
+inline constexpr double stream_stall_timeout_s = 30;       ///< STREAM_STALL_TIMEOUT
+inline constexpr double drain_grace_period_s = 30;         ///< DRAIN_GRACE_PERIOD
 
 // -- agent sandbox ------------------------------------------------------------------------------
 
-inline constexpr std::string_view agent_sandbox = "strict";    ///< AGENT_SANDBOX
-inline constexpr uint32_t agent_uid_base = 200000;             ///< AGENT_UID_BASE
-inline constexpr uint32_t agent_uid_count = 100000;            ///< AGENT_UID_COUNT
-inline constexpr uint64_t agent_memory_max = 2ull << 30;       ///< AGENT_MEMORY_MAX (bytes)
-inline constexpr uint64_t agent_pids_max = 512;                ///< AGENT_PIDS_MAX
-inline constexpr unsigned agent_cpu_weight = 0;                ///< AGENT_CPU_WEIGHT (0: unset)
-inline constexpr uint64_t tenant_disk_quota = 0;               ///< TENANT_DISK_QUOTA (0: none)
+inline constexpr std::string_view agent_sandbox = "strict";  ///< AGENT_SANDBOX
+inline constexpr uint32_t agent_uid_base = 200000;           ///< AGENT_UID_BASE
+inline constexpr uint32_t agent_uid_count = 100000;          ///< AGENT_UID_COUNT
+inline constexpr uint64_t agent_memory_max = 2ull << 30;     ///< AGENT_MEMORY_MAX (bytes)
+inline constexpr uint64_t agent_pids_max = 512;              ///< AGENT_PIDS_MAX
+inline constexpr unsigned agent_cpu_weight = 0;              ///< AGENT_CPU_WEIGHT (0: unset)
+inline constexpr uint64_t tenant_disk_quota = 0;             ///< TENANT_DISK_QUOTA (0: none)
 
 // -- egress, cluster, misc ---------------------------------------------------------------------
 

@@ -145,7 +145,10 @@ service_metrics::service_metrics()
       webhook_failures({"event", "reason"}, hook_failure_series) {}
 
 service_metrics& service() noexcept {
-  static auto* const instance = new service_metrics();  // never destroyed, on purpose
+  // Never destroyed, on purpose (threads may still count during exit). Allocation failure at
+  // start-up ends the process like any other: nothing to handle.
+  static auto* const instance =
+      new service_metrics();  // NOLINT(bugprone-unhandled-exception-at-new)
   return *instance;
 }
 

@@ -264,6 +264,8 @@ variable tenant_variables_var() {
           false, apply, show};
 }
 
+// `path` is a member path (e.g. `http.port`): it cannot be parenthesised.
+// NOLINTNEXTLINE(bugprone-macro-parentheses)
 #define CAA_FIELD(path)  \
   [](auto& s) -> auto& { \
     return s.path;       \

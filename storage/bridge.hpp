@@ -18,13 +18,13 @@ void async_request(caf::actor_system& sys, Handle dest, caf::timespan timeout,
                    Ts... xs) {
   // Dependencies go in as spawn arguments (not captures) to keep 0.17.6 UBSan-clean.
   sys.spawn(
-    [](caf::event_based_actor* self, Handle dst, caf::timespan t,
-       std::function<void(Reply)> ok, std::function<void(caf::error)> fail, Ts... args) {
-      self->request(dst, t, std::move(args)...)
-        .then([ok](Reply& r) { ok(std::move(r)); },
-              [fail](caf::error& e) { fail(std::move(e)); });
-    },
-    std::move(dest), timeout, std::move(on_value), std::move(on_error), std::move(xs)...);
+      [](caf::event_based_actor* self, Handle dst, caf::timespan t, std::function<void(Reply)> ok,
+         const std::function<void(caf::error)>& fail, Ts... args) {
+        self->request(dst, t, std::move(args)...)
+            .then([ok](Reply& r) { ok(std::move(r)); },
+                  [fail](caf::error& e) { fail(std::move(e)); });
+      },
+      std::move(dest), timeout, std::move(on_value), std::move(on_error), std::move(xs)...);
 }
 
 }  // namespace caa

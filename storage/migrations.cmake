@@ -2,14 +2,15 @@
 # files into a generated .cpp (raw string literals) that defines caa::storage::embedded_migrations(),
 # so the service finds its migrations from any working directory.
 #
-# Included (from storage/CMakeLists.txt): defines the command and appends the generated file to
-# CAA_STORAGE_SOURCES. Run as a script (cmake -DCAA_SQL_DIR=... -DCAA_OUT=... -P this-file): writes
-# the .cpp.
+# Included (from storage/CMakeLists.txt): defines the command and sets CAA_MIGRATIONS_CPP to the
+# generated file and the global property CAA_MIGRATION_FILES to the migrations, listed here one by
+# one (the tree check, cmake/check_tree.cmake, fails the build when a .sql file on disk is not in
+# the list). Run as a script (cmake -DCAA_SQL_FILES=a.sql|b.sql -DCAA_OUT=... -P this-file):
+# writes the .cpp.
 
 if(CMAKE_SCRIPT_MODE_FILE)
   cmake_minimum_required(VERSION 3.20)
-  file(GLOB _sql_files "${CAA_SQL_DIR}/*.sql")
-  list(SORT _sql_files)
+  string(REPLACE "|" ";" _sql_files "${CAA_SQL_FILES}")
   set(_entries "")
   set(_versions "")
   foreach(_file IN LISTS _sql_files)
@@ -48,13 +49,24 @@ if(CMAKE_SCRIPT_MODE_FILE)
 endif()
 
 set(_caa_migrations_dir "${CMAKE_CURRENT_LIST_DIR}/postgres/migrations")
-file(GLOB _caa_migration_files CONFIGURE_DEPENDS "${_caa_migrations_dir}/*.sql")
+# In version order.
+set(_caa_migration_names
+  001_tenants_keys.sql
+  002_sessions.sql
+  003_checkpoints.sql
+  004_tenant_agent_slot.sql)
+set(_caa_migration_files "")
+foreach(_name IN LISTS _caa_migration_names)
+  list(APPEND _caa_migration_files "${_caa_migrations_dir}/${_name}")
+endforeach()
+string(REPLACE ";" "|" _caa_migration_arg "${_caa_migration_files}")
 set(_caa_migrations_cpp "${CMAKE_CURRENT_BINARY_DIR}/generated/caa_embedded_migrations.cpp")
 add_custom_command(
   OUTPUT "${_caa_migrations_cpp}"
-  COMMAND "${CMAKE_COMMAND}" "-DCAA_SQL_DIR=${_caa_migrations_dir}"
+  COMMAND "${CMAKE_COMMAND}" "-DCAA_SQL_FILES=${_caa_migration_arg}"
           "-DCAA_OUT=${_caa_migrations_cpp}" -P "${CMAKE_CURRENT_LIST_FILE}"
   DEPENDS ${_caa_migration_files} "${CMAKE_CURRENT_LIST_FILE}"
   COMMENT "Embedding SQL migrations"
   VERBATIM)
-list(APPEND CAA_STORAGE_SOURCES "${_caa_migrations_cpp}")
+set(CAA_MIGRATIONS_CPP "${_caa_migrations_cpp}")
+set_property(GLOBAL PROPERTY CAA_MIGRATION_FILES "${_caa_migration_files}")

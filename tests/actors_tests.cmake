@@ -1,19 +1,19 @@
 # Tests of the actors layer.
-add_executable(actors_unit_test ${CAA_TESTS_DIR}/unit/event_mapper_test.cpp
-                                ${CAA_TESTS_DIR}/unit/admission_test.cpp
+add_executable(actors_unit_test ${CAA_TESTS_DIR}/unit/admission_test.cpp
                                 ${CAA_TESTS_DIR}/unit/admission_book_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_hooks_bound_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_machine_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_machine_order_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_stream_test.cpp
-                                ${CAA_TESTS_DIR}/unit/session_retire_test.cpp)
+                                ${CAA_TESTS_DIR}/unit/session_retire_test.cpp
+                                ${CAA_TESTS_DIR}/unit/session_event_log_test.cpp)
 target_link_libraries(actors_unit_test PRIVATE caa_actors GTest::gtest_main)
 caa_target_defaults(actors_unit_test)
 gtest_discover_tests(actors_unit_test PROPERTIES LABELS unit)
 
 # Resuming from the transcript stored in PostgreSQL (real CLI, scripted model, service binary).
 add_executable(transcript_restore_test ${CAA_TESTS_DIR}/integration/transcript_restore_test.cpp)
-target_link_libraries(transcript_restore_test PRIVATE caa_service_fixture caa_transport
+target_link_libraries(transcript_restore_test PRIVATE caa_service_fixture caa_wire
                                                       GTest::gtest_main)
 caa_target_defaults(transcript_restore_test)
 add_dependencies(transcript_restore_test claude-agent-api scripted_model)

@@ -16,7 +16,7 @@ add_executable(mcp_unit_test ${CMAKE_CURRENT_LIST_DIR}/unit/mcp_config_test.cpp
                              ${CMAKE_CURRENT_LIST_DIR}/unit/mcp_request_test.cpp
                              ${CMAKE_CURRENT_LIST_DIR}/unit/mcp_tenant_variables_test.cpp
                              ${CMAKE_CURRENT_LIST_DIR}/unit/mcp_test_server_test.cpp)
-target_link_libraries(mcp_unit_test PRIVATE caa_transport caa_test_mcp_server GTest::gtest_main)
+target_link_libraries(mcp_unit_test PRIVATE caa_api caa_test_mcp_server GTest::gtest_main)
 caa_target_defaults(mcp_unit_test)
 gtest_discover_tests(mcp_unit_test PROPERTIES LABELS unit)
 

@@ -5,7 +5,7 @@ include(GoogleTest)
 
 foreach(name ws_frames_test ws_tickets_test)
   add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/unit/${name}.cpp)
-  target_link_libraries(${name} PRIVATE caa_transport GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE caa_api GTest::gtest_main)
   caa_target_defaults(${name})
   gtest_discover_tests(${name} PROPERTIES LABELS unit)
 endforeach()

@@ -52,13 +52,36 @@ struct options {
 
 /// Flags of the real CLI that take a value as the next token (two-token form).
 bool takes_value(std::string_view flag) {
-  static const std::set<std::string_view> with_value{
-    "--output-format", "--input-format", "--model", "--fallback-model", "--session-id",
-    "--resume", "--system-prompt", "--system-prompt-file", "--append-system-prompt",
-    "--permission-mode", "--permission-prompt-tool", "--allowedTools", "--disallowedTools",
-    "--tools", "--max-turns", "--max-budget-usd", "--add-dir", "--plugin-dir", "--json-schema",
-    "--mcp-config", "--settings", "--betas", "--agents", "--agent", "--effort", "--thinking",
-    "--max-thinking-tokens", "--resume-session-at", "--setting-sources", "--task-budget"};
+  static const std::set<std::string_view> with_value{"--output-format",
+                                                     "--input-format",
+                                                     "--model",
+                                                     "--fallback-model",
+                                                     "--session-id",
+                                                     "--resume",
+                                                     "--system-prompt",
+                                                     "--system-prompt-file",
+                                                     "--append-system-prompt",
+                                                     "--permission-mode",
+                                                     "--permission-prompt-tool",
+                                                     "--allowedTools",
+                                                     "--disallowedTools",
+                                                     "--tools",
+                                                     "--max-turns",
+                                                     "--max-budget-usd",
+                                                     "--add-dir",
+                                                     "--plugin-dir",
+                                                     "--json-schema",
+                                                     "--mcp-config",
+                                                     "--settings",
+                                                     "--betas",
+                                                     "--agents",
+                                                     "--agent",
+                                                     "--effort",
+                                                     "--thinking",
+                                                     "--max-thinking-tokens",
+                                                     "--resume-session-at",
+                                                     "--setting-sources",
+                                                     "--task-budget"};
   return with_value.count(flag) > 0;
 }
 
@@ -86,18 +109,15 @@ options parse_args(int argc, char** argv) {
       o.prompt = a;  // the last positional token
     }
   }
-  if (o.session_id.empty())
-    o.session_id = make_uuid();
+  if (o.session_id.empty()) o.session_id = make_uuid();
   return o;
 }
 
 /// The text of a user message's content: a string, or its text blocks joined.
 std::string content_text(const rapidjson::Value& content) {
-  if (content.IsString())
-    return content.GetString();
+  if (content.IsString()) return content.GetString();
   std::string out;
-  if (!content.IsArray())
-    return out;
+  if (!content.IsArray()) return out;
   for (auto& block : content.GetArray())
     if (block.IsObject() && block.HasMember("text") && block["text"].IsString())
       out.append(block["text"].GetString()).append("\n");
@@ -107,14 +127,14 @@ std::string content_text(const rapidjson::Value& content) {
 /// One session: the queue of user turns and the emitter.
 class session {
  public:
-  explicit session(const options& o) : base_(settings_from_env()), emitter_(o.session_id, o.partial) {
+  explicit session(const options& o)
+      : base_(settings_from_env()), emitter_(o.session_id, o.partial) {
     // nop
   }
 
   /// Handles one stdin line; false on a fatal line (as the real CLI: exit 1).
   bool on_line(std::string_view line) {
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos)
-      return line.empty();
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) return line.empty();
     rapidjson::Document doc;
     doc.Parse(line.data(), line.size());
     if (doc.HasParseError()) {
@@ -122,8 +142,7 @@ class session {
                    line.data());
       return false;
     }
-    if (!doc.IsObject() || !doc.HasMember("type") || !doc["type"].IsString())
-      return true;
+    if (!doc.IsObject() || !doc.HasMember("type") || !doc["type"].IsString()) return true;
     std::string_view type = doc["type"].GetString();
     if (type == "control_request")
       on_control(doc);
@@ -134,8 +153,7 @@ class session {
 
   /// Starts the next queued turn when idle.
   void start_next() {
-    if (emitter_.active() || queue_.empty())
-      return;
+    if (emitter_.active() || queue_.empty()) return;
     auto [cfg, query] = queue_.front();
     queue_.pop_front();
     emitter_.start(cfg, query);
@@ -149,12 +167,12 @@ class session {
  private:
   void on_control(const rapidjson::Document& doc) {
     std::string id = doc.HasMember("request_id") && doc["request_id"].IsString()
-                       ? doc["request_id"].GetString()
-                       : "";
+                         ? doc["request_id"].GetString()
+                         : "";
     const auto& req = doc.HasMember("request") ? doc["request"] : doc;
     std::string subtype = req.IsObject() && req.HasMember("subtype") && req["subtype"].IsString()
-                            ? req["subtype"].GetString()
-                            : "";
+                              ? req["subtype"].GetString()
+                              : "";
     if (subtype == "initialize") {
       write_line(control_success(id, initialize_payload()));
     } else if (subtype == "interrupt") {
@@ -163,8 +181,8 @@ class session {
     } else if (subtype == "end_session") {
       write_line(control_success(id, ""));
       std::_Exit(0);
-    } else if (subtype == "set_permission_mode" || subtype == "set_model"
-               || subtype == "set_max_thinking_tokens" || subtype == "stop_task") {
+    } else if (subtype == "set_permission_mode" || subtype == "set_model" ||
+               subtype == "set_max_thinking_tokens" || subtype == "stop_task") {
       write_line(control_success(id, ""));
     } else if (subtype == "mcp_status") {
       write_line(control_success(id, R"({"mcpServers":[]})"));
@@ -175,11 +193,11 @@ class session {
 
   void on_user(const rapidjson::Document& doc) {
     std::string text;
-    if (doc.HasMember("message") && doc["message"].IsObject()
-        && doc["message"].HasMember("content"))
+    if (doc.HasMember("message") && doc["message"].IsObject() &&
+        doc["message"].HasMember("content"))
       text = content_text(doc["message"]["content"]);
-    bool query = !(doc.HasMember("shouldQuery") && doc["shouldQuery"].IsBool()
-                   && !doc["shouldQuery"].GetBool());
+    bool query = !(doc.HasMember("shouldQuery") && doc["shouldQuery"].IsBool() &&
+                   !doc["shouldQuery"].GetBool());
     queue_.push_back({settings_from_prompt(base_, text), query});
   }
 
@@ -219,15 +237,13 @@ int run_streaming(session& s) {
       } else if (n > 0) {
         buf.append(chunk, static_cast<size_t>(n));
         for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
-          if (!s.on_line(std::string_view{buf}.substr(0, nl)))
-            return 1;
+          if (!s.on_line(std::string_view{buf}.substr(0, nl))) return 1;
           buf.erase(0, nl + 1);
           s.start_next();
         }
       }
     }
-    if (s.emitter().active())
-      s.emitter().emit_due(monotonic_ns(), 256);
+    if (s.emitter().active()) s.emitter().emit_due(monotonic_ns(), 256);
   }
 }
 
@@ -237,8 +253,7 @@ int run_print(session& s, const options& o) {
   while (s.emitter().active()) {
     auto due = s.emitter().next_due_ns();
     auto left = due - monotonic_ns();
-    if (left > 0)
-      std::this_thread::sleep_for(std::chrono::nanoseconds{left});
+    if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds{left});
     s.emitter().emit_due(monotonic_ns(), 256);
   }
   return 0;
@@ -255,9 +270,7 @@ int main(int argc, char** argv) {
   }
   session s{opts};
   auto delay = settings_from_prompt(s.base(), opts.prompt).init_delay_ms;
-  if (delay > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds{delay});
-  if (!opts.stream_input)
-    return run_print(s, opts);
+  if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds{delay});
+  if (!opts.stream_input) return run_print(s, opts);
   return run_streaming(s);
 }

@@ -19,21 +19,18 @@ template <class T>
 void parse_number(std::string_view text, T& out) {
   T value{};
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec == std::errc{} && value >= T{0})
-    out = value;
+  if (ec == std::errc{} && value >= T{0}) out = value;
 }
 
 template <class T>
 void read_env(const char* name, T& out) {
-  if (const char* v = std::getenv(name))
-    parse_number(std::string_view{v}, out);
+  if (const char* v = std::getenv(name)) parse_number(std::string_view{v}, out);
 }
 
 /// The value of `key=` in `text` (up to the next blank), empty when absent.
 std::string_view word_value(std::string_view text, std::string_view key) {
   for (size_t pos = text.find(key); pos != std::string_view::npos; pos = text.find(key, pos + 1)) {
-    if (pos > 0 && text[pos - 1] != ' ' && text[pos - 1] != '\n' && text[pos - 1] != '\t')
-      continue;
+    if (pos > 0 && text[pos - 1] != ' ' && text[pos - 1] != '\n' && text[pos - 1] != '\t') continue;
     auto start = pos + key.size();
     auto end = text.find_first_of(" \t\n\r", start);
     return text.substr(start, end == std::string_view::npos ? end : end - start);
@@ -61,7 +58,7 @@ turn_settings settings_from_prompt(turn_settings s, std::string_view prompt) {
 }
 
 turn_emitter::turn_emitter(std::string session_id, bool partial)
-  : session_id_(std::move(session_id)), partial_(partial) {
+    : session_id_(std::move(session_id)), partial_(partial) {
   // nop
 }
 
@@ -79,21 +76,18 @@ void turn_emitter::start(const turn_settings& cfg, bool should_query) {
   auto overhead = static_cast<int64_t>(partial_ ? 250 : 330);
   padding_.assign(static_cast<size_t>(std::max<int64_t>(0, cfg_.bytes - overhead)), 'x');
   active_ = true;
-  if (cfg_.events == 0)
-    finish(false, 1);
+  if (cfg_.events == 0) finish(false, 1);
 }
 
 int64_t turn_emitter::next_due_ns() const {
-  if (cfg_.rate <= 0)
-    return started_ns_;
+  if (cfg_.rate <= 0) return started_ns_;
   return started_ns_ + static_cast<int64_t>(static_cast<double>(sent_) * 1e9 / cfg_.rate);
 }
 
 void turn_emitter::emit_due(int64_t now_ns, int64_t max_events) {
   for (int64_t n = 0; active_ && n < max_events && next_due_ns() <= now_ns; ++n) {
     emit_one();
-    if (sent_ == cfg_.events)
-      finish(false, 1);
+    if (sent_ == cfg_.events) finish(false, 1);
   }
 }
 
@@ -110,8 +104,7 @@ void turn_emitter::emit_one() {
 }
 
 void turn_emitter::interrupt() {
-  if (!active_)
-    return;
+  if (!active_) return;
   write_line(interrupted_marker(session_id_));
   finish(true, 1);
 }

@@ -65,9 +65,9 @@ std::string make_uuid() {
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
   char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return buf;
 }
@@ -79,8 +79,7 @@ void write_line(std::string line) {
   while (left > 0) {
     auto n = ::write(STDOUT_FILENO, p, left);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       std::_Exit(0);  // the service is gone: nothing left to do
     }
     p += n;
@@ -100,8 +99,8 @@ std::string control_success(std::string_view request_id, std::string_view payloa
 }
 
 std::string control_error(std::string_view request_id, std::string_view message) {
-  return R"({"type":"control_response","response":{"subtype":"error","request_id":)"
-         + quoted(request_id) + R"(,"error":)" + quoted(message) + "}}";
+  return R"({"type":"control_response","response":{"subtype":"error","request_id":)" +
+         quoted(request_id) + R"(,"error":)" + quoted(message) + "}}";
 }
 
 std::string initialize_payload() {
@@ -110,18 +109,18 @@ std::string initialize_payload() {
          R"("models":[{"value":"default","resolvedModel":"fake-model","displayName":"Fake",)"
          R"("description":"bench fake CLI"}],)"
          R"("account":{"tokenSource":"none","apiKeySource":"none","apiProvider":"firstParty"},)"
-         R"("pid":)"
-         + std::to_string(::getpid()) + "}";
+         R"("pid":)" +
+         std::to_string(::getpid()) + "}";
 }
 
 std::string system_init(std::string_view session_id) {
   char cwd[4096];
   const char* dir = ::getcwd(cwd, sizeof(cwd)) ? cwd : "/";
-  return R"({"type":"system","subtype":"init","cwd":)" + quoted(dir)
-         + R"(,"tools":[],"mcp_servers":[],"model":"fake-model","permissionMode":"default",)"
-           R"("slash_commands":[],"agents":[],"skills":[],"plugins":[],"apiKeySource":"none",)"
-           R"("claude_code_version":"2.1.197-fake","output_style":"default")"
-         + ids_tail(session_id);
+  return R"({"type":"system","subtype":"init","cwd":)" + quoted(dir) +
+         R"(,"tools":[],"mcp_servers":[],"model":"fake-model","permissionMode":"default",)"
+         R"("slash_commands":[],"agents":[],"skills":[],"plugins":[],"apiKeySource":"none",)"
+         R"("claude_code_version":"2.1.197-fake","output_style":"default")" +
+         ids_tail(session_id);
 }
 
 std::string assistant_text(std::string_view session_id, std::string_view message_id,
@@ -148,8 +147,8 @@ std::string text_delta(std::string_view session_id, std::string_view text) {
 
 std::string interrupted_marker(std::string_view session_id) {
   return R"({"type":"user","message":{"role":"user","content":[{"type":"text",)"
-         R"("text":"[Request interrupted by user]"}]},"parent_tool_use_id":null)"
-         + ids_tail(session_id);
+         R"("text":"[Request interrupted by user]"}]},"parent_tool_use_id":null)" +
+         ids_tail(session_id);
 }
 
 std::string result_line(std::string_view session_id, const turn_outcome& o) {
@@ -164,8 +163,8 @@ std::string result_line(std::string_view session_id, const turn_outcome& o) {
   } else {
     out += R"(,"result":"done","stop_reason":"end_turn","terminal_reason":"completed")";
   }
-  out += R"(,"total_cost_usd":0,"usage":{"input_tokens":0,"output_tokens":)"
-         + std::to_string(o.events) + R"(},"modelUsage":{},"permission_denials":[])";
+  out += R"(,"total_cost_usd":0,"usage":{"input_tokens":0,"output_tokens":)" +
+         std::to_string(o.events) + R"(},"modelUsage":{},"permission_denials":[])";
   out += ids_tail(session_id);
   return out;
 }

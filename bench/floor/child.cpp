@@ -14,8 +14,7 @@ namespace bench::floor {
 child spawn_child(const std::vector<std::string>& argv) {
   int in[2];
   int out[2];
-  if (::pipe2(in, O_CLOEXEC) != 0)
-    return {};
+  if (::pipe2(in, O_CLOEXEC) != 0) return {};
   if (::pipe2(out, O_CLOEXEC) != 0) {
     ::close(in[0]);
     ::close(in[1]);
@@ -27,8 +26,7 @@ child spawn_child(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   std::vector<char*> args;
-  for (const auto& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
@@ -49,10 +47,8 @@ bool write_all(int fd, std::string line) {
   size_t left = line.size();
   while (left > 0) {
     auto n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
     p += n;
     left -= static_cast<size_t>(n);
   }

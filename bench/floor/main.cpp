@@ -22,8 +22,8 @@
 #include <iostream>
 #include <string>
 
-#include <csignal>
 #include <unistd.h>
+#include <csignal>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -44,18 +44,16 @@ struct config {
 std::string json_quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20)
-      continue;
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
     out += c;
   }
   return out + "\"";
 }
 
 std::string user_message(std::string_view prompt) {
-  return R"({"type":"user","message":{"role":"user","content":)" + json_quote(prompt)
-         + R"(},"parent_tool_use_id":null,"session_id":""})";
+  return R"({"type":"user","message":{"role":"user","content":)" + json_quote(prompt) +
+         R"(},"parent_tool_use_id":null,"session_id":""})";
 }
 
 /// The chunk of one SSE frame carrying `line`.
@@ -71,29 +69,25 @@ std::string sse_chunk(std::string_view line) {
 /// child is gone.
 asio::awaitable<bool> stream_turn(tcp::socket& sock, asio::posix::stream_descriptor& out,
                                   std::string& pending) {
-  static const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                                  "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
+  static const std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+      "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
   auto [ec, n] = co_await asio::async_write(sock, asio::buffer(head), use_tuple);
-  if (ec)
-    co_return false;
+  if (ec) co_return false;
   for (;;) {
-    auto [rec, len] = co_await asio::async_read_until(out, asio::dynamic_buffer(pending), '\n',
-                                                      use_tuple);
-    if (rec)
-      co_return false;
+    auto [rec, len] =
+        co_await asio::async_read_until(out, asio::dynamic_buffer(pending), '\n', use_tuple);
+    if (rec) co_return false;
     std::string_view line{pending.data(), len - 1};
     bool is_result = line.starts_with(R"({"type":"result")");
     if (!line.starts_with(R"({"type":"control_response")")) {
       auto chunk = sse_chunk(line);
-      if (is_result)
-        chunk += "0\r\n\r\n";
+      if (is_result) chunk += "0\r\n\r\n";
       auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(chunk), use_tuple);
-      if (wec)
-        co_return false;
+      if (wec) co_return false;
     }
     pending.erase(0, len);
-    if (is_result)
-      co_return true;
+    if (is_result) co_return true;
   }
 }
 
@@ -106,39 +100,33 @@ asio::awaitable<void> serve(tcp::socket sock, const config& cfg) {
   for (;;) {
     http::request<http::string_body> req;
     auto [ec, n] = co_await http::async_read(sock, buf, req, use_tuple);
-    if (ec)
-      break;
+    if (ec) break;
     if (req.method() == http::verb::get) {
-      static const std::string pong = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                      "Content-Length: 15\r\n\r\n{\"status\":\"ok\"}";
+      static const std::string pong =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+          "Content-Length: 15\r\n\r\n{\"status\":\"ok\"}";
       auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(pong), use_tuple);
-      if (wec)
-        break;
+      if (wec) break;
       continue;
     }
     if (cli.pid < 0) {
       cli = bench::floor::spawn_child({cfg.cli, "--output-format", "stream-json", "--verbose",
                                        "--input-format", "stream-json"});
-      if (cli.pid < 0)
-        break;
+      if (cli.pid < 0) break;
       out.emplace(sock.get_executor(), cli.stdout_fd);
       bench::floor::write_all(cli.stdin_fd, R"({"type":"control_request","request_id":"f1",)"
                                             R"("request":{"subtype":"initialize"}})");
     }
-    if (!bench::floor::write_all(cli.stdin_fd, user_message(req.body())))
-      break;
-    if (!co_await stream_turn(sock, *out, pending))
-      break;
+    if (!bench::floor::write_all(cli.stdin_fd, user_message(req.body()))) break;
+    if (!co_await stream_turn(sock, *out, pending)) break;
   }
-  if (cli.stdin_fd >= 0)
-    ::close(cli.stdin_fd);  // the CLI exits at EOF; SIGCHLD reaps it
+  if (cli.stdin_fd >= 0) ::close(cli.stdin_fd);  // the CLI exits at EOF; SIGCHLD reaps it
 }
 
 asio::awaitable<void> accept_loop(tcp::acceptor& acc, const config& cfg) {
   for (;;) {
     auto [ec, sock] = co_await acc.async_accept(use_tuple);
-    if (ec)
-      co_return;
+    if (ec) co_return;
     asio::co_spawn(acc.get_executor(), serve(std::move(sock), cfg), asio::detached);
   }
 }
@@ -146,8 +134,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acc, const config& cfg) {
 asio::awaitable<void> reap_loop(asio::signal_set& sigs) {
   for (;;) {
     auto [ec, sig] = co_await sigs.async_wait(use_tuple);
-    if (ec)
-      co_return;
+    if (ec) co_return;
     if (sig == SIGCHLD) {
       bench::floor::reap_children();
     } else {
@@ -183,8 +170,7 @@ int main(int argc, char** argv) {
   tcp::acceptor acc{io, {asio::ip::make_address("127.0.0.1"), cfg.port}};
   acc.listen(4096);
   auto port = acc.local_endpoint().port();
-  if (!cfg.port_file.empty())
-    std::ofstream{cfg.port_file} << port << "\n";
+  if (!cfg.port_file.empty()) std::ofstream{cfg.port_file} << port << "\n";
   std::cerr << "floor listening on 127.0.0.1:" << port << "\n";
   asio::signal_set sigs{io, SIGCHLD, SIGINT, SIGTERM};
   ::signal(SIGPIPE, SIG_IGN);

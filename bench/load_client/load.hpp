@@ -17,24 +17,24 @@ namespace bench::load {
 
 /// Command line of the client (see `usage()` in options.cpp).
 struct options {
-  std::string mode = "sse";       ///< sse | ws | read | attach
-  std::string target = "service"; ///< service | floor | node | proxy: request shape
+  std::string mode = "sse";        ///< sse | ws | read | attach
+  std::string target = "service";  ///< service | floor | node | proxy: request shape
   std::string host = "127.0.0.1";
   unsigned short port = 0;
-  std::string key;                ///< X-API-Key (service)
-  int streams = 1;                ///< concurrent streams (read mode: connections)
-  int turns = 1;                  ///< turns per stream: the first is a new session, then warm
-  int64_t events = 10;            ///< fake CLI events per turn
-  int64_t bytes = 200;            ///< fake CLI event size
-  double rate = 0;                ///< fake CLI events/s per stream (0: as fast as possible)
-  int ramp_ms = 0;                ///< stream starts spread over this long
-  double duration_s = 5;          ///< read and attach modes: how long
-  std::string session_id;         ///< read: the session; attach: comma-separated ids or @FILE
-  int pid = 0;                    ///< process whose CPU and RSS are sampled (0: none)
-  double timeout_s = 120;         ///< hang guard per request
+  std::string key;         ///< X-API-Key (service)
+  int streams = 1;         ///< concurrent streams (read mode: connections)
+  int turns = 1;           ///< turns per stream: the first is a new session, then warm
+  int64_t events = 10;     ///< fake CLI events per turn
+  int64_t bytes = 200;     ///< fake CLI event size
+  double rate = 0;         ///< fake CLI events/s per stream (0: as fast as possible)
+  int ramp_ms = 0;         ///< stream starts spread over this long
+  double duration_s = 5;   ///< read and attach modes: how long
+  std::string session_id;  ///< read: the session; attach: comma-separated ids or @FILE
+  int pid = 0;             ///< process whose CPU and RSS are sampled (0: none)
+  double timeout_s = 120;  ///< hang guard per request
   std::string label = "run";
-  std::string out;                ///< JSON result file (empty: stdout)
-  bool stamps = true;             ///< events carry the fake CLI's `t=` stamp (--no-stamps: not)
+  std::string out;     ///< JSON result file (empty: stdout)
+  bool stamps = true;  ///< events carry the fake CLI's `t=` stamp (--no-stamps: not)
 };
 
 /// Parses argv; exits with usage on an error.
@@ -45,8 +45,8 @@ int64_t now_ns();
 
 /// CPU and memory of a process from /proc.
 struct proc_sample {
-  double cpu_s = 0;  ///< utime + stime
-  double rss_mb = 0; ///< VmRSS
+  double cpu_s = 0;   ///< utime + stime
+  double rss_mb = 0;  ///< VmRSS
   bool ok = false;
 };
 
@@ -55,22 +55,22 @@ proc_sample sample_proc(int pid);
 
 /// Everything one run records (one thread: no locking).
 struct recorder {
-  std::vector<int64_t> latency_ns;        ///< per stamped event: arrival - send
-  std::vector<int64_t> latency_warm_ns;   ///< same, events of warm turns only
-  std::vector<int64_t> ttfe_cold_ns;      ///< request sent -> first event, new sessions
-  std::vector<int64_t> ttfe_warm_ns;      ///< same, warm turns
-  std::vector<int64_t> turn_ns;           ///< request sent -> end of the turn's stream
-  std::vector<int64_t> request_ns;        ///< read mode: request -> full response
-  std::map<std::string, int64_t> errors;  ///< by HTTP status or failure kind
+  std::vector<int64_t> latency_ns;             ///< per stamped event: arrival - send
+  std::vector<int64_t> latency_warm_ns;        ///< same, events of warm turns only
+  std::vector<int64_t> ttfe_cold_ns;           ///< request sent -> first event, new sessions
+  std::vector<int64_t> ttfe_warm_ns;           ///< same, warm turns
+  std::vector<int64_t> turn_ns;                ///< request sent -> end of the turn's stream
+  std::vector<int64_t> request_ns;             ///< read mode: request -> full response
+  std::map<std::string, int64_t> errors;       ///< by HTTP status or failure kind
   std::map<std::string, int64_t> error_codes;  ///< "<status or error_event> <envelope code>"
-  int64_t retry_after = 0;                ///< refused responses (429/503) with `Retry-After`
-  int64_t events = 0;                     ///< stamped events received (--no-stamps: payloads)
-  bool stamps = true;                     ///< options::stamps
-  int64_t frames = 0;                     ///< all SSE data lines / WS frames received
+  int64_t retry_after = 0;                     ///< refused responses (429/503) with `Retry-After`
+  int64_t events = 0;                          ///< stamped events received (--no-stamps: payloads)
+  bool stamps = true;                          ///< options::stamps
+  int64_t frames = 0;                          ///< all SSE data lines / WS frames received
   int64_t turns_ok = 0;
   int64_t requests_ok = 0;
-  int active = 0;                         ///< streams running now
-  int remaining = 0;                      ///< streams not finished yet
+  int active = 0;     ///< streams running now
+  int remaining = 0;  ///< streams not finished yet
   int64_t started_ns = 0;
   int64_t finished_ns = 0;
   double rss_peak_mb = 0;
@@ -81,7 +81,8 @@ struct recorder {
 /// What a stream reports while it reads one turn.
 class turn_reader {
  public:
-  turn_reader(recorder& rec, int64_t sent_ns, bool warm) : rec_(rec), sent_ns_(sent_ns), warm_(warm) {}
+  turn_reader(recorder& rec, int64_t sent_ns, bool warm)
+      : rec_(rec), sent_ns_(sent_ns), warm_(warm) {}
 
   /// Feeds received bytes (SSE text) that arrived at `arrival_ns`.
   void feed_sse(std::string_view bytes, int64_t arrival_ns);

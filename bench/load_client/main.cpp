@@ -10,9 +10,9 @@
 // `GET /ping`) for `--duration` seconds. With `--pid` it samples that process's CPU and RSS
 // from /proc. attach: `--streams` idle SSE streams on `GET /api/v1/sessions/{id}/events` of the
 // `--session` list (comma-separated), held for `--duration` seconds after the ramp: the
-// service's RSS per open stream. Progress goes to stderr once a second. `--no-stamps` (a real CLI behind a model that
-// stamps nothing): every SSE data line or frame counts as an event, no added latency; time to
-// first event and errors as always. Options: options.cpp.
+// service's RSS per open stream. Progress goes to stderr once a second. `--no-stamps` (a real CLI
+// behind a model that stamps nothing): every SSE data line or frame counts as an event, no added
+// latency; time to first event and errors as always. Options: options.cpp.
 
 #include "bench/load_client/load.hpp"
 
@@ -38,19 +38,16 @@ asio::awaitable<void> progress(const options& o, recorder& rec) {
     auto p = sample_proc(o.pid);
     rec.rss_peak_mb = std::max(rec.rss_peak_mb, p.rss_mb);
     int64_t errors = 0;
-    for (auto& [k, n] : rec.errors)
-      errors += n;
+    for (auto& [k, n] : rec.errors) errors += n;
     std::fprintf(stderr,
                  "[%s] %3ds active=%d turns=%lld events=%lld (+%lld/s) requests=%lld errors=%lld"
                  " rss=%.0fMB\n",
                  o.label.c_str(), tick, rec.active, static_cast<long long>(rec.turns_ok),
                  static_cast<long long>(rec.events),
                  static_cast<long long>(rec.events - last_events),
-                 static_cast<long long>(rec.requests_ok), static_cast<long long>(errors),
-                 p.rss_mb);
+                 static_cast<long long>(rec.requests_ok), static_cast<long long>(errors), p.rss_mb);
     last_events = rec.events;
-    if (rec.active == 0 && rec.finished_ns != 0)
-      co_return;
+    if (rec.active == 0 && rec.finished_ns != 0) co_return;
   }
 }
 
@@ -61,8 +58,7 @@ asio::awaitable<void> run_all(const options& o, recorder& rec) {
   asio::steady_timer timer{exec};
   rec.remaining = o.streams;
   auto done = [&rec](std::exception_ptr) {
-    if (--rec.remaining == 0)
-      rec.finished_ns = now_ns();
+    if (--rec.remaining == 0) rec.finished_ns = now_ns();
   };
   for (int i = 0; i < o.streams; ++i) {
     if (o.ramp_ms > 0 && i > 0) {

@@ -9,7 +9,8 @@ namespace {
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "load_client: " << why << "\n"
-            << "usage: load_client --port N [--mode sse|ws|read|attach] [--target service|floor|node|proxy]\n"
+            << "usage: load_client --port N [--mode sse|ws|read|attach] [--target "
+               "service|floor|node|proxy]\n"
                "  [--host H] [--key K] [--streams N] [--turns N] [--events N] [--bytes N]\n"
                "  [--rate R] [--ramp-ms N] [--duration S] [--session ID] [--pid PID]\n"
                "  [--timeout S] [--label L] [--out FILE] [--no-stamps]\n";
@@ -27,38 +28,53 @@ options parse_options(int argc, char** argv) {
       --i;
       continue;
     }
-    if (i + 1 >= argc)
-      usage("missing value of " + k);
+    if (i + 1 >= argc) usage("missing value of " + k);
     std::string v = argv[i + 1];
     try {
-      if (k == "--mode") o.mode = v;
-      else if (k == "--target") o.target = v;
-      else if (k == "--host") o.host = v;
-      else if (k == "--port") o.port = static_cast<unsigned short>(std::stoi(v));
-      else if (k == "--key") o.key = v;
-      else if (k == "--streams") o.streams = std::stoi(v);
-      else if (k == "--turns") o.turns = std::stoi(v);
-      else if (k == "--events") o.events = std::stoll(v);
-      else if (k == "--bytes") o.bytes = std::stoll(v);
-      else if (k == "--rate") o.rate = std::stod(v);
-      else if (k == "--ramp-ms") o.ramp_ms = std::stoi(v);
-      else if (k == "--duration") o.duration_s = std::stod(v);
-      else if (k == "--session") o.session_id = v;
-      else if (k == "--pid") o.pid = std::stoi(v);
-      else if (k == "--timeout") o.timeout_s = std::stod(v);
-      else if (k == "--label") o.label = v;
-      else if (k == "--out") o.out = v;
-      else usage("unknown option " + k);
+      if (k == "--mode")
+        o.mode = v;
+      else if (k == "--target")
+        o.target = v;
+      else if (k == "--host")
+        o.host = v;
+      else if (k == "--port")
+        o.port = static_cast<unsigned short>(std::stoi(v));
+      else if (k == "--key")
+        o.key = v;
+      else if (k == "--streams")
+        o.streams = std::stoi(v);
+      else if (k == "--turns")
+        o.turns = std::stoi(v);
+      else if (k == "--events")
+        o.events = std::stoll(v);
+      else if (k == "--bytes")
+        o.bytes = std::stoll(v);
+      else if (k == "--rate")
+        o.rate = std::stod(v);
+      else if (k == "--ramp-ms")
+        o.ramp_ms = std::stoi(v);
+      else if (k == "--duration")
+        o.duration_s = std::stod(v);
+      else if (k == "--session")
+        o.session_id = v;
+      else if (k == "--pid")
+        o.pid = std::stoi(v);
+      else if (k == "--timeout")
+        o.timeout_s = std::stod(v);
+      else if (k == "--label")
+        o.label = v;
+      else if (k == "--out")
+        o.out = v;
+      else
+        usage("unknown option " + k);
     } catch (const std::exception&) {
       usage("bad value of " + k + ": " + v);
     }
   }
-  if (o.port == 0)
-    usage("--port is required");
+  if (o.port == 0) usage("--port is required");
   if (o.mode != "sse" && o.mode != "ws" && o.mode != "read" && o.mode != "attach")
     usage("unknown mode " + o.mode);
-  if (o.streams < 1 || o.turns < 1)
-    usage("--streams and --turns must be >= 1");
+  if (o.streams < 1 || o.turns < 1) usage("--streams and --turns must be >= 1");
   return o;
 }
 

@@ -25,13 +25,10 @@ asio::awaitable<void> read_loop(const options& o, recorder& rec, int64_t deadlin
   beast::tcp_stream stream{exec};
   beast::flat_buffer buf;
   bool connected = false;
-  http::request<http::empty_body> req{http::verb::get,
-                                      o.target == "floor" ? "/ping"
-                                                          : "/api/v1/sessions/" + o.session_id,
-                                      11};
+  http::request<http::empty_body> req{
+      http::verb::get, o.target == "floor" ? "/ping" : "/api/v1/sessions/" + o.session_id, 11};
   req.set(http::field::host, o.host);
-  if (!o.key.empty())
-    req.set("X-API-Key", o.key);
+  if (!o.key.empty()) req.set("X-API-Key", o.key);
   ++rec.active;
   while (now_ns() < deadline_ns) {
     stream.expires_after(timeout_of(o));

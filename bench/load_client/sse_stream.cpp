@@ -21,8 +21,7 @@ constexpr asio::experimental::as_tuple_t<asio::use_awaitable_t<>> use_tuple{};
 std::string json_quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
+    if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
   return out + "\"";
@@ -42,16 +41,14 @@ http::request<http::string_body> turn_request(const options& o, const std::strin
   } else if (o.target == "proxy") {
     req.target("/v1/chat/completions");
     req.set(http::field::content_type, "application/json");
-    req.body() = R"({"model":"sonnet","stream":true,"messages":[{"role":"user","content":)"
-                 + json_quote(prompt) + "}]}";
+    req.body() = R"({"model":"sonnet","stream":true,"messages":[{"role":"user","content":)" +
+                 json_quote(prompt) + "}]}";
   } else {
     req.target(o.target == "node" ? "/query" : "/api/v1/query");
     req.set(http::field::content_type, "application/json");
-    if (!o.key.empty())
-      req.set("X-API-Key", o.key);
+    if (!o.key.empty()) req.set("X-API-Key", o.key);
     req.body() = R"({"prompt":)" + json_quote(prompt);
-    if (!session_id.empty())
-      req.body() += R"(,"session_id":)" + json_quote(session_id);
+    if (!session_id.empty()) req.body() += R"(,"session_id":)" + json_quote(session_id);
     req.body() += "}";
   }
   req.prepare_payload();
@@ -67,8 +64,7 @@ asio::awaitable<void> drain(beast::tcp_stream& stream, beast::flat_buffer& buf,
     p.get().body().data = tmp;
     p.get().body().size = sizeof(tmp);
     auto [ec, n] = co_await http::async_read_some(stream, buf, p, use_tuple);
-    if (ec && ec != http::error::need_buffer)
-      co_return;
+    if (ec && ec != http::error::need_buffer) co_return;
     auto got = sizeof(tmp) - p.get().body().size;
     body.append(tmp, std::min(got, 4096 - std::min<size_t>(body.size(), 4096)));
   }
@@ -79,7 +75,7 @@ enum class turn_end { failed, keep_alive, closed };
 
 /// Reads one turn's streamed response (errors are recorded).
 asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                                turn_reader& reader, recorder& rec, const options& o) {
+                                    turn_reader& reader, recorder& rec, const options& o) {
   http::response_parser<http::buffer_body> p;
   p.body_limit(boost::none);
   stream.expires_after(timeout_of(o));
@@ -94,10 +90,8 @@ asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffe
     bool retry_after = p.get().find(http::field::retry_after) != p.get().end();
     std::string body;
     co_await drain(stream, buf, p, body);
-    if (auto code = code_of(body); !code.empty())
-      ++rec.error_codes[status + " " + code];
-    if (retry_after && (status == "429" || status == "503"))
-      ++rec.retry_after;
+    if (auto code = code_of(body); !code.empty()) ++rec.error_codes[status + " " + code];
+    if (retry_after && (status == "429" || status == "503")) ++rec.retry_after;
     co_return turn_end::failed;
   }
   // Per stream: a completed read's bytes must not be overwritten by another stream's read
@@ -117,8 +111,7 @@ asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffe
   }
   if (reader.saw_error) {
     rec.error("error_event");
-    if (!reader.error_code.empty())
-      ++rec.error_codes["error_event " + reader.error_code];
+    if (!reader.error_code.empty()) ++rec.error_codes["error_event " + reader.error_code];
     co_return turn_end::failed;
   }
   reader.finish(now_ns());
@@ -155,17 +148,14 @@ asio::awaitable<void> sse_stream(const options& o, recorder& rec, int index) {
       break;
     }
     auto end = co_await read_turn(stream, buf, reader, rec, o);
-    if (end == turn_end::failed)
-      break;  // recorded; a broken stream does not go on
-    if (!reader.session_id.empty())
-      session_id = reader.session_id;
+    if (end == turn_end::failed) break;  // recorded; a broken stream does not go on
+    if (!reader.session_id.empty()) session_id = reader.session_id;
     if (end == turn_end::closed) {
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       stream.close();
       connected = false;
-      if (o.target == "floor")
-        break;  // the floor's session is its connection
+      if (o.target == "floor") break;  // the floor's session is its connection
     }
   }
   --rec.active;

@@ -18,31 +18,25 @@ int64_t now_ns() {
 
 proc_sample sample_proc(int pid) {
   proc_sample s;
-  if (pid <= 0)
-    return s;
+  if (pid <= 0) return s;
   std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
   std::string text;
-  if (!std::getline(stat, text))
-    return s;
+  if (!std::getline(stat, text)) return s;
   // Fields after the command (which may hold blanks): state is field 3, utime 14, stime 15.
   auto close = text.rfind(')');
-  if (close == std::string::npos)
-    return s;
+  if (close == std::string::npos) return s;
   std::istringstream rest{text.substr(close + 2)};
   std::string field;
   double utime = 0;
   double stime = 0;
   for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14)
-      utime = std::stod(field);
-    if (i == 15)
-      stime = std::stod(field);
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
   }
   s.cpu_s = (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
   std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
   while (std::getline(status, text)) {
-    if (text.rfind("VmRSS:", 0) == 0)
-      s.rss_mb = std::stod(text.substr(6)) / 1024.0;
+    if (text.rfind("VmRSS:", 0) == 0) s.rss_mb = std::stod(text.substr(6)) / 1024.0;
   }
   s.ok = true;
   return s;
@@ -86,18 +80,17 @@ void turn_reader::feed_sse(std::string_view bytes, int64_t arrival_ns) {
 std::string code_of(std::string_view json) {
   constexpr std::string_view key = R"("code":")";
   auto pos = json.find(key);
-  if (pos == std::string_view::npos)
-    return {};
+  if (pos == std::string_view::npos) return {};
   auto start = pos + key.size();
   auto end = json.find('"', start);
-  return end == std::string_view::npos ? std::string{} : std::string{json.substr(start, end - start)};
+  return end == std::string_view::npos ? std::string{}
+                                       : std::string{json.substr(start, end - start)};
 }
 
 void turn_reader::on_payload(std::string_view data, int64_t arrival_ns) {
   ++rec_.frames;
   bool error_event = event_name_ == "error";
-  if (error_event && error_code.empty())
-    error_code = code_of(data);
+  if (error_event && error_code.empty()) error_code = code_of(data);
   if (first_) {
     first_ = false;
     // A turn refused inside its stream (its first event is `error`) was not admitted.
@@ -118,16 +111,14 @@ void turn_reader::on_payload(std::string_view data, int64_t arrival_ns) {
     return;
   }
   // The stamp: `t=` and 19 digits of CLOCK_MONOTONIC ns, then `;` (fake_cli).
-  for (auto pos = data.find("t=0"); pos != std::string_view::npos; pos = data.find("t=0", pos + 1)) {
-    if (pos + 2 + 19 >= data.size() || data[pos + 2 + 19] != ';')
-      continue;
+  for (auto pos = data.find("t=0"); pos != std::string_view::npos;
+       pos = data.find("t=0", pos + 1)) {
+    if (pos + 2 + 19 >= data.size() || data[pos + 2 + 19] != ';') continue;
     int64_t sent = 0;
     auto [end, ec] = std::from_chars(data.data() + pos + 2, data.data() + pos + 2 + 19, sent);
-    if (ec != std::errc{} || end != data.data() + pos + 2 + 19)
-      continue;
+    if (ec != std::errc{} || end != data.data() + pos + 2 + 19) continue;
     rec_.latency_ns.push_back(arrival_ns - sent);
-    if (warm_)
-      rec_.latency_warm_ns.push_back(arrival_ns - sent);
+    if (warm_) rec_.latency_warm_ns.push_back(arrival_ns - sent);
     ++rec_.events;
     break;
   }

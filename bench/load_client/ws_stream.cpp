@@ -21,8 +21,7 @@ constexpr asio::experimental::as_tuple_t<asio::use_awaitable_t<>> use_tuple{};
 
 std::string prompt_frame(const options& o, const std::string& session_id) {
   std::string out = R"({"type":"prompt","prompt":")" + prompt_text(o) + "\"";
-  if (!session_id.empty())
-    out += R"(,"session_id":")" + session_id + "\"";
+  if (!session_id.empty()) out += R"(,"session_id":")" + session_id + "\"";
   return out + "}";
 }
 
@@ -39,7 +38,8 @@ asio::awaitable<bool> read_ws_turn(websocket::stream<beast::tcp_stream>& ws, tur
       co_return false;
     }
     std::string_view frame{static_cast<const char*>(buf.data().data()), buf.size()};
-    if (frame.find(R"("type":"error")") != std::string_view::npos && frame.find(R"("type":"event")") == std::string_view::npos) {
+    if (frame.find(R"("type":"error")") != std::string_view::npos &&
+        frame.find(R"("type":"event")") == std::string_view::npos) {
       rec.error("ws_error_frame");
       co_return false;
     }
@@ -73,8 +73,7 @@ asio::awaitable<void> ws_stream(const options& o, recorder& rec, int index) {
   low.expires_never();
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
   ws.set_option(websocket::stream_base::decorator([&o](websocket::request_type& req) {
-    if (!o.key.empty())
-      req.set("X-API-Key", o.key);
+    if (!o.key.empty()) req.set("X-API-Key", o.key);
   }));
   websocket::response_type res;
   auto [hec] = co_await ws.async_handshake(res, o.host, "/api/v1/ws", use_tuple);
@@ -92,13 +91,11 @@ asio::awaitable<void> ws_stream(const options& o, recorder& rec, int index) {
       rec.error("ws_write");
       break;
     }
-    if (!co_await read_ws_turn(ws, reader, rec, o))
-      break;
-    if (!reader.session_id.empty())
-      session_id = reader.session_id;
+    if (!co_await read_ws_turn(ws, reader, rec, o)) break;
+    if (!reader.session_id.empty()) session_id = reader.session_id;
   }
   auto [clec] = co_await ws.async_close(websocket::close_code::normal, use_tuple);
-  (void) clec;
+  (void)clec;
   --rec.active;
 }
 

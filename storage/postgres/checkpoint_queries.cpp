@@ -14,9 +14,9 @@ db_query make_checkpoint_mark_query(std::string_view tenant_id, std::string_view
 
 db_query make_checkpoint_files_query(std::string_view tenant_id, std::string_view id,
                                      std::string_view prompt_uuid, std::string_view files_json) {
-  return db_query{std::string{stmt::checkpoint_files},
-                  {uuid_param(tenant_id), uuid_param(id), uuid_param(prompt_uuid),
-                   jsonb_safe(files_json)}};
+  return db_query{
+      std::string{stmt::checkpoint_files},
+      {uuid_param(tenant_id), uuid_param(id), uuid_param(prompt_uuid), jsonb_safe(files_json)}};
 }
 
 db_query make_checkpoint_list_query(std::string_view tenant_id, std::string_view id,
@@ -33,8 +33,7 @@ caf::expected<std::vector<checkpoint_record>> parse_checkpoints(const db_result&
     if (row.size() != 4 || !row[0] || !row[2] || !row[3])
       return make_error(errc::internal, "checkpoint row shape");
     auto turn = to_int64(row[1]);
-    if (!turn)
-      return turn.error();
+    if (!turn) return turn.error();
     out.push_back({*row[0], static_cast<int>(*turn), *row[2], *row[3]});
   }
   return out;

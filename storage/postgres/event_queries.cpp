@@ -1,6 +1,7 @@
 #include "storage/postgres/event_queries.hpp"
 
 #include "config/errc.hpp"
+#include "config/uuid.hpp"
 #include "storage/postgres/statements.hpp"
 
 #include <algorithm>
@@ -34,7 +35,7 @@ caf::expected<session_event> to_event(const db_row& row) {
 }  // namespace
 
 caf::error check_event(const session_event& e) {
-  if (!valid_uuid(e.session_id)) return make_error(errc::validation, "event: session id");
+  if (!caa::is_uuid(e.session_id)) return make_error(errc::validation, "event: session id");
   if (e.seq == 0 || e.seq > max_seq) return make_error(errc::validation, "event: seq");
   if (e.type.empty() || e.payload_json.empty())
     return make_error(errc::validation, "event: empty type or payload");
@@ -122,7 +123,7 @@ caf::expected<db_query> make_append_transcript_query(std::string_view session_id
                                                      std::string_view subpath,
                                                      uint64_t first_line_no,
                                                      const std::vector<std::string>& lines) {
-  if (!valid_uuid(session_id)) return make_error(errc::validation, "transcript: session id");
+  if (!caa::is_uuid(session_id)) return make_error(errc::validation, "transcript: session id");
   if (!valid_transcript_subpath(subpath))
     return make_error(errc::validation, "transcript: subpath");
   if (first_line_no > max_seq - lines.size())

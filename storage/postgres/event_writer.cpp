@@ -17,12 +17,12 @@ namespace {
 
 /// One `append` request waiting for its batch to commit.
 struct pending_append {
-  std::vector<session_event> events;         ///< one session's, ascending; empty: a barrier
-  caf::typed_response_promise<uint64_t> rp;  ///< answered once
-  std::size_t bytes = 0;                     ///< types and payloads
-  bool solo = false;                         ///< write alone (isolating a failed batch)
+  std::vector<session_event> events;                ///< one session's, ascending; empty: a barrier
+  caf::typed_response_promise<uint64_t> rp;         ///< answered once
+  std::size_t bytes = 0;                            ///< types and payloads
+  bool solo = false;                                ///< write alone (isolating a failed batch)
   std::chrono::steady_clock::time_point queued_at;  ///< arrival (the persistence lag starts)
-  std::shared_ptr<std::size_t> lanes_left;   ///< a barrier: lanes that have not reached it
+  std::shared_ptr<std::size_t> lanes_left;          ///< a barrier: lanes that have not reached it
 };
 
 /// One lane: its sessions' requests, one batch in flight.

@@ -1,6 +1,7 @@
 #include "storage/postgres/key_queries.hpp"
 
 #include "config/errc.hpp"
+#include "config/uuid.hpp"
 #include "storage/postgres/statements.hpp"
 
 #include <algorithm>
@@ -17,17 +18,6 @@ constexpr std::size_t key_columns = 10;
 
 bool is_lower_alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-bool valid_uuid(std::string_view s) noexcept {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = s[i];
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    if (dash ? c != '-' : !hex) return false;
-  }
-  return true;
 }
 
 bool valid_key_name(std::string_view name) noexcept {
@@ -52,7 +42,7 @@ caf::expected<std::string> join_scopes(std::vector<std::string> scopes) {
 
 /// A uuid parameter; NULL (matches nothing) when `id` is not a uuid.
 db_value uuid_param(std::string_view id) {
-  if (!valid_uuid(id)) return caf::none;
+  if (!caa::is_uuid(id)) return caf::none;
   return std::string{id};
 }
 
@@ -151,14 +141,11 @@ db_query make_touch_last_used_query(std::string_view id) {
 }
 
 caf::expected<db_query> make_revoked_among_query(const std::vector<std::string>& ids) {
-  if (ids.size() > 1000)
-    return make_error(errc::validation, "too many ids");
+  if (ids.size() > 1000) return make_error(errc::validation, "too many ids");
   std::string list;
   for (auto& id : ids) {
-    if (!valid_uuid(id))
-      continue;
-    if (!list.empty())
-      list += ',';
+    if (!caa::is_uuid(id)) continue;
+    if (!list.empty()) list += ',';
     list += id;
   }
   return query(stmt::key_revoked_among, {list.empty() ? db_value{caf::none} : db_value{list}});
@@ -167,8 +154,7 @@ caf::expected<db_query> make_revoked_among_query(const std::vector<std::string>&
 std::vector<std::string> parse_id_list(const db_result& r) {
   std::vector<std::string> out;
   for (auto& row : r.rows)
-    if (!row.empty() && row[0])
-      out.push_back(*row[0]);
+    if (!row.empty() && row[0]) out.push_back(*row[0]);
   return out;
 }
 

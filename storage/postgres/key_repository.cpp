@@ -20,7 +20,7 @@ caf::error normalize(caf::error e) {
 /// Sends `msg` (or fails with its error) and hands `parse(reply)` to `ok`.
 template <class T, class Reply, class Msg, class Parse>
 void run(caf::actor_system& sys, const pg_actor& pg, caf::timespan timeout, caf::expected<Msg> msg,
-         Parse parse, std::function<void(T)> ok, std::function<void(caf::error)> fail) {
+         Parse parse, std::function<void(T)> ok, const std::function<void(caf::error)>& fail) {
   if (!msg) {
     fail(msg.error());
     return;
@@ -50,13 +50,15 @@ key_repository::key_repository(caf::actor_system& sys, pg_actor pg, caf::timespa
   // nop
 }
 
-void key_repository::ensure_tenant(std::string name, on_value<tenant> ok, on_error fail) const {
+void key_repository::ensure_tenant(const std::string& name, on_value<tenant> ok,
+                                   on_error fail) const {
   run<tenant, db_result>(sys_, pg_, timeout_, make_ensure_tenant_query(name), parse_tenant,
                          std::move(ok), std::move(fail));
 }
 
-void key_repository::create_key(std::string tenant_name, std::vector<std::string> scopes,
-                                std::string name, on_value<created_key> ok, on_error fail) const {
+void key_repository::create_key(const std::string& tenant_name,
+                                const std::vector<std::string>& scopes, const std::string& name,
+                                on_value<created_key> ok, on_error fail) const {
   auto key = std::make_shared<key_material>(generate_key_material());
   auto parse = [key](const db_result& r) -> caf::expected<created_key> {
     auto rec = parse_key_record(r);
@@ -68,14 +70,14 @@ void key_repository::create_key(std::string tenant_name, std::vector<std::string
                               std::move(ok), std::move(fail));
 }
 
-void key_repository::list_keys(key_filter filter, on_value<std::vector<key_record>> ok,
+void key_repository::list_keys(const key_filter& filter, on_value<std::vector<key_record>> ok,
                                on_error fail) const {
   run<std::vector<key_record>, db_result>(sys_, pg_, timeout_,
                                           caf::expected<db_query>{make_list_keys_query(filter)},
                                           parse_key_list, std::move(ok), std::move(fail));
 }
 
-void key_repository::revoke_key(std::string id, on_value<bool> ok, on_error fail) const {
+void key_repository::revoke_key(const std::string& id, on_value<bool> ok, on_error fail) const {
   run<bool, db_result>(sys_, pg_, timeout_, caf::expected<db_query>{make_revoke_key_query(id)},
                        always(parse_found), std::move(ok), std::move(fail));
 }
@@ -87,13 +89,14 @@ void key_repository::find_by_hash(sha256_digest digest, on_value<std::optional<k
       parse_optional_key, std::move(ok), std::move(fail));
 }
 
-void key_repository::revoked_among(std::vector<std::string> ids,
+void key_repository::revoked_among(const std::vector<std::string>& ids,
                                    on_value<std::vector<std::string>> ok, on_error fail) const {
   run<std::vector<std::string>, db_result>(sys_, pg_, timeout_, make_revoked_among_query(ids),
                                            always(parse_id_list), std::move(ok), std::move(fail));
 }
 
-void key_repository::touch_last_used(std::string id, on_value<bool> ok, on_error fail) const {
+void key_repository::touch_last_used(const std::string& id, on_value<bool> ok,
+                                     on_error fail) const {
   run<bool, db_result>(sys_, pg_, timeout_, caf::expected<db_query>{make_touch_last_used_query(id)},
                        always(parse_found), std::move(ok), std::move(fail));
 }

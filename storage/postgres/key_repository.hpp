@@ -30,29 +30,30 @@ class key_repository {
   key_repository(caf::actor_system& sys, pg_actor pg, caf::timespan timeout);
 
   /// Creates tenant `name` unless it exists; returns it.
-  void ensure_tenant(std::string name, on_value<tenant> ok, on_error fail) const;
+  void ensure_tenant(const std::string& name, on_value<tenant> ok, on_error fail) const;
 
   /// Creates a key for `tenant_name` (creating the tenant if needed). Only its SHA-256 is stored;
   /// the plaintext exists only in the reply.
-  void create_key(std::string tenant_name, std::vector<std::string> scopes, std::string name,
-                  on_value<created_key> ok, on_error fail) const;
+  void create_key(const std::string& tenant_name, const std::vector<std::string>& scopes,
+                  const std::string& name, on_value<created_key> ok, on_error fail) const;
 
   /// Lists keys (never a key or its hash).
-  void list_keys(key_filter filter, on_value<std::vector<key_record>> ok, on_error fail) const;
+  void list_keys(const key_filter& filter, on_value<std::vector<key_record>> ok,
+                 on_error fail) const;
 
   /// Revokes key `id`; true when it exists (also when it was revoked already).
-  void revoke_key(std::string id, on_value<bool> ok, on_error fail) const;
+  void revoke_key(const std::string& id, on_value<bool> ok, on_error fail) const;
 
   /// The key whose plaintext hashes to `digest`, revoked ones included (check `revoked()`).
   void find_by_hash(sha256_digest digest, on_value<std::optional<key_record>> ok,
                     on_error fail) const;
 
   /// The ids among `ids` whose keys are revoked.
-  void revoked_among(std::vector<std::string> ids, on_value<std::vector<std::string>> ok,
+  void revoked_among(const std::vector<std::string>& ids, on_value<std::vector<std::string>> ok,
                      on_error fail) const;
 
   /// Sets last_used_at = now(); true when the key exists. Throttling is the caller's job.
-  void touch_last_used(std::string id, on_value<bool> ok, on_error fail) const;
+  void touch_last_used(const std::string& id, on_value<bool> ok, on_error fail) const;
 
   /// Seeds or rotates the bootstrap admin key (API_KEY); see `make_seed_bootstrap_batch`.
   void seed_bootstrap_key(const secret& plaintext, on_value<key_record> ok, on_error fail) const;

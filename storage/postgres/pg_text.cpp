@@ -2,6 +2,7 @@
 #include "config/json_parse.hpp"
 
 #include "config/errc.hpp"
+#include "config/uuid.hpp"
 
 #include <rapidjson/document.h>
 
@@ -155,17 +156,8 @@ std::string pg_double(double x) {
   return std::string{buf.data(), end};
 }
 
-bool valid_uuid(std::string_view s) noexcept {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !is_hex(s[i])) return false;
-  }
-  return true;
-}
-
 db_value uuid_param(std::string_view id) {
-  if (!valid_uuid(id)) return caf::none;
+  if (!caa::is_uuid(id)) return caf::none;
   return std::string{id};
 }
 

@@ -46,9 +46,6 @@ std::string jsonb_safe(std::string_view json);
 /// The shortest text that reads back as `x` exactly; 0 for NaN and infinities.
 std::string pg_double(double x);
 
-/// Whether `s` is a UUID in canonical 8-4-4-4-12 hex form (either case).
-bool valid_uuid(std::string_view s) noexcept;
-
 /// A uuid parameter: `id` itself, or NULL (which matches nothing) when it is not a UUID.
 db_value uuid_param(std::string_view id);
 

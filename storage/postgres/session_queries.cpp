@@ -2,6 +2,7 @@
 #include "config/json_parse.hpp"
 
 #include "config/errc.hpp"
+#include "config/uuid.hpp"
 #include "storage/postgres/pg_text.hpp"
 #include "storage/postgres/statements.hpp"
 
@@ -39,11 +40,11 @@ bool is_json_object(std::string_view json) {
 }
 
 caf::error validate(const new_session& s) {
-  if (!valid_uuid(s.tenant_id)) return make_error(errc::validation, "tenant_id: not a uuid");
-  if (!s.id.empty() && !valid_uuid(s.id)) return make_error(errc::validation, "id: not a uuid");
-  if (!valid_uuid(s.cli_session_id))
+  if (!caa::is_uuid(s.tenant_id)) return make_error(errc::validation, "tenant_id: not a uuid");
+  if (!s.id.empty() && !caa::is_uuid(s.id)) return make_error(errc::validation, "id: not a uuid");
+  if (!caa::is_uuid(s.cli_session_id))
     return make_error(errc::validation, "cli_session_id: not a uuid");
-  if (s.parent_session_id && !valid_uuid(*s.parent_session_id))
+  if (s.parent_session_id && !caa::is_uuid(*s.parent_session_id))
     return make_error(errc::validation, "parent_session_id: not a uuid");
   if (!valid_permission_mode(s.permission_mode))
     return make_error(errc::validation, "permission_mode: unknown mode");
@@ -173,7 +174,7 @@ db_batch make_turn_started_batch(std::string_view tenant_id, std::string_view id
 
 db_batch make_turn_finished_batch(std::string_view tenant_id, std::string_view id, int turn,
                                   turn_status status, double cost_usd, std::string_view usage_json,
-                                  std::optional<std::string> model) {
+                                  const std::optional<std::string>& model) {
   auto usage = usage_json.empty() ? std::string{"{}"} : jsonb_safe(usage_json);
   return db_batch{
       {query(stmt::turn_finish, {uuid_param(tenant_id), uuid_param(id), std::to_string(turn),
@@ -181,7 +182,7 @@ db_batch make_turn_finished_batch(std::string_view tenant_id, std::string_view i
                                  std::move(usage), opt_param(model)})}};
 }
 
-db_batch make_recover_running_batch(std::optional<std::string> node) {
+db_batch make_recover_running_batch(const std::optional<std::string>& node) {
   return db_batch{{query(stmt::sessions_recover, {opt_param(node)})}};
 }
 

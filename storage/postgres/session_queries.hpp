@@ -140,14 +140,14 @@ db_batch make_turn_started_batch(std::string_view tenant_id, std::string_view id
 /// nothing. Reply: `parse_turn_finished` (the session record).
 db_batch make_turn_finished_batch(std::string_view tenant_id, std::string_view id, int turn,
                                   turn_status status, double cost_usd, std::string_view usage_json,
-                                  std::optional<std::string> model = std::nullopt);
+                                  const std::optional<std::string>& model = std::nullopt);
 
 /// Start-up recovery, one statement: every session in status running or starting (of `node`
 /// or of no node; every node's when `node` is unset) gets the events `error` (AGENT_ERROR, "the
 /// service stopped during this turn") and `done` (interrupted) at last_seq + 1 and + 2, status
 /// interrupted, and its running turns interrupted (counted in total_turns, as a finish would).
 /// Reply: `parse_recovered` (the session ids).
-db_batch make_recover_running_batch(std::optional<std::string> node);
+db_batch make_recover_running_batch(const std::optional<std::string>& node);
 
 /// The single session of `r`; no row means session_not_found.
 caf::expected<session_record> parse_session(const db_result& r);

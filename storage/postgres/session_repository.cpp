@@ -18,7 +18,7 @@ caf::error normalize(caf::error e) {
 /// Sends `msg` (or fails with its error) and hands `parse(reply)` to `ok`.
 template <class T, class Reply, class Msg, class Parse>
 void run(caf::actor_system& sys, const pg_actor& pg, caf::timespan timeout, caf::expected<Msg> msg,
-         Parse parse, std::function<void(T)> ok, std::function<void(caf::error)> fail) {
+         Parse parse, std::function<void(T)> ok, const std::function<void(caf::error)>& fail) {
   if (!msg) {
     fail(msg.error());
     return;
@@ -48,41 +48,43 @@ session_repository::session_repository(caf::actor_system& sys, pg_actor pg, caf:
   // nop
 }
 
-void session_repository::create(new_session s, on_value<session_record> ok, on_error fail) const {
+void session_repository::create(const new_session& s, on_value<session_record> ok,
+                                on_error fail) const {
   run<session_record, db_result>(sys_, pg_, timeout_, make_create_session_query(s), parse_session,
                                  std::move(ok), std::move(fail));
 }
 
-void session_repository::get(std::string tenant_id, std::string id, on_value<session_record> ok,
-                             on_error fail) const {
+void session_repository::get(const std::string& tenant_id, const std::string& id,
+                             on_value<session_record> ok, on_error fail) const {
   run<session_record, db_result>(sys_, pg_, timeout_,
                                  caf::expected<db_query>{make_get_session_query(tenant_id, id)},
                                  parse_session, std::move(ok), std::move(fail));
 }
 
-void session_repository::list(std::string tenant_id, session_filter filter,
+void session_repository::list(const std::string& tenant_id, session_filter filter,
                               on_value<session_page> ok, on_error fail) const {
   run<session_page, db_result>(sys_, pg_, timeout_,
                                caf::expected<db_query>{make_list_sessions_query(tenant_id, filter)},
                                parse_session_page, std::move(ok), std::move(fail));
 }
 
-void session_repository::remove(std::string tenant_id, std::string id, std::function<void()> ok,
-                                on_error fail) const {
+void session_repository::remove(const std::string& tenant_id, const std::string& id,
+                                const std::function<void()>& ok, on_error fail) const {
   run<bool, db_result>(
       sys_, pg_, timeout_, caf::expected<db_query>{make_delete_session_query(tenant_id, id)},
       parse_deleted, std::function<void(bool)>{[ok](bool) { ok(); }}, std::move(fail));
 }
 
-void session_repository::read_events(std::string tenant_id, std::string id, uint64_t after_seq,
-                                     unsigned limit, on_value<event_page> ok, on_error fail) const {
+void session_repository::read_events(const std::string& tenant_id, const std::string& id,
+                                     uint64_t after_seq, unsigned limit, on_value<event_page> ok,
+                                     on_error fail) const {
   run<event_page, db_result>(
       sys_, pg_, timeout_,
       caf::expected<db_query>{make_read_events_query(tenant_id, id, after_seq, limit)},
       parse_event_page, std::move(ok), std::move(fail));
 }
 
-void session_repository::read_transcript(std::string tenant_id, std::string id,
+void session_repository::read_transcript(const std::string& tenant_id, const std::string& id,
                                          on_value<std::vector<transcript_line>> ok,
                                          on_error fail) const {
   run<std::vector<transcript_line>, db_result>(
@@ -90,8 +92,8 @@ void session_repository::read_transcript(std::string tenant_id, std::string id,
       parse_transcript, std::move(ok), std::move(fail));
 }
 
-void session_repository::update_options(std::string tenant_id, std::string id,
-                                        options_update update, on_value<session_record> ok,
+void session_repository::update_options(const std::string& tenant_id, const std::string& id,
+                                        const options_update& update, on_value<session_record> ok,
                                         on_error fail) const {
   run<session_record, db_result>(sys_, pg_, timeout_,
                                  make_update_options_query(tenant_id, id, update), parse_session,

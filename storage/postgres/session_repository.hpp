@@ -35,29 +35,32 @@ class session_repository {
   session_repository(caf::actor_system& sys, pg_actor pg, caf::timespan timeout);
 
   /// Stores a new session (see `make_create_session_query`).
-  void create(new_session s, on_value<session_record> ok, on_error fail) const;
+  void create(const new_session& s, on_value<session_record> ok, on_error fail) const;
 
   /// One session of the tenant.
-  void get(std::string tenant_id, std::string id, on_value<session_record> ok, on_error fail) const;
+  void get(const std::string& tenant_id, const std::string& id, on_value<session_record> ok,
+           on_error fail) const;
 
   /// A page of the tenant's sessions, newest first, and the total.
-  void list(std::string tenant_id, session_filter filter, on_value<session_page> ok,
+  void list(const std::string& tenant_id, session_filter filter, on_value<session_page> ok,
             on_error fail) const;
 
   /// Deletes a session with its events, turns and transcript. The caller stops its actor first.
-  void remove(std::string tenant_id, std::string id, std::function<void()> ok, on_error fail) const;
+  void remove(const std::string& tenant_id, const std::string& id, const std::function<void()>& ok,
+              on_error fail) const;
 
   /// Up to `limit` events with seq > `after_seq`, and the session's last_seq.
-  void read_events(std::string tenant_id, std::string id, uint64_t after_seq, unsigned limit,
-                   on_value<event_page> ok, on_error fail) const;
+  void read_events(const std::string& tenant_id, const std::string& id, uint64_t after_seq,
+                   unsigned limit, on_value<event_page> ok, on_error fail) const;
 
   /// The whole CLI transcript of a session (to restore it before `--resume`).
-  void read_transcript(std::string tenant_id, std::string id,
+  void read_transcript(const std::string& tenant_id, const std::string& id,
                        on_value<std::vector<transcript_line>> ok, on_error fail) const;
 
   /// Changes spawn-time options, model or permission mode; returns the updated session.
-  void update_options(std::string tenant_id, std::string id, options_update update,
-                      on_value<session_record> ok, on_error fail) const;
+  void update_options(const std::string& tenant_id, const std::string& id,
+                      const options_update& update, on_value<session_record> ok,
+                      on_error fail) const;
 
   /// Start-up recovery (see `make_recover_running_batch`); the interrupted session ids.
   void recover_running(std::optional<std::string> node, on_value<std::vector<std::string>> ok,

@@ -22,10 +22,10 @@ inline constexpr std::string_view tenant_ensure = "tenant_ensure";  ///< $1 name
 inline constexpr std::string_view key_create = "key_create";  ///< tenant,name,scopes,hash,prefix
 inline constexpr std::string_view key_list = "key_list";      ///< tenant|NULL, limit, offset
 inline constexpr std::string_view key_revoke = "key_revoke";  ///< $1 id|NULL
-inline constexpr std::string_view key_find_by_hash = "key_find_by_hash";  ///< $1 hex sha256
-inline constexpr std::string_view key_touch = "key_touch";                ///< $1 id|NULL
+inline constexpr std::string_view key_find_by_hash = "key_find_by_hash";    ///< $1 hex sha256
+inline constexpr std::string_view key_touch = "key_touch";                  ///< $1 id|NULL
 inline constexpr std::string_view key_revoked_among = "key_revoked_among";  ///< $1 "id,id,..."
-inline constexpr std::string_view bootstrap_upsert = "bootstrap_upsert";  ///< $1 hex, $2 prefix
+inline constexpr std::string_view bootstrap_upsert = "bootstrap_upsert";    ///< $1 hex, $2 prefix
 inline constexpr std::string_view bootstrap_revoke_others = "bootstrap_revoke_others";  ///< $1 hex
 // Sessions, turns, events, transcripts (parameters: session_queries.hpp, event_queries.hpp).
 // Every statement that reads or changes a session row matches `tenant_id = $1`.

@@ -66,15 +66,16 @@ bool parse_decision(const redis_reply& r, token_decision& out) {
   return end != r.elements[1].c_str();
 }
 
-void eval(caf::actor_system& sys, redis_actor redis, std::string bucket_key, unsigned per_minute,
-          done_fn done, caf::timespan timeout, bool by_sha) {
+void eval(caf::actor_system& sys, redis_actor redis, const std::string& bucket_key,
+          unsigned per_minute, const done_fn& done, caf::timespan timeout, bool by_sha) {
   redis_command cmd;
   if (by_sha)
     cmd.args = {"EVALSHA", script_sha()};
   else
     cmd.args = {"EVAL", std::string{token_bucket_script}};
   cmd.args.insert(cmd.args.end(), {"1", rate_limit_key(bucket_key), std::to_string(per_minute)});
-  auto on_reply = [&sys, redis, bucket_key, per_minute, done, timeout, by_sha](redis_reply r) {
+  auto on_reply = [&sys, redis, bucket_key, per_minute, done, timeout,
+                   by_sha](const redis_reply& r) {
     if (by_sha && r.kind == redis_reply_kind::error && r.str.starts_with("NOSCRIPT")) {
       eval(sys, redis, bucket_key, per_minute, done, timeout, false);  // EVAL caches the script
       return;
@@ -87,7 +88,7 @@ void eval(caf::actor_system& sys, redis_actor redis, std::string bucket_key, uns
     log::rearm_once("redis-rate-limit-fallback");
     done(d.allowed, d.retry_after_s);
   };
-  auto on_error = [bucket_key, per_minute, done](caf::error e) {
+  auto on_error = [bucket_key, per_minute, done](const caf::error& e) {
     auto why = e.category() == errc_category ? std::string{to_string(errc_of(e))}
                                              : caf::to_string(e);  // e.g. request_timeout
     fall_back(bucket_key, per_minute, why, done);

@@ -81,7 +81,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // -- UTF-8
   auto clean = sanitize_utf8(line);
   check(is_valid_utf8(clean));
-  if (is_valid_utf8(line)) check(clean == line);
-  else check(clean != line);
+  if (is_valid_utf8(line))
+    check(clean == line);
+  else
+    check(clean != line);
   return 0;
 }

@@ -46,8 +46,9 @@ std::optional<long long> model_integer(std::string_view s) {
     magnitude = magnitude * 10 + digit;
   }
   constexpr auto max = static_cast<unsigned long long>(std::numeric_limits<long long>::max());
-  if (!negative) return magnitude <= max ? std::optional<long long>{static_cast<long long>(magnitude)}
-                                         : std::nullopt;
+  if (!negative)
+    return magnitude <= max ? std::optional<long long>{static_cast<long long>(magnitude)}
+                            : std::nullopt;
   if (magnitude <= max) return -static_cast<long long>(magnitude);
   if (magnitude == max + 1) return std::numeric_limits<long long>::min();
   return std::nullopt;
@@ -55,7 +56,7 @@ std::optional<long long> model_integer(std::string_view s) {
 
 void check_query_int(const http::request& req, const char* name, long long fallback, long long lo,
                      long long hi) {
-  std::vector<http::field_error> errors;
+  std::vector<caa::field_error> errors;
   auto value = api::query_int(req, name, fallback, lo, hi, errors);
   auto text = req.query_param(name);
   if (!text) {
@@ -113,7 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   req.path = "/api/v1/sessions/6a0f6a7e-2f55-4c1e-9d7e-2b0d8f3c1a11/events";
   req.query = std::string{query};
   req.headers.emplace("accept", "text/event-stream");
-  if (nl != std::string_view::npos) req.headers.emplace("last-event-id", std::string{last_event_id});
+  if (nl != std::string_view::npos)
+    req.headers.emplace("last-event-id", std::string{last_event_id});
 
   // The bounds of event_routes.cpp: after in [0, INT64_MAX], limit in [1, 1000].
   check_query_int(req, "after", 0, 0, std::numeric_limits<int64_t>::max());
@@ -134,9 +136,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto eq = pair.find('=');
       auto key = http::percent_decode(pair.substr(0, eq), http::decode_mode::query_component);
       if (!key || *key != name) continue;
-      expected = eq == std::string_view::npos
-                     ? std::optional<std::string>{std::string{}}
-                     : http::percent_decode(pair.substr(eq + 1), http::decode_mode::query_component);
+      expected =
+          eq == std::string_view::npos
+              ? std::optional<std::string>{std::string{}}
+              : http::percent_decode(pair.substr(eq + 1), http::decode_mode::query_component);
       break;
     }
     check(http::find_query_param(query, name) == expected);

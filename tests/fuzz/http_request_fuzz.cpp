@@ -92,8 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto all_at_once = whole.scan(buf);
   auto chunked = scan_in_chunks(buf, chunk);
   if (chunked.status == http::scan_status::complete)
-    check(all_at_once == http::scan_status::complete &&
-          chunked.header_size == whole.header_size());
+    check(all_at_once == http::scan_status::complete && chunked.header_size == whole.header_size());
   if (all_at_once != http::scan_status::complete) return 0;
   if (chunked.status != http::scan_status::complete) {
     // Refused early on a partial request line: no method within 32 bytes, or more than
@@ -144,9 +143,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(full->get().body().size() <= body_limit);
     if (bec || !full->is_done()) return 0;  // 400 "body framing", or the body deadline answers
   }
-  const bhttp::request_header<>& h =
-      full ? static_cast<const bhttp::request_header<>&>(full->get())
-           : static_cast<const bhttp::request_header<>&>(head.get());
+  const bhttp::request_header<>& h = full ? static_cast<const bhttp::request_header<>&>(full->get())
+                                          : static_cast<const bhttp::request_header<>&>(head.get());
 
   // -- the request as handlers see it (make_request)
   http::request req;
@@ -155,7 +153,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto raw_path = target.substr(0, q);
   auto decoded = http::percent_decode(raw_path, http::decode_mode::path_segment);
   req.path = decoded.value_or(std::string{raw_path});
-  if (decoded) check(decoded->find('\0') == std::string::npos && decoded->size() <= raw_path.size());
+  if (decoded)
+    check(decoded->find('\0') == std::string::npos && decoded->size() <= raw_path.size());
   if (q != std::string_view::npos) req.query = std::string{target.substr(q + 1)};
   if (full) req.body = std::move(full->get().body());
   for (const auto& f : h) {

@@ -45,10 +45,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ob::egress_policy policy;
   policy.allow_http = (data[0] & 1) != 0;
   switch ((data[0] >> 1) & 3) {
-    case 0: break;
-    case 1: policy.allow_cidrs = {"127.0.0.1/32"}; break;
-    case 2: policy.allow_cidrs = {"10.0.0.0/8", "::1/128", "fd00::/8"}; break;
-    case 3: policy.allow_cidrs = {"0.0.0.0/0", "::/0"}; break;
+    case 0:
+      break;
+    case 1:
+      policy.allow_cidrs = {"127.0.0.1/32"};
+      break;
+    case 2:
+      policy.allow_cidrs = {"10.0.0.0/8", "::1/128", "fd00::/8"};
+      break;
+    case 3:
+      policy.allow_cidrs = {"0.0.0.0/0", "::/0"};
+      break;
   }
 
   // -- URL
@@ -58,13 +65,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto* p = std::get_if<d::url_parts>(&parts)) {
     check(text.size() <= 2048);
     check(text.find('\\') == std::string_view::npos);
-    check(p->tls ? text.substr(0, 8) == "https://" : policy.allow_http && text.substr(0, 7) == "http://");
+    check(p->tls ? text.substr(0, 8) == "https://"
+                 : policy.allow_http && text.substr(0, 7) == "http://");
     check(!p->host.empty() && lower_case(p->host) && p->host.find('@') == std::string::npos);
     check(!p->port.empty() && p->port.size() <= 5 && p->port.front() != '0');
     check(p->port.find_first_not_of("0123456789") == std::string::npos);
     auto port = std::stoul(p->port);
     check(port >= 1 && port <= 65535);
-    check(!p->target.empty() && p->target.front() == '/' && p->target.find('#') == std::string::npos);
+    check(!p->target.empty() && p->target.front() == '/' &&
+          p->target.find('#') == std::string::npos);
     bool v6 = p->host.find(':') != std::string::npos;
     std::string host_header = v6 ? "[" + p->host + "]" : p->host;
     if (p->port != (p->tls ? "443" : "80")) host_header += ":" + p->port;

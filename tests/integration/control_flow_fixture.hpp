@@ -25,7 +25,8 @@ namespace asio = boost::asio;
 class webhook_receiver {
  public:
   webhook_receiver(unsigned status, std::string body)
-      : status_{status}, body_{std::move(body)},
+      : status_{status},
+        body_{std::move(body)},
         acceptor_{io_, asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}} {
     thread_ = std::thread{[this] { serve(); }};
   }
@@ -62,7 +63,8 @@ class webhook_receiver {
         auto n = s.read_some(asio::buffer(buf), ec);
         if (ec) break;
         data.append(buf, n);
-        if (head_end == std::string::npos && (head_end = data.find("\r\n\r\n")) != std::string::npos) {
+        if (head_end == std::string::npos &&
+            (head_end = data.find("\r\n\r\n")) != std::string::npos) {
           auto lower = data.substr(0, head_end);
           for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           auto p = lower.find("content-length:");
@@ -76,9 +78,10 @@ class webhook_receiver {
         heads_.push_back(data.substr(0, head_end));
         bodies_.push_back(data.substr(head_end + 4, length));
       }
-      auto reply = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Type: application/json\r\n"
-                   "Content-Length: " + std::to_string(body_.size()) +
-                   "\r\nConnection: close\r\n\r\n" + body_;
+      auto reply = "HTTP/1.1 " + std::to_string(status_) +
+                   " X\r\nContent-Type: application/json\r\n"
+                   "Content-Length: " +
+                   std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
       asio::write(s, asio::buffer(reply), ec);
     }
   }
@@ -109,7 +112,6 @@ inline std::string tool_results(const sse_result& r) {
     if (e.event == "message" && e.data.find("\"tool_result\"") != std::string::npos) out += e.data;
   return out;
 }
-
 
 class control_flow_test : public session_flow_test {
  protected:
@@ -149,16 +151,14 @@ class control_flow_test : public session_flow_test {
       if (data.IsObject() && data.HasMember("request_id")) id = data["request_id"].GetString();
       if (data.IsString()) {
         auto inner = parse_json(data.GetString());
-        if (inner.IsObject() && inner.HasMember("request_id"))
-          id = inner["request_id"].GetString();
+        if (inner.IsObject() && inner.HasMember("request_id")) id = inner["request_id"].GetString();
       }
     }
     return id;
   }
 
   static http_result answer(const std::string& session, const std::string& body) {
-    return http_call(port(), "POST", "/api/v1/sessions/" + session + "/answer", auth(alpha_),
-                     body);
+    return http_call(port(), "POST", "/api/v1/sessions/" + session + "/answer", auth(alpha_), body);
   }
 
   /// A prompt turn that asks for a permission, answered with `answer_body` (`%ID%` replaced).
@@ -214,6 +214,5 @@ class control_flow_test : public session_flow_test {
 
   static inline std::string last_answered_;
 };
-
 
 }  // namespace caa::test

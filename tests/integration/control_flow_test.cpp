@@ -51,7 +51,8 @@ TEST_F(control_flow_test, modified_input_runs_the_modified_command) {
   auto modified = unique_word("modified");
   auto r = asked_and_answered(s, "[[bash touch " + original + ".txt && echo " + original + "]]",
                               R"({"request_id":"%ID%","behavior":"allow","updated_input":)"
-                              R"({"command":"echo )" + modified + R"("}})");
+                              R"({"command":"echo )" +
+                                  modified + R"("}})");
   EXPECT_EQ(done_reason(r), "completed") << r.body;
   auto results = tool_results(r);
   EXPECT_NE(results.find(modified), std::string::npos) << r.body;
@@ -67,15 +68,16 @@ TEST_F(control_flow_test, no_answer_within_the_timeout_denies_and_says_so) {
   EXPECT_EQ(done_reason(r), "completed") << r.body;
   EXPECT_EQ(named(r, "permission_request").size(), 1u);
   bool said = false;
-  for (auto& m : named(r, "message")) said |= m.data.find("permission_timeout") != std::string::npos;
+  for (auto& m : named(r, "message"))
+    said |= m.data.find("permission_timeout") != std::string::npos;
   EXPECT_TRUE(said) << r.body;
   EXPECT_FALSE(std::filesystem::exists(work_file(word + ".txt")));
 }
 
 TEST_F(control_flow_test, a_question_is_answered_and_the_answer_reaches_the_model) {
   auto s = new_session(alpha_, "[[echo]] question suite");
-  auto r = asked_and_answered(s, "[[ask]]", R"({"request_id":"%ID%","answers":{"Which color?":"Blue"}})",
-                              "question");
+  auto r = asked_and_answered(
+      s, "[[ask]]", R"({"request_id":"%ID%","answers":{"Which color?":"Blue"}})", "question");
   EXPECT_EQ(done_reason(r), "completed") << r.body;
   auto qs = named(r, "question");
   ASSERT_EQ(qs.size(), 1u) << r.body;
@@ -105,7 +107,8 @@ TEST_F(control_flow_test, mode_and_model_changes_take_effect_on_the_next_turn) {
                          R"({"type":"model_change","model":")" + model_id + "\"}");
   ASSERT_EQ(model.status, 200u) << model.body;
   auto word = unique_word("after-control");
-  auto r = turn(alpha_, R"({"prompt":"[[echo]] )" + word + "\"}", "/api/v1/sessions/" + s + "/resume");
+  auto r =
+      turn(alpha_, R"({"prompt":"[[echo]] )" + word + "\"}", "/api/v1/sessions/" + s + "/resume");
   EXPECT_EQ(done_reason(r), "completed") << r.body;
   auto init = named(r, "init");
   ASSERT_EQ(init.size(), 1u);
@@ -118,8 +121,9 @@ TEST_F(control_flow_test, mode_and_model_changes_take_effect_on_the_next_turn) {
   auto bad = http_call(port(), "POST", "/api/v1/sessions/" + s + "/control", auth(alpha_),
                        R"({"type":"permission_mode_change","permission_mode":"nonsense"})");
   EXPECT_EQ(bad.status, 422u);
-  auto bypass = http_call(port(), "POST", "/api/v1/sessions/" + s + "/control", auth(alpha_),
-                          R"({"type":"permission_mode_change","permission_mode":"bypassPermissions"})");
+  auto bypass =
+      http_call(port(), "POST", "/api/v1/sessions/" + s + "/control", auth(alpha_),
+                R"({"type":"permission_mode_change","permission_mode":"bypassPermissions"})");
   EXPECT_EQ(bypass.status, 422u) << "bypass is not allowed for this tenant";
   auto other = http_call(port(), "POST", "/api/v1/sessions/" + s + "/control", auth(beta_),
                          R"({"type":"model_change","model":"haiku"})");

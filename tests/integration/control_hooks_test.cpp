@@ -12,7 +12,8 @@ namespace caa::test {
 TEST_F(control_flow_test, a_pre_tool_use_webhook_sees_the_input_and_its_deny_blocks_the_tool) {
   auto word = unique_word("hooked");
   webhook_receiver hook{200, R"({"decision":"deny","reason":"vetoed )" + word + "\"}"};
-  auto body = R"({"prompt":"[[bash touch )" + word + R"(.txt]]","allowed_tools":["Bash"],)"
+  auto body = R"({"prompt":"[[bash touch )" + word +
+              R"(.txt]]","allowed_tools":["Bash"],)"
               R"("hooks":{"PreToolUse":[{"url":"http://127.0.0.1:)" +
               std::to_string(hook.port()) +
               R"(/hook","matcher":"Bash","headers":{"X-Hook-Secret":"s3cret"}}]}})";
@@ -35,7 +36,8 @@ TEST_F(control_flow_test, a_pre_tool_use_webhook_sees_the_input_and_its_deny_blo
 TEST_F(control_flow_test, a_pre_tool_use_webhook_allow_lets_the_tool_run_without_a_prompt) {
   auto word = unique_word("hook-allowed");
   webhook_receiver hook{200, R"({"decision":"allow"})"};
-  auto body = R"({"prompt":"[[bash echo )" + word + R"(]]",)"
+  auto body = R"({"prompt":"[[bash echo )" + word +
+              R"(]]",)"
               R"("hooks":{"PreToolUse":[{"url":"http://127.0.0.1:)" +
               std::to_string(hook.port()) + R"(/hook"}]}})";
   auto r = turn(alpha_, body);
@@ -54,9 +56,13 @@ TEST_F(control_flow_test, an_unreachable_webhook_blocks_pre_tool_use_but_not_sto
   }
   auto word = unique_word("unreachable");
   auto url = "http://127.0.0.1:" + std::to_string(dead) + "/hook";
-  auto r = turn(alpha_, R"({"prompt":"[[bash touch )" + word + R"(.txt]]","allowed_tools":["Bash"],)"
-                        R"("hooks":{"PreToolUse":[{"url":")" + url + R"(","timeout":3}],)"
-                        R"("Stop":[{"url":")" + url + R"(","timeout":3}]}})");
+  auto r = turn(alpha_, R"({"prompt":"[[bash touch )" + word +
+                            R"(.txt]]","allowed_tools":["Bash"],)"
+                            R"("hooks":{"PreToolUse":[{"url":")" +
+                            url +
+                            R"(","timeout":3}],)"
+                            R"("Stop":[{"url":")" +
+                            url + R"(","timeout":3}]}})");
   EXPECT_EQ(done_reason(r), "completed") << r.body;
   EXPECT_FALSE(std::filesystem::exists(work_file(word + ".txt"))) << "PreToolUse fails closed";
   std::string failures;
@@ -68,8 +74,9 @@ TEST_F(control_flow_test, an_unreachable_webhook_blocks_pre_tool_use_but_not_sto
 }
 
 TEST_F(control_flow_test, a_hook_url_on_a_forbidden_address_is_refused_at_validation) {
-  auto r = http_call(port(), "POST", "/api/v1/query", auth(alpha_),
-                     R"({"prompt":"x","hooks":{"Stop":[{"url":"http://169.254.169.254/latest"}]}})");
+  auto r =
+      http_call(port(), "POST", "/api/v1/query", auth(alpha_),
+                R"({"prompt":"x","hooks":{"Stop":[{"url":"http://169.254.169.254/latest"}]}})");
   EXPECT_EQ(r.status, 422u) << r.body;
   EXPECT_NE(r.body.find("hooks.Stop[0].url"), std::string::npos) << r.body;
 }
@@ -83,8 +90,9 @@ TEST_F(control_flow_test, rewind_restores_each_checkpoint_also_after_hibernation
   ASSERT_NE(read().find("v3"), std::string::npos);
 
   auto rewind = [&](const std::string& id, bool dry) {
-    return http_call(port(), "POST", "/api/v1/sessions/" + s + "/rewind", auth(alpha_),
-                     R"({"checkpoint_id":")" + id + R"(","dry_run":)" + (dry ? "true" : "false") + "}");
+    return http_call(
+        port(), "POST", "/api/v1/sessions/" + s + "/rewind", auth(alpha_),
+        R"({"checkpoint_id":")" + id + R"(","dry_run":)" + (dry ? "true" : "false") + "}");
   };
   auto dry = rewind(c2, true);
   ASSERT_EQ(dry.status, 200u) << dry.body;

@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 namespace {
 
 class service_test : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     if (!env_database_url() || !env_redis_url())
       GTEST_SKIP() << "DATABASE_URL and REDIS_URL are required";
@@ -45,7 +45,8 @@ TEST_F(service_test, health_is_public_and_readiness_reports_dependencies) {
   EXPECT_EQ(live.status, 200u);
   EXPECT_NE(live.body.find("\"status\":\"ok\""), std::string::npos);
   EXPECT_FALSE(live.header("x-correlation-id").empty());
-  EXPECT_TRUE(eventually([&] { return http_call(svc.port(), "GET", "/health/ready").status == 200; }));
+  EXPECT_TRUE(
+      eventually([&] { return http_call(svc.port(), "GET", "/health/ready").status == 200; }));
   auto ready = http_call(svc.port(), "GET", "/health/ready");
   EXPECT_NE(ready.body.find("\"postgres\":{\"status\":\"ok\""), std::string::npos) << ready.body;
 }
@@ -64,9 +65,9 @@ TEST_F(service_test, keys_create_list_revoke_and_scopes) {
   // 401 without a key, with a junk key, with Bearer of a junk key; 403 for agent on admin routes.
   EXPECT_EQ(http_call(port, "GET", "/api/v1/keys").status, 401u);
   EXPECT_EQ(http_call(port, "GET", "/api/v1/keys", {{"X-API-Key", random_key()}}).status, 401u);
-  EXPECT_EQ(http_call(port, "GET", "/api/v1/keys", {{"Authorization", "Bearer " + random_key()}})
-              .status,
-            401u);
+  EXPECT_EQ(
+      http_call(port, "GET", "/api/v1/keys", {{"Authorization", "Bearer " + random_key()}}).status,
+      401u);
   auto forbidden = http_call(port, "GET", "/api/v1/keys", {{"Authorization", "Bearer " + agent}});
   EXPECT_EQ(forbidden.status, 403u);
   EXPECT_NE(forbidden.body.find("\"code\":\"FORBIDDEN\""), std::string::npos);
@@ -77,12 +78,12 @@ TEST_F(service_test, keys_create_list_revoke_and_scopes) {
   // Revoke: the key stops working within the cache TTL (<= 5 s).
   EXPECT_EQ(http_call(port, "DELETE", "/api/v1/keys/" + agent_id, admin()).status, 204u);
   EXPECT_TRUE(eventually(
-    [&] {
-      return http_call(port, "GET", "/api/v1/keys", {{"X-API-Key", agent}}).status == 401u;
-    },
-    6s));
+      [&] {
+        return http_call(port, "GET", "/api/v1/keys", {{"X-API-Key", agent}}).status == 401u;
+      },
+      6s));
   EXPECT_EQ(http_call(port, "DELETE", "/api/v1/keys/00000000-0000-4000-8000-000000000000", admin())
-              .status,
+                .status,
             404u);
   EXPECT_EQ(http_call(port, "DELETE", "/api/v1/keys/not-a-uuid", admin()).status, 422u);
 }
@@ -131,8 +132,8 @@ TEST_F(service_test, rate_limit_answers_429_with_retry_after) {
 }
 
 TEST_F(service_test, redis_down_still_serves_and_limits_locally) {
-  auto redis_port = static_cast<uint16_t>(std::stoi(env_redis_url()->substr(
-    env_redis_url()->rfind(':') + 1)));
+  auto redis_port =
+      static_cast<uint16_t>(std::stoi(env_redis_url()->substr(env_redis_url()->rfind(':') + 1)));
   tcp_proxy proxy{redis_port};
   auto env = base_service_env(admin_key_);
   env["REDIS_URL"] = "redis://127.0.0.1:" + std::to_string(proxy.port()) + "/0";
@@ -146,11 +147,10 @@ TEST_F(service_test, redis_down_still_serves_and_limits_locally) {
     statuses.push_back(http_call(svc.port(), "GET", "/api/v1/keys", admin()).status);
   EXPECT_EQ(statuses.front(), 200u);
   EXPECT_EQ(statuses.back(), 429u);
-  for (auto s : statuses)
-    EXPECT_LT(s, 500u);
+  for (auto s : statuses) EXPECT_LT(s, 500u);
   EXPECT_TRUE(eventually([&] {
-    return http_call(svc.port(), "GET", "/health/ready").body.find("\"redis\":{\"status\":\"down\"")
-           != std::string::npos;
+    return http_call(svc.port(), "GET", "/health/ready")
+               .body.find("\"redis\":{\"status\":\"down\"") != std::string::npos;
   }));
   EXPECT_EQ(http_call(svc.port(), "GET", "/health/ready").status, 200u);  // Redis is optional
 }
@@ -165,13 +165,15 @@ TEST_F(service_test, postgres_down_gives_503_not_a_hang_and_recovers) {
   auto pg_port = static_cast<uint16_t>(std::stoi(db->url().substr(colon + 1, slash - colon - 1)));
   tcp_proxy proxy{pg_port};
   auto env = base_service_env(admin_key_);
-  env["DATABASE_URL"] = db->url().substr(0, colon + 1) + std::to_string(proxy.port())
-                        + db->url().substr(slash);
+  env["DATABASE_URL"] =
+      db->url().substr(0, colon + 1) + std::to_string(proxy.port()) + db->url().substr(slash);
   env["DB_TIMEOUT"] = "2";
   service_process svc{env};
-  EXPECT_TRUE(eventually([&] { return http_call(svc.port(), "GET", "/health/ready").status == 200; }));
+  EXPECT_TRUE(
+      eventually([&] { return http_call(svc.port(), "GET", "/health/ready").status == 200; }));
   proxy.set_down(true);
-  EXPECT_TRUE(eventually([&] { return http_call(svc.port(), "GET", "/health/ready").status == 503; }));
+  EXPECT_TRUE(
+      eventually([&] { return http_call(svc.port(), "GET", "/health/ready").status == 503; }));
   // A request needing PostgreSQL (a key not in the cache) gets 503 with Retry-After, quickly.
   auto t0 = std::chrono::steady_clock::now();
   auto r = http_call(svc.port(), "GET", "/api/v1/keys", {{"X-API-Key", random_key()}});
@@ -180,8 +182,8 @@ TEST_F(service_test, postgres_down_gives_503_not_a_hang_and_recovers) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);  // a hang guard, not a timing bar
   EXPECT_EQ(r.body.find("pqxx"), std::string::npos);
   proxy.set_down(false);
-  EXPECT_TRUE(eventually([&] { return http_call(svc.port(), "GET", "/health/ready").status == 200; },
-                         20s));
+  EXPECT_TRUE(
+      eventually([&] { return http_call(svc.port(), "GET", "/health/ready").status == 200; }, 20s));
   EXPECT_EQ(http_call(svc.port(), "GET", "/api/v1/keys", admin()).status, 200u);
 }
 

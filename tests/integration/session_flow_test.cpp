@@ -15,7 +15,6 @@
 using namespace caa::test;
 using namespace std::chrono_literals;
 
-
 namespace {
 
 /// Whether one request of the model's log mentions every word of `words`.
@@ -197,15 +196,15 @@ TEST_F(session_flow_test, capabilities_come_from_the_engine) {
 
 TEST_F(session_flow_test, the_agent_cannot_reach_another_tenant_or_write_outside_its_tree) {
   auto secret = unique_word("beta-secret");
-  auto wrote = turn(beta_, R"({"prompt":"[[bash echo )" + secret
-                             + R"( > secret.txt]]","allowed_tools":["Bash"]})");
+  auto wrote = turn(beta_, R"({"prompt":"[[bash echo )" + secret +
+                               R"( > secret.txt]]","allowed_tools":["Bash"]})");
   ASSERT_EQ(done_reason(wrote), "completed") << wrote.body;
-  auto beta_file = std::filesystem::path{env_["WORKSPACE_ROOT"]} / beta_.tenant_id / "work"
-                   / "secret.txt";
+  auto beta_file =
+      std::filesystem::path{env_["WORKSPACE_ROOT"]} / beta_.tenant_id / "work" / "secret.txt";
   ASSERT_TRUE(std::filesystem::exists(beta_file)) << "the Bash tool really wrote the file";
   auto escape = "/usr/local/caa-escape-" + unique_word("x");
-  auto probe = turn(alpha_, R"({"prompt":"[[bash cat )" + beta_file.string() + "; touch " + escape
-                              + R"(; echo probe-done]]","allowed_tools":["Bash"]})");
+  auto probe = turn(alpha_, R"({"prompt":"[[bash cat )" + beta_file.string() + "; touch " + escape +
+                                R"(; echo probe-done]]","allowed_tools":["Bash"]})");
   ASSERT_EQ(done_reason(probe), "completed") << probe.body;
   EXPECT_NE(probe.body.find("probe-done"), std::string::npos) << probe.body;
   EXPECT_EQ(probe.body.find(secret), std::string::npos) << "another tenant's file was readable";

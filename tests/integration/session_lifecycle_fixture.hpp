@@ -39,8 +39,7 @@ inline std::string session_in(const std::string& data) {
 /// The `session_id` of the stream's `init` event ("" when none).
 inline std::string session_of(const sse_result& r) {
   for (auto& e : r.events)
-    if (e.event == "init")
-      return session_in(e.data);
+    if (e.event == "init") return session_in(e.data);
   return {};
 }
 
@@ -50,8 +49,8 @@ inline std::string done_reason(const sse_result& r) {
     if (it->event == "done") {
       auto d = parse_json(it->data);
       return d.IsObject() && d.HasMember("reason") && d["reason"].IsString()
-               ? d["reason"].GetString()
-               : "";
+                 ? d["reason"].GetString()
+                 : "";
     }
   return {};
 }
@@ -59,28 +58,23 @@ inline std::string done_reason(const sse_result& r) {
 /// The event names of a stream, for failure messages.
 inline std::string names_of(const sse_result& r) {
   std::string out;
-  for (auto& e : r.events)
-    out += e.id + ":" + e.event + " ";
+  for (auto& e : r.events) out += e.id + ":" + e.event + " ";
   return out;
 }
 
 /// Whether one request of the model's log mentions every word of `words`.
 inline bool one_request_mentions(const std::string& log, std::initializer_list<std::string> words) {
   auto d = parse_json(log);
-  if (!d.IsArray())
-    return false;
+  if (!d.IsArray()) return false;
   for (auto& entry : d.GetArray()) {
-    if (!entry.IsObject() || !entry.HasMember("body"))
-      continue;
+    if (!entry.IsObject() || !entry.HasMember("body")) continue;
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w{buf};
     entry["body"].Accept(w);
     std::string body{buf.GetString(), buf.GetSize()};
     bool all = true;
-    for (auto& word : words)
-      all = all && body.find(word) != std::string::npos;
-    if (all)
-      return true;
+    for (auto& word : words) all = all && body.find(word) != std::string::npos;
+    if (all) return true;
   }
   return false;
 }
@@ -89,11 +83,9 @@ inline bool one_request_mentions(const std::string& log, std::initializer_list<s
 inline std::string tool_results_of(const sse_result& r) {
   std::string out;
   for (auto& e : r.events) {
-    if (e.event != "message")
-      continue;
+    if (e.event != "message") continue;
     auto d = parse_json(e.data);
-    if (!d.IsObject() || !d.HasMember("content") || !d["content"].IsArray())
-      continue;
+    if (!d.IsObject() || !d.HasMember("content") || !d["content"].IsArray()) continue;
     for (auto& block : d["content"].GetArray()) {
       if (!block.IsObject() || !block.HasMember("type") || !block["type"].IsString() ||
           std::string{block["type"].GetString()} != "tool_result")
@@ -113,25 +105,24 @@ class background_turn {
  public:
   background_turn(uint16_t port, std::map<std::string, std::string> headers, std::string body,
                   std::chrono::seconds guard = 120s) {
-    thread_ = std::thread{[this, port, headers = std::move(headers), body = std::move(body),
-                           guard] {
-      auto r = sse_call(
-        port, "POST", "/api/v1/query", headers, body,
-        [this](const sse_event& e) {
+    thread_ =
+        std::thread{[this, port, headers = std::move(headers), body = std::move(body), guard] {
+          auto r = sse_call(
+              port, "POST", "/api/v1/query", headers, body,
+              [this](const sse_event& e) {
+                std::lock_guard<std::mutex> g{mtx_};
+                if (e.event == "init" && session_.empty()) {
+                  session_ = session_in(e.data);
+                  started_ = true;
+                }
+                if (e.event == "done") done_at_ = std::chrono::steady_clock::now();
+                return false;
+              },
+              guard);
           std::lock_guard<std::mutex> g{mtx_};
-          if (e.event == "init" && session_.empty()) {
-            session_ = session_in(e.data);
-            started_ = true;
-          }
-          if (e.event == "done")
-            done_at_ = std::chrono::steady_clock::now();
-          return false;
-        },
-        guard);
-      std::lock_guard<std::mutex> g{mtx_};
-      result_ = std::move(r);
-      finished_ = true;
-    }};
+          result_ = std::move(r);
+          finished_ = true;
+        }};
   }
   ~background_turn() { join(); }
   background_turn(const background_turn&) = delete;
@@ -149,8 +140,7 @@ class background_turn {
   }
   /// Waits for the end of the stream and returns it.
   const sse_result& join() {
-    if (thread_.joinable())
-      thread_.join();
+    if (thread_.joinable()) thread_.join();
     return result_;
   }
   /// When `done` arrived (nullopt: never).
@@ -195,8 +185,7 @@ class session_lifecycle_test : public ::testing::Test {
   static void TearDownTestSuite() { model_.reset(); }
 
   void SetUp() override {
-    if (!skip_reason_.empty())
-      GTEST_SKIP() << skip_reason_;
+    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
     ASSERT_TRUE(model_) << "the scripted model did not start";
     admin_ = random_key();
     env_ = base_service_env(admin_);
@@ -225,8 +214,7 @@ class session_lifecycle_test : public ::testing::Test {
   /// Starts the service with `settings` added to the environment (on the test's main thread:
   /// the service gets PR_SET_PDEATHSIG of the thread that starts it), and an agent key.
   void start(const std::map<std::string, std::string>& settings) {
-    for (auto& [k, v] : settings)
-      env_[k] = v;
+    for (auto& [k, v] : settings) env_[k] = v;
     service_ = std::make_unique<service_process>(env_);
     auto r = http_call(port(), "POST", "/api/v1/keys", {{"X-API-Key", admin_}},
                        R"({"tenant":"lifecycle","scopes":["agent"],"name":"lifecycle"})");
@@ -256,8 +244,8 @@ class session_lifecycle_test : public ::testing::Test {
     auto r = http_call(port(), "GET", "/api/v1/sessions/" + id, auth());
     auto d = parse_json(r.body);
     return r.status == 200 && d.IsObject() && d.HasMember("status") && d["status"].IsString()
-             ? d["status"].GetString()
-             : "";
+               ? d["status"].GetString()
+               : "";
   }
   /// The bodies of the requests the model received, as one JSON text.
   static std::string model_log() { return http_call(model_->port(), "GET", "/_log").body; }

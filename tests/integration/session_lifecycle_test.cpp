@@ -26,15 +26,15 @@ TEST_F(session_lifecycle_test, an_idle_session_hibernates_and_resumes_with_its_c
   ASSERT_EQ(id.size(), 36u) << r.body;
 
   EXPECT_TRUE(eventually([&] { return status_of(id) == "hibernated"; }, 20s))
-    << "status after the idle timeout: " << status_of(id);
+      << "status after the idle timeout: " << status_of(id);
   EXPECT_TRUE(eventually([&] { return session_processes(id).empty(); }, 20s))
-    << "a hibernated session has no process:\n" << describe(session_processes(id));
+      << "a hibernated session has no process:\n"
+      << describe(session_processes(id));
 
   bool resumed = false;
   auto r2 = turn(R"({"prompt":"[[echo]] )" + second + R"(","session_id":")" + id + "\"}",
                  [&](const sse_event& e) {
-                   if (e.event == "init")
-                     resumed = !processes_with("--resume " + id).empty();
+                   if (e.event == "init") resumed = !processes_with("--resume " + id).empty();
                    return false;
                  });
   ASSERT_EQ(r2.status, 200u) << r2.body;
@@ -42,7 +42,7 @@ TEST_F(session_lifecycle_test, an_idle_session_hibernates_and_resumes_with_its_c
   EXPECT_EQ(done_reason(r2), "completed") << names_of(r2);
   EXPECT_TRUE(resumed) << "the turn after hibernation runs a CLI with --resume <id>";
   EXPECT_TRUE(one_request_mentions(model_log(), {first, second}))
-    << "the model's request of turn 2 carries turn 1's prompt";
+      << "the model's request of turn 2 carries turn 1's prompt";
 }
 
 TEST_F(session_lifecycle_test, a_session_resumes_after_a_service_restart) {
@@ -57,7 +57,8 @@ TEST_F(session_lifecycle_test, a_session_resumes_after_a_service_restart) {
 
   EXPECT_EQ(service_->terminate(60s), 0) << "SIGTERM: a clean exit";
   EXPECT_TRUE(eventually([&] { return session_processes(id).empty(); }, 5s))
-    << "no agent process outlives the service:\n" << describe(session_processes(id));
+      << "no agent process outlives the service:\n"
+      << describe(session_processes(id));
 
   restart();
   EXPECT_EQ(status_of(id), "hibernated");
@@ -66,7 +67,7 @@ TEST_F(session_lifecycle_test, a_session_resumes_after_a_service_restart) {
   EXPECT_EQ(session_of(r2), id);
   EXPECT_EQ(done_reason(r2), "completed") << names_of(r2);
   EXPECT_TRUE(one_request_mentions(model_log(), {first, second}))
-    << "the model's request after the restart carries turn 1's prompt";
+      << "the model's request after the restart carries turn 1's prompt";
 }
 
 TEST_F(session_lifecycle_test, kill_9_mid_turn_leaves_no_orphan_and_a_contiguous_history) {
@@ -81,10 +82,10 @@ TEST_F(session_lifecycle_test, kill_9_mid_turn_leaves_no_orphan_and_a_contiguous
 
   service_->kill_hard();
   auto& seen = slow.join();
-  EXPECT_TRUE(eventually(
-    [&] { return survivors(tree).empty() && session_processes(id).empty(); }, 5s))
-    << "orphans after kill -9 of the service:\n"
-    << describe(survivors(tree)) << describe(session_processes(id));
+  EXPECT_TRUE(
+      eventually([&] { return survivors(tree).empty() && session_processes(id).empty(); }, 5s))
+      << "orphans after kill -9 of the service:\n"
+      << describe(survivors(tree)) << describe(session_processes(id));
 
   restart();
   auto page = http_call(port(), "GET", "/api/v1/sessions/" + id + "/events?limit=1000", auth());
@@ -126,7 +127,7 @@ TEST_F(session_lifecycle_test, interrupt_during_a_long_bash_kills_the_tool_proce
   ASSERT_TRUE(t.wait_started()) << names_of(t.join()) << t.join().body;
   auto id = t.session();
   ASSERT_TRUE(eventually([&] { return !processes_with(command).empty(); }, 30s))
-    << "the Bash tool runs `" << command << "`";
+      << "the Bash tool runs `" << command << "`";
   auto sleepers = processes_with(command);
 
   auto asked = std::chrono::steady_clock::now();
@@ -139,8 +140,9 @@ TEST_F(session_lifecycle_test, interrupt_during_a_long_bash_kills_the_tool_proce
   ASSERT_TRUE(done_at.has_value());
   EXPECT_LT(*done_at - asked, 2s) << "done{interrupted} follows the interrupt at once";
   EXPECT_TRUE(eventually(
-    [&] { return survivors(sleepers).empty() && processes_with(command).empty(); }, 5s))
-    << "the tool's process is killed:\n" << describe(processes_with(command));
+      [&] { return survivors(sleepers).empty() && processes_with(command).empty(); }, 5s))
+      << "the tool's process is killed:\n"
+      << describe(processes_with(command));
 }
 
 TEST_F(session_lifecycle_test, the_child_environment_holds_none_of_the_service_secrets) {
@@ -152,10 +154,11 @@ TEST_F(session_lifecycle_test, the_child_environment_holds_none_of_the_service_s
   auto dump = tool_results_of(r);
   ASSERT_FALSE(dump.empty()) << "the Bash tool's result is streamed: " << names_of(r);
   EXPECT_NE(dump.find("ANTHROPIC_BASE_URL"), std::string::npos)
-    << "the dump is the child's environment:\n" << dump;
-  for (std::string secret : {std::string{"DATABASE_URL"}, std::string{"REDIS_URL"},
-                             std::string{"CAA_CANARY_SECRET"}, canary, admin_,
-                             env_["DATABASE_URL"]}) {
+      << "the dump is the child's environment:\n"
+      << dump;
+  for (std::string secret :
+       {std::string{"DATABASE_URL"}, std::string{"REDIS_URL"}, std::string{"CAA_CANARY_SECRET"},
+        canary, admin_, env_["DATABASE_URL"]}) {
     EXPECT_EQ(dump.find(secret), std::string::npos) << secret << " leaks into:\n" << dump;
     EXPECT_EQ(r.body.find(secret), std::string::npos) << secret << " is in the stream";
   }
@@ -175,7 +178,8 @@ TEST_F(session_lifecycle_test, a_revival_race_of_two_tenants_never_crosses_tenan
   auto made = http_call(port(), "POST", "/api/v1/keys", {{"X-API-Key", admin_}},
                         R"({"tenant":"intruder","scopes":["agent"],"name":"intruder"})");
   ASSERT_EQ(made.status, 201u) << made.body;
-  std::map<std::string, std::string> intruder{{"X-API-Key", parse_json(made.body)["key"].GetString()}};
+  std::map<std::string, std::string> intruder{
+      {"X-API-Key", parse_json(made.body)["key"].GetString()}};
   constexpr int rounds = 5;
   constexpr int per_tenant = 3;
   for (int round = 0; round < rounds; ++round) {
@@ -231,8 +235,8 @@ TEST_F(session_lifecycle_test, an_attached_stream_of_a_revoked_key_ends_within_t
   auto doc = parse_json(made.body);
   std::map<std::string, std::string> who{{"X-API-Key", doc["key"].GetString()}};
   std::string key_id = doc["id"].GetString();
-  auto r = sse_call(port(), "POST", "/api/v1/query", who, R"({"prompt":"[[echo]] revoke me"})",
-                    {}, 120s);
+  auto r = sse_call(port(), "POST", "/api/v1/query", who, R"({"prompt":"[[echo]] revoke me"})", {},
+                    120s);
   ASSERT_EQ(done_reason(r), "completed") << names_of(r);
   auto id = session_of(r);
   // Attach to the idle session's stream; it stays open, waiting for the next turn.
@@ -252,5 +256,5 @@ TEST_F(session_lifecycle_test, an_attached_stream_of_a_revoked_key_ends_within_t
   reader.join();
   EXPECT_TRUE(ended.load()) << "the stream did not end (it ran into the guard)";
   EXPECT_LT(std::chrono::duration<double>(ended_at - t0).count(), 2.5)
-    << "the stream outlived KEY_CACHE_TTL after the revoke";
+      << "the stream outlived KEY_CACHE_TTL after the revoke";
 }

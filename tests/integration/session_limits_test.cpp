@@ -31,8 +31,7 @@ TEST_F(session_lifecycle_test, admission_keeps_the_budget_and_refuses_with_retry
     std::thread& t;
     ~stop_sampler() {
       flag = false;
-      if (t.joinable())
-        t.join();
+      if (t.joinable()) t.join();
     }
   } stopper{sampling, sampler};
 
@@ -47,7 +46,7 @@ TEST_F(session_lifecycle_test, admission_keeps_the_budget_and_refuses_with_retry
   auto& ra = a.join();
   EXPECT_EQ(done_reason(ra), "completed") << names_of(ra);
   EXPECT_TRUE(eventually([&] { return status_of(a_id) == "idle"; }, 5s))
-    << "A keeps its warm process (and its slot); status: " << status_of(a_id);
+      << "A keeps its warm process (and its slot); status: " << status_of(a_id);
   EXPECT_FALSE(session_processes(a_id).empty()) << "A's process stays warm after its turn";
 
   // A is idle and holds the only slot: a new session's turn makes A hibernate (LRU).
@@ -55,7 +54,7 @@ TEST_F(session_lifecycle_test, admission_keeps_the_budget_and_refuses_with_retry
   EXPECT_EQ(b.status, 200u) << b.body;
   EXPECT_EQ(done_reason(b), "completed") << names_of(b) << b.body;
   EXPECT_TRUE(eventually([&] { return status_of(a_id) == "hibernated"; }, 10s))
-    << "A's status: " << status_of(a_id);
+      << "A's status: " << status_of(a_id);
   EXPECT_TRUE(session_processes(a_id).empty()) << describe(session_processes(a_id));
 
   sampling = false;
@@ -97,12 +96,12 @@ TEST_F(session_lifecycle_test, sigterm_drains_a_running_turn_and_exits_0) {
   std::thread stopper{[&] { exit_code = service_->terminate(90s); }};
   http_result ready;
   EXPECT_TRUE(eventually(
-    [&] {
-      ready = http_call(p, "GET", "/health/ready");
-      return ready.status == 503;
-    },
-    3s))
-    << "readiness while draining: " << ready.status << " " << ready.body;
+      [&] {
+        ready = http_call(p, "GET", "/health/ready");
+        return ready.status == 503;
+      },
+      3s))
+      << "readiness while draining: " << ready.status << " " << ready.body;
   EXPECT_NE(ready.body.find("draining"), std::string::npos) << ready.body;
   auto fresh = http_call(p, "POST", "/api/v1/query", auth(), R"({"prompt":"[[echo]] late"})");
   EXPECT_EQ(fresh.status, 503u) << fresh.body;
@@ -110,11 +109,12 @@ TEST_F(session_lifecycle_test, sigterm_drains_a_running_turn_and_exits_0) {
 
   auto& stream = t.join();
   EXPECT_TRUE(stream.ended) << names_of(stream);
-  EXPECT_EQ(done_reason(stream), "completed") << "the grace period lets the turn finish: "
-                                              << names_of(stream);
+  EXPECT_EQ(done_reason(stream), "completed")
+      << "the grace period lets the turn finish: " << names_of(stream);
   stopper.join();
   EXPECT_EQ(exit_code.load(), 0) << "the drained service exits 0";
-  EXPECT_TRUE(eventually(
-    [&] { return survivors(tree).empty() && session_processes(id).empty(); }, 5s))
-    << "no agent process is left:\n" << describe(survivors(tree)) << describe(session_processes(id));
+  EXPECT_TRUE(
+      eventually([&] { return survivors(tree).empty() && session_processes(id).empty(); }, 5s))
+      << "no agent process is left:\n"
+      << describe(survivors(tree)) << describe(session_processes(id));
 }

@@ -1,6 +1,7 @@
 // Sessions against a real PostgreSQL: create, get, list, tenancy, forks, status, options,
 // delete (turns and recovery: session_turns_test.cpp).
 
+#include "config/uuid.hpp"
 #include "tests/integration/session_repo_fixture.hpp"
 
 using namespace caa::storage;
@@ -55,7 +56,7 @@ TEST_F(session_repo_test, create_get_round_trip) {
   generated.id.clear();
   auto g = create(generated);
   ASSERT_TRUE(g);
-  EXPECT_TRUE(valid_uuid(g->id));
+  EXPECT_TRUE(caa::is_uuid(g->id));
 }
 
 TEST_F(session_repo_test, list_pages_with_total_and_status_filter) {

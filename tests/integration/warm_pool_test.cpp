@@ -18,8 +18,10 @@ class warm_pool_test : public session_flow_test {
  protected:
   static void SetUpTestSuite() {
     // One tenant may hold the whole budget here: the test is about the pool, not the shares.
-    start_suite({{"MAX_AGENT_PROCESSES", "2"}, {"TENANT_MAX_AGENT_PROCESSES", "2"},
-                 {"WARM_POOL_SIZE", "1"}, {"SESSION_IDLE_TIMEOUT", "600"}});
+    start_suite({{"MAX_AGENT_PROCESSES", "2"},
+                 {"TENANT_MAX_AGENT_PROCESSES", "2"},
+                 {"WARM_POOL_SIZE", "1"},
+                 {"SESSION_IDLE_TIMEOUT", "600"}});
   }
 
   /// The session ids the service log says were given a warm process.

@@ -58,8 +58,8 @@ class ws_api_test : public session_flow_test {
 
   /// A completed one-turn session of `who`, made over HTTP (asserts on the way).
   static std::string new_session(const tenant_key& who, const std::string& prompt) {
-    auto r = sse_call(port(), "POST", "/api/v1/query", auth(who),
-                      R"({"prompt":")" + prompt + "\"}");
+    auto r =
+        sse_call(port(), "POST", "/api/v1/query", auth(who), R"({"prompt":")" + prompt + "\"}");
     EXPECT_EQ(r.status, 200u) << r.body;
     for (auto& e : r.events)
       if (e.event == "init") return member(parse_json(e.data), "session_id");
@@ -143,16 +143,16 @@ TEST_F(ws_api_test, a_prompt_is_acked_and_streams_its_turn_then_a_second_turn_co
   ASSERT_EQ(ack.session_id.size(), 36u) << ack.raw;
   auto first = events_of(until_done(*c, ack.session_id), ack.session_id);
   expect_one_turn(first);
-  EXPECT_NE(std::find_if(first.begin(), first.end(),
-                         [](const frame& f) { return f.event == "result"; }),
-            first.end());
+  EXPECT_NE(
+      std::find_if(first.begin(), first.end(), [](const frame& f) { return f.event == "result"; }),
+      first.end());
   // The data of an event is the event's JSON object itself.
-  EXPECT_NE(first.front().raw.find(R"("data":{"session_id":")" + ack.session_id),
-            std::string::npos)
+  EXPECT_NE(first.front().raw.find(R"("data":{"session_id":")" + ack.session_id), std::string::npos)
       << first.front().raw;
 
-  ASSERT_TRUE(c->send_text(R"({"type":"prompt","prompt":"[[echo]] websocket second","session_id":")" +
-                           ack.session_id + "\"}"));
+  ASSERT_TRUE(
+      c->send_text(R"({"type":"prompt","prompt":"[[echo]] websocket second","session_id":")" +
+                   ack.session_id + "\"}"));
   auto frames = until_done(*c, ack.session_id);
   auto acks = std::count_if(frames.begin(), frames.end(), [&](const frame& f) {
     return f.type == "ack" && f.for_type == "prompt" && f.session_id == ack.session_id;
@@ -218,7 +218,8 @@ TEST_F(ws_api_test, authentication_happens_before_the_upgrade) {
   EXPECT_FALSE(r.headers["x-correlation-id"].empty());
 
   ws_client unknown_ticket;
-  r = unknown_ticket.connect(port(), "/api/v1/ws?ticket=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG");
+  r = unknown_ticket.connect(port(),
+                             "/api/v1/ws?ticket=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG");
   EXPECT_EQ(r.status, 401u);
 
   auto t = http_call(port(), "POST", "/api/v1/ws/ticket", auth(alpha_));
@@ -288,13 +289,13 @@ TEST_F(ws_api_test, another_tenants_session_is_not_found_and_untouched) {
     EXPECT_EQ(f.type, "error") << f.raw;
     EXPECT_EQ(f.code, "SESSION_NOT_FOUND") << f.raw;
   }
-  ASSERT_TRUE(c->send_text(R"({"type":"answer","request_id":"r-1","behavior":"allow","session_id":")" +
-                           id + "\"}"));
+  ASSERT_TRUE(c->send_text(
+      R"({"type":"answer","request_id":"r-1","behavior":"allow","session_id":")" + id + "\"}"));
   EXPECT_EQ(next(*c).code, "SESSION_NOT_FOUND");
   ASSERT_TRUE(c->send_text(R"({"type":"control","model":"haiku","session_id":")" + id + "\"}"));
   EXPECT_EQ(next(*c).code, "SESSION_NOT_FOUND");
-  ASSERT_TRUE(c->send_text(R"({"type":"prompt","prompt":"[[echo]] hijack","session_id":")" + id +
-                           "\"}"));
+  ASSERT_TRUE(
+      c->send_text(R"({"type":"prompt","prompt":"[[echo]] hijack","session_id":")" + id + "\"}"));
   auto f = next(*c);
   EXPECT_EQ(f.code, "SESSION_NOT_FOUND") << f.raw;
   ASSERT_TRUE(c->send_text(R"({"type":"ping"})"));

@@ -39,12 +39,10 @@ void send_request(beast::tcp_stream& stream, std::chrono::seconds guard, uint16_
   stream.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
   req.set(bhttp::field::host, "127.0.0.1");
-  for (auto& [k, v] : headers)
-    req.set(k, v);
+  for (auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() || method == "POST") {
     req.body() = body;
-    if (headers.count("Content-Type") == 0)
-      req.set(bhttp::field::content_type, "application/json");
+    if (headers.count("Content-Type") == 0) req.set(bhttp::field::content_type, "application/json");
     req.prepare_payload();
   }
   bhttp::write(stream, req);
@@ -72,8 +70,7 @@ http_result http_call(uint16_t port, const std::string& method, const std::strin
     out.status = res.result_int();
     for (auto& f : res) {
       std::string name{f.name_string()};
-      for (auto& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       out.headers[name] = std::string{f.value()};
     }
     out.body = res.body();
@@ -88,8 +85,7 @@ std::string raw_exchange(uint16_t port, const std::string& bytes, std::chrono::m
   tcp::socket sock{io};
   boost::system::error_code ec;
   sock.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port}, ec);
-  if (ec)
-    return {};
+  if (ec) return {};
   asio::write(sock, asio::buffer(bytes), ec);
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + wait;
@@ -101,8 +97,7 @@ std::string raw_exchange(uint16_t port, const std::string& bytes, std::chrono::m
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
       continue;
     }
-    if (ec)
-      break;
+    if (ec) break;
     out.append(buf, n);
   }
   return out;
@@ -127,13 +122,11 @@ std::size_t take_events(std::string& pending, std::vector<sse_event>& out) {
     sse_event ev;
     bool data = false;
     for (std::string line; std::getline(block, line);) {
-      if (line.empty() || line[0] == ':')
-        continue;
+      if (line.empty() || line[0] == ':') continue;
       auto colon = line.find(':');
       auto field = line.substr(0, colon);
       auto value = colon == std::string::npos ? std::string{} : line.substr(colon + 1);
-      if (!value.empty() && value[0] == ' ')
-        value.erase(0, 1);
+      if (!value.empty() && value[0] == ' ') value.erase(0, 1);
       if (field == "id")
         ev.id = value;
       else if (field == "event")
@@ -143,10 +136,8 @@ std::size_t take_events(std::string& pending, std::vector<sse_event>& out) {
         data = true;
       }
     }
-    if (!data)
-      continue;  // a comment block (keep-alive)
-    if (ev.event.empty())
-      ev.event = "message";
+    if (!data) continue;  // a comment block (keep-alive)
+    if (ev.event.empty()) ev.event = "message";
     out.push_back(std::move(ev));
     ++added;
   }
@@ -170,8 +161,7 @@ sse_result sse_call(uint16_t port, const std::string& method, const std::string&
     out.status = parser.get().result_int();
     for (auto& f : parser.get()) {
       std::string name{f.name_string()};
-      for (auto& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       out.headers[name] = std::string{f.value()};
     }
     std::string pending;
@@ -187,8 +177,7 @@ sse_result sse_call(uint16_t port, const std::string& method, const std::string&
       out.body.append(chunk, n);
       pending.append(chunk, n);
       auto first = out.events.size();
-      if (take_events(pending, out.events) == 0 || !stop)
-        continue;
+      if (take_events(pending, out.events) == 0 || !stop) continue;
       for (auto i = first; i < out.events.size(); ++i)
         if (stop(out.events[i])) {
           out.events.resize(i + 1);

@@ -13,17 +13,13 @@ std::optional<proc_info> read_proc(int pid) {
   auto dir = "/proc/" + std::to_string(pid);
   std::ifstream stat{dir + "/stat"};
   std::string text;
-  if (!std::getline(stat, text))
-    return std::nullopt;
+  if (!std::getline(stat, text)) return std::nullopt;
   auto close = text.rfind(')');  // the command name may contain spaces and parentheses
-  if (close == std::string::npos || close + 2 > text.size())
-    return std::nullopt;
+  if (close == std::string::npos || close + 2 > text.size()) return std::nullopt;
   std::istringstream rest{text.substr(close + 2)};
   std::vector<std::string> fields;
-  for (std::string f; rest >> f;)
-    fields.push_back(f);
-  if (fields.size() < 20)
-    return std::nullopt;
+  for (std::string f; rest >> f;) fields.push_back(f);
+  if (fields.size() < 20) return std::nullopt;
   proc_info p;
   p.pid = pid;
   p.state = fields[0].empty() ? '?' : fields[0][0];
@@ -33,8 +29,7 @@ std::optional<proc_info> read_proc(int pid) {
   std::stringstream ss;
   ss << cmd.rdbuf();
   p.cmdline = ss.str();
-  while (!p.cmdline.empty() && p.cmdline.back() == '\0')
-    p.cmdline.pop_back();
+  while (!p.cmdline.empty() && p.cmdline.back() == '\0') p.cmdline.pop_back();
   std::replace(p.cmdline.begin(), p.cmdline.end(), '\0', ' ');
   return p;
 }
@@ -50,10 +45,8 @@ std::vector<proc_info> all_processes() {
   std::error_code ec;
   for (auto& entry : std::filesystem::directory_iterator{"/proc", ec}) {
     auto name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit))
-      continue;
-    if (auto p = read_proc(std::stoi(name)); p && !dead(*p))
-      out.push_back(std::move(*p));
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    if (auto p = read_proc(std::stoi(name)); p && !dead(*p)) out.push_back(std::move(*p));
   }
   return out;
 }
@@ -66,8 +59,7 @@ std::vector<proc_info> trees_of(Pred pred) {
   auto procs = all_processes();
   std::set<int> in;
   for (auto& p : procs)
-    if (pred(p))
-      in.insert(p.pid);
+    if (pred(p)) in.insert(p.pid);
   for (bool grew = true; grew;) {
     grew = false;
     for (auto& p : procs)
@@ -78,8 +70,7 @@ std::vector<proc_info> trees_of(Pred pred) {
   }
   std::vector<proc_info> out;
   for (auto& p : procs)
-    if (in.count(p.pid) != 0)
-      out.push_back(p);
+    if (in.count(p.pid) != 0) out.push_back(p);
   return out;
 }
 
@@ -95,8 +86,7 @@ std::vector<proc_info> session_processes(const std::string& id) {
 std::vector<proc_info> processes_with(const std::string& text) {
   std::vector<proc_info> out;
   for (auto& p : all_processes())
-    if (p.cmdline.find(text) != std::string::npos)
-      out.push_back(p);
+    if (p.cmdline.find(text) != std::string::npos) out.push_back(p);
   return out;
 }
 
@@ -123,8 +113,8 @@ std::vector<proc_info> survivors(const std::vector<proc_info>& snapshot) {
 std::string describe(const std::vector<proc_info>& procs) {
   std::string out;
   for (auto& p : procs)
-    out += "  pid " + std::to_string(p.pid) + " ppid " + std::to_string(p.ppid) + " " +
-           p.state + " " + p.cmdline.substr(0, 240) + "\n";
+    out += "  pid " + std::to_string(p.pid) + " ppid " + std::to_string(p.ppid) + " " + p.state +
+           " " + p.cmdline.substr(0, 240) + "\n";
   return out.empty() ? "  (none)\n" : out;
 }
 

@@ -13,9 +13,9 @@ namespace caa::test {
 struct proc_info {
   int pid = 0;
   int ppid = 0;
-  char state = '?';                ///< R, S, D, Z, ...
-  unsigned long long start = 0;    ///< start time (clock ticks after boot): tells reused pids apart
-  std::string cmdline;             ///< argv joined with spaces ("" for zombies and kernel threads)
+  char state = '?';              ///< R, S, D, Z, ...
+  unsigned long long start = 0;  ///< start time (clock ticks after boot): tells reused pids apart
+  std::string cmdline;           ///< argv joined with spaces ("" for zombies and kernel threads)
 };
 
 /// Process `pid`, or nullopt when it is gone.

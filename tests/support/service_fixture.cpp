@@ -43,8 +43,7 @@ struct tcp_proxy::impl {
 
   void accept() {
     acceptor.async_accept([this](boost::system::error_code ec, tcp::socket s) {
-      if (ec)
-        return;
+      if (ec) return;
       auto client = std::make_shared<tcp::socket>(std::move(s));
       if (down) {
         client->close();
@@ -77,8 +76,7 @@ struct tcp_proxy::impl {
         return;
       }
       asio::async_write(*to, asio::buffer(buf->data(), n), [this, from, to, buf](auto wec, auto) {
-        if (!wec)
-          pump(from, to);
+        if (!wec) pump(from, to);
       });
     });
   }
@@ -103,8 +101,7 @@ tcp_proxy::~tcp_proxy() {
 
 void tcp_proxy::set_down(bool down) {
   impl_->down = down;
-  if (!down)
-    return;
+  if (!down) return;
   asio::post(impl_->io, [this] {
     std::lock_guard<std::mutex> g{impl_->mtx};
     for (auto& s : impl_->open) {
@@ -138,11 +135,9 @@ pid_t spawn_service(std::map<std::string, std::string> env, int log_fd) {
   env.try_emplace("API_PORT", "0");
   env.try_emplace("API_HOST", "127.0.0.1");
   std::vector<std::string> env_strings;
-  for (auto& [k, v] : env)
-    env_strings.push_back(k + "=" + v);
+  for (auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
-  for (auto& s : env_strings)
-    envp.push_back(s.data());
+  for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   auto path = bin_dir() + "/claude-agent-api";
   std::vector<char*> argv{path.data(), nullptr};
@@ -150,8 +145,7 @@ pid_t spawn_service(std::map<std::string, std::string> env, int log_fd) {
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(1);
+    if (getppid() != parent) _exit(1);
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);
@@ -172,8 +166,7 @@ std::optional<int> service_exit_status(std::map<std::string, std::string> env,
                                        std::chrono::seconds limit) {
   char tmpl[] = "/tmp/caa-service-log-XXXXXX";
   int log_fd = mkstemp(tmpl);
-  if (log_fd < 0)
-    throw std::runtime_error("mkstemp failed");
+  if (log_fd < 0) throw std::runtime_error("mkstemp failed");
   ::unlink(tmpl);
   pid_t pid = spawn_service(std::move(env), log_fd);
   int status = 0;
@@ -187,32 +180,28 @@ std::optional<int> service_exit_status(std::map<std::string, std::string> env,
 service_process::service_process(std::map<std::string, std::string> env) {
   char tmpl[] = "/tmp/caa-service-log-XXXXXX";
   int log_fd = mkstemp(tmpl);
-  if (log_fd < 0)
-    throw std::runtime_error("mkstemp failed");
+  if (log_fd < 0) throw std::runtime_error("mkstemp failed");
   log_path_ = tmpl;
   pid_ = spawn_service(std::move(env), log_fd);
   static const std::regex listening{R"re("msg":"listening".*"port":([0-9]+))re"};
   bool up = eventually(
-    [&] {
-      std::smatch m;
-      auto text = log();
-      if (std::regex_search(text, m, listening)) {
-        port_ = static_cast<uint16_t>(std::stoi(m[1]));
-        return true;
-      }
-      int status = 0;
-      return waitpid(pid_, &status, WNOHANG) == pid_;
-    },
-    std::chrono::seconds{90});
-  if (!up || port_ == 0)
-    throw std::runtime_error("the service did not start; log:\n" + log());
+      [&] {
+        std::smatch m;
+        auto text = log();
+        if (std::regex_search(text, m, listening)) {
+          port_ = static_cast<uint16_t>(std::stoi(m[1]));
+          return true;
+        }
+        int status = 0;
+        return waitpid(pid_, &status, WNOHANG) == pid_;
+      },
+      std::chrono::seconds{90});
+  if (!up || port_ == 0) throw std::runtime_error("the service did not start; log:\n" + log());
 }
 
 service_process::~service_process() {
-  if (pid_ > 0)
-    terminate(std::chrono::seconds{15});
-  if (pid_ > 0)
-    kill_hard();
+  if (pid_ > 0) terminate(std::chrono::seconds{15});
+  if (pid_ > 0) kill_hard();
   unlink(log_path_.c_str());
 }
 
@@ -221,20 +210,17 @@ std::string service_process::log() const {
 }
 
 int service_process::terminate(std::chrono::seconds limit) {
-  if (pid_ <= 0)
-    return -1;
+  if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
   bool done = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, limit);
-  if (!done)
-    return -1;
+  if (!done) return -1;
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 void service_process::kill_hard() {
-  if (pid_ <= 0)
-    return;
+  if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   int status = 0;
   waitpid(pid_, &status, 0);
@@ -242,12 +228,10 @@ void service_process::kill_hard() {
 }
 
 std::string random_key() {
-  static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::random_device rd;
   std::string key = "caa_";
-  for (int i = 0; i < 43; ++i)
-    key += alphabet[rd() % 64];
+  for (int i = 0; i < 43; ++i) key += alphabet[rd() % 64];
   return key;
 }
 
@@ -257,26 +241,20 @@ std::string create_key(uint16_t port, const std::map<std::string, std::string>& 
                      R"({"tenant":")" + tenant + R"(","scopes":)" + scopes + R"(,"name":"t"})");
   rapidjson::Document d;
   d.Parse(r.body.c_str());
-  if (r.status != 201 || !d.IsObject() || !d.HasMember("key") || !d["key"].IsString())
-    return {};
-  if (id != nullptr && d.HasMember("id") && d["id"].IsString())
-    *id = d["id"].GetString();
+  if (r.status != 201 || !d.IsObject() || !d.HasMember("key") || !d["key"].IsString()) return {};
+  if (id != nullptr && d.HasMember("id") && d["id"].IsString()) *id = d["id"].GetString();
   return d["key"].GetString();
 }
 
 std::map<std::string, std::string> base_service_env(const std::string& admin_key) {
   std::map<std::string, std::string> env;
   auto* db = shared_scratch_database();
-  if (db == nullptr)
-    throw std::runtime_error("DATABASE_URL is not set");
+  if (db == nullptr) throw std::runtime_error("DATABASE_URL is not set");
   env["DATABASE_URL"] = db->url();
-  if (auto redis = env_redis_url())
-    env["REDIS_URL"] = *redis;
-  if (const char* cli = std::getenv("CLAUDE_CLI_PATH"))
-    env["CLAUDE_CLI_PATH"] = cli;
+  if (auto redis = env_redis_url()) env["REDIS_URL"] = *redis;
+  if (const char* cli = std::getenv("CLAUDE_CLI_PATH")) env["CLAUDE_CLI_PATH"] = cli;
   char tmpl[] = "/tmp/caa-workspaces-XXXXXX";
-  if (mkdtemp(tmpl) != nullptr)
-    env["WORKSPACE_ROOT"] = tmpl;
+  if (mkdtemp(tmpl) != nullptr) env["WORKSPACE_ROOT"] = tmpl;
   env["API_KEY"] = admin_key;
   env["LOG_LEVEL"] = "debug";
   return env;

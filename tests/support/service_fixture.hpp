@@ -39,7 +39,7 @@ std::string raw_exchange(uint16_t port, const std::string& bytes,
 /// A TCP forwarder on 127.0.0.1 in front of a real server; it can refuse new connections and cut
 /// existing ones, like a dependency going down.
 class tcp_proxy {
-public:
+ public:
   /// Forwards a free local port to 127.0.0.1:`target_port`.
   explicit tcp_proxy(uint16_t target_port);
   ~tcp_proxy();
@@ -51,7 +51,7 @@ public:
   /// down: close every open connection and close new ones at once; up: forward again.
   void set_down(bool down);
 
-private:
+ private:
   struct impl;
   std::unique_ptr<impl> impl_;
   uint16_t port_ = 0;
@@ -59,7 +59,7 @@ private:
 
 /// The service binary running as a child process of the test.
 class service_process {
-public:
+ public:
   /// Starts `$CAA_BIN_DIR/claude-agent-api` with exactly `env` (plus PATH and API_PORT=0 unless
   /// given) and waits until it listens. Throws std::runtime_error if it does not start.
   explicit service_process(std::map<std::string, std::string> env);
@@ -79,7 +79,7 @@ public:
   /// Sends SIGKILL and reaps it.
   void kill_hard();
 
-private:
+ private:
   int pid_ = -1;
   uint16_t port_ = 0;
   std::string log_path_;
@@ -108,8 +108,7 @@ template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds{10000}) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
+    if (pred()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
   }
   return pred();

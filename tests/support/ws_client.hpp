@@ -21,11 +21,11 @@ struct ws_handshake {
 
 /// One message read, or why none was.
 struct ws_message {
-  bool ok = false;        ///< a message was read
-  bool binary = false;    ///< it was a binary message
-  std::string text;       ///< its payload
-  bool closed = false;    ///< the connection ended instead (see `ws_client::close_code`)
-  bool timed_out = false; ///< nothing arrived within the deadline
+  bool ok = false;         ///< a message was read
+  bool binary = false;     ///< it was a binary message
+  std::string text;        ///< its payload
+  bool closed = false;     ///< the connection ended instead (see `ws_client::close_code`)
+  bool timed_out = false;  ///< nothing arrived within the deadline
 };
 
 /// One client connection to 127.0.0.1.

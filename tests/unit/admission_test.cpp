@@ -22,29 +22,40 @@ struct fake_state {
 session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_state> self,
                                           std::shared_ptr<int> hibernations) {
   return {
-    [](atom::run, turn_spec_ptr) -> caf::result<turn_accepted> {
-      return make_error(errc::internal, "fake");
-    },
-    [](atom::subscribe, event_sink_ptr, uint64_t) -> caf::result<uint64_t> { return uint64_t{0}; },
-    [](atom::interrupt) -> caf::result<bool> { return true; },
-    [](atom::remove) -> caf::result<bool> { return true; },
-    [=](atom::hibernate) { ++*hibernations; },
-    [](atom::drain) {},
-    [](atom::busy) { return false; },
-    [](atom::line, uint64_t, std::string&) {},
-    [](atom::exited, uint64_t, int32_t, std::string&) {},
-    [](atom::timeout, int32_t, uint64_t) {},
-    [](atom::answer, pending_answer&) -> caf::result<bool> { return true; },
-    [](atom::control, live_control&) -> caf::result<std::string> { return std::string{"stored"}; },
-    [](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
-      return make_error(errc::checkpoint_not_found, "fake");
-    },
-    [](atom::hooked, uint64_t, std::string&, std::string&) {},
+      [](atom::run, turn_spec_ptr) -> caf::result<turn_accepted> {
+        return make_error(errc::internal, "fake");
+      },
+      [](atom::subscribe, event_sink_ptr, uint64_t) -> caf::result<uint64_t> {
+        return uint64_t{0};
+      },
+      [](atom::interrupt) -> caf::result<bool> { return true; },
+      [](atom::remove) -> caf::result<bool> { return true; },
+      [=](atom::hibernate) { ++*hibernations; },
+      [](atom::drain) {},
+      [](atom::busy) { return false; },
+      [](atom::line, uint64_t, std::string&) {},
+      [](atom::exited, uint64_t, int32_t, std::string&) {},
+      [](atom::turn_due, uint64_t) {},
+      [](atom::stop_due, uint64_t) {},
+      [](atom::idle_due, uint64_t) {},
+      [](atom::write_due) {},
+      [](atom::answer_due, uint64_t) {},
+      [](atom::sink_ready, uint64_t) {},
+      [](atom::sink_stall, uint64_t) {},
+      [](atom::retire_due) {},
+      [](atom::answer, pending_answer&) -> caf::result<bool> { return true; },
+      [](atom::control, live_control&) -> caf::result<std::string> {
+        return std::string{"stored"};
+      },
+      [](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
+        return make_error(errc::checkpoint_not_found, "fake");
+      },
+      [](atom::hooked, uint64_t, std::string&, std::string&) {},
   };
 }
 
 class test_config : public system_config {
-public:
+ public:
   test_config() : system_config(settings{}) {
     set("scheduler.policy", caf::atom("testing"));
     set("middleman.network-backend", caf::atom("testing"));
@@ -52,15 +63,15 @@ public:
 };
 
 class admission_test : public ::testing::Test {
-protected:
+ protected:
   admission_test()
-    : sys(cfg), sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-      self(sys) {}
+      : sys(cfg),
+        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+        self(sys) {}
 
   ~admission_test() override {
     // The test coordinator runs nothing by itself: stop every actor and let the system end.
-    for (auto& a : spawned)
-      caf::anon_send_exit(a, caf::exit_reason::kill);
+    for (auto& a : spawned) caf::anon_send_exit(a, caf::exit_reason::kill);
     sched.run();
   }
 
@@ -208,7 +219,8 @@ TEST_F(admission_test, no_more_processes_start_at_once_than_the_cap) {
   auto hw = self->request(adm, caf::infinite, atom::acquire_v, atom::warm_v);
   sched.run();
   bool warm_refused = false;
-  hw.receive([](bool) {}, [&](caf::error& e) { warm_refused = errc_of(e) == errc::capacity_exhausted; });
+  hw.receive([](bool) {},
+             [&](caf::error& e) { warm_refused = errc_of(e) == errc::capacity_exhausted; });
   EXPECT_TRUE(warm_refused);
   // a's process spoke: b starts.
   caf::anon_send(adm, atom::ready_v, a);
@@ -270,14 +282,14 @@ struct fake_pool_state {
 warm_pool_actor::behavior_type fake_pool(warm_pool_actor::stateful_pointer<fake_pool_state>,
                                          std::shared_ptr<int> asked) {
   return {
-    [](atom::take, std::string&) -> caf::result<warm_process_ptr> {
-      return make_error(errc::not_found, "fake");
-    },
-    [](atom::warm, std::string&, turn_spec_ptr&) {},
-    [=](atom::hibernate) { ++*asked; },
-    [](atom::line, uint64_t, std::string&) {},
-    [](atom::exited, uint64_t, int32_t, std::string&) {},
-    [](atom::timeout, uint64_t) {},
+      [](atom::take, std::string&) -> caf::result<warm_process_ptr> {
+        return make_error(errc::not_found, "fake");
+      },
+      [](atom::warm, std::string&, turn_spec_ptr&) {},
+      [=](atom::hibernate) { ++*asked; },
+      [](atom::line, uint64_t, std::string&) {},
+      [](atom::exited, uint64_t, int32_t, std::string&) {},
+      [](atom::timeout, uint64_t) {},
   };
 }
 

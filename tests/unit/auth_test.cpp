@@ -147,8 +147,7 @@ TEST(key_authenticator, store_down_is_unavailable_and_not_cached) {
 TEST(key_authenticator, cache_is_bounded) {
   fake_store store;
   auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s, 8);
-  for (int i = 0; i < 100; ++i)
-    run(*a, "caa_junk" + std::to_string(i));
+  for (int i = 0; i < 100; ++i) run(*a, "caa_junk" + std::to_string(i));
   store.add("caa_goodkey", false);
   EXPECT_TRUE(run(*a, "caa_goodkey").who);
 }
@@ -178,8 +177,7 @@ struct deferred_store {
       now.swap(pending);
     }
     for (auto& done : now)
-      done(down ? std::nullopt : row,
-           down ? make_error(errc::unavailable, "down") : caf::error{});
+      done(down ? std::nullopt : row, down ? make_error(errc::unavailable, "down") : caf::error{});
   }
 };
 
@@ -209,8 +207,7 @@ TEST(key_authenticator, concurrent_misses_of_one_key_share_one_lookup) {
   auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s);
   std::array<outcome, 5> outs;
   std::array<bool, 5> answered{};
-  for (size_t i = 0; i < outs.size(); ++i)
-    start(*a, "caa_goodkey", outs[i], answered[i]);
+  for (size_t i = 0; i < outs.size(); ++i) start(*a, "caa_goodkey", outs[i], answered[i]);
   EXPECT_EQ(store.lookups, 1);
   EXPECT_FALSE(answered[0]);
   store.complete(row_of("caa_goodkey"));
@@ -241,8 +238,7 @@ TEST(key_authenticator, failed_shared_lookup_answers_every_waiter_and_is_not_reu
   auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 4s);
   std::array<outcome, 3> outs;
   std::array<bool, 3> answered{};
-  for (size_t i = 0; i < outs.size(); ++i)
-    start(*a, "caa_goodkey", outs[i], answered[i]);
+  for (size_t i = 0; i < outs.size(); ++i) start(*a, "caa_goodkey", outs[i], answered[i]);
   store.complete(std::nullopt, true);
   for (size_t i = 0; i < outs.size(); ++i) {
     EXPECT_TRUE(answered[i]);
@@ -288,12 +284,10 @@ TEST(key_authenticator, misses_from_many_threads_share_one_lookup) {
   for (int i = 0; i < n; ++i)
     threads.emplace_back([&] {
       a->authenticate("caa_goodkey", [&](std::optional<http::principal> p, caf::error) {
-        if (p)
-          ++accepted;
+        if (p) ++accepted;
       });
     });
-  for (auto& t : threads)
-    t.join();
+  for (auto& t : threads) t.join();
   EXPECT_EQ(store.lookups, 1);
   store.complete(row_of("caa_goodkey"));
   EXPECT_EQ(accepted.load(), n);
@@ -346,10 +340,8 @@ TEST(auth_throttle, an_address_that_fails_too_often_waits_and_others_do_not) {
   EXPECT_FALSE(t.blocked("10.0.0.2", now, retry));
   EXPECT_FALSE(t.blocked("10.0.0.1", now + 21s, retry));
   // Bounded: at most 4 addresses; full buckets are forgotten to make room.
-  for (int i = 0; i < 10; ++i)
-    t.failed("192.0.2." + std::to_string(i), now + 21s);
+  for (int i = 0; i < 10; ++i) t.failed("192.0.2." + std::to_string(i), now + 21s);
   EXPECT_LE(t.tracked(), 4u);
-  for (int i = 0; i < 10; ++i)
-    t.failed("198.51.100." + std::to_string(i), now + 10min);
+  for (int i = 0; i < 10; ++i) t.failed("198.51.100." + std::to_string(i), now + 10min);
   EXPECT_LE(t.tracked(), 4u);
 }

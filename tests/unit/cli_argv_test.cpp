@@ -195,8 +195,8 @@ TEST(cli_argv, the_sandbox_is_read_only_but_for_the_tenant_and_hides_other_tenan
   auto wrapped = exec_argv(make_spawn_spec(base_options(), cfg));
   auto at = [&](std::string_view flag, std::string_view a, std::string_view b = {}) {
     for (std::size_t i = 0; i + 1 < wrapped.size(); ++i)
-      if (wrapped[i] == flag && wrapped[i + 1] == a
-          && (b.empty() || (i + 2 < wrapped.size() && wrapped[i + 2] == b)))
+      if (wrapped[i] == flag && wrapped[i + 1] == a &&
+          (b.empty() || (i + 2 < wrapped.size() && wrapped[i + 2] == b)))
         return static_cast<long>(i);
     return -1L;
   };

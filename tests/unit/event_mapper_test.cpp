@@ -1,4 +1,4 @@
-#include "actors/event_mapper.hpp"
+#include "transport/json/event_mapper.hpp"
 
 #include <gtest/gtest.h>
 
@@ -66,9 +66,9 @@ TEST(event_mapper, result_cost_is_per_turn) {
 
 TEST(event_mapper, control_and_mirror_lines_map_to_nothing) {
   mapper_state st{"s", "", 0};
-  EXPECT_TRUE(map(R"({"type":"control_response","response":{"subtype":"success","request_id":"r"}})",
-                  st)
-                .empty());
+  EXPECT_TRUE(
+      map(R"({"type":"control_response","response":{"subtype":"success","request_id":"r"}})", st)
+          .empty());
   EXPECT_TRUE(map(R"({"type":"transcript_mirror","filePath":"/x","entries":[]})", st).empty());
   EXPECT_TRUE(map("not json", st).empty());
   EXPECT_TRUE(map(R"({"type":"keep_alive"})", st).empty());

@@ -1,5 +1,6 @@
 // Router: matching, typed parameters, 404 vs 405, path decoding rules, the route listing.
 
+#include "config/uuid.hpp"
 #include "transport/http/router.hpp"
 
 #include <gtest/gtest.h>
@@ -151,12 +152,12 @@ TEST(router, rejects_bad_templates_and_duplicates) {
 }
 
 TEST(uuid, canonical_form_only) {
-  EXPECT_TRUE(is_uuid(uuid));
-  EXPECT_TRUE(is_uuid("0B6F1E0C-6C1D-4A56-9F3E-2F1F2B3C4D5E"));
-  EXPECT_FALSE(is_uuid(""));
-  EXPECT_FALSE(is_uuid("0b6f1e0c-6c1d-4a56-9f3e-2f1f2b3c4d5e0"));
-  EXPECT_FALSE(is_uuid("0b6f1e0c_6c1d-4a56-9f3e-2f1f2b3c4d5e"));
-  EXPECT_FALSE(is_uuid("0b6f1e0c-6c1d-4a56-9f3e-2f1f2b3c4d5 "));
+  EXPECT_TRUE(caa::is_uuid(uuid));
+  EXPECT_TRUE(caa::is_uuid("0B6F1E0C-6C1D-4A56-9F3E-2F1F2B3C4D5E"));
+  EXPECT_FALSE(caa::is_uuid(""));
+  EXPECT_FALSE(caa::is_uuid("0b6f1e0c-6c1d-4a56-9f3e-2f1f2b3c4d5e0"));
+  EXPECT_FALSE(caa::is_uuid("0b6f1e0c_6c1d-4a56-9f3e-2f1f2b3c4d5e"));
+  EXPECT_FALSE(caa::is_uuid("0b6f1e0c-6c1d-4a56-9f3e-2f1f2b3c4d5 "));
 }
 
 TEST(request, query_params_are_decoded) {

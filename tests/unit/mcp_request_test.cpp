@@ -138,12 +138,12 @@ TEST_F(mcp_turn_spec_test, options_keep_references_and_the_spawn_gets_the_values
                   R"("r":{"type":"sse","url":"https://mcp.example.com/sse",)"
                   R"("headers":{"X-Key":"${TOKEN:-none}"}}})");
   auto t = decode_turn_body(body, tenant_policy(), turn_route::query);
-  ASSERT_TRUE(std::holds_alternative<decoded_turn>(t));
-  auto& d = std::get<decoded_turn>(t);
+  ASSERT_TRUE(t);
+  auto& d = *t;
   EXPECT_EQ(d.options_json.find(token_value), std::string::npos);
   auto s = make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant, -1);
-  ASSERT_TRUE(std::holds_alternative<turn_spec_ptr>(s));
-  const auto& spec = *std::get<turn_spec_ptr>(s);
+  ASSERT_TRUE(s);
+  const auto& spec = **s;
   EXPECT_EQ(spec.options_json.find(token_value), std::string::npos);
   ASSERT_TRUE(spec.options.mcp_config);
   EXPECT_EQ(*spec.options.mcp_config,
@@ -161,9 +161,9 @@ TEST_F(mcp_turn_spec_test, options_keep_references_and_the_spawn_gets_the_values
                        R"("headers":{"X-Key":"s3cr3t-t0ken-value"}}}})");
   // A continued session re-decodes its stored options under the caller's current policy.
   auto again = with_stored_options(spec.options_json, d.req, tenant_policy());
-  ASSERT_TRUE(std::holds_alternative<turn_request>(again));
-  EXPECT_EQ(std::get<turn_request>(again).mcp_variables.at("TOKEN"), token_value);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->mcp_variables.at("TOKEN"), token_value);
   auto gone = with_stored_options(spec.options_json, d.req, open_policy());
-  ASSERT_TRUE(std::holds_alternative<caf::error>(gone));
-  EXPECT_EQ(errc_of(std::get<caf::error>(gone)), errc::validation);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(errc_of(gone.error()), errc::validation);
 }

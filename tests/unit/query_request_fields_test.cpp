@@ -232,8 +232,8 @@ TEST(query_request_fields, to_query_options_maps_every_field) {
     "setting_sources":["project"],"plugins":[{"path":"plug"}],
     "images":[{"type":"base64","media_type":"image/png","data":"iVBORw0KGgoAAAAN"}])"));
   auto resolved = resolve_paths(req, ws, tenant);
-  ASSERT_TRUE(std::holds_alternative<resolved_paths>(resolved));
-  const auto& paths = std::get<resolved_paths>(resolved);
+  ASSERT_TRUE(resolved);
+  const auto& paths = *resolved;
   auto work = fs::canonical(root / tenant / "work").string();
   auto o = to_query_options(req, paths);
   EXPECT_EQ(o.prompt, "hi");
@@ -257,18 +257,19 @@ TEST(query_request_fields, to_query_options_maps_every_field) {
   EXPECT_FALSE(o.session_id || o.resume || o.fork_session);
   EXPECT_EQ(paths.dirs.config, fs::canonical(root / tenant / "config").string());
   // Without cwd: the tenant's work/ itself.
-  auto bare = std::get<resolved_paths>(resolve_paths(accept(R"({"prompt":"x"})"), ws, tenant));
-  EXPECT_EQ(to_query_options(accept(R"({"prompt":"x"})"), bare).cwd, work);
+  auto bare = resolve_paths(accept(R"({"prompt":"x"})"), ws, tenant);
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(to_query_options(accept(R"({"prompt":"x"})"), *bare).cwd, work);
   // Refused paths are listed together.
   fs::create_symlink("/etc", root / tenant / "work" / "etc-link");
   auto bad =
       accept(with(R"("cwd":"etc-link","add_dirs":["missing"],"plugins":[{"path":"lib/x"}])"));
   auto refused = resolve_paths(bad, ws, tenant);
-  ASSERT_TRUE(std::holds_alternative<caf::error>(refused));
-  auto errs = http::fields_of(std::get<caf::error>(refused));
+  ASSERT_FALSE(refused);
+  auto errs = caa::fields_of(refused.error());
   ASSERT_EQ(errs.size(), 3u) << dump(errs);
-  EXPECT_EQ(errs[0], (http::field_error{"cwd", "escapes the workspace"}));
-  EXPECT_EQ(errs[1], (http::field_error{"add_dirs[0]", "does not exist"}));
-  EXPECT_EQ(errs[2], (http::field_error{"plugins[0].path", "does not exist"}));
+  EXPECT_EQ(errs[0], (caa::field_error{"cwd", "escapes the workspace"}));
+  EXPECT_EQ(errs[1], (caa::field_error{"add_dirs[0]", "does not exist"}));
+  EXPECT_EQ(errs[2], (caa::field_error{"plugins[0].path", "does not exist"}));
   fs::remove_all(root);
 }

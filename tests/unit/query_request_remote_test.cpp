@@ -128,11 +128,11 @@ TEST(query_request_hooks, ssrf_hosts_are_refused_at_validation) {
   p.allow_http_urls = true;
   auto hook = [](std::string u) { return hooks(R"({"PreToolUse":[{"url":")" + u + "\"}]}"); };
   auto server = [](std::string u) { return mcp(R"({"r":{"type":"sse","url":")" + u + "\"}}"); };
-  for (auto u : {"http://127.0.0.1:8080/h", "https://2130706433/", "https://0177.0.0.1/",
-                 "https://0x7f.1/", "https://[::1]/", "https://[::ffff:127.0.0.1]/",
-                 "https://localhost/", "https://api.localhost./", "https://10.0.0.1/",
-                 "https://169.254.169.254/latest", "https://metadata.google.internal/",
-                 "https://good.com@127.0.0.1/"}) {
+  for (auto u :
+       {"http://127.0.0.1:8080/h", "https://2130706433/", "https://0177.0.0.1/", "https://0x7f.1/",
+        "https://[::1]/", "https://[::ffff:127.0.0.1]/", "https://localhost/",
+        "https://api.localhost./", "https://10.0.0.1/", "https://169.254.169.254/latest",
+        "https://metadata.google.internal/", "https://good.com@127.0.0.1/"}) {
     auto why = refuse_one(hook(u), "hooks.PreToolUse[0].url", p);
     EXPECT_EQ(why.find("127.0.0.1"), std::string::npos) << why;  // the URL is not echoed
     refuse_one(server(u), "mcp_servers.r.url", p);

@@ -30,7 +30,7 @@ inline std::string with(std::string_view members) {
 }
 
 /// Renders field errors for failure messages.
-inline std::string dump(const std::vector<http::field_error>& errs) {
+inline std::string dump(const std::vector<caa::field_error>& errs) {
   std::string out;
   for (const auto& e : errs) out += e.field + ": " + e.message + "\n";
   return out;
@@ -39,23 +39,22 @@ inline std::string dump(const std::vector<http::field_error>& errs) {
 /// Decodes `body`, expecting success.
 inline turn_request accept(std::string_view body, const decode_policy& p = {}) {
   auto r = decode_turn_request(body, p);
-  if (auto* e = std::get_if<caf::error>(&r)) {
-    ADD_FAILURE() << "refused " << body.substr(0, 300) << ":\n" << dump(http::fields_of(*e));
+  if (!r) {
+    ADD_FAILURE() << "refused " << body.substr(0, 300) << ":\n" << dump(caa::fields_of(r.error()));
     return {};
   }
-  return std::get<turn_request>(std::move(r));
+  return std::move(*r);
 }
 
 /// Decodes `body`, expecting a 422; returns its field errors.
-inline std::vector<http::field_error> refuse(std::string_view body, const decode_policy& p = {}) {
+inline std::vector<caa::field_error> refuse(std::string_view body, const decode_policy& p = {}) {
   auto r = decode_turn_request(body, p);
-  auto* e = std::get_if<caf::error>(&r);
-  if (e == nullptr) {
+  if (r) {
     ADD_FAILURE() << "accepted " << body.substr(0, 300);
     return {};
   }
-  EXPECT_EQ(errc_of(*e), errc::validation) << body.substr(0, 300);
-  return http::fields_of(*e);
+  EXPECT_EQ(errc_of(r.error()), errc::validation) << body.substr(0, 300);
+  return caa::fields_of(r.error());
 }
 
 /// Expects exactly one field error, on `field`; returns its message.
@@ -69,7 +68,7 @@ inline std::string refuse_one(std::string_view body, std::string_view field,
 }
 
 /// Whether `errs` names `field`.
-inline bool names(const std::vector<http::field_error>& errs, std::string_view field) {
+inline bool names(const std::vector<caa::field_error>& errs, std::string_view field) {
   return std::any_of(errs.begin(), errs.end(), [&](const auto& e) { return e.field == field; });
 }
 

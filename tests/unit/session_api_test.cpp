@@ -28,26 +28,25 @@ const std::string sid = "11111111-2222-4333-8444-555555555555";
 decoded_turn decode_ok(std::string_view body, turn_route route = turn_route::query,
                        std::string_view path_id = {}) {
   auto r = decode_turn_body(body, {}, route, path_id);
-  if (auto* e = std::get_if<caf::error>(&r)) {
-    ADD_FAILURE() << "refused " << body << ": " << to_string(errc_of(*e));
+  if (!r) {
+    ADD_FAILURE() << "refused " << body << ": " << to_string(errc_of(r.error()));
     return {};
   }
-  return std::get<decoded_turn>(std::move(r));
+  return std::move(*r);
 }
 
-std::vector<http::field_error> decode_refused(std::string_view body, turn_route route,
-                                              std::string_view path_id = {}) {
+std::vector<caa::field_error> decode_refused(std::string_view body, turn_route route,
+                                             std::string_view path_id = {}) {
   auto r = decode_turn_body(body, {}, route, path_id);
-  auto* e = std::get_if<caf::error>(&r);
-  if (e == nullptr) {
+  if (r) {
     ADD_FAILURE() << "accepted " << body;
     return {};
   }
-  EXPECT_EQ(errc_of(*e), errc::validation);
-  return http::fields_of(*e);
+  EXPECT_EQ(errc_of(r.error()), errc::validation);
+  return caa::fields_of(r.error());
 }
 
-bool has_field(const std::vector<http::field_error>& errs, std::string_view field) {
+bool has_field(const std::vector<caa::field_error>& errs, std::string_view field) {
   for (auto& e : errs)
     if (e.field == field) return true;
   return false;
@@ -104,23 +103,27 @@ TEST(turn_body, every_bad_field_is_listed_with_the_route_checks) {
   EXPECT_TRUE(has_field(errs, "env.LD_PRELOAD") || has_field(errs, "env"));
   EXPECT_TRUE(has_field(errs, "at_message_id"));
   auto bad = decode_turn_body("{not json", {}, turn_route::query);
-  EXPECT_EQ(errc_of(std::get<caf::error>(bad)), errc::bad_request);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(errc_of(bad.error()), errc::bad_request);
 }
 
 TEST(turn_body, stored_options_are_re_decoded_with_the_new_prompt) {
   auto turn = decode_ok(R"({"prompt":"second","session_id":")" + sid + "\"}");
   auto merged =
       with_stored_options(R"({"model":"haiku","max_turns":7,"prompt":"old"})", turn.req, {});
-  auto& req = std::get<turn_request>(merged);
+  ASSERT_TRUE(merged);
+  auto& req = *merged;
   EXPECT_EQ(req.prompt, "second");
   EXPECT_EQ(req.model, "haiku");
   EXPECT_EQ(req.max_turns, 7);
   EXPECT_EQ(req.session_id, sid);
   auto broken = with_stored_options("[]", turn.req, {});
-  EXPECT_EQ(errc_of(std::get<caf::error>(broken)), errc::internal);
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(errc_of(broken.error()), errc::internal);
   // An option the policy no longer allows is refused rather than silently dropped.
   auto bypass = with_stored_options(R"({"permission_mode":"bypassPermissions"})", turn.req, {});
-  EXPECT_EQ(errc_of(std::get<caf::error>(bypass)), errc::validation);
+  ASSERT_FALSE(bypass);
+  EXPECT_EQ(errc_of(bypass.error()), errc::validation);
 }
 
 class turn_spec_test : public ::testing::Test {
@@ -137,10 +140,10 @@ class turn_spec_test : public ::testing::Test {
   void TearDown() override { fs::remove_all(root_); }
 
   /// The turn_spec of `body`, or the first error on the way (decode, then paths on disk).
-  std::variant<turn_spec_ptr, caf::error> spec_of(std::string_view body, int64_t slot = -1) {
+  caf::expected<turn_spec_ptr> spec_of(std::string_view body, int64_t slot = -1) {
     auto t = decode_turn_body(body, {}, turn_route::query);
-    if (auto* e = std::get_if<caf::error>(&t)) return *e;
-    auto& d = std::get<decoded_turn>(t);
+    if (!t) return t.error();
+    auto& d = *t;
     return make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant, slot);
   }
 
@@ -151,8 +154,8 @@ class turn_spec_test : public ::testing::Test {
 
 TEST_F(turn_spec_test, paths_and_driver) {
   auto r = spec_of(R"({"prompt":"hi","cwd":"proj/a","model":"sonnet"})");
-  ASSERT_TRUE(std::holds_alternative<turn_spec_ptr>(r));
-  auto& spec = *std::get<turn_spec_ptr>(r);
+  ASSERT_TRUE(r);
+  auto& spec = **r;
   auto work = fs::canonical(root_ / tenant / "work");
   EXPECT_EQ(spec.cwd_relative, "proj/a");
   EXPECT_EQ(spec.options.cwd, (work / "proj" / "a").string());
@@ -177,8 +180,8 @@ TEST_F(turn_spec_test, paths_and_driver) {
 
 TEST_F(turn_spec_test, the_default_cwd_is_the_workspace_root) {
   auto r = spec_of(R"({"prompt":"hi"})");
-  ASSERT_TRUE(std::holds_alternative<turn_spec_ptr>(r));
-  EXPECT_EQ(std::get<turn_spec_ptr>(r)->cwd_relative, ".");
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)->cwd_relative, ".");
 }
 
 TEST_F(turn_spec_test, escaping_paths_are_field_errors) {
@@ -188,8 +191,8 @@ TEST_F(turn_spec_test, escaping_paths_are_field_errors) {
        {R"({"prompt":"hi","cwd":"../x"})", R"({"prompt":"hi","cwd":"/etc"})",
         R"({"prompt":"hi","add_dirs":["missing"]})", R"({"prompt":"hi","cwd":"to-etc/sub"})"}) {
     auto r = spec_of(body);
-    ASSERT_TRUE(std::holds_alternative<caf::error>(r)) << body;
-    auto& e = std::get<caf::error>(r);
+    ASSERT_FALSE(r) << body;
+    auto& e = r.error();
     EXPECT_EQ(errc_of(e), errc::validation) << body;
     EXPECT_EQ(http::error_response(e, "c").status, 422u);
   }
@@ -271,8 +274,8 @@ TEST_F(turn_spec_test, sandboxed_driver_has_the_tenant_uid_and_never_the_key) {
   cfg_.sandbox.uid_base = 250000;
   cfg_.sandbox.uid_count = 10;
   auto r = spec_of(R"({"prompt":"hi","cwd":"proj/b"})", 3);
-  ASSERT_TRUE(std::holds_alternative<turn_spec_ptr>(r));
-  auto& spec = *std::get<turn_spec_ptr>(r);
+  ASSERT_TRUE(r);
+  auto& spec = **r;
   EXPECT_EQ(spec.driver.agent_uid, 250003u);
   EXPECT_EQ(spec.driver.tenant_id, tenant);
   EXPECT_TRUE(spec.driver.anthropic_api_key.empty());
@@ -294,17 +297,17 @@ TEST_F(turn_spec_test, sandboxed_turn_without_a_uid_is_refused) {
   cfg_.sandbox.uid_count = 10;
   for (int64_t slot : {int64_t{-1}, int64_t{10}}) {
     auto r = spec_of(R"({"prompt":"hi"})", slot);
-    ASSERT_TRUE(std::holds_alternative<caf::error>(r)) << slot;
+    ASSERT_FALSE(r) << slot;
   }
 }
 
 TEST_F(turn_spec_test, a_tenant_over_its_disk_quota_is_refused_with_507) {
   cfg_.sandbox.disk_quota = 64 * 1024;
-  ASSERT_TRUE(std::holds_alternative<turn_spec_ptr>(spec_of(R"({"prompt":"hi"})")));
+  ASSERT_TRUE(spec_of(R"({"prompt":"hi"})"));
   std::ofstream{root_ / tenant / "work" / "big.bin"} << std::string(200 * 1024, 'x');
   auto r = spec_of(R"({"prompt":"hi"})");
-  ASSERT_TRUE(std::holds_alternative<caf::error>(r));
-  EXPECT_EQ(errc_of(std::get<caf::error>(r)), errc::quota_exceeded);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(errc_of(r.error()), errc::quota_exceeded);
   EXPECT_TRUE(fs::exists(root_ / tenant / "work" / "big.bin")) << "nothing is deleted";
 }
 

@@ -35,7 +35,6 @@
 #include <sstream>
 #include <thread>
 
-
 namespace session_machine {
 
 using namespace caa;
@@ -84,17 +83,16 @@ struct pg_log {
   std::vector<std::string> params_of(std::string_view name) const {
     std::vector<std::string> out;
     for (auto& q : queries) {
-      if (q.statement_name != name)
-        continue;
+      if (q.statement_name != name) continue;
       out.clear();
-      for (auto& p : q.params)
-        out.push_back(p ? *p : std::string{"null"});
+      for (auto& p : q.params) out.push_back(p ? *p : std::string{"null"});
     }
     return out;
   }
 };
 
-inline storage::pg_actor::behavior_type fake_pg(storage::pg_actor::pointer, std::shared_ptr<pg_log> log) {
+inline storage::pg_actor::behavior_type fake_pg(storage::pg_actor::pointer,
+                                                std::shared_ptr<pg_log> log) {
   return {
       [=](storage::db_query& q) -> caf::result<storage::db_result> {
         log->queries.push_back(q);
@@ -121,7 +119,7 @@ struct writer_log {
 };
 
 inline storage::event_writer_actor::behavior_type fake_writer(storage::event_writer_actor::pointer,
-                                                       std::shared_ptr<writer_log> log) {
+                                                              std::shared_ptr<writer_log> log) {
   return {
       [=](caa::atom::append, std::vector<storage::session_event>& evs) -> caf::result<uint64_t> {
         ++log->appends;
@@ -150,7 +148,8 @@ struct registry_log {
   std::vector<std::string> removed;
 };
 
-inline caf::behavior fake_registry(caf::event_based_actor*, std::shared_ptr<registry_log> log) {
+inline session_owner_actor::behavior_type fake_registry(session_owner_actor::pointer,
+                                                        std::shared_ptr<registry_log> log) {
   return {
       [=](caa::atom::remove, const std::string& id) { log->removed.push_back(id); },
   };
@@ -244,6 +243,5 @@ inline bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
   }
   return true;
 }
-
 
 }  // namespace session_machine

@@ -64,8 +64,8 @@ class session_machine_test : public ::testing::Test {
     writer = sys.spawn(fake_writer, wl);
     registry = sys.spawn(fake_registry, rl);
     admission = spawn_admission(sys, {budget, 10s});
-    spawned = {caf::actor_cast<caf::actor>(pg), caf::actor_cast<caf::actor>(writer), registry,
-               caf::actor_cast<caf::actor>(admission)};
+    spawned = {caf::actor_cast<caf::actor>(pg), caf::actor_cast<caf::actor>(writer),
+               caf::actor_cast<caf::actor>(registry), caf::actor_cast<caf::actor>(admission)};
   }
 
   ~session_machine_test() override {
@@ -242,7 +242,7 @@ class session_machine_test : public ::testing::Test {
   std::shared_ptr<registry_log> rl = std::make_shared<registry_log>();
   storage::pg_actor pg;
   storage::event_writer_actor writer;
-  caf::actor registry;
+  session_owner_actor registry;
   admission_actor admission;
   std::vector<caf::actor> spawned;
   std::vector<session_actor> sessions;

@@ -30,7 +30,7 @@ TEST_F(session_machine_test, a_second_run_while_one_runs_is_session_locked_with_
   ASSERT_ACCEPTED(run(s));
   auto second = run(s);
   EXPECT_REFUSED(second, errc::session_locked);
-  auto hint = http::retry_after_of(second->error());
+  auto hint = caa::retry_after_of(second->error());
   ASSERT_TRUE(hint.has_value());
   EXPECT_GE(*hint, 1u);
   EXPECT_TRUE(eventually([] { return live_children() == 1; }));  // no second CLI
@@ -410,10 +410,12 @@ TEST_F(session_machine_test, a_flood_of_permission_requests_keeps_at_most_sixtee
   line(s, 1, init_line);
   for (int i = 0; i < 40; ++i) {
     auto id = "req-" + std::to_string(i < 20 ? i : 0);
-    line(s, 1,
-         R"({"type":"control_request","request_id":")" + id +
-           R"(","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"touch x"},)"
-           R"("tool_use_id":"toolu_)" + std::to_string(i) + R"("}})");
+    line(
+        s, 1,
+        R"({"type":"control_request","request_id":")" + id +
+            R"(","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"touch x"},)"
+            R"("tool_use_id":"toolu_)" +
+            std::to_string(i) + R"("}})");
   }
   EXPECT_EQ(stored_count("permission_request"), 16u);  // max_pending_requests
 }

@@ -3,6 +3,7 @@
 
 #include "storage/postgres/session_queries.hpp"
 #include "config/errc.hpp"
+#include "config/uuid.hpp"
 #include "storage/postgres/event_queries.hpp"
 #include "storage/postgres/pg_text.hpp"
 #include "storage/postgres/statements.hpp"
@@ -72,11 +73,11 @@ TEST(jsonb_safe, replaces_what_jsonb_refuses) {
 }
 
 TEST(pg_text, uuids_and_values) {
-  EXPECT_TRUE(valid_uuid(sid));
-  EXPECT_TRUE(valid_uuid("AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"));
-  EXPECT_FALSE(valid_uuid("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeee"));
-  EXPECT_FALSE(valid_uuid("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeg"));
-  EXPECT_FALSE(valid_uuid("aaaaaaaa_bbbb-cccc-dddd-eeeeeeeeeeee"));
+  EXPECT_TRUE(caa::is_uuid(sid));
+  EXPECT_TRUE(caa::is_uuid("AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"));
+  EXPECT_FALSE(caa::is_uuid("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeee"));
+  EXPECT_FALSE(caa::is_uuid("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeg"));
+  EXPECT_FALSE(caa::is_uuid("aaaaaaaa_bbbb-cccc-dddd-eeeeeeeeeeee"));
   EXPECT_FALSE(uuid_param("x' OR '1'='1"));
   EXPECT_EQ(pg_double(0.1), "0.1");
   EXPECT_EQ(pg_double(1.0 / 0.0), "0");

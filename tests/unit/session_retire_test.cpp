@@ -19,7 +19,8 @@ session_deps retiring_deps(session_machine_test&, session_deps d) {
 
 }  // namespace
 
-TEST_F(session_machine_test, a_hibernated_session_with_nothing_pending_retires_and_tells_the_registry) {
+TEST_F(session_machine_test,
+       a_hibernated_session_with_nothing_pending_retires_and_tells_the_registry) {
   auto s = make_session(identity(), retiring_deps(*this, deps()));
   ASSERT_ACCEPTED(run(s));
   complete_turn(s, 1);

@@ -1,7 +1,7 @@
 // Tenancy on disk (RELIABILITY R15, T8): the tenant tree, and hostile relative paths refused by
 // the kernel-confined resolver.
 
-#include "transport/api/workspace.hpp"
+#include "transport/sandbox/workspace.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <fstream>
 #include <thread>
 
-using namespace caa::api;
+using namespace caa;
 namespace fs = std::filesystem;
 
 namespace {

@@ -17,24 +17,23 @@ namespace {
 /// The fields of the validation error of `text` (fails when it decodes).
 std::vector<std::string> bad_fields(std::string_view text, bool binary = false) {
   auto r = decode_ws_frame(text, binary);
-  auto* e = std::get_if<caf::error>(&r);
-  if (e == nullptr) {
+  if (r) {
     ADD_FAILURE() << "decoded: " << text;
     return {};
   }
-  EXPECT_EQ(errc_of(*e), errc::validation);
+  EXPECT_EQ(errc_of(r.error()), errc::validation);
   std::vector<std::string> out;
-  for (auto& f : http::fields_of(*e)) out.push_back(f.field);
+  for (auto& f : caa::fields_of(r.error())) out.push_back(f.field);
   return out;
 }
 
 ws_frame good(std::string_view text) {
   auto r = decode_ws_frame(text, false);
-  if (std::holds_alternative<caf::error>(r)) {
+  if (!r) {
     ADD_FAILURE() << "refused: " << text;
     return {};
   }
-  return std::get<ws_frame>(std::move(r));
+  return std::move(*r);
 }
 
 rapidjson::Document parse(const std::string& s) {
@@ -105,15 +104,16 @@ TEST(ws_frames, acks_errors_and_pongs) {
   EXPECT_EQ(std::string{ack["session_id"].GetString()}, "s-1");
   EXPECT_EQ(std::string{parse(ws_pong_frame())["type"].GetString()}, "pong");
 
-  auto v = parse(ws_error_frame(http::validation_error({{"prompt", "is required"}}), "prompt", "",
-                                "cid"));
+  auto v = parse(
+      ws_error_frame(caa::validation_error({{"prompt", "is required"}}), "prompt", "", "cid"));
   EXPECT_EQ(std::string{v["code"].GetString()}, "VALIDATION_ERROR");
   EXPECT_EQ(std::string{v["details"]["errors"][0]["field"].GetString()}, "prompt");
   EXPECT_FALSE(v.HasMember("session_id"));
 
-  auto locked = parse(ws_error_frame(
-      http::with_retry_after(make_error(errc::session_locked, "internal text"), std::chrono::seconds{2}),
-      "prompt", "s-1", "cid"));
+  auto locked =
+      parse(ws_error_frame(caa::with_retry_after(make_error(errc::session_locked, "internal text"),
+                                                 std::chrono::seconds{2}),
+                           "prompt", "s-1", "cid"));
   EXPECT_EQ(std::string{locked["code"].GetString()}, "SESSION_LOCKED");
   EXPECT_EQ(locked["details"]["retry_after"].GetUint(), 2u);
   EXPECT_EQ(std::string{locked["session_id"].GetString()}, "s-1");

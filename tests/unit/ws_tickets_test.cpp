@@ -13,8 +13,8 @@ namespace caa::auth {
 /// The tests' way to make principals.
 struct test_access {
   static http::principal make(std::string tenant) {
-    return http::principal{passkey_issuer::issue(), tenant, "t-" + tenant, "key-" + tenant, true,
-                           false};
+    return http::principal{passkey_issuer::issue(), tenant, "t-" + tenant,
+                           "key-" + tenant,         true,   false};
   }
 };
 }  // namespace caa::auth

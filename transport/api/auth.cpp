@@ -19,8 +19,11 @@ digest sha256_of(const std::string& s) {
 
 key_authenticator::key_authenticator(key_lookup lookup, std::chrono::milliseconds ttl,
                                      std::size_t max_entries)
-    : lookup_(std::move(lookup)), ttl_(ttl), known_(max_entries),
-      unknown_(max_entries), vouched_(max_entries) {}
+    : lookup_(std::move(lookup)),
+      ttl_(ttl),
+      known_(max_entries),
+      unknown_(max_entries),
+      vouched_(max_entries) {}
 
 bool key_authenticator::plausible(const std::string& key) noexcept {
   if (key.empty() || key.size() > 256) return false;
@@ -57,7 +60,7 @@ void key_authenticator::authenticate(
     if (!first) return;  // a lookup of this key is on its way and will answer us too
   }
   auto self = shared_from_this();
-  lookup_(hash, [self, hash_key, f](std::optional<key_row> row, caf::error err) {
+  lookup_(hash, [self, hash_key, f](const std::optional<key_row>& row, const caf::error& err) {
     self->land(hash_key, f, row, err);
   });
 }
@@ -105,8 +108,7 @@ std::optional<key_authenticator::entry> key_authenticator::cached(const std::str
   auto now = std::chrono::steady_clock::now();
   for (auto* map : {&known_, &unknown_}) {
     auto* e = map->find(hash_key);
-    if (e == nullptr)
-      continue;
+    if (e == nullptr) continue;
     if (e->expires <= now) {
       map->erase(hash_key);
       return std::nullopt;
@@ -129,8 +131,7 @@ void key_authenticator::remember_locked(const std::string& hash_key, std::option
 }
 
 bool key_authenticator::vouched(const std::string& presented_key) {
-  if (!plausible(presented_key))
-    return false;
+  if (!plausible(presented_key)) return false;
   auto hash = sha256_of(presented_key);
   std::string hash_key{reinterpret_cast<const char*>(hash.data()), hash.size()};
   std::lock_guard<std::mutex> guard{mtx_};
@@ -170,14 +171,12 @@ void key_authenticator::close_connections(const std::vector<std::string>& key_id
     for (auto& id : key_ids) {
       auto [from, to] = watchers_.equal_range(id);
       for (auto it = from; it != to; ++it)
-        if (!it->second.owner.expired())
-          closers.push_back(std::move(it->second.close));
+        if (!it->second.owner.expired()) closers.push_back(std::move(it->second.close));
       watchers_.erase(from, to);
     }
   }
   for (auto& close : closers)
-    if (close)
-      close();
+    if (close) close();
 }
 
 void key_authenticator::check_revocations() {
@@ -186,26 +185,22 @@ void key_authenticator::check_revocations() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     std::erase_if(watchers_, [](const auto& kv) { return kv.second.owner.expired(); });
-    if (checking_ || !revoked_lookup_ || watchers_.empty())
-      return;
+    if (checking_ || !revoked_lookup_ || watchers_.empty()) return;
     for (auto it = watchers_.begin(); it != watchers_.end();
          it = watchers_.equal_range(it->first).second)
       ids.push_back(it->first);
-    if (ids.size() > 1000)
-      ids.resize(1000);  // the rest at the next check
+    if (ids.size() > 1000) ids.resize(1000);  // the rest at the next check
     checking_ = true;
     lookup = revoked_lookup_;
   }
   auto self = shared_from_this();
-  lookup(std::move(ids), [self](std::vector<std::string> revoked, caf::error err) {
+  lookup(std::move(ids), [self](const std::vector<std::string>& revoked, const caf::error& err) {
     {
       std::lock_guard<std::mutex> guard{self->mtx_};
       self->checking_ = false;
     }
-    if (err)
-      return;  // PostgreSQL trouble: the next check asks again
-    for (auto& id : revoked)
-      self->invalidate(id);
+    if (err) return;  // PostgreSQL trouble: the next check asks again
+    for (auto& id : revoked) self->invalidate(id);
   });
 }
 
@@ -215,12 +210,10 @@ void key_authenticator::invalidate(const std::string& key_id) {
   std::vector<std::string> gone;
   known_.erase_if([&](const std::string& hash_key, const entry& e) {
     bool of_key = e.row && e.row->key_id == key_id;
-    if (of_key)
-      gone.push_back(hash_key);
+    if (of_key) gone.push_back(hash_key);
     return of_key;
   });
-  for (auto& hash_key : gone)
-    vouched_.erase(hash_key);
+  for (auto& hash_key : gone) vouched_.erase(hash_key);
   // A lookup in flight may have read the row before the revoke: its result is not cached and
   // later requests start a fresh lookup. Flights carry only hashes, so all of them are detached.
   for (auto& [hash_key, f] : in_flight_) f->detached = true;

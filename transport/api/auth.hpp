@@ -33,11 +33,12 @@ struct key_row {
 
 /// Looks a key up by hash; calls `done` once with the row (nullopt: unknown) or an error.
 using key_lookup = std::function<void(
-  const digest& hash, std::function<void(std::optional<key_row>, caf::error)> done)>;
+    const digest& hash, std::function<void(std::optional<key_row>, caf::error)> done)>;
 
 /// Asks which of the key ids are revoked; calls `done` once with them or an error.
-using revoked_lookup = std::function<void(
-  std::vector<std::string> key_ids, std::function<void(std::vector<std::string>, caf::error)> done)>;
+using revoked_lookup =
+    std::function<void(std::vector<std::string> key_ids,
+                       std::function<void(std::vector<std::string>, caf::error)> done)>;
 
 /// The only maker of `principal`s: it holds the passkey's friendship.
 class passkey_issuer {
@@ -49,13 +50,12 @@ class passkey_issuer {
 /// A map with a bounded number of entries that forgets the least recently used one first.
 template <class V>
 class lru_map {
-public:
+ public:
   explicit lru_map(std::size_t capacity) : capacity_(capacity) {}
   /// The value of `k` (made the most recently used), or null.
   V* find(const std::string& k) {
     auto it = index_.find(k);
-    if (it == index_.end())
-      return nullptr;
+    if (it == index_.end()) return nullptr;
     order_.splice(order_.begin(), order_, it->second);
     return &it->second->second;
   }
@@ -92,7 +92,7 @@ public:
   }
   std::size_t size() const noexcept { return index_.size(); }
 
-private:
+ private:
   std::size_t capacity_;
   std::list<std::pair<std::string, V>> order_;
   std::unordered_map<std::string, typename std::list<std::pair<std::string, V>>::iterator> index_;
@@ -107,7 +107,7 @@ private:
 /// Create it with `std::make_shared`: pending lookups keep it alive.
 class key_authenticator final : public http::authenticator,
                                 public std::enable_shared_from_this<key_authenticator> {
-public:
+ public:
   /// Creates an authenticator that resolves cache misses through `lookup`.
   key_authenticator(key_lookup lookup, std::chrono::milliseconds ttl,
                     std::size_t max_entries = 10'000);
@@ -144,7 +144,7 @@ public:
   /// Open connections watched (tests).
   std::size_t watched();
 
-private:
+ private:
   struct entry {
     std::optional<key_row> row;  // nullopt: negative entry (unknown key)
     std::chrono::steady_clock::time_point expires;

@@ -1,4 +1,5 @@
 // Interactive control over HTTP (API.md): `POST /api/v1/sessions/{id}/answer` answers a pending
+#include "config/uuid.hpp"
 // permission request or question, `.../control` changes the permission mode or model,
 // `GET .../checkpoints` lists file checkpoints, `.../rewind` restores files to one of them.
 
@@ -31,20 +32,15 @@ bool parse_body(const req_ptr& req, const res_ptr& res, rapidjson::Document& doc
   return true;
 }
 
-const rapidjson::Value* member(const rapidjson::Value& v, const char* name) {
-  auto it = v.FindMember(name);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
-
-void answer(const session_api_ptr& api, req_ptr req, res_ptr res) {
+void answer(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   rapidjson::Document doc;
   if (!parse_body(req, res, doc)) return;
   auto decoded = decode_answer(doc);
-  if (auto* e = std::get_if<caf::error>(&decoded)) {
-    res->fail(std::move(*e));
+  if (!decoded) {
+    res->fail(std::move(decoded.error()));
     return;
   }
-  auto a = std::get<pending_answer>(std::move(decoded));
+  auto a = std::move(*decoded);
   auto id = req->params.at("id");
   auto body = std::string{R"({"status":"answered","session_id":")"} + id + "\"" +
               (a.request_id.empty() ? "" : ",\"request_id\":" + json::quote(a.request_id)) + "}";
@@ -53,10 +49,10 @@ void answer(const session_api_ptr& api, req_ptr req, res_ptr res) {
       [res, body] { res->send(json_body(200, body)); }, fail_with(res));
 }
 
-void control(const session_api_ptr& api, req_ptr req, res_ptr res) {
+void control(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   rapidjson::Document doc;
   if (!parse_body(req, res, doc)) return;
-  auto* type = member(doc, "type");
+  auto* type = json::member(doc, "type");
   std::string kind;
   const char* field = nullptr;
   if (type != nullptr && type->IsString() &&
@@ -68,43 +64,43 @@ void control(const session_api_ptr& api, req_ptr req, res_ptr res) {
     kind = "model";
     field = "model";
   } else {
-    res->fail(http::validation_error({{"type", "must be permission_mode_change or model_change"}}));
+    res->fail(caa::validation_error({{"type", "must be permission_mode_change or model_change"}}));
     return;
   }
   for (auto& m : doc.GetObject()) {
     std::string_view name{m.name.GetString(), m.name.GetStringLength()};
     if (name != "type" && name != field) {
-      res->fail(http::validation_error({{std::string{name}, "is not a field of this change"}}));
+      res->fail(caa::validation_error({{std::string{name}, "is not a field of this change"}}));
       return;
     }
   }
   auto policy = make_decode_policy(*api->ctx.cfg, *req->caller);
-  auto decoded = decode_control(kind, member(doc, field), policy, field);
-  if (auto* e = std::get_if<caf::error>(&decoded)) {
-    res->fail(std::move(*e));
+  auto decoded = decode_control(kind, json::member(doc, field), policy, field);
+  if (!decoded) {
+    res->fail(std::move(decoded.error()));
     return;
   }
-  auto c = std::get<live_control>(std::move(decoded));
+  auto c = std::move(*decoded);
   auto id = req->params.at("id");
   auto value = c.value;
   control_session(
       api, req->caller->tenant_id(), id, std::move(c),
-      [res, id, field, value](std::string how) {
+      [res, id, field, value](const std::string& how) {
         res->send(json_body(200, std::string{R"({"status":")"} + how + R"(","session_id":")" + id +
                                      "\",\"" + field + "\":" + json::quote(value) + "}"));
       },
       fail_with(res));
 }
 
-void checkpoints(const session_api_ptr& api, req_ptr req, res_ptr res) {
+void checkpoints(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   auto tenant = req->caller->tenant_id();
   auto id = req->params.at("id");
   api->sessions.get(
       tenant, id,
-      [api, res, tenant, id](storage::session_record) {
+      [api, res, tenant, id](const storage::session_record&) {
         caa::async_request<storage::db_result>(
             *api->ctx.sys, api->ctx.pg, api->ctx.db_timeout,
-            [res, id](storage::db_result r) {
+            [res, id](const storage::db_result& r) {
               auto list = storage::parse_checkpoints(r);
               if (!list) {
                 res->fail(list.error());
@@ -138,16 +134,16 @@ void checkpoints(const session_api_ptr& api, req_ptr req, res_ptr res) {
       fail_with(res));
 }
 
-void rewind(const session_api_ptr& api, req_ptr req, res_ptr res) {
+void rewind(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   rapidjson::Document doc;
   if (!parse_body(req, res, doc)) return;
-  std::vector<http::field_error> errors;
+  std::vector<caa::field_error> errors;
   std::string checkpoint;
   bool dry_run = false;
   for (auto& m : doc.GetObject()) {
     std::string_view name{m.name.GetString(), m.name.GetStringLength()};
     if (name == "checkpoint_id") {
-      if (!m.value.IsString() || !json::is_uuid({m.value.GetString(), m.value.GetStringLength()}))
+      if (!m.value.IsString() || !caa::is_uuid({m.value.GetString(), m.value.GetStringLength()}))
         errors.push_back({"checkpoint_id", "must be a checkpoint id (a UUID)"});
       else
         checkpoint = m.value.GetString();
@@ -162,7 +158,7 @@ void rewind(const session_api_ptr& api, req_ptr req, res_ptr res) {
   }
   if (checkpoint.empty() && errors.empty()) errors.push_back({"checkpoint_id", "is required"});
   if (!errors.empty()) {
-    res->fail(http::validation_error(std::move(errors)));
+    res->fail(caa::validation_error(std::move(errors)));
     return;
   }
   std::transform(checkpoint.begin(), checkpoint.end(), checkpoint.begin(),
@@ -174,22 +170,22 @@ void rewind(const session_api_ptr& api, req_ptr req, res_ptr res) {
   // disk: a CAF thread, never this I/O thread).
   api->sessions.get(
       tenant, id,
-      [api, res, tenant, id, policy, checkpoint, dry_run](storage::session_record rec) {
+      [api, res, tenant, id, policy, checkpoint, dry_run](const storage::session_record& rec) {
         run_async(*api->ctx.sys, [=] {
           turn_request turn;
           turn.prompt = "(rewind)";
           auto merged = with_stored_options(rec.options_json, turn, policy);
-          if (auto* e = std::get_if<caf::error>(&merged)) {
-            res->fail(std::move(*e));
+          if (!merged) {
+            res->fail(std::move(merged.error()));
             return;
           }
-          auto spec = make_turn_spec(std::get<turn_request>(merged), rec.options_json,
-                                     *api->ctx.cfg, *api->ctx.workspace, tenant, policy.agent_slot);
-          if (auto* e = std::get_if<caf::error>(&spec)) {
-            res->fail(std::move(*e));
+          auto spec = make_turn_spec(*merged, rec.options_json, *api->ctx.cfg, *api->ctx.workspace,
+                                     tenant, policy.agent_slot);
+          if (!spec) {
+            res->fail(std::move(spec.error()));
             return;
           }
-          auto ready = std::get<turn_spec_ptr>(std::move(spec));
+          auto ready = std::move(*spec);
           find_session(
               *api, tenant, id,
               [api, res, checkpoint, dry_run, ready](session_actor actor) {

@@ -31,7 +31,7 @@ bool wants_stream(const http::request& req) {
 
 /// The `Last-Event-ID` header as a seq, if present; a malformed one adds a field error.
 std::optional<uint64_t> last_event_id(const http::request& req,
-                                      std::vector<http::field_error>& errors) {
+                                      std::vector<caa::field_error>& errors) {
   auto text = req.header("last-event-id");
   if (!text) return std::nullopt;
   uint64_t value = 0;
@@ -44,13 +44,13 @@ std::optional<uint64_t> last_event_id(const http::request& req,
   return value;
 }
 
-void attach(const session_api_ptr& api, req_ptr req, res_ptr res, uint64_t after) {
+void attach(const session_api_ptr& api, const req_ptr& req, const res_ptr& res, uint64_t after) {
   auto tenant = req->caller->tenant_id();
   auto id = req->params.at("id");
   // The first page proves the session is the caller's before any stream byte is sent.
   api->sessions.read_events(
       tenant, id, after, first_replay_page,
-      [api, req, res, tenant, id, after](storage::event_page page) {
+      [api, req, res, tenant, id, after](const storage::event_page& page) {
         auto stream = res->stream(200, "text/event-stream", sse_headers());
         if (!stream->open()) return;
         auto sink = std::make_shared<sse_event_sink>(std::move(stream), false);
@@ -67,14 +67,14 @@ void attach(const session_api_ptr& api, req_ptr req, res_ptr res, uint64_t after
 }
 
 void list_events(const session_api_ptr& api, req_ptr req, res_ptr res) {
-  std::vector<http::field_error> errors;
+  std::vector<caa::field_error> errors;
   auto after = query_int(*req, "after", 0, 0, max_event_id, errors);
   auto limit = query_int(*req, "limit", 100, 1, storage::max_event_page, errors);
   bool stream = wants_stream(*req);
   std::optional<uint64_t> resume_from;
   if (stream) resume_from = last_event_id(*req, errors);
   if (!errors.empty()) {
-    res->fail(http::validation_error(std::move(errors)));
+    res->fail(caa::validation_error(std::move(errors)));
     return;
   }
   if (stream) {
@@ -84,7 +84,7 @@ void list_events(const session_api_ptr& api, req_ptr req, res_ptr res) {
   auto from = static_cast<uint64_t>(after);
   api->sessions.read_events(
       req->caller->tenant_id(), req->params.at("id"), from, static_cast<unsigned>(limit),
-      [res, from](storage::event_page page) {
+      [res, from](const storage::event_page& page) {
         http::response out;
         out.body = event_page_json(page, from);
         res->send(std::move(out));

@@ -7,31 +7,6 @@
 
 namespace caa::api {
 
-void health_board::set_postgres(bool ok, double latency_ms) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  state_.postgres = {true, ok, latency_ms};
-}
-
-void health_board::set_redis(bool ok, double latency_ms) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  state_.redis = {true, ok, latency_ms};
-}
-
-void health_board::set_cli(bool ok, double latency_ms) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  state_.cli = {true, ok, latency_ms};
-}
-
-void health_board::set_draining() {
-  std::lock_guard<std::mutex> guard{mtx_};
-  state_.draining = true;
-}
-
-health_snapshot health_board::snapshot() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return state_;
-}
-
 namespace {
 
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -69,8 +44,7 @@ http::response readiness(const health_board& board) {
   http::response res;
   res.status = s.ready() ? 200 : 503;
   res.body.assign(buf.GetString(), buf.GetSize());
-  if (!s.ready())
-    res.headers.emplace_back("Retry-After", "5");
+  if (!s.ready()) res.headers.emplace_back("Retry-After", "5");
   return res;
 }
 
@@ -78,13 +52,13 @@ http::response readiness(const health_board& board) {
 
 void add_health_routes(http::router& r, const health_board& board) {
   r.add("GET", "/health", http::route_policy::public_route, http::route_class::general,
-        [](std::shared_ptr<http::request>, std::shared_ptr<http::responder> res) {
+        [](const std::shared_ptr<http::request>&, const std::shared_ptr<http::responder>& res) {
           http::response out;
-          out.body = std::string{R"({"status":"ok","version":")"} + std::string{version()}
-                     + "\"}";
+          out.body = std::string{R"({"status":"ok","version":")"} + std::string{version()} + "\"}";
           res->send(std::move(out));
         });
-  auto ready = [&board](std::shared_ptr<http::request>, std::shared_ptr<http::responder> res) {
+  auto ready = [&board](const std::shared_ptr<http::request>&,
+                        const std::shared_ptr<http::responder>& res) {
     res->send(readiness(board));
   };
   r.add("GET", "/health/ready", http::route_policy::public_route, http::route_class::general,

@@ -23,8 +23,7 @@ void write_key(writer& w, const storage::key_record& k) {
   w.String(k.name);
   w.Key("scopes");
   w.StartArray();
-  for (auto& s : k.scopes)
-    w.String(s);
+  for (auto& s : k.scopes) w.String(s);
   w.EndArray();
   w.Key("prefix");
   w.String(k.prefix);
@@ -67,11 +66,10 @@ std::optional<create_request> decode_create(const http::request& req,
     bool admin = std::find(scopes->begin(), scopes->end(), "admin") != scopes->end();
     if (admin && out.tenant != "default")
       r.add_error("scopes", "the admin scope exists only in tenant \"default\"");
-    if (scopes->empty())
-      r.add_error("scopes", "must not be empty");
+    if (scopes->empty()) r.add_error("scopes", "must not be empty");
   }
   if (!r.ok()) {
-    res->fail(http::validation_error(r.take_errors()));
+    res->fail(caa::validation_error(r.take_errors()));
     return std::nullopt;
   }
   out.scopes = std::move(*scopes);
@@ -80,35 +78,36 @@ std::optional<create_request> decode_create(const http::request& req,
 }
 
 void create_key(const std::shared_ptr<storage::key_repository>& keys,
-                std::shared_ptr<http::request> req, std::shared_ptr<http::responder> res) {
+                const std::shared_ptr<http::request>& req,
+                const std::shared_ptr<http::responder>& res) {
   auto body = decode_create(*req, res);
-  if (!body)
-    return;
+  if (!body) return;
   keys->create_key(
-    body->tenant, body->scopes, body->name,
-    [res](storage::created_key k) {
-      rapidjson::StringBuffer buf;
-      writer w{buf};
-      w.StartObject();
-      write_key(w, k.record);
-      w.Key("key");  // shown once, never stored
-      w.String(k.plaintext.reveal());
-      w.EndObject();
-      res->send(json_response(201, buf));
-    },
-    [res](caf::error e) { res->fail(std::move(e)); });
+      body->tenant, body->scopes, body->name,
+      [res](const storage::created_key& k) {
+        rapidjson::StringBuffer buf;
+        writer w{buf};
+        w.StartObject();
+        write_key(w, k.record);
+        w.Key("key");  // shown once, never stored
+        w.String(k.plaintext.reveal());
+        w.EndObject();
+        res->send(json_response(201, buf));
+      },
+      [res](caf::error e) { res->fail(std::move(e)); });
 }
 
 void list_keys(const std::shared_ptr<storage::key_repository>& keys,
-               std::shared_ptr<http::request> req, std::shared_ptr<http::responder> res) {
-  std::vector<http::field_error> errors;
+               const std::shared_ptr<http::request>& req,
+               const std::shared_ptr<http::responder>& res) {
+  std::vector<caa::field_error> errors;
   auto page = query_int(*req, "page", 1, 1, 1'000'000, errors);
   auto page_size = query_int(*req, "page_size", 50, 1, 100, errors);
   auto tenant = req->query_param("tenant");
   if (tenant && !storage::valid_tenant_name(*tenant))
     errors.push_back({"tenant", "must match ^[a-z0-9][a-z0-9_-]{0,62}$"});
   if (!errors.empty()) {
-    res->fail(http::validation_error(std::move(errors)));
+    res->fail(caa::validation_error(std::move(errors)));
     return;
   }
   storage::key_filter filter;
@@ -116,46 +115,47 @@ void list_keys(const std::shared_ptr<storage::key_repository>& keys,
   filter.limit = static_cast<unsigned>(page_size);
   filter.offset = static_cast<unsigned>((page - 1) * page_size);
   keys->list_keys(
-    filter,
-    [res, page, page_size](std::vector<storage::key_record> list) {
-      rapidjson::StringBuffer buf;
-      writer w{buf};
-      w.StartObject();
-      w.Key("keys");
-      w.StartArray();
-      for (auto& k : list) {
+      filter,
+      [res, page, page_size](const std::vector<storage::key_record>& list) {
+        rapidjson::StringBuffer buf;
+        writer w{buf};
         w.StartObject();
-        write_key(w, k);
+        w.Key("keys");
+        w.StartArray();
+        for (auto& k : list) {
+          w.StartObject();
+          write_key(w, k);
+          w.EndObject();
+        }
+        w.EndArray();
+        w.Key("page");
+        w.Int64(page);
+        w.Key("page_size");
+        w.Int64(page_size);
         w.EndObject();
-      }
-      w.EndArray();
-      w.Key("page");
-      w.Int64(page);
-      w.Key("page_size");
-      w.Int64(page_size);
-      w.EndObject();
-      res->send(json_response(200, buf));
-    },
-    [res](caf::error e) { res->fail(std::move(e)); });
+        res->send(json_response(200, buf));
+      },
+      [res](caf::error e) { res->fail(std::move(e)); });
 }
 
 void revoke_key(const std::shared_ptr<storage::key_repository>& keys,
                 const std::shared_ptr<auth::key_authenticator>& auth,
-                std::shared_ptr<http::request> req, std::shared_ptr<http::responder> res) {
+                const std::shared_ptr<http::request>& req,
+                const std::shared_ptr<http::responder>& res) {
   auto id = req->params.at("id");
   keys->revoke_key(
-    id,
-    [res, auth, id](bool found) {
-      if (!found) {
-        res->fail(make_error(errc::not_found, "no such key"));
-        return;
-      }
-      auth->invalidate(id);  // this node refuses it at once; others within the cache TTL
-      http::response out;
-      out.status = 204;
-      res->send(std::move(out));
-    },
-    [res](caf::error e) { res->fail(std::move(e)); });
+      id,
+      [res, auth, id](bool found) {
+        if (!found) {
+          res->fail(make_error(errc::not_found, "no such key"));
+          return;
+        }
+        auth->invalidate(id);  // this node refuses it at once; others within the cache TTL
+        http::response out;
+        out.status = 204;
+        res->send(std::move(out));
+      },
+      [res](caf::error e) { res->fail(std::move(e)); });
 }
 
 }  // namespace
@@ -168,10 +168,9 @@ void add_key_routes(http::router& r, std::shared_ptr<storage::key_repository> ke
         [keys](auto req, auto res) { create_key(keys, std::move(req), std::move(res)); });
   r.add("GET", "/api/v1/keys", route_policy::requires_admin, route_class::general,
         [keys](auto req, auto res) { list_keys(keys, std::move(req), std::move(res)); });
-  r.add("DELETE", "/api/v1/keys/{id:uuid}", route_policy::requires_admin, route_class::general,
-        [keys, auth](auto req, auto res) {
-          revoke_key(keys, auth, std::move(req), std::move(res));
-        });
+  r.add(
+      "DELETE", "/api/v1/keys/{id:uuid}", route_policy::requires_admin, route_class::general,
+      [keys, auth](auto req, auto res) { revoke_key(keys, auth, std::move(req), std::move(res)); });
 }
 
 }  // namespace caa::api

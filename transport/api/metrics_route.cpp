@@ -14,8 +14,8 @@ bool metrics_allowed(const std::optional<secret>& token, const std::optional<sec
 
 void add_metrics_route(http::router& r, std::optional<secret> token) {
   r.add("GET", "/metrics", http::route_policy::public_route, http::route_class::general,
-        [token = std::move(token)](std::shared_ptr<http::request> req,
-                                   std::shared_ptr<http::responder> res) {
+        [token = std::move(token)](const std::shared_ptr<http::request>& req,
+                                   const std::shared_ptr<http::responder>& res) {
           if (!metrics_allowed(token, req->bearer)) {
             res->fail(make_error(errc::unauthenticated, "metrics token"));
             return;

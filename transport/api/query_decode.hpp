@@ -6,6 +6,7 @@
 // malformed client-chosen name is never echoed.
 
 #include "transport/api/query_request.hpp"
+#include "transport/json/json.hpp"
 
 #include <rapidjson/document.h>
 
@@ -18,8 +19,8 @@ namespace caa::api::detail {
 
 /// The errors of one request, and the policy it is decoded under.
 struct decode_context {
-  const decode_policy& policy;            ///< what the tenant and operator allow
-  std::vector<http::field_error> errors;  ///< every problem found, in order
+  const decode_policy& policy;           ///< what the tenant and operator allow
+  std::vector<caa::field_error> errors;  ///< every problem found, in order
 
   /// Records that `field` is invalid.
   void fail(std::string field, std::string message) {
@@ -34,9 +35,6 @@ using field_decoder = void (*)(const rapidjson::Value& v, decode_context& ctx, t
 inline std::string_view text_of(const rapidjson::Value& v) {
   return {v.GetString(), v.GetStringLength()};
 }
-
-/// The member `name` of object `obj`, or nullptr when absent or null.
-const rapidjson::Value* member(const rapidjson::Value& obj, std::string_view name);
 
 /// Whether any object inside `v` (itself included) repeats a key.
 bool has_duplicate_keys(const rapidjson::Value& v);

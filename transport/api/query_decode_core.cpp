@@ -85,17 +85,17 @@ void decode_image(const rapidjson::Value& v, const std::string& path, decode_con
   }
   auto before = ctx.errors.size();
   reject_unknown(v, path, {"type", "media_type", "data"}, ctx);
-  auto* type = member(v, "type");
+  auto* type = json::non_null_member(v, "type");
   if (type == nullptr || !type->IsString() || text_of(*type) != "base64")
     ctx.fail(path + ".type", "must be \"base64\"");
-  auto* media = member(v, "media_type");
+  auto* media = json::non_null_member(v, "media_type");
   constexpr std::string_view media_types[] = {"image/png", "image/jpeg", "image/gif", "image/webp"};
   bool media_ok = media != nullptr && media->IsString() &&
                   std::find(std::begin(media_types), std::end(media_types), text_of(*media)) !=
                       std::end(media_types);
   if (!media_ok)
     ctx.fail(path + ".media_type", "must be image/png, image/jpeg, image/gif or image/webp");
-  auto* data = member(v, "data");
+  auto* data = json::non_null_member(v, "data");
   auto size = data != nullptr && data->IsString() ? base64_size(text_of(*data)) : std::nullopt;
   if (!size)
     ctx.fail(path + ".data", "must be non-empty standard base64 without line breaks");
@@ -204,7 +204,7 @@ void decode_plugins(const rapidjson::Value& v, decode_context& ctx, turn_request
       continue;
     }
     reject_unknown(v[i], path, {"path"}, ctx);
-    auto* p = member(v[i], "path");
+    auto* p = json::non_null_member(v[i], "path");
     if (p == nullptr)
       ctx.fail(path + ".path", "is required");
     else if (auto rel = read_path(*p, path + ".path", ctx))
@@ -232,14 +232,14 @@ void decode_metadata(const rapidjson::Value& v, decode_context& ctx, turn_reques
     return;
   }
   reject_unknown(v, "metadata", {"title", "tags"}, ctx);
-  if (auto* title = member(v, "title")) {
+  if (auto* title = json::non_null_member(v, "title")) {
     if (!title->IsString() || json::utf8_length(text_of(*title)) > turn_limits::title_chars ||
         has_control(text_of(*title)))
       ctx.fail("metadata.title", "must be a string of at most 200 characters without controls");
     else
       req.metadata.title = std::string{text_of(*title)};
   }
-  auto* tags = member(v, "tags");
+  auto* tags = json::non_null_member(v, "tags");
   if (tags == nullptr) return;
   bool ok = tags->IsArray() && tags->Size() <= turn_limits::tags;
   for (rapidjson::SizeType i = 0; ok && i < tags->Size(); ++i) {

@@ -33,7 +33,7 @@ bool is_agent_name(std::string_view name) noexcept {
 std::optional<std::string> read_text(const rapidjson::Value& obj, std::string_view name,
                                      const std::string& path, std::size_t max_chars,
                                      decode_context& ctx) {
-  auto* v = member(obj, name);
+  auto* v = json::non_null_member(obj, name);
   auto field = path + "." + std::string{name};
   if (v == nullptr) {
     ctx.fail(field, "is required");
@@ -60,8 +60,9 @@ void decode_agent(std::string_view name, const rapidjson::Value& v, decode_conte
   def.description =
       read_text(v, "description", path, turn_limits::agent_description_chars, ctx).value_or("");
   def.prompt = read_text(v, "prompt", path, turn_limits::prompt_chars, ctx).value_or("");
-  if (auto* tools = member(v, "tools")) def.tools = read_tools(*tools, path + ".tools", true, ctx);
-  if (auto* model = member(v, "model")) {
+  if (auto* tools = json::non_null_member(v, "tools"))
+    def.tools = read_tools(*tools, path + ".tools", true, ctx);
+  if (auto* model = json::non_null_member(v, "model")) {
     if (model->IsString() && (text_of(*model) == "inherit" || is_model_name(text_of(*model))))
       def.model = std::string{text_of(*model)};
     else
@@ -80,7 +81,7 @@ bool is_schema_type(const rapidjson::Value& t) {
 
 /// The schema's own `type` is a type name or a non-empty list of distinct type names.
 bool has_valid_type(const rapidjson::Value& schema) {
-  auto* t = member(schema, "type");
+  auto* t = json::non_null_member(schema, "type");
   if (t == nullptr) return !schema.HasMember("type");  // "type": null is not a type
   if (!t->IsArray()) return is_schema_type(*t);
   if (t->Empty() || !std::all_of(t->Begin(), t->End(), is_schema_type)) return false;
@@ -104,14 +105,15 @@ void decode_system_prompt(const rapidjson::Value& v, decode_context& ctx, turn_r
   }
   auto before = ctx.errors.size();
   reject_unknown(v, "system_prompt", {"type", "preset", "append"}, ctx);
-  auto* type = member(v, "type");  // the SDKs' spelling: {"type":"preset","preset":...}
+  auto* type =
+      json::non_null_member(v, "type");  // the SDKs' spelling: {"type":"preset","preset":...}
   if (type != nullptr && !(type->IsString() && text_of(*type) == "preset"))
     ctx.fail("system_prompt.type", "must be \"preset\"");
-  auto* preset = member(v, "preset");
+  auto* preset = json::non_null_member(v, "preset");
   if (preset == nullptr || !preset->IsString() || text_of(*preset) != "claude_code")
     ctx.fail("system_prompt.preset", "must be \"claude_code\"");
   claude::system_prompt_preset out;
-  if (auto* append = member(v, "append"))
+  if (auto* append = json::non_null_member(v, "append"))
     out.append = read_argv_text(*append, "system_prompt.append", ctx).value_or("");
   if (ctx.errors.size() == before) req.system_prompt = std::move(out);
 }
@@ -137,10 +139,10 @@ void decode_output_format(const rapidjson::Value& v, decode_context& ctx, turn_r
   }
   auto before = ctx.errors.size();
   reject_unknown(v, "output_format", {"type", "schema"}, ctx);
-  auto* type = member(v, "type");
+  auto* type = json::non_null_member(v, "type");
   if (type == nullptr || !type->IsString() || text_of(*type) != "json_schema")
     ctx.fail("output_format.type", "must be \"json_schema\"");
-  auto* schema = member(v, "schema");
+  auto* schema = json::non_null_member(v, "schema");
   if (schema == nullptr || !schema->IsObject() || !has_valid_type(*schema)) {
     ctx.fail("output_format.schema",
              "must be a JSON Schema object whose type is a type name or a list of them");

@@ -107,7 +107,7 @@ void refuse_references(const rapidjson::Value* v, const std::string& field, deco
 void check_stdio_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx,
                         used_variables& used) {
   reject_unknown(v, path, {"type", "command", "args", "env"}, ctx);
-  auto* command = member(v, "command");
+  auto* command = json::non_null_member(v, "command");
   if (command == nullptr || !command->IsString() || command->GetStringLength() == 0 ||
       command->GetStringLength() > max_command_bytes || has_control(text_of(*command))) {
     ctx.fail(path + ".command", "must be a command path");
@@ -116,7 +116,7 @@ void check_stdio_server(const rapidjson::Value& v, const std::string& path, deco
     if (std::find(allowed.begin(), allowed.end(), text_of(*command)) == allowed.end())
       ctx.fail(path + ".command", "is not on the operator's allow-list");
   }
-  if (auto* args = member(v, "args")) {
+  if (auto* args = json::non_null_member(v, "args")) {
     bool ok = args->IsArray() && args->Size() <= max_args;
     for (rapidjson::SizeType i = 0; ok && i < args->Size(); ++i)
       ok = (*args)[i].IsString() && (*args)[i].GetStringLength() <= max_arg_bytes &&
@@ -126,9 +126,12 @@ void check_stdio_server(const rapidjson::Value& v, const std::string& path, deco
     for (rapidjson::SizeType i = 0; ok && i < args->Size(); ++i)
       refuse_references(&(*args)[i], path + ".args[" + std::to_string(i) + "]", ctx);
   }
-  if (auto* env = member(v, "env"))
-    for (const auto& [name, value] : read_env(*env, path + ".env", ctx))
-      check_references(value, path + ".env." + name, ctx, used);
+  if (auto* env = json::non_null_member(v, "env"))
+    for (const auto& [name, value] : read_env(*env, path + ".env", ctx)) {
+      std::string where = path;
+      where.append(".env.").append(name);
+      check_references(value, where, ctx, used);
+    }
 }
 
 /// Checks the references of the header values whose names `check_headers` accepted.
@@ -147,13 +150,13 @@ void check_header_references(const rapidjson::Value& v, const std::string& path,
 void check_remote_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx,
                          used_variables& used) {
   reject_unknown(v, path, {"type", "url", "headers"}, ctx);
-  auto* url = member(v, "url");
+  auto* url = json::non_null_member(v, "url");
   if (url == nullptr || !url->IsString())
     ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
                                                        : "must be an https URL with a host");
   else if (auto why = url_refusal(text_of(*url), ctx.policy))
     ctx.fail(path + ".url", *why);
-  if (auto* headers = member(v, "headers")) {
+  if (auto* headers = json::non_null_member(v, "headers")) {
     check_headers(*headers, path + ".headers", ctx);
     check_header_references(*headers, path + ".headers", ctx, used);
   }
@@ -165,7 +168,7 @@ void check_mcp_server(const rapidjson::Value& v, const std::string& path, decode
     ctx.fail(path, "must be an object");
     return;
   }
-  auto* type = member(v, "type");
+  auto* type = json::non_null_member(v, "type");
   auto kind = type != nullptr && type->IsString() ? text_of(*type) : std::string_view{};
   if (type == nullptr || kind == "stdio")
     check_stdio_server(v, path, ctx, used);
@@ -173,8 +176,8 @@ void check_mcp_server(const rapidjson::Value& v, const std::string& path, decode
     check_remote_server(v, path, ctx, used);
   else
     ctx.fail(path + ".type", "must be stdio, sse or http");
-  refuse_references(member(v, "command"), path + ".command", ctx);
-  refuse_references(member(v, "url"), path + ".url", ctx);
+  refuse_references(json::non_null_member(v, "command"), path + ".command", ctx);
+  refuse_references(json::non_null_member(v, "url"), path + ".url", ctx);
 }
 
 bool is_hook_event(std::string_view name) {
@@ -189,22 +192,23 @@ void check_hook(const rapidjson::Value& v, const std::string& path, decode_conte
     return;
   }
   reject_unknown(v, path, {"url", "matcher", "timeout", "headers"}, ctx);
-  auto* url = member(v, "url");
+  auto* url = json::non_null_member(v, "url");
   if (url == nullptr || !url->IsString())
     ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
                                                        : "must be an https URL with a host");
   else if (auto why = url_refusal(text_of(*url), ctx.policy))
     ctx.fail(path + ".url", *why);
-  if (auto* m = member(v, "matcher")) {
+  if (auto* m = json::non_null_member(v, "matcher")) {
     auto text = m->IsString() ? text_of(*m) : std::string_view{};
     bool ok = !text.empty() && text.size() <= 200 &&
               std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
     if (!ok) ctx.fail(path + ".matcher", "must be 1 to 200 printable ASCII characters");
   }
-  if (auto* t = member(v, "timeout");
+  if (auto* t = json::non_null_member(v, "timeout");
       t != nullptr && !(t->IsInt64() && t->GetInt64() >= 1 && t->GetInt64() <= 300))
     ctx.fail(path + ".timeout", "must be an integer between 1 and 300 (seconds)");
-  if (auto* headers = member(v, "headers")) check_headers(*headers, path + ".headers", ctx);
+  if (auto* headers = json::non_null_member(v, "headers"))
+    check_headers(*headers, path + ".headers", ctx);
 }
 
 }  // namespace

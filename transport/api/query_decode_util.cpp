@@ -16,13 +16,6 @@ bool is_echoable(std::string_view name) noexcept {
 
 }  // namespace
 
-const rapidjson::Value* member(const rapidjson::Value& obj, std::string_view name) {
-  if (!obj.IsObject()) return nullptr;
-  for (auto& m : obj.GetObject())
-    if (text_of(m.name) == name) return m.value.IsNull() ? nullptr : &m.value;
-  return nullptr;
-}
-
 bool has_duplicate_keys(const rapidjson::Value& v) {
   if (v.IsArray())
     return std::any_of(v.Begin(), v.End(), [](const auto& x) { return has_duplicate_keys(x); });

@@ -2,8 +2,8 @@
 // resolved beneath the tenant's work/ by the kernel, then everything is mapped field by field
 // (`mcp_servers` into the CLI's {"mcpServers":{...}}).
 
-#include "transport/api/query_request.hpp"
 #include "config/json_parse.hpp"
+#include "transport/api/query_request.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -20,7 +20,7 @@ struct path_collector {
   const tenant_workspace& ws;
   std::string_view tenant_id;
   uint32_t owner = 0;
-  std::vector<http::field_error> errors;
+  std::vector<caa::field_error> errors;
   bool unavailable = false;
 
   std::optional<workspace_path> resolve(std::string_view rel, std::string field, if_missing mode) {
@@ -50,8 +50,7 @@ void copy_member(rapidjson::Writer<rapidjson::StringBuffer>& w, const rapidjson:
 std::string mcp_config(std::string_view servers) {
   rapidjson::Document doc;
   // Validated by the decoder (an object of objects); anything else writes no server.
-  if (!json::parse_untrusted_object(servers, doc))
-    doc.SetObject();
+  if (!json::parse_untrusted_object(servers, doc)) doc.SetObject();
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();
@@ -87,9 +86,8 @@ std::vector<std::string> absolute_paths(const std::vector<workspace_path>& xs) {
 
 }  // namespace
 
-std::variant<resolved_paths, caf::error> resolve_paths(const turn_request& req,
-                                                       const tenant_workspace& ws,
-                                                       std::string_view tenant_id, uint32_t owner) {
+caf::expected<resolved_paths> resolve_paths(const turn_request& req, const tenant_workspace& ws,
+                                            std::string_view tenant_id, uint32_t owner) {
   auto dirs = ws.ensure(tenant_id, owner);
   if (!dirs) return std::move(dirs.error());
   path_collector c{ws, tenant_id, owner, {}};
@@ -108,7 +106,7 @@ std::variant<resolved_paths, caf::error> resolve_paths(const turn_request& req,
                            if_missing::refuse))
       plugins.push_back(std::move(*p));
   if (c.unavailable) return make_error(errc::internal, "workspace: path resolution failed");
-  if (!c.errors.empty()) return http::validation_error(std::move(c.errors));
+  if (!c.errors.empty()) return caa::validation_error(std::move(c.errors));
   return resolved_paths{std::move(*dirs), std::move(*cwd), std::move(add_dirs), std::move(plugins)};
 }
 

@@ -1,4 +1,5 @@
 #include "transport/api/query_request.hpp"
+#include "config/uuid.hpp"
 
 #include "transport/api/query_decode.hpp"
 #include "transport/http/types.hpp"
@@ -14,7 +15,7 @@ using detail::decode_context;
 using detail::text_of;
 
 void decode_session_id(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
-  if (!v.IsString() || !json::is_uuid(text_of(v))) {
+  if (!v.IsString() || !caa::is_uuid(text_of(v))) {
     ctx.fail("session_id", "must be a UUID");
     return;
   }
@@ -167,7 +168,7 @@ decode_policy make_decode_policy(const settings& cfg, const http::principal& cal
   return p;
 }
 
-std::variant<turn_request, caf::error> decode_turn_object(
+caf::expected<turn_request> decode_turn_object(
     const rapidjson::Value& obj, const decode_policy& policy,
     std::initializer_list<std::string_view> extra_fields) {
   if (!obj.IsObject() || !unique_names(obj))
@@ -188,14 +189,14 @@ std::variant<turn_request, caf::error> decode_turn_object(
     else
       entry->decode(m.value, ctx, req);
   }
-  if (detail::member(obj, "prompt") == nullptr) ctx.fail("prompt", "is required");
+  if (json::non_null_member(obj, "prompt") == nullptr) ctx.fail("prompt", "is required");
   check_tool_overlap(req, ctx);
-  if (!ctx.errors.empty()) return http::validation_error(std::move(ctx.errors));
+  if (!ctx.errors.empty()) return caa::validation_error(std::move(ctx.errors));
   return req;
 }
 
-std::variant<turn_request, caf::error> decode_turn_request(std::string_view body,
-                                                           const decode_policy& policy) {
+caf::expected<turn_request> decode_turn_request(std::string_view body,
+                                                const decode_policy& policy) {
   rapidjson::Document doc;
   std::string why;
   if (!json::parse_object(body, doc, why)) return make_error(errc::bad_request, why);

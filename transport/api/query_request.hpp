@@ -6,13 +6,14 @@
 // nothing is accepted and silently ignored (U15).
 
 #include "config/settings.hpp"
-#include "transport/api/workspace.hpp"
 #include "transport/claude/options.hpp"
 #include "transport/http/error_catalog.hpp"
+#include "transport/sandbox/workspace.hpp"
 
 #include <rapidjson/document.h>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include <cstddef>
 #include <initializer_list>
@@ -20,7 +21,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 namespace caa::http {
@@ -53,8 +53,8 @@ inline constexpr std::size_t tag_chars = 50;                  ///< one tag
 
 /// What the caller's tenant and the operator allow; everything defaults to the safe choice.
 struct decode_policy {
-  bool allow_bypass = false;         ///< `bypassPermissions` allowed for this tenant
-  bool allow_http_urls = false;      ///< hook and MCP URLs may be `http://` (else https only)
+  bool allow_bypass = false;     ///< `bypassPermissions` allowed for this tenant
+  bool allow_http_urls = false;  ///< hook and MCP URLs may be `http://` (else https only)
   /// EGRESS_ALLOW_CIDRS: hook and MCP URL hosts that are IP literals (or `localhost`) inside
   /// these networks are allowed (else refused, like metadata names: outbound::check_url).
   std::vector<std::string> egress_allow_cidrs;
@@ -99,24 +99,23 @@ struct turn_request {
   /// The values of the tenant variables that `mcp_servers` refers to (secrets: never stored;
   /// the options keep the `${NAME}` text).
   std::map<std::string, std::string> mcp_variables;
-  std::optional<std::string> hooks;                        ///< compact JSON object, shape-validated
-  std::optional<std::string> json_schema;                  ///< compact schema of `output_format`
-  bool include_partial_messages = false;                   ///< stream `partial` events
-  bool enable_file_checkpointing = false;                  ///< checkpoints and rewind
+  std::optional<std::string> hooks;          ///< compact JSON object, shape-validated
+  std::optional<std::string> json_schema;    ///< compact schema of `output_format`
+  bool include_partial_messages = false;     ///< stream `partial` events
+  bool enable_file_checkpointing = false;    ///< checkpoints and rewind
   std::vector<std::string> setting_sources;  ///< subset of {user, project}, no repeats
   std::vector<std::string> plugins;          ///< plugin directories, relative
   request_metadata metadata;                 ///< title and tags
 };
 
 /// Decodes a request body. Unparsable JSON (or not an object, too deep, duplicate top-level
-/// keys) is `errc::bad_request`; any invalid field is one `http::validation_error` listing them
+/// keys) is `errc::bad_request`; any invalid field is one `caa::validation_error` listing them
 /// all.
-std::variant<turn_request, caf::error> decode_turn_request(std::string_view body,
-                                                           const decode_policy& policy);
+caf::expected<turn_request> decode_turn_request(std::string_view body, const decode_policy& policy);
 
 /// Decodes the turn fields of an already parsed object (e.g. a WebSocket `prompt` frame);
 /// members named in `extra_fields` are left to the caller instead of being refused as unknown.
-std::variant<turn_request, caf::error> decode_turn_object(
+caf::expected<turn_request> decode_turn_object(
     const rapidjson::Value& obj, const decode_policy& policy,
     std::initializer_list<std::string_view> extra_fields = {});
 
@@ -144,10 +143,8 @@ struct resolved_paths {
 /// Ensures the tenant's directories and resolves every path of `req`: a refused path is a field
 /// error (`cwd`, `add_dirs[i]`, `plugins[i].path`), all listed in one `validation_error`; a
 /// server-side failure is `errc::internal`.
-std::variant<resolved_paths, caf::error> resolve_paths(const turn_request& req,
-                                                       const tenant_workspace& ws,
-                                                       std::string_view tenant_id,
-                                                       uint32_t owner = 0);
+caf::expected<resolved_paths> resolve_paths(const turn_request& req, const tenant_workspace& ws,
+                                            std::string_view tenant_id, uint32_t owner = 0);
 
 /// The driver's options for `req`, with the resolved absolute paths. `session_id`, `resume`
 /// and the other session flags are left to the session actor; `hooks` and `metadata` are not

@@ -53,10 +53,10 @@ void on_accepted(const flow_ptr& f, session_actor actor, const turn_accepted& ac
                       std::move(actor));
 }
 
-void run(const flow_ptr& f, session_actor actor, turn_spec_ptr spec) {
+void run(const flow_ptr& f, const session_actor& actor, turn_spec_ptr spec) {
   run_turn(
       *f->api, actor, std::move(spec),
-      [f, actor](turn_accepted acc) { on_accepted(f, actor, acc); }, fail_with(f));
+      [f, actor](const turn_accepted& acc) { on_accepted(f, actor, acc); }, fail_with(f));
 }
 
 /// Builds the turn_spec of `req`; answers the error itself and returns null on failure.
@@ -64,22 +64,22 @@ turn_spec_ptr build_spec(const flow_ptr& f, const turn_request& req, std::string
   auto& ctx = f->api->ctx;
   auto spec = make_turn_spec(req, std::move(options_json), *ctx.cfg, *ctx.workspace, f->tenant_id,
                              f->policy.agent_slot);
-  if (auto* e = std::get_if<caf::error>(&spec)) {
-    f->res->fail(std::move(*e));
+  if (!spec) {
+    f->res->fail(std::move(spec.error()));
     return nullptr;
   }
-  return std::get<turn_spec_ptr>(std::move(spec));
+  return std::move(*spec);
 }
 
 /// The effective request: the body's, or the body's prompt with `stored` spawn options.
 std::optional<turn_request> effective_request(const flow_ptr& f, const std::string* stored) {
   if (stored == nullptr || f->turn.has_spawn_options) return f->turn.req;
   auto merged = with_stored_options(*stored, f->turn.req, f->policy);
-  if (auto* e = std::get_if<caf::error>(&merged)) {
-    f->res->fail(std::move(*e));
+  if (!merged) {
+    f->res->fail(std::move(merged.error()));
     return std::nullopt;
   }
-  return std::get<turn_request>(std::move(merged));
+  return std::move(*merged);
 }
 
 /// A new session: spec, create, run.
@@ -89,7 +89,7 @@ void start_new(const flow_ptr& f) {
   auto ns = make_new_session(f->turn.req, *spec, f->tenant_id);
   create_session(
       *f->api, std::move(ns), spec,
-      [f, spec](std::string, session_actor actor) { run(f, std::move(actor), spec); },
+      [f, spec](const std::string&, session_actor actor) { run(f, std::move(actor), spec); },
       fail_with(f));
 }
 
@@ -98,7 +98,7 @@ void continue_session(const flow_ptr& f) {
   auto& api = *f->api;
   find_session(
       api, f->tenant_id, *f->target,
-      [f](session_actor actor) {
+      [f](const session_actor& actor) {
         auto go = [f, actor](const std::string* stored, std::string options_json) {
           auto req = effective_request(f, stored);
           if (!req) return;
@@ -111,7 +111,7 @@ void continue_session(const flow_ptr& f) {
         }
         f->api->sessions.get(
             f->tenant_id, *f->target,
-            [go](storage::session_record rec) { go(&rec.options_json, rec.options_json); },
+            [go](const storage::session_record& rec) { go(&rec.options_json, rec.options_json); },
             fail_with(f));
       },
       fail_with(f));
@@ -121,7 +121,7 @@ void continue_session(const flow_ptr& f) {
 void start_fork(const flow_ptr& f) {
   f->api->sessions.get(
       f->tenant_id, *f->target,
-      [f](storage::session_record parent) {
+      [f](const storage::session_record& parent) {
         auto req = effective_request(f, &parent.options_json);
         if (!req) return;
         auto options = f->turn.has_spawn_options ? f->turn.options_json : parent.options_json;
@@ -132,7 +132,7 @@ void start_fork(const flow_ptr& f) {
         if (f->turn.at_message_id) ns.fork_at_message = *f->turn.at_message_id;
         create_session(
             *f->api, std::move(ns),
-            [f, spec](std::string, session_actor actor) { run(f, std::move(actor), spec); },
+            [f, spec](const std::string&, session_actor actor) { run(f, std::move(actor), spec); },
             fail_with(f));
       },
       fail_with(f));
@@ -143,11 +143,11 @@ void start(const flow_ptr& f) {
   std::string path_id;
   if (auto it = f->req->params.find("id"); it != f->req->params.end()) path_id = it->second;
   auto decoded = decode_turn_body(f->req->body, f->policy, f->route, path_id);
-  if (auto* e = std::get_if<caf::error>(&decoded)) {
-    f->res->fail(std::move(*e));
+  if (!decoded) {
+    f->res->fail(std::move(decoded.error()));
     return;
   }
-  f->turn = std::get<decoded_turn>(std::move(decoded));
+  f->turn = std::move(*decoded);
   if (f->route == turn_route::query)
     f->target = f->turn.req.session_id;
   else
@@ -160,7 +160,7 @@ void start(const flow_ptr& f) {
     start_new(f);
 }
 
-http::handler turn_handler(session_api_ptr api, answer_mode mode, turn_route route) {
+http::handler turn_handler(const session_api_ptr& api, answer_mode mode, turn_route route) {
   return
       [api, mode, route](std::shared_ptr<http::request> req, std::shared_ptr<http::responder> res) {
         auto f = std::make_shared<turn_flow>();

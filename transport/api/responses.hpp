@@ -16,6 +16,6 @@ http::response json_response(unsigned status, const rapidjson::StringBuffer& buf
 /// Query parameter `name` of `req` as an integer in [lo, hi], `fallback` when absent; a bad value
 /// adds a field error and returns `fallback`.
 long long query_int(const http::request& req, const char* name, long long fallback, long long lo,
-                    long long hi, std::vector<http::field_error>& errors);
+                    long long hi, std::vector<caa::field_error>& errors);
 
 }  // namespace caa::api

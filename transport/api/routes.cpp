@@ -30,18 +30,18 @@ http::router make_router(const api_context& ctx) {
   return r;
 }
 
-auth::revoked_lookup make_revoked_lookup(std::shared_ptr<storage::key_repository> keys) {
-  return [keys](std::vector<std::string> ids,
-                std::function<void(std::vector<std::string>, caf::error)> done) {
+auth::revoked_lookup make_revoked_lookup(const std::shared_ptr<storage::key_repository>& keys) {
+  return [keys](const std::vector<std::string>& ids,
+                const std::function<void(std::vector<std::string>, caf::error)>& done) {
     keys->revoked_among(
-      std::move(ids), [done](std::vector<std::string> revoked) { done(std::move(revoked), {}); },
-      [done](caf::error e) { done({}, std::move(e)); });
+        ids, [done](std::vector<std::string> revoked) { done(std::move(revoked), {}); },
+        [done](caf::error e) { done({}, std::move(e)); });
   };
 }
 
-auth::key_lookup make_key_lookup(std::shared_ptr<storage::key_repository> keys) {
+auth::key_lookup make_key_lookup(const std::shared_ptr<storage::key_repository>& keys) {
   return [keys](const auth::digest& hash,
-                std::function<void(std::optional<auth::key_row>, caf::error)> done) {
+                const std::function<void(std::optional<auth::key_row>, caf::error)>& done) {
     keys->find_by_hash(
         hash,
         [keys, hash, done](std::optional<storage::key_record> rec) {
@@ -60,7 +60,7 @@ auth::key_lookup make_key_lookup(std::shared_ptr<storage::key_repository> keys) 
           row.revoked = rec->revoked();
           if (!row.revoked)
             keys->touch_last_used(
-                rec->id, [](bool) {}, [](caf::error) {});
+                rec->id, [](bool) {}, [](const caf::error&) {});
           done(std::move(row), caf::error{});
         },
         [done](caf::error e) { done(std::nullopt, std::move(e)); });

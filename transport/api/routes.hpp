@@ -7,8 +7,8 @@
 #include "storage/redis/redis_pool.hpp"
 #include "transport/api/auth.hpp"
 #include "transport/api/health.hpp"
-#include "transport/api/workspace.hpp"
 #include "transport/http/router.hpp"
+#include "transport/sandbox/workspace.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -39,9 +39,9 @@ http::router make_router(const api_context& ctx);
 
 /// The key lookup of the authenticator over the key repository (touching last_used_at on each
 /// cache miss, i.e. at most once per cache TTL per key and node).
-auth::key_lookup make_key_lookup(std::shared_ptr<storage::key_repository> keys);
+auth::key_lookup make_key_lookup(const std::shared_ptr<storage::key_repository>& keys);
 
 /// The revocation check of the authenticator over the key repository.
-auth::revoked_lookup make_revoked_lookup(std::shared_ptr<storage::key_repository> keys);
+auth::revoked_lookup make_revoked_lookup(const std::shared_ptr<storage::key_repository>& keys);
 
 }  // namespace caa::api

@@ -29,9 +29,9 @@ struct replay_job {
 
 using job_ptr = std::shared_ptr<replay_job>;
 
-void replay_page(job_ptr job);
+void replay_page(const job_ptr& job);
 
-void subscribe_step(job_ptr job) {
+void subscribe_step(const job_ptr& job) {
   if (!job->sink->open()) return;
   if (!job->actor) {
     auto& api = *job->api;
@@ -41,13 +41,13 @@ void subscribe_step(job_ptr job) {
           job->actor = std::move(a);
           subscribe_step(job);
         },
-        [job](caf::error) { job->sink->close(); });
+        [job](const caf::error&) { job->sink->close(); });
     return;
   }
   auto& ctx = job->api->ctx;
   caa::async_request<uint64_t>(
       *ctx.sys, job->actor, ctx.request_timeout, [](uint64_t) {},
-      [job](caf::error e) {
+      [job](const caf::error& e) {
         if (errc_of(e) == errc::conflict && --job->replays_left > 0)
           replay_page(job);
         else
@@ -75,24 +75,22 @@ void on_page(const job_ptr& job, const storage::event_page& page) {
   more ? replay_page(job) : subscribe_step(job);
 }
 
-void replay_page(job_ptr job) {
+void replay_page(const job_ptr& job) {
   auto& api = *job->api;
   api.sessions.read_events(
       job->tenant_id, job->id, job->after, replay_page_events,
-      [job](storage::event_page page) { on_page(job, page); },
-      [job](caf::error) { job->sink->close(); });
+      [job](const storage::event_page& page) { on_page(job, page); },
+      [job](const caf::error&) { job->sink->close(); });
 }
 
 }  // namespace
 
 void watch_stream(const session_api& api, const std::string& key_id,
                   const std::shared_ptr<sse_event_sink>& sink) {
-  if (!api.ctx.watch_connection)
-    return;
+  if (!api.ctx.watch_connection) return;
   std::weak_ptr<sse_event_sink> weak = sink;
   api.ctx.watch_connection(key_id, sink, [weak] {
-    if (auto s = weak.lock())
-      s->close();
+    if (auto s = weak.lock()) s->close();
   });
 }
 
@@ -197,8 +195,8 @@ std::shared_ptr<replay_job> make_job(session_api_ptr api, std::string tenant_id,
 
 void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::string id,
                           event_sink_ptr sink, uint64_t after, session_actor actor) {
-  replay_page(make_job(std::move(api), std::move(tenant_id), std::move(id), std::move(sink),
-                       after, std::move(actor)));
+  replay_page(make_job(std::move(api), std::move(tenant_id), std::move(id), std::move(sink), after,
+                       std::move(actor)));
 }
 
 void subscribe_or_replay(session_api_ptr api, std::string tenant_id, std::string id,

@@ -28,8 +28,7 @@ void put_opt(writer& w, const char* key, const std::optional<std::string>& value
 void put_raw(writer& w, const char* key, std::string_view json, const char* fallback) {
   w.Key(key);
   rapidjson::Document doc;
-  if (json::parse_value(json, doc) != json::parse_failure::none)
-    json::parse_value(fallback, doc);
+  if (json::parse_value(json, doc) != json::parse_failure::none) json::parse_value(fallback, doc);
   doc.Accept(w);
 }
 

@@ -20,16 +20,17 @@ std::string_view text(const rapidjson::Value& v) {
 }
 
 bool short_text(const rapidjson::Value& v, std::size_t max, bool allow_empty = false) {
-  return v.IsString() && (allow_empty || v.GetStringLength() > 0) && json::utf8_length(text(v)) <= max;
+  return v.IsString() && (allow_empty || v.GetStringLength() > 0) &&
+         json::utf8_length(text(v)) <= max;
 }
 
 }  // namespace
 
-std::variant<pending_answer, caf::error> decode_answer(const rapidjson::Value& obj,
-                                                       std::initializer_list<std::string_view> extra) {
-  std::vector<http::field_error> errors;
+caf::expected<pending_answer> decode_answer(const rapidjson::Value& obj,
+                                            std::initializer_list<std::string_view> extra) {
+  std::vector<caa::field_error> errors;
   pending_answer out;
-  if (!obj.IsObject()) return http::validation_error({{"body", "must be a JSON object"}});
+  if (!obj.IsObject()) return caa::validation_error({{"body", "must be a JSON object"}});
   for (auto& m : obj.GetObject()) {
     auto name = text(m.name);
     auto& v = m.value;
@@ -67,7 +68,8 @@ std::variant<pending_answer, caf::error> decode_answer(const rapidjson::Value& o
         }
       if (!ok)
         errors.push_back(
-            {"answers", "must be an object of 1 to 20 questions, each a label or a list of labels"});
+            {"answers",
+             "must be an object of 1 to 20 questions, each a label or a list of labels"});
       else
         out.answers = json::to_string(v);
     } else if (name == "answer") {
@@ -81,36 +83,35 @@ std::variant<pending_answer, caf::error> decode_answer(const rapidjson::Value& o
   }
   if (errors.empty()) {
     if (out.request_id.empty() && !out.answer)
-      errors.push_back({"request_id", "is required (or `answer` alone for the one pending question)"});
+      errors.push_back(
+          {"request_id", "is required (or `answer` alone for the one pending question)"});
     else if (!out.request_id.empty() && out.behavior.empty() && !out.answers && !out.answer)
       errors.push_back({"behavior", "is required: allow or deny (or answers for a question)"});
     if (out.behavior == "deny" && (out.updated_input || out.answers || out.answer))
       errors.push_back({"behavior", "a deny carries only a message"});
   }
-  if (!errors.empty()) return http::validation_error(std::move(errors));
+  if (!errors.empty()) return caa::validation_error(std::move(errors));
   return out;
 }
 
-std::variant<live_control, caf::error> decode_control(std::string_view kind,
-                                                      const rapidjson::Value* value,
-                                                      const decode_policy& policy,
-                                                      std::string_view field) {
+caf::expected<live_control> decode_control(std::string_view kind, const rapidjson::Value* value,
+                                           const decode_policy& policy, std::string_view field) {
   std::string f{field};
   if (value == nullptr || !value->IsString())
-    return http::validation_error({{f, "is required (a string)"}});
+    return caa::validation_error({{f, "is required (a string)"}});
   auto v = text(*value);
   if (kind == "permission_mode") {
     if (!is_permission_mode(v))
-      return http::validation_error(
+      return caa::validation_error(
           {{f, "must be default, acceptEdits, plan, bypassPermissions or dontAsk"}});
     if (v == "bypassPermissions" && !policy.allow_bypass)
-      return http::validation_error({{f, "bypassPermissions is not allowed for this tenant"}});
+      return caa::validation_error({{f, "bypassPermissions is not allowed for this tenant"}});
   } else if (kind == "model") {
     if (v != "default" && !is_model_name(v))
-      return http::validation_error(
+      return caa::validation_error(
           {{f, "must be sonnet, opus, haiku, a claude-... model id, or default"}});
   } else {
-    return http::validation_error({{"type", "must be permission_mode_change or model_change"}});
+    return caa::validation_error({{"type", "must be permission_mode_change or model_change"}});
   }
   return live_control{std::string{kind}, std::string{v}, {}};
 }
@@ -129,24 +130,25 @@ std::string apply_to_options(std::string_view options_json, const live_control& 
 namespace detail {
 
 void answer_session(const session_api_ptr& api, std::string tenant_id, std::string id,
-                    pending_answer answer, std::function<void()> ok, error_fn fail) {
+                    pending_answer answer, const std::function<void()>& ok, const error_fn& fail) {
   find_session(
       *api, std::move(tenant_id), std::move(id),
       [api, answer = std::move(answer), ok, fail](session_actor actor) {
         caa::async_request<bool>(
-            *api->ctx.sys, std::move(actor), api->ctx.request_timeout, [ok](bool) { ok(); },
-            fail, atom::answer_v, answer);
+            *api->ctx.sys, std::move(actor), api->ctx.request_timeout, [ok](bool) { ok(); }, fail,
+            atom::answer_v, answer);
       },
       fail);
 }
 
-void control_session(const session_api_ptr& api, std::string tenant_id, std::string id,
-                     live_control c, std::function<void(std::string)> ok, error_fn fail) {
+void control_session(const session_api_ptr& api, const std::string& tenant_id,
+                     const std::string& id, live_control c,
+                     const std::function<void(std::string)>& ok, const error_fn& fail) {
   // The stored options first (tenant-scoped: another tenant's id is not found), so the change
   // also reaches every later spawn of the session.
   api->sessions.get(
       tenant_id, id,
-      [api, tenant_id, id, c, ok, fail](storage::session_record rec) mutable {
+      [api, tenant_id, id, c, ok, fail](const storage::session_record& rec) mutable {
         c.options_json = apply_to_options(rec.options_json, c);
         find_session(
             *api, tenant_id, id,

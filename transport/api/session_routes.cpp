@@ -32,8 +32,8 @@ std::string status_names() {
   return out;
 }
 
-void list_sessions(const session_api_ptr& api, req_ptr req, res_ptr res) {
-  std::vector<http::field_error> errors;
+void list_sessions(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
+  std::vector<caa::field_error> errors;
   auto page = query_int(*req, "page", 1, 1, 1'000'000, errors);
   auto page_size = query_int(*req, "page_size", 20, 1, 100, errors);
   storage::session_filter filter;
@@ -42,27 +42,27 @@ void list_sessions(const session_api_ptr& api, req_ptr req, res_ptr res) {
     if (!filter.status) errors.push_back({"status", "must be one of " + status_names()});
   }
   if (!errors.empty()) {
-    res->fail(http::validation_error(std::move(errors)));
+    res->fail(caa::validation_error(std::move(errors)));
     return;
   }
   filter.limit = static_cast<unsigned>(page_size);
   filter.offset = static_cast<unsigned>((page - 1) * page_size);
   api->sessions.list(
       req->caller->tenant_id(), filter,
-      [res, page, page_size](storage::session_page p) {
+      [res, page, page_size](const storage::session_page& p) {
         res->send(json_body(200, session_list_json(p, page, page_size)));
       },
       fail_with(res));
 }
 
-void get_session(const session_api_ptr& api, req_ptr req, res_ptr res) {
+void get_session(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   api->sessions.get(
       req->caller->tenant_id(), req->params.at("id"),
-      [res](storage::session_record s) { res->send(json_body(200, session_json(s))); },
+      [res](const storage::session_record& s) { res->send(json_body(200, session_json(s))); },
       fail_with(res));
 }
 
-void delete_session(const session_api_ptr& api, req_ptr req, res_ptr res) {
+void delete_session(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   auto id = req->params.at("id");
   find_session(
       *api, req->caller->tenant_id(), id,
@@ -78,7 +78,7 @@ void delete_session(const session_api_ptr& api, req_ptr req, res_ptr res) {
       fail_with(res));
 }
 
-void interrupt_session(const session_api_ptr& api, req_ptr req, res_ptr res) {
+void interrupt_session(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   auto id = req->params.at("id");
   find_session(
       *api, req->caller->tenant_id(), id,
@@ -103,15 +103,16 @@ void add_session_resource_routes(http::router& r, const session_api_ptr& api) {
   r.add("DELETE", "/api/v1/sessions/{id:uuid}", agent, general, bind_api(api, delete_session));
   r.add("POST", "/api/v1/sessions/{id:uuid}/interrupt", agent, general,
         bind_api(api, interrupt_session));
-  r.add("GET", "/api/v1/capabilities", agent, general, [api](req_ptr req, res_ptr res) {
-    auto policy = make_decode_policy(*api->ctx.cfg, *req->caller);
-    caa::async_request<std::string>(
-        *api->ctx.sys, api->ctx.capabilities, api->ctx.run_timeout,
-        [res, policy](std::string engine) {
-          res->send(json_body(200, capabilities_json(policy, engine)));
-        },
-        fail_with(res), atom::find_v, req->caller->tenant_id(), req->caller->agent_slot());
-  });
+  r.add("GET", "/api/v1/capabilities", agent, general,
+        [api](const req_ptr& req, const res_ptr& res) {
+          auto policy = make_decode_policy(*api->ctx.cfg, *req->caller);
+          caa::async_request<std::string>(
+              *api->ctx.sys, api->ctx.capabilities, api->ctx.run_timeout,
+              [res, policy](const std::string& engine) {
+                res->send(json_body(200, capabilities_json(policy, engine)));
+              },
+              fail_with(res), atom::find_v, req->caller->tenant_id(), req->caller->agent_slot());
+        });
 }
 
 }  // namespace caa::api::detail

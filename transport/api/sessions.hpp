@@ -12,8 +12,8 @@
 #include "actors/interfaces.hpp"
 #include "config/settings.hpp"
 #include "storage/postgres/pg_pool.hpp"
-#include "transport/api/workspace.hpp"
 #include "transport/http/router.hpp"
+#include "transport/sandbox/workspace.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/timespan.hpp>
@@ -37,7 +37,7 @@ struct session_api_context {
   /// the key is revoked (unless `owner` is gone). Empty: connections are not watched.
   std::function<void(const std::string& key_id, std::weak_ptr<void> owner,
                      std::function<void()> close)>
-    watch_connection;
+      watch_connection;
 };
 
 /// The deadlines of `ctx` derived from `cfg`: actor requests get API_REQUEST_TIMEOUT (at least

@@ -1,6 +1,7 @@
 #include "transport/api/turn_builder.hpp"
-#include "config/json_parse.hpp"
 #include <filesystem>
+#include "config/json_parse.hpp"
+#include "config/uuid.hpp"
 
 #include "transport/json/json.hpp"
 #include "transport/sandbox/tenant_files.hpp"
@@ -53,7 +54,7 @@ std::string spawn_options(const rapidjson::Value& obj, bool& any) {
 
 /// Checks the members that depend on the route; appends to `errors`.
 void check_route_members(const rapidjson::Value& obj, turn_route route, std::string_view path_id,
-                         std::vector<http::field_error>& errors,
+                         std::vector<caa::field_error>& errors,
                          std::optional<std::string>& at_message_id) {
   auto sid = obj.FindMember("session_id");
   bool has_sid = sid != obj.MemberEnd() && !sid->value.IsNull();
@@ -65,7 +66,7 @@ void check_route_members(const rapidjson::Value& obj, turn_route route, std::str
   if (route != turn_route::fork) return;
   auto at = obj.FindMember("at_message_id");
   if (at == obj.MemberEnd() || at->value.IsNull()) return;
-  if (!at->value.IsString() || !json::is_uuid(name_of(at->value)))
+  if (!at->value.IsString() || !caa::is_uuid(name_of(at->value)))
     errors.push_back({"at_message_id", "must be a UUID"});
   else
     at_message_id = lower(std::string{name_of(at->value)});
@@ -73,31 +74,29 @@ void check_route_members(const rapidjson::Value& obj, turn_route route, std::str
 
 }  // namespace
 
-std::variant<decoded_turn, caf::error> decode_turn_body(std::string_view body,
-                                                        const decode_policy& policy,
-                                                        turn_route route,
-                                                        std::string_view path_id) {
+caf::expected<decoded_turn> decode_turn_body(std::string_view body, const decode_policy& policy,
+                                             turn_route route, std::string_view path_id) {
   rapidjson::Document doc;
   std::string why;
   if (!json::parse_object(body, doc, why)) return make_error(errc::bad_request, why);
-  std::vector<http::field_error> errors;
+  std::vector<caa::field_error> errors;
   decoded_turn out;
   auto decoded = route == turn_route::fork ? decode_turn_object(doc, policy, {"at_message_id"})
                                            : decode_turn_object(doc, policy);
-  if (auto* e = std::get_if<caf::error>(&decoded)) {
-    if (errc_of(*e) != errc::validation) return std::move(*e);
-    errors = http::fields_of(*e);
+  if (!decoded) {
+    if (errc_of(decoded.error()) != errc::validation) return std::move(decoded.error());
+    errors = caa::fields_of(decoded.error());
   }
   check_route_members(doc, route, path_id, errors, out.at_message_id);
-  if (!errors.empty()) return http::validation_error(std::move(errors));
-  out.req = std::move(std::get<turn_request>(decoded));
+  if (!errors.empty()) return caa::validation_error(std::move(errors));
+  out.req = std::move(*decoded);
   out.options_json = spawn_options(doc, out.has_spawn_options);
   return out;
 }
 
-std::variant<turn_request, caf::error> with_stored_options(std::string_view stored_options_json,
-                                                           const turn_request& turn,
-                                                           const decode_policy& policy) {
+caf::expected<turn_request> with_stored_options(std::string_view stored_options_json,
+                                                const turn_request& turn,
+                                                const decode_policy& policy) {
   rapidjson::Document doc;
   if (!json::parse_untrusted_object(stored_options_json, doc))
     return make_error(errc::internal, "stored session options are not a JSON object");
@@ -106,8 +105,8 @@ std::variant<turn_request, caf::error> with_stored_options(std::string_view stor
   // A placeholder prompt: the real one (and the images, already validated) are set below.
   doc.AddMember("prompt", "x", doc.GetAllocator());
   auto decoded = decode_turn_object(doc, policy);
-  if (auto* e = std::get_if<caf::error>(&decoded)) return std::move(*e);
-  auto& req = std::get<turn_request>(decoded);
+  if (!decoded) return std::move(decoded.error());
+  auto& req = *decoded;
   req.prompt = turn.prompt;
   req.images = turn.images;
   req.session_id = turn.session_id;
@@ -115,15 +114,15 @@ std::variant<turn_request, caf::error> with_stored_options(std::string_view stor
   return std::move(req);
 }
 
-std::variant<turn_spec_ptr, caf::error> make_turn_spec(
-    const turn_request& req, std::string options_json, const settings& cfg,
-    const tenant_workspace& ws, std::string_view tenant_id, int64_t agent_slot) {
+caf::expected<turn_spec_ptr> make_turn_spec(const turn_request& req, std::string options_json,
+                                            const settings& cfg, const tenant_workspace& ws,
+                                            std::string_view tenant_id, int64_t agent_slot) {
   uint32_t uid = agent_uid_of(cfg.sandbox, agent_slot);
   if (cfg.sandbox.strict && uid == 0)
     return make_error(errc::internal, "sandbox: the tenant has no uid in AGENT_UID_BASE/COUNT");
   auto resolved = resolve_paths(req, ws, tenant_id, uid);
-  if (auto* e = std::get_if<caf::error>(&resolved)) return std::move(*e);
-  auto& paths = std::get<resolved_paths>(resolved);
+  if (!resolved) return std::move(resolved.error());
+  auto& paths = *resolved;
   // TENANT_DISK_QUOTA: checked before each turn (nothing is deleted; the tenant frees space).
   if (auto quota = cfg.sandbox.disk_quota; quota > 0) {
     auto used =

@@ -7,14 +7,14 @@
 #include "actors/session_types.hpp"
 #include "config/settings.hpp"
 #include "transport/api/query_request.hpp"
-#include "transport/api/workspace.hpp"
+#include "transport/sandbox/workspace.hpp"
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace caa::api {
 
@@ -36,28 +36,23 @@ struct decoded_turn {
 
 /// Decodes a turn body of `route` (the path id `path_id` for resume). Errors: bad_request
 /// (unparsable JSON), validation (every bad field).
-std::variant<decoded_turn, caf::error> decode_turn_body(std::string_view body,
-                                                        const decode_policy& policy,
-                                                        turn_route route,
-                                                        std::string_view path_id = {});
+caf::expected<decoded_turn> decode_turn_body(std::string_view body, const decode_policy& policy,
+                                             turn_route route, std::string_view path_id = {});
 
 /// Re-decodes a session's stored `options_json` with the prompt and images of `turn`, so the
 /// process of a continued session is spawned with its original options. Errors: validation (a
 /// stored option the caller's policy no longer allows), internal (unreadable stored options).
-std::variant<turn_request, caf::error> with_stored_options(std::string_view stored_options_json,
-                                                           const turn_request& turn,
-                                                           const decode_policy& policy);
+caf::expected<turn_request> with_stored_options(std::string_view stored_options_json,
+                                                const turn_request& turn,
+                                                const decode_policy& policy);
 
 /// The `turn_spec` of `req`: its paths resolved beneath the tenant's workspace (refusals are
 /// field errors, 422), the driver configured from `cfg` (CLI path, tenant config/home/tmp
 /// directories, Anthropic key and base URL, bubblewrap on). Touches the disk: never call it on
 /// an I/O thread.
-std::variant<turn_spec_ptr, caf::error> make_turn_spec(const turn_request& req,
-                                                       std::string options_json,
-                                                       const settings& cfg,
-                                                       const tenant_workspace& ws,
-                                                       std::string_view tenant_id,
-                                                       int64_t agent_slot);
+caf::expected<turn_spec_ptr> make_turn_spec(const turn_request& req, std::string options_json,
+                                            const settings& cfg, const tenant_workspace& ws,
+                                            std::string_view tenant_id, int64_t agent_slot);
 
 /// The `new_session` of a first turn `spec` of `req` for `tenant_id`.
 new_session make_new_session(const turn_request& req, const turn_spec& spec, std::string tenant_id);

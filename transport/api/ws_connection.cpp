@@ -64,15 +64,15 @@ ws_connection::ws_connection(detail::session_api_ptr api, http::principal caller
 namespace {
 
 /// The type of a decoded frame (a frame that did not decode counts as a `ping`: general class).
-ws_frame_type type_of(const std::variant<ws_frame, caf::error>& decoded) {
-  auto* f = std::get_if<ws_frame>(&decoded);
-  return f != nullptr ? f->type : ws_frame_type::ping;
+ws_frame_type type_of(const caf::expected<ws_frame>& decoded) {
+  return decoded ? decoded->type : ws_frame_type::ping;
 }
 
 }  // namespace
 
 void ws_connection::on_message(std::string payload, bool binary) {
   auto decoded = decode_ws_frame(payload, binary);
+  auto type = type_of(decoded);  // read before the frame may move into the queue
   bool start = false;
   bool refused = false;
   {
@@ -86,23 +86,23 @@ void ws_connection::on_message(std::string payload, bool binary) {
     }
   }
   if (refused) {
-    send_error(http::with_retry_after(make_error(errc::rate_limited, "too many frames waiting"),
-                                      std::chrono::seconds{1}),
-               type_of(decoded), {});
+    send_error(caa::with_retry_after(make_error(errc::rate_limited, "too many frames waiting"),
+                                     std::chrono::seconds{1}),
+               type, {});
     return;
   }
   if (start) decide_next();
 }
 
 void ws_connection::decide_next() {
-  std::shared_ptr<std::variant<ws_frame, caf::error>> next;
+  std::shared_ptr<caf::expected<ws_frame>> next;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (closed_ || waiting_.empty()) {
       deciding_ = false;
       return;
     }
-    next = std::make_shared<std::variant<ws_frame, caf::error>>(std::move(waiting_.front()));
+    next = std::make_shared<caf::expected<ws_frame>>(std::move(waiting_.front()));
     waiting_.pop_front();
   }
   auto type = type_of(*next);
@@ -112,20 +112,20 @@ void ws_connection::decide_next() {
     if (d.allowed) {
       self->dispatch(std::move(*next));
     } else {
-      self->send_error(http::with_retry_after(make_error(errc::rate_limited),
-                                              std::chrono::duration<double>{d.retry_after_seconds}),
+      self->send_error(caa::with_retry_after(make_error(errc::rate_limited),
+                                             std::chrono::duration<double>{d.retry_after_seconds}),
                        type, {});
     }
     self->decide_next();
   });
 }
 
-void ws_connection::dispatch(std::variant<ws_frame, caf::error> decoded) {
-  if (auto* e = std::get_if<caf::error>(&decoded)) {
-    channel_->send(ws_error_frame(*e, {}, {}, correlation_id_));
+void ws_connection::dispatch(caf::expected<ws_frame> decoded) {
+  if (!decoded) {
+    channel_->send(ws_error_frame(decoded.error(), {}, {}, correlation_id_));
     return;
   }
-  auto& f = std::get<ws_frame>(decoded);
+  auto& f = *decoded;
   switch (f.type) {
     case ws_frame_type::ping:
       channel_->send(ws_pong_frame());
@@ -160,8 +160,9 @@ std::optional<std::string> ws_connection::target_of(const ws_frame& f) {
     std::lock_guard<std::mutex> guard{mtx_};
     if (!last_session_.empty()) return last_session_;
   }
-  send_error(http::validation_error({{"session_id", "is required: no session on this connection "
-                                                    "yet"}}),
+  send_error(caa::validation_error({{"session_id",
+                                     "is required: no session on this connection "
+                                     "yet"}}),
              f.type, {});
   return std::nullopt;
 }
@@ -187,7 +188,7 @@ std::shared_ptr<ws_event_sink> ws_connection::new_sink(const std::string& id, ui
   }
   if (old) old->close();
   if (!sink)
-    send_error(http::validation_error({{"session_id", "too many sessions on one connection"}}),
+    send_error(caa::validation_error({{"session_id", "too many sessions on one connection"}}),
                for_type, id);
   return sink;
 }
@@ -210,7 +211,9 @@ void ws_connection::on_interrupt(const ws_frame& f) {
   auto id = target_of(f);
   if (!id) return;
   auto self = shared_from_this();
-  auto fail = [self, id](caf::error e) { self->send_error(e, ws_frame_type::interrupt, *id); };
+  auto fail = [self, id](const caf::error& e) {
+    self->send_error(e, ws_frame_type::interrupt, *id);
+  };
   detail::find_session(
       *api_, tenant_id_, *id,
       [self, id, fail](session_actor actor) {
@@ -236,7 +239,7 @@ void ws_connection::on_subscribe(const ws_frame& f) {
         detail::replay_and_subscribe(self->api_, self->tenant_id_, id, std::move(sink), after,
                                      std::move(actor));
       },
-      [self, id](caf::error e) { self->send_error(e, ws_frame_type::subscribe, id); });
+      [self, id](const caf::error& e) { self->send_error(e, ws_frame_type::subscribe, id); });
 }
 
 }  // namespace caa::api

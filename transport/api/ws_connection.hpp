@@ -10,9 +10,9 @@
 // open. Closing the connection drops its subscriptions; it never interrupts a running turn.
 
 #include "actors/session_types.hpp"
+#include "transport/api/query_request.hpp"
 #include "transport/api/session_flow.hpp"
 #include "transport/api/ws_frames.hpp"
-#include "transport/api/query_request.hpp"
 #include "transport/http/ws_upgrade.hpp"
 
 #include <deque>
@@ -77,7 +77,7 @@ class ws_connection final : public http::ws_handler,
   /// Asks the limiter about the oldest waiting frame; then handles or refuses it, and goes on.
   void decide_next();
   /// Handles a frame that got its token.
-  void dispatch(std::variant<ws_frame, caf::error> decoded);
+  void dispatch(caf::expected<ws_frame> decoded);
   void on_prompt(ws_frame f);
   void start_turn(const ws_frame& f);
   void on_accepted(session_actor actor, const turn_accepted& acc);
@@ -106,8 +106,8 @@ class ws_connection final : public http::ws_handler,
   std::mutex mtx_;
   std::map<std::string, std::shared_ptr<ws_event_sink>> subscriptions_;
   std::string last_session_;
-  std::deque<std::variant<ws_frame, caf::error>> waiting_;  // frames before their decision
-  bool deciding_ = false;  // a decision is in flight (frames wait behind it)
+  std::deque<caf::expected<ws_frame>> waiting_;  // frames before their decision
+  bool deciding_ = false;                        // a decision is in flight (frames wait behind it)
   bool closed_ = false;
 };
 

@@ -19,7 +19,7 @@ using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 /// A validation error of one field.
 caf::error field_problem(std::string field, std::string message) {
-  return http::validation_error({{std::move(field), std::move(message)}});
+  return caa::validation_error({{std::move(field), std::move(message)}});
 }
 
 std::optional<ws_frame_type> frame_type_of(std::string_view name) {
@@ -50,7 +50,7 @@ std::optional<caf::error> read_envelope(const rapidjson::Document& doc, ws_frame
   } else if (out.type == ws_frame_type::ping) {
     r.reject_unknown({"type"});
   }
-  if (!r.ok()) return http::validation_error(r.take_errors());
+  if (!r.ok()) return caa::validation_error(r.take_errors());
   return std::nullopt;
 }
 
@@ -64,8 +64,8 @@ void write_details(writer& w, const caf::error& e, errc code, std::string_view c
     w.EndObject();
     return;
   }
-  auto fields = http::fields_of(e);
-  auto retry = http::retry_after_of(e);
+  auto fields = caa::fields_of(e);
+  auto retry = caa::retry_after_of(e);
   if (fields.empty() && !retry) return;
   w.Key("details");
   w.StartObject();
@@ -114,7 +114,7 @@ std::string_view to_string(ws_frame_type x) noexcept {
   return "ping";
 }
 
-std::variant<ws_frame, caf::error> decode_ws_frame(std::string_view text, bool binary) {
+caf::expected<ws_frame> decode_ws_frame(std::string_view text, bool binary) {
   if (binary) return field_problem("frame", "must be a text frame holding a JSON object");
   auto doc = std::make_shared<rapidjson::Document>();
   std::string why;
@@ -125,8 +125,9 @@ std::variant<ws_frame, caf::error> decode_ws_frame(std::string_view text, bool b
     return field_problem("type", "is required: a string");
   auto kind = frame_type_of({type->value.GetString(), type->value.GetStringLength()});
   if (!kind)
-    return field_problem("type", "must be one of prompt, interrupt, answer, control, subscribe, "
-                                 "ping");
+    return field_problem("type",
+                         "must be one of prompt, interrupt, answer, control, subscribe, "
+                         "ping");
   ws_frame out;
   out.type = *kind;
   if (out.type == ws_frame_type::prompt) {

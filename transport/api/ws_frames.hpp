@@ -13,13 +13,13 @@
 #include <rapidjson/document.h>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace caa::api {
 
@@ -33,16 +33,16 @@ std::string_view to_string(ws_frame_type x) noexcept;
 /// answer or control are decoded by their own decoders (they need the caller's policy).
 struct ws_frame {
   ws_frame_type type = ws_frame_type::ping;
-  std::optional<std::string> session_id;  ///< lower-case UUID, when given
-  uint64_t after = 0;                     ///< subscribe: replay events after this id
-  std::string turn_body;                  ///< prompt: the frame without `type` (compact JSON)
+  std::optional<std::string> session_id;     ///< lower-case UUID, when given
+  uint64_t after = 0;                        ///< subscribe: replay events after this id
+  std::string turn_body;                     ///< prompt: the frame without `type` (compact JSON)
   std::shared_ptr<rapidjson::Document> doc;  ///< answer, control: the parsed frame
 };
 
 /// Decodes one client message. Every problem is an `errc::validation` error listing the fields
 /// (`frame` for a binary message or a text that is not one JSON object, `type`, `session_id`,
 /// `after`, unknown members of the envelope-only frames).
-std::variant<ws_frame, caf::error> decode_ws_frame(std::string_view text, bool binary);
+caf::expected<ws_frame> decode_ws_frame(std::string_view text, bool binary);
 
 /// The frame of event `seq` named `name` of session `session_id` with JSON object `data`.
 std::string ws_event_frame(std::string_view session_id, uint64_t seq, std::string_view name,

@@ -9,17 +9,17 @@ namespace caa::api {
 
 void ws_connection::on_answer(const ws_frame& f) {
   auto decoded = decode_answer(*f.doc, {"type", "session_id"});
-  if (auto* e = std::get_if<caf::error>(&decoded)) {
-    send_error(*e, ws_frame_type::answer, f.session_id.value_or(""));
+  if (!decoded) {
+    send_error(decoded.error(), ws_frame_type::answer, f.session_id.value_or(""));
     return;
   }
   auto id = target_of(f);
   if (!id) return;
   auto self = shared_from_this();
   detail::answer_session(
-      api_, tenant_id_, *id, std::get<pending_answer>(std::move(decoded)),
+      api_, tenant_id_, *id, std::move(*decoded),
       [self, id] { self->send_ack(ws_frame_type::answer, *id); },
-      [self, id](caf::error e) { self->send_error(e, ws_frame_type::answer, *id); });
+      [self, id](const caf::error& e) { self->send_error(e, ws_frame_type::answer, *id); });
 }
 
 void ws_connection::on_control(const ws_frame& f) {
@@ -33,24 +33,24 @@ void ws_connection::on_control(const ws_frame& f) {
   if (has_mode == has_model)
     r.add_error("permission_mode", "exactly one of permission_mode and model is required");
   if (!r.ok()) {
-    send_error(http::validation_error(r.take_errors()), ws_frame_type::control,
+    send_error(caa::validation_error(r.take_errors()), ws_frame_type::control,
                f.session_id.value_or(""));
     return;
   }
-  auto decoded = has_mode ? decode_control("permission_mode", &mode->value, policy_,
-                                           "permission_mode")
-                          : decode_control("model", &model->value, policy_, "model");
-  if (auto* e = std::get_if<caf::error>(&decoded)) {
-    send_error(*e, ws_frame_type::control, f.session_id.value_or(""));
+  auto decoded = has_mode
+                     ? decode_control("permission_mode", &mode->value, policy_, "permission_mode")
+                     : decode_control("model", &model->value, policy_, "model");
+  if (!decoded) {
+    send_error(decoded.error(), ws_frame_type::control, f.session_id.value_or(""));
     return;
   }
   auto id = target_of(f);
   if (!id) return;
   auto self = shared_from_this();
   detail::control_session(
-      api_, tenant_id_, *id, std::get<live_control>(std::move(decoded)),
-      [self, id](std::string) { self->send_ack(ws_frame_type::control, *id); },
-      [self, id](caf::error e) { self->send_error(e, ws_frame_type::control, *id); });
+      api_, tenant_id_, *id, std::move(*decoded),
+      [self, id](const std::string&) { self->send_ack(ws_frame_type::control, *id); },
+      [self, id](const caf::error& e) { self->send_error(e, ws_frame_type::control, *id); });
 }
 
 }  // namespace caa::api

@@ -16,8 +16,9 @@ class ws_api_endpoint final : public http::ws_endpoint {
   ws_api_endpoint(session_api_ptr api, std::shared_ptr<ws_ticket_store> tickets)
       : api_(std::move(api)), tickets_(std::move(tickets)) {}
 
-  void redeem_ticket(std::string ticket,
-                     std::function<void(std::optional<http::principal>, caf::error)> done) override {
+  void redeem_ticket(
+      std::string ticket,
+      std::function<void(std::optional<http::principal>, caf::error)> done) override {
     if (auto p = tickets_->redeem(ticket))
       done(std::move(p), caf::error{});
     else
@@ -33,8 +34,7 @@ class ws_api_endpoint final : public http::ws_endpoint {
                                                 std::move(channel), limiter);
     if (api_->ctx.watch_connection)
       api_->ctx.watch_connection(req->caller->key_id(), conn, [weak] {
-        if (auto c = weak.lock())
-          c->close(ws_close_key_revoked, "the key was revoked");
+        if (auto c = weak.lock()) c->close(ws_close_key_revoked, "the key was revoked");
       });
     return conn;
   }
@@ -44,12 +44,13 @@ class ws_api_endpoint final : public http::ws_endpoint {
   std::shared_ptr<ws_ticket_store> tickets_;
 };
 
-http::handler ticket_handler(std::shared_ptr<ws_ticket_store> tickets) {
-  return [tickets](std::shared_ptr<http::request> req, std::shared_ptr<http::responder> res) {
+http::handler ticket_handler(const std::shared_ptr<ws_ticket_store>& tickets) {
+  return [tickets](const std::shared_ptr<http::request>& req,
+                   const std::shared_ptr<http::responder>& res) {
     auto ticket = tickets->issue(*req->caller);
     if (!ticket) {
-      res->fail(http::with_retry_after(make_error(errc::unavailable, "ticket store full"),
-                                       std::chrono::seconds{1}));
+      res->fail(caa::with_retry_after(make_error(errc::unavailable, "ticket store full"),
+                                      std::chrono::seconds{1}));
       return;
     }
     auto ttl = std::chrono::duration<double>(tickets->ttl()).count();
@@ -67,7 +68,8 @@ http::handler ticket_handler(std::shared_ptr<ws_ticket_store> tickets) {
 void add_ws_routes(http::router& r, const session_api_ptr& api) {
   using http::route_class;
   using http::route_policy;
-  auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(api->ctx.cfg->http.ws_ticket_ttl);
+  auto ttl =
+      std::chrono::duration_cast<std::chrono::milliseconds>(api->ctx.cfg->http.ws_ticket_ttl);
   auto tickets = std::make_shared<ws_ticket_store>(ttl);
   auto endpoint = std::make_shared<ws_api_endpoint>(api, tickets);
   r.add("GET", "/api/v1/ws", route_policy::requires_agent, route_class::general,

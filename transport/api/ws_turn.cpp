@@ -1,7 +1,8 @@
 // The `prompt` frame: the turn flow of `POST /api/v1/query` over a WebSocket.
-//   (rate limited with every frame: the key's query bucket) -> decode the turn fields -> find the session (or create
-//   one) -> its spawn options (stored ones when the frame carries none) -> turn_spec -> run ->
-//   on turn_accepted: ack {session_id}, then the session's events on this connection.
+//   (rate limited with every frame: the key's query bucket) -> decode the turn fields -> find the
+//   session (or create one) -> its spawn options (stored ones when the frame carries none) ->
+//   turn_spec -> run -> on turn_accepted: ack {session_id}, then the session's events on this
+//   connection.
 // Every failure before the turn is accepted is one error frame; nothing has started then.
 
 #include "transport/api/turn_builder.hpp"
@@ -28,11 +29,11 @@ turn_spec_ptr build_spec(const turn_ptr& t, const turn_request& req, std::string
   auto& ctx = t->api->ctx;
   auto spec = make_turn_spec(req, std::move(options_json), *ctx.cfg, *ctx.workspace, t->tenant_id,
                              t->policy.agent_slot);
-  if (auto* e = std::get_if<caf::error>(&spec)) {
-    t->fail(std::move(*e));
+  if (!spec) {
+    t->fail(std::move(spec.error()));
     return nullptr;
   }
-  return std::get<turn_spec_ptr>(std::move(spec));
+  return std::move(*spec);
 }
 
 }  // namespace
@@ -45,8 +46,8 @@ void ws_connection::on_prompt(ws_frame f) {
 
 void ws_connection::start_turn(const ws_frame& f) {
   auto decoded = decode_turn_body(f.turn_body, policy_, turn_route::query);
-  if (auto* e = std::get_if<caf::error>(&decoded)) {
-    send_error(*e, ws_frame_type::prompt, {});
+  if (!decoded) {
+    send_error(decoded.error(), ws_frame_type::prompt, {});
     return;
   }
   auto t = std::make_shared<ws_turn>();
@@ -54,40 +55,41 @@ void ws_connection::start_turn(const ws_frame& f) {
   t->api = api_;
   t->tenant_id = tenant_id_;
   t->policy = policy_;
-  t->turn = std::get<decoded_turn>(std::move(decoded));
+  t->turn = std::move(*decoded);
   auto target = t->turn.req.session_id;
-  t->fail = [conn = t->conn, sid = target.value_or("")](caf::error e) {
+  t->fail = [conn = t->conn, sid = target.value_or("")](const caf::error& e) {
     conn->send_error(e, ws_frame_type::prompt, sid);
   };
-  auto run = [t](session_actor actor, turn_spec_ptr spec) {
+  auto run = [t](const session_actor& actor, turn_spec_ptr spec) {
     detail::run_turn(
         *t->api, actor, std::move(spec),
-        [t, actor](turn_accepted acc) { t->conn->on_accepted(actor, acc); }, t->fail);
+        [t, actor](const turn_accepted& acc) { t->conn->on_accepted(actor, acc); }, t->fail);
   };
   if (!target) {
     auto spec = build_spec(t, t->turn.req, t->turn.options_json);
     if (!spec) return;
     detail::create_session(
         *api_, make_new_session(t->turn.req, *spec, tenant_id_), spec,
-        [run, spec](std::string, session_actor actor) { run(std::move(actor), spec); }, t->fail);
+        [run, spec](const std::string&, session_actor actor) { run(std::move(actor), spec); },
+        t->fail);
     return;
   }
   detail::find_session(
       *api_, tenant_id_, *target,
-      [t, run, target](session_actor actor) {
+      [t, run, target](const session_actor& actor) {
         auto go = [t, run, actor](const std::string* stored, std::string options_json) {
           auto req = t->turn.req;
           if (stored != nullptr && !t->turn.has_spawn_options) {
             auto merged = with_stored_options(*stored, t->turn.req, t->policy);
-            if (auto* e = std::get_if<caf::error>(&merged)) return t->fail(std::move(*e));
-            req = std::get<turn_request>(std::move(merged));
+            if (!merged) return t->fail(std::move(merged.error()));
+            req = std::move(*merged);
           }
           if (auto spec = build_spec(t, req, std::move(options_json))) run(actor, std::move(spec));
         };
         if (t->turn.has_spawn_options) return go(nullptr, t->turn.options_json);
         t->api->sessions.get(
             t->tenant_id, *target,
-            [go](storage::session_record rec) { go(&rec.options_json, rec.options_json); },
+            [go](const storage::session_record& rec) { go(&rec.options_json, rec.options_json); },
             t->fail);
       },
       t->fail);

@@ -111,7 +111,12 @@ std::vector<std::string> build_env(const query_options& opts, const driver_confi
     set("IS_SANDBOX", "1");  // the CLI refuses bypass as root without it; the caller decided
   std::vector<std::string> out;
   out.reserve(vars.size());
-  for (auto& [name, value] : vars) out.push_back(name + "=" + value);
+  for (auto& [name, value] : vars) {
+    std::string entry;
+    entry.reserve(name.size() + 1 + value.size());
+    entry.append(name).append(1, '=').append(value);
+    out.push_back(std::move(entry));
+  }
   return out;
 }
 

@@ -32,12 +32,12 @@ class process_resources {
 
 /// How one spawn is confined by the agent sandbox (`enabled` false: the legacy wrapper).
 struct sandbox_plan {
-  bool enabled = false;                ///< drop to `uid`/`gid`, then bwrap with `bwrap_args`
-  uint32_t uid = 0;                    ///< the tenant's unprivileged host uid
-  uint32_t gid = 0;                    ///< its gid (no supplementary groups)
+  bool enabled = false;                 ///< drop to `uid`/`gid`, then bwrap with `bwrap_args`
+  uint32_t uid = 0;                     ///< the tenant's unprivileged host uid
+  uint32_t gid = 0;                     ///< its gid (no supplementary groups)
   std::vector<std::string> bwrap_args;  ///< namespaces and file system, before `--chdir`
-  std::vector<int> cgroup_fds;         ///< `cgroup.procs` fds the child joins (writes "0")
-  uint64_t file_size_limit = 0;        ///< RLIMIT_FSIZE of the tree (0: none)
+  std::vector<int> cgroup_fds;          ///< `cgroup.procs` fds the child joins (writes "0")
+  uint64_t file_size_limit = 0;         ///< RLIMIT_FSIZE of the tree (0: none)
   std::shared_ptr<process_resources> resources;  ///< released when the process is reaped
 };
 
@@ -56,7 +56,7 @@ struct driver_config {
   /// tenant's root), and `hidden_dir` (WORKSPACE_ROOT: every other tenant) is replaced by an
   /// empty tmpfs. Empty: the whole file system stays writable (process containment only).
   std::string writable_dir;
-  std::string hidden_dir;  ///< see `writable_dir`
+  std::string hidden_dir;                     ///< see `writable_dir`
   std::string bwrap_path = "/usr/bin/bwrap";  ///< the bubblewrap binary
   std::string path_env{default_path};         ///< PATH of the CLI
   std::size_t max_line_bytes = 64u << 20;     ///< longest stdout line accepted

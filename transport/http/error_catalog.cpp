@@ -13,9 +13,6 @@ namespace caa::http {
 
 namespace {
 
-constexpr caf::atom_value fields_tag = caf::atom("fields");
-constexpr caf::atom_value retry_tag = caf::atom("retry");
-
 constexpr catalog_entry internal_entry{500, "INTERNAL_ERROR", "An internal error occurred."};
 
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -54,13 +51,6 @@ std::string correlation_details(std::string_view correlation_id) {
   w.String(correlation_id.data(), static_cast<rapidjson::SizeType>(correlation_id.size()));
   w.EndObject();
   return buf.GetString();
-}
-
-/// Calls `f(tag, index_after_tag)` for every atom tag in `msg`.
-template <class F>
-void for_each_tag(const caf::message& msg, F f) {
-  for (size_t i = 0; i < msg.size(); ++i)
-    if (msg.match_element<caf::atom_value>(i)) f(msg.get_as<caf::atom_value>(i), i + 1);
 }
 
 }  // namespace
@@ -132,8 +122,7 @@ const catalog_entry& catalog_of(errc x) noexcept {
     case errc::capacity_exhausted:
       return capacity_exhausted;
     case errc::unavailable:
-      return unavailable;
-    case errc::timeout:
+    case errc::timeout:  // an internal deadline is the same 503 to a client
       return unavailable;
     case errc::agent_error:
       return agent_error;
@@ -144,7 +133,6 @@ const catalog_entry& catalog_of(errc x) noexcept {
     case errc::too_many_connections:
       return too_many_connections;
     case errc::none:
-      return internal_entry;
     case errc::internal:
       return internal_entry;
   }
@@ -167,54 +155,6 @@ const catalog_entry& catalog_of(edge_condition x) noexcept {
       return headers_too_large;
   }
   return internal_entry;
-}
-
-caf::error validation_error(std::vector<field_error> fields) {
-  caf::message_builder mb;
-  mb.append(fields_tag);
-  for (auto& f : fields) {
-    mb.append(std::move(f.field));
-    mb.append(std::move(f.message));
-  }
-  return caf::error{static_cast<uint8_t>(errc::validation), errc_category, mb.to_message()};
-}
-
-caf::error with_retry_after(caf::error e, std::chrono::duration<double> seconds) {
-  if (!e) return e;
-  auto hint = caf::make_message(retry_tag, retry_after_seconds(seconds.count()));
-  return caf::error{e.code(), e.category(), caf::message::concat(e.context(), hint)};
-}
-
-std::vector<field_error> fields_of(const caf::error& e) {
-  std::vector<field_error> out;
-  if (errc_of(e) != errc::validation) return out;
-  const auto& ctx = e.context();
-  for_each_tag(ctx, [&](caf::atom_value tag, size_t i) {
-    if (tag != fields_tag) return;
-    for (; i + 1 < ctx.size(); i += 2) {
-      if (!ctx.match_element<std::string>(i) || !ctx.match_element<std::string>(i + 1)) break;
-      out.push_back({ctx.get_as<std::string>(i), ctx.get_as<std::string>(i + 1)});
-    }
-  });
-  return out;
-}
-
-std::optional<uint32_t> retry_after_of(const caf::error& e) {
-  std::optional<uint32_t> out;
-  if (!e) return out;  // no error has no context at all
-  const auto& ctx = e.context();
-  for_each_tag(ctx, [&](caf::atom_value tag, size_t i) {
-    if (tag == retry_tag && i < ctx.size() && ctx.match_element<uint32_t>(i))
-      out = ctx.get_as<uint32_t>(i);
-  });
-  return out;
-}
-
-uint32_t retry_after_seconds(double seconds) noexcept {
-  constexpr double one_day = 86400;
-  if (!(seconds > 1))  // also catches NaN
-    return 1;
-  return static_cast<uint32_t>(std::ceil(std::min(seconds, one_day)));
 }
 
 std::string error_envelope(const catalog_entry& entry, std::string_view details_json) {

@@ -4,17 +4,14 @@
 // public code and one fixed public message. The one error envelope is built here:
 //   {"error":{"code":"SESSION_NOT_FOUND","message":"...","details":{...}}}
 //
-// Public detail travels inside the `caf::error` context as tagged elements, so it survives actor
-// messages (and the network: only built-in types are used):
-//   * `validation_error(fields)` makes an `errc::validation` error whose context is
-//     (atom "fields", field_1, message_1, field_2, message_2, ...). The envelope lists them under
-//     `details.errors`; field names and messages must be fixed texts chosen by the handler.
-//   * `with_retry_after(e, seconds)` appends (atom "retry", uint32 seconds) to any error: the
-//     response then carries `Retry-After`. 429 and 503 responses and SESSION_LOCKED always carry
-//     it (1 s when no hint was given).
-// Any other context (e.g. the string of `make_error(x, "...")`) is internal: logged, never sent.
+// Public detail (the fields of a validation error, a retry-after hint) travels inside the
+// `caf::error` context, made and read by `config/error_values.hpp`: the envelope lists the fields
+// under `details.errors`; 429 and 503 responses and SESSION_LOCKED always carry `Retry-After`
+// (1 s when no hint was given). Any other context (e.g. the string of `make_error(x, "...")`) is
+// internal: logged, never sent.
 
 #include "config/errc.hpp"
+#include "config/error_values.hpp"
 #include "transport/http/types.hpp"
 
 #include <chrono>
@@ -25,14 +22,6 @@
 #include <vector>
 
 namespace caa::http {
-
-/// One invalid request field, as listed in `details.errors` of a 422.
-struct field_error {
-  std::string field;    ///< e.g. "max_turns", "id"
-  std::string message;  ///< fixed text, e.g. "must be between 1 and 1000"
-
-  friend bool operator==(const field_error&, const field_error&) = default;
-};
 
 /// What a client sees of one error condition.
 struct catalog_entry {
@@ -53,21 +42,6 @@ const catalog_entry& catalog_of(errc x) noexcept;
 
 /// The catalogue row of an edge-only condition.
 const catalog_entry& catalog_of(edge_condition x) noexcept;
-
-/// Makes a 422 VALIDATION_ERROR listing every bad field.
-caf::error validation_error(std::vector<field_error> fields);
-
-/// Returns `e` with a retry-after hint of `seconds` (rounded up, at least 1) appended.
-caf::error with_retry_after(caf::error e, std::chrono::duration<double> seconds);
-
-/// The field list of a validation error made by `validation_error` (empty otherwise).
-std::vector<field_error> fields_of(const caf::error& e);
-
-/// The retry-after hint of `e` in whole seconds, if it carries one.
-std::optional<uint32_t> retry_after_of(const caf::error& e);
-
-/// Seconds for a `Retry-After` header: ceil(`seconds`), at least 1, capped at one day.
-uint32_t retry_after_seconds(double seconds) noexcept;
 
 /// Builds the error response for `e`: status, envelope, and `Retry-After` when applicable.
 /// A 500 carries only `details.correlation_id`.

@@ -139,7 +139,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   // Authentication, rate limit, body, handler (http_session_stages.cpp).
   void do_authenticate();
-  void on_authenticated(uint64_t seq, std::optional<principal> p, caf::error err);
+  void on_authenticated(uint64_t seq, std::optional<principal> p, const caf::error& err);
   void do_rate_limit();
   void on_rate_decided(uint64_t seq, rate_decision d);
   void check_params();
@@ -157,7 +157,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   bool hand_over(const ws_route& route, const std::shared_ptr<request>& req);
 
   // Writing and streaming (http_session_write.cpp).
-  void send_response(response r, bool add_cors = true);
+  void send_response(const response& r, bool add_cors = true);
   void send_error(const caf::error& e);
   void send_edge_error(edge_condition x);
   void reject(const caf::error& e);
@@ -167,7 +167,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t n);
   void finish_exchange();
-  void start_stream(response head, std::shared_ptr<bounded_sink> sink,
+  void start_stream(const response& head, std::shared_ptr<bounded_sink> sink,
                     std::shared_ptr<stream_transport> link);
   void end_stream_writes();
   void do_ping();

@@ -79,10 +79,11 @@ void http_session::do_authenticate() {
       ctx_->throttle->blocked(ex_.client_ip, std::chrono::steady_clock::now(), retry_after) &&
       (key.empty() || !ctx_->auth.vouched(key)))
     return send_error(with_retry_after(
-      make_error(errc::rate_limited, "too many failed authentications from this address"),
-      std::chrono::duration<double>{retry_after}));
+        make_error(errc::rate_limited, "too many failed authentications from this address"),
+        std::chrono::duration<double>{retry_after}));
   if (key.empty() && upgrade_route()) return do_authenticate_ticket();
-  if (key.empty()) return fail_authentication(make_error(errc::unauthenticated, "no key presented"));
+  if (key.empty())
+    return fail_authentication(make_error(errc::unauthenticated, "no key presented"));
   phase_ = phase::stages;
   arm_deadline(to_steady(ctx_->settings.request_timeout));
   auto cb = [weak = weak_from_this(), seq = ex_.seq, exec = socket_.get_executor()](
@@ -98,7 +99,8 @@ void http_session::do_authenticate() {
   }
 }
 
-void http_session::on_authenticated(uint64_t seq, std::optional<principal> p, caf::error err) {
+void http_session::on_authenticated(uint64_t seq, std::optional<principal> p,
+                                    const caf::error& err) {
   if (seq != ex_.seq || phase_ != phase::stages)
     return;  // too late: the stage deadline answered already
   if (err) return fail_authentication(err);

@@ -47,7 +47,7 @@ void http_session::add_handler_headers(header_list& out, const header_list& from
   }
 }
 
-void http_session::send_response(response r, bool add_cors) {
+void http_session::send_response(const response& r, bool add_cors) {
   if (phase_ == phase::closed) return;
   ++deadline_gen_;
   deadline_.cancel();
@@ -171,7 +171,7 @@ void http_session::post_stream_abort(uint64_t seq) {
   });
 }
 
-void http_session::start_stream(response head, std::shared_ptr<bounded_sink> sink,
+void http_session::start_stream(const response& head, std::shared_ptr<bounded_sink> sink,
                                 std::shared_ptr<stream_transport> link) {
   ++deadline_gen_;
   deadline_.cancel();

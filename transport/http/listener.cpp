@@ -109,15 +109,13 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   boost::system::error_code peer_ec;
   auto peer = socket.remote_endpoint(peer_ec);
   std::string address = peer_ec ? std::string{} : peer.address().to_string();
-  if (!address.empty() && ctx_->proxies.contains(address))
-    address.clear();
+  if (!address.empty() && ctx_->proxies.contains(address)) address.clear();
   bool over = false;
   if (!address.empty()) {
     std::lock_guard<std::mutex> guard{gauge_->mtx};
     auto& n = gauge_->per_address[address];
     over = n >= ctx_->settings.max_connections_per_ip;
-    if (!over)
-      ++n;
+    if (!over) ++n;
   }
   if (over) {
     refuse(socket, with_retry_after(make_error(errc::too_many_connections, "per address"),

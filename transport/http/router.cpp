@@ -1,5 +1,7 @@
 #include "transport/http/router.hpp"
 
+#include "config/uuid.hpp"
+
 #include "transport/http/uri.hpp"
 
 #include <algorithm>
@@ -124,15 +126,6 @@ bool is_method_name(std::string_view m) {
 
 }  // namespace
 
-bool is_uuid(std::string_view x) noexcept {
-  if (x.size() != 36) return false;
-  for (size_t i = 0; i < x.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? x[i] != '-' : !std::isxdigit(static_cast<unsigned char>(x[i]))) return false;
-  }
-  return true;
-}
-
 /// All routes sharing one template.
 struct router::path_entry {
   std::string path_template;
@@ -157,9 +150,12 @@ void router::add(std::string method, std::string path_template, route_policy pol
     bad_template(path_template, "ambiguous with '" + i->path_template + "'");
   if (i == paths_.end())
     i = paths_.insert(paths_.end(), path_entry{path_template, std::move(segments), {}});
-  for (const auto& [info, _] : i->methods)
-    if (info.method == method)
-      throw std::invalid_argument("duplicate route " + method + " " + path_template);
+  for (const auto& [info, _] : i->methods) {
+    if (info.method != method) continue;
+    std::string what = "duplicate route ";
+    what.append(method).append(1, ' ').append(path_template);
+    throw std::invalid_argument(what);
+  }
   i->methods.emplace_back(route_info{std::move(method), std::move(path_template), policy, cls},
                           std::move(h));
 }
@@ -190,7 +186,7 @@ route_match router::match(std::string_view method, std::string_view raw_path) co
   for (size_t i = 0; i < best->segments.size(); ++i) {
     const auto& seg = best->segments[i];
     auto value = (*path)[i];
-    if (seg.kind == segment::uuid && !is_uuid(value))
+    if (seg.kind == segment::uuid && !caa::is_uuid(value))
       out.errors.push_back({seg.text, "must be a UUID (8-4-4-4-12 hexadecimal digits)"});
     if (seg.kind == segment::uuid)
       std::transform(value.begin(), value.end(), value.begin(),

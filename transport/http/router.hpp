@@ -53,9 +53,6 @@ struct route_match {
   std::vector<field_error> errors;            ///< one per invalid parameter
 };
 
-/// Whether `x` is a canonical 8-4-4-4-12 hex UUID (either case).
-bool is_uuid(std::string_view x) noexcept;
-
 /// Maps (method, path) to a handler. Built once at start-up, then read concurrently.
 class router {
  public:

@@ -15,14 +15,14 @@
 namespace caa::http {
 
 struct server::impl {
-  impl(http_settings s, router r, authenticator& a, rate_limiter& l, edge_options o)
+  impl(const http_settings& s, router r, authenticator& a, rate_limiter& l, edge_options o)
       : ioc(static_cast<int>(std::max(1u, s.io_threads))),
-        ctx(std::make_shared<edge_context>(edge_context{
-          s, std::move(r), a, l, cors_policy{s.cors_origins}, trusted_proxies{s.trusted_proxies},
-          o,
-          o.auth_failures_per_minute > 0
-            ? std::make_shared<auth_throttle>(o.auth_failures_per_minute)
-            : nullptr})) {}
+        ctx(std::make_shared<edge_context>(
+            edge_context{s, std::move(r), a, l, cors_policy{s.cors_origins},
+                         trusted_proxies{s.trusted_proxies}, o,
+                         o.auth_failures_per_minute > 0
+                             ? std::make_shared<auth_throttle>(o.auth_failures_per_minute)
+                             : nullptr})) {}
 
   /// Runs the io_context on this thread until it is stopped.
   void run_io() {

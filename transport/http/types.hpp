@@ -36,11 +36,15 @@ class auth_passkey {
 
 /// An authenticated caller. Only the auth module can construct one (it needs an `auth_passkey`).
 class principal {
-public:
+ public:
   principal(auth_passkey, std::string tenant_id, std::string tenant_name, std::string key_id,
             bool agent, bool admin, int64_t agent_slot = -1)
-    : tenant_id_(std::move(tenant_id)), tenant_name_(std::move(tenant_name)),
-      key_id_(std::move(key_id)), agent_(agent), admin_(admin), agent_slot_(agent_slot) {}
+      : tenant_id_(std::move(tenant_id)),
+        tenant_name_(std::move(tenant_name)),
+        key_id_(std::move(key_id)),
+        agent_(agent),
+        admin_(admin),
+        agent_slot_(agent_slot) {}
 
   /// The tenant's UUID.
   const std::string& tenant_id() const noexcept { return tenant_id_; }
@@ -53,7 +57,7 @@ public:
   /// The tenant's slot in the agent sandbox's uid range (-1: unknown).
   int64_t agent_slot() const noexcept { return agent_slot_; }
 
-private:
+ private:
   std::string tenant_id_;
   std::string tenant_name_;
   std::string key_id_;
@@ -77,11 +81,11 @@ struct request {
   std::string query;                           ///< raw query string (never logged)
   std::string route_template;                  ///< e.g. "/api/v1/sessions/{id}"
   std::map<std::string, std::string> params;   ///< path parameters, already validated
-  std::map<std::string, std::string> headers;   ///< lower-cased names; auth headers removed
+  std::map<std::string, std::string> headers;  ///< lower-cased names; auth headers removed
   std::string body;
   std::string correlation_id;
   std::string client_ip;
-  std::optional<principal> caller;             ///< set unless the route is public
+  std::optional<principal> caller;  ///< set unless the route is public
   /// The `Authorization: Bearer` credential, kept only on public routes for one that has its own
   /// token (`/metrics` with METRICS_TOKEN); a `secret`, so never logged.
   std::optional<secret> bearer;
@@ -95,7 +99,7 @@ struct request {
 
 /// A server-sent-events (or other streamed) response body. Thread-safe; bounded.
 class stream_sink {
-public:
+ public:
   virtual ~stream_sink() = default;
   /// Queues `chunk` for writing. Returns false when the client is gone or the queue is over its
   /// byte budget (the connection is then closed: the client reconnects and replays).
@@ -106,6 +110,8 @@ public:
   virtual bool writable() const { return open(); }
   /// Calls `f` once, on any thread, when the stream is writable again or has ended (at once
   /// when it is writable or ended now). Never called with a lock of the sink held.
+  // By value: implementations keep `f` until there is room.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void when_writable(std::function<void()> f) { f(); }
   /// Ends the stream after the queued chunks are written.
   virtual void close() = 0;
@@ -118,16 +124,16 @@ public:
 /// The handle a handler uses to answer. Exactly one of `send` or `stream` may be called,
 /// once; from any thread (the edge posts back to the connection's strand).
 class responder {
-public:
+ public:
   virtual ~responder() = default;
   /// Sends a complete response.
   virtual void send(response r) = 0;
   /// Sends an error through the one error envelope.
   virtual void fail(caf::error e) = 0;
   /// Starts a streamed response with `status`, `content_type` and extra `headers`.
-  virtual std::shared_ptr<stream_sink>
-  stream(unsigned status, std::string content_type,
-         std::vector<std::pair<std::string, std::string>> headers) = 0;
+  virtual std::shared_ptr<stream_sink> stream(
+      unsigned status, std::string content_type,
+      std::vector<std::pair<std::string, std::string>> headers) = 0;
 };
 
 /// A route handler. It must not block: it answers later through `res`.
@@ -141,7 +147,7 @@ struct rate_decision {
 
 /// The authentication stage. Implemented by the auth module; asynchronous, never blocks.
 class authenticator {
-public:
+ public:
   virtual ~authenticator() = default;
   /// Resolves `presented_key` (from `X-API-Key` or `Authorization: Bearer`) and calls `done`
   /// exactly once, on any thread, with the principal or an error (`errc::unauthenticated`,
@@ -155,7 +161,7 @@ public:
 
 /// The rate-limit stage, per key and route class. Asynchronous; never fails a request.
 class rate_limiter {
-public:
+ public:
   virtual ~rate_limiter() = default;
   /// Takes one token of `cls` for `p` and calls `done` exactly once, on any thread.
   virtual void acquire(const principal& p, route_class cls,

@@ -10,7 +10,8 @@
 
 namespace caa::http {
 
-void ws_route::operator()(std::shared_ptr<request>, std::shared_ptr<responder> res) const {
+void ws_route::operator()(const std::shared_ptr<request>&,
+                          const std::shared_ptr<responder>& res) const {
   res->fail(make_error(errc::bad_request, "not a websocket upgrade"));
 }
 

@@ -141,9 +141,8 @@ void ws_session::run() {
           res.set(bhttp::field::server, "claude-agent-api");
           res.set("X-Correlation-ID", cid);
         }));
-    self->ws_.async_accept(self->upgrade_, [self](boost::system::error_code ec) {
-      self->on_accept(ec);
-    });
+    self->ws_.async_accept(self->upgrade_,
+                           [self](boost::system::error_code ec) { self->on_accept(ec); });
   });
 }
 
@@ -161,8 +160,9 @@ void ws_session::on_accept(boost::system::error_code ec) {
 
 void ws_session::do_read() {
   if (closed_) return;
-  ws_.async_read(buffer_, [self = shared_from_this()](boost::system::error_code ec,
-                                                      std::size_t n) { self->on_read(ec, n); });
+  ws_.async_read(buffer_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    self->on_read(ec, n);
+  });
 }
 
 void ws_session::on_read(boost::system::error_code ec, std::size_t) {
@@ -227,13 +227,13 @@ void ws_session::on_write(boost::system::error_code ec, std::size_t) {
   do_write();
 }
 
-void ws_session::start_close(uint16_t code, std::string reason) {
+void ws_session::start_close(uint16_t code, const std::string& reason) {
   if (closing_ || closed_) return;
   closing_ = true;
   link_->ended();
   close_reason_.code = code;
   close_reason_.reason = reason.substr(0, 120);  // a close frame holds at most 123 bytes
-  while (out_.size() > (writing_ ? 1u : 0u)) {  // unwritten messages are dropped
+  while (out_.size() > (writing_ ? 1u : 0u)) {   // unwritten messages are dropped
     link_->written(out_.back().size());
     out_.pop_back();
   }
@@ -250,9 +250,8 @@ void ws_session::start_close(uint16_t code, std::string reason) {
 void ws_session::do_close_handshake() {
   if (close_sent_ || closed_) return;
   close_sent_ = true;
-  ws_.async_close(close_reason_, [self = shared_from_this()](boost::system::error_code) {
-    self->on_closed();
-  });
+  ws_.async_close(close_reason_,
+                  [self = shared_from_this()](boost::system::error_code) { self->on_closed(); });
 }
 
 void ws_session::on_closed() {

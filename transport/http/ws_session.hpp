@@ -45,7 +45,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void on_read(boost::system::error_code ec, std::size_t n);
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t n);
-  void start_close(uint16_t code, std::string reason);
+  void start_close(uint16_t code, const std::string& reason);
   void do_close_handshake();
   void on_closed();
 

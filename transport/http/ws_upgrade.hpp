@@ -25,10 +25,10 @@ namespace caa::http {
 
 /// WebSocket close codes used by the service.
 namespace ws_close {
-inline constexpr uint16_t normal = 1000;         ///< the client or the API ended it
-inline constexpr uint16_t going_away = 1001;     ///< the server is shutting down
-inline constexpr uint16_t policy = 1008;         ///< the reader was too slow (queue over budget)
-inline constexpr uint16_t unauthorized = 4001;   ///< authentication failed after the upgrade
+inline constexpr uint16_t normal = 1000;        ///< the client or the API ended it
+inline constexpr uint16_t going_away = 1001;    ///< the server is shutting down
+inline constexpr uint16_t policy = 1008;        ///< the reader was too slow (queue over budget)
+inline constexpr uint16_t unauthorized = 4001;  ///< authentication failed after the upgrade
 }  // namespace ws_close
 
 /// The sending side of one accepted WebSocket connection. Thread-safe; never blocks.
@@ -44,6 +44,8 @@ class ws_channel {
   virtual bool writable() const { return open(); }
   /// Calls `f` once, on any thread, when the queue is writable again or the connection ended
   /// (at once when it is writable or ended now).
+  // By value: implementations keep `f` until there is room.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void when_writable(std::function<void()> f) { f(); }
   /// Closes the connection with `code` and `reason` after the message being written.
   virtual void close(uint16_t code, std::string reason) = 0;
@@ -82,7 +84,7 @@ struct ws_route {
   std::shared_ptr<ws_endpoint> endpoint;  ///< what serves accepted connections
 
   /// Answers a request that is not an upgrade with 400 BAD_REQUEST.
-  void operator()(std::shared_ptr<request> req, std::shared_ptr<responder> res) const;
+  void operator()(const std::shared_ptr<request>& req, const std::shared_ptr<responder>& res) const;
 };
 
 }  // namespace caa::http

@@ -3,6 +3,7 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include "config/uuid.hpp"
 
 #include <cmath>
 #include <unordered_set>
@@ -13,16 +14,13 @@ namespace {
 
 /// Whether every number in `v` is finite (RapidJSON turns 1e400 into infinity).
 bool all_finite(const rapidjson::Value& v) {
-  if (v.IsDouble())
-    return std::isfinite(v.GetDouble());
+  if (v.IsDouble()) return std::isfinite(v.GetDouble());
   if (v.IsArray()) {
     for (auto& x : v.GetArray())
-      if (!all_finite(x))
-        return false;
+      if (!all_finite(x)) return false;
   } else if (v.IsObject()) {
     for (auto& m : v.GetObject())
-      if (!all_finite(m.value))
-        return false;
+      if (!all_finite(m.value)) return false;
   }
   return true;
 }
@@ -36,14 +34,14 @@ bool parse_object(std::string_view body, rapidjson::Document& out, std::string& 
   }
   rapidjson::ParseErrorCode code = rapidjson::kParseErrorNone;
   switch (parse_value(body, out, max_depth, /*strict_utf8=*/true, &code)) {
-  case parse_failure::too_deep:
-    why = "JSON nesting is too deep";
-    return false;
-  case parse_failure::syntax:
-    why = std::string{"invalid JSON: "} + rapidjson::GetParseError_En(code);
-    return false;
-  default:
-    break;
+    case parse_failure::too_deep:
+      why = "JSON nesting is too deep";
+      return false;
+    case parse_failure::syntax:
+      why = std::string{"invalid JSON: "} + rapidjson::GetParseError_En(code);
+      return false;
+    default:
+      break;
   }
   if (!all_finite(out)) {
     why = "invalid JSON: number out of range";
@@ -64,7 +62,7 @@ bool parse_object(std::string_view body, rapidjson::Document& out, std::string& 
 }
 
 field_reader::field_reader(const rapidjson::Value& obj, std::string prefix)
-  : obj_(obj), prefix_(std::move(prefix)) {}
+    : obj_(obj), prefix_(std::move(prefix)) {}
 
 std::string field_reader::path(const char* name) const {
   return prefix_.empty() ? std::string{name} : prefix_ + "." + name;
@@ -75,22 +73,16 @@ void field_reader::add_error(const std::string& name, std::string message) {
 }
 
 const rapidjson::Value* field_reader::find(const char* name, bool required) {
-  if (!obj_.IsObject())
-    return nullptr;
-  auto it = obj_.FindMember(name);
-  if (it == obj_.MemberEnd() || it->value.IsNull()) {
-    if (required)
-      errors_.push_back({path(name), "is required"});
-    return nullptr;
-  }
-  return &it->value;
+  if (!obj_.IsObject()) return nullptr;
+  auto* v = non_null_member(obj_, name);
+  if (v == nullptr && required) errors_.push_back({path(name), "is required"});
+  return v;
 }
 
 std::optional<std::string> field_reader::string(const char* name, bool required,
                                                 std::size_t min_len, std::size_t max_len) {
   auto* v = find(name, required);
-  if (v == nullptr)
-    return std::nullopt;
+  if (v == nullptr) return std::nullopt;
   if (!v->IsString()) {
     errors_.push_back({path(name), "must be a string"});
     return std::nullopt;
@@ -98,8 +90,8 @@ std::optional<std::string> field_reader::string(const char* name, bool required,
   std::string_view s{v->GetString(), v->GetStringLength()};
   auto n = utf8_length(s);
   if (n < min_len || n > max_len) {
-    errors_.push_back({path(name), "must have between " + std::to_string(min_len) + " and "
-                                     + std::to_string(max_len) + " characters"});
+    errors_.push_back({path(name), "must have between " + std::to_string(min_len) + " and " +
+                                       std::to_string(max_len) + " characters"});
     return std::nullopt;
   }
   if (s.find('\0') != std::string_view::npos) {
@@ -113,18 +105,17 @@ std::optional<std::vector<std::string>> field_reader::string_list(const char* na
                                                                   std::size_t max_items,
                                                                   std::size_t max_len) {
   auto* v = find(name, required);
-  if (v == nullptr)
-    return std::nullopt;
+  if (v == nullptr) return std::nullopt;
   if (!v->IsArray() || v->Size() > max_items) {
-    errors_.push_back({path(name), "must be a list of at most " + std::to_string(max_items)
-                                     + " strings"});
+    errors_.push_back(
+        {path(name), "must be a list of at most " + std::to_string(max_items) + " strings"});
     return std::nullopt;
   }
   std::vector<std::string> out;
   for (auto& item : v->GetArray()) {
     if (!item.IsString() || item.GetStringLength() == 0 || item.GetStringLength() > max_len) {
-      errors_.push_back({path(name), "every entry must be a non-empty string of at most "
-                                       + std::to_string(max_len) + " characters"});
+      errors_.push_back({path(name), "every entry must be a non-empty string of at most " +
+                                         std::to_string(max_len) + " characters"});
       return std::nullopt;
     }
     out.emplace_back(item.GetString(), item.GetStringLength());
@@ -135,11 +126,10 @@ std::optional<std::vector<std::string>> field_reader::string_list(const char* na
 std::optional<long long> field_reader::integer(const char* name, bool required, long long lo,
                                                long long hi) {
   auto* v = find(name, required);
-  if (v == nullptr)
-    return std::nullopt;
+  if (v == nullptr) return std::nullopt;
   if (!v->IsInt64() || v->GetInt64() < lo || v->GetInt64() > hi) {
-    errors_.push_back({path(name), "must be an integer between " + std::to_string(lo) + " and "
-                                     + std::to_string(hi)});
+    errors_.push_back({path(name), "must be an integer between " + std::to_string(lo) + " and " +
+                                       std::to_string(hi)});
     return std::nullopt;
   }
   return v->GetInt64();
@@ -148,13 +138,12 @@ std::optional<long long> field_reader::integer(const char* name, bool required, 
 std::optional<double> field_reader::number(const char* name, bool required, double lo, double hi,
                                            bool lo_exclusive) {
   auto* v = find(name, required);
-  if (v == nullptr)
-    return std::nullopt;
-  if (!v->IsNumber() || !std::isfinite(v->GetDouble()) || v->GetDouble() > hi
-      || (lo_exclusive ? v->GetDouble() <= lo : v->GetDouble() < lo)) {
-    errors_.push_back({path(name), std::string{"must be a number "}
-                                     + (lo_exclusive ? "greater than " : "of at least ")
-                                     + std::to_string(lo)});
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsNumber() || !std::isfinite(v->GetDouble()) || v->GetDouble() > hi ||
+      (lo_exclusive ? v->GetDouble() <= lo : v->GetDouble() < lo)) {
+    errors_.push_back({path(name), std::string{"must be a number "} +
+                                       (lo_exclusive ? "greater than " : "of at least ") +
+                                       std::to_string(lo)});
     return std::nullopt;
   }
   return v->GetDouble();
@@ -162,8 +151,7 @@ std::optional<double> field_reader::number(const char* name, bool required, doub
 
 std::optional<bool> field_reader::boolean(const char* name, bool required) {
   auto* v = find(name, required);
-  if (v == nullptr)
-    return std::nullopt;
+  if (v == nullptr) return std::nullopt;
   if (!v->IsBool()) {
     errors_.push_back({path(name), "must be true or false"});
     return std::nullopt;
@@ -173,9 +161,8 @@ std::optional<bool> field_reader::boolean(const char* name, bool required) {
 
 std::optional<std::string> field_reader::uuid(const char* name, bool required) {
   auto* v = find(name, required);
-  if (v == nullptr)
-    return std::nullopt;
-  if (!v->IsString() || !is_uuid({v->GetString(), v->GetStringLength()})) {
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsString() || !caa::is_uuid({v->GetString(), v->GetStringLength()})) {
     errors_.push_back({path(name), "must be a UUID"});
     return std::nullopt;
   }
@@ -183,8 +170,7 @@ std::optional<std::string> field_reader::uuid(const char* name, bool required) {
 }
 
 void field_reader::reject_unknown(const std::set<std::string_view>& known) {
-  if (!obj_.IsObject())
-    return;
+  if (!obj_.IsObject()) return;
   for (auto& m : obj_.GetObject()) {
     std::string_view n{m.name.GetString(), m.name.GetStringLength()};
     if (known.count(n) == 0)
@@ -192,26 +178,28 @@ void field_reader::reject_unknown(const std::set<std::string_view>& known) {
   }
 }
 
-bool is_uuid(std::string_view s) noexcept {
-  if (s.size() != 36)
-    return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-')
-        return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-      return false;
-    }
-  }
-  return true;
+const rapidjson::Value* member(const rapidjson::Value& v, std::string_view name) {
+  if (!v.IsObject()) return nullptr;
+  for (auto& m : v.GetObject())
+    if (std::string_view{m.name.GetString(), m.name.GetStringLength()} == name) return &m.value;
+  return nullptr;
+}
+
+const rapidjson::Value* non_null_member(const rapidjson::Value& v, std::string_view name) {
+  auto* m = member(v, name);
+  return m != nullptr && !m->IsNull() ? m : nullptr;
+}
+
+std::string string_member(const rapidjson::Value& v, std::string_view name) {
+  auto* m = member(v, name);
+  return m != nullptr && m->IsString() ? std::string{m->GetString(), m->GetStringLength()}
+                                       : std::string{};
 }
 
 std::size_t utf8_length(std::string_view s) noexcept {
   std::size_t n = 0;
   for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80)
-      ++n;
+    if ((c & 0xC0) != 0x80) ++n;
   return n;
 }
 

@@ -15,7 +15,7 @@
 namespace caa::json {
 
 /// One invalid field of a request, as listed in a 422 `details.errors`.
-using field_error = caa::http::field_error;
+using field_error = caa::field_error;
 
 /// The deepest nesting a request body may have.
 constexpr std::size_t max_depth = 64;
@@ -24,10 +24,9 @@ constexpr std::size_t max_depth = 64;
 /// the top level, no trailing garbage. On failure returns false and sets `why` (a public text).
 bool parse_object(std::string_view body, rapidjson::Document& out, std::string& why);
 
-
 /// Reads typed fields of a JSON object and collects every problem, so a 422 lists them all.
 class field_reader {
-public:
+ public:
   /// Reads fields of `obj` (which must outlive the reader); `prefix` names nested objects.
   explicit field_reader(const rapidjson::Value& obj, std::string prefix = {});
 
@@ -59,7 +58,7 @@ public:
   /// Moves the errors out.
   std::vector<field_error> take_errors() { return std::move(errors_); }
 
-private:
+ private:
   const rapidjson::Value* find(const char* name, bool required);
   std::string path(const char* name) const;
 
@@ -68,8 +67,15 @@ private:
   std::vector<field_error> errors_;
 };
 
-/// Whether `s` is a canonical 8-4-4-4-12 hexadecimal UUID.
-bool is_uuid(std::string_view s) noexcept;
+/// Member `name` of `v`, or nullptr when `v` is not an object or has no such member (a JSON
+/// null is returned as a member).
+const rapidjson::Value* member(const rapidjson::Value& v, std::string_view name);
+
+/// Member `name` of `v`, or nullptr when `v` is not an object, has no such member or it is null.
+const rapidjson::Value* non_null_member(const rapidjson::Value& v, std::string_view name);
+
+/// The string member `name` of `v`, or "" when it is absent or not a string.
+std::string string_member(const rapidjson::Value& v, std::string_view name);
 
 /// Number of Unicode code points of valid UTF-8 text `s`.
 std::size_t utf8_length(std::string_view s) noexcept;

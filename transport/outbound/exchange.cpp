@@ -70,7 +70,7 @@ void exchange::do_resolve() {
   core_->resolver(url_.host, url_.port, std::move(answer));
 }
 
-void exchange::on_resolve(bool ok, std::vector<std::string> addresses) {
+void exchange::on_resolve(bool ok, const std::vector<std::string>& addresses) {
   if (finished_ || resolved_) return;
   resolved_ = true;
   if (!ok || addresses.empty()) return fail(failure::resolve);

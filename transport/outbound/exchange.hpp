@@ -48,7 +48,7 @@ class exchange : public std::enable_shared_from_this<exchange> {
 
  private:
   void do_resolve();
-  void on_resolve(bool ok, std::vector<std::string> addresses);
+  void on_resolve(bool ok, const std::vector<std::string>& addresses);
   void do_connect(const std::vector<ip_bytes>& addresses);
   void on_connect(boost::system::error_code ec);
   void do_handshake();

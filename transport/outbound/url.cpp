@@ -217,11 +217,21 @@ bool address_allowed(std::string_view addr, const egress_policy& policy) {
 }
 
 bool is_reserved_header(std::string_view name) {
-  constexpr std::string_view reserved[] = {
-      "host",      "content-length", "transfer-encoding", "connection",
-      "keep-alive", "upgrade",       "te",                "trailer",
-      "expect",    "proxy-authorization", "proxy-authenticate", "proxy-connection",
-      "content-type", "content-encoding", "idempotency-key"};
+  constexpr std::string_view reserved[] = {"host",
+                                           "content-length",
+                                           "transfer-encoding",
+                                           "connection",
+                                           "keep-alive",
+                                           "upgrade",
+                                           "te",
+                                           "trailer",
+                                           "expect",
+                                           "proxy-authorization",
+                                           "proxy-authenticate",
+                                           "proxy-connection",
+                                           "content-type",
+                                           "content-encoding",
+                                           "idempotency-key"};
   std::string lower{name};
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

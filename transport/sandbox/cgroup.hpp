@@ -63,8 +63,9 @@ class cgroup_manager {
   /// `<own>/service` so controllers can be enabled for children (the "no internal processes"
   /// rule). Keep `node` the same across restarts so `remove_stale` finds what a crash left.
   /// `hooks` stand in for the kernel in tests of a fake tree.
-  static cgroup_manager detect(std::string node, std::string fs_root = "/sys/fs/cgroup",
-                               std::string proc_self_cgroup = "/proc/self/cgroup",
+  static cgroup_manager detect(const std::string& node,
+                               const std::string& fs_root = "/sys/fs/cgroup",
+                               const std::string& proc_self_cgroup = "/proc/self/cgroup",
                                cgroup_fs_hooks hooks = {});
 
   /// The interface in use (`none` when sessions run without caps).

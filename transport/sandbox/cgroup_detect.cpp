@@ -136,7 +136,8 @@ std::string try_v2(const std::string& node, const std::string& fs_root,
   if (!has_word(*controllers, "memory") || !has_word(*controllers, "pids"))
     return own + " offers controllers \"" + controllers->substr(0, controllers->find('\n')) +
            "\" (needs memory and pids)";
-  for (auto f : {std::string{}, std::string{"cgroup.procs"}, std::string{"cgroup.subtree_control"}})
+  for (const auto& f :
+       {std::string{}, std::string{"cgroup.procs"}, std::string{"cgroup.subtree_control"}})
     if (::access(join(own, f).c_str(), W_OK) != 0)
       return own + " is not delegated to this service (" + join(own, f) +
              " not writable: " + std::strerror(errno) + ")";
@@ -195,8 +196,8 @@ std::string try_v1(const std::string& node, const std::string& fs_root,
 
 }  // namespace
 
-cgroup_manager cgroup_manager::detect(std::string node, std::string fs_root,
-                                      std::string proc_self_cgroup, cgroup_fs_hooks hooks) {
+cgroup_manager cgroup_manager::detect(const std::string& node, const std::string& fs_root,
+                                      const std::string& proc_self_cgroup, cgroup_fs_hooks hooks) {
   cgroup_manager m;
   m.hooks_ = std::move(hooks);
   if (!valid_name(node) || node == service_leaf) {

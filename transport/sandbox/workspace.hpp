@@ -19,7 +19,7 @@
 #include <string_view>
 #include <variant>
 
-namespace caa::api {
+namespace caa {
 
 /// The directories of one tenant, absolute and canonical (no symlink in them).
 struct tenant_dirs {
@@ -112,4 +112,4 @@ class tenant_workspace {
   std::string root_;
 };
 
-}  // namespace caa::api
+}  // namespace caa

@@ -1,4 +1,4 @@
-#include "actors/event_mapper.hpp"
+#include "transport/json/event_mapper.hpp"
 #include "config/json_parse.hpp"
 
 #include <rapidjson/document.h>
@@ -198,22 +198,6 @@ std::vector<api_event> map_cli_message(const claude::cli_message& msg, mapper_st
       break;
   }
   return out;
-}
-
-api_event done_event(std::string_view reason) {
-  return {"done", std::string{R"({"reason":")"} + std::string{reason} + "\"}"};
-}
-
-api_event error_event(std::string_view code, std::string_view message) {
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  w.Key("code");
-  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
-  w.Key("message");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  w.EndObject();
-  return {"error", finish(buf)};
 }
 
 }  // namespace caa

@@ -1,6 +1,7 @@
-#include "transport/api/workspace.hpp"
+#include "transport/sandbox/workspace.hpp"
 
 #include "config/errc.hpp"
+#include "config/uuid.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace caa::api {
+namespace caa {
 
 namespace {
 
@@ -242,14 +243,9 @@ std::string_view message_of(path_error e) noexcept {
 }
 
 bool is_tenant_id(std::string_view id) noexcept {
-  if (id.size() != 36) return false;
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    char c = id[i];
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    bool ok = dash ? c == '-' : ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-    if (!ok) return false;
-  }
-  return true;
+  // Lower case only: one tenant must never have two directory names.
+  return is_uuid(id) &&
+         std::none_of(id.begin(), id.end(), [](char c) { return c >= 'A' && c <= 'F'; });
 }
 
 tenant_workspace::tenant_workspace(std::string root) : root_(std::move(root)) {}
@@ -316,4 +312,4 @@ std::variant<workspace_path, path_error> tenant_workspace::resolve(std::string_v
   return workspace_path{std::move(*path), std::move(rel)};
 }
 
-}  // namespace caa::api
+}  // namespace caa

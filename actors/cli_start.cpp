@@ -1,0 +1,106 @@
+#include "actors/cli_start.hpp"
+
+#include "actors/session.hpp"
+#include "actors/session_requests.hpp"
+#include "config/errc.hpp"
+#include "config/logging.hpp"
+#include "transport/claude/control.hpp"
+#include "transport/sandbox/sandbox.hpp"
+
+#include <caf/all.hpp>
+
+namespace caa {
+
+claude::query_options session_spawn_options(const session_identity& who, const turn_spec& spec) {
+  auto opts = spec.options;
+  opts.session_mirror = true;  // transcript lines go to PostgreSQL too
+  opts.session_id.reset();
+  opts.resume.reset();
+  opts.fork_session = false;
+  opts.resume_session_at.reset();
+  if (who.cli_session_started) {
+    opts.resume = who.id;
+  } else if (who.parent_session_id) {
+    opts.resume = *who.parent_session_id;
+    opts.fork_session = true;
+    opts.resume_session_at = who.fork_at_message;
+    opts.session_id = who.id;  // the fork's CLI id is our id (verified with 2.1.197)
+  } else {
+    opts.session_id = who.id;
+  }
+  // Tools that need approval are asked of the client (a `permission_request`), except where
+  // the mode decides alone: bypass runs everything, dontAsk denies what is not pre-approved.
+  auto mode = opts.permission_mode.value_or("default");
+  opts.permission_prompt_stdio = mode != "bypassPermissions" && mode != "dontAsk";
+  return opts;
+}
+
+claude::query_options fresh_session_options(const turn_spec& spec, const std::string& id) {
+  session_identity blank;
+  blank.id = id;
+  return session_spawn_options(blank, spec);
+}
+
+std::string hooks_init_json(const turn_spec& spec) {
+  std::vector<detail::hook_target> hooks;
+  return detail::parse_hooks(spec, hooks);
+}
+
+namespace {
+
+/// The process callbacks that send its lines and exit to whatever `route` names at the time.
+claude::process_callbacks route_callbacks(const std::shared_ptr<cli_route>& route) {
+  claude::process_callbacks cb;
+  cb.on_line = [route](std::string line) {
+    auto [addr, gen] = route->get();
+    if (auto a = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(a, atom::line_v, gen, std::move(line));
+  };
+  cb.on_exit = [route](claude::exit_info info) {
+    auto [addr, gen] = route->get();
+    if (auto a = caf::actor_cast<caf::actor>(addr)) {
+      int32_t code = info.exit_code >= 0 ? info.exit_code : 128 + info.signal;
+      if (code != 0 && !info.stderr_tail.empty())  // the tenant's output: debug only
+        log::debug("agent CLI stderr", {.component = "session", .detail = info.stderr_tail});
+      caf::anon_send(a, atom::exited_v, gen, code, std::move(info.cap_hit));
+    }
+  };
+  cb.on_oversized = [](std::size_t) {
+    log::warn("agent output line over the limit", {.component = "session"});
+  };
+  return cb;
+}
+
+}  // namespace
+
+std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::query_options& opts,
+                                                 const turn_spec& spec,
+                                                 std::shared_ptr<cli_route> route,
+                                                 std::string_view hooks_json,
+                                                 std::string_view request_id) {
+  auto sspec = claude::make_spawn_spec(opts, spec.driver);
+  if (auto* box = io.sandbox()) {
+    if (auto err = box->prepare(sspec, spec.driver)) {
+      log::error("cannot prepare the agent sandbox",
+                 {.component = "session", .error_code = to_string(errc_of(err))});
+      return nullptr;
+    }
+  }
+  // Spawned on a CAF worker thread: it lives as long as the actor system, which is what
+  // PR_SET_PDEATHSIG and bwrap's --die-with-parent need.
+  auto p = claude::agent_process::spawn(io.context(), sspec, route_callbacks(std::move(route)));
+  if (!p) {
+    log::error("cannot start the agent CLI",
+               {.component = "session", .error_code = to_string(errc_of(p.error()))});
+    return nullptr;
+  }
+  auto proc = std::make_shared<claude::agent_process>(std::move(*p));
+  auto init = claude::initialize(request_id, hooks_json, claude::agents_json(opts.agents));
+  if (!init || proc->write_line(std::move(*init))) {
+    proc->kill();
+    return nullptr;
+  }
+  return proc;
+}
+
+}  // namespace caa

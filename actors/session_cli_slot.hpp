@@ -1,0 +1,63 @@
+#pragma once
+
+// The CLI process of one session and its admission slot.
+
+#include "transport/claude/control.hpp"
+#include "transport/claude/process.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace caa::detail {
+
+/// The session's CLI process (at most one), the processes still ending, and the slot admission
+/// granted for them.
+struct session_cli_slot {
+  /// The current process, or null.
+  std::shared_ptr<claude::agent_process> proc;
+  /// The generation of the current process: lines and exits of older generations are ignored.
+  uint64_t gen = 0;
+  /// Processes asked to end (hibernation) that have not exited yet, by generation; their slot is
+  /// given back (or reused) only when they are gone, so the budget is never exceeded.
+  std::map<uint64_t, std::shared_ptr<claude::agent_process>> retiring;
+  /// Whether the session holds a process slot of admission.
+  bool holds_slot = false;
+  /// The current process has not spoken yet: admission counts it as starting.
+  bool starting = false;
+  /// The spawn-time options (JSON) the current process was started with.
+  std::string proc_options_json;
+  /// The ids of our control requests.
+  claude::request_id_generator request_ids;
+
+  /// Moves the current process to `retiring` (it was asked to end).
+  void retire_current() {
+    retiring[gen] = std::move(proc);
+    proc.reset();
+  }
+
+  /// Kills the current process and starts a new generation (its exit is ignored).
+  void discard_current() {
+    proc->kill();
+    proc.reset();
+    ++gen;
+  }
+
+  /// Kills every process, current and retiring, and forgets them.
+  void kill_all() {
+    if (proc) proc->kill();
+    proc.reset();
+    for (auto& [g, p] : retiring) p->kill();
+    retiring.clear();
+  }
+
+  /// Gives the slot up; whether it was held (admission must then be told).
+  bool give_up_slot() { return std::exchange(holds_slot, false); }
+
+  /// Whether no process lives and no slot is held.
+  bool quiet() const noexcept { return !proc && retiring.empty() && !holds_slot; }
+};
+
+}  // namespace caa::detail

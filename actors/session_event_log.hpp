@@ -1,0 +1,125 @@
+#pragma once
+
+// The events of one session: numbered, persisted in batches (one in flight), kept in a bounded
+// window for replay, and fed to subscribers. A plain class: the actor glue (writer requests,
+// timers, sink callbacks) is in session_events.cpp.
+
+#include "actors/session_types.hpp"
+
+#include <caf/actor_clock.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace caa::detail {
+
+/// Events kept in memory for replay and for subscribers that wait for room: at most this many,
+/// and at most `replay_window_bytes` of payload (committed events only are dropped; the newest
+/// event always stays). A subscriber whose next event left the window is `lagged`.
+inline constexpr std::size_t replay_window = 4096;
+/// See `replay_window`.
+inline constexpr std::size_t replay_window_bytes = std::size_t{8} << 20;
+
+/// One event kept in memory for persistence and replay.
+struct kept_event {
+  uint64_t seq;      ///< its number in the session (1, 2, ...)
+  std::string name;  ///< the API event name
+  std::string data;  ///< one-line JSON
+};
+
+/// One subscriber and the last event it got.
+struct subscriber {
+  event_sink_ptr sink;   ///< where its events go
+  uint64_t after = 0;    ///< the last seq it got
+  uint64_t id = 0;       ///< names it in the `sink_ready` and `sink_stall` messages
+  bool waiting = false;  ///< its queue is full: a `when_writable` callback is registered
+  caf::actor_clock::time_point waiting_since;  ///< when the current wait began
+};
+
+/// The events of one session: seq numbering, the batches to persist, the replay window and
+/// the subscribers.
+class session_event_log {
+ public:
+  /// A log whose window keeps at most `max_events` events and `max_bytes` of payload.
+  explicit session_event_log(std::size_t max_events = replay_window,
+                             std::size_t max_bytes = replay_window_bytes);
+
+  // -- numbering and persistence ---------------------------------------------------------------
+
+  /// Continues after `seq`, which is stored already (a revived session).
+  void start_after(uint64_t seq);
+  /// Assigns the next seq to an event and keeps it for writing and replay; returns the seq.
+  uint64_t append(std::string name, std::string data);
+  /// The unwritten events as the batch in flight; empty when a batch is in flight already or
+  /// nothing waits.
+  std::span<const kept_event> next_batch();
+  /// The batch in flight is stored: its events may be delivered (and leave the window).
+  void commit();
+  /// The batch in flight failed: its events go back in front of the newer unwritten ones.
+  void put_back();
+  /// Whether a batch is in flight.
+  bool write_in_flight() const noexcept { return in_flight_; }
+  /// The last seq assigned.
+  uint64_t last_seq() const noexcept { return last_seq_; }
+  /// The last seq stored.
+  uint64_t committed_seq() const noexcept { return committed_seq_; }
+
+  // -- the replay window -----------------------------------------------------------------------
+
+  /// The oldest seq a subscriber can still be served from memory.
+  uint64_t window_start() const noexcept;
+  /// Whether the event after `after` left the window (that subscriber must replay from storage).
+  bool behind_window(uint64_t after) const noexcept { return after + 1 < window_start(); }
+  /// The events in memory, oldest first.
+  const std::deque<kept_event>& window() const noexcept { return window_; }
+  /// The payload bytes of `window()`.
+  std::size_t window_bytes() const noexcept { return window_bytes_; }
+  /// The stored event right after `after`, if it is in the window; null otherwise.
+  const kept_event* committed_after(uint64_t after) const noexcept;
+
+  // -- subscribers -----------------------------------------------------------------------------
+
+  /// Adds a subscriber that has every event up to `after`; returns it (valid until the
+  /// subscribers change).
+  subscriber& subscribe(event_sink_ptr sink, uint64_t after);
+  /// Subscriber `id`, or null.
+  subscriber* find_subscriber(uint64_t id);
+  /// Removes subscriber `id` (its sink stays as it is).
+  void remove_subscriber(uint64_t id);
+  /// Removes, in order, every subscriber for which `drop` answers true (`drop` sees each once).
+  void remove_subscribers_if(const std::function<bool(subscriber&)>& drop);
+  /// Removes the subscribers whose client is gone.
+  void prune_subscribers();
+  /// Closes every sink and removes every subscriber.
+  void close_subscribers();
+  /// Whether any subscriber is attached.
+  bool has_subscribers() const noexcept { return !subscribers_.empty(); }
+  /// The subscribers, in the order they came.
+  const std::vector<subscriber>& subscribers() const noexcept { return subscribers_; }
+
+  /// Whether nothing waits to be stored (no unwritten event, no batch in flight).
+  bool quiet() const noexcept { return unwritten_.empty() && !in_flight_; }
+
+ private:
+  /// Drops the oldest committed events while the window is over its bounds (the newest stays).
+  void trim();
+
+  std::size_t max_events_;
+  std::size_t max_bytes_;
+  uint64_t last_seq_ = 0;
+  uint64_t committed_seq_ = 0;
+  bool in_flight_ = false;
+  std::vector<kept_event> unwritten_;
+  std::vector<kept_event> writing_;  // the batch in flight (put back when it fails)
+  std::deque<kept_event> window_;    // the most recent events, for replay
+  std::size_t window_bytes_ = 0;     // payload bytes in `window_`
+  std::vector<subscriber> subscribers_;
+  uint64_t next_subscriber_id_ = 0;
+};
+
+}  // namespace caa::detail

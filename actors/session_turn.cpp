@@ -1,0 +1,188 @@
+// The turn of a session: a `run` waits for the session's process (admission, transcript,
+// spawn), writes the prompt and runs until the CLI's result, an interrupt, a deadline or the
+// process's end.
+
+#include "actors/session_impl.hpp"
+
+#include "config/errc.hpp"
+#include "config/error_values.hpp"
+#include "config/logging.hpp"
+#include "config/uuid.hpp"
+#include "storage/postgres/checkpoint_queries.hpp"
+#include "storage/postgres/session_queries.hpp"
+
+#include <caf/all.hpp>
+
+namespace caa::detail {
+
+std::string work_root_of(const turn_spec& spec) {
+  const auto& cwd = spec.options.cwd;
+  const auto& rel = spec.cwd_relative;
+  if (rel.empty() || rel == "." || cwd.size() <= rel.size() + 1) return cwd;
+  if (cwd.compare(cwd.size() - rel.size(), rel.size(), rel) != 0) return cwd;
+  return cwd.substr(0, cwd.size() - rel.size() - 1);
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Writes the prompt and answers the waiting `run`.
+void start_turn(session_self self) {
+  auto& st = self->state;
+  auto spec = std::move(st.turn.waiting_spec);
+  auto rp = std::move(*st.turn.promise);
+  st.turn.promise.reset();
+  auto uuid = new_uuid();  // also the file-checkpoint id of this turn
+  auto line = claude::user_message(spec->prompt, spec->images, uuid);
+  if (auto err = st.cli.proc->write_line(std::move(line))) {
+    st.phase = session_phase::idle;
+    rp.deliver(make_error(errc::agent_error, "cannot write the prompt"));
+    return;
+  }
+  st.phase = session_phase::in_turn;
+  st.turn.begin(uuid, spec->options.enable_file_checkpointing, work_root_of(*spec));
+  st.mapper.cwd_relative = spec->cwd_relative;
+  st.status = session_status::running;  // written by the turn-started batch below
+  auto batch = storage::make_turn_started_batch(st.who.tenant_id, st.who.id, uuid);
+  if (st.turn.checkpointed)
+    batch.queries.push_back(storage::make_checkpoint_mark_query(st.who.tenant_id, st.who.id, uuid));
+  run_db(self, std::move(batch));
+  self->send(st.deps.admission, atom::busy_v, session_actor{self});
+  self->delayed_send(self, st.deps.turn_timeout, atom::turn_due_v, uint64_t{st.turn.number});
+  rp.deliver(turn_accepted{st.who.id, st.events.last_seq(), st.turn.number});
+}
+
+/// Answers the waiting work with `e` and forgets it.
+void fail_waiting(session_self self, caf::error e) {
+  auto& st = self->state;
+  auto w = st.turn.take_waiting();
+  st.turn.waiting_spec.reset();
+  w.fail(std::move(e));
+}
+
+/// Spawns (if needed) and starts the waiting work; answers it with an error on failure.
+void launch(session_self self) {
+  auto& st = self->state;
+  if (!st.cli.proc && needs_transcript(st)) {
+    restore_transcript(self, [self] { launch(self); });
+    return;
+  }
+  if (!st.cli.proc && !spawn_process(self, *st.turn.waiting_spec)) {
+    fail_waiting(self, make_error(errc::agent_error, "the agent could not start"));
+    release_slot(self);
+    return;
+  }
+  st.turn.take_waiting().ready();
+}
+
+/// Asks the CLI to interrupt the running turn; kills it if it does not end in time.
+void request_interrupt(session_self self) {
+  auto& st = self->state;
+  st.turn.interrupt_requested = true;
+  (void)st.cli.proc->write_line(claude::interrupt(st.cli.request_ids.next()));
+  self->delayed_send(self, 5s, atom::stop_due_v, uint64_t{st.turn.number});
+}
+
+/// Whether turn `number` runs on a live process.
+bool running(const session_state& st, uint64_t number) {
+  return st.phase == session_phase::in_turn && st.turn.number == number && st.cli.proc;
+}
+
+}  // namespace
+
+void proceed(session_self self) {
+  auto& st = self->state;
+  if (!st.turn.waiting) return;
+  if (st.cli.proc) {
+    st.turn.take_waiting().ready();
+    return;
+  }
+  if (!st.cli.retiring.empty()) return;  // a process still exits; `on_exit` calls proceed again
+  if (st.cli.holds_slot) {
+    launch(self);
+    return;
+  }
+  self->request(st.deps.admission, st.deps.admission_wait + 2s, atom::acquire_v,
+                session_actor{self}, st.who.tenant_id)
+      .then(
+          [=](bool) {
+            self->state.cli.holds_slot = true;
+            launch(self);
+          },
+          [=](caf::error& e) { fail_waiting(self, std::move(e)); });
+}
+
+caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {
+  auto& st = self->state;
+  if (st.life.draining) return make_error(errc::unavailable, "draining");
+  if (st.busy())
+    return caa::with_retry_after(make_error(errc::session_locked, "a turn is running"), 1s);
+  auto rp = self->make_response_promise<turn_accepted>();
+  st.phase = session_phase::starting_turn;
+  st.turn.waiting_spec = std::move(spec);
+  st.turn.promise = rp;
+  st.turn.waiting = waiting_work{[self] { start_turn(self); },
+                                 [self](caf::error e) {
+                                   auto& s = self->state;
+                                   s.phase = session_phase::idle;
+                                   if (s.turn.promise) s.turn.promise->deliver(std::move(e));
+                                   s.turn.promise.reset();
+                                 }};
+  if (st.cli.proc && st.cli.proc_options_json != st.turn.waiting_spec->options_json) {
+    // Other spawn-time options: this turn needs a new process (resumed, same context).
+    st.cli.discard_current();
+  }
+  proceed(self);
+  return rp;
+}
+
+caf::result<bool> on_interrupt(session_self self) {
+  auto& st = self->state;
+  if (st.phase != session_phase::in_turn || !st.cli.proc)
+    return make_error(errc::session_idle, "nothing runs");
+  if (!st.turn.interrupt_requested) request_interrupt(self);
+  return true;
+}
+
+void on_turn_deadline(session_self self, uint64_t number) {
+  if (!running(self->state, number)) return;
+  log::warn("turn timeout: interrupting",
+            {.component = "session", .session_id = self->state.who.id});
+  request_interrupt(self);
+}
+
+void on_stop_deadline(session_self self, uint64_t number) {
+  if (running(self->state, number)) self->state.cli.proc->kill();
+}
+
+void on_idle_deadline(session_self self, uint64_t token) {
+  auto& st = self->state;
+  if (st.phase == session_phase::in_turn || st.turn.idle_token != token || !st.cli.proc) return;
+  stop_process(self);
+  set_status(self, session_status::hibernated);
+}
+
+void finish_turn(session_self self, std::string_view reason) {
+  auto& st = self->state;
+  emit(self, done_event(reason));
+  st.phase = session_phase::idle;
+  auto status = reason == "completed"     ? storage::turn_status::completed
+                : reason == "interrupted" ? storage::turn_status::interrupted
+                                          : storage::turn_status::error;
+  // One transaction: the turn row, the totals, and the status (idle, or hibernated when the
+  // process is gone), so no status write can overtake another.
+  auto batch = storage::make_turn_finished_batch(
+      st.who.tenant_id, st.who.id, static_cast<int>(st.turn.number), status, st.turn.cost_usd,
+      st.turn.usage_json, st.turn.model);
+  end_turn_control(self, batch);
+  st.status = st.cli.proc ? session_status::idle : session_status::hibernated;
+  if (!st.cli.proc)
+    batch.queries.push_back(
+        storage::make_update_status_query(st.who.tenant_id, st.who.id, st.status));
+  run_db(self, std::move(batch));
+  if (st.cli.proc) self->send(st.deps.admission, atom::idle_v, session_actor{self});
+  self->delayed_send(self, st.deps.idle_timeout, atom::idle_due_v, ++st.turn.idle_token);
+}
+
+}  // namespace caa::detail
