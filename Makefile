@@ -9,7 +9,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup configure build build-service test test-unit run services-start services-stop asan format fuzz clean
+.PHONY: all setup configure build build-service test test-unit run services-start services-stop asan format lint fuzz clean
 
 all: build
 
@@ -63,5 +63,10 @@ fuzz: setup
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
+# clang-format check, the layer check and the curated clang-tidy, zero findings (scripts/lint.sh).
+# CI runs it before the tests.
+lint: setup
+	@bash scripts/lint.sh
+
 clean:
-	@rm -rf $(BUILD_DIR) build-asan build-release
+	@rm -rf $(BUILD_DIR) build-asan build-release build-lint

@@ -8,6 +8,7 @@ APT_PACKAGES=(
   libcaf-dev rapidjson-dev libpqxx-dev libhiredis-dev libboost1.81-dev libssl-dev
   libgtest-dev libgmock-dev googletest
   postgresql redis-server redis-tools bubblewrap procps iproute2
+  clang-format clang-tidy
 )
 # Tools that may come from elsewhere than Debian (e.g. a newer Node.js): install the Debian
 # package only when the command is missing, so an existing install is never fought with.
