@@ -265,11 +265,12 @@ variable tenant_variables_var() {
 }
 
 // `path` is a member path (e.g. `http.port`): it cannot be parenthesised.
-// NOLINTNEXTLINE(bugprone-macro-parentheses)
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CAA_FIELD(path)  \
   [](auto& s) -> auto& { \
     return s.path;       \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 
 std::vector<variable> make_variables() {
   constexpr uint64_t max_bytes = uint64_t{1} << 30;

@@ -80,6 +80,8 @@ std::string_view to_string(failure f) noexcept {
 std::shared_ptr<client> client::make(net::io_context& io, egress_policy policy,
                                      resolver_fn resolver) {
   if (!resolver) resolver = system_resolver(io);
+  // `core` is an aggregate: make_shared cannot brace-initialise it.
+  // NOLINTNEXTLINE(modernize-make-shared)
   auto c = std::shared_ptr<core>(
       new core{io, std::move(policy), std::move(resolver), make_tls_context(), {}});
   return std::shared_ptr<client>(new client(std::move(c)));

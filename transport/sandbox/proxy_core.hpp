@@ -76,7 +76,7 @@ struct endpoint_info {
 
 /// The upstream side of one exchange.
 struct upstream_io {
-  upstream_io(const net::any_io_executor& ex, const upstream_target& to, net::ssl::context& tls);
+  upstream_io(const net::any_io_executor& ex, const upstream_target& to, net::ssl::context& ctx);
 
   /// The TCP layer (of the TLS stream when there is one).
   beast::tcp_stream& lowest() noexcept { return tls ? tls->next_layer() : *plain; }
