@@ -100,8 +100,10 @@ using registry_actor = caf::typed_actor<
     // Drain: refuse new turns, interrupt running ones after the grace period, hibernate all;
     // replies when every session is quiet.
     caf::replies_to<atom::drain>::with<bool>,
-    // INTERNAL: the drain phase `id` is due.
-    caf::reacts_to<atom::timeout, uint64_t>>::
+    // INTERNAL, the drain's steps: poll for running turns; the grace period is over (interrupt
+    // them); hibernate every session; answer the drain.
+    caf::reacts_to<atom::drain_poll>, caf::reacts_to<atom::drain_stop>,
+    caf::reacts_to<atom::drain_rest>, caf::reacts_to<atom::drain_done>>::
     // What its sessions ask of it.
     extend_with<session_owner_actor>;
 

@@ -36,9 +36,6 @@ struct registry_state {
   caf::actor_clock::time_point drain_deadline;  ///< on the actor clock (virtual in tests)
 };
 
-/// Drain phases (INTERNAL timeout ids).
-enum : uint64_t { phase_interrupt = 0, phase_hibernate = 1, phase_done = 2, phase_poll = 3 };
-
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 
 /// Publishes how many sessions are in memory.
@@ -117,11 +114,11 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
 void poll_busy(self_ptr self) {
   auto& st = self->state;
   if (self->clock().now() >= st.drain_deadline) {
-    self->send(self, atom::timeout_v, uint64_t{phase_interrupt});
+    self->send(self, atom::drain_stop_v);
     return;
   }
   if (st.live.empty()) {
-    self->send(self, atom::timeout_v, uint64_t{phase_hibernate});
+    self->send(self, atom::drain_rest_v);
     return;
   }
   auto pending = std::make_shared<std::size_t>(st.live.size());
@@ -129,9 +126,9 @@ void poll_busy(self_ptr self) {
   auto next = [=] {
     if (--*pending > 0) return;
     if (*any)
-      self->delayed_send(self, 250ms, atom::timeout_v, uint64_t{phase_poll});
+      self->delayed_send(self, 250ms, atom::drain_poll_v);
     else
-      self->send(self, atom::timeout_v, uint64_t{phase_hibernate});
+      self->send(self, atom::drain_rest_v);
   };
   for (auto& [id, e] : st.live)
     self->request(e.actor, 2s, atom::busy_v)
@@ -143,29 +140,29 @@ void poll_busy(self_ptr self) {
             [=](caf::error&) { next(); });
 }
 
-void on_drain_phase(self_ptr self, uint64_t phase) {
+/// The grace period is over: every running turn is interrupted; then every session rests.
+void stop_turns(self_ptr self) {
+  for (auto& [id, e] : self->state.live)
+    self->request(e.actor, 2s, atom::interrupt_v).then([](bool) {}, [](caf::error&) {});
+  self->delayed_send(self, 2s, atom::drain_rest_v);
+}
+
+/// Every session ends its process (hibernation); the drain answers when they had time to.
+void rest_sessions(self_ptr self) {
   auto& st = self->state;
-  switch (phase) {
-    case phase_poll:
-      poll_busy(self);
-      break;
-    case phase_interrupt:
-      for (auto& [id, e] : st.live)
-        self->request(e.actor, 2s, atom::interrupt_v).then([](bool) {}, [](caf::error&) {});
-      self->delayed_send(self, 2s, atom::timeout_v, uint64_t{phase_hibernate});
-      break;
-    case phase_hibernate:
-      for (auto& [id, e] : st.live) self->send(e.actor, atom::hibernate_v);
-      if (st.live.empty())
-        self->send(self, atom::timeout_v, uint64_t{phase_done});
-      else
-        self->delayed_send(self, 3s, atom::timeout_v, uint64_t{phase_done});
-      break;
-    default:
-      if (st.drain_promise) {
-        st.drain_promise->deliver(true);
-        st.drain_promise.reset();
-      }
+  for (auto& [id, e] : st.live) self->send(e.actor, atom::hibernate_v);
+  if (st.live.empty())
+    self->send(self, atom::drain_done_v);
+  else
+    self->delayed_send(self, 3s, atom::drain_done_v);
+}
+
+/// The drain is over: its requester gets the answer.
+void finish_drain(self_ptr self) {
+  auto& st = self->state;
+  if (st.drain_promise) {
+    st.drain_promise->deliver(true);
+    st.drain_promise.reset();
   }
 }
 
@@ -300,10 +297,13 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
             self->clock().now() +
             std::chrono::duration_cast<caf::actor_clock::duration_type>(st.deps.drain_grace);
         st.drain_promise = rp;
-        self->send(self, atom::timeout_v, uint64_t{phase_poll});
+        self->send(self, atom::drain_poll_v);
         return rp;
       },
-      [=](atom::timeout, uint64_t phase) { on_drain_phase(self, phase); },
+      [=](atom::drain_poll) { poll_busy(self); },
+      [=](atom::drain_stop) { stop_turns(self); },
+      [=](atom::drain_rest) { rest_sessions(self); },
+      [=](atom::drain_done) { finish_drain(self); },
   };
 }
 

@@ -65,6 +65,14 @@ CAF_ADD_ATOM(caa_actors, caa::atom, sink_stall, "sink_stall")
 CAF_ADD_ATOM(caa_actors, caa::atom, retire_due, "retire_due")
 /// INTERNAL (admission): the asks to hibernate are due to be rechecked.
 CAF_ADD_ATOM(caa_actors, caa::atom, recheck, "recheck")
+/// INTERNAL (registry drain): poll the sessions for running turns.
+CAF_ADD_ATOM(caa_actors, caa::atom, drain_poll, "drain_poll")
+/// INTERNAL (registry drain): the grace period is over: interrupt the running turns.
+CAF_ADD_ATOM(caa_actors, caa::atom, drain_stop, "drain_stop")
+/// INTERNAL (registry drain): hibernate every session.
+CAF_ADD_ATOM(caa_actors, caa::atom, drain_rest, "drain_rest")
+/// INTERNAL (registry drain): answer the drain.
+CAF_ADD_ATOM(caa_actors, caa::atom, drain_done, "drain_done")
 /// Stops accepting turns (drain).
 CAF_ADD_ATOM(caa_actors, caa::atom, drain, "drain")
 

@@ -36,8 +36,8 @@ run-clang-tidy -p "$LINT_DIR" -j "$JOBS" -quiet \
   -extra-arg=-Wno-unknown-warning-option -extra-arg=-Wno-ambiguous-reversed-operator \
   "${units[@]/#//}" >"$log.color" 2>&1 || rc=$?
 sed 's/\x1b\[[0-9;]*m//g' "$log.color" >"$log" && rm -f "$log.color"  # no colour codes
-findings=$(grep -E '(warning|error): .*\[[a-z]+-[a-z0-9.-]+(,-warnings-as-errors)?\]$' "$log" |
-  sort -u | wc -l)
+findings=$({ grep -E '(warning|error): .*\[[a-z]+-[a-z0-9.-]+(,-warnings-as-errors)?\]$' "$log" ||
+  true; } | sort -u | wc -l)
 if [[ "$findings" != 0 || $rc != 0 ]]; then
   grep -E '(warning|error): ' "$log" | sort -u | head -200
   say "clang-tidy: $findings findings (full log: $log)"
