@@ -58,10 +58,17 @@ decode_policy policy_of(uint8_t bits) {
   return p;
 }
 
-/// An error returned by a decoder: a code, and field errors when it is a validation error.
+/// An error returned by a decoder: a code, and field errors when it is a validation error, whose
+/// field names are short and free of control characters (malformed names are never echoed).
 void check_error(const caf::error& e) {
   check(e != caf::none);
-  if (e == errc::validation) check(!caa::fields_of(e).empty());
+  if (e != errc::validation) return;
+  auto fields = caa::fields_of(e);
+  check(!fields.empty());
+  for (const auto& f : fields) {
+    check(!f.field.empty() && f.field.size() <= 256);
+    for (char ch : f.field) check(static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7F);
+  }
 }
 
 void check_turn(const turn_request& r, const decode_policy& policy) {
@@ -168,7 +175,8 @@ void keys_body(std::string_view body) {
   }
   check(doc.IsObject());
   check(json::nesting_depth(body, json::max_depth + 1) <= json::max_depth);
-  json::field_reader r{doc};
+  json::field_errors errors;
+  json::field_reader r{doc, errors};
   auto tenant = r.string("tenant", false, 1, 63);
   auto scopes = r.string_list("scopes", true, 2, 10);
   auto name = r.string("name", true, 1, 100);
@@ -179,8 +187,10 @@ void keys_body(std::string_view body) {
     check(scopes->size() <= 2);
     for (const auto& s : *scopes) check(json::utf8_length(s) <= 10);
   }
-  check(r.ok() == r.errors().empty());
-  if (!name || !scopes) check(!r.ok());
+  check(errors.ok() == errors.list().empty());
+  if (!name || !scopes) check(!errors.ok());
+  // A client-chosen member name is named only when it is a plain identifier.
+  for (const auto& e : errors.list()) check(json::is_echoable_name(e.field) || e.field == "body");
 }
 
 void ws_frame_text(std::string_view text, bool binary, const decode_policy& policy) {

@@ -101,6 +101,25 @@ TEST_F(service_test, validation_lists_every_bad_field) {
   EXPECT_EQ(garbage.status, 400u);
 }
 
+TEST_F(service_test, unknown_key_fields_are_named_only_when_plain_identifiers) {
+  service_process svc{base_service_env(admin_key_)};
+  auto field_of = [&](const std::string& name) {
+    auto r = http_call(svc.port(), "POST", "/api/v1/keys", admin(),
+                       R"({"scopes":["agent"],"name":"n",")" + name + R"(":1})");
+    EXPECT_EQ(r.status, 422u) << r.body;
+    auto d = parse(r.body);
+    if (!d.IsObject() || !d["error"]["details"]["errors"].IsArray() ||
+        d["error"]["details"]["errors"].Size() != 1)
+      return std::string{"(not one error) "} + r.body;
+    return std::string{d["error"]["details"]["errors"][0]["field"].GetString()};
+  };
+  EXPECT_EQ(field_of("extra_1"), "extra_1");
+  EXPECT_EQ(field_of(std::string(64, 'n')), std::string(64, 'n'));
+  EXPECT_EQ(field_of(std::string(65, 'n')), "body");
+  EXPECT_EQ(field_of(R"(bad\nname)"), "body");
+  EXPECT_EQ(field_of(R"(a\u0000b)"), "body");
+}
+
 TEST_F(service_test, bootstrap_key_is_rotated_by_a_restart_with_a_new_api_key) {
   auto old_key = admin_key_;
   {

@@ -70,6 +70,44 @@ TEST(query_request, unknown_fields_are_refused_and_named_when_tame) {
   refuse_one(with(R"("bad name\n\u0000":1)"), "body");  // never echoed
 }
 
+TEST(query_request, unknown_field_names_follow_the_one_echo_rule) {
+  // The same rule as every other body (json::field_errors): [A-Za-z0-9_]{1,64} is named.
+  const std::string name_64(64, 'n');
+  const std::string name_65(65, 'n');
+  EXPECT_EQ(refuse_one(with("\"" + name_64 + "\":1"), name_64), "is not a known field");
+  EXPECT_EQ(refuse_one(with("\"" + name_65 + "\":1"), "body"),
+            "contains a field that is not known");
+  for (std::string odd : {R"(a\u001fb)", R"(a\u007fb)", R"(a-b)", R"(a.b)", R"(h\u00e9)", R"()"})
+    EXPECT_EQ(refuse_one(with("\"" + odd + "\":1"), "body"), "contains a field that is not known")
+        << odd;
+  // Nested objects: the member under its object's path, or the object alone.
+  EXPECT_EQ(refuse_one(with(R"("metadata":{"x":1})"), "metadata.x"), "is not a known field");
+  EXPECT_EQ(refuse_one(with(R"("metadata":{")" + name_65 + R"(":1})"), "metadata"),
+            "contains a field that is not known");
+  refuse_one(with(R"("metadata":{"bad\nname":1})"), "metadata");
+  refuse_one(with(R"("output_format":{"type":"json_schema","schema":{},"x_1":1})"),
+             "output_format.x_1");
+  refuse_one(with(R"("agents":{"rev":{"description":"d","prompt":"p","x":1}})"), "agents.rev.x");
+  refuse_one(with(R"("agents":{"rev":{"description":"d","prompt":"p","a b":1}})"), "agents.rev");
+  refuse_one(with(R"("images":[{"type":"base64","media_type":"image/png","data":")" + png +
+                  R"(","x":1}])"),
+             "images[0].x");
+}
+
+TEST(query_request, subagent_texts_use_the_shared_string_rules) {
+  auto agent = [](std::string_view members) {
+    return with(R"("agents":{"rev":{)" + std::string{members} + "}}");
+  };
+  EXPECT_EQ(refuse_one(agent(R"("prompt":"p")"), "agents.rev.description"), "is required");
+  EXPECT_EQ(refuse_one(agent(R"("description":"","prompt":"p")"), "agents.rev.description"),
+            "must have between 1 and 1000 characters");
+  EXPECT_EQ(refuse_one(agent(R"("description":"d","prompt":7)"), "agents.rev.prompt"),
+            "must be a string");
+  EXPECT_EQ(refuse_one(agent(R"("description":"d","prompt":"a\u0000")"), "agents.rev.prompt"),
+            "must not contain NUL characters");
+  EXPECT_EQ(accept(agent(R"("description":"d","prompt":"p")")).agents.at("rev").prompt, "p");
+}
+
 TEST(query_request, nested_duplicate_keys_are_refused) {
   refuse_one(with(R"("env":{"A":"1","A":"2"})"), "env");
   EXPECT_EQ(refuse_one(with(R"("metadata":{"tags":[{"a":1,"a":2}]})"), "metadata"),

@@ -50,7 +50,8 @@ std::optional<create_request> decode_create(const http::request& req,
     res->fail(make_error(errc::bad_request, why));
     return std::nullopt;
   }
-  json::field_reader r{doc};
+  json::field_errors errors;
+  json::field_reader r{doc, errors};
   auto tenant = r.string("tenant", false, 1, 63);
   auto scopes = r.string_list("scopes", true, 2, 10);
   auto name = r.string("name", true, 1, 100);
@@ -58,18 +59,18 @@ std::optional<create_request> decode_create(const http::request& req,
   create_request out;
   out.tenant = tenant.value_or(req.caller->tenant_name());
   if (tenant && !storage::valid_tenant_name(*tenant))
-    r.add_error("tenant", "must match ^[a-z0-9][a-z0-9_-]{0,62}$");
+    errors.fail("tenant", "must match ^[a-z0-9][a-z0-9_-]{0,62}$");
   if (scopes) {
     for (auto& s : *scopes)
       if (s != "agent" && s != "admin")
-        r.add_error("scopes", "entries must be \"agent\" or \"admin\"");
+        errors.fail("scopes", "entries must be \"agent\" or \"admin\"");
     bool admin = std::find(scopes->begin(), scopes->end(), "admin") != scopes->end();
     if (admin && out.tenant != "default")
-      r.add_error("scopes", "the admin scope exists only in tenant \"default\"");
-    if (scopes->empty()) r.add_error("scopes", "must not be empty");
+      errors.fail("scopes", "the admin scope exists only in tenant \"default\"");
+    if (scopes->empty()) errors.fail("scopes", "must not be empty");
   }
-  if (!r.ok()) {
-    res->fail(caa::validation_error(r.take_errors()));
+  if (!errors.ok()) {
+    res->fail(caa::validation_error(errors.take()));
     return std::nullopt;
   }
   out.scopes = std::move(*scopes);

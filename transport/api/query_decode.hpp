@@ -3,14 +3,13 @@
 // Internal to the turn-request decoder: one function per request field. Each takes the field's
 // (non-null) JSON value, appends field errors to the context and stores what it validated into
 // the request. Field names in errors are fixed texts or names that passed validation: a
-// malformed client-chosen name is never echoed.
+// malformed client-chosen name is never echoed (unknown members: `json::field_errors`).
 
 #include "transport/api/query_request.hpp"
 #include "transport/json/json.hpp"
 
 #include <rapidjson/document.h>
 
-#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,12 +18,12 @@ namespace caa::api::detail {
 
 /// The errors of one request, and the policy it is decoded under.
 struct decode_context {
-  const decode_policy& policy;           ///< what the tenant and operator allow
-  std::vector<caa::field_error> errors;  ///< every problem found, in order
+  const decode_policy& policy;  ///< what the tenant and operator allow
+  json::field_errors errors;    ///< every problem found, in order
 
   /// Records that `field` is invalid.
   void fail(std::string field, std::string message) {
-    errors.push_back({std::move(field), std::move(message)});
+    errors.fail(std::move(field), std::move(message));
   }
 };
 
@@ -38,15 +37,6 @@ inline std::string_view text_of(const rapidjson::Value& v) {
 
 /// Whether any object inside `v` (itself included) repeats a key.
 bool has_duplicate_keys(const rapidjson::Value& v);
-
-/// Adds the error for an unknown member `name` of the object at `path` ("" for the top level).
-/// The name is echoed only when it is a plain identifier of at most 64 characters; otherwise the
-/// error names `path` (or "body").
-void unknown_field(std::string_view name, const std::string& path, decode_context& ctx);
-
-/// Adds one error per member of `obj` whose name is not in `known` (see `unknown_field`).
-void reject_unknown(const rapidjson::Value& obj, const std::string& path,
-                    std::initializer_list<std::string_view> known, decode_context& ctx);
 
 /// Whether `s` contains a C0 control character (NUL included) or DEL.
 bool has_control(std::string_view s) noexcept;

@@ -83,8 +83,8 @@ void decode_image(const rapidjson::Value& v, const std::string& path, decode_con
     ctx.fail(path, "must be an object {type, media_type, data}");
     return;
   }
-  auto before = ctx.errors.size();
-  reject_unknown(v, path, {"type", "media_type", "data"}, ctx);
+  auto before = ctx.errors.count();
+  ctx.errors.reject_unknown(v, path, {"type", "media_type", "data"});
   auto* type = json::non_null_member(v, "type");
   if (type == nullptr || !type->IsString() || text_of(*type) != "base64")
     ctx.fail(path + ".type", "must be \"base64\"");
@@ -103,7 +103,7 @@ void decode_image(const rapidjson::Value& v, const std::string& path, decode_con
     ctx.fail(path + ".data", "must decode to at most 5 MiB");
   else if (media_ok && !has_signature(text_of(*media), base64_head(text_of(*data))))
     ctx.fail(path + ".data", "is not an image of the given media_type");
-  if (ctx.errors.size() == before)
+  if (ctx.errors.count() == before)
     req.images.push_back({std::string{text_of(*media)}, std::string{text_of(*data)}});
 }
 
@@ -124,20 +124,12 @@ std::optional<std::string> read_path(const rapidjson::Value& v, const std::strin
 }  // namespace
 
 void decode_prompt(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
-  if (!v.IsString()) {
-    ctx.fail("prompt", "must be a string");
-    return;
-  }
-  auto text = text_of(v);
-  auto n = json::utf8_length(text);
-  if (n < 1 || n > turn_limits::prompt_chars)
-    ctx.fail("prompt", "must have between 1 and 100000 characters");
-  else if (text.find('\0') != std::string_view::npos)
-    ctx.fail("prompt", "must not contain NUL characters");
-  else if (is_blank(text))
+  auto text = json::read_string(v, "prompt", 1, turn_limits::prompt_chars, ctx.errors);
+  if (!text) return;
+  if (is_blank(*text))
     ctx.fail("prompt", "must not be only white space");
   else
-    req.prompt = std::string{text};
+    req.prompt = std::move(*text);
 }
 
 void decode_images(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
@@ -203,7 +195,7 @@ void decode_plugins(const rapidjson::Value& v, decode_context& ctx, turn_request
       ctx.fail(path, "must be an object {\"path\": ...}");
       continue;
     }
-    reject_unknown(v[i], path, {"path"}, ctx);
+    ctx.errors.reject_unknown(v[i], path, {"path"});
     auto* p = json::non_null_member(v[i], "path");
     if (p == nullptr)
       ctx.fail(path + ".path", "is required");
@@ -231,7 +223,7 @@ void decode_metadata(const rapidjson::Value& v, decode_context& ctx, turn_reques
     ctx.fail("metadata", "must be an object {title?, tags?}");
     return;
   }
-  reject_unknown(v, "metadata", {"title", "tags"}, ctx);
+  ctx.errors.reject_unknown(v, "metadata", {"title", "tags"});
   if (auto* title = json::non_null_member(v, "title")) {
     if (!title->IsString() || json::utf8_length(text_of(*title)) > turn_limits::title_chars ||
         has_control(text_of(*title)))

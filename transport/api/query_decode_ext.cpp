@@ -29,24 +29,6 @@ bool is_agent_name(std::string_view name) noexcept {
   });
 }
 
-/// A required string field of `obj` with 1..`max_chars` code points and no NUL.
-std::optional<std::string> read_text(const rapidjson::Value& obj, std::string_view name,
-                                     const std::string& path, std::size_t max_chars,
-                                     decode_context& ctx) {
-  auto* v = json::non_null_member(obj, name);
-  auto field = path + "." + std::string{name};
-  if (v == nullptr) {
-    ctx.fail(field, "is required");
-    return std::nullopt;
-  }
-  auto n = v->IsString() ? json::utf8_length(text_of(*v)) : 0;
-  if (n < 1 || n > max_chars || text_of(*v).find('\0') != std::string_view::npos) {
-    ctx.fail(field, "must be a string of 1 to " + std::to_string(max_chars) + " characters");
-    return std::nullopt;
-  }
-  return std::string{text_of(*v)};
-}
-
 void decode_agent(std::string_view name, const rapidjson::Value& v, decode_context& ctx,
                   turn_request& req) {
   auto path = "agents." + std::string{name};
@@ -54,12 +36,13 @@ void decode_agent(std::string_view name, const rapidjson::Value& v, decode_conte
     ctx.fail(path, "must be an object {description, prompt, tools?, model?}");
     return;
   }
-  auto before = ctx.errors.size();
-  reject_unknown(v, path, {"description", "prompt", "tools", "model"}, ctx);
+  auto before = ctx.errors.count();
+  ctx.errors.reject_unknown(v, path, {"description", "prompt", "tools", "model"});
   claude::agent_definition def;
+  json::field_reader fields{v, ctx.errors, path};
   def.description =
-      read_text(v, "description", path, turn_limits::agent_description_chars, ctx).value_or("");
-  def.prompt = read_text(v, "prompt", path, turn_limits::prompt_chars, ctx).value_or("");
+      fields.string("description", true, 1, turn_limits::agent_description_chars).value_or("");
+  def.prompt = fields.string("prompt", true, 1, turn_limits::prompt_chars).value_or("");
   if (auto* tools = json::non_null_member(v, "tools"))
     def.tools = read_tools(*tools, path + ".tools", true, ctx);
   if (auto* model = json::non_null_member(v, "model")) {
@@ -68,7 +51,7 @@ void decode_agent(std::string_view name, const rapidjson::Value& v, decode_conte
     else
       ctx.fail(path + ".model", "must be inherit, sonnet, opus, haiku or a claude-... model id");
   }
-  if (ctx.errors.size() == before) req.agents.emplace(std::string{name}, std::move(def));
+  if (ctx.errors.count() == before) req.agents.emplace(std::string{name}, std::move(def));
 }
 
 /// Whether `t` names a JSON Schema type.
@@ -103,8 +86,8 @@ void decode_system_prompt(const rapidjson::Value& v, decode_context& ctx, turn_r
     ctx.fail("system_prompt", "must be a string or {\"preset\":\"claude_code\",\"append\":...}");
     return;
   }
-  auto before = ctx.errors.size();
-  reject_unknown(v, "system_prompt", {"type", "preset", "append"}, ctx);
+  auto before = ctx.errors.count();
+  ctx.errors.reject_unknown(v, "system_prompt", {"type", "preset", "append"});
   auto* type =
       json::non_null_member(v, "type");  // the SDKs' spelling: {"type":"preset","preset":...}
   if (type != nullptr && !(type->IsString() && text_of(*type) == "preset"))
@@ -115,7 +98,7 @@ void decode_system_prompt(const rapidjson::Value& v, decode_context& ctx, turn_r
   claude::system_prompt_preset out;
   if (auto* append = json::non_null_member(v, "append"))
     out.append = read_argv_text(*append, "system_prompt.append", ctx).value_or("");
-  if (ctx.errors.size() == before) req.system_prompt = std::move(out);
+  if (ctx.errors.count() == before) req.system_prompt = std::move(out);
 }
 
 void decode_agents(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
@@ -137,8 +120,8 @@ void decode_output_format(const rapidjson::Value& v, decode_context& ctx, turn_r
     ctx.fail("output_format", "must be {\"type\":\"json_schema\",\"schema\":{...}}");
     return;
   }
-  auto before = ctx.errors.size();
-  reject_unknown(v, "output_format", {"type", "schema"}, ctx);
+  auto before = ctx.errors.count();
+  ctx.errors.reject_unknown(v, "output_format", {"type", "schema"});
   auto* type = json::non_null_member(v, "type");
   if (type == nullptr || !type->IsString() || text_of(*type) != "json_schema")
     ctx.fail("output_format.type", "must be \"json_schema\"");
@@ -151,7 +134,7 @@ void decode_output_format(const rapidjson::Value& v, decode_context& ctx, turn_r
   auto text = json::to_string(*schema);
   if (text.size() > turn_limits::json_schema_bytes)
     ctx.fail("output_format.schema", "must be at most 64 KiB");
-  else if (ctx.errors.size() == before)
+  else if (ctx.errors.count() == before)
     req.json_schema = std::move(text);
 }
 

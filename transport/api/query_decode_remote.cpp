@@ -106,7 +106,7 @@ void refuse_references(const rapidjson::Value* v, const std::string& field, deco
 
 void check_stdio_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx,
                         used_variables& used) {
-  reject_unknown(v, path, {"type", "command", "args", "env"}, ctx);
+  ctx.errors.reject_unknown(v, path, {"type", "command", "args", "env"});
   auto* command = json::non_null_member(v, "command");
   if (command == nullptr || !command->IsString() || command->GetStringLength() == 0 ||
       command->GetStringLength() > max_command_bytes || has_control(text_of(*command))) {
@@ -149,7 +149,7 @@ void check_header_references(const rapidjson::Value& v, const std::string& path,
 
 void check_remote_server(const rapidjson::Value& v, const std::string& path, decode_context& ctx,
                          used_variables& used) {
-  reject_unknown(v, path, {"type", "url", "headers"}, ctx);
+  ctx.errors.reject_unknown(v, path, {"type", "url", "headers"});
   auto* url = json::non_null_member(v, "url");
   if (url == nullptr || !url->IsString())
     ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
@@ -191,7 +191,7 @@ void check_hook(const rapidjson::Value& v, const std::string& path, decode_conte
     ctx.fail(path, "must be an object {url, matcher?, timeout?, headers?}");
     return;
   }
-  reject_unknown(v, path, {"url", "matcher", "timeout", "headers"}, ctx);
+  ctx.errors.reject_unknown(v, path, {"url", "matcher", "timeout", "headers"});
   auto* url = json::non_null_member(v, "url");
   if (url == nullptr || !url->IsString())
     ctx.fail(path + ".url", ctx.policy.allow_http_urls ? "must be an http(s) URL with a host"
@@ -218,7 +218,7 @@ void decode_mcp_servers(const rapidjson::Value& v, decode_context& ctx, turn_req
     ctx.fail("mcp_servers", "must be an object of at most 20 servers");
     return;
   }
-  auto before = ctx.errors.size();
+  auto before = ctx.errors.count();
   used_variables used;
   for (auto& m : v.GetObject()) {
     if (!is_segment(text_of(m.name)))
@@ -226,7 +226,7 @@ void decode_mcp_servers(const rapidjson::Value& v, decode_context& ctx, turn_req
     else
       check_mcp_server(m.value, "mcp_servers." + std::string{text_of(m.name)}, ctx, used);
   }
-  if (ctx.errors.size() != before) return;
+  if (ctx.errors.count() != before) return;
   if (!ctx.policy.mcp_servers_enabled) {
     ctx.fail("mcp_servers", "is not enabled on this server");
   } else {
@@ -240,7 +240,7 @@ void decode_hooks(const rapidjson::Value& v, decode_context& ctx, turn_request& 
     ctx.fail("hooks", "must be an object of hook events");
     return;
   }
-  auto before = ctx.errors.size();
+  auto before = ctx.errors.count();
   for (auto& m : v.GetObject()) {
     if (!is_hook_event(text_of(m.name))) {
       ctx.fail("hooks",
@@ -256,7 +256,7 @@ void decode_hooks(const rapidjson::Value& v, decode_context& ctx, turn_request& 
     for (rapidjson::SizeType i = 0; i < m.value.Size(); ++i)
       check_hook(m.value[i], path + "[" + std::to_string(i) + "]", ctx);
   }
-  if (ctx.errors.size() != before) return;
+  if (ctx.errors.count() != before) return;
   if (!ctx.policy.hooks_enabled)
     ctx.fail("hooks", "is not enabled on this server");
   else

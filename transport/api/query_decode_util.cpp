@@ -4,18 +4,6 @@
 
 namespace caa::api::detail {
 
-namespace {
-
-/// Whether `name` may be echoed in an error: `[A-Za-z0-9_]{1,64}`.
-bool is_echoable(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
-}  // namespace
-
 bool has_duplicate_keys(const rapidjson::Value& v) {
   if (v.IsArray())
     return std::any_of(v.Begin(), v.End(), [](const auto& x) { return has_duplicate_keys(x); });
@@ -28,21 +16,6 @@ bool has_duplicate_keys(const rapidjson::Value& v) {
   }
   std::sort(names.begin(), names.end());
   return std::adjacent_find(names.begin(), names.end()) != names.end();
-}
-
-void unknown_field(std::string_view name, const std::string& path, decode_context& ctx) {
-  if (is_echoable(name))
-    ctx.fail(path.empty() ? std::string{name} : path + "." + std::string{name},
-             "is not a known field");
-  else
-    ctx.fail(path.empty() ? "body" : path, "contains a field that is not known");
-}
-
-void reject_unknown(const rapidjson::Value& obj, const std::string& path,
-                    std::initializer_list<std::string_view> known, decode_context& ctx) {
-  for (auto& m : obj.GetObject())
-    if (std::find(known.begin(), known.end(), text_of(m.name)) == known.end())
-      unknown_field(text_of(m.name), path, ctx);
 }
 
 bool has_control(std::string_view s) noexcept {

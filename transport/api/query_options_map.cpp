@@ -4,6 +4,7 @@
 
 #include "config/json_parse.hpp"
 #include "transport/api/query_request.hpp"
+#include "transport/json/fields.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -20,7 +21,7 @@ struct path_collector {
   const tenant_workspace& ws;
   std::string_view tenant_id;
   uint32_t owner = 0;
-  std::vector<caa::field_error> errors;
+  json::field_errors errors;
   bool unavailable = false;
 
   std::optional<workspace_path> resolve(std::string_view rel, std::string field, if_missing mode) {
@@ -30,7 +31,7 @@ struct path_collector {
     if (e == path_error::unavailable)
       unavailable = true;
     else
-      errors.push_back({std::move(field), std::string{message_of(e)}});
+      errors.fail(std::move(field), std::string{message_of(e)});
     return std::nullopt;
   }
 };
@@ -106,7 +107,7 @@ caf::expected<resolved_paths> resolve_paths(const turn_request& req, const tenan
                            if_missing::refuse))
       plugins.push_back(std::move(*p));
   if (c.unavailable) return make_error(errc::internal, "workspace: path resolution failed");
-  if (!c.errors.empty()) return caa::validation_error(std::move(c.errors));
+  if (!c.errors.ok()) return caa::validation_error(c.errors.take());
   return resolved_paths{std::move(*dirs), std::move(*cwd), std::move(add_dirs), std::move(plugins)};
 }
 

@@ -1,5 +1,4 @@
 #include "transport/api/query_request.hpp"
-#include "config/uuid.hpp"
 
 #include "transport/api/query_decode.hpp"
 #include "transport/http/types.hpp"
@@ -15,43 +14,32 @@ using detail::decode_context;
 using detail::text_of;
 
 void decode_session_id(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
-  if (!v.IsString() || !caa::is_uuid(text_of(v))) {
-    ctx.fail("session_id", "must be a UUID");
-    return;
-  }
-  std::string id{text_of(v)};
-  std::transform(id.begin(), id.end(), id.begin(), [](char c) {
+  auto id = json::read_uuid(v, "session_id", ctx.errors);
+  if (!id) return;
+  std::transform(id->begin(), id->end(), id->begin(), [](char c) {
     return c >= 'A' && c <= 'F' ? static_cast<char>(c - 'A' + 'a') : c;
   });
-  req.session_id = std::move(id);
+  req.session_id = std::move(*id);
 }
 
 void decode_max_turns(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
-  if (v.IsInt64() && v.GetInt64() >= 1 && v.GetInt64() <= turn_limits::max_turns)
-    req.max_turns = static_cast<int>(v.GetInt64());
-  else
-    ctx.fail("max_turns", "must be an integer between 1 and 1000");
+  if (auto n = json::read_integer(v, "max_turns", 1, turn_limits::max_turns, ctx.errors))
+    req.max_turns = static_cast<int>(*n);
 }
 
 void decode_max_budget(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
-  if (v.IsNumber() && v.GetDouble() > 0 && v.GetDouble() <= turn_limits::max_budget_usd)
-    req.max_budget_usd = v.GetDouble();
-  else
-    ctx.fail("max_budget_usd", "must be a number greater than 0 and at most 1000");
+  req.max_budget_usd = json::read_number(v, "max_budget_usd", 0, turn_limits::max_budget_usd,
+                                         /*lo_exclusive=*/true, ctx.errors);
 }
 
 void decode_partial(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
-  if (v.IsBool())
-    req.include_partial_messages = v.GetBool();
-  else
-    ctx.fail("include_partial_messages", "must be true or false");
+  req.include_partial_messages =
+      json::read_boolean(v, "include_partial_messages", ctx.errors).value_or(false);
 }
 
 void decode_checkpointing(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
-  if (v.IsBool())
-    req.enable_file_checkpointing = v.GetBool();
-  else
-    ctx.fail("enable_file_checkpointing", "must be true or false");
+  req.enable_file_checkpointing =
+      json::read_boolean(v, "enable_file_checkpointing", ctx.errors).value_or(false);
 }
 
 struct field_entry {
@@ -181,7 +169,7 @@ caf::expected<turn_request> decode_turn_object(
     auto entry = std::find_if(std::begin(fields), std::end(fields),
                               [&](const field_entry& f) { return f.name == name; });
     if (entry == std::end(fields))
-      detail::unknown_field(name, {}, ctx);
+      ctx.errors.unknown_member(name, {});
     else if (m.value.IsNull())
       continue;  // null means absent
     else if (detail::has_duplicate_keys(m.value))
@@ -191,7 +179,7 @@ caf::expected<turn_request> decode_turn_object(
   }
   if (json::non_null_member(obj, "prompt") == nullptr) ctx.fail("prompt", "is required");
   check_tool_overlap(req, ctx);
-  if (!ctx.errors.empty()) return caa::validation_error(std::move(ctx.errors));
+  if (!ctx.errors.ok()) return caa::validation_error(ctx.errors.take());
   return req;
 }
 

@@ -28,7 +28,7 @@ bool short_text(const rapidjson::Value& v, std::size_t max, bool allow_empty = f
 
 caf::expected<pending_answer> decode_answer(const rapidjson::Value& obj,
                                             std::initializer_list<std::string_view> extra) {
-  std::vector<caa::field_error> errors;
+  json::field_errors errors;
   pending_answer out;
   if (!obj.IsObject()) return caa::validation_error({{"body", "must be a JSON object"}});
   for (auto& m : obj.GetObject()) {
@@ -36,22 +36,22 @@ caf::expected<pending_answer> decode_answer(const rapidjson::Value& obj,
     auto& v = m.value;
     if (name == "request_id") {
       if (!short_text(v, max_request_id) || text(v).find_first_of("\r\n") != std::string_view::npos)
-        errors.push_back({"request_id", "must be the request_id of the pending request"});
+        errors.fail("request_id", "must be the request_id of the pending request");
       else
         out.request_id = std::string{text(v)};
     } else if (name == "behavior") {
       if (!v.IsString() || (text(v) != "allow" && text(v) != "deny"))
-        errors.push_back({"behavior", "must be allow or deny"});
+        errors.fail("behavior", "must be allow or deny");
       else
         out.behavior = std::string{text(v)};
     } else if (name == "updated_input") {
       if (!v.IsObject())
-        errors.push_back({"updated_input", "must be an object (the tool input)"});
+        errors.fail("updated_input", "must be an object (the tool input)");
       else
         out.updated_input = json::to_string(v);
     } else if (name == "message") {
       if (!short_text(v, max_message_chars))
-        errors.push_back({"message", "must be a string of 1 to 10000 characters"});
+        errors.fail("message", "must be a string of 1 to 10000 characters");
       else
         out.message = std::string{text(v)};
     } else if (name == "answers") {
@@ -67,30 +67,28 @@ caf::expected<pending_answer> decode_answer(const rapidjson::Value& obj,
           }
         }
       if (!ok)
-        errors.push_back(
-            {"answers",
-             "must be an object of 1 to 20 questions, each a label or a list of labels"});
+        errors.fail("answers",
+                    "must be an object of 1 to 20 questions, each a label or a list of labels");
       else
         out.answers = json::to_string(v);
     } else if (name == "answer") {
       if (!short_text(v, max_answer_chars))
-        errors.push_back({"answer", "must be a string of 1 to 10000 characters"});
+        errors.fail("answer", "must be a string of 1 to 10000 characters");
       else
         out.answer = std::string{text(v)};
     } else if (std::find(extra.begin(), extra.end(), name) == extra.end()) {
-      errors.push_back({std::string{name}, "is not a field of an answer"});
+      errors.unknown_member(name, {});
     }
   }
-  if (errors.empty()) {
+  if (errors.ok()) {
     if (out.request_id.empty() && !out.answer)
-      errors.push_back(
-          {"request_id", "is required (or `answer` alone for the one pending question)"});
+      errors.fail("request_id", "is required (or `answer` alone for the one pending question)");
     else if (!out.request_id.empty() && out.behavior.empty() && !out.answers && !out.answer)
-      errors.push_back({"behavior", "is required: allow or deny (or answers for a question)"});
+      errors.fail("behavior", "is required: allow or deny (or answers for a question)");
     if (out.behavior == "deny" && (out.updated_input || out.answers || out.answer))
-      errors.push_back({"behavior", "a deny carries only a message"});
+      errors.fail("behavior", "a deny carries only a message");
   }
-  if (!errors.empty()) return caa::validation_error(std::move(errors));
+  if (!errors.ok()) return caa::validation_error(errors.take());
   return out;
 }
 

@@ -37,7 +37,8 @@ std::string lower(std::string s) {
 
 /// Checks the envelope members of a frame that is not a prompt.
 std::optional<caf::error> read_envelope(const rapidjson::Document& doc, ws_frame& out) {
-  json::field_reader r{doc};
+  json::field_errors errors;
+  json::field_reader r{doc, errors};
   bool need_id = out.type == ws_frame_type::subscribe;
   if (out.type != ws_frame_type::ping)
     if (auto id = r.uuid("session_id", need_id)) out.session_id = lower(*id);
@@ -50,7 +51,7 @@ std::optional<caf::error> read_envelope(const rapidjson::Document& doc, ws_frame
   } else if (out.type == ws_frame_type::ping) {
     r.reject_unknown({"type"});
   }
-  if (!r.ok()) return caa::validation_error(r.take_errors());
+  if (!errors.ok()) return caa::validation_error(errors.take());
   return std::nullopt;
 }
 

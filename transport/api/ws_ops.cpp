@@ -24,16 +24,16 @@ void ws_connection::on_answer(const ws_frame& f) {
 
 void ws_connection::on_control(const ws_frame& f) {
   const auto& doc = *f.doc;
-  json::field_reader r{doc};
-  r.reject_unknown({"type", "session_id", "permission_mode", "model"});
+  json::field_errors errors;
+  errors.reject_unknown(doc, {}, {"type", "session_id", "permission_mode", "model"});
   auto mode = doc.FindMember("permission_mode");
   auto model = doc.FindMember("model");
   bool has_mode = mode != doc.MemberEnd();
   bool has_model = model != doc.MemberEnd();
   if (has_mode == has_model)
-    r.add_error("permission_mode", "exactly one of permission_mode and model is required");
-  if (!r.ok()) {
-    send_error(caa::validation_error(r.take_errors()), ws_frame_type::control,
+    errors.fail("permission_mode", "exactly one of permission_mode and model is required");
+  if (!errors.ok()) {
+    send_error(caa::validation_error(errors.take()), ws_frame_type::control,
                f.session_id.value_or(""));
     return;
   }
