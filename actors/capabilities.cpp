@@ -29,7 +29,7 @@ using clock_type = std::chrono::steady_clock;
 struct probe {
   std::string tenant_id;
   int64_t agent_slot = -1;
-  std::shared_ptr<claude::agent_process> proc;
+  std::shared_ptr<cli_process> proc;
   std::string init_request_id;
   std::string initialize_json;  // the `response` payload of initialize
   std::vector<caf::typed_response_promise<std::string>> waiting;
@@ -137,11 +137,9 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
   cb.on_exit = [addr, id](const claude::exit_info&) {
     if (auto a = caf::actor_cast<caf::actor>(addr)) caf::anon_send(a, atom::timeout_v, id);
   };
-  auto sspec = claude::make_spawn_spec(opts, dc);
-  if (auto* box = st.deps.io->sandbox(); box && box->prepare(sspec, dc)) return false;
-  auto proc = claude::agent_process::spawn(st.deps.io->context(), sspec, std::move(cb));
+  auto proc = st.deps.launcher->launch(opts, dc, std::move(cb));
   if (!proc) return false;
-  p.proc = std::make_shared<claude::agent_process>(std::move(*proc));
+  p.proc = std::move(*proc);
   p.init_request_id = st.ids.next();
   auto ini = claude::initialize(p.init_request_id, "", "");
   return ini && !p.proc->write_line(std::move(*ini));

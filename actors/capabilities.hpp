@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/agent_io.hpp"
+#include "actors/cli_launcher.hpp"
 #include "actors/interfaces.hpp"
 #include "config/settings.hpp"
 
@@ -14,7 +14,7 @@ class tenant_workspace;
 struct capabilities_deps {
   const settings* cfg = nullptr;
   const tenant_workspace* workspace = nullptr;
-  agent_io* io = nullptr;
+  std::shared_ptr<cli_launcher> launcher;             ///< starts the probe CLI
   caf::timespan ttl = std::chrono::minutes{10};       ///< how long an answer is reused
   caf::timespan deadline = std::chrono::seconds{60};  ///< a probe taking longer fails
   /// The process budget a probe takes its slot from (none: probes are not counted; tests).

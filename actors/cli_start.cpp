@@ -5,7 +5,6 @@
 #include "config/errc.hpp"
 #include "config/logging.hpp"
 #include "transport/claude/control.hpp"
-#include "transport/sandbox/sandbox.hpp"
 
 #include <caf/all.hpp>
 
@@ -73,34 +72,21 @@ claude::process_callbacks route_callbacks(const std::shared_ptr<cli_route>& rout
 
 }  // namespace
 
-std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::query_options& opts,
-                                                 const turn_spec& spec,
-                                                 std::shared_ptr<cli_route> route,
-                                                 std::string_view hooks_json,
-                                                 std::string_view request_id) {
-  auto sspec = claude::make_spawn_spec(opts, spec.driver);
-  if (auto* box = io.sandbox()) {
-    if (auto err = box->prepare(sspec, spec.driver)) {
-      log::error("cannot prepare the agent sandbox",
-                 {.component = "session", .error_code = to_string(errc_of(err))});
-      return nullptr;
-    }
-  }
-  // Spawned on a CAF worker thread: it lives as long as the actor system, which is what
-  // PR_SET_PDEATHSIG and bwrap's --die-with-parent need.
-  auto p = claude::agent_process::spawn(io.context(), sspec, route_callbacks(std::move(route)));
-  if (!p) {
+std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,
+                                       const turn_spec& spec, std::shared_ptr<cli_route> route,
+                                       std::string_view hooks_json, std::string_view request_id) {
+  auto proc = launcher.launch(opts, spec.driver, route_callbacks(std::move(route)));
+  if (!proc) {
     log::error("cannot start the agent CLI",
-               {.component = "session", .error_code = to_string(errc_of(p.error()))});
+               {.component = "session", .error_code = to_string(errc_of(proc.error()))});
     return nullptr;
   }
-  auto proc = std::make_shared<claude::agent_process>(std::move(*p));
   auto init = claude::initialize(request_id, hooks_json, claude::agents_json(opts.agents));
-  if (!init || proc->write_line(std::move(*init))) {
-    proc->kill();
+  if (!init || (*proc)->write_line(std::move(*init))) {
+    (*proc)->kill();
     return nullptr;
   }
-  return proc;
+  return std::move(*proc);
 }
 
 }  // namespace caa

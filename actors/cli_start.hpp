@@ -2,9 +2,8 @@
 
 // Starting a CLI process, shared by the session actors and the warm pool (cli_start.cpp).
 
-#include "actors/agent_io.hpp"
+#include "actors/cli_launcher.hpp"
 #include "actors/session_types.hpp"
-#include "transport/claude/process.hpp"
 
 #include <memory>
 #include <string>
@@ -14,14 +13,12 @@ namespace caa {
 
 struct session_identity;
 
-/// Starts the CLI with `opts` and the driver of `spec`, sends its lines and exit to whatever
-/// `route` names at the time, and writes `initialize` (with `hooks_json`, may be empty). Null
-/// when it could not start (logged).
-std::shared_ptr<claude::agent_process> start_cli(agent_io& io, const claude::query_options& opts,
-                                                 const turn_spec& spec,
-                                                 std::shared_ptr<cli_route> route,
-                                                 std::string_view hooks_json,
-                                                 std::string_view request_id);
+/// Starts the CLI through `launcher` with `opts` and the driver of `spec`, sends its lines and
+/// exit to whatever `route` names at the time, and writes `initialize` (with `hooks_json`, may
+/// be empty). Null when it could not start (logged).
+std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,
+                                       const turn_spec& spec, std::shared_ptr<cli_route> route,
+                                       std::string_view hooks_json, std::string_view request_id);
 
 /// The options of a spawn of session `who` for `spec`: the turn's, plus how the CLI finds (or
 /// forks) the session's transcript.

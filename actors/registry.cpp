@@ -46,8 +46,8 @@ void publish(const registry_state& st) {
 session_actor start(self_ptr self, session_identity who) {
   auto id = who.id;
   auto tenant = who.tenant_id;
-  auto actor = spawn_session(self->system(), std::move(who), self->state.deps.sessions,
-                             session_owner_actor{self});
+  auto actor = self->state.deps.spawn(self->system(), std::move(who), self->state.deps.sessions,
+                                      session_owner_actor{self});
   // Linked: when the registry stops (shutdown), every session stops and kills its process.
   self->monitor(actor);
   self->link_to(actor);

@@ -5,13 +5,23 @@
 
 #include <caf/actor_system.hpp>
 
+#include <functional>
+
 namespace caa {
+
+/// Spawns the actor of one session, like `spawn_session`.
+using session_spawner = std::function<session_actor(caf::actor_system&, session_identity,
+                                                    session_deps, session_owner_actor)>;
 
 /// What the registry needs: the sessions' dependencies and the drain grace period.
 struct registry_deps {
   session_deps sessions;
   warm_pool_actor warm;  ///< pre-started processes for new sessions (none: always cold)
   caf::timespan drain_grace = std::chrono::seconds{30};
+  /// How the registry spawns a session: `spawn_session`, except in the registry's unit tests,
+  /// whose fake sessions answer `busy` as the test decides (a real session is busy only while
+  /// its CLI runs a turn).
+  session_spawner spawn = spawn_session;
 };
 
 /// Spawns the session registry of this node.

@@ -149,7 +149,8 @@ int run_service(const settings& cfg) {
   rdeps.sessions.pg = pg;
   rdeps.sessions.writer = writer;
   rdeps.sessions.admission = admission;
-  rdeps.sessions.io = &io;
+  auto launcher = make_process_launcher(io);
+  rdeps.sessions.launcher = launcher;
   rdeps.sessions.db_timeout = timeout;
   rdeps.sessions.admission_wait = to_span(cfg.agent.admission_wait);
   rdeps.sessions.idle_timeout = to_span(cfg.agent.session_idle_timeout);
@@ -159,8 +160,8 @@ int run_service(const settings& cfg) {
   rdeps.sessions.webhooks = outbound::client::make(io.context(), outbound::make_egress_policy(cfg));
   rdeps.drain_grace = to_span(cfg.agent.drain_grace_period);
   if (cfg.agent.warm_pool_size > 0)
-    rdeps.warm =
-        spawn_warm_pool(sys, {cfg.agent.warm_pool_size, cfg.agent.warm_pool_keys, &io, admission});
+    rdeps.warm = spawn_warm_pool(
+        sys, {cfg.agent.warm_pool_size, cfg.agent.warm_pool_keys, launcher, admission});
   auto registry = spawn_registry(sys, rdeps);
   log::info("agent process budget", {.component = "admission", .count = budget});
   tenant_workspace workspace{cfg.agent.workspace_root};
@@ -192,7 +193,7 @@ int run_service(const settings& cfg) {
   capabilities_deps cdeps;
   cdeps.cfg = &cfg;
   cdeps.workspace = &workspace;
-  cdeps.io = &io;
+  cdeps.launcher = launcher;
   cdeps.admission = admission;
   cdeps.admission_wait = adm_cfg.wait;
   auto capabilities = spawn_capabilities(sys, cdeps);

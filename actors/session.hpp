@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/agent_io.hpp"
+#include "actors/cli_launcher.hpp"
 #include "actors/interfaces.hpp"
 #include "storage/postgres/event_writer.hpp"
 #include "storage/postgres/pg_pool.hpp"
@@ -23,7 +23,7 @@ struct session_deps {
   storage::pg_actor pg;
   storage::event_writer_actor writer;
   admission_actor admission;
-  agent_io* io = nullptr;
+  std::shared_ptr<cli_launcher> launcher;  ///< starts the CLI processes
   caf::timespan db_timeout = std::chrono::seconds{10};
   caf::timespan admission_wait = std::chrono::seconds{10};
   caf::timespan idle_timeout = std::chrono::seconds{300};

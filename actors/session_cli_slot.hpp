@@ -2,8 +2,8 @@
 
 // The CLI process of one session and its admission slot.
 
+#include "actors/cli_launcher.hpp"
 #include "transport/claude/control.hpp"
-#include "transport/claude/process.hpp"
 
 #include <cstdint>
 #include <map>
@@ -17,12 +17,12 @@ namespace caa::detail {
 /// granted for them.
 struct session_cli_slot {
   /// The current process, or null.
-  std::shared_ptr<claude::agent_process> proc;
+  std::shared_ptr<cli_process> proc;
   /// The generation of the current process: lines and exits of older generations are ignored.
   uint64_t gen = 0;
   /// Processes asked to end (hibernation) that have not exited yet, by generation; their slot is
   /// given back (or reused) only when they are gone, so the budget is never exceeded.
-  std::map<uint64_t, std::shared_ptr<claude::agent_process>> retiring;
+  std::map<uint64_t, std::shared_ptr<cli_process>> retiring;
   /// Whether the session holds a process slot of admission.
   bool holds_slot = false;
   /// The current process has not spoken yet: admission counts it as starting.

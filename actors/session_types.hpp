@@ -21,11 +21,9 @@
 #include <string_view>
 #include <vector>
 
-namespace caa::claude {
-class agent_process;
-}  // namespace caa::claude
-
 namespace caa {
+
+class cli_process;
 
 /// Where a session's events go: one SSE or WebSocket subscriber. Implemented by the transport;
 /// thread-safe; must never block (it queues, bounded, and reports a slow reader as gone).
@@ -102,10 +100,10 @@ class cli_route {
 
 /// A CLI process started ahead of demand by the warm pool (local only).
 struct warm_process {
-  std::string session_id;                       ///< its `--session-id`: the new session's id
-  std::shared_ptr<claude::agent_process> proc;  ///< running, `initialize` already written
-  std::shared_ptr<cli_route> route;             ///< re-pointed to the session that takes it
-  turn_spec_ptr spec;                           ///< the spec it was started for
+  std::string session_id;             ///< its `--session-id`: the new session's id
+  std::shared_ptr<cli_process> proc;  ///< running, `initialize` already written
+  std::shared_ptr<cli_route> route;   ///< re-pointed to the session that takes it
+  turn_spec_ptr spec;                 ///< the spec it was started for
 };
 
 /// A warm process handle (local only).

@@ -5,7 +5,7 @@
 // wait about a second for the CLI to start. Each warm process holds an admission slot (the
 // budget is never exceeded) and is the first to go when a turn needs a slot.
 
-#include "actors/agent_io.hpp"
+#include "actors/cli_launcher.hpp"
 #include "actors/interfaces.hpp"
 
 #include <caf/actor_system.hpp>
@@ -16,10 +16,10 @@ namespace caa {
 
 /// How many processes the pool keeps warm.
 struct warm_pool_config {
-  uint32_t per_key = 1;       ///< WARM_POOL_SIZE: warm processes per tenant-and-options key
-  uint32_t max_keys = 4;      ///< WARM_POOL_KEYS: keys kept warm, most recently used first
-  agent_io* io = nullptr;     ///< where the processes' pipes are served
-  admission_actor admission;  ///< the process budget
+  uint32_t per_key = 1;   ///< WARM_POOL_SIZE: warm processes per tenant-and-options key
+  uint32_t max_keys = 4;  ///< WARM_POOL_KEYS: keys kept warm, most recently used first
+  std::shared_ptr<cli_launcher> launcher;  ///< starts the processes
+  admission_actor admission;               ///< the process budget
 };
 
 /// Spawns the pool; it registers itself with `cfg.admission`.

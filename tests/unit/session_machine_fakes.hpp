@@ -1,10 +1,10 @@
 #pragma once
 
 // The fakes of the session actor's state-machine tests: canned CLI lines, a fake PostgreSQL,
-// event writer and registry, a recording subscriber, and the child processes of the test.
+// event writer and registry, a recording subscriber, and a fake CLI launcher.
 
 #include "actors/admission.hpp"
-#include "actors/agent_io.hpp"
+#include "actors/cli_launcher.hpp"
 #include "actors/session.hpp"
 #include "actors/system_config.hpp"
 #include "config/errc.hpp"
@@ -16,13 +16,8 @@
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
-#include <boost/asio/post.hpp>
-
 #include <rapidjson/document.h>
 
-#include <dirent.h>
-#include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -201,39 +196,77 @@ inline std::string field(const std::string& json, const char* key) {
   return d[key].GetString();
 }
 
-// -- child processes of this test ---------------------------------------------------------------
+// -- the fake CLI -------------------------------------------------------------------------------
 
-/// The direct children of this process and their states (R, S, Z, ...), from /proc.
-inline std::map<pid_t, char> child_processes() {
-  std::map<pid_t, char> out;
-  auto me = ::getpid();
-  std::error_code ec;
-  for (auto& entry : fs::directory_iterator("/proc", ec)) {
-    auto name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string stat;
-    if (!std::getline(in, stat)) continue;
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 1));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == me) out[static_cast<pid_t>(std::stoi(name))] = state;
+/// What the fake CLIs of one test did: every launch, what the session wrote to each, and how
+/// each ended. Shared by the launcher and its processes (a process may outlive the launcher).
+struct cli_log {
+  /// One launched CLI.
+  struct cli {
+    claude::query_options opts;           ///< the options it was launched with
+    std::vector<std::string> lines;       ///< every line written to its stdin, in order
+    bool killed = false;                  ///< `kill()` was called, or the handle was dropped
+    bool stopped = false;                 ///< a graceful `stop()` was asked
+    claude::process_callbacks callbacks;  ///< kept, never called: the test injects lines itself
+  };
+  std::vector<std::shared_ptr<cli>> clis;
+  /// How many launches fail (with `errc::internal`) before launches succeed again.
+  int fail_next = 0;
+
+  /// The CLIs not killed yet: a stopped one still runs until it exits or is killed, as a real
+  /// process does.
+  std::size_t live() const {
+    return static_cast<std::size_t>(
+        std::count_if(clis.begin(), clis.end(), [](auto& c) { return !c->killed; }));
   }
-  return out;
-}
+};
 
-/// Children that are still running (not zombies).
-inline std::size_t live_children() {
-  std::size_t n = 0;
-  for (auto& [pid, state] : child_processes())
-    if (state != 'Z' && state != 'X') ++n;
-  return n;
-}
+/// A CLI that records what the session does to it. Writing to a killed CLI fails, as a closed
+/// pipe does; dropping the handle kills it, as `~agent_process` does.
+class fake_cli final : public cli_process {
+ public:
+  explicit fake_cli(std::shared_ptr<cli_log::cli> rec) : rec_(std::move(rec)) {}
+  ~fake_cli() override { rec_->killed = true; }
+  fake_cli(const fake_cli&) = delete;
+  fake_cli& operator=(const fake_cli&) = delete;
 
-/// Waits (wall clock, bounded) until `pred` holds; SIGKILL delivery is asynchronous.
+  pid_t pid() const noexcept override { return 4242; }
+  caf::error write_line(std::string json) override {
+    if (rec_->killed) return make_error(errc::internal, "stdin closed");
+    rec_->lines.push_back(std::move(json));
+    return {};
+  }
+  void stop(std::chrono::milliseconds, std::chrono::milliseconds) override { rec_->stopped = true; }
+  void kill() override { rec_->killed = true; }
+
+ private:
+  std::shared_ptr<cli_log::cli> rec_;
+};
+
+/// Launches `fake_cli`s and records them in a `cli_log`.
+class fake_launcher final : public cli_launcher {
+ public:
+  explicit fake_launcher(std::shared_ptr<cli_log> log) : log_(std::move(log)) {}
+
+  caf::expected<std::shared_ptr<cli_process>> launch(const claude::query_options& opts,
+                                                     const claude::driver_config&,
+                                                     claude::process_callbacks cb) override {
+    if (log_->fail_next > 0) {
+      --log_->fail_next;
+      return make_error(errc::internal, "cannot fork");
+    }
+    auto rec = std::make_shared<cli_log::cli>();
+    rec->opts = opts;
+    rec->callbacks = std::move(cb);
+    log_->clis.push_back(rec);
+    return std::shared_ptr<cli_process>{std::make_shared<fake_cli>(std::move(rec))};
+  }
+
+ private:
+  std::shared_ptr<cli_log> log_;
+};
+
+/// Waits (wall clock, bounded) until `pred` holds (for work on other threads).
 template <class Pred>
 inline bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
   auto until = std::chrono::steady_clock::now() + limit;

@@ -8,14 +8,12 @@
 // (issue 3; RELIABILITY.md T16): runs, interrupts, subscriptions, process exits and results in
 // every order, with fake PostgreSQL, a fake event writer and a recording subscriber.
 //
-// Determinism: the session spawns a real (fake) CLI, `sleep`, because `spawn_process` needs a
-// live `agent_process`. The single thread of the `agent_io` is parked behind a gate for the
-// whole test, so no pipe or pidfd callback can ever reach the actor from another thread: the
+// Determinism: the session launches its CLI through the `cli_launcher` seam, and the fixture's
+// launcher makes fakes that record the options of each launch, every line the session writes,
+// and whether it stopped or killed them (`clis`). No process runs, no other thread exists: the
 // test injects the CLI's stdout lines and exits itself as the INTERNAL `(line, gen, text)` and
-// `(exited, gen, code, stderr)` messages, in exactly the order it wants. Killing a process
-// (SIGKILL through its pidfd) is synchronous, so "the session killed its CLI" is observable
-// through /proc. At teardown every actor is killed, the gate opens, and the fixture checks that
-// no child process of the test survives.
+// `(exited, gen, code, cap)` messages, in exactly the order it wants. At teardown every actor is
+// removed or killed and the fixture checks that no CLI outlived its session.
 
 #include "tests/unit/session_machine_fakes.hpp"
 
@@ -50,16 +48,8 @@ class session_machine_test : public ::testing::Test {
       : sys(cfg),
         sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
         self(sys) {
-    // Park the only agent I/O thread: no process callback runs until teardown.
-    boost::asio::post(io.context(), [f = gate.get_future().share()] { f.wait(); });
     char tmpl[] = "/tmp/session-machine-XXXXXX";
     dir = ::mkdtemp(tmpl);
-    cli = dir / "fake-claude";
-    {
-      std::ofstream out(cli);
-      out << "#!/bin/sh\nexec sleep 3600\n";
-    }
-    fs::permissions(cli, fs::perms::owner_all);
     pg = sys.spawn(fake_pg, pgl);
     writer = sys.spawn(fake_writer, wl);
     registry = sys.spawn(fake_registry, rl);
@@ -76,15 +66,7 @@ class session_machine_test : public ::testing::Test {
     sched.run();
     for (auto& a : spawned) caf::anon_send_exit(a, caf::exit_reason::kill);
     sched.run();
-    EXPECT_TRUE(eventually([] { return live_children() == 0; }))
-        << "a CLI outlived its session actor";
-    // Let the I/O thread reap the children (the session actors are gone: nobody listens).
-    gate.set_value();
-    bool reaped = eventually([] { return child_processes().empty(); });
-    if (!reaped) {
-      for (auto& [pid, state] : child_processes()) ::kill(pid, SIGKILL);
-      ADD_FAILURE() << "child processes were not reaped";
-    }
+    EXPECT_EQ(live_clis(), 0u) << "a CLI outlived its session actor";
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
@@ -101,7 +83,7 @@ class session_machine_test : public ::testing::Test {
     d.pg = pg;
     d.writer = writer;
     d.admission = admission;
-    d.io = &io;
+    d.launcher = launcher;
     d.turn_timeout = 600s;
     d.idle_timeout = 300s;
     d.retire_after = 0s;  // never, unless a test asks for it (session_stream_test)
@@ -122,7 +104,7 @@ class session_machine_test : public ::testing::Test {
     auto t = std::make_shared<turn_spec>();
     t->prompt = "hello";
     t->options.cwd = dir.string();
-    t->driver.cli_path = cli.string();
+    t->driver.cli_path = "claude";  // never started: the launcher is a fake
     t->driver.config_dir = dir.string();
     t->driver.home_dir = dir.string();
     t->driver.tmp_dir = dir.string();
@@ -227,16 +209,24 @@ class session_machine_test : public ::testing::Test {
     line(s, gen, result_line);
   }
 
-  // The agent I/O thread is declared first: it outlives the actor system.
-  agent_io io{1};
-  std::promise<void> gate;
+  /// The CLIs launched so far that were not killed (a stopped CLI runs until it exits).
+  std::size_t live_clis() const { return clis->live(); }
+
+  /// The last CLI launched (the test fails when there is none).
+  cli_log::cli& last_cli() {
+    if (clis->clis.empty()) throw std::logic_error("no CLI was launched");
+    return *clis->clis.back();
+  }
+
+  // What the fake CLIs did; declared first: the sessions' CLI handles point into it.
+  std::shared_ptr<cli_log> clis = std::make_shared<cli_log>();
+  std::shared_ptr<cli_launcher> launcher = std::make_shared<fake_launcher>(clis);
   uint32_t budget = 4;
   test_config cfg;
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
   caf::scoped_actor self;
   fs::path dir;
-  fs::path cli;
   std::shared_ptr<pg_log> pgl = std::make_shared<pg_log>();
   std::shared_ptr<writer_log> wl = std::make_shared<writer_log>();
   std::shared_ptr<registry_log> rl = std::make_shared<registry_log>();

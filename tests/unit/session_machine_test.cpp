@@ -17,8 +17,8 @@ TEST_F(session_machine_test, a_run_is_accepted_as_turn_one_after_seq_zero) {
   EXPECT_EQ((*a)->after_seq, 0u);
   EXPECT_EQ((*a)->session_id, identity().id);
   EXPECT_EQ(*busy(s), true);
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));  // the CLI was spawned
-  EXPECT_EQ(stats().live, 1u);                                   // and holds a slot
+  EXPECT_EQ(live_clis(), 1u);   // the CLI was spawned
+  EXPECT_EQ(stats().live, 1u);  // and holds a slot
   auto st = pgl->statuses();
   ASSERT_FALSE(st.empty());
   EXPECT_EQ(st.back(), "running");
@@ -33,7 +33,7 @@ TEST_F(session_machine_test, a_second_run_while_one_runs_is_session_locked_with_
   auto hint = caa::retry_after_of(second->error());
   ASSERT_TRUE(hint.has_value());
   EXPECT_GE(*hint, 1u);
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));  // no second CLI
+  EXPECT_EQ(live_clis(), 1u);  // no second CLI
 }
 
 TEST_F(session_machine_test, a_drained_session_refuses_new_turns) {
@@ -41,7 +41,7 @@ TEST_F(session_machine_test, a_drained_session_refuses_new_turns) {
   caf::anon_send(s, caa::atom::drain_v);
   sched.run();
   EXPECT_REFUSED(run(s), errc::unavailable);
-  EXPECT_TRUE(eventually([] { return live_children() == 0; }));
+  EXPECT_EQ(live_clis(), 0u);
 }
 
 // -- events -------------------------------------------------------------------------------------
@@ -71,7 +71,7 @@ TEST_F(session_machine_test, cli_lines_become_events_in_seq_order_stored_then_de
   ASSERT_ACCEPTED(next);
   EXPECT_EQ((*next)->turn, 2u);
   EXPECT_EQ((*next)->after_seq, 4u);
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   line(s, 1, result_line);
   EXPECT_EQ(stored_count("done"), 2u);
   EXPECT_EQ(stored_seqs().back(), 6u);
@@ -146,7 +146,7 @@ TEST_F(session_machine_test, interrupt_then_result_ends_the_turn_interrupted) {
   EXPECT_EQ(*busy(s), false);
   // The stop deadline of the interrupted turn passes harmlessly: the CLI stays.
   advance(5s);
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   EXPECT_REFUSED(interrupt(s), errc::session_idle);
   auto next = run(s);
   ASSERT_ACCEPTED(next);
@@ -160,10 +160,10 @@ TEST_F(session_machine_test, an_interrupt_the_cli_ignores_kills_it_after_five_se
   ASSERT_ACCEPTED(run(s));
   ASSERT_TRUE(ok(interrupt(s)));
   advance(4s);
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   advance(1s);
-  EXPECT_TRUE(eventually([] { return live_children() == 0; }));  // SIGKILL
-  EXPECT_EQ(*busy(s), true);                                     // until the exit is seen
+  EXPECT_EQ(live_clis(), 0u);  // SIGKILL
+  EXPECT_EQ(*busy(s), true);   // until the exit is seen
   exited(s, 1, 137);
   EXPECT_EQ(stored_names(), (std::vector<std::string>{"done"}));
   EXPECT_EQ(field(last_payload("done"), "reason"), "interrupted");
@@ -233,7 +233,7 @@ TEST_F(session_machine_test, the_exit_of_an_old_generation_is_ignored) {
   exited(s, 0, 1);          // never existed: ignored
   EXPECT_EQ(stored_count("done"), 1u);
   EXPECT_EQ(*busy(s), true);
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   ASSERT_TRUE(ok(interrupt(s)));  // the current process is still there
   exited(s, 2, 137);
   EXPECT_EQ(stored_count("done"), 2u);
@@ -246,7 +246,7 @@ TEST_F(session_machine_test, other_spawn_options_replace_the_process) {
   complete_turn(s, 1);
   ASSERT_ACCEPTED(run(s, spec(R"({"model":"other"})")));
   // The old CLI was killed; generation 2 was skipped (killed), the new one is 3.
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   line(s, 1, result_line);
   EXPECT_EQ(stored_count("done"), 1u);
   exited(s, 1, 137);  // the killed CLI's exit: ignored
@@ -266,12 +266,12 @@ TEST_F(session_machine_test, turn_timeout_interrupts_then_kills) {
   ASSERT_ACCEPTED(run(s));
   line(s, 1, init_line);
   advance(59s);
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   advance(1s);  // TURN_TIMEOUT: an interrupt is written
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   EXPECT_EQ(*busy(s), true);
   advance(5s);  // ... and 5 s later the CLI is killed
-  EXPECT_TRUE(eventually([] { return live_children() == 0; }));
+  EXPECT_EQ(live_clis(), 0u);
   exited(s, 1, 137);
   EXPECT_EQ(stored_names(), (std::vector<std::string>{"init", "done"}));
   EXPECT_EQ(field(last_payload("done"), "reason"), "interrupted");
@@ -289,7 +289,7 @@ TEST_F(session_machine_test, turn_timeout_of_a_finished_turn_does_nothing) {
   ASSERT_ACCEPTED(run(s));  // turn 2 starts at 30 s, before turn 1's deadline (60 s)
   advance(30s);             // turn 1's deadline: turn 2 is not interrupted
   advance(5s);
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   EXPECT_EQ(*busy(s), true);
   line(s, 1, result_line);
   EXPECT_EQ(field(last_payload("done"), "reason"), "completed");
@@ -343,7 +343,7 @@ TEST_F(session_machine_test, hibernate_during_a_turn_is_ignored) {
   ASSERT_ACCEPTED(run(s));
   caf::anon_send(s, caa::atom::hibernate_v);
   sched.run();
-  EXPECT_TRUE(eventually([] { return live_children() == 1; }));
+  EXPECT_EQ(live_clis(), 1u);
   line(s, 1, result_line);
   EXPECT_EQ(field(last_payload("done"), "reason"), "completed");
 }
@@ -363,7 +363,7 @@ TEST_F(session_machine_test, remove_closes_subscribers_kills_the_cli_and_quits) 
   EXPECT_FALSE(sink->open());
   EXPECT_EQ(rl->removed, (std::vector<std::string>{identity().id}));
   EXPECT_EQ(pgl->count(storage::stmt::session_delete), 1u);
-  EXPECT_TRUE(eventually([] { return live_children() == 0; }));
+  EXPECT_EQ(live_clis(), 0u);
   EXPECT_EQ(stats().live, 0u);
   // The actor is gone.
   auto b = busy(s);
@@ -381,7 +381,7 @@ TEST_F(session_machine_test, killing_a_session_actor_kills_its_cli) {
   caf::anon_send(s, caa::atom::hibernate_v);  // ignored mid-turn
   caf::anon_send_exit(s, caf::exit_reason::kill);
   sched.run();
-  EXPECT_TRUE(eventually([] { return live_children() == 0; }));
+  EXPECT_EQ(live_clis(), 0u);
 }
 
 // When the DELETE fails the session has already killed its CLI: the turn must still end and the
@@ -437,4 +437,82 @@ TEST_F(session_machine_test, a_result_with_absurd_figures_stores_none_of_them) {
   EXPECT_EQ(all.find("drop table"), std::string::npos) << all;
   EXPECT_EQ(all.find("-3"), std::string::npos) << all;
   EXPECT_NE(all.find(R"({"cache_read_input_tokens":7})"), std::string::npos) << all;
+}
+
+// -- the CLI it drives (through the launcher seam) ----------------------------------------------
+
+/// The `type` of JSON line `json`, and its `request.subtype` when it is a control request.
+static std::string kind_of(const std::string& json) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("type")) return "?";
+  std::string kind = d["type"].GetString();
+  if (kind == "control_request" && d.HasMember("request") && d["request"].HasMember("subtype"))
+    kind += std::string{":"} + d["request"]["subtype"].GetString();
+  return kind;
+}
+
+TEST_F(session_machine_test, a_new_session_launches_its_cli_with_its_id_and_writes_the_prompt) {
+  auto s = make_session();
+  ASSERT_ACCEPTED(run(s));
+  ASSERT_EQ(clis->clis.size(), 1u);
+  auto& c = last_cli();
+  ASSERT_TRUE(c.opts.session_id.has_value());
+  EXPECT_EQ(*c.opts.session_id, identity().id);  // the CLI's session id is ours
+  EXPECT_FALSE(c.opts.resume.has_value());
+  EXPECT_TRUE(c.opts.session_mirror);
+  ASSERT_EQ(c.lines.size(), 2u);
+  EXPECT_EQ(kind_of(c.lines[0]), "control_request:initialize");
+  EXPECT_EQ(kind_of(c.lines[1]), "user");
+  EXPECT_NE(c.lines[1].find("\"hello\""), std::string::npos) << c.lines[1];
+}
+
+TEST_F(session_machine_test, a_session_with_a_transcript_resumes_it) {
+  auto who = identity();
+  who.cli_session_started = true;
+  who.turns = 1;
+  who.last_seq = 4;
+  auto s = make_session(who, deps());
+  ASSERT_ACCEPTED(run(s));
+  ASSERT_EQ(clis->clis.size(), 1u);
+  auto& c = last_cli();
+  ASSERT_TRUE(c.opts.resume.has_value());
+  EXPECT_EQ(*c.opts.resume, who.id);
+  EXPECT_FALSE(c.opts.session_id.has_value());
+}
+
+TEST_F(session_machine_test, an_interrupt_is_one_control_request_to_the_cli) {
+  auto s = make_session();
+  ASSERT_ACCEPTED(run(s));
+  ASSERT_TRUE(ok(interrupt(s)));
+  ASSERT_TRUE(ok(interrupt(s)));  // idempotent: nothing more is written
+  auto& c = last_cli();
+  ASSERT_EQ(c.lines.size(), 3u);
+  EXPECT_EQ(kind_of(c.lines[2]), "control_request:interrupt");
+  EXPECT_FALSE(c.killed);
+}
+
+TEST_F(session_machine_test, a_cli_that_cannot_start_fails_the_run_and_gives_its_slot_back) {
+  auto s = make_session();
+  clis->fail_next = 1;
+  EXPECT_REFUSED(run(s), errc::agent_error);
+  EXPECT_EQ(stats().live, 0u);
+  EXPECT_EQ(*busy(s), false);
+  ASSERT_ACCEPTED(run(s));  // the next launch works
+  EXPECT_EQ(live_clis(), 1u);
+  EXPECT_EQ(stats().live, 1u);
+}
+
+TEST_F(session_machine_test, a_prompt_the_cli_cannot_take_fails_the_run_and_its_exit_frees_it) {
+  auto s = make_session();
+  ASSERT_ACCEPTED(run(s));
+  complete_turn(s, 1);
+  last_cli().killed = true;  // its pipe broke: the next write fails
+  EXPECT_REFUSED(run(s), errc::agent_error);
+  EXPECT_EQ(*busy(s), false);
+  EXPECT_EQ(stored_count("done"), 1u);  // no turn began: no second done
+  exited(s, 1, 1);                      // its exit follows
+  ASSERT_ACCEPTED(run(s));              // a new CLI takes the next turn
+  EXPECT_EQ(clis->clis.size(), 2u);
+  EXPECT_EQ(live_clis(), 1u);
 }
