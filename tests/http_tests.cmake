@@ -1,7 +1,7 @@
 # Tests of transport/http: unit (no sockets) and integration (real sockets on 127.0.0.1).
 include(GoogleTest)
 
-foreach(name http_router_test http_error_test http_edge_parts_test sse_test)
+foreach(name http_router_test http_error_test http_edge_parts_test sse_test http_edge_failure_test)
   add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/unit/${name}.cpp)
   target_link_libraries(${name} PRIVATE caa_wire GTest::gtest_main)
   caa_target_defaults(${name})

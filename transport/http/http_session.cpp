@@ -38,16 +38,19 @@ constexpr std::size_t max_chunk_extension = 1024;
 
 http_session::http_session(tcp::socket socket, std::shared_ptr<const edge_context> ctx,
                            std::unique_ptr<connection_slot> slot)
-    : socket_(std::move(socket)),
+    : http_session(byte_stream{std::move(socket)}, std::move(ctx), std::move(slot)) {}
+
+http_session::http_session(byte_stream stream, std::shared_ptr<const edge_context> ctx,
+                           std::unique_ptr<connection_slot> slot)
+    : stream_(std::move(stream)),
       ctx_(std::move(ctx)),
       slot_(std::move(slot)),
       buffer_(buffer_limit),
-      deadline_(socket_.get_executor()),
-      write_timer_(socket_.get_executor()),
-      ping_timer_(socket_.get_executor()) {
-  boost::system::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  peer_ = ec ? std::string{"-"} : ep.address().to_string();
+      deadline_(stream_.get_executor()),
+      write_timer_(stream_.get_executor()),
+      ping_timer_(stream_.get_executor()) {
+  peer_ = stream_.remote_address();
+  if (peer_.empty()) peer_ = "-";
   chunk_header_guard_ = [](std::uint64_t, boost::beast::string_view ext,
                            boost::system::error_code& e) {
     if (ext.size() > max_chunk_extension) e = bhttp::error::bad_chunk_extension;
@@ -59,11 +62,11 @@ http_session::~http_session() {
 }
 
 void http_session::run() {
-  net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->start_request(); });
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->start_request(); });
 }
 
 void http_session::shutdown() {
-  net::post(socket_.get_executor(), [self = shared_from_this()] {
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
     self->stopping_ = true;
     if (self->on_shutdown_) return self->on_shutdown_();  // an upgraded WebSocket
     auto p = self->phase_;
@@ -90,8 +93,7 @@ void http_session::start_request() {
   ex_.started = std::chrono::steady_clock::now();
   if (read_pending_) {
     resume_after_cancel_ = true;  // a read left over from a stream: take it back first
-    boost::system::error_code ec;
-    socket_.cancel(ec);
+    stream_.cancel();
   } else if (buffer_.size() > 0) {
     process_header();
   } else {
@@ -108,7 +110,7 @@ void http_session::do_read() {
     return;  // streaming: stop reading until the stream ends
   }
   read_pending_ = true;
-  socket_.async_read_some(net::buffer(read_buf_.data(), std::min(room, read_buf_.size())),
+  stream_.async_read_some(net::buffer(read_buf_.data(), std::min(room, read_buf_.size())),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                             self->on_read(ec, n);
                           });
@@ -268,14 +270,13 @@ void http_session::arm_deadline(std::chrono::steady_clock::duration d) {
 }
 
 void http_session::on_deadline() {
-  boost::system::error_code ignored;
   switch (phase_) {
     case phase::idle:
       return do_close();  // nothing received: just close
     case phase::header:
     case phase::body:
       phase_ = phase::writing;
-      socket_.cancel(ignored);
+      stream_.cancel();
       return send_edge_error(edge_condition::request_timeout);
     case phase::stages:
     case phase::handler:

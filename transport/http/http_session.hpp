@@ -17,6 +17,7 @@
 // Internal to transport/http: include only from .cpp files (it pulls in Beast).
 
 #include "transport/http/auth_throttle.hpp"
+#include "transport/http/byte_stream.hpp"
 #include "transport/http/client_ip.hpp"
 #include "transport/http/cors.hpp"
 #include "transport/http/error_catalog.hpp"
@@ -70,6 +71,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
  public:
   /// A session on `socket` (whose executor must be a strand).
   http_session(tcp::socket socket, std::shared_ptr<const edge_context> ctx,
+               std::unique_ptr<connection_slot> slot);
+  /// A session on `stream` (whose executor must be a strand). Over a stream that is not a TCP
+  /// socket (tests) a WebSocket upgrade cannot be handed over: the route answers it as a plain
+  /// request (400).
+  http_session(byte_stream stream, std::shared_ptr<const edge_context> ctx,
                std::unique_ptr<connection_slot> slot);
   ~http_session();
 
@@ -175,7 +181,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void do_close();
   void log_exchange();
 
-  tcp::socket socket_;
+  byte_stream stream_;
   std::shared_ptr<const edge_context> ctx_;
   std::unique_ptr<connection_slot> slot_;
   std::string peer_;

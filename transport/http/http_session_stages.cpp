@@ -86,7 +86,7 @@ void http_session::do_authenticate() {
     return fail_authentication(make_error(errc::unauthenticated, "no key presented"));
   phase_ = phase::stages;
   arm_deadline(to_steady(ctx_->settings.request_timeout));
-  auto cb = [weak = weak_from_this(), seq = ex_.seq, exec = socket_.get_executor()](
+  auto cb = [weak = weak_from_this(), seq = ex_.seq, exec = stream_.get_executor()](
                 std::optional<principal> p, caf::error err) mutable {
     net::post(exec, [weak, seq, p = std::move(p), err = std::move(err)]() mutable {
       if (auto self = weak.lock()) self->on_authenticated(seq, std::move(p), std::move(err));
@@ -122,7 +122,7 @@ void http_session::do_rate_limit() {
   if (!ex_.caller) return check_params();  // public route: no key, no bucket
   phase_ = phase::stages;
   auto cb = [weak = weak_from_this(), seq = ex_.seq,
-             exec = socket_.get_executor()](rate_decision d) {
+             exec = stream_.get_executor()](rate_decision d) {
     net::post(exec, [weak, seq, d] {
       if (auto self = weak.lock()) self->on_rate_decided(seq, d);
     });
@@ -157,7 +157,7 @@ void http_session::do_read_body() {
   body_parser_->on_chunk_header(chunk_header_guard_);
   phase_ = phase::body;
   arm_deadline(to_steady(ctx_->settings.body_timeout));
-  bhttp::async_read(socket_, buffer_, *body_parser_,
+  bhttp::async_read(stream_, buffer_, *body_parser_,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                       self->on_body_read(ec, n);
                     });

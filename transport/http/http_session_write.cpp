@@ -93,7 +93,7 @@ void http_session::do_write() {
     if (!ec && gen == self->write_gen_ && self->write_pending_)
       self->do_close();  // the client stopped reading
   });
-  net::async_write(socket_, net::buffer(out_.front().bytes),
+  net::async_write(stream_, net::buffer(out_.front().bytes),
                    [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                      self->on_write(ec, n);
                    });
@@ -125,20 +125,20 @@ void http_session::finish_exchange() {
 }
 
 void http_session::post_answer(uint64_t seq, response r) {
-  net::post(socket_.get_executor(), [self = shared_from_this(), seq, r = std::move(r)]() mutable {
+  net::post(stream_.get_executor(), [self = shared_from_this(), seq, r = std::move(r)]() mutable {
     if (seq == self->awaiting_ && self->phase_ == phase::handler) self->send_response(std::move(r));
   });
 }
 
 void http_session::post_failure(uint64_t seq, caf::error e) {
-  net::post(socket_.get_executor(), [self = shared_from_this(), seq, e = std::move(e)] {
+  net::post(stream_.get_executor(), [self = shared_from_this(), seq, e = std::move(e)] {
     if (seq == self->awaiting_ && self->phase_ == phase::handler) self->send_error(e);
   });
 }
 
 void http_session::post_stream(uint64_t seq, response head, std::shared_ptr<bounded_sink> sink,
                                std::shared_ptr<stream_transport> link) {
-  net::post(socket_.get_executor(), [self = shared_from_this(), seq, head = std::move(head),
+  net::post(stream_.get_executor(), [self = shared_from_this(), seq, head = std::move(head),
                                      sink = std::move(sink), link = std::move(link)]() mutable {
     if (seq == self->awaiting_ && self->phase_ == phase::handler)
       self->start_stream(std::move(head), std::move(sink), std::move(link));
@@ -149,7 +149,7 @@ void http_session::post_stream(uint64_t seq, response head, std::shared_ptr<boun
 
 void http_session::post_stream_data(uint64_t seq, std::string chunk) {
   net::post(
-      socket_.get_executor(), [self = shared_from_this(), seq, c = std::move(chunk)]() mutable {
+      stream_.get_executor(), [self = shared_from_this(), seq, c = std::move(chunk)]() mutable {
         if (seq != self->ex_.seq || self->phase_ != phase::streaming || self->stream_finishing_)
           return;
         auto size = c.size();
@@ -158,7 +158,7 @@ void http_session::post_stream_data(uint64_t seq, std::string chunk) {
 }
 
 void http_session::post_stream_finish(uint64_t seq) {
-  net::post(socket_.get_executor(), [self = shared_from_this(), seq] {
+  net::post(stream_.get_executor(), [self = shared_from_this(), seq] {
     if (seq != self->ex_.seq || self->phase_ != phase::streaming) return;
     self->stream_finishing_ = true;
     if (!self->write_pending_ && self->out_.empty()) self->end_stream_writes();
@@ -166,7 +166,7 @@ void http_session::post_stream_finish(uint64_t seq) {
 }
 
 void http_session::post_stream_abort(uint64_t seq) {
-  net::post(socket_.get_executor(), [self = shared_from_this(), seq] {
+  net::post(stream_.get_executor(), [self = shared_from_this(), seq] {
     if (seq == self->ex_.seq && self->phase_ == phase::streaming) self->do_close();
   });
 }
@@ -221,7 +221,7 @@ void http_session::do_linger() {
   phase_ = phase::writing;
   buffer_.clear();
   boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  stream_.shutdown_send(ec);
   if (ec) return do_close();
   arm_deadline(ctx_->options.linger);
   do_read();
@@ -236,9 +236,7 @@ void http_session::do_close() {
   deadline_.cancel();
   write_timer_.cancel();
   ping_timer_.cancel();
-  boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_.close();
   awaiting_ = 0;  // queued writes stay until the session dies: a cancelled write may still hold one
   if (auto s = std::move(sink_)) s->ended();
   link_.reset();

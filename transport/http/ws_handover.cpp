@@ -30,7 +30,7 @@ void http_session::do_authenticate_ticket() {
   phase_ = phase::stages;
   arm_deadline(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       ctx_->settings.request_timeout));
-  auto cb = [weak = weak_from_this(), seq = ex_.seq, exec = socket_.get_executor()](
+  auto cb = [weak = weak_from_this(), seq = ex_.seq, exec = stream_.get_executor()](
                 std::optional<principal> p, caf::error err) mutable {
     net::post(exec, [weak, seq, p = std::move(p), err = std::move(err)]() mutable {
       if (auto self = weak.lock()) self->on_authenticated(seq, std::move(p), std::move(err));
@@ -47,6 +47,10 @@ bool http_session::hand_over(const ws_route& route, const std::shared_ptr<reques
   if (body_parser_ || !header_parser_ || !route.endpoint ||
       !boost::beast::websocket::is_upgrade(header_parser_->get()))
     return false;  // a plain request: the route's handler answers 400
+  // A WebSocket needs the TCP socket itself; a connection over another stream (the in-memory
+  // stream of edge tests) cannot upgrade, and the route's handler answers it as a plain request.
+  auto* socket = stream_.socket();
+  if (socket == nullptr) return false;
   ++deadline_gen_;
   deadline_.cancel();
   write_timer_.cancel();
@@ -55,7 +59,7 @@ bool http_session::hand_over(const ws_route& route, const std::shared_ptr<reques
   ex_.status = 101;
   log_exchange();
   phase_ = phase::closed;  // the socket now belongs to the WebSocket session
-  auto ws = std::make_shared<ws_session>(std::move(socket_), header_parser_->release(), req,
+  auto ws = std::make_shared<ws_session>(std::move(*socket), header_parser_->release(), req,
                                          route.endpoint, ctx_, shared_from_this());
   on_shutdown_ = [weak = std::weak_ptr<ws_session>{ws}] {
     if (auto s = weak.lock()) s->post_close(ws_close::going_away, "server shutting down");
