@@ -176,7 +176,7 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
     apply(self, fx);
   };
   return {
-      [=](atom::acquire, session_actor who, std::string& tenant) -> caf::result<bool> {
+      [=](atom::acquire, const session_actor& who, std::string& tenant) -> caf::result<bool> {
         return acquire(self, claimant_of(self, who), tenant, true);
       },
       [=](atom::acquire, atom::probe, uint64_t probe, std::string& tenant) -> caf::result<bool> {
@@ -194,22 +194,22 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
         drop_waiting(s, id);
         with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
       },
-      [=](atom::release, session_actor who) {
+      [=](atom::release, const session_actor& who) {
         auto id = claimant_of(self, who);
         with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
       },
-      [=](atom::ready, session_actor who) {
+      [=](atom::ready, const session_actor& who) {
         auto id = claimant_of(self, who);
         with_book([id](auto& b, auto now, auto& fx) { b.ready(id, now, fx); });
       },
       [=](atom::ready, atom::warm) {
         with_book([](auto& b, auto now, auto& fx) { b.warm_ready(now, fx); });
       },
-      [=](atom::idle, session_actor who) {
+      [=](atom::idle, const session_actor& who) {
         auto id = claimant_of(self, who);
         with_book([id](auto& b, auto now, auto& fx) { b.idle(id, now, fx); });
       },
-      [=](atom::busy, session_actor who) {
+      [=](atom::busy, const session_actor& who) {
         auto id = claimant_of(self, who);
         with_book([id](auto& b, auto now, auto& fx) { b.busy(id, now, fx); });
       },
@@ -224,7 +224,7 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
       [=](atom::release, atom::warm) {
         with_book([](auto& b, auto now, auto& fx) { b.release_warm(now, fx); });
       },
-      [=](atom::acquire, atom::warm, session_actor who, std::string& tenant) {
+      [=](atom::acquire, atom::warm, const session_actor& who, std::string& tenant) {
         auto id = claimant_of(self, who);
         with_book([&](auto& b, auto now, auto& fx) { b.adopt_warm(id, tenant, now, fx); });
       },

@@ -73,9 +73,10 @@ claude::process_callbacks route_callbacks(const std::shared_ptr<cli_route>& rout
 }  // namespace
 
 std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,
-                                       const turn_spec& spec, std::shared_ptr<cli_route> route,
+                                       const turn_spec& spec,
+                                       const std::shared_ptr<cli_route>& route,
                                        std::string_view hooks_json, std::string_view request_id) {
-  auto proc = launcher.launch(opts, spec.driver, route_callbacks(std::move(route)));
+  auto proc = launcher.launch(opts, spec.driver, route_callbacks(route));
   if (!proc) {
     log::error("cannot start the agent CLI",
                {.component = "session", .error_code = to_string(errc_of(proc.error()))});

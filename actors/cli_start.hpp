@@ -17,7 +17,8 @@ struct session_identity;
 /// exit to whatever `route` names at the time, and writes `initialize` (with `hooks_json`, may
 /// be empty). Null when it could not start (logged).
 std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,
-                                       const turn_spec& spec, std::shared_ptr<cli_route> route,
+                                       const turn_spec& spec,
+                                       const std::shared_ptr<cli_route>& route,
                                        std::string_view hooks_json, std::string_view request_id);
 
 /// The options of a spawn of session `who` for `spec`: the turn's, plus how the CLI finds (or

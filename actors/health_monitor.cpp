@@ -37,7 +37,7 @@ using monitor_self = health_monitor_actor::stateful_pointer<monitor_state>;
 void probe_cli(monitor_self self, const health_monitor_deps& d) {
   // `-v` is a blocking child process: run it on a detached one-shot actor.
   self->spawn<caf::detached>(
-      [](caf::event_based_actor* helper, std::string path, health_board* board) {
+      [](caf::event_based_actor* helper, const std::string& path, health_board* board) {
         auto t0 = clock_type::now();
         bool ok = cli_runs(path);
         board->set_cli(ok, ms_since(t0));

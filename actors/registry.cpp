@@ -265,7 +265,7 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
         auto key = warm_key(ns.tenant_id, *spec);
         self->send(st.deps.warm, atom::warm_v, key, spec);
         self->request(st.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
-            .then([=](warm_process_ptr& w) mutable { create(self, ns, std::move(w), rp); },
+            .then([=](const warm_process_ptr& w) mutable { create(self, ns, w, rp); },
                   [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
         return rp;
       },

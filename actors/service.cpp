@@ -179,7 +179,7 @@ int run_service(const settings& cfg) {
       std::chrono::duration_cast<caf::timespan>(cfg.auth.key_cache_ttl) / 2);
   // Arguments, not captures: CAF 0.17.6 spawns argument-less function actors with UB.
   auto revocations = sys.spawn(
-      [](caf::event_based_actor* self, std::shared_ptr<auth::key_authenticator> auth,
+      [](caf::event_based_actor* self, const std::shared_ptr<auth::key_authenticator>& auth,
          caf::timespan period) {
         self->send(self, atom::timeout_v);
         return caf::behavior{[=](atom::timeout) {

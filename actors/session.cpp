@@ -154,16 +154,16 @@ session_actor::behavior_type session(session_self self, session_identity who, se
         touch(self);
         return on_answer(self, std::move(a));
       },
-      [=](atom::control, live_control& c) {
+      [=](atom::control, const live_control& c) {
         touch(self);
-        return on_control(self, std::move(c));
+        return on_control(self, c);
       },
-      [=](atom::rewind, std::string& id, bool dry_run, turn_spec_ptr& spec) {
+      [=](atom::rewind, std::string& id, bool dry_run, const turn_spec_ptr& spec) {
         touch(self);
-        return on_rewind(self, std::move(id), dry_run, std::move(spec));
+        return on_rewind(self, std::move(id), dry_run, spec);
       },
-      [=](atom::hooked, uint64_t gen, std::string& request_id, std::string& output) {
-        on_hooked(self, gen, std::move(request_id), std::move(output));
+      [=](atom::hooked, uint64_t gen, const std::string& request_id, const std::string& output) {
+        on_hooked(self, gen, request_id, output);
       },
   };
 }

@@ -70,7 +70,8 @@ bool spawn_process(session_self self, const turn_spec& spec) {
   route->set(self->address(), gen);
   st.turn.work_root = work_root_of(spec);
   auto hooks = register_hooks(self, spec);
-  auto proc = caa::start_cli(*st.deps.launcher, opts, spec, route, hooks, st.cli.request_ids.next());
+  auto proc =
+      caa::start_cli(*st.deps.launcher, opts, spec, route, hooks, st.cli.request_ids.next());
   if (!proc) return false;
   st.cli.proc = std::move(proc);
   st.cli.proc_options_json = spec.options_json;

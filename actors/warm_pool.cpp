@@ -93,8 +93,8 @@ void start_one(self_ptr self, const std::string& key) {
   w->spec = k.spec;
   w->route = std::make_shared<cli_route>();
   w->route->set(self->address(), id);
-  w->proc = start_cli(*st.cfg.launcher, fresh_session_options(*k.spec, w->session_id), *k.spec, w->route,
-                      hooks_init_json(*k.spec), st.ids.next());
+  w->proc = start_cli(*st.cfg.launcher, fresh_session_options(*k.spec, w->session_id), *k.spec,
+                      w->route, hooks_init_json(*k.spec), st.ids.next());
   if (!w->proc) {
     self->send(st.cfg.admission, atom::ready_v, atom::warm_v);
     self->send(st.cfg.admission, atom::release_v, atom::warm_v);

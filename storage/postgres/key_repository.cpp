@@ -1,7 +1,7 @@
 #include "storage/postgres/key_repository.hpp"
 
 #include "config/errc.hpp"
-#include "storage/bridge.hpp"
+#include "storage/postgres/repository_call.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -9,33 +9,10 @@
 
 namespace caa::storage {
 
+using detail::normalize;
+using detail::run;
+
 namespace {
-
-/// Our errors pass through; CAF's (request timeout, pool down) mean PostgreSQL is unavailable.
-caf::error normalize(caf::error e) {
-  if (e.category() == errc_category) return e;
-  return make_error(errc::unavailable, "postgres request failed: " + caf::to_string(e));
-}
-
-/// Sends `msg` (or fails with its error) and hands `parse(reply)` to `ok`.
-template <class T, class Reply, class Msg, class Parse>
-void run(caf::actor_system& sys, const pg_actor& pg, caf::timespan timeout, caf::expected<Msg> msg,
-         Parse parse, std::function<void(T)> ok, const std::function<void(caf::error)>& fail) {
-  if (!msg) {
-    fail(msg.error());
-    return;
-  }
-  async_request<Reply>(
-      sys, pg, timeout, std::function<void(Reply)>{[parse, ok, fail](Reply r) {
-        auto v = parse(r);
-        if (v)
-          ok(std::move(*v));
-        else
-          fail(std::move(v.error()));
-      }},
-      std::function<void(caf::error)>{[fail](caf::error e) { fail(normalize(std::move(e))); }},
-      std::move(*msg));
-}
 
 /// Wraps an infallible parser.
 template <class F>

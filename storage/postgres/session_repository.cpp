@@ -1,39 +1,16 @@
 #include "storage/postgres/session_repository.hpp"
 
 #include "config/errc.hpp"
-#include "storage/bridge.hpp"
+#include "storage/postgres/repository_call.hpp"
 
 #include <caf/scoped_actor.hpp>
 
 namespace caa::storage {
 
+using detail::normalize;
+using detail::run;
+
 namespace {
-
-/// Our errors pass through; CAF's (request timeout, pool down) mean PostgreSQL is unavailable.
-caf::error normalize(caf::error e) {
-  if (e.category() == errc_category) return e;
-  return make_error(errc::unavailable, "postgres request failed: " + caf::to_string(e));
-}
-
-/// Sends `msg` (or fails with its error) and hands `parse(reply)` to `ok`.
-template <class T, class Reply, class Msg, class Parse>
-void run(caf::actor_system& sys, const pg_actor& pg, caf::timespan timeout, caf::expected<Msg> msg,
-         Parse parse, std::function<void(T)> ok, const std::function<void(caf::error)>& fail) {
-  if (!msg) {
-    fail(msg.error());
-    return;
-  }
-  async_request<Reply>(
-      sys, pg, timeout, std::function<void(Reply)>{[parse, ok, fail](Reply r) {
-        auto v = parse(r);
-        if (v)
-          ok(std::move(*v));
-        else
-          fail(std::move(v.error()));
-      }},
-      std::function<void(caf::error)>{[fail](caf::error e) { fail(normalize(std::move(e))); }},
-      std::move(*msg));
-}
 
 /// `check_found` as a parser of `true`.
 caf::expected<bool> parse_deleted(const db_result& r) {
@@ -100,21 +77,20 @@ void session_repository::update_options(const std::string& tenant_id, const std:
                                  std::move(ok), std::move(fail));
 }
 
-void session_repository::recover_running(std::optional<std::string> node,
+void session_repository::recover_running(const std::optional<std::string>& node,
                                          on_value<std::vector<std::string>> ok,
                                          on_error fail) const {
   run<std::vector<std::string>, std::vector<db_result>>(
-      sys_, pg_, timeout_, caf::expected<db_batch>{make_recover_running_batch(std::move(node))},
+      sys_, pg_, timeout_, caf::expected<db_batch>{make_recover_running_batch(node)},
       parse_recovered, std::move(ok), std::move(fail));
 }
 
-caf::expected<std::vector<std::string>> recover_running_blocking(caf::actor_system& sys,
-                                                                 const pg_actor& pg,
-                                                                 caf::timespan timeout,
-                                                                 std::optional<std::string> node) {
+caf::expected<std::vector<std::string>> recover_running_blocking(
+    caf::actor_system& sys, const pg_actor& pg, caf::timespan timeout,
+    const std::optional<std::string>& node) {
   caf::expected<std::vector<std::string>> out{make_error(errc::internal, "recovery: no reply")};
   caf::scoped_actor self{sys};
-  self->request(pg, timeout, make_recover_running_batch(std::move(node)))
+  self->request(pg, timeout, make_recover_running_batch(node))
       .receive([&](std::vector<db_result>& rs) { out = parse_recovered(rs); },
                [&](caf::error& e) { out = normalize(std::move(e)); });
   return out;

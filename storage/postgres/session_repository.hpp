@@ -63,8 +63,8 @@ class session_repository {
                       on_error fail) const;
 
   /// Start-up recovery (see `make_recover_running_batch`); the interrupted session ids.
-  void recover_running(std::optional<std::string> node, on_value<std::vector<std::string>> ok,
-                       on_error fail) const;
+  void recover_running(const std::optional<std::string>& node,
+                       on_value<std::vector<std::string>> ok, on_error fail) const;
 
  private:
   caf::actor_system& sys_;
@@ -74,9 +74,8 @@ class session_repository {
 
 /// `recover_running`, BLOCKING the calling thread until done: for `main` before the server
 /// starts, and tests; never on a CAF or I/O thread.
-caf::expected<std::vector<std::string>> recover_running_blocking(caf::actor_system& sys,
-                                                                 const pg_actor& pg,
-                                                                 caf::timespan timeout,
-                                                                 std::optional<std::string> node);
+caf::expected<std::vector<std::string>> recover_running_blocking(
+    caf::actor_system& sys, const pg_actor& pg, caf::timespan timeout,
+    const std::optional<std::string>& node);
 
 }  // namespace caa::storage

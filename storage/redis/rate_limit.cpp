@@ -105,7 +105,8 @@ std::string rate_limit_key(std::string_view bucket_key) {
 }
 
 void take_token(caf::actor_system& sys, redis_actor redis, const std::string& bucket_key,
-                unsigned per_minute, std::function<void(bool allowed, double retry_after_s)> done,
+                unsigned per_minute,
+                const std::function<void(bool allowed, double retry_after_s)>& done,
                 caf::timespan timeout) {
   if (per_minute == 0) {
     done(true, 0.0);
@@ -115,7 +116,7 @@ void take_token(caf::actor_system& sys, redis_actor redis, const std::string& bu
     fall_back(bucket_key, per_minute, "no redis pool", done);
     return;
   }
-  eval(sys, std::move(redis), bucket_key, per_minute, std::move(done), timeout, true);
+  eval(sys, std::move(redis), bucket_key, per_minute, done, timeout, true);
 }
 
 local_buckets& fallback_buckets() {

@@ -27,7 +27,8 @@ std::string rate_limit_key(std::string_view bucket_key);
 /// is down, or does not answer within `timeout`, the process-local `fallback_buckets()` decide
 /// (same maths; logged once per outage). `per_minute == 0` means no limit.
 void take_token(caf::actor_system& sys, redis_actor redis, const std::string& bucket_key,
-                unsigned per_minute, std::function<void(bool allowed, double retry_after_s)> done,
+                unsigned per_minute,
+                const std::function<void(bool allowed, double retry_after_s)>& done,
                 caf::timespan timeout = std::chrono::milliseconds{500});
 
 /// The in-process buckets used while Redis is unavailable (process-wide).

@@ -66,7 +66,7 @@ void attach(const session_api_ptr& api, const req_ptr& req, const res_ptr& res, 
       [res](caf::error e) { res->fail(std::move(e)); });
 }
 
-void list_events(const session_api_ptr& api, req_ptr req, res_ptr res) {
+void list_events(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   std::vector<caa::field_error> errors;
   auto after = query_int(*req, "after", 0, 0, max_event_id, errors);
   auto limit = query_int(*req, "limit", 100, 1, storage::max_event_page, errors);
@@ -78,7 +78,7 @@ void list_events(const session_api_ptr& api, req_ptr req, res_ptr res) {
     return;
   }
   if (stream) {
-    attach(api, std::move(req), std::move(res), resume_from.value_or(static_cast<uint64_t>(after)));
+    attach(api, req, res, resume_from.value_or(static_cast<uint64_t>(after)));
     return;
   }
   auto from = static_cast<uint64_t>(after);
@@ -97,7 +97,7 @@ void list_events(const session_api_ptr& api, req_ptr req, res_ptr res) {
 void add_event_routes(http::router& r, const session_api_ptr& api) {
   r.add("GET", "/api/v1/sessions/{id:uuid}/events", http::route_policy::requires_agent,
         http::route_class::general,
-        [api](req_ptr req, res_ptr res) { list_events(api, std::move(req), std::move(res)); });
+        [api](const req_ptr& req, const res_ptr& res) { list_events(api, req, res); });
 }
 
 }  // namespace caa::api::detail

@@ -89,7 +89,7 @@ void start_new(const flow_ptr& f) {
   auto ns = make_new_session(f->turn.req, *spec, f->tenant_id);
   create_session(
       *f->api, std::move(ns), spec,
-      [f, spec](const std::string&, session_actor actor) { run(f, std::move(actor), spec); },
+      [f, spec](const std::string&, const session_actor& actor) { run(f, actor, spec); },
       fail_with(f));
 }
 
@@ -132,7 +132,7 @@ void start_fork(const flow_ptr& f) {
         if (f->turn.at_message_id) ns.fork_at_message = *f->turn.at_message_id;
         create_session(
             *f->api, std::move(ns),
-            [f, spec](const std::string&, session_actor actor) { run(f, std::move(actor), spec); },
+            [f, spec](const std::string&, const session_actor& actor) { run(f, actor, spec); },
             fail_with(f));
       },
       fail_with(f));

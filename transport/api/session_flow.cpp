@@ -112,8 +112,8 @@ void create_session(const session_api& api, new_session ns,
                     std::function<void(std::string, session_actor)> ok, error_fn fail) {
   // Dependencies go in as spawn arguments (not captures) to keep 0.17.6 UBSan-clean.
   api.ctx.sys->spawn(
-      [](caf::event_based_actor* self, registry_actor reg, caf::timespan t, new_session n,
-         std::function<void(std::string, session_actor)> on_ok, error_fn on_fail) {
+      [](caf::event_based_actor* self, const registry_actor& reg, caf::timespan t, new_session n,
+         const std::function<void(std::string, session_actor)>& on_ok, const error_fn& on_fail) {
         self->request(reg, t, atom::create_v, std::move(n))
             .then(
                 [on_ok](std::string& id, session_actor& a) { on_ok(std::move(id), std::move(a)); },
@@ -125,9 +125,9 @@ void create_session(const session_api& api, new_session ns,
 void create_session(const session_api& api, new_session ns, turn_spec_ptr spec,
                     std::function<void(std::string, session_actor)> ok, error_fn fail) {
   api.ctx.sys->spawn(
-      [](caf::event_based_actor* self, registry_actor reg, caf::timespan t, new_session n,
-         turn_spec_ptr sp, std::function<void(std::string, session_actor)> on_ok,
-         error_fn on_fail) {
+      [](caf::event_based_actor* self, const registry_actor& reg, caf::timespan t, new_session n,
+         turn_spec_ptr sp, const std::function<void(std::string, session_actor)>& on_ok,
+         const error_fn& on_fail) {
         self->request(reg, t, atom::create_v, std::move(n), std::move(sp))
             .then(
                 [on_ok](std::string& id, session_actor& a) { on_ok(std::move(id), std::move(a)); },
@@ -157,7 +157,7 @@ error_fn fail_with(const std::shared_ptr<http::responder>& res) {
 void run_async(caf::actor_system& sys, std::function<void()> f) {
   // An event-based actor runs its init function on a scheduler thread, never the caller's.
   sys.spawn(
-      [](caf::event_based_actor* self, std::function<void()> fn) {
+      [](caf::event_based_actor* self, const std::function<void()>& fn) {
         fn();
         self->quit();
       },
@@ -166,7 +166,8 @@ void run_async(caf::actor_system& sys, std::function<void()> f) {
 
 void run_after(caf::actor_system& sys, caf::timespan delay, std::function<void()> f) {
   sys.spawn(
-      [](caf::event_based_actor* self, caf::timespan d, std::function<void()> fn) -> caf::behavior {
+      [](caf::event_based_actor* self, caf::timespan d,
+         const std::function<void()>& fn) -> caf::behavior {
         self->delayed_send(self, d, caf::tick_atom_v);
         return {[self, fn](caf::tick_atom) {
           fn();

@@ -70,8 +70,7 @@ void ws_connection::start_turn(const ws_frame& f) {
     if (!spec) return;
     detail::create_session(
         *api_, make_new_session(t->turn.req, *spec, tenant_id_), spec,
-        [run, spec](const std::string&, session_actor actor) { run(std::move(actor), spec); },
-        t->fail);
+        [run, spec](const std::string&, const session_actor& actor) { run(actor, spec); }, t->fail);
     return;
   }
   detail::find_session(

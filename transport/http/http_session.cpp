@@ -243,7 +243,7 @@ void http_session::route_request() {
         return send_response(ctx_->cors.preflight(ex_.origin, m.allow), false);
       auto r = error_response(make_error(errc::method_not_allowed), ex_.correlation_id);
       r.headers.emplace_back("Allow", m.allow);
-      return send_response(std::move(r));
+      return send_response(r);
     }
     case match_status::matched:
     case match_status::invalid_params:

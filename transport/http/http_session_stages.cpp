@@ -89,7 +89,7 @@ void http_session::do_authenticate() {
   auto cb = [weak = weak_from_this(), seq = ex_.seq, exec = stream_.get_executor()](
                 std::optional<principal> p, caf::error err) mutable {
     net::post(exec, [weak, seq, p = std::move(p), err = std::move(err)]() mutable {
-      if (auto self = weak.lock()) self->on_authenticated(seq, std::move(p), std::move(err));
+      if (auto self = weak.lock()) self->on_authenticated(seq, std::move(p), err);
     });
   };
   try {

@@ -66,7 +66,7 @@ void http_session::send_error(const caf::error& e) {
   if (ex_.correlation_id.empty()) ex_.correlation_id = new_correlation_id();
   auto r = error_response(e, ex_.correlation_id);
   if (r.status >= 500) log_error(describe(e), ex_.correlation_id);
-  send_response(std::move(r));
+  send_response(r);
 }
 
 void http_session::send_edge_error(edge_condition x) {
@@ -126,7 +126,7 @@ void http_session::finish_exchange() {
 
 void http_session::post_answer(uint64_t seq, response r) {
   net::post(stream_.get_executor(), [self = shared_from_this(), seq, r = std::move(r)]() mutable {
-    if (seq == self->awaiting_ && self->phase_ == phase::handler) self->send_response(std::move(r));
+    if (seq == self->awaiting_ && self->phase_ == phase::handler) self->send_response(r);
   });
 }
 
@@ -141,7 +141,7 @@ void http_session::post_stream(uint64_t seq, response head, std::shared_ptr<boun
   net::post(stream_.get_executor(), [self = shared_from_this(), seq, head = std::move(head),
                                      sink = std::move(sink), link = std::move(link)]() mutable {
     if (seq == self->awaiting_ && self->phase_ == phase::handler)
-      self->start_stream(std::move(head), std::move(sink), std::move(link));
+      self->start_stream(head, std::move(sink), std::move(link));
     else
       sink->ended();
   });

@@ -46,10 +46,9 @@ struct server::impl {
   bool stopped = false;
 };
 
-server::server(http_settings settings, router routes, authenticator& auth, rate_limiter& limiter,
-               edge_options options)
-    : impl_(
-          std::make_unique<impl>(std::move(settings), std::move(routes), auth, limiter, options)) {}
+server::server(const http_settings& settings, router routes, authenticator& auth,
+               rate_limiter& limiter, edge_options options)
+    : impl_(std::make_unique<impl>(settings, std::move(routes), auth, limiter, options)) {}
 
 server::~server() {
   stop();

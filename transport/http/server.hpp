@@ -27,7 +27,7 @@ struct edge_options {
 class server {
  public:
   /// A server; nothing is bound before `start`. `auth` and `limiter` must outlive it.
-  server(http_settings settings, router routes, authenticator& auth, rate_limiter& limiter,
+  server(const http_settings& settings, router routes, authenticator& auth, rate_limiter& limiter,
          edge_options options = {});
   ~server();
   server(const server&) = delete;

@@ -192,7 +192,7 @@ void ws_session::post_send(std::string text) {
 
 void ws_session::post_close(uint16_t code, std::string reason) {
   net::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)]() mutable {
-    self->start_close(code, std::move(r));
+    self->start_close(code, r);
   });
 }
 

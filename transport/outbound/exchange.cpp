@@ -64,7 +64,7 @@ void exchange::do_resolve() {
   if (url_.literal) return do_connect({*url_.literal});
   auto answer = [self = shared_from_this()](bool ok, std::vector<std::string> addresses) {
     net::post(self->strand_, [self, ok, addresses = std::move(addresses)]() mutable {
-      self->on_resolve(ok, std::move(addresses));
+      self->on_resolve(ok, addresses);
     });
   };
   core_->resolver(url_.host, url_.port, std::move(answer));
