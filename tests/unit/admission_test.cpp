@@ -1,8 +1,8 @@
 // The process budget, driven deterministically by CAF's test coordinator (no wall clock).
 
 #include "actors/admission.hpp"
-#include "actors/system_config.hpp"
 #include "config/errc.hpp"
+#include "tests/unit/actor_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,7 +21,7 @@ struct fake_state {
 /// A session that only counts how often it was asked to hibernate.
 session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_state> self,
                                           std::shared_ptr<int> hibernations) {
-  return {
+  return caa::test_support::fake_session_behavior(
       [](atom::run, turn_spec_ptr) -> caf::result<turn_accepted> {
         return make_error(errc::internal, "fake");
       },
@@ -30,37 +30,11 @@ session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_s
       },
       [](atom::interrupt) -> caf::result<bool> { return true; },
       [](atom::remove) -> caf::result<bool> { return true; },
-      [=](atom::hibernate) { ++*hibernations; },
-      [](atom::drain) {},
-      [](atom::busy) { return false; },
-      [](atom::line, uint64_t, std::string&) {},
-      [](atom::exited, uint64_t, int32_t, std::string&) {},
-      [](atom::turn_due, uint64_t) {},
-      [](atom::stop_due, uint64_t) {},
-      [](atom::idle_due, uint64_t) {},
-      [](atom::write_due) {},
-      [](atom::answer_due, uint64_t) {},
-      [](atom::sink_ready, uint64_t) {},
-      [](atom::sink_stall, uint64_t) {},
-      [](atom::retire_due) {},
-      [](atom::answer, pending_answer&) -> caf::result<bool> { return true; },
-      [](atom::control, live_control&) -> caf::result<std::string> {
-        return std::string{"stored"};
-      },
-      [](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
-        return make_error(errc::checkpoint_not_found, "fake");
-      },
-      [](atom::hooked, uint64_t, std::string&, std::string&) {},
-  };
+      [=](atom::hibernate) { ++*hibernations; }, [](atom::drain) {},
+      [](atom::busy) { return false; });
 }
 
-class test_config : public system_config {
- public:
-  test_config() : system_config(settings{}) {
-    set("scheduler.policy", caf::atom("testing"));
-    set("middleman.network-backend", caf::atom("testing"));
-  }
-};
+using test_config = caa::test_support::coordinator_config;
 
 class admission_test : public ::testing::Test {
  protected:

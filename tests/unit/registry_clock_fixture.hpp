@@ -5,10 +5,10 @@
 // test decides and record what the registry tells them, a fake PostgreSQL and a fake admission.
 
 #include "actors/registry.hpp"
-#include "actors/system_config.hpp"
 #include "actors/warm_pool.hpp"
 #include "config/errc.hpp"
 #include "storage/postgres/statements.hpp"
+#include "tests/unit/actor_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -53,7 +53,7 @@ struct fake_session_state {
 
 inline session_actor::behavior_type fake_session(
     session_actor::stateful_pointer<fake_session_state> self, std::shared_ptr<session_log> log) {
-  return {
+  return caa::test_support::fake_session_behavior(
       [](atom::run, turn_spec_ptr&) -> caf::result<turn_accepted> {
         return make_error(errc::internal, "fake");
       },
@@ -65,34 +65,14 @@ inline session_actor::behavior_type fake_session(
         return true;
       },
       [](atom::remove) -> caf::result<bool> { return true; },
-      [=](atom::hibernate) { ++log->hibernations; },
-      [=](atom::drain) { ++log->drains; },
+      [=](atom::hibernate) { ++log->hibernations; }, [=](atom::drain) { ++log->drains; },
       [=](atom::busy) -> caf::result<bool> {
         log->polls.push_back(self->clock().now());
         if (!log->silent) return log->busy;
         auto rp = self->make_response_promise<bool>();
         log->unanswered.push_back(rp);
         return rp;
-      },
-      [](atom::line, uint64_t, std::string&) {},
-      [](atom::exited, uint64_t, int32_t, std::string&) {},
-      [](atom::turn_due, uint64_t) {},
-      [](atom::stop_due, uint64_t) {},
-      [](atom::idle_due, uint64_t) {},
-      [](atom::write_due) {},
-      [](atom::answer_due, uint64_t) {},
-      [](atom::sink_ready, uint64_t) {},
-      [](atom::sink_stall, uint64_t) {},
-      [](atom::retire_due) {},
-      [](atom::answer, pending_answer&) -> caf::result<bool> { return true; },
-      [](atom::control, live_control&) -> caf::result<std::string> {
-        return std::string{"stored"};
-      },
-      [](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
-        return make_error(errc::checkpoint_not_found, "fake");
-      },
-      [](atom::hooked, uint64_t, std::string&, std::string&) {},
-  };
+      });
 }
 
 /// A session row of tenant `tenant_id` and id `id`, as the catalogue's columns deliver it.
@@ -187,13 +167,7 @@ inline admission_actor::behavior_type fake_admission(
 
 // -- fixture ------------------------------------------------------------------------------------
 
-class test_config : public system_config {
- public:
-  test_config() : system_config(settings{}) {
-    set("scheduler.policy", caf::atom("testing"));
-    set("middleman.network-backend", caf::atom("testing"));
-  }
-};
+using test_config = caa::test_support::coordinator_config;
 
 /// An answer recorded by a one-shot client actor: nothing yet, a value, or the errc.
 template <class T>

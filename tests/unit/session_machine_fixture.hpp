@@ -15,19 +15,14 @@
 // `(exited, gen, code, cap)` messages, in exactly the order it wants. At teardown every actor is
 // removed or killed and the fixture checks that no CLI outlived its session.
 
+#include "tests/unit/actor_test_support.hpp"
 #include "tests/unit/session_machine_fakes.hpp"
 
 namespace session_machine {
 
 // -- the fixture --------------------------------------------------------------------------------
 
-class test_config : public system_config {
- public:
-  test_config() : system_config(settings{}) {
-    set("scheduler.policy", caf::atom("testing"));
-    set("middleman.network-backend", caf::atom("testing"));
-  }
-};
+using test_config = caa::test_support::coordinator_config;
 
 template <class T>
 using answer = std::optional<caf::expected<T>>;

@@ -1,0 +1,55 @@
+#pragma once
+
+// What the actor tests share: a system config that runs CAF's test coordinator (virtual time,
+// nothing runs until the test says so), and the inert part of a fake session actor (the
+// session's internal messages, which a fake never receives from anyone but itself).
+
+#include "actors/interfaces.hpp"
+#include "actors/system_config.hpp"
+#include "config/errc.hpp"
+
+#include <caf/all.hpp>
+
+#include <string>
+#include <utility>
+
+namespace caa::test_support {
+
+/// The service's actor system config with the test coordinator and no network.
+class coordinator_config : public system_config {
+ public:
+  coordinator_config() : system_config(settings{}) {
+    set("scheduler.policy", caf::atom("testing"));
+    set("middleman.network-backend", caf::atom("testing"));
+  }
+};
+
+/// A fake session's behaviour: `handlers` for run, subscribe, interrupt, remove, hibernate,
+/// drain and busy (what a test observes), plus inert handlers for everything else of
+/// `session_actor`.
+template <class... Handlers>
+session_actor::behavior_type fake_session_behavior(Handlers... handlers) {
+  return {
+      std::move(handlers)...,
+      [](atom::line, uint64_t, std::string&) {},
+      [](atom::exited, uint64_t, int32_t, std::string&) {},
+      [](atom::turn_due, uint64_t) {},
+      [](atom::stop_due, uint64_t) {},
+      [](atom::idle_due, uint64_t) {},
+      [](atom::write_due) {},
+      [](atom::answer_due, uint64_t) {},
+      [](atom::sink_ready, uint64_t) {},
+      [](atom::sink_stall, uint64_t) {},
+      [](atom::retire_due) {},
+      [](atom::answer, pending_answer&) -> caf::result<bool> { return true; },
+      [](atom::control, live_control&) -> caf::result<std::string> {
+        return std::string{"stored"};
+      },
+      [](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
+        return make_error(errc::checkpoint_not_found, "fake");
+      },
+      [](atom::hooked, uint64_t, std::string&, std::string&) {},
+  };
+}
+
+}  // namespace caa::test_support
