@@ -171,4 +171,27 @@ using capabilities_actor = caf::typed_actor<
     // INTERNAL: the stdout lines of probe `id`.
     extend_with<cli_line_actor>;
 
+/// A peer's handle for the messages between two nodes: one link actor per peer, handed out by
+/// the gatekeeper after a hello with the right secret, and ended when that peer disconnects.
+using node_link_actor = caf::typed_actor<
+    // The NODE_ID of the node behind this link.
+    caf::replies_to<atom::ping>::with<std::string>>;
+
+/// The one actor a node publishes on CLUSTER_PORT (BASP has no authentication of its own).
+using node_gate_actor = caf::typed_actor<
+    // (CLUSTER_SECRET as the caller knows it, the caller's NODE_ID): a `node_link_actor` for the
+    // caller (as `caf::actor`). Error unauthenticated when the secret is wrong, nothing else.
+    caf::replies_to<atom::hello, std::string, std::string>::with<caf::actor>>;
+
+/// This node's membership: its announcements in Redis, the last known list of nodes and the
+/// links to peers (made on first need, retried with backoff).
+using cluster_actor = caf::typed_actor<
+    // The nodes as this node knows them; links to alive peers are made in the background.
+    caf::replies_to<atom::members>::with<cluster_view>,
+    // INTERNAL: announce this node, then read the others.
+    caf::reacts_to<atom::heartbeat>,
+    // INTERNAL: connection attempt `attempt` to peer `id` ended with its gatekeeper (a
+    // `node_gate_actor`, or null when it failed).
+    caf::reacts_to<atom::connected, std::string, uint64_t, caf::actor>>;
+
 }  // namespace caa

@@ -3,6 +3,7 @@
 #include "actors/admission.hpp"
 #include "actors/agent_io.hpp"
 #include "actors/capabilities.hpp"
+#include "actors/cluster.hpp"
 #include "actors/health_monitor.hpp"
 #include "actors/registry.hpp"
 #include "actors/system_config.hpp"
@@ -61,6 +62,28 @@ int wait_for_signal() {
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
+}
+
+/// The membership's settings; a cluster port without CLUSTER_SECRET stays closed (said here).
+cluster_deps make_cluster_deps(const settings& cfg, const storage::redis_actor& redis) {
+  const auto& c = cfg.cluster;
+  cluster_deps d;
+  d.node_id = c.node_id;
+  d.host = c.advertise_host;
+  d.heartbeat = std::chrono::duration_cast<caf::timespan>(c.heartbeat);
+  d.node_ttl = std::chrono::duration_cast<caf::timespan>(c.node_ttl);
+  d.redis_timeout = std::chrono::duration_cast<caf::timespan>(cfg.storage.redis_timeout);
+  if (c.cluster_port > 0 && !c.shared_secret)
+    log::warn(
+        "CLUSTER_PORT is set but CLUSTER_SECRET is not: the cluster port stays closed and "
+        "this node runs single",
+        {.component = "cluster", .port = c.cluster_port});
+  if (c.enabled()) {
+    d.port = c.cluster_port;
+    d.shared_secret = c.shared_secret;
+    d.redis = redis;
+  }
+  return d;
 }
 
 }  // namespace
@@ -197,11 +220,14 @@ int run_service(const settings& cfg) {
   cdeps.admission = admission;
   cdeps.admission_wait = adm_cfg.wait;
   auto capabilities = spawn_capabilities(sys, cdeps);
-  api::api_context ctx{&sys,          &cfg,   pg,       *redis,     keys,
-                       authenticator, &board, registry, &workspace, capabilities};
+  auto cluster_cfg = make_cluster_deps(cfg, *redis);
+  auto cluster = spawn_cluster(sys, cluster_cfg);
+  api::api_context ctx{&sys,   &cfg,     pg,         *redis,       keys,   authenticator,
+                       &board, registry, &workspace, capabilities, cluster};
   http::edge_options edge_opts;
   edge_opts.auth_failures_per_minute = cfg.auth.auth_failures_per_minute;
   http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter, edge_opts};
+  node_gate_actor gate;
   // Every actor spawned above ends here: the actor system waits for all of them when it goes
   // (a path that forgets one never exits).
   auto stop_actors = [&] {
@@ -211,9 +237,24 @@ int run_service(const settings& cfg) {
     caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(revocations, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
+    if (gate) caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
     if (rdeps.warm) caf::anon_send_exit(rdeps.warm, caf::exit_reason::user_shutdown);
     stop_pools();
   };
+  if (cluster_cfg.clustered()) {
+    gate = spawn_node_gate(sys, cfg.cluster.node_id, *cfg.cluster.shared_secret);
+    auto bound = publish_node_gate(sys, gate, cfg.cluster.advertise_host, cfg.cluster.cluster_port);
+    if (!bound) {
+      log::error("cannot open the cluster port", {.component = "cluster",
+                                                  .detail = caf::to_string(bound.error()),
+                                                  .port = cfg.cluster.cluster_port});
+      stop_actors();
+      return 1;
+    }
+    log::info("cluster port open",
+              {.component = "cluster", .detail = cfg.cluster.advertise_host, .port = *bound});
+  }
   try {
     edge.start();
   } catch (const std::exception&) {

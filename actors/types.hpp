@@ -2,6 +2,7 @@
 
 // The type-ID block of the actors layer, chained after the storage block.
 
+#include "actors/cluster_types.hpp"
 #include "actors/session_types.hpp"
 #include "storage/types.hpp"
 
@@ -14,6 +15,8 @@ CAF_ADD_TYPE_ID(caa_actors, (caa::new_session))
 CAF_ADD_TYPE_ID(caa_actors, (caa::admission_stats))
 CAF_ADD_TYPE_ID(caa_actors, (caa::pending_answer))
 CAF_ADD_TYPE_ID(caa_actors, (caa::live_control))
+CAF_ADD_TYPE_ID(caa_actors, (caa::cluster_member))
+CAF_ADD_TYPE_ID(caa_actors, (caa::cluster_view))
 
 /// INTERNAL: periodic timer of the health monitor.
 CAF_ADD_ATOM(caa_actors, caa::atom, probe, "probe")
@@ -90,4 +93,12 @@ CAF_ADD_ATOM(caa_actors, caa::atom, warm, "warm")
 CAF_ADD_ATOM(caa_actors, caa::atom, take, "take")
 /// A process started (it wrote its first line, or it is gone): its start is over.
 CAF_ADD_ATOM(caa_actors, caa::atom, ready, "ready")
+/// A peer node presents the cluster secret and its id (the first message of a connection).
+CAF_ADD_ATOM(caa_actors, caa::atom, hello, "hello")
+/// Asks for the cluster membership.
+CAF_ADD_ATOM(caa_actors, caa::atom, members, "members")
+/// INTERNAL (cluster): time to announce this node and read the others.
+CAF_ADD_ATOM(caa_actors, caa::atom, heartbeat, "heartbeat")
+/// INTERNAL (cluster): a connection attempt to a peer ended.
+CAF_ADD_ATOM(caa_actors, caa::atom, connected, "connected")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

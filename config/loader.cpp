@@ -133,6 +133,8 @@ void finish(settings& s, std::vector<std::string>& errors) {
   if (!s.debug && std::find(origins.begin(), origins.end(), "*") != origins.end())
     errors.emplace_back("CORS_ORIGINS: \"*\" is only allowed when DEBUG is true");
   if (s.cluster.node_id.empty()) s.cluster.node_id = default_node_id();
+  if (s.cluster.heartbeat >= s.cluster.node_ttl)
+    errors.emplace_back("CLUSTER_HEARTBEAT: must be shorter than CLUSTER_NODE_TTL");
   s.sandbox.service_uid = static_cast<uint32_t>(::geteuid());
   if (!s.sandbox.strict && !s.debug)
     errors.emplace_back("AGENT_SANDBOX: off is only allowed when DEBUG is true");

@@ -181,6 +181,20 @@ struct cluster_settings {
   std::string node_id;
   /// CLUSTER_PORT (0: no remote publishing)
   uint16_t cluster_port = defaults::cluster_port;
+  /// CLUSTER_ADVERTISE_HOST (the only address the cluster port listens on, and the one other
+  /// nodes are told to connect to)
+  std::string advertise_host{defaults::cluster_advertise_host};
+  /// CLUSTER_SECRET (secret a peer presents in its first message; unset: the port stays closed)
+  std::optional<secret> shared_secret;
+  /// CLUSTER_HEARTBEAT (seconds between two announcements in Redis)
+  seconds_d heartbeat{defaults::cluster_heartbeat_s};
+  /// CLUSTER_NODE_TTL (seconds after the last announcement when a node is gone)
+  seconds_d node_ttl{defaults::cluster_node_ttl_s};
+
+  /// Whether this node joins a cluster: a port and a secret.
+  [[nodiscard]] bool enabled() const noexcept {
+    return cluster_port > 0 && shared_secret.has_value();
+  }
 };
 
 /// Every setting of the service, validated.

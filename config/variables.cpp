@@ -151,6 +151,9 @@ bool api_key(std::string_view x) {
 bool metrics_token(std::string_view x) {
   return is_printable_token(x) && x.size() >= defaults::min_metrics_token_length;
 }
+bool cluster_secret(std::string_view x) {
+  return is_printable_token(x) && x.size() >= defaults::min_cluster_secret_length;
+}
 bool node_id(std::string_view x) {
   return x.empty() || (is_printable_token(x) && x.size() <= defaults::max_node_id_length);
 }
@@ -399,6 +402,17 @@ std::vector<variable> make_variables() {
                "must be at most 128 printable characters without blanks"),
       uint_var("CLUSTER_PORT", "cluster port (0: no remote publishing)",
                CAA_FIELD(cluster.cluster_port), 0, 65535),
+      text_var("CLUSTER_ADVERTISE_HOST",
+               "the only address the cluster port listens on, told to the other nodes",
+               CAA_FIELD(cluster.advertise_host), api_host, "must be a host name or IP address"),
+      secret_var("CLUSTER_SECRET",
+                 "shared secret peers present (secret; unset: the cluster port stays closed)",
+                 CAA_FIELD(cluster.shared_secret), cluster_secret,
+                 "must be at least 16 printable characters without blanks"),
+      seconds_var("CLUSTER_HEARTBEAT", "seconds between two announcements of this node in Redis",
+                  CAA_FIELD(cluster.heartbeat), 3600),
+      seconds_var("CLUSTER_NODE_TTL", "seconds without an announcement before a node is gone",
+                  CAA_FIELD(cluster.node_ttl), 86400),
   };
 }
 

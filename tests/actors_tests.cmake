@@ -20,3 +20,16 @@ target_link_libraries(transcript_restore_test PRIVATE caa_service_fixture caa_wi
 caa_target_defaults(transcript_restore_test)
 add_dependencies(transcript_restore_test claude-agent-api scripted_model)
 gtest_discover_tests(transcript_restore_test PROPERTIES LABELS integration TIMEOUT 300)
+
+# The cluster's node directory and membership table (unit, no Redis, no sockets).
+add_executable(cluster_members_test ${CAA_TESTS_DIR}/unit/cluster_members_test.cpp)
+target_link_libraries(cluster_members_test PRIVATE caa_actors GTest::gtest_main)
+caa_target_defaults(cluster_members_test)
+gtest_discover_tests(cluster_members_test PROPERTIES LABELS unit)
+
+# Cluster membership against service processes on 127.0.0.1 (integration: PostgreSQL, Redis).
+add_executable(cluster_test ${CAA_TESTS_DIR}/integration/cluster_test.cpp)
+target_link_libraries(cluster_test PRIVATE caa_service_fixture caa_actors GTest::gtest_main)
+caa_target_defaults(cluster_test)
+add_dependencies(cluster_test claude-agent-api)
+gtest_discover_tests(cluster_test PROPERTIES LABELS integration TIMEOUT 300)

@@ -336,3 +336,35 @@ TEST(secret, compares_only_in_constant_time) {
   EXPECT_TRUE(ct_equal(copy, "other"));
   EXPECT_TRUE(ct_equal(s, "correct horse battery staple"));
 }
+
+TEST(load_settings, cluster_settings) {
+  auto r = load({});
+  ASSERT_TRUE(r.value) << joined(r);
+  EXPECT_EQ(r.value->cluster.advertise_host, "127.0.0.1");
+  EXPECT_FALSE(r.value->cluster.shared_secret);
+  EXPECT_EQ(r.value->cluster.heartbeat, seconds_d{2});
+  EXPECT_EQ(r.value->cluster.node_ttl, seconds_d{10});
+  EXPECT_FALSE(r.value->cluster.enabled());
+  r = load({{"CLUSTER_PORT", "7100"},
+            {"CLUSTER_SECRET", "0123456789abcdef"},
+            {"CLUSTER_ADVERTISE_HOST", "10.0.0.5"},
+            {"CLUSTER_HEARTBEAT", "0.5"},
+            {"CLUSTER_NODE_TTL", "3"}});
+  ASSERT_TRUE(r.value) << joined(r);
+  EXPECT_TRUE(r.value->cluster.enabled());
+  EXPECT_EQ(r.value->cluster.advertise_host, "10.0.0.5");
+  EXPECT_EQ(r.value->cluster.heartbeat, seconds_d{0.5});
+  EXPECT_EQ(r.value->cluster.node_ttl, seconds_d{3});
+  // A port without a secret stays closed.
+  r = load({{"CLUSTER_PORT", "7100"}});
+  ASSERT_TRUE(r.value) << joined(r);
+  EXPECT_FALSE(r.value->cluster.enabled());
+  auto short_secret = only_error({{"CLUSTER_SECRET", "too-short"}});
+  EXPECT_EQ(short_secret,
+            "CLUSTER_SECRET: must be at least 16 printable characters without blanks (value not "
+            "shown)");
+  EXPECT_TRUE(
+      only_error({{"CLUSTER_ADVERTISE_HOST", "a b"}}).starts_with("CLUSTER_ADVERTISE_HOST: "));
+  EXPECT_EQ(only_error({{"CLUSTER_HEARTBEAT", "10"}}),
+            "CLUSTER_HEARTBEAT: must be shorter than CLUSTER_NODE_TTL");
+}

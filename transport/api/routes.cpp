@@ -1,5 +1,6 @@
 #include "transport/api/routes.hpp"
 
+#include "transport/api/cluster_route.hpp"
 #include "transport/api/keys.hpp"
 #include "transport/api/metrics_route.hpp"
 #include "transport/api/sessions.hpp"
@@ -11,6 +12,9 @@ http::router make_router(const api_context& ctx) {
   add_health_routes(r, *ctx.health);
   add_metrics_route(r, ctx.cfg ? ctx.cfg->auth.metrics_token : std::nullopt);
   add_key_routes(r, ctx.keys, ctx.authenticator);
+  if (ctx.cluster && ctx.sys)
+    add_cluster_route(r, *ctx.sys, ctx.cluster,
+                      std::chrono::duration_cast<caf::timespan>(ctx.cfg->http.request_timeout));
   if (ctx.registry) {
     session_api_context sessions;
     sessions.sys = ctx.sys;

@@ -31,6 +31,8 @@ struct api_context {
   const tenant_workspace* workspace = nullptr;
   /// Asks the engine what it offers a tenant (`GET /api/v1/capabilities`).
   capabilities_actor capabilities;
+  /// The cluster membership (`GET /api/v1/cluster`, added only when set).
+  cluster_actor cluster;
 };
 
 /// The router with every route of the API (the session routes only when `ctx.registry` is set;

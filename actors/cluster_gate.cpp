@@ -1,0 +1,66 @@
+// The gatekeeper a node publishes on CLUSTER_PORT and the per-peer link actors it hands out.
+
+#include "actors/cluster.hpp"
+#include "config/errc.hpp"
+#include "config/logging.hpp"
+
+#include <caf/io/middleman.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace caa {
+
+namespace {
+
+struct node_link_state {
+  static inline const char* name = "caa.node_link";
+};
+
+/// The link of peer `peer_id`: it ends when `peer` (the actor that said hello, on the peer's
+/// node) goes down or its connection breaks.
+node_link_actor::behavior_type node_link(node_link_actor::stateful_pointer<node_link_state> self,
+                                         std::string node_id, std::string peer_id,
+                                         caf::actor peer) {
+  self->monitor(peer);
+  self->set_down_handler([self, peer_id](const caf::down_msg&) {
+    log::info("cluster peer disconnected", {.component = "cluster", .detail = peer_id});
+    self->quit();
+  });
+  return {
+      [node_id](atom::ping) { return node_id; },
+  };
+}
+
+struct node_gate_state {
+  static inline const char* name = "caa.node_gate";
+};
+
+node_gate_actor::behavior_type node_gate(node_gate_actor::stateful_pointer<node_gate_state> self,
+                                         std::string node_id, secret shared_secret) {
+  return {
+      [self, node_id, shared_secret](atom::hello, const std::string& presented,
+                                     const std::string& peer_id) -> caf::result<caf::actor> {
+        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!ct_equal(shared_secret, presented) || !sender) {
+          log::warn("cluster peer refused: wrong secret",
+                    {.component = "cluster", .detail = peer_id.substr(0, 128)});
+          return make_error(errc::unauthenticated);
+        }
+        log::info("cluster peer linked", {.component = "cluster", .detail = peer_id});
+        auto link = self->spawn(node_link, node_id, peer_id, sender);
+        return caf::actor_cast<caf::actor>(link);
+      },
+  };
+}
+
+}  // namespace
+
+node_gate_actor spawn_node_gate(caf::actor_system& sys, std::string node_id, secret shared_secret) {
+  return sys.spawn(node_gate, std::move(node_id), std::move(shared_secret));
+}
+
+caf::expected<uint16_t> publish_node_gate(caf::actor_system& sys, const node_gate_actor& gate,
+                                          const std::string& host, uint16_t port) {
+  return sys.middleman().publish(gate, port, host.c_str(), true);
+}
+
+}  // namespace caa
