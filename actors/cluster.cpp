@@ -93,7 +93,7 @@ void apply_read(cluster_ptr self, const std::vector<storage::node_record>& index
 }
 
 /// Reads which of the indexed nodes are alive.
-void read_alive(cluster_ptr self, std::vector<storage::node_record> index) {
+void read_alive(cluster_ptr self, const std::vector<storage::node_record>& index) {
   if (index.empty()) {
     apply_read(self, index, {});
     return;
@@ -126,15 +126,15 @@ void announce(cluster_ptr self) {
           [self](const storage::redis_reply& r) {
             auto index = storage::parse_node_index(r);
             if (!index) return redis_failed(self, "unexpected HGETALL reply");
-            read_alive(self, std::move(*index));
+            read_alive(self, *index);
           },
           failed);
 }
 
 /// Connects to a peer's gatekeeper on a thread of its own (the connect blocks), then tells
 /// `parent`.
-void connector(caf::event_based_actor* self, cluster_actor parent, std::string id, uint64_t attempt,
-               std::string host, uint16_t port) {
+void connector(caf::event_based_actor* self, const cluster_actor& parent, std::string id,
+               uint64_t attempt, const std::string& host, uint16_t port) {
   auto gate = self->system().middleman().remote_actor<node_gate_actor>(host, port);
   self->send(parent, atom::connected_v, std::move(id), attempt,
              gate ? caf::actor_cast<caf::actor>(*gate) : caf::actor{});
@@ -175,7 +175,7 @@ void on_connected(cluster_ptr self, const std::string& id, uint64_t attempt,
   self->request(caf::actor_cast<node_gate_actor>(gate), d.node_ttl, atom::hello_v,
                 d.shared_secret->reveal(), d.node_id)
       .then(
-          [self, id, attempt](caf::actor link) {
+          [self, id, attempt](const caf::actor& link) {
             auto j = self->state.peers.find(id);
             if (j == self->state.peers.end() || j->second.attempt != attempt || !link) return;
             self->monitor(link);

@@ -18,8 +18,8 @@ struct node_link_state {
 /// The link of peer `peer_id`: it ends when `peer` (the actor that said hello, on the peer's
 /// node) goes down or its connection breaks.
 node_link_actor::behavior_type node_link(node_link_actor::stateful_pointer<node_link_state> self,
-                                         std::string node_id, std::string peer_id,
-                                         caf::actor peer) {
+                                         const std::string& node_id, const std::string& peer_id,
+                                         const caf::actor& peer) {
   self->monitor(peer);
   self->set_down_handler([self, peer_id](const caf::down_msg&) {
     log::info("cluster peer disconnected", {.component = "cluster", .detail = peer_id});
@@ -35,7 +35,7 @@ struct node_gate_state {
 };
 
 node_gate_actor::behavior_type node_gate(node_gate_actor::stateful_pointer<node_gate_state> self,
-                                         std::string node_id, secret shared_secret) {
+                                         const std::string& node_id, const secret& shared_secret) {
   return {
       [self, node_id, shared_secret](atom::hello, const std::string& presented,
                                      const std::string& peer_id) -> caf::result<caf::actor> {

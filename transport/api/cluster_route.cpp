@@ -49,7 +49,7 @@ http::response render(const cluster_view& v) {
 
 }  // namespace
 
-void add_cluster_route(http::router& r, caf::actor_system& sys, cluster_actor cluster,
+void add_cluster_route(http::router& r, caf::actor_system& sys, const cluster_actor& cluster,
                        caf::timespan timeout) {
   r.add("GET", "/api/v1/cluster", http::route_policy::requires_admin, http::route_class::general,
         [&sys, cluster, timeout](auto, auto res) {

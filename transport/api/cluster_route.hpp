@@ -11,7 +11,7 @@ namespace caa::api {
 /// Adds `GET /api/v1/cluster` (admin): the nodes this node knows of, each with its id, address,
 /// state (`self`, `alive`, `gone`), sessions, processes, the age of its last heartbeat and this
 /// node's link to it.
-void add_cluster_route(http::router& r, caf::actor_system& sys, cluster_actor cluster,
+void add_cluster_route(http::router& r, caf::actor_system& sys, const cluster_actor& cluster,
                        caf::timespan timeout);
 
 }  // namespace caa::api
