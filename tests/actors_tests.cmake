@@ -3,6 +3,8 @@ add_executable(actors_unit_test ${CAA_TESTS_DIR}/unit/admission_test.cpp
                                 ${CAA_TESTS_DIR}/unit/admission_book_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_hooks_bound_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_machine_test.cpp
+                                ${CAA_TESTS_DIR}/unit/session_process_test.cpp
+                                ${CAA_TESTS_DIR}/unit/session_lifecycle_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_machine_order_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_stream_test.cpp
                                 ${CAA_TESTS_DIR}/unit/session_retire_test.cpp
