@@ -8,6 +8,7 @@
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
 
+#include <caf/actor_clock.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -19,15 +20,13 @@ namespace caa {
 
 namespace {
 
-using steady = std::chrono::steady_clock;
-
 /// This node's link to one peer.
 struct peer_link {
-  caf::actor link;             ///< the peer's `node_link_actor` while `state` is "up"
-  std::string state = "none";  ///< "none", "connecting", "up" or "backoff"
-  uint64_t attempt = 0;        ///< the current (or last) connection attempt
-  uint32_t failures = 0;       ///< failed attempts in a row
-  steady::time_point retry_at{};
+  caf::actor link;                          ///< the peer's `node_link_actor` while `state` is "up"
+  std::string state = "none";               ///< "none", "connecting", "up" or "backoff"
+  uint64_t attempt = 0;                     ///< the current (or last) connection attempt
+  uint32_t failures = 0;                    ///< failed attempts in a row
+  caf::actor_clock::time_point retry_at{};  ///< on the actor clock
 };
 
 struct cluster_state {
@@ -146,7 +145,7 @@ void connector(caf::event_based_actor* self, const cluster_actor& parent, std::s
 void ensure_link(cluster_ptr self, const cluster_members::entry& e) {
   auto& p = self->state.peers[e.record.node_id];
   if (p.state == "up" || p.state == "connecting") return;
-  if (p.state == "backoff" && steady::now() < p.retry_at) return;
+  if (p.state == "backoff" && self->clock().now() < p.retry_at) return;
   p.state = "connecting";
   ++p.attempt;
   self->spawn<caf::detached>(connector, caf::actor_cast<cluster_actor>(self), e.record.node_id,
@@ -160,7 +159,7 @@ void link_failed(cluster_ptr self, const std::string& id, uint64_t attempt,
   auto& p = i->second;
   ++p.failures;
   p.state = "backoff";
-  p.retry_at = steady::now() + connect_backoff(p.failures);
+  p.retry_at = self->clock().now() + connect_backoff(p.failures);
   log::warn("cluster peer unreachable",
             {.component = "cluster", .detail = id + ": " + why, .attempt = p.failures});
 }
