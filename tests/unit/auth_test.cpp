@@ -134,6 +134,22 @@ TEST(key_authenticator, invalidate_drops_a_revoked_key_at_once) {
   EXPECT_EQ(run(*a, "caa_goodkey").code, errc::unauthenticated);
 }
 
+TEST(key_authenticator, a_client_reconnecting_as_its_connection_closes_is_refused) {
+  // The close of a revoked key's connection is what the client sees first; a reconnect at that
+  // very moment must find the cache already cleared, never a valid entry from before the revoke.
+  fake_store store;
+  store.add("caa_goodkey", false, "k1");
+  auto a = std::make_shared<auth::key_authenticator>(store.lookup(), 60s);
+  ASSERT_TRUE(run(*a, "caa_goodkey").who);
+  auto owner = std::make_shared<int>(0);
+  std::optional<errc> on_reconnect;
+  a->watch("k1", owner, [&] { on_reconnect = run(*a, "caa_goodkey").code; });
+  store.rows.begin()->second.revoked = true;
+  a->invalidate("k1");
+  ASSERT_TRUE(on_reconnect.has_value()) << "the connection was not closed";
+  EXPECT_EQ(*on_reconnect, errc::unauthenticated);
+}
+
 TEST(key_authenticator, store_down_is_unavailable_and_not_cached) {
   fake_store store;
   store.add("caa_goodkey", false);

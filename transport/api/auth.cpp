@@ -205,7 +205,13 @@ void key_authenticator::check_revocations() {
 }
 
 void key_authenticator::invalidate(const std::string& key_id) {
+  // The cache forgets the key before its connections close: a client that reconnects the moment
+  // it sees the close must not be let in by an entry from before the revoke.
+  forget(key_id);
   close_connections({key_id});
+}
+
+void key_authenticator::forget(const std::string& key_id) {
   std::lock_guard<std::mutex> guard{mtx_};
   std::vector<std::string> gone;
   known_.erase_if([&](const std::string& hash_key, const entry& e) {

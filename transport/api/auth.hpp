@@ -159,6 +159,8 @@ class key_authenticator final : public http::authenticator,
   };
 
   std::optional<entry> cached(const std::string& hash_key);
+  /// Drops the cached entries and lookups in flight of `key_id`.
+  void forget(const std::string& key_id);
   void remember_locked(const std::string& hash_key, std::optional<key_row> row);
   void land(const std::string& hash_key, const std::shared_ptr<flight>& f,
             const std::optional<key_row>& row, const caf::error& err);
