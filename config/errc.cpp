@@ -53,6 +53,8 @@ std::string_view to_string(errc x) noexcept {
       return "tenant_capacity";
     case errc::too_many_connections:
       return "too_many_connections";
+    case errc::fenced:
+      return "fenced";
   }
   return "internal";
 }

@@ -82,6 +82,7 @@ struct session_event {
   uint64_t seq = 0;          ///< > 0
   std::string type;          ///< the SSE event name, e.g. "message", "done"
   std::string payload_json;  ///< a JSON document (stored as jsonb)
+  uint64_t epoch = 0;        ///< the session's lease epoch it is written under (0: unfenced)
 };
 
 /// Counters of an `event_writer`, for tests and metrics.
@@ -120,7 +121,7 @@ typename Inspector::result_type inspect(Inspector& f, redis_command& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_event& x) {
   return f(caf::meta::type_name("caa::storage::session_event"), x.session_id, x.seq, x.type,
-           x.payload_json);
+           x.payload_json, x.epoch);
 }
 
 /// Inspects an `event_writer_stats`.

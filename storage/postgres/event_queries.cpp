@@ -48,14 +48,16 @@ caf::error append_events_builder::add(const session_event& e) {
   seqs_.add(std::to_string(e.seq));
   types_.add(e.type);
   payloads_.add(jsonb_safe(e.payload_json));
+  epochs_.add(std::to_string(e.epoch));
   ++count_;
   bytes_ += e.type.size() + e.payload_json.size();
   return caf::none;
 }
 
 db_query append_events_builder::finish() && {
-  return query(stmt::events_append, {std::move(ids_).finish(), std::move(seqs_).finish(),
-                                     std::move(types_).finish(), std::move(payloads_).finish()});
+  return query(stmt::events_append,
+               {std::move(ids_).finish(), std::move(seqs_).finish(), std::move(types_).finish(),
+                std::move(payloads_).finish(), std::move(epochs_).finish()});
 }
 
 caf::expected<db_query> make_append_events_query(const std::vector<session_event>& events) {
@@ -70,11 +72,12 @@ caf::expected<std::vector<append_status>> parse_append_events(const db_result& r
   std::vector<append_status> out;
   out.reserve(r.rows.size());
   for (const auto& row : r.rows) {
-    if (row.size() != 3 || !row[0]) return make_error(errc::internal, "events: unexpected row");
+    if (row.size() != 4 || !row[0]) return make_error(errc::internal, "events: unexpected row");
     auto last = to_int64(row[1]);
     auto written = to_bool(row[2]);
-    if (!last || !written) return make_error(errc::internal, "events: unexpected row");
-    out.push_back(append_status{*row[0], static_cast<uint64_t>(*last), *written});
+    auto owned = to_bool(row[3]);
+    if (!last || !written || !owned) return make_error(errc::internal, "events: unexpected row");
+    out.push_back(append_status{*row[0], static_cast<uint64_t>(*last), *written, !*owned});
   }
   return out;
 }

@@ -31,7 +31,8 @@ struct event_page {
 struct append_status {
   std::string session_id;  ///< uuid
   uint64_t last_seq = 0;   ///< the session's last_seq before the append
-  bool written = false;    ///< false: the events would leave a hole after `last_seq`
+  bool written = false;    ///< false: the events would leave a hole after `last_seq`, or fenced
+  bool fenced = false;     ///< the session is at another epoch now: another node owns it
 };
 
 /// One line of a session's CLI transcript.
@@ -68,6 +69,7 @@ class append_events_builder {
   pg_array_builder seqs_;
   pg_array_builder types_;
   pg_array_builder payloads_;
+  pg_array_builder epochs_;
   std::size_t count_ = 0;
   std::size_t bytes_ = 0;
 };

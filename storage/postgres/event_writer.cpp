@@ -97,6 +97,8 @@ void answer(writer_ptr self, pending_append& p,
   auto i = by_session.find(p.events.front().session_id);
   if (i == by_session.end()) {
     fail(self, p, make_error(errc::session_not_found, "append: no such session"));
+  } else if (i->second.fenced) {
+    fail(self, p, make_error(errc::fenced, "append: the session is at another epoch"));
   } else if (!i->second.written) {
     fail(self, p,
          make_error(errc::conflict,

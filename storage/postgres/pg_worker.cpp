@@ -109,6 +109,7 @@ caf::error current_error(worker_ptr self, const std::string& what) {
   } catch (const pqxx::sql_error& e) {
     auto ctx = "sqlstate " + e.sqlstate() + ": " + what;
     if (e.sqlstate() == "57014") return make_error(errc::timeout, std::move(ctx));
+    if (e.sqlstate() == "CAA01") return make_error(errc::fenced, std::move(ctx));  // caa_fence
     if (is_connection_state(e.sqlstate())) {
       drop_connection(self);
       return make_error(errc::unavailable, std::move(ctx));

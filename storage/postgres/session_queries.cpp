@@ -15,7 +15,7 @@ namespace caa::storage {
 
 namespace {
 
-constexpr std::size_t session_columns = 19;
+constexpr std::size_t session_columns = 20;
 
 constexpr std::array<std::string_view, 6> session_status_names{
     "starting", "idle", "running", "hibernated", "interrupted", "error"};
@@ -59,7 +59,7 @@ caf::expected<session_status> status_of(const db_value& v) {
   return *st;
 }
 
-/// The session record in columns [first, first + 19) of `row`.
+/// The session record in columns [first, first + 20) of `row`.
 caf::expected<session_record> to_session_record(const db_row& row, std::size_t first = 0) {
   if (row.size() != first + session_columns)
     return make_error(errc::internal, "sessions: unexpected row shape");
@@ -72,7 +72,8 @@ caf::expected<session_record> to_session_record(const db_row& row, std::size_t f
   auto turns = to_int64(col(12));
   auto cost = to_double(col(13));
   auto last_seq = to_int64(col(15));
-  if (!depth || !status || !tags || !turns || !cost || !last_seq)
+  auto epoch = to_int64(col(19));
+  if (!depth || !status || !tags || !turns || !cost || !last_seq || !epoch)
     return make_error(errc::internal, "sessions: unexpected column value");
   return session_record{.id = *col(0),
                         .tenant_id = *col(1),
@@ -92,7 +93,8 @@ caf::expected<session_record> to_session_record(const db_row& row, std::size_t f
                         .last_seq = static_cast<uint64_t>(*last_seq),
                         .owner_node = opt_text(col(16)),
                         .created_at = *col(17),
-                        .updated_at = *col(18)};
+                        .updated_at = *col(18),
+                        .epoch = static_cast<uint64_t>(*epoch)};
 }
 
 std::string status_list(const std::vector<session_status>& xs) {
@@ -125,11 +127,11 @@ bool valid_permission_mode(std::string_view mode) noexcept {
 caf::expected<db_query> make_create_session_query(const new_session& s) {
   if (auto err = validate(s)) return err;
   db_value id = s.id.empty() ? db_value{caf::none} : db_value{s.id};
-  return query(
-      stmt::session_create,
-      {s.tenant_id, id, s.cli_session_id, opt_param(s.parent_session_id),
-       std::string{to_string(s.status)}, opt_param(s.model), s.permission_mode, s.cwd,
-       s.options_json, opt_param(s.title), pg_array_literal(s.tags), opt_param(s.owner_node)});
+  return query(stmt::session_create,
+               {s.tenant_id, id, s.cli_session_id, opt_param(s.parent_session_id),
+                std::string{to_string(s.status)}, opt_param(s.model), s.permission_mode, s.cwd,
+                s.options_json, opt_param(s.title), pg_array_literal(s.tags),
+                opt_param(s.owner_node), std::to_string(s.lease.count())});
 }
 
 db_query make_get_session_query(std::string_view tenant_id, std::string_view id) {

@@ -13,6 +13,7 @@
 
 #include <caf/expected.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,6 +61,7 @@ struct session_record {
   std::optional<std::string> owner_node;             ///< the node hosting it
   std::string created_at;                            ///< RFC 3339 UTC with millis
   std::string updated_at;                            ///< RFC 3339 UTC with millis
+  uint64_t epoch = 0;  ///< its lease epoch: raised by every claim (0: never leased)
 };
 
 /// A session before it is stored.
@@ -76,6 +78,8 @@ struct new_session {
   std::optional<std::string> title;                  ///< metadata.title
   std::vector<std::string> tags;                     ///< metadata.tags
   std::optional<std::string> owner_node;             ///< the node that hosts it
+  /// How long the owner's first lease lasts (with `owner_node`; it starts at epoch 1).
+  std::chrono::milliseconds lease{0};
 };
 
 /// Which sessions to list: an optional status and a page.

@@ -30,13 +30,13 @@ namespace {
   "s.id::text, s.tenant_id::text, s.cli_session_id::text, s.parent_session_id::text, "        \
   "s.fork_depth, s.status, s.model, s.permission_mode, s.cwd, s.options::text, s.title, "      \
   "array_to_json(s.tags)::text, s.total_turns, s.total_cost_usd, s.usage::text, s.last_seq, " \
-  "s.owner_node, " CAA_TS("s.created_at") ", " CAA_TS("s.updated_at")
+  "s.owner_node, " CAA_TS("s.created_at") ", " CAA_TS("s.updated_at") ", s.epoch"
 
 // The sessions of tenant $1 matching the optional status $2.
 #define CAA_SESSION_FILTER \
   "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text)"
 
-constexpr std::array<statement_def, 26> catalogue{{
+constexpr std::array<statement_def, 31> catalogue{{
   {stmt::ping, "SELECT 1"},
   {stmt::tenant_ensure, CAA_TENANT_UPSERT("$1")},
   {stmt::key_create,
@@ -69,12 +69,16 @@ constexpr std::array<statement_def, 26> catalogue{{
    "AND key_hash <> decode($1, 'hex') "
    "AND tenant_id = (SELECT id FROM tenants WHERE name = 'default')"},
   // A fork's parent ($4) must be a session of the same tenant: otherwise no row is inserted.
+  // With an owner node ($12) the new session starts leased to it for $13 ms, at epoch 1.
   {stmt::session_create,
    "INSERT INTO sessions AS s (id, tenant_id, cli_session_id, parent_session_id, fork_depth, "
-   "status, model, permission_mode, cwd, options, title, tags, owner_node) "
+   "status, model, permission_mode, cwd, options, title, tags, owner_node, epoch, "
+   "lease_expires_at) "
    "SELECT coalesce($2::uuid, gen_random_uuid()), $1::uuid, $3::uuid, p.id, "
    "coalesce(p.fork_depth + 1, 0), $5::text, $6::text, $7::text, $8::text, $9::jsonb, $10::text, "
-   "$11::text[], $12::text FROM (VALUES (1)) AS one (x) "
+   "$11::text[], $12::text, CASE WHEN $12::text IS NULL THEN 0 ELSE 1 END, "
+   "CASE WHEN $12::text IS NULL THEN NULL "
+   "ELSE now() + $13::bigint * interval '1 millisecond' END FROM (VALUES (1)) AS one (x) "
    "LEFT JOIN sessions p ON p.id = $4::uuid AND p.tenant_id = $1::uuid "
    "WHERE $4::uuid IS NULL OR p.id IS NOT NULL "
    "RETURNING " CAA_SESSION_COLUMNS},
@@ -154,23 +158,62 @@ constexpr std::array<statement_def, 26> catalogue{{
    "WHERE turns.session_id = r.id AND turns.status = 'running') "
    "SELECT r.id::text, r.last_seq FROM r ORDER BY r.id"},
   // One batch of events of any sessions. A session's events are written only when they continue
-  // its stream without a hole (seq last_seq+1, +2, ...; repeats are skipped); its row is locked
-  // (in id order) first. One row per existing session: id, last_seq before, whether written.
+  // its stream without a hole (seq last_seq+1, +2, ...; repeats are skipped) and were made under
+  // its current lease epoch (0: unfenced); its row is locked (in id order) first. One row per
+  // existing session: id, last_seq before, whether written, whether the epoch matched.
   {stmt::events_append,
-   "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::jsonb[]) "
-   "AS i (session_id, seq, type, payload)), "
-   "live AS (SELECT s.id, s.last_seq FROM sessions s "
+   "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::jsonb[], "
+   "$5::bigint[]) AS i (session_id, seq, type, payload, epoch)), "
+   "live AS (SELECT s.id, s.last_seq, s.epoch FROM sessions s "
    "WHERE s.id IN (SELECT session_id FROM input) ORDER BY s.id FOR NO KEY UPDATE), "
    "chk AS (SELECT l.id, l.last_seq, max(i.seq) AS max_seq, "
-   "count(DISTINCT i.seq) FILTER (WHERE i.seq > l.last_seq) AS fresh "
+   "count(DISTINCT i.seq) FILTER (WHERE i.seq > l.last_seq) AS fresh, "
+   "bool_and(i.epoch = 0 OR i.epoch = l.epoch) AS owned "
    "FROM live l JOIN input i ON i.session_id = l.id GROUP BY l.id, l.last_seq), "
-   "ok AS (SELECT id, max_seq FROM chk WHERE max_seq <= last_seq OR fresh = max_seq - last_seq), "
+   "ok AS (SELECT id, max_seq FROM chk WHERE owned "
+   "AND (max_seq <= last_seq OR fresh = max_seq - last_seq)), "
    "ins AS (INSERT INTO session_events (session_id, seq, type, payload) "
    "SELECT i.session_id, i.seq, i.type, i.payload FROM input i JOIN ok ON ok.id = i.session_id "
    "ON CONFLICT (session_id, seq) DO NOTHING), "
    "upd AS (UPDATE sessions s SET last_seq = greatest(s.last_seq, ok.max_seq) FROM ok "
    "WHERE s.id = ok.id AND ok.max_seq > s.last_seq) "
-   "SELECT c.id::text, c.last_seq, ok.id IS NOT NULL FROM chk c LEFT JOIN ok ON ok.id = c.id"},
+   "SELECT c.id::text, c.last_seq, ok.id IS NOT NULL, c.owned FROM chk c "
+   "LEFT JOIN ok ON ok.id = c.id"},
+  // The claim of a session's lease by node $3 for $4 ms: granted (epoch + 1) when no other node
+  // holds a running lease. One row when the session is the tenant's: the holder and epoch
+  // before, the new epoch (NULL: refused), the ms the refusing lease still runs.
+  {stmt::lease_claim,
+   "WITH cur AS (SELECT id, owner_node, epoch, lease_expires_at FROM sessions "
+   "WHERE tenant_id = $1::uuid AND id = $2::uuid FOR NO KEY UPDATE), "
+   "upd AS (UPDATE sessions s SET owner_node = $3::text, epoch = s.epoch + 1, "
+   "lease_expires_at = now() + $4::bigint * interval '1 millisecond' FROM cur "
+   "WHERE s.id = cur.id AND (cur.lease_expires_at IS NULL OR cur.lease_expires_at <= now() "
+   "OR cur.owner_node IS NULL OR cur.owner_node = $3::text) RETURNING s.epoch) "
+   "SELECT cur.owner_node, cur.epoch, (SELECT epoch FROM upd), "
+   "greatest(0, (extract(epoch FROM cur.lease_expires_at - now()) * 1000)::bigint) FROM cur"},
+  // After a claim by node $3 (same transaction): a turn its former owner left running ends as
+  // interrupted, with its terminal events, exactly once (the status moves on under the lock).
+  {stmt::lease_takeover,
+   "WITH r AS (UPDATE sessions s SET status = 'interrupted', last_seq = s.last_seq + 2, "
+   "total_turns = s.total_turns + (SELECT count(*) FROM turns t "
+   "WHERE t.session_id = s.id AND t.status = 'running'), updated_at = now() "
+   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid AND s.owner_node = $3::text "
+   "AND s.status IN ('running', 'starting') RETURNING s.id, s.last_seq), "
+   "e AS (INSERT INTO session_events (session_id, seq, type, payload) "
+   "SELECT r.id, r.last_seq - 1, 'error', "
+   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the node running this turn stopped\"}'::jsonb "
+   "FROM r UNION ALL "
+   "SELECT r.id, r.last_seq, 'done', '{\"reason\": \"interrupted\"}'::jsonb FROM r), "
+   "t AS (UPDATE turns SET status = 'interrupted', ended_at = now() FROM r "
+   "WHERE turns.session_id = r.id AND turns.status = 'running') "
+   "SELECT r.id::text, r.last_seq FROM r"},
+  {stmt::lease_renew,
+   "UPDATE sessions SET lease_expires_at = now() + $4::bigint * interval '1 millisecond' "
+   "WHERE id = $1::uuid AND owner_node = $2::text AND epoch = $3::bigint"},
+  {stmt::lease_release,
+   "UPDATE sessions SET lease_expires_at = NULL "
+   "WHERE id = $1::uuid AND owner_node = $2::text AND epoch = $3::bigint"},
+  {stmt::lease_fence, "SELECT caa_fence($1::uuid, $2::bigint)"},
   // At least one row when the session is the tenant's: its id and last_seq, then the events
   // (NULL event columns when there are none).
   {stmt::events_read,

@@ -38,13 +38,19 @@ inline constexpr std::string_view session_delete = "session_delete";        ///<
 inline constexpr std::string_view turn_start = "turn_start";                ///< tenant, id, prompt
 inline constexpr std::string_view turn_finish = "turn_finish";              ///< t, id, turn, ...
 inline constexpr std::string_view sessions_recover = "sessions_recover";    ///< node|NULL
-inline constexpr std::string_view events_append = "events_append";          ///< four arrays
+inline constexpr std::string_view events_append = "events_append";          ///< five arrays
 inline constexpr std::string_view events_read = "events_read";              ///< t, id, after, n
 inline constexpr std::string_view transcript_append = "transcript_append";  ///< id, sub, n, []
 inline constexpr std::string_view transcript_read = "transcript_read";      ///< tenant, id
 inline constexpr std::string_view checkpoint_mark = "checkpoint_mark";      ///< t, id, uuid
 inline constexpr std::string_view checkpoint_files = "checkpoint_files";    ///< t, id, uuid, []
 inline constexpr std::string_view checkpoint_list = "checkpoint_list";      ///< t, id, uuid|NULL
+// The ownership lease of a live session (parameters: lease_queries.hpp).
+inline constexpr std::string_view lease_claim = "lease_claim";        ///< t, id, node, ttl ms
+inline constexpr std::string_view lease_takeover = "lease_takeover";  ///< t, id, node
+inline constexpr std::string_view lease_renew = "lease_renew";        ///< id, node, epoch, ttl
+inline constexpr std::string_view lease_release = "lease_release";    ///< id, node, epoch
+inline constexpr std::string_view lease_fence = "lease_fence";        ///< id, epoch
 }  // namespace stmt
 
 /// Every statement of the catalogue.

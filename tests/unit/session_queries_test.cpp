@@ -22,12 +22,26 @@ const std::string sid = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 /// A session row as the catalogue's columns deliver it, starting with `prefix` columns.
 db_row session_row(db_row prefix = {}) {
   db_row row = std::move(prefix);
-  for (auto v : std::vector<db_value>{
-           sid, tenant, sid, caf::none, std::string{"1"}, std::string{"idle"}, std::string{"opus"},
-           std::string{"plan"}, std::string{"work/a"}, std::string{"{\"k\": 1}"}, caf::none,
-           std::string{"[\"x\", \"a \\\"b\\\"\"]"}, std::string{"3"}, std::string{"0.125"},
-           std::string{"{}"}, std::string{"42"}, std::string{"node-1"},
-           std::string{"2024-05-01T12:00:00.123Z"}, std::string{"2024-05-01T12:00:01.000Z"}})
+  for (auto v : std::vector<db_value>{sid,
+                                      tenant,
+                                      sid,
+                                      caf::none,
+                                      std::string{"1"},
+                                      std::string{"idle"},
+                                      std::string{"opus"},
+                                      std::string{"plan"},
+                                      std::string{"work/a"},
+                                      std::string{"{\"k\": 1}"},
+                                      caf::none,
+                                      std::string{"[\"x\", \"a \\\"b\\\"\"]"},
+                                      std::string{"3"},
+                                      std::string{"0.125"},
+                                      std::string{"{}"},
+                                      std::string{"42"},
+                                      std::string{"node-1"},
+                                      std::string{"2024-05-01T12:00:00.123Z"},
+                                      std::string{"2024-05-01T12:00:01.000Z"},
+                                      std::string{"7"}})
     row.push_back(v);
   return row;
 }
@@ -103,7 +117,7 @@ TEST(session_queries, create_validates) {
   auto q = make_create_session_query(s);
   ASSERT_TRUE(q);
   EXPECT_EQ(q->statement_name, stmt::session_create);
-  ASSERT_EQ(q->params.size(), 12u);
+  ASSERT_EQ(q->params.size(), 13u);
   EXPECT_FALSE(q->params[1]);  // generated id
   EXPECT_EQ(*q->params[4], "starting");
   EXPECT_EQ(*q->params[10], "{}");
@@ -159,6 +173,7 @@ TEST(session_queries, parses_a_session_row) {
   EXPECT_DOUBLE_EQ(rec->total_cost_usd, 0.125);
   EXPECT_EQ(rec->last_seq, 42u);
   EXPECT_EQ(rec->owner_node, "node-1");
+  EXPECT_EQ(rec->epoch, 7u);
   EXPECT_EQ(rec->created_at, "2024-05-01T12:00:00.123Z");
   EXPECT_EQ(errc_of(parse_session(db_result{}).error()), errc::session_not_found);
   auto opt = parse_optional_session(db_result{{session_row()}, 1});
@@ -200,10 +215,11 @@ TEST(session_queries, parses_pages_and_updates) {
 
 TEST(event_queries, append_builder_validates_and_encodes) {
   auto q = make_append_events_query(
-      {{sid, 1, "message", R"({"t":"a\"b"})"}, {sid, 2, "done", R"({"x":"\u0000"})"}});
+      {{sid, 1, "message", R"({"t":"a\"b"})", 3}, {sid, 2, "done", R"({"x":"\u0000"})", 3}});
   ASSERT_TRUE(q);
   EXPECT_EQ(q->statement_name, stmt::events_append);
-  ASSERT_EQ(q->params.size(), 4u);
+  ASSERT_EQ(q->params.size(), 5u);
+  EXPECT_EQ(*q->params[4], R"({"3","3"})");
   EXPECT_EQ(*q->params[0], "{\"" + sid + "\",\"" + sid + "\"}");
   EXPECT_EQ(*q->params[1], R"({"1","2"})");
   EXPECT_EQ(*q->params[2], R"({"message","done"})");
@@ -221,14 +237,18 @@ TEST(event_queries, append_builder_validates_and_encodes) {
 }
 
 TEST(event_queries, parses_appends_and_pages) {
-  auto st = parse_append_events(db_result{
-      {{sid, std::string{"9"}, std::string{"f"}}, {tenant, std::string{"0"}, std::string{"t"}}},
-      0});
+  auto st =
+      parse_append_events(db_result{{{sid, std::string{"9"}, std::string{"f"}, std::string{"t"}},
+                                     {tenant, std::string{"0"}, std::string{"t"}, std::string{"t"}},
+                                     {sid, std::string{"4"}, std::string{"f"}, std::string{"f"}}},
+                                    0});
   ASSERT_TRUE(st);
-  ASSERT_EQ(st->size(), 2u);
+  ASSERT_EQ(st->size(), 3u);
   EXPECT_FALSE((*st)[0].written);
+  EXPECT_FALSE((*st)[0].fenced);
   EXPECT_EQ((*st)[0].last_seq, 9u);
   EXPECT_TRUE((*st)[1].written);
+  EXPECT_TRUE((*st)[2].fenced) << "events made under an older epoch";
 
   auto page = parse_event_page(db_result{
       {{sid, std::string{"3"}, std::string{"2"}, std::string{"message"}, std::string{"{}"}},

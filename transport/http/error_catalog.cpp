@@ -123,6 +123,7 @@ const catalog_entry& catalog_of(errc x) noexcept {
       return capacity_exhausted;
     case errc::unavailable:
     case errc::timeout:  // an internal deadline is the same 503 to a client
+    case errc::fenced:   // the session moved to another node: a retry reaches it there
       return unavailable;
     case errc::agent_error:
       return agent_error;
