@@ -20,6 +20,9 @@ namespace caa {
 
 namespace {
 
+/// A request for the link to a peer, waiting for the connection under way.
+using link_promise = caf::typed_response_promise<caf::actor>;
+
 /// This node's link to one peer.
 struct peer_link {
   caf::actor link;                          ///< the peer's `node_link_actor` while `state` is "up"
@@ -27,6 +30,7 @@ struct peer_link {
   uint64_t attempt = 0;                     ///< the current (or last) connection attempt
   uint32_t failures = 0;                    ///< failed attempts in a row
   caf::actor_clock::time_point retry_at{};  ///< on the actor clock
+  std::vector<link_promise> waiting;        ///< `link` requests answered when the attempt ends
 };
 
 struct cluster_state {
@@ -68,11 +72,20 @@ void redis_failed(cluster_ptr self, const std::string& why) {
                  {.component = "cluster", .detail = why});
 }
 
+/// Answers every `link` request waiting on `p` with `x` (the link, or an error).
+template <class T>
+void settle(peer_link& p, const T& x) {
+  auto waiting = std::move(p.waiting);
+  p.waiting.clear();
+  for (auto& rp : waiting) rp.deliver(x);
+}
+
 /// Ends the link to `id` (the peer is gone, or its link broke).
 void drop_link(cluster_ptr self, const std::string& id) {
   auto i = self->state.peers.find(id);
   if (i == self->state.peers.end()) return;
   if (i->second.link) self->demonitor(i->second.link);
+  settle(i->second, make_error(errc::unavailable, "cluster peer " + id + " is gone"));
   self->state.peers.erase(i);
 }
 
@@ -160,6 +173,7 @@ void link_failed(cluster_ptr self, const std::string& id, uint64_t attempt,
   ++p.failures;
   p.state = "backoff";
   p.retry_at = self->clock().now() + connect_backoff(p.failures);
+  settle(p, make_error(errc::unavailable, "cluster peer " + id + " unreachable: " + why));
   log::warn("cluster peer unreachable",
             {.component = "cluster", .detail = id + ": " + why, .attempt = p.failures});
 }
@@ -176,14 +190,42 @@ void on_connected(cluster_ptr self, const std::string& id, uint64_t attempt,
       .then(
           [self, id, attempt](const caf::actor& link) {
             auto j = self->state.peers.find(id);
-            if (j == self->state.peers.end() || j->second.attempt != attempt || !link) return;
+            if (j == self->state.peers.end() || j->second.attempt != attempt) return;
+            if (!link) return link_failed(self, id, attempt, "no link in the answer");
             self->monitor(link);
-            j->second = peer_link{link, "up", attempt, 0, {}};
+            auto& p = j->second;
+            p.link = link;
+            p.state = "up";
+            p.failures = 0;
+            p.retry_at = {};
+            settle(p, link);
             log::info("cluster peer linked", {.component = "cluster", .detail = id});
           },
           [self, id, attempt](const caf::error& e) {
             link_failed(self, id, attempt, caf::to_string(e));
           });
+}
+
+/// The link to peer `id`: now when it is up, else a promise answered when the connection it
+/// starts (or the one under way) ends.
+caf::result<caf::actor> link_to_peer(cluster_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto refuse = [&id](const char* why) {
+    return make_error(errc::unavailable, "no link to node " + id + ": " + why);
+  };
+  if (!st.deps.clustered()) return refuse("this node runs alone");
+  if (id == st.deps.node_id) return refuse("it is this node");
+  const auto& entries = st.members->entries();
+  auto e = entries.find(id);
+  if (e == entries.end() || !e->second.alive) return refuse("unknown or gone");
+  auto& p = st.peers[id];
+  if (p.state == "up" && p.link) return p.link;
+  // A caller cannot wait out a backoff of up to minutes: it gets an answer now and may retry.
+  if (p.state == "backoff" && self->clock().now() < p.retry_at) return refuse("in backoff");
+  ensure_link(self, e->second);
+  auto rp = self->make_response_promise<caf::actor>();
+  p.waiting.push_back(rp);
+  return rp;
 }
 
 /// The membership now; links to alive peers start in the background.
@@ -213,13 +255,17 @@ cluster_actor::behavior_type cluster(cluster_ptr self, cluster_deps deps) {
   self->set_down_handler([self](const caf::down_msg& dm) {
     for (auto& [id, p] : self->state.peers)
       if (p.link && p.link.address() == dm.source) {
-        p = peer_link{{}, "none", p.attempt, 0, {}};
+        p.link = caf::actor{};
+        p.state = "none";
+        p.failures = 0;
+        p.retry_at = {};
         log::info("cluster link lost", {.component = "cluster", .detail = id});
       }
   });
   if (self->state.deps.clustered()) self->send(self, atom::heartbeat_v);
   return {
       [self](atom::members) { return view(self); },
+      [self](atom::link, const std::string& id) { return link_to_peer(self, id); },
       [self](atom::heartbeat) {
         self->delayed_send(self, self->state.deps.heartbeat, atom::heartbeat_v);
         announce(self);

@@ -35,8 +35,9 @@ struct cluster_deps {
 
 /// Spawns the gatekeeper of node `node_id`: it answers a hello with the right `shared_secret`
 /// (compared in constant time) with a new link actor for the caller, and any other with
-/// unauthenticated.
-node_gate_actor spawn_node_gate(caf::actor_system& sys, std::string node_id, secret shared_secret);
+/// unauthenticated. The links find sessions for their peers in `registry`.
+node_gate_actor spawn_node_gate(caf::actor_system& sys, std::string node_id, secret shared_secret,
+                                registry_actor registry);
 
 /// Publishes `gate` on `host`:`port` (BASP); the port actually bound, or the error.
 caf::expected<uint16_t> publish_node_gate(caf::actor_system& sys, const node_gate_actor& gate,

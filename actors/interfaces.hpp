@@ -79,6 +79,8 @@ using session_actor = caf::typed_actor<
     caf::reacts_to<atom::sink_stall, uint64_t>,
     // INTERNAL: the retire deadline passed: the actor ends if nothing is left and nothing came.
     caf::reacts_to<atom::retire_due>,
+    // INTERNAL: time to renew the ownership lease (cluster).
+    caf::reacts_to<atom::lease_due>,
     // INTERNAL: the webhook of CLI request `request_id` of generation `gen` answered; the text
     // is the hook output for the CLI (compact JSON object).
     caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>>::
@@ -175,7 +177,11 @@ using capabilities_actor = caf::typed_actor<
 /// the gatekeeper after a hello with the right secret, and ended when that peer disconnects.
 using node_link_actor = caf::typed_actor<
     // The NODE_ID of the node behind this link.
-    caf::replies_to<atom::ping>::with<std::string>>;
+    caf::replies_to<atom::ping>::with<std::string>,
+    // (tenant_id, session_id): the `session_actor` (as `caf::actor`, which has a type ID for the
+    // wire) of that session on the node behind this link, found (or revived) by its registry.
+    // Errors as the registry's `find` (session_not_found, unavailable).
+    caf::replies_to<atom::find, std::string, std::string>::with<caf::actor>>;
 
 /// The one actor a node publishes on CLUSTER_PORT (BASP has no authentication of its own).
 using node_gate_actor = caf::typed_actor<
@@ -188,6 +194,10 @@ using node_gate_actor = caf::typed_actor<
 using cluster_actor = caf::typed_actor<
     // The nodes as this node knows them; links to alive peers are made in the background.
     caf::replies_to<atom::members>::with<cluster_view>,
+    // The `node_link_actor` (as `caf::actor`) of peer `node_id`: at once when the link is up,
+    // else when the connection it starts is up. Error unavailable: a single node, this node's
+    // own id, an unknown or gone peer, a peer waiting out its backoff, or a failed connection.
+    caf::replies_to<atom::link, std::string>::with<caf::actor>,
     // INTERNAL: announce this node, then read the others.
     caf::reacts_to<atom::heartbeat>,
     // INTERNAL: connection attempt `attempt` to peer `id` ended with its gatekeeper (a

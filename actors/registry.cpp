@@ -1,9 +1,12 @@
 #include "actors/registry.hpp"
 
+#include "actors/session_forwarder.hpp"
 #include "config/errc.hpp"
+#include "config/error_values.hpp"
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
 #include "config/uuid.hpp"
+#include "storage/postgres/lease_queries.hpp"
 #include "storage/postgres/session_queries.hpp"
 #include "transport/claude/process.hpp"
 
@@ -68,7 +71,80 @@ std::vector<caf::typed_response_promise<session_actor>> take_waiters(registry_st
   return waiters;
 }
 
+/// Fails every waiter for the revival of `id` by `tenant_id` with `e`.
+void fail_waiters(registry_state& st, const std::string& tenant_id, const std::string& id,
+                  const caf::error& e) {
+  for (auto& w : take_waiters(st, tenant_id, id)) w.deliver(e);
+}
+
+/// Another node holds the lease of `id`: the waiters get a forwarder to the session's actor on
+/// that node. When the node cannot be reached (it may be gone, its lease not yet run out) they
+/// are told to come back when the lease may have run out.
+void elsewhere(self_ptr self, const std::string& tenant_id, const std::string& id,
+               const storage::lease_claim& claim) {
+  auto& st = self->state;
+  auto holder = claim.holder.value_or("");
+  auto wait = std::clamp<std::chrono::milliseconds>(claim.remaining, std::chrono::seconds{1},
+                                                    std::chrono::seconds{30});
+  auto unreachable = [self, tenant_id, id, holder, wait](const caf::error& e) {
+    auto code = errc_of(e);
+    if (code == errc::session_not_found) return fail_waiters(self->state, tenant_id, id, e);
+    log::info("session owned by a node this one cannot reach", {.component = "cluster",
+                                                                .session_id = id,
+                                                                .error_code = to_string(code),
+                                                                .detail = holder});
+    fail_waiters(
+        self->state, tenant_id, id,
+        with_retry_after(make_error(errc::unavailable, "session served by node " + holder), wait));
+  };
+  if (!st.deps.cluster || holder.empty())
+    return unreachable(make_error(errc::unavailable, "no cluster"));
+  auto timeout = st.deps.peer_timeout;
+  self->request(st.deps.cluster, timeout, atom::link_v, holder)
+      .then(
+          [=](const caf::actor& link) {
+            self->request(caf::actor_cast<node_link_actor>(link), timeout, atom::find_v, tenant_id,
+                          id)
+                .then(
+                    [=](const caf::actor& remote) {
+                      auto fwd = spawn_session_forwarder(
+                          self->system(), caf::actor_cast<session_actor>(remote), holder, timeout);
+                      for (auto& w : take_waiters(self->state, tenant_id, id)) w.deliver(fwd);
+                    },
+                    [=](const caf::error& e) { unreachable(e); });
+          },
+          [=](const caf::error& e) { unreachable(e); });
+}
+
+/// Reads the row of `id` and starts its actor, writing under lease `epoch` (0: none).
+void load(self_ptr self, const std::string& tenant_id, const std::string& id, uint64_t epoch);
+
+/// Revives `id` from PostgreSQL. In a cluster the node first claims the session's ownership
+/// lease: granted, it starts the actor under the new epoch (a turn a gone owner left running
+/// was ended as interrupted by the claim); refused, another node serves the session.
 void revive(self_ptr self, const std::string& tenant_id, const std::string& id) {
+  auto& st = self->state;
+  const auto& node = st.deps.sessions.node_id;
+  if (node.empty()) return load(self, tenant_id, id, 0);
+  auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(st.deps.sessions.lease_ttl);
+  self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout,
+                storage::make_claim_lease_batch(tenant_id, id, node, ttl))
+      .then(
+          [=](std::vector<storage::db_result>& rs) {
+            auto claim = storage::parse_lease_claim(rs);
+            if (!claim) return fail_waiters(self->state, tenant_id, id, claim.error());
+            if (claim->claimed) {
+              if (claim->interrupted_turn)
+                log::info("session taken over from a gone node; its turn ended as interrupted",
+                          {.component = "cluster", .session_id = id});
+              return load(self, tenant_id, id, claim->epoch);
+            }
+            elsewhere(self, tenant_id, id, *claim);
+          },
+          [=](caf::error& e) { fail_waiters(self->state, tenant_id, id, e); });
+}
+
+void load(self_ptr self, const std::string& tenant_id, const std::string& id, uint64_t epoch) {
   auto& st = self->state;
   self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout,
                 storage::make_get_session_query(tenant_id, id))
@@ -97,6 +173,7 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
               who.tenant_id = tenant_id;
               who.last_seq = rec->last_seq;
               who.turns = static_cast<uint32_t>(rec->total_turns);
+              who.epoch = epoch;
               who.cli_session_started = rec->total_turns > 0 || rec->last_seq > 0;
               if (rec->parent_session_id && !who.cli_session_started)
                 who.parent_session_id = *rec->parent_session_id;
@@ -193,6 +270,11 @@ void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
   row.options_json = ns.options_json.empty() ? "{}" : ns.options_json;
   if (ns.title) row.title = *ns.title;
   row.tags = ns.tags;
+  if (!st.deps.sessions.node_id.empty()) {
+    // In a cluster a new session starts leased to this node (epoch 1).
+    row.owner_node = st.deps.sessions.node_id;
+    row.lease = std::chrono::duration_cast<std::chrono::milliseconds>(st.deps.sessions.lease_ttl);
+  }
   auto q = storage::make_create_session_query(row);
   if (!q) {
     give_back();
@@ -214,6 +296,7 @@ void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
             if (ns.parent_session_id) who.parent_session_id = *ns.parent_session_id;
             if (ns.fork_at_message) who.fork_at_message = *ns.fork_at_message;
             who.warm = warm;
+            who.epoch = rec->epoch;
             auto actor = start(self, std::move(who));
             if (warm)  // the pool's slot is this session's now
               self->send(self->state.deps.sessions.admission, atom::acquire_v, atom::warm_v, actor,

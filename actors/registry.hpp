@@ -18,6 +18,11 @@ struct registry_deps {
   session_deps sessions;
   warm_pool_actor warm;  ///< pre-started processes for new sessions (none: always cold)
   caf::timespan drain_grace = std::chrono::seconds{30};
+  /// The cluster membership: the links to the nodes that own sessions this one does not (none:
+  /// a single node).
+  cluster_actor cluster;
+  /// How long a request to another node may take.
+  caf::timespan peer_timeout = std::chrono::seconds{5};
   /// How the registry spawns a session: `spawn_session`, except in the registry's unit tests,
   /// whose fake sessions answer `busy` as the test decides (a real session is busy only while
   /// its CLI runs a turn).

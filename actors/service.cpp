@@ -148,8 +148,13 @@ int run_service(const settings& cfg) {
     }
     log::info("bootstrap admin key ready", {.component = "auth", .key_id = seeded->id});
   }
-  // Sessions this node left running (a crash or kill -9) end with a terminal event now.
-  auto recovered = storage::recover_running_blocking(sys, pg, timeout, std::nullopt);
+  // Sessions this node left running (a crash or kill -9) end with a terminal event now. In a
+  // cluster only its own (or unowned) ones: the others' belong to live nodes or are taken over
+  // through their leases.
+  auto cluster_cfg = make_cluster_deps(cfg, *redis);
+  auto recovered = storage::recover_running_blocking(
+      sys, pg, timeout,
+      cluster_cfg.clustered() ? std::optional<std::string>{cfg.cluster.node_id} : std::nullopt);
   if (recovered && !recovered->empty())
     log::warn("sessions interrupted by the previous stop",
               {.component = "sessions", .count = recovered->size()});
@@ -182,9 +187,17 @@ int run_service(const settings& cfg) {
   rdeps.sessions.stall_timeout = to_span(cfg.agent.stream_stall_timeout);
   rdeps.sessions.webhooks = outbound::client::make(io.context(), outbound::make_egress_policy(cfg));
   rdeps.drain_grace = to_span(cfg.agent.drain_grace_period);
+  if (cluster_cfg.clustered()) {
+    // Sessions hold ownership leases only in a cluster (a single node owns everything).
+    rdeps.sessions.node_id = cfg.cluster.node_id;
+    rdeps.sessions.lease_ttl = to_span(cfg.cluster.lease_ttl);
+  }
   if (cfg.agent.warm_pool_size > 0)
     rdeps.warm = spawn_warm_pool(
         sys, {cfg.agent.warm_pool_size, cfg.agent.warm_pool_keys, launcher, admission});
+  // The membership first: the registry reaches the sessions other nodes own through it.
+  auto cluster = spawn_cluster(sys, cluster_cfg);
+  rdeps.cluster = cluster;
   auto registry = spawn_registry(sys, rdeps);
   log::info("agent process budget", {.component = "admission", .count = budget});
   tenant_workspace workspace{cfg.agent.workspace_root};
@@ -220,8 +233,6 @@ int run_service(const settings& cfg) {
   cdeps.admission = admission;
   cdeps.admission_wait = adm_cfg.wait;
   auto capabilities = spawn_capabilities(sys, cdeps);
-  auto cluster_cfg = make_cluster_deps(cfg, *redis);
-  auto cluster = spawn_cluster(sys, cluster_cfg);
   api::api_context ctx{&sys,   &cfg,     pg,         *redis,       keys,   authenticator,
                        &board, registry, &workspace, capabilities, cluster};
   http::edge_options edge_opts;
@@ -243,7 +254,7 @@ int run_service(const settings& cfg) {
     stop_pools();
   };
   if (cluster_cfg.clustered()) {
-    gate = spawn_node_gate(sys, cfg.cluster.node_id, *cfg.cluster.shared_secret);
+    gate = spawn_node_gate(sys, cfg.cluster.node_id, *cfg.cluster.shared_secret, registry);
     auto bound = publish_node_gate(sys, gate, cfg.cluster.advertise_host, cfg.cluster.cluster_port);
     if (!bound) {
       log::error("cannot open the cluster port", {.component = "cluster",

@@ -57,10 +57,14 @@ caf::result<bool> on_remove(session_self self) {
 
 void on_hibernate(session_self self) {
   auto& st = self->state;
-  if (st.phase == session_phase::in_turn || !st.cli.proc) return;
-  stop_process(self);
-  set_status(self, session_status::hibernated);
-  arm_retirement(self);
+  if (st.phase == session_phase::in_turn) return;
+  if (st.cli.proc) {
+    stop_process(self);
+    set_status(self, session_status::hibernated);
+    arm_retirement(self);
+  }
+  // A draining node hands its resting sessions off: any node may claim them at once.
+  if (st.life.draining && !st.busy()) release_lease(self);
 }
 
 }  // namespace
@@ -94,6 +98,7 @@ session_actor::behavior_type session(session_self self, session_identity who, se
                                      session_owner_actor registry) {
   init(self, std::move(who), std::move(deps), std::move(registry));
   touch(self);
+  start_lease(self);
   arm_retirement(self);  // revived for a request that may never come (e.g. a failed find)
   // No exit functor: CAF 0.17 destroys the state before attached functors run. Destroying the
   // state destroys the process handles, and `~agent_process` kills (SIGKILL of bubblewrap: the
@@ -150,6 +155,7 @@ session_actor::behavior_type session(session_self self, session_identity who, se
         arm_retirement(self);
       },
       [=](atom::retire_due) { on_retire_deadline(self); },
+      [=](atom::lease_due) { on_lease_due(self); },
       [=](atom::answer, pending_answer& a) {
         touch(self);
         return on_answer(self, std::move(a));

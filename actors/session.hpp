@@ -36,6 +36,11 @@ struct session_deps {
   /// A subscriber that takes nothing for this long while events wait for it is cut (`lagged`).
   caf::timespan stall_timeout = std::chrono::seconds{30};
   std::shared_ptr<outbound::client> webhooks;  ///< hook callbacks (none: hooks answer {})
+  /// This node's NODE_ID when it is part of a cluster: sessions then hold an ownership lease
+  /// in PostgreSQL and every write names its epoch. Empty (a single node): no leases.
+  std::string node_id;
+  /// How long a lease runs without renewal (SESSION_LEASE_TTL); renewed every third of it.
+  caf::timespan lease_ttl = std::chrono::seconds{10};
 };
 
 /// Who a session is (from its row).
@@ -47,7 +52,8 @@ struct session_identity {
   std::optional<std::string> fork_at_message;    ///< `--resume-session-at`
   uint64_t last_seq = 0;                         ///< last event id stored
   uint32_t turns = 0;                            ///< turns so far
-  warm_process_ptr warm;                         ///< a pre-started process to adopt (new only)
+  uint64_t epoch = 0;     ///< the lease epoch this actor writes under (0: no lease, unfenced)
+  warm_process_ptr warm;  ///< a pre-started process to adopt (new only)
 };
 
 /// Spawns the actor of one session. `registry` is told when it ends.

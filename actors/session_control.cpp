@@ -264,9 +264,12 @@ caf::result<std::string> on_control(session_self self, const live_control& c) {
   auto rp = self->make_response_promise<std::string>();
   // Stored first, answered after: a turn the client starts once it has the answer reads the
   // new options (it only touches the options columns, so it may bypass the status queue).
-  self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
-      .then([self, rp, c](storage::db_result&) mutable { apply_control(self, rp, c); },
-            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  request_write(self, std::move(*q), [self, rp, c](const caf::error& e) mutable {
+    if (e)
+      rp.deliver(e);
+    else
+      apply_control(self, rp, c);
+  });
   return rp;
 }
 

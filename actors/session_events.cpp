@@ -35,23 +35,15 @@ void write_next_row(session_self self) {
   auto& st = self->state;
   auto w = st.rows.next();
   if (!w) return;
-  auto done = [self] {
+  request_write(self, std::move(*w), [self](const caf::error& e) {
+    if (e)
+      log::warn("session row update failed", {.component = "session",
+                                              .session_id = self->state.who.id,
+                                              .error_code = to_string(errc_of(e))});
     self->state.rows.done();
     write_next_row(self);
     arm_retirement(self);
-  };
-  auto failed = [self, done](caf::error& e) {
-    log::warn("session row update failed", {.component = "session",
-                                            .session_id = self->state.who.id,
-                                            .error_code = to_string(errc_of(e))});
-    done();
-  };
-  if (auto* q = std::get_if<storage::db_query>(&*w))
-    self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
-        .then([done](storage::db_result&) { done(); }, failed);
-  else
-    self->request(st.deps.pg, st.deps.db_timeout, std::get<storage::db_batch>(std::move(*w)))
-        .then([done](std::vector<storage::db_result>&) { done(); }, failed);
+  });
 }
 
 /// Delivers what `sub` misses from the window while it has room. False: drop it (gone, or its
@@ -89,6 +81,22 @@ bool feed_or_close(session_self self, subscriber& sub) {
 
 }  // namespace
 
+void request_write(session_self self, row_write w, std::function<void(const caf::error&)> done) {
+  auto& st = self->state;
+  auto failed = [self, done](caf::error& e) {
+    // Another node owns the session now: this actor ends instead of writing on.
+    if (errc_of(e) == errc::fenced) return fenced(self, e);
+    done(e);
+  };
+  auto fenced_w = fenced_write(st, std::move(w));
+  if (auto* q = std::get_if<storage::db_query>(&fenced_w))
+    self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
+        .then([done](storage::db_result&) { done(caf::error{}); }, failed);
+  else
+    self->request(st.deps.pg, st.deps.db_timeout, std::get<storage::db_batch>(std::move(fenced_w)))
+        .then([done](std::vector<storage::db_result>&) { done(caf::error{}); }, failed);
+}
+
 void run_db(session_self self, row_write w) {
   self->state.rows.push(std::move(w));
   write_next_row(self);
@@ -105,7 +113,8 @@ void flush(session_self self) {
   if (events.empty()) return;
   std::vector<storage::session_event> batch;
   batch.reserve(events.size());
-  for (auto& e : events) batch.push_back(storage::session_event{st.who.id, e.seq, e.name, e.data});
+  for (auto& e : events)
+    batch.push_back(storage::session_event{st.who.id, e.seq, e.name, e.data, st.who.epoch});
   // Commit before send: subscribers see an event only once PostgreSQL has it, so every event
   // a client received survives a crash.
   self->request(st.deps.writer, st.deps.db_timeout, atom::append_v, std::move(batch))
@@ -116,6 +125,7 @@ void flush(session_self self) {
             flush(self);
           },
           [=](caf::error& err) {
+            if (errc_of(err) == errc::fenced) return fenced(self, err);
             log::warn("event write failed; retrying", {.component = "session",
                                                        .session_id = self->state.who.id,
                                                        .error_code = to_string(errc_of(err))});

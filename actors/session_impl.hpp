@@ -135,6 +135,9 @@ void on_sink_ready(session_self self, uint64_t id);
 void on_sink_stall(session_self self, uint64_t id);
 /// Queues a row write of this session; writes go out one at a time, in order.
 void run_db(session_self self, row_write w);
+/// Sends one write of this session now, under the fence of its epoch; `done` gets the error
+/// (none: stored). A fenced write ends the actor instead (`fenced`), without calling `done`.
+void request_write(session_self self, row_write w, std::function<void(const caf::error&)> done);
 
 // -- session_lifecycle.cpp -------------------------------------------------------------------
 
@@ -144,6 +147,20 @@ void touch(session_self self);
 void arm_retirement(session_self self);
 /// The retire deadline passed: ends the actor if still nothing is left and nothing came.
 void on_retire_deadline(session_self self);
+
+// -- session_lease.cpp -----------------------------------------------------------------------
+
+/// Starts renewing the ownership lease (when the session holds one).
+void start_lease(session_self self);
+/// Renews the lease; a lease another node claimed meanwhile ends the actor (`fenced`).
+void on_lease_due(session_self self);
+/// Ends the lease so another node may claim the session at once (retirement, drain).
+void release_lease(session_self self);
+/// `w` with the fence of this session's epoch: it fails in SQL when another node took over.
+row_write fenced_write(const session_state& st, row_write w);
+/// Another node owns the session now: end the process and the subscriptions without writing
+/// anything, and end the actor (the registry forgets it).
+void fenced(session_self self, const caf::error& why);
 
 // -- session_turn.cpp ------------------------------------------------------------------------
 

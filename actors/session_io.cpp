@@ -42,13 +42,12 @@ void store_transcript(session_self self, const std::string& raw) {
       storage::make_append_transcript_query(st.who.id, subpath, static_cast<uint64_t>(next), lines);
   next += static_cast<int64_t>(lines.size());
   if (!q) return;
-  self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
-      .then([](storage::db_result&) {},
-            [=](caf::error& e) {
-              log::warn("transcript write failed", {.component = "session",
-                                                    .session_id = self->state.who.id,
-                                                    .error_code = to_string(errc_of(e))});
-            });
+  request_write(self, std::move(*q), [self](const caf::error& e) {
+    if (e)
+      log::warn("transcript write failed", {.component = "session",
+                                            .session_id = self->state.who.id,
+                                            .error_code = to_string(errc_of(e))});
+  });
 }
 
 /// Keeps the cost, usage and model of this turn's result for the turn row (validated: the line

@@ -48,6 +48,7 @@ void on_retire_deadline(session_self self) {
   // The registry forgets it first (the same message a deleted session sends): the next request
   // for this id revives a fresh actor from the rows.
   caf::anon_send(st.registry, atom::remove_v, st.who.id);
+  release_lease(self);
   self->quit();
 }
 

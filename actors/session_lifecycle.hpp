@@ -15,6 +15,8 @@ struct session_lifecycle {
   bool retire_armed = false;
   /// The last request (the actor's clock).
   caf::actor_clock::time_point last_activity;
+  /// The ownership lease was released (drain) or lost: nothing renews it any more.
+  bool lease_ended = false;
 };
 
 }  // namespace caa::detail

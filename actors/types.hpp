@@ -66,6 +66,8 @@ CAF_ADD_ATOM(caa_actors, caa::atom, sink_ready, "sink_ready")
 CAF_ADD_ATOM(caa_actors, caa::atom, sink_stall, "sink_stall")
 /// INTERNAL: a session actor may retire (nothing left in memory).
 CAF_ADD_ATOM(caa_actors, caa::atom, retire_due, "retire_due")
+/// INTERNAL (session): time to renew the session's ownership lease.
+CAF_ADD_ATOM(caa_actors, caa::atom, lease_due, "lease_due")
 /// INTERNAL (admission): the asks to hibernate are due to be rechecked.
 CAF_ADD_ATOM(caa_actors, caa::atom, recheck, "recheck")
 /// INTERNAL (registry drain): poll the sessions for running turns.
@@ -101,4 +103,7 @@ CAF_ADD_ATOM(caa_actors, caa::atom, members, "members")
 CAF_ADD_ATOM(caa_actors, caa::atom, heartbeat, "heartbeat")
 /// INTERNAL (cluster): a connection attempt to a peer ended.
 CAF_ADD_ATOM(caa_actors, caa::atom, connected, "connected")
+/// Asks the membership actor for the link to a peer node (same text as CAF's own `link_atom`,
+/// which is harmless: only the membership actor handles `(link, node id)`).
+CAF_ADD_ATOM(caa_actors, caa::atom, link, "link")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

@@ -75,6 +75,7 @@ inline constexpr uint16_t cluster_port = 0;        ///< CLUSTER_PORT (0: no publ
 inline constexpr std::string_view cluster_advertise_host = "127.0.0.1";  ///< CLUSTER_ADVERTISE_HOST
 inline constexpr double cluster_heartbeat_s = 2;                         ///< CLUSTER_HEARTBEAT
 inline constexpr double cluster_node_ttl_s = 10;                         ///< CLUSTER_NODE_TTL
+inline constexpr double session_lease_ttl_s = 10;                        ///< SESSION_LEASE_TTL
 inline constexpr std::size_t min_cluster_secret_length = 16;  ///< CLUSTER_SECRET minimum length
 inline constexpr bool debug = false;                          ///< DEBUG
 

@@ -190,6 +190,9 @@ struct cluster_settings {
   seconds_d heartbeat{defaults::cluster_heartbeat_s};
   /// CLUSTER_NODE_TTL (seconds after the last announcement when a node is gone)
   seconds_d node_ttl{defaults::cluster_node_ttl_s};
+  /// SESSION_LEASE_TTL (seconds a session's ownership lease runs without renewal: how long a
+  /// session of a stopped node waits before another node may take it over)
+  seconds_d lease_ttl{defaults::session_lease_ttl_s};
 
   /// Whether this node joins a cluster: a port and a secret.
   [[nodiscard]] bool enabled() const noexcept {

@@ -413,6 +413,9 @@ std::vector<variable> make_variables() {
                   CAA_FIELD(cluster.heartbeat), 3600),
       seconds_var("CLUSTER_NODE_TTL", "seconds without an announcement before a node is gone",
                   CAA_FIELD(cluster.node_ttl), 86400),
+      seconds_var("SESSION_LEASE_TTL",
+                  "seconds a session's ownership lease runs without renewal (cluster)",
+                  CAA_FIELD(cluster.lease_ttl), 3600),
   };
 }
 

@@ -29,6 +29,19 @@ target_link_libraries(cluster_members_test PRIVATE caa_actors GTest::gtest_main)
 caa_target_defaults(cluster_members_test)
 gtest_discover_tests(cluster_members_test PROPERTIES LABELS unit)
 
+# The stand-in for a session served by another node (unit, test coordinator, no sockets).
+add_executable(session_forwarder_test ${CAA_TESTS_DIR}/unit/session_forwarder_test.cpp)
+target_link_libraries(session_forwarder_test PRIVATE caa_actors GTest::gtest_main)
+caa_target_defaults(session_forwarder_test)
+gtest_discover_tests(session_forwarder_test PROPERTIES LABELS unit)
+
+# Two nodes in one process: hello, finding a session over the link, and a forwarder to it
+# (BASP on 127.0.0.1 only, ports chosen by the system).
+add_executable(cluster_link_test ${CAA_TESTS_DIR}/unit/cluster_link_test.cpp)
+target_link_libraries(cluster_link_test PRIVATE caa_actors GTest::gtest_main)
+caa_target_defaults(cluster_link_test)
+gtest_discover_tests(cluster_link_test PROPERTIES LABELS unit TIMEOUT 120)
+
 # Cluster membership against service processes on 127.0.0.1 (integration: PostgreSQL, Redis).
 add_executable(cluster_test ${CAA_TESTS_DIR}/integration/cluster_test.cpp)
 target_link_libraries(cluster_test PRIVATE caa_service_fixture caa_actors GTest::gtest_main)

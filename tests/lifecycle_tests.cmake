@@ -16,3 +16,15 @@ if(NOT CAA_NO_SCRIPTED_MODEL)
 endif()
 gtest_discover_tests(session_lifecycle_test PROPERTIES LABELS integration TIMEOUT 600
                      DISCOVERY_TIMEOUT 60)
+
+# Sessions across three nodes of a cluster: forwarding, takeover of a killed node's sessions,
+# fencing of a paused node (needs DATABASE_URL, REDIS_URL and CLAUDE_CLI_PATH).
+add_executable(cluster_sessions_test ${CMAKE_CURRENT_LIST_DIR}/integration/cluster_sessions_test.cpp)
+target_link_libraries(cluster_sessions_test PRIVATE caa_service_fixture GTest::gtest_main)
+caa_target_defaults(cluster_sessions_test)
+add_dependencies(cluster_sessions_test claude-agent-api)
+if(NOT CAA_NO_SCRIPTED_MODEL)
+  add_dependencies(cluster_sessions_test scripted_model)
+endif()
+gtest_discover_tests(cluster_sessions_test PROPERTIES LABELS integration TIMEOUT 600
+                     DISCOVERY_TIMEOUT 60)

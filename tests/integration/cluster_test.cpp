@@ -28,19 +28,6 @@ namespace {
 
 const std::string cluster_secret = "cluster-test-secret-0123456789";
 
-/// A port that was free a moment ago (bound to 127.0.0.1:0, then closed).
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 /// The errno of a TCP connect to 127.0.0.1:`port` (0: it connected).
 int connect_errno(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

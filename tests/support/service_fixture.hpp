@@ -94,6 +94,9 @@ std::optional<int> service_exit_status(std::map<std::string, std::string> env,
 /// REDIS_URL, the CLI, a bootstrap key `admin_key`, and a private workspace root.
 std::map<std::string, std::string> base_service_env(const std::string& admin_key);
 
+/// A port of 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
+uint16_t free_port();
+
 /// A random key in our format ("caa_" + 43 characters).
 std::string random_key();
 

@@ -41,6 +41,7 @@ session_actor::behavior_type fake_session_behavior(Handlers... handlers) {
       [](atom::sink_ready, uint64_t) {},
       [](atom::sink_stall, uint64_t) {},
       [](atom::retire_due) {},
+      [](atom::lease_due) {},
       [](atom::answer, pending_answer&) -> caf::result<bool> { return true; },
       [](atom::control, live_control&) -> caf::result<std::string> {
         return std::string{"stored"};
