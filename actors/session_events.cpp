@@ -81,7 +81,8 @@ bool feed_or_close(session_self self, subscriber& sub) {
 
 }  // namespace
 
-void request_write(session_self self, row_write w, std::function<void(const caf::error&)> done) {
+void request_write(session_self self, row_write w,
+                   const std::function<void(const caf::error&)>& done) {
   auto& st = self->state;
   auto failed = [self, done](caf::error& e) {
     // Another node owns the session now: this actor ends instead of writing on.

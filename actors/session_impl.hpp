@@ -137,7 +137,8 @@ void on_sink_stall(session_self self, uint64_t id);
 void run_db(session_self self, row_write w);
 /// Sends one write of this session now, under the fence of its epoch; `done` gets the error
 /// (none: stored). A fenced write ends the actor instead (`fenced`), without calling `done`.
-void request_write(session_self self, row_write w, std::function<void(const caf::error&)> done);
+void request_write(session_self self, row_write w,
+                   const std::function<void(const caf::error&)>& done);
 
 // -- session_lifecycle.cpp -------------------------------------------------------------------
 
