@@ -39,6 +39,9 @@ using session_actor = caf::typed_actor<
     // replies the last seq the session has delivered. Error conflict: `after_seq` is older than
     // the in-memory window (read PostgreSQL up to the reply of a retry, then subscribe again).
     caf::replies_to<atom::subscribe, event_sink_ptr, uint64_t>::with<uint64_t>,
+    // The same for a subscriber on another node: `relay` is its `sink_relay_actor` there (as
+    // `caf::actor`); events go to it over the cluster link with flow control (remote_sink.hpp).
+    caf::replies_to<atom::subscribe, caf::actor, uint64_t>::with<uint64_t>,
     // Interrupts the running turn (it ends with done{interrupted}). Error session_idle.
     caf::replies_to<atom::interrupt>::with<bool>,
     // Answers the pending permission request or question `request_id` (the CLI's can_use_tool).
@@ -172,6 +175,24 @@ using capabilities_actor = caf::typed_actor<
     caf::reacts_to<atom::timeout, uint64_t>>::
     // INTERNAL: the stdout lines of probe `id`.
     extend_with<cli_line_actor>;
+
+/// The front node's end of a subscription to a session served by another node: it delivers the
+/// owner's events to a local subscriber and acks them, so the owner sends at most a window ahead.
+using sink_relay_actor = caf::typed_actor<
+    // The owner's end of the subscription (a `sink_credit_actor`, as `caf::actor`), sent first:
+    // acks go there, and its end ends the local stream.
+    caf::reacts_to<atom::ready, caf::actor>,
+    // Event `seq` named `name` with JSON `data`, in order.
+    caf::reacts_to<atom::deliver, uint64_t, std::string, std::string>,
+    // The session ended the subscription; `lagged`: the subscriber must replay from storage.
+    caf::reacts_to<atom::close, bool>,
+    // INTERNAL: the local subscriber has room again (0), or time to check it is still there (1).
+    caf::reacts_to<atom::sink_ready, uint64_t>>;
+
+/// The owner node's end of a subscription from another node: credits from its relay.
+using sink_credit_actor = caf::typed_actor<
+    // The relay took `n` more events.
+    caf::reacts_to<atom::ack, uint32_t>>;
 
 /// A peer's handle for the messages between two nodes: one link actor per peer, handed out by
 /// the gatekeeper after a hello with the right secret, and ended when that peer disconnects.

@@ -3,6 +3,7 @@
 
 #include "actors/session_impl.hpp"
 
+#include "actors/remote_sink.hpp"
 #include "config/errc.hpp"
 #include "storage/postgres/session_queries.hpp"
 
@@ -110,6 +111,11 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       },
       [=](atom::subscribe, event_sink_ptr sink, uint64_t after) {
         touch(self);
+        return on_subscribe(self, std::move(sink), after);
+      },
+      [=](atom::subscribe, const caf::actor& relay, uint64_t after) {
+        touch(self);
+        auto sink = make_remote_sink(self->system(), caf::actor_cast<sink_relay_actor>(relay));
         return on_subscribe(self, std::move(sink), after);
       },
       [=](atom::interrupt) { return on_interrupt(self); },

@@ -3,6 +3,7 @@
 
 #include "actors/session_forwarder.hpp"
 
+#include "actors/remote_sink.hpp"
 #include "config/errc.hpp"
 #include "config/error_values.hpp"
 
@@ -122,6 +123,35 @@ caf::result<turn_accepted> refuse_turn(forwarder_ptr self) {
   return rp;
 }
 
+/// Subscribes local `sink` at the owner through a relay on this node (remote_sink.hpp): the
+/// owner's events come over the link with flow control.
+caf::result<uint64_t> subscribe_remote(forwarder_ptr self, const event_sink_ptr& sink,
+                                       uint64_t after) {
+  touch(self);
+  if (!sink) return not_forwarded(self->state);
+  auto relay = spawn_sink_relay(self->system(), sink);
+  auto rp = self->make_response_promise<uint64_t>();
+  auto id = ++self->state.next_request;
+  // Refused or unanswered: the relay ends alone (the caller decides what becomes of the sink).
+  auto drop = [relay] { caf::anon_send_exit(relay, caf::exit_reason::user_shutdown); };
+  self->state.pending.emplace(id, [rp, drop](const caf::error& e) mutable {
+    drop();
+    rp.deliver(e);
+  });
+  self->request(self->state.remote, self->state.timeout, atom::subscribe_v,
+                caf::actor_cast<caf::actor>(relay), after)
+      .then(
+          [self, id, rp](uint64_t last) mutable {
+            if (self->state.pending.erase(id) > 0) rp.deliver(last);
+          },
+          [self, id, rp, drop](caf::error& e) mutable {
+            if (self->state.pending.erase(id) == 0) return;
+            drop();
+            rp.deliver(relayed(self->state, std::move(e)));
+          });
+  return rp;
+}
+
 session_actor::behavior_type session_forwarder(forwarder_ptr self, const session_actor& remote,
                                                const std::string& owner_node,
                                                caf::timespan timeout) {
@@ -149,9 +179,12 @@ session_actor::behavior_type session_forwarder(forwarder_ptr self, const session
       // Refused: a turn spec and a subscriber are pointers into this process. A turn is
       // refused with what the owner would answer when a turn runs there (session_locked).
       [self](atom::run, const turn_spec_ptr&) { return refuse_turn(self); },
-      [self](atom::subscribe, const event_sink_ptr&, uint64_t) -> caf::result<uint64_t> {
+      [self](atom::subscribe, const event_sink_ptr& sink, uint64_t after) {
+        return subscribe_remote(self, sink, after);
+      },
+      [self](atom::subscribe, const caf::actor&, uint64_t) -> caf::result<uint64_t> {
         touch(self);
-        return not_forwarded(self->state);
+        return not_forwarded(self->state);  // a relay subscribes at the owner, never here
       },
       [self](atom::rewind, const std::string&, bool,
              const turn_spec_ptr&) -> caf::result<std::string> {

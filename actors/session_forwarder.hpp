@@ -19,8 +19,10 @@ constexpr caf::timespan session_forwarder_idle = std::chrono::seconds{60};
 /// Spawns a forwarder to `remote`, the actor of a session served by node `owner_node` (a handle
 /// received from that node). It relays interrupt, answer, control, remove and busy with
 /// `timeout` each: replies and our own errors unchanged, any other failure (the link broke, the
-/// time ran out) as unavailable. Run, subscribe and rewind carry local-only payloads and are
-/// refused with unavailable; hibernate, drain and the internal messages are ignored. It quits
+/// time ran out) as unavailable. A subscription goes through a relay on this node
+/// (remote_sink.hpp). Run and rewind carry local-only payloads: run answers session_locked while
+/// the owner runs a turn, else unavailable, like rewind; hibernate, drain and the internal
+/// messages are ignored. It quits
 /// when `remote` goes down (failing what is in flight with unavailable) or after
 /// `session_forwarder_idle` without a request.
 session_actor spawn_session_forwarder(caf::actor_system& sys, session_actor remote,

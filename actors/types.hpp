@@ -106,4 +106,10 @@ CAF_ADD_ATOM(caa_actors, caa::atom, connected, "connected")
 /// Asks the membership actor for the link to a peer node (same text as CAF's own `link_atom`,
 /// which is harmless: only the membership actor handles `(link, node id)`).
 CAF_ADD_ATOM(caa_actors, caa::atom, link, "link")
+/// One event of a subscription that crosses two nodes (owner to front node).
+CAF_ADD_ATOM(caa_actors, caa::atom, deliver, "deliver")
+/// The owner ended a subscription that crosses two nodes.
+CAF_ADD_ATOM(caa_actors, caa::atom, close, "close")
+/// The front node took events of a subscription: credits for more.
+CAF_ADD_ATOM(caa_actors, caa::atom, ack, "ack")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

@@ -4,6 +4,7 @@
 // is asked for them, once its lease ran out, and a paused one can never write again.
 
 #include "tests/integration/session_lifecycle_fixture.hpp"
+#include "tests/support/ws_client.hpp"
 
 #include <csignal>
 
@@ -144,6 +145,19 @@ TEST_F(cluster_sessions_test, a_turn_on_one_node_is_interrupted_and_locked_throu
                           R"({"prompt":"[[echo]] second","session_id":")" + id + "\"}");
   EXPECT_EQ(locked.status, 409u) << locked.body;
   EXPECT_NE(locked.body.find("SESSION_LOCKED"), std::string::npos) << locked.body;
+  // A live stream of the session attached through c: a's events come over the cluster link.
+  sse_result through_c;
+  std::thread watcher{[&] {
+    through_c = sse_call(
+        node("c").port(), "GET", "/api/v1/sessions/" + id + "/events",
+        {{"X-API-Key", key_}, {"Accept", "text/event-stream"}}, "",
+        [](const sse_event& e) { return e.event == "done"; }, 60s);
+  }};
+  // And a WebSocket subscription through b.
+  ws_client ws;
+  ASSERT_EQ(ws.connect(node("b").port(), "/api/v1/ws", auth()).status, 101u);
+  ASSERT_TRUE(ws.send_text(R"({"type":"subscribe","session_id":")" + id + "\"}"));
+  std::this_thread::sleep_for(1s);  // attached (replayed what is stored, then live)
   // The interrupt through b reaches a's session actor.
   auto asked = std::chrono::steady_clock::now();
   auto r = http_call(node("b").port(), "POST", "/api/v1/sessions/" + id + "/interrupt", auth());
@@ -156,6 +170,33 @@ TEST_F(cluster_sessions_test, a_turn_on_one_node_is_interrupted_and_locked_throu
   std::printf("[ figures  ] done{interrupted} on node a %.3f s after the interrupt through b\n",
               took);
   EXPECT_LT(took, 5.0) << "a bound against a hang, not a performance figure";
+  watcher.join();
+  EXPECT_EQ(through_c.status, 200u) << through_c.body;
+  EXPECT_EQ(done_reason(through_c), "interrupted") << names_of(through_c);
+  // The WebSocket on b, up to the same done.
+  std::map<std::string, std::string> seen_by_b;
+  for (int frames = 0; frames < 10000; ++frames) {
+    auto m = ws.read(30s);
+    if (!m.ok) break;
+    auto d = parse_json(m.text);
+    if (!d.IsObject() || !d.HasMember("type") || std::string{d["type"].GetString()} != "event")
+      continue;
+    std::string name = d["event"].GetString();
+    seen_by_b[std::to_string(d["id"].GetUint64())] = name;
+    if (name == "done") break;
+  }
+  // Every event of a's own stream reached c and b under the same id and name.
+  std::map<std::string, std::string> seen_by_c;
+  for (auto& e : through_c.events) seen_by_c[e.id] = e.event;
+  for (auto* seen : {&seen_by_c, &seen_by_b}) {
+    for (auto& e : stream.events) {
+      auto at = seen->find(e.id);
+      ASSERT_NE(at, seen->end()) << "event " << e.id << " (" << e.event << ") missed "
+                                 << (seen == &seen_by_c ? "the SSE stream on c"
+                                                        : "the WebSocket on b");
+      EXPECT_EQ(at->second, e.event) << "event " << e.id;
+    }
+  }
   // Once the turn ended, an interrupt through c finds nothing to interrupt (a's answer).
   auto idle = http_call(node("c").port(), "POST", "/api/v1/sessions/" + id + "/interrupt", auth());
   EXPECT_EQ(idle.status, 409u) << idle.body;

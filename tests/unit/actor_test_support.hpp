@@ -24,8 +24,8 @@ class coordinator_config : public system_config {
   }
 };
 
-/// A fake session's behaviour: `handlers` for run, subscribe, interrupt, remove, hibernate,
-/// drain and busy (what a test observes), plus inert handlers for everything else of
+/// A fake session's behaviour: `handlers` for run, subscribe (local and remote), interrupt, remove,
+/// hibernate, drain and busy (what a test observes), plus inert handlers for everything else of
 /// `session_actor`.
 template <class... Handlers>
 session_actor::behavior_type fake_session_behavior(Handlers... handlers) {

@@ -28,6 +28,9 @@ session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_s
       [](atom::subscribe, event_sink_ptr, uint64_t) -> caf::result<uint64_t> {
         return uint64_t{0};
       },
+      [](atom::subscribe, caf::actor&, uint64_t) -> caf::result<uint64_t> {
+        return make_error(errc::unavailable, "fake");
+      },
       [](atom::interrupt) -> caf::result<bool> { return true; },
       [](atom::remove) -> caf::result<bool> { return true; },
       [=](atom::hibernate) { ++*hibernations; }, [](atom::drain) {},

@@ -3,6 +3,7 @@
 // local forwarder.
 
 #include "actors/cluster.hpp"
+#include "actors/remote_sink.hpp"
 #include "actors/session_forwarder.hpp"
 #include "actors/system_config.hpp"
 #include "config/errc.hpp"
@@ -16,8 +17,10 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace caa {
 namespace {
@@ -32,12 +35,15 @@ const std::string the_secret = "right-secret";
 /// Generous: the requests cross a loopback connection between two schedulers.
 constexpr auto wait = 10s;
 
+/// Events the fake session streams to a remote subscriber (more than a relay window's worth).
+constexpr uint64_t streamed = 1200;
+
 struct fake_session_state {
   static inline const char* name = "fake_session";
 };
 
 /// A session on node A that counts its interrupts (from any thread).
-session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_session_state>,
+session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_session_state> self,
                                           const std::shared_ptr<std::atomic<int>>& interrupts) {
   return test_support::fake_session_behavior(
       [](atom::run, turn_spec_ptr&) -> caf::result<turn_accepted> {
@@ -45,6 +51,14 @@ session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_s
       },
       [](atom::subscribe, event_sink_ptr&, uint64_t) -> caf::result<uint64_t> {
         return uint64_t{0};
+      },
+      // A subscriber on another node: it gets events 1..`streamed` at once, then the end.
+      [self](atom::subscribe, const caf::actor& relay, uint64_t after) -> caf::result<uint64_t> {
+        auto sink = make_remote_sink(self->system(), caf::actor_cast<sink_relay_actor>(relay));
+        for (uint64_t seq = after + 1; seq <= streamed; ++seq)
+          EXPECT_TRUE(sink->deliver(seq, "message", R"({"n":)" + std::to_string(seq) + "}"));
+        sink->close();
+        return uint64_t{streamed};
       },
       [=](atom::interrupt) -> caf::result<bool> {
         ++*interrupts;
@@ -307,4 +321,64 @@ TEST(cluster_link_single, a_single_node_has_no_links) {
 }
 
 }  // namespace
+namespace {
+
+/// Polls `pred` for up to `wait` (the stream crosses a loopback connection).
+template <class Pred>
+bool eventually_true(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+/// A local subscriber on node B that records what arrives (from any thread) and how it ended;
+/// it has room for `room` events, then none until the test makes room.
+class recording_sink final : public event_sink {
+ public:
+  bool deliver(uint64_t seq, std::string_view name, std::string_view) override {
+    std::lock_guard<std::mutex> g{mtx};
+    seqs.push_back(seq);
+    names.emplace_back(name);
+    return true;
+  }
+  bool open() const override {
+    std::lock_guard<std::mutex> g{mtx};
+    return !closed;
+  }
+  void close() override {
+    std::lock_guard<std::mutex> g{mtx};
+    closed = true;
+  }
+  mutable std::mutex mtx;
+  std::vector<uint64_t> seqs;
+  std::vector<std::string> names;
+  bool closed = false;
+};
+
+}  // namespace
+
+TEST_F(cluster_link_test, a_subscription_through_a_forwarder_gets_the_owners_events_in_order) {
+  caf::scoped_actor self{sys_b};
+  auto l = hello(self, the_secret);
+  ASSERT_TRUE(l && *l);
+  link = *l;
+  auto s = find(self, link, known_id);
+  ASSERT_TRUE(s && *s);
+  fwd = spawn_session_forwarder(sys_b, *s, "node-a", wait);
+  auto sink = std::make_shared<recording_sink>();
+  uint64_t last = 0;
+  self->request(fwd, wait, atom::subscribe_v, event_sink_ptr{sink}, uint64_t{0})
+      .receive([&](uint64_t x) { last = x; },
+               [&](caf::error& e) { ADD_FAILURE() << sys_b.render(e); });
+  EXPECT_EQ(last, streamed);
+  ASSERT_TRUE(eventually_true([&] { return !sink->open(); }))
+      << "the owner's end of the subscription ends the local stream";
+  std::lock_guard<std::mutex> g{sink->mtx};
+  ASSERT_EQ(sink->seqs.size(), streamed) << "every event crossed";
+  for (uint64_t i = 0; i < streamed; ++i) ASSERT_EQ(sink->seqs[i], i + 1) << "in order";
+}
+
 }  // namespace caa

@@ -60,6 +60,9 @@ inline session_actor::behavior_type fake_session(
       [](atom::subscribe, event_sink_ptr&, uint64_t) -> caf::result<uint64_t> {
         return uint64_t{0};
       },
+      [](atom::subscribe, caf::actor&, uint64_t) -> caf::result<uint64_t> {
+        return make_error(errc::unavailable, "fake");
+      },
       [=](atom::interrupt) -> caf::result<bool> {
         ++log->interrupts;
         return true;

@@ -75,6 +75,9 @@ session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_s
         ++log->local_only;
         return uint64_t{0};
       },
+      [=](atom::subscribe, caf::actor&, uint64_t) -> caf::result<uint64_t> {
+        return make_error(errc::unavailable, "fake: no remote subscriptions");
+      },
       [=](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
         ++log->local_only;
         return std::string{};
