@@ -35,12 +35,13 @@ target_link_libraries(session_forwarder_test PRIVATE caa_actors GTest::gtest_mai
 caa_target_defaults(session_forwarder_test)
 gtest_discover_tests(session_forwarder_test PROPERTIES LABELS unit)
 
-# Two nodes in one process: hello, finding a session over the link, and a forwarder to it
-# (BASP on 127.0.0.1 only, ports chosen by the system).
+# Two nodes in one process: hello, finding a session over the link, a forwarder to it and a
+# subscription across the link (BASP on 127.0.0.1 only, ports chosen by the system). Labelled
+# integration: it opens loopback sockets and polls, which the unit label rules out.
 add_executable(cluster_link_test ${CAA_TESTS_DIR}/unit/cluster_link_test.cpp)
 target_link_libraries(cluster_link_test PRIVATE caa_actors GTest::gtest_main)
 caa_target_defaults(cluster_link_test)
-gtest_discover_tests(cluster_link_test PROPERTIES LABELS unit TIMEOUT 120)
+gtest_discover_tests(cluster_link_test PROPERTIES LABELS integration TIMEOUT 120)
 
 # Cluster membership against service processes on 127.0.0.1 (integration: PostgreSQL, Redis).
 add_executable(cluster_test ${CAA_TESTS_DIR}/integration/cluster_test.cpp)
