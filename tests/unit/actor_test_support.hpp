@@ -24,11 +24,10 @@ class coordinator_config : public system_config {
   }
 };
 
-/// A fake session's behaviour: `handlers` for run, subscribe (local and remote), interrupt, remove,
-/// hibernate, drain and busy (what a test observes), plus inert handlers for everything else of
-/// `session_actor`.
+/// A fake session's behaviour: `handlers` for every request of `session_actor` (what a test
+/// observes), plus inert handlers for its INTERNAL messages.
 template <class... Handlers>
-session_actor::behavior_type fake_session_behavior(Handlers... handlers) {
+session_actor::behavior_type session_behavior_with_inert_internals(Handlers... handlers) {
   return {
       std::move(handlers)...,
       [](atom::line, uint64_t, std::string&) {},
@@ -42,15 +41,24 @@ session_actor::behavior_type fake_session_behavior(Handlers... handlers) {
       [](atom::sink_stall, uint64_t) {},
       [](atom::retire_due) {},
       [](atom::lease_due) {},
+      [](atom::hooked, uint64_t, std::string&, std::string&) {},
+  };
+}
+
+/// A fake session's behaviour: `handlers` for run, subscribe (local and remote), interrupt, remove,
+/// hibernate, drain and busy (what a test observes), plus answers to answer, control and rewind
+/// and inert handlers for the INTERNAL messages.
+template <class... Handlers>
+session_actor::behavior_type fake_session_behavior(Handlers... handlers) {
+  return session_behavior_with_inert_internals(
+      std::move(handlers)...,
       [](atom::answer, pending_answer&) -> caf::result<bool> { return true; },
       [](atom::control, live_control&) -> caf::result<std::string> {
         return std::string{"stored"};
       },
       [](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
         return make_error(errc::checkpoint_not_found, "fake");
-      },
-      [](atom::hooked, uint64_t, std::string&, std::string&) {},
-  };
+      });
 }
 
 }  // namespace caa::test_support

@@ -41,7 +41,7 @@ struct fake_session_state {
 
 session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_session_state> self,
                                           const std::shared_ptr<session_log>& log) {
-  return {
+  return test_support::session_behavior_with_inert_internals(
       [=](atom::interrupt) -> caf::result<bool> {
         ++log->interrupts;
         if (log->idle) return make_error(errc::session_idle, "fake");
@@ -82,21 +82,7 @@ session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_s
         ++log->local_only;
         return std::string{};
       },
-      [=](atom::hibernate) { ++log->hibernations; },
-      [=](atom::drain) { ++log->hibernations; },
-      [](atom::line, uint64_t, std::string&) {},
-      [](atom::exited, uint64_t, int32_t, std::string&) {},
-      [](atom::turn_due, uint64_t) {},
-      [](atom::stop_due, uint64_t) {},
-      [](atom::idle_due, uint64_t) {},
-      [](atom::write_due) {},
-      [](atom::answer_due, uint64_t) {},
-      [](atom::sink_ready, uint64_t) {},
-      [](atom::sink_stall, uint64_t) {},
-      [](atom::retire_due) {},
-      [](atom::lease_due) {},
-      [](atom::hooked, uint64_t, std::string&, std::string&) {},
-  };
+      [=](atom::hibernate) { ++log->hibernations; }, [=](atom::drain) { ++log->hibernations; });
 }
 
 /// An answer recorded by a one-shot client actor: nothing yet, a value, or the errc.
