@@ -63,6 +63,7 @@ storage::node_record self_record(const cluster_deps& d) {
   x.processes =
       static_cast<uint64_t>(std::max<int64_t>(0, metrics::service().agent_processes_live.value()));
   x.heartbeat_ms = now_ms();
+  x.budget = d.budget;
   return x;
 }
 
@@ -266,6 +267,12 @@ cluster_actor::behavior_type cluster(cluster_ptr self, cluster_deps deps) {
   return {
       [self](atom::members) { return view(self); },
       [self](atom::link, const std::string& id) { return link_to_peer(self, id); },
+      [self](atom::place) {
+        auto& st = self->state;
+        if (!st.deps.clustered()) return std::string{};
+        return st.members->place(self_record(st.deps).processes, st.deps.budget)
+            .value_or(std::string{});
+      },
       [self](atom::heartbeat) {
         self->delayed_send(self, self->state.deps.heartbeat, atom::heartbeat_v);
         announce(self);

@@ -28,6 +28,7 @@ struct cluster_deps {
   caf::timespan node_ttl;               ///< CLUSTER_NODE_TTL
   caf::timespan redis_timeout;          ///< REDIS_TIMEOUT
   storage::redis_actor redis;           ///< the Redis pool (null: a single node)
+  uint64_t budget = 0;                  ///< MAX_AGENT_PROCESSES (announced; placement)
 
   /// Whether this node joins a cluster (a port, a secret and Redis).
   [[nodiscard]] bool clustered() const noexcept { return port > 0 && shared_secret && redis; }

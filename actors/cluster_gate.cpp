@@ -30,6 +30,20 @@ caf::result<caf::actor> find_session(node_link_ptr self, const registry_actor& r
   return rp;
 }
 
+/// Creates a session a full peer placed here; converts the handle as `find_session` does.
+caf::result<std::string, caf::actor> create_session(node_link_ptr self,
+                                                    const registry_actor& registry, new_session ns,
+                                                    const portable_turn& turn) {
+  auto rp = self->make_response_promise<std::string, caf::actor>();
+  self->request(registry, caf::infinite, atom::create_v, std::move(ns), turn)
+      .then(
+          [rp](std::string& id, const session_actor& s) mutable {
+            rp.deliver(std::move(id), caf::actor_cast<caf::actor>(s));
+          },
+          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
 /// The link of peer `peer_id`: it ends when `peer` (the actor that said hello, on the peer's
 /// node) goes down or its connection breaks. Sessions are looked up in `registry`.
 node_link_actor::behavior_type node_link(node_link_ptr self, const std::string& node_id,
@@ -44,6 +58,9 @@ node_link_actor::behavior_type node_link(node_link_ptr self, const std::string& 
       [node_id](atom::ping) { return node_id; },
       [self, registry](atom::find, const std::string& tenant_id, const std::string& session_id) {
         return find_session(self, registry, tenant_id, session_id);
+      },
+      [self, registry](atom::create, new_session& ns, const portable_turn& turn) {
+        return create_session(self, registry, std::move(ns), turn);
       },
   };
 }

@@ -47,6 +47,25 @@ std::vector<std::string> cluster_members::forget_stale(int64_t now_ms) {
   return out;
 }
 
+std::optional<std::string> cluster_members::place(uint64_t processes, uint64_t budget) const {
+  if (processes < budget) return std::nullopt;
+  const entry* best = nullptr;
+  // a uses less of its budget than b: a.processes / a.budget < b.processes / b.budget.
+  auto less_loaded = [](const storage::node_record& a, const storage::node_record& b) {
+    auto x = static_cast<unsigned __int128>(a.processes) * b.budget;
+    auto y = static_cast<unsigned __int128>(b.processes) * a.budget;
+    if (x != y) return x < y;
+    return a.processes < b.processes;
+  };
+  for (const auto& [id, e] : entries_) {
+    const auto& r = e.record;
+    if (!e.alive || r.budget == 0 || r.processes >= r.budget) continue;
+    if (best == nullptr || less_loaded(r, best->record)) best = &e;
+  }
+  if (best == nullptr) return std::nullopt;
+  return best->record.node_id;
+}
+
 cluster_member cluster_members::show(const entry& e, int64_t now_ms) {
   cluster_member m;
   m.node_id = e.record.node_id;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ class cluster_members {
   /// A known node missing from the index is gone; this node's own entry is ignored.
   void observe(const std::vector<storage::node_record>& index, const std::vector<bool>& alive);
 
+
   /// Redis could not be read: the last known list stays as it is.
   void unreadable() { from_redis_ = false; }
 
@@ -46,6 +48,12 @@ class cluster_members {
 
   /// Every known node but this one.
   [[nodiscard]] const std::map<std::string, entry>& entries() const noexcept { return entries_; }
+
+  /// Where a new session goes when this node holds `processes` of its `budget` live agent
+  /// processes: here (nothing) while it has room; else the alive node with the most room
+  /// left by its last announcement (lowest share of its budget in use, then fewest processes,
+  /// then id), or here when no node announced room.
+  [[nodiscard]] std::optional<std::string> place(uint64_t processes, uint64_t budget) const;
 
   /// The member `id` as shown at `now_ms` (its link state left "none").
   [[nodiscard]] static cluster_member show(const entry& e, int64_t now_ms);

@@ -35,6 +35,10 @@ using session_actor = caf::typed_actor<
     // Starts a turn. Errors: session_locked (+retry), capacity_exhausted (+retry), unavailable
     // (draining or PostgreSQL), agent_error (the CLI could not start).
     caf::replies_to<atom::run, turn_spec_ptr>::with<turn_accepted>,
+    // The same for a turn forwarded by another node of the cluster: the session builds its
+    // spec from the portable form (session_deps::rebuild_turn). Errors as above, plus the
+    // refusals of the tenant's policy (validation) and of its paths here.
+    caf::replies_to<atom::run, portable_turn>::with<turn_accepted>,
     // Attaches a subscriber to every event after `after_seq` (replayed from memory, then live);
     // replies the last seq the session has delivered. Error conflict: `after_seq` is older than
     // the in-memory window (read PostgreSQL up to the reply of a retry, then subscribe again).
@@ -58,6 +62,8 @@ using session_actor = caf::typed_actor<
     // session_locked (a turn runs), capacity_exhausted, agent_error (the CLI failed, or the
     // files were not restored).
     caf::replies_to<atom::rewind, std::string, bool, turn_spec_ptr>::with<std::string>,
+    // The same for a rewind forwarded by another node (its spec in portable form).
+    caf::replies_to<atom::rewind, std::string, bool, portable_turn>::with<std::string>,
     // Ends the process, closes subscribers and deletes the session's rows.
     caf::replies_to<atom::remove>::with<bool>,
     // Ends the process when idle (admission's LRU, idle timeout, drain); the session stays.
@@ -99,6 +105,9 @@ using registry_actor = caf::typed_actor<
     // spawn-time options becomes the session's process (its id is the session's id), and the
     // warm pool learns the options for its next refill.
     caf::replies_to<atom::create, new_session, turn_spec_ptr>::with<std::string, session_actor>,
+    // Like `create` with a spec, for a session another node placed here (its first turn in
+    // portable form, built here): it is created here, never placed elsewhere again.
+    caf::replies_to<atom::create, new_session, portable_turn>::with<std::string, session_actor>,
     // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
     // Error session_not_found (unknown, or another tenant's).
     caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
@@ -202,7 +211,11 @@ using node_link_actor = caf::typed_actor<
     // (tenant_id, session_id): the `session_actor` (as `caf::actor`, which has a type ID for the
     // wire) of that session on the node behind this link, found (or revived) by its registry.
     // Errors as the registry's `find` (session_not_found, unavailable).
-    caf::replies_to<atom::find, std::string, std::string>::with<caf::actor>>;
+    caf::replies_to<atom::find, std::string, std::string>::with<caf::actor>,
+    // Creates a new session for a peer that has no room for it, with its first turn in
+    // portable form: the `session_actor` (as `caf::actor`) and id of the session, owned by the
+    // node behind this link. Errors as the registry's `create`.
+    caf::replies_to<atom::create, new_session, portable_turn>::with<std::string, caf::actor>>;
 
 /// The one actor a node publishes on CLUSTER_PORT (BASP has no authentication of its own).
 using node_gate_actor = caf::typed_actor<
@@ -219,6 +232,9 @@ using cluster_actor = caf::typed_actor<
     // else when the connection it starts is up. Error unavailable: a single node, this node's
     // own id, an unknown or gone peer, a peer waiting out its backoff, or a failed connection.
     caf::replies_to<atom::link, std::string>::with<caf::actor>,
+    // Where a new session goes: "" (here) while this node has room in its process budget, else
+    // the id of the alive node with the most room by its last announcement ("" when none has).
+    caf::replies_to<atom::place>::with<std::string>,
     // INTERNAL: announce this node, then read the others.
     caf::reacts_to<atom::heartbeat>,
     // INTERNAL: connection attempt `attempt` to peer `id` ended with its gatekeeper (a

@@ -29,6 +29,9 @@ struct registry_state {
   static inline const char* name = "session_registry";
   registry_deps deps;
   std::map<std::string, entry> live;
+  /// Sessions other nodes serve, by id: the forwarder to each (it ends when the session's actor
+  /// there ends, the link breaks, or after a minute without requests).
+  std::map<std::string, entry> remote;
   // Sessions being revived from PostgreSQL, and who waits for them: keyed by tenant and id, so a
   // request of another tenant for the same id never shares (or is handed) the owner's revival.
   std::map<std::pair<std::string, std::string>,
@@ -55,9 +58,17 @@ session_actor start(self_ptr self, session_identity who) {
   self->monitor(actor);
   self->link_to(actor);
   self->state.live[id] = entry{tenant, actor};
+  self->state.remote.erase(id);  // served here from now on (e.g. taken over)
   publish(self->state);
   if (self->state.draining) self->send(actor, atom::drain_v);
   return actor;
+}
+
+/// Keeps `fwd`, the forwarder to session `id` on another node, for the next requests.
+void remember_remote(self_ptr self, const std::string& tenant_id, const std::string& id,
+                     const session_actor& fwd) {
+  self->monitor(fwd);
+  self->state.remote[id] = entry{tenant_id, fwd};
 }
 
 /// The promises waiting for the revival of `id` by `tenant_id`, removed from the map.
@@ -108,7 +119,9 @@ void elsewhere(self_ptr self, const std::string& tenant_id, const std::string& i
                 .then(
                     [=](const caf::actor& remote) {
                       auto fwd = spawn_session_forwarder(
-                          self->system(), caf::actor_cast<session_actor>(remote), holder, timeout);
+                          self->system(), caf::actor_cast<session_actor>(remote), holder, timeout,
+                          forwarded_turn_timeout(self->state.deps));
+                      remember_remote(self, tenant_id, id, fwd);
                       for (auto& w : take_waiters(self->state, tenant_id, id)) w.deliver(fwd);
                     },
                     [=](const caf::error& e) { unreachable(e); });
@@ -249,6 +262,80 @@ std::string warm_key(const std::string& tenant_id, const turn_spec& spec) {
 }
 
 void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
+            caf::typed_response_promise<std::string, session_actor> rp);
+
+/// Creates the session of first turn `spec` on this node, with a warm process when one with
+/// the same spawn options is ready.
+void create_here(self_ptr self, new_session ns, const turn_spec_ptr& spec,
+                 caf::typed_response_promise<std::string, session_actor> rp) {
+  auto& st = self->state;
+  if (!st.deps.warm || !spec || ns.parent_session_id) {
+    create(self, std::move(ns), nullptr, rp);
+    return;
+  }
+  auto key = warm_key(ns.tenant_id, *spec);
+  self->send(st.deps.warm, atom::warm_v, key, spec);
+  self->request(st.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
+      .then([=](const warm_process_ptr& w) mutable { create(self, ns, w, rp); },
+            [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
+}
+
+/// Creates the session of first turn `spec` on node `node` (over its link): its actor there is
+/// reached through a forwarder here. A link that cannot be had leaves the session here; a
+/// refusal of the other node (e.g. its own capacity) is the answer.
+void create_on(self_ptr self, const std::string& node, new_session ns, const turn_spec_ptr& spec,
+               caf::typed_response_promise<std::string, session_actor> rp) {
+  auto& deps = self->state.deps;
+  auto timeout = deps.peer_timeout;
+  auto turn = portable_of(*spec);
+  self->request(deps.cluster, timeout, atom::link_v, node)
+      .then(
+          [=](const caf::actor& link) mutable {
+            auto turn_timeout = forwarded_turn_timeout(self->state.deps);
+            self->request(caf::actor_cast<node_link_actor>(link), turn_timeout, atom::create_v, ns,
+                          turn)
+                .then(
+                    [=](std::string& id, const caf::actor& remote) mutable {
+                      log::info("session placed on another node",
+                                {.component = "cluster", .session_id = id, .detail = node});
+                      auto fwd = spawn_session_forwarder(self->system(),
+                                                         caf::actor_cast<session_actor>(remote),
+                                                         node, timeout, turn_timeout);
+                      remember_remote(self, ns.tenant_id, id, fwd);
+                      rp.deliver(std::move(id), std::move(fwd));
+                    },
+                    [=](caf::error& e) mutable {
+                      if (e.category() != errc_category)
+                        e = make_error(errc::unavailable,
+                                       "session placed on node " + node + ": " + caf::to_string(e));
+                      rp.deliver(std::move(e));
+                    });
+          },
+          [=](const caf::error&) mutable { create_here(self, std::move(ns), spec, rp); });
+}
+
+/// A new session with first turn `spec`: here while this node has room in its process budget,
+/// else on the node of the cluster with the most room (and reached through a forwarder). Forks
+/// stay here (their parent's transcript is restored where they run).
+void place(self_ptr self, new_session ns, turn_spec_ptr spec,
+           caf::typed_response_promise<std::string, session_actor> rp) {
+  auto& deps = self->state.deps;
+  if (!deps.cluster || !spec || ns.parent_session_id || !deps.sessions.rebuild_turn) {
+    create_here(self, std::move(ns), spec, rp);
+    return;
+  }
+  self->request(deps.cluster, deps.peer_timeout, atom::place_v)
+      .then(
+          [=](const std::string& node) mutable {
+            if (node.empty())
+              create_here(self, std::move(ns), spec, rp);
+            else
+              create_on(self, node, std::move(ns), spec, rp);
+          },
+          [=](const caf::error&) mutable { create_here(self, std::move(ns), spec, rp); });
+}
+
+void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
             caf::typed_response_promise<std::string, session_actor> rp) {
   auto& st = self->state;
   auto give_back = [self, warm] {
@@ -328,6 +415,12 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
         publish(self->state);
         return;
       }
+    auto& remote = self->state.remote;
+    for (auto it = remote.begin(); it != remote.end(); ++it)
+      if (it->second.actor.address() == dm.source) {
+        remote.erase(it);
+        return;
+      }
   });
   return {
       [=](atom::create, new_session& ns) -> caf::result<std::string, session_actor> {
@@ -338,23 +431,33 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
       },
       [=](atom::create, new_session& ns,
           turn_spec_ptr& spec) -> caf::result<std::string, session_actor> {
+        if (self->state.draining) return make_error(errc::unavailable, "draining");
+        auto rp = self->make_response_promise<std::string, session_actor>();
+        place(self, std::move(ns), std::move(spec), rp);
+        return rp;
+      },
+      [=](atom::create, new_session& ns,
+          const portable_turn& turn) -> caf::result<std::string, session_actor> {
         auto& st = self->state;
         if (st.draining) return make_error(errc::unavailable, "draining");
+        if (!st.deps.sessions.rebuild_turn)
+          return make_error(errc::unavailable, "this node does not take forwarded turns");
+        if (turn.tenant_id != ns.tenant_id)
+          return make_error(errc::validation, "the turn and the session name other tenants");
+        auto spec = st.deps.sessions.rebuild_turn(turn);
+        if (!spec) return std::move(spec.error());
         auto rp = self->make_response_promise<std::string, session_actor>();
-        if (!st.deps.warm || !spec || ns.parent_session_id) {
-          create(self, std::move(ns), nullptr, rp);
-          return rp;
-        }
-        auto key = warm_key(ns.tenant_id, *spec);
-        self->send(st.deps.warm, atom::warm_v, key, spec);
-        self->request(st.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
-            .then([=](const warm_process_ptr& w) mutable { create(self, ns, w, rp); },
-                  [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
+        create_here(self, std::move(ns), std::move(*spec), rp);
         return rp;
       },
       [=](atom::find, std::string& tenant_id, std::string& id) -> caf::result<session_actor> {
         auto& st = self->state;
         if (auto it = st.live.find(id); it != st.live.end()) {
+          if (it->second.tenant_id != tenant_id)
+            return make_error(errc::session_not_found, "no such session");
+          return it->second.actor;
+        }
+        if (auto it = st.remote.find(id); it != st.remote.end()) {
           if (it->second.tenant_id != tenant_id)
             return make_error(errc::session_not_found, "no such session");
           return it->second.actor;

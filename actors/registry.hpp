@@ -29,6 +29,12 @@ struct registry_deps {
   session_spawner spawn = spawn_session;
 };
 
+/// How long a turn forwarded to another node may take to be accepted there: the link's round
+/// trip, the owner's wait for a process slot, and the start of its CLI.
+inline caf::timespan forwarded_turn_timeout(const registry_deps& d) {
+  return d.peer_timeout + d.sessions.admission_wait + std::chrono::seconds{30};
+}
+
 /// Spawns the session registry of this node.
 registry_actor spawn_registry(caf::actor_system& sys, registry_deps deps);
 

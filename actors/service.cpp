@@ -16,6 +16,7 @@
 #include "storage/postgres/session_repository.hpp"
 #include "transport/api/limiter.hpp"
 #include "transport/api/routes.hpp"
+#include "transport/api/turn_builder.hpp"
 #include "transport/http/server.hpp"
 #include "transport/outbound/client.hpp"
 #include "transport/sandbox/model_proxy.hpp"
@@ -173,6 +174,7 @@ int run_service(const settings& cfg) {
   storage::event_writer_config writer_cfg;
   writer_cfg.timeout = timeout;
   auto writer = storage::spawn_event_writer(sys, pg, writer_cfg);
+  tenant_workspace workspace{cfg.agent.workspace_root};
   registry_deps rdeps;
   rdeps.sessions.pg = pg;
   rdeps.sessions.writer = writer;
@@ -191,16 +193,22 @@ int run_service(const settings& cfg) {
     // Sessions hold ownership leases only in a cluster (a single node owns everything).
     rdeps.sessions.node_id = cfg.cluster.node_id;
     rdeps.sessions.lease_ttl = to_span(cfg.cluster.lease_ttl);
+    // Turns other nodes forward are built here as this node's own are (outlives the actors:
+    // the service stops them before it returns).
+    rdeps.sessions.rebuild_turn = [&cfg, &workspace](const portable_turn& turn) {
+      return api::rebuild_turn(turn, cfg, workspace);
+    };
   }
   if (cfg.agent.warm_pool_size > 0)
     rdeps.warm = spawn_warm_pool(
         sys, {cfg.agent.warm_pool_size, cfg.agent.warm_pool_keys, launcher, admission});
-  // The membership first: the registry reaches the sessions other nodes own through it.
+  // The membership first: the registry reaches the sessions other nodes own through it, and
+  // places new sessions on other nodes when this one is full.
+  cluster_cfg.budget = budget;
   auto cluster = spawn_cluster(sys, cluster_cfg);
   rdeps.cluster = cluster;
   auto registry = spawn_registry(sys, rdeps);
   log::info("agent process budget", {.component = "admission", .count = budget});
-  tenant_workspace workspace{cfg.agent.workspace_root};
   health_board board;
   auto monitor = spawn_health_monitor(sys, {pg, *redis, cfg.agent.cli_path, &board});
   auto keys = std::make_shared<storage::key_repository>(sys, pg, timeout);

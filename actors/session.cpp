@@ -95,6 +95,16 @@ void init(session_self self, session_identity who, session_deps deps,
   }
 }
 
+/// The spec of a turn another node forwarded, built here (this node's workspace and settings).
+caf::expected<turn_spec_ptr> rebuilt(session_self self, const portable_turn& turn) {
+  const auto& deps = self->state.deps;
+  if (!deps.rebuild_turn)
+    return make_error(errc::unavailable, "this node does not take forwarded turns");
+  if (turn.tenant_id != self->state.who.tenant_id)
+    return make_error(errc::session_not_found, "session not found");
+  return deps.rebuild_turn(turn);
+}
+
 session_actor::behavior_type session(session_self self, session_identity who, session_deps deps,
                                      session_owner_actor registry) {
   init(self, std::move(who), std::move(deps), std::move(registry));
@@ -108,6 +118,12 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       [=](atom::run, turn_spec_ptr spec) {
         touch(self);
         return on_run(self, std::move(spec));
+      },
+      [=](atom::run, const portable_turn& turn) -> caf::result<turn_accepted> {
+        touch(self);
+        auto spec = rebuilt(self, turn);
+        if (!spec) return std::move(spec.error());
+        return on_run(self, std::move(*spec));
       },
       [=](atom::subscribe, event_sink_ptr sink, uint64_t after) {
         touch(self);
@@ -173,6 +189,13 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       [=](atom::rewind, std::string& id, bool dry_run, const turn_spec_ptr& spec) {
         touch(self);
         return on_rewind(self, std::move(id), dry_run, spec);
+      },
+      [=](atom::rewind, std::string& id, bool dry_run,
+          const portable_turn& turn) -> caf::result<std::string> {
+        touch(self);
+        auto spec = rebuilt(self, turn);
+        if (!spec) return std::move(spec.error());
+        return on_rewind(self, std::move(id), dry_run, *spec);
       },
       [=](atom::hooked, uint64_t gen, const std::string& request_id, const std::string& output) {
         on_hooked(self, gen, request_id, output);

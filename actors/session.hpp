@@ -41,6 +41,9 @@ struct session_deps {
   std::string node_id;
   /// How long a lease runs without renewal (SESSION_LEASE_TTL); renewed every third of it.
   caf::timespan lease_ttl = std::chrono::seconds{10};
+  /// Builds the spec of a turn another node forwarded (its options decoded with the tenant's
+  /// policy, its paths resolved in this node's workspace). Unset: such turns are refused.
+  turn_rebuilder rebuild_turn;
 };
 
 /// Who a session is (from its row).

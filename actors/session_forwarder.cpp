@@ -23,6 +23,7 @@ struct forwarder_state {
   session_actor remote;                         ///< the session's actor on its owner node
   std::string owner_node;                       ///< that node's NODE_ID
   caf::timespan timeout{};                      ///< per forwarded request
+  caf::timespan turn_timeout{};                 ///< per forwarded run or rewind
   uint64_t timer = 0;                           ///< token of the idle timer armed last
   uint64_t next_request = 0;                    ///< id of the last forwarded request
   caf::actor_clock::time_point last_request{};  ///< on the actor clock
@@ -78,16 +79,17 @@ void on_remote_down(forwarder_ptr self) {
   self->quit();
 }
 
-/// Forwards `xs` to the remote session; its reply (of type `T`) or error goes to our caller.
+/// Forwards `xs` to the remote session within `timeout`; its reply (of type `T`) or error goes to
+/// our caller.
 template <class T, class... Ts>
-caf::result<T> forward(forwarder_ptr self, const Ts&... xs) {
+caf::result<T> forward_within(forwarder_ptr self, caf::timespan timeout, const Ts&... xs) {
   touch(self);
   auto rp = self->make_response_promise<T>();
   auto id = ++self->state.next_request;
   self->state.pending.emplace(id, [rp](const caf::error& e) mutable { rp.deliver(e); });
   // The promise is delivered once: by whichever of the reply, the error or the down message
   // first takes the request out of `pending`.
-  self->request(self->state.remote, self->state.timeout, xs...)
+  self->request(self->state.remote, timeout, xs...)
       .then(
           [self, id, rp](T& x) mutable {
             if (self->state.pending.erase(id) > 0) rp.deliver(std::move(x));
@@ -98,29 +100,16 @@ caf::result<T> forward(forwarder_ptr self, const Ts&... xs) {
   return rp;
 }
 
-/// A turn cannot be forwarded: `session_locked` (+retry) while the owner runs one, as the
-/// owner itself would answer, else unavailable.
-caf::result<turn_accepted> refuse_turn(forwarder_ptr self) {
-  touch(self);
-  auto rp = self->make_response_promise<turn_accepted>();
-  auto id = ++self->state.next_request;
-  self->state.pending.emplace(id, [rp](const caf::error& e) mutable { rp.deliver(e); });
-  self->request(self->state.remote, self->state.timeout, atom::busy_v)
-      .then(
-          [self, id, rp](bool busy) mutable {
-            if (self->state.pending.erase(id) == 0) return;
-            if (busy)
-              rp.deliver(with_retry_after(
-                  make_error(errc::session_locked,
-                             "a turn is running on node " + self->state.owner_node),
-                  std::chrono::seconds{1}));
-            else
-              rp.deliver(not_forwarded(self->state));
-          },
-          [self, id, rp](caf::error& e) mutable {
-            if (self->state.pending.erase(id) > 0) rp.deliver(relayed(self->state, std::move(e)));
-          });
-  return rp;
+/// Forwards `xs` with the deadline of a short request.
+template <class T, class... Ts>
+caf::result<T> forward(forwarder_ptr self, const Ts&... xs) {
+  return forward_within<T>(self, self->state.timeout, xs...);
+}
+
+/// Forwards `xs` with the deadline of a turn (the owner may wait for a process slot).
+template <class T, class... Ts>
+caf::result<T> forward_turn(forwarder_ptr self, const Ts&... xs) {
+  return forward_within<T>(self, self->state.turn_timeout, xs...);
 }
 
 /// Subscribes local `sink` at the owner through a relay on this node (remote_sink.hpp): the
@@ -153,12 +142,13 @@ caf::result<uint64_t> subscribe_remote(forwarder_ptr self, const event_sink_ptr&
 }
 
 session_actor::behavior_type session_forwarder(forwarder_ptr self, const session_actor& remote,
-                                               const std::string& owner_node,
-                                               caf::timespan timeout) {
+                                               const std::string& owner_node, caf::timespan timeout,
+                                               caf::timespan turn_timeout) {
   auto& st = self->state;
   st.remote = remote;
   st.owner_node = owner_node;
   st.timeout = timeout;
+  st.turn_timeout = turn_timeout;
   self->monitor(remote);
   self->set_down_handler([self](const caf::down_msg& dm) {
     if (dm.source == self->state.remote.address()) on_remote_down(self);
@@ -176,9 +166,15 @@ session_actor::behavior_type session_forwarder(forwarder_ptr self, const session
       },
       [self](atom::remove) { return forward<bool>(self, atom::remove_v); },
       [self](atom::busy) { return forward<bool>(self, atom::busy_v); },
-      // Refused: a turn spec and a subscriber are pointers into this process. A turn is
-      // refused with what the owner would answer when a turn runs there (session_locked).
-      [self](atom::run, const turn_spec_ptr&) { return refuse_turn(self); },
+      // A turn and a rewind go in portable form: the owner builds their specs under its own
+      // settings and workspace.
+      [self](atom::run, const turn_spec_ptr& spec) -> caf::result<turn_accepted> {
+        if (!spec) return not_forwarded(self->state);
+        return forward_turn<turn_accepted>(self, atom::run_v, portable_of(*spec));
+      },
+      [self](atom::run, const portable_turn& turn) {
+        return forward_turn<turn_accepted>(self, atom::run_v, turn);
+      },
       [self](atom::subscribe, const event_sink_ptr& sink, uint64_t after) {
         return subscribe_remote(self, sink, after);
       },
@@ -186,10 +182,13 @@ session_actor::behavior_type session_forwarder(forwarder_ptr self, const session
         touch(self);
         return not_forwarded(self->state);  // a relay subscribes at the owner, never here
       },
-      [self](atom::rewind, const std::string&, bool,
-             const turn_spec_ptr&) -> caf::result<std::string> {
-        touch(self);
-        return not_forwarded(self->state);
+      [self](atom::rewind, const std::string& id, bool dry_run,
+             const turn_spec_ptr& spec) -> caf::result<std::string> {
+        if (!spec) return not_forwarded(self->state);
+        return forward_turn<std::string>(self, atom::rewind_v, id, dry_run, portable_of(*spec));
+      },
+      [self](atom::rewind, const std::string& id, bool dry_run, const portable_turn& turn) {
+        return forward_turn<std::string>(self, atom::rewind_v, id, dry_run, turn);
       },
       // Ignored: a forwarder has no process to end and runs no turns.
       [](atom::hibernate) {},
@@ -214,8 +213,10 @@ session_actor::behavior_type session_forwarder(forwarder_ptr self, const session
 }  // namespace
 
 session_actor spawn_session_forwarder(caf::actor_system& sys, session_actor remote,
-                                      std::string owner_node, caf::timespan timeout) {
-  return sys.spawn(session_forwarder, std::move(remote), std::move(owner_node), timeout);
+                                      std::string owner_node, caf::timespan timeout,
+                                      caf::timespan turn_timeout) {
+  return sys.spawn(session_forwarder, std::move(remote), std::move(owner_node), timeout,
+                   turn_timeout);
 }
 
 }  // namespace caa

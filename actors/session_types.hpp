@@ -9,6 +9,7 @@
 
 #include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 
@@ -64,10 +65,34 @@ struct turn_spec {
   std::string options_json;                 ///< the stored form of the spawn options
   std::string cwd_relative;                 ///< the cwd relative to the tenant workspace
   std::string hooks_json;                   ///< validated `hooks` of the request, or empty
+  std::string tenant_name;                  ///< the caller's tenant name (its decode policy)
+  int64_t agent_slot = -1;                  ///< the tenant's slot in the sandbox uid range
 };
 
 /// An immutable turn (local only).
 using turn_spec_ptr = std::shared_ptr<const turn_spec>;
+
+/// A turn as it crosses the cluster link to the node that owns its session: what that node needs
+/// to build the `turn_spec` again under its own settings and workspace (`options_json` is decoded
+/// there with the tenant's policy, exactly like a session's stored options).
+struct portable_turn {
+  std::string tenant_id;
+  std::string tenant_name;
+  int64_t agent_slot = -1;
+  std::string prompt;
+  std::vector<claude::image_input> images;
+  std::string options_json;
+};
+
+/// The portable form of `spec`.
+inline portable_turn portable_of(const turn_spec& spec) {
+  return {spec.driver.tenant_id, spec.tenant_name, spec.agent_slot,
+          spec.prompt,           spec.images,      spec.options_json};
+}
+
+/// Builds the spec of a forwarded turn on the node that runs it (set by the service: the
+/// decoding and path rules live in the API layer).
+using turn_rebuilder = std::function<caf::expected<turn_spec_ptr>(const portable_turn&)>;
 
 /// The answer to `run`: the turn was accepted; events after `after_seq` belong to it.
 struct turn_accepted {
@@ -160,6 +185,12 @@ typename Inspector::result_type inspect(Inspector& f, turn_accepted& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, portable_turn& x) {
+  return f(caf::meta::type_name("caa::portable_turn"), x.tenant_id, x.tenant_name, x.agent_slot,
+           x.prompt, x.images, x.options_json);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, new_session& x) {
   return f(caf::meta::type_name("caa::new_session"), x.tenant_id, x.parent_session_id,
            x.fork_at_message, x.options_json, x.model, x.permission_mode, x.cwd_relative, x.title,
@@ -184,6 +215,15 @@ typename Inspector::result_type inspect(Inspector& f, admission_stats& x) {
 }
 
 }  // namespace caa
+
+namespace caa::claude {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, image_input& x) {
+  return f(caf::meta::type_name("caa::claude::image_input"), x.media_type, x.data);
+}
+
+}  // namespace caa::claude
 
 // Local only: a connection's sink and an immutable turn never leave this process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caa::event_sink_ptr)

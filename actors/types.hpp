@@ -12,6 +12,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(caa_actors, caf::id_block::caa_storage::end)
 
 CAF_ADD_TYPE_ID(caa_actors, (caa::turn_accepted))
 CAF_ADD_TYPE_ID(caa_actors, (caa::new_session))
+CAF_ADD_TYPE_ID(caa_actors, (caa::portable_turn))
 CAF_ADD_TYPE_ID(caa_actors, (caa::admission_stats))
 CAF_ADD_TYPE_ID(caa_actors, (caa::pending_answer))
 CAF_ADD_TYPE_ID(caa_actors, (caa::live_control))
@@ -112,4 +113,6 @@ CAF_ADD_ATOM(caa_actors, caa::atom, deliver, "deliver")
 CAF_ADD_ATOM(caa_actors, caa::atom, close, "close")
 /// The front node took events of a subscription: credits for more.
 CAF_ADD_ATOM(caa_actors, caa::atom, ack, "ack")
+// Where a new session goes (cluster placement).
+CAF_ADD_ATOM(caa_actors, caa::atom, place, "place")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

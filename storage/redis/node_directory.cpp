@@ -6,7 +6,9 @@ namespace caa::storage {
 
 namespace {
 
-constexpr std::string_view record_version = "v1";
+constexpr std::string_view record_version = "v2";
+/// The records of nodes that do not announce a budget yet (read, never written).
+constexpr std::string_view record_version_1 = "v1";
 constexpr std::string_view alive_prefix = "caa:cluster:node:";
 constexpr std::string_view index_key = "caa:cluster:nodes";
 
@@ -34,21 +36,24 @@ bool read_number(std::string_view text, T& out) {
 
 std::string encode_node_record(const node_record& x) {
   std::string out{record_version};
-  for (const auto& w : {x.node_id, x.host, std::to_string(x.port), std::to_string(x.sessions),
-                        std::to_string(x.processes), std::to_string(x.heartbeat_ms)})
+  for (const auto& w :
+       {x.node_id, x.host, std::to_string(x.port), std::to_string(x.sessions),
+        std::to_string(x.processes), std::to_string(x.heartbeat_ms), std::to_string(x.budget)})
     out.append(" ").append(w);
   return out;
 }
 
 std::optional<node_record> parse_node_record(std::string_view text) {
   auto ws = words(text);
-  if (ws.size() != 7 || ws[0] != record_version || ws[1].empty() || ws[2].empty())
-    return std::nullopt;
+  bool v2 = ws.size() == 8 && ws[0] == record_version;
+  bool v1 = ws.size() == 7 && ws[0] == record_version_1;
+  if ((!v1 && !v2) || ws[1].empty() || ws[2].empty()) return std::nullopt;
   node_record x;
   x.node_id = std::string{ws[1]};
   x.host = std::string{ws[2]};
   if (!read_number(ws[3], x.port) || !read_number(ws[4], x.sessions) ||
-      !read_number(ws[5], x.processes) || !read_number(ws[6], x.heartbeat_ms))
+      !read_number(ws[5], x.processes) || !read_number(ws[6], x.heartbeat_ms) ||
+      (v2 && !read_number(ws[7], x.budget)))
     return std::nullopt;
   return x;
 }

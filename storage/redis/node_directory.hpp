@@ -26,9 +26,11 @@ struct node_record {
   uint64_t sessions = 0;     ///< session actors in memory
   uint64_t processes = 0;    ///< live agent processes
   int64_t heartbeat_ms = 0;  ///< when it was announced (UNIX milliseconds, the node's clock)
+  uint64_t budget = 0;       ///< its process budget (MAX_AGENT_PROCESSES; 0: not announced)
 };
 
-/// The text of a record: "v1 <id> <host> <port> <sessions> <processes> <heartbeat_ms>".
+/// The text of a record: "v2 <id> <host> <port> <sessions> <processes> <heartbeat_ms> <budget>".
+/// A "v1" record (the same without the budget) is read with budget 0.
 std::string encode_node_record(const node_record& x);
 
 /// Reads the text of `encode_node_record`; nothing when it is not one.

@@ -1,9 +1,10 @@
 // Sessions across three nodes on 127.0.0.1 (one PostgreSQL, one Redis, a WORKSPACE_ROOT each,
 // the real CLI and the scripted model): a request for a session another node owns reaches it
-// through the cluster link; a node that dies or pauses loses its sessions to the next node that
+// through the cluster link (turns too); a full node places new sessions on a node with room; a
+// node that dies or pauses loses its sessions to the next node that
 // is asked for them, once its lease ran out, and a paused one can never write again.
 
-#include "tests/integration/session_lifecycle_fixture.hpp"
+#include "tests/integration/cluster_fixture.hpp"
 #include "tests/support/ws_client.hpp"
 
 #include <csignal>
@@ -13,120 +14,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string cluster_secret = "cluster-sessions-secret-0123456789";
-
-class cluster_sessions_test : public session_lifecycle_test {
+class cluster_sessions_test : public cluster_fixture {
  protected:
-  void SetUp() override {
-    session_lifecycle_test::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    if (!env_redis_url()) GTEST_SKIP() << "REDIS_URL is required";
-    prefix_ = "cs" + std::to_string(::getpid()) + "-" + random_digits() + "-";
-  }
-
-  void TearDown() override {
-    if (HasFailure())
-      for (auto& [name, node] : nodes_)
-        if (node)
-          std::fprintf(stderr, "---- log of node %s (tail) ----\n%s\n", name.c_str(),
-                       tail(node->log()).c_str());
-    for (auto& [name, node] : nodes_)
-      if (node && stopped_.count(name) > 0) ::kill(node->pid(), SIGCONT);
-    nodes_.clear();
-    for (auto& dir : workspaces_) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-    session_lifecycle_test::TearDown();
-  }
-
-  static std::string tail(const std::string& log) {
-    return log.size() > 8000 ? "...\n" + log.substr(log.size() - 8000) : log;
-  }
-
-  /// Starts nodes `names` (each on a cluster port of its own, with its own WORKSPACE_ROOT, and
-  /// SESSION_LEASE_TTL `lease_ttl`), waits until every one sees the others alive, and makes an
-  /// agent key.
-  void start_nodes(std::initializer_list<std::string> names, const std::string& lease_ttl = "3") {
-    for (const auto& name : names) {
-      auto env = env_;
-      char tmpl[] = "/tmp/caa-cluster-ws-XXXXXX";
-      ASSERT_NE(mkdtemp(tmpl), nullptr);
-      workspaces_.emplace_back(tmpl);
-      env["WORKSPACE_ROOT"] = tmpl;
-      env["NODE_ID"] = prefix_ + name;
-      env["CLUSTER_PORT"] = std::to_string(free_port());
-      env["CLUSTER_SECRET"] = cluster_secret;
-      env["CLUSTER_HEARTBEAT"] = "0.5";
-      env["CLUSTER_NODE_TTL"] = "3";
-      env["SESSION_LEASE_TTL"] = lease_ttl;
-      // The test retries while a lease runs out, and polls.
-      env["RATE_LIMIT_GENERAL_PER_MINUTE"] = "100000";
-      env["RATE_LIMIT_QUERY_PER_MINUTE"] = "100000";
-      nodes_[name] = std::make_unique<service_process>(env);
-    }
-    for (const auto& name : names) {
-      for (const auto& other : names) {
-        if (name == other) continue;
-        ASSERT_TRUE(eventually([&] { return sees_alive(node(name).port(), other); }, 15s))
-            << name << " does not see " << other;
-      }
-    }
-    key_ =
-        create_key(node(*names.begin()).port(), {{"X-API-Key", admin_}}, "cluster", R"(["agent"])");
-    ASSERT_FALSE(key_.empty());
-  }
-
-  service_process& node(const std::string& name) { return *nodes_.at(name); }
-
-  bool sees_alive(uint16_t port, const std::string& name) {
-    auto r = http_call(port, "GET", "/api/v1/cluster", {{"X-API-Key", admin_}});
-    auto d = parse_json(r.body);
-    if (r.status != 200 || !d.IsObject() || !d.HasMember("nodes")) return false;
-    for (auto& n : d["nodes"].GetArray())
-      if (n["id"].GetString() == prefix_ + name)
-        return std::string{n["state"].GetString()} == "alive";
-    return false;
-  }
-
-  /// A turn of session `id` through the node on `port`, retried while it answers 503 (the
-  /// former owner's lease still runs); its stream.
-  sse_result turn_until_served(uint16_t port, const std::string& body,
-                               std::chrono::seconds limit = 30s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    sse_result r;
-    do {
-      r = sse_call(port, "POST", "/api/v1/query", auth(), body, {}, 120s);
-      if (r.status != 503) return r;
-      std::this_thread::sleep_for(250ms);
-    } while (std::chrono::steady_clock::now() < deadline);
-    return r;
-  }
-
-  /// The stored events of session `id`, read through the node on `port`.
-  rapidjson::Document history(uint16_t port, const std::string& id) {
-    auto r = http_call(port, "GET", "/api/v1/sessions/" + id + "/events?limit=1000", auth());
-    auto d = parse_json(r.body);
-    EXPECT_EQ(r.status, 200u) << r.body;
-    return d;
-  }
-
-  /// Checks that the ids of `events` are 1..n and counts the `done{interrupted}` events.
-  static int interrupted_dones(const rapidjson::Value& events) {
-    int n = 0;
-    for (rapidjson::SizeType i = 0; i < events.Size(); ++i) {
-      EXPECT_EQ(events[i]["id"].GetUint64(), i + 1u) << "ids are 1..n without gap or repeat";
-      if (std::string{events[i]["event"].GetString()} == "done" &&
-          std::string{events[i]["data"]["reason"].GetString()} == "interrupted")
-        ++n;
-    }
-    return n;
-  }
-
-  std::string prefix_;
-  std::map<std::string, std::unique_ptr<service_process>> nodes_;
-  std::set<std::string> stopped_;
-  std::vector<std::string> workspaces_;
+  cluster_sessions_test() : cluster_fixture("cs") {}
 };
 
 }  // namespace
@@ -200,6 +90,62 @@ TEST_F(cluster_sessions_test, a_turn_on_one_node_is_interrupted_and_locked_throu
   // Once the turn ended, an interrupt through c finds nothing to interrupt (a's answer).
   auto idle = http_call(node("c").port(), "POST", "/api/v1/sessions/" + id + "/interrupt", auth());
   EXPECT_EQ(idle.status, 409u) << idle.body;
+  // Now a turn through c is forwarded to a: a's process runs it with the session's context,
+  // and its stream comes back through c. (The placement test below checks by a file in the
+  // workspace where a forwarded turn runs.)
+  auto marker = unique_word("forwarded");
+  auto through = sse_call(node("c").port(), "POST", "/api/v1/sessions/" + id + "/resume", auth(),
+                          R"({"prompt":"[[echo]] )" + marker + "\"}", {}, 120s);
+  ASSERT_EQ(through.status, 200u) << through.body;
+  EXPECT_EQ(session_of(through), id);
+  EXPECT_EQ(done_reason(through), "completed") << names_of(through);
+  EXPECT_EQ(node("c").log().find("agent CLI started"), std::string::npos)
+      << "node c started no process of its own";
+  EXPECT_TRUE(one_request_mentions(model_log(), {command, marker}))
+      << "the forwarded turn carries the session's earlier turn";
+}
+
+TEST_F(cluster_sessions_test, a_full_node_places_a_new_session_on_a_node_with_room) {
+  // b holds at most one agent process; a has the default budget.
+  node_env_["b"]["MAX_AGENT_PROCESSES"] = "1";
+  node_env_["b"]["WARM_POOL_SIZE"] = "0";
+  start_nodes({"a", "b"});
+  auto here = unique_word("placed-here");
+  auto r1 = turn_until_served(
+      node("b").port(), R"({"prompt":"[[bash touch )" + here + R"(]]","allowed_tools":["Bash"]})");
+  ASSERT_EQ(r1.status, 200u) << r1.body;
+  ASSERT_EQ(done_reason(r1), "completed") << names_of(r1);
+  EXPECT_TRUE(in_workspace(1, here)) << "b had room: the first session is b's";
+  // b's process stays (idle) and fills its budget; a learns it from b's next announcement.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = http_call(node("a").port(), "GET", "/api/v1/cluster", {{"X-API-Key", admin_}});
+        auto d = parse_json(r.body);
+        if (r.status != 200 || !d.IsObject() || !d.HasMember("nodes")) return false;
+        for (auto& n : d["nodes"].GetArray())
+          if (n["id"].GetString() == prefix_ + "b") return n["processes"].GetUint64() >= 1;
+        return false;
+      },
+      15s));
+  // A new session through b now goes to a, and the client sees nothing of it.
+  auto there = unique_word("placed-there");
+  auto r2 = sse_call(node("b").port(), "POST", "/api/v1/query", auth(),
+                     R"({"prompt":"[[bash touch )" + there + R"(]]","allowed_tools":["Bash"]})", {},
+                     120s);
+  ASSERT_EQ(r2.status, 200u) << r2.body;
+  EXPECT_EQ(done_reason(r2), "completed") << names_of(r2);
+  EXPECT_TRUE(in_workspace(0, there)) << "placed on a, which had room";
+  EXPECT_FALSE(in_workspace(1, there));
+  EXPECT_NE(node("b").log().find("session placed on another node"), std::string::npos);
+  // The session is a's: its next turn through a runs there at once, with the context.
+  auto id = session_of(r2);
+  auto next = unique_word("placed-next");
+  auto r3 =
+      sse_call(node("a").port(), "POST", "/api/v1/query", auth(),
+               R"({"prompt":"[[echo]] )" + next + R"(","session_id":")" + id + "\"}", {}, 120s);
+  ASSERT_EQ(r3.status, 200u) << r3.body;
+  EXPECT_EQ(done_reason(r3), "completed") << names_of(r3);
+  EXPECT_TRUE(one_request_mentions(model_log(), {there, next}));
 }
 
 TEST_F(cluster_sessions_test, a_killed_nodes_session_is_taken_over_with_its_context) {

@@ -45,9 +45,9 @@ session_actor::behavior_type session_behavior_with_inert_internals(Handlers... h
   };
 }
 
-/// A fake session's behaviour: `handlers` for run, subscribe (local and remote), interrupt, remove,
-/// hibernate, drain and busy (what a test observes), plus answers to answer, control and rewind
-/// and inert handlers for the INTERNAL messages.
+/// A fake session's behaviour: `handlers` for run (local and portable), subscribe (local and
+/// remote), interrupt, remove, hibernate, drain and busy (what a test observes), plus answers to
+/// answer, control and rewind and inert handlers for the INTERNAL messages.
 template <class... Handlers>
 session_actor::behavior_type fake_session_behavior(Handlers... handlers) {
   return session_behavior_with_inert_internals(
@@ -57,6 +57,9 @@ session_actor::behavior_type fake_session_behavior(Handlers... handlers) {
         return std::string{"stored"};
       },
       [](atom::rewind, std::string&, bool, turn_spec_ptr&) -> caf::result<std::string> {
+        return make_error(errc::checkpoint_not_found, "fake");
+      },
+      [](atom::rewind, std::string&, bool, portable_turn&) -> caf::result<std::string> {
         return make_error(errc::checkpoint_not_found, "fake");
       });
 }

@@ -25,6 +25,9 @@ session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_s
       [](atom::run, turn_spec_ptr) -> caf::result<turn_accepted> {
         return make_error(errc::internal, "fake");
       },
+      [](atom::run, portable_turn&) -> caf::result<turn_accepted> {
+        return make_error(errc::internal, "fake");
+      },
       [](atom::subscribe, event_sink_ptr, uint64_t) -> caf::result<uint64_t> {
         return uint64_t{0};
       },

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,12 +43,24 @@ struct fake_session_state {
   static inline const char* name = "fake_session";
 };
 
-/// A session on node A that counts its interrupts (from any thread).
+/// The turns node A's session received from B (from any thread).
+struct received_turns {
+  std::mutex mutex;
+  std::vector<portable_turn> turns;
+};
+
+/// A session on node A that counts its interrupts and keeps the turns it is sent.
 session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_session_state> self,
-                                          const std::shared_ptr<std::atomic<int>>& interrupts) {
+                                          const std::shared_ptr<std::atomic<int>>& interrupts,
+                                          const std::shared_ptr<received_turns>& received) {
   return test_support::fake_session_behavior(
       [](atom::run, turn_spec_ptr&) -> caf::result<turn_accepted> {
-        return make_error(errc::internal, "fake");
+        return make_error(errc::internal, "fake: a local spec never crosses the link");
+      },
+      [received](atom::run, portable_turn& t) -> caf::result<turn_accepted> {
+        std::lock_guard<std::mutex> lock{received->mutex};
+        received->turns.push_back(t);
+        return turn_accepted{known_id, 41, 7};
       },
       [](atom::subscribe, event_sink_ptr&, uint64_t) -> caf::result<uint64_t> {
         return uint64_t{0};
@@ -81,6 +94,14 @@ registry_actor::behavior_type fake_registry(registry_actor::stateful_pointer<fak
       },
       [](atom::create, new_session&, turn_spec_ptr&) -> caf::result<std::string, session_actor> {
         return make_error(errc::unavailable, "fake");
+      },
+      // A session a full node B places here: the known one stands for the new one.
+      [known](atom::create, new_session& ns,
+              portable_turn& t) -> caf::result<std::string, session_actor> {
+        if (ns.tenant_id != tenant || t.tenant_id != tenant)
+          return make_error(errc::validation, "fake: another tenant");
+        if (t.prompt != "first") return make_error(errc::capacity_exhausted, "fake: full too");
+        return {known_id, known};
       },
       [known](atom::find, const std::string& tenant_id,
               const std::string& id) -> caf::result<session_actor> {
@@ -125,7 +146,7 @@ storage::redis_actor::behavior_type fake_redis(
 class cluster_link_test : public ::testing::Test {
  protected:
   cluster_link_test() : sys_a(cfg_a), sys_b(cfg_b) {
-    session = sys_a.spawn(fake_session, interrupts);
+    session = sys_a.spawn(fake_session, interrupts, received);
     registry = sys_a.spawn(fake_registry, session);
     gate = spawn_node_gate(sys_a, "node-a", secret{the_secret}, registry);
     auto port = publish_node_gate(sys_a, gate, "127.0.0.1", 0);
@@ -220,6 +241,7 @@ class cluster_link_test : public ::testing::Test {
   caf::actor_system sys_b;
   uint16_t port_ = 0;
   std::shared_ptr<std::atomic<int>> interrupts = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<received_turns> received = std::make_shared<received_turns>();
   session_actor session;
   registry_actor registry;
   node_gate_actor gate;
@@ -237,7 +259,7 @@ TEST_F(cluster_link_test, a_session_found_over_the_link_is_interrupted_through_a
   auto s = find(self, link, known_id);
   ASSERT_TRUE(s) << sys_b.render(s.error());
   ASSERT_TRUE(*s);
-  fwd = spawn_session_forwarder(sys_b, *s, "node-a", wait);
+  fwd = spawn_session_forwarder(sys_b, *s, "node-a", wait, wait);
   bool interrupted = false;
   self->request(fwd, wait, atom::interrupt_v)
       .receive([&](bool ok) { interrupted = ok; },
@@ -250,6 +272,79 @@ TEST_F(cluster_link_test, a_session_found_over_the_link_is_interrupted_through_a
       .receive([&](std::string& x) { control = std::move(x); },
                [&](caf::error& e) { ADD_FAILURE() << sys_b.render(e); });
   EXPECT_EQ(control, "stored");
+}
+
+TEST_F(cluster_link_test, a_turn_crosses_the_link_in_portable_form_and_its_answer_comes_back) {
+  caf::scoped_actor self{sys_b};
+  auto l = hello(self, the_secret);
+  ASSERT_TRUE(l) << sys_b.render(l.error());
+  link = *l;
+  auto s = find(self, link, known_id);
+  ASSERT_TRUE(s) << sys_b.render(s.error());
+  fwd = spawn_session_forwarder(sys_b, *s, "node-a", wait, wait);
+  // A spec as node B's routes build it: B's own paths and driver stay on B.
+  auto spec = std::make_shared<turn_spec>();
+  spec->prompt = "continue";
+  spec->images.push_back({"image/png", "iVBORw0KGgo="});
+  spec->options_json = R"({"model":"opus","cwd":"src"})";
+  spec->options.cwd = "/workspace-of-b/t/src";
+  spec->driver.tenant_id = tenant;
+  spec->tenant_name = "acme";
+  spec->agent_slot = 3;
+  turn_accepted acc;
+  self->request(fwd, wait, atom::run_v, turn_spec_ptr{spec})
+      .receive([&](turn_accepted& x) { acc = std::move(x); },
+               [&](caf::error& e) { ADD_FAILURE() << sys_b.render(e); });
+  EXPECT_EQ(acc.session_id, known_id);
+  EXPECT_EQ(acc.after_seq, 41u);
+  EXPECT_EQ(acc.turn, 7u);
+  std::lock_guard<std::mutex> lock{received->mutex};
+  ASSERT_EQ(received->turns.size(), 1u);
+  const auto& t = received->turns.front();
+  EXPECT_EQ(t.tenant_id, tenant);
+  EXPECT_EQ(t.tenant_name, "acme");
+  EXPECT_EQ(t.agent_slot, 3);
+  EXPECT_EQ(t.prompt, "continue");
+  ASSERT_EQ(t.images.size(), 1u);
+  EXPECT_EQ(t.images[0].media_type, "image/png");
+  EXPECT_EQ(t.images[0].data, "iVBORw0KGgo=");
+  EXPECT_EQ(t.options_json, R"({"model":"opus","cwd":"src"})") << "stored form, not B's paths";
+}
+
+TEST_F(cluster_link_test, a_session_is_created_over_the_link_and_its_actor_comes_back) {
+  caf::scoped_actor self{sys_b};
+  auto l = hello(self, the_secret);
+  ASSERT_TRUE(l) << sys_b.render(l.error());
+  link = *l;
+  new_session ns;
+  ns.tenant_id = tenant;
+  ns.options_json = "{}";
+  portable_turn turn;
+  turn.tenant_id = tenant;
+  turn.prompt = "first";
+  std::string id;
+  caf::actor remote;
+  self->request(caf::actor_cast<node_link_actor>(link), wait, atom::create_v, ns, turn)
+      .receive(
+          [&](std::string& i, caf::actor& a) {
+            id = std::move(i);
+            remote = std::move(a);
+          },
+          [&](caf::error& e) { ADD_FAILURE() << sys_b.render(e); });
+  EXPECT_EQ(id, known_id);
+  ASSERT_TRUE(remote);
+  // The handle reaches the session on A.
+  fwd =
+      spawn_session_forwarder(sys_b, caf::actor_cast<session_actor>(remote), "node-a", wait, wait);
+  self->request(fwd, wait, atom::interrupt_v)
+      .receive([](bool) {}, [&](caf::error& e) { ADD_FAILURE() << sys_b.render(e); });
+  EXPECT_EQ(interrupts->load(), 1);
+  // A's refusal comes back as it is.
+  turn.prompt = "second";
+  std::optional<errc> refused;
+  self->request(caf::actor_cast<node_link_actor>(link), wait, atom::create_v, ns, turn)
+      .receive([](std::string&, caf::actor&) {}, [&](caf::error& e) { refused = errc_of(e); });
+  EXPECT_EQ(refused, errc::capacity_exhausted);
 }
 
 TEST_F(cluster_link_test, an_unknown_session_is_not_found_over_the_link) {
@@ -367,7 +462,7 @@ TEST_F(cluster_link_test, a_subscription_through_a_forwarder_gets_the_owners_eve
   link = *l;
   auto s = find(self, link, known_id);
   ASSERT_TRUE(s && *s);
-  fwd = spawn_session_forwarder(sys_b, *s, "node-a", wait);
+  fwd = spawn_session_forwarder(sys_b, *s, "node-a", wait, wait);
   auto sink = std::make_shared<recording_sink>();
   uint64_t last = 0;
   self->request(fwd, wait, atom::subscribe_v, event_sink_ptr{sink}, uint64_t{0})

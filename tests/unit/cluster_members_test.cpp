@@ -20,6 +20,7 @@ node_record rec(std::string id, int64_t heartbeat_ms = 1000) {
   x.sessions = 3;
   x.processes = 2;
   x.heartbeat_ms = heartbeat_ms;
+  x.budget = 8;
   return x;
 }
 
@@ -33,7 +34,7 @@ redis_reply array(std::vector<std::string> xs) {
 TEST(node_directory, record_round_trip) {
   auto x = rec("node-a", 1'700'000'000'123);
   auto text = storage::encode_node_record(x);
-  EXPECT_EQ(text, "v1 node-a 127.0.0.1 7001 3 2 1700000000123");
+  EXPECT_EQ(text, "v2 node-a 127.0.0.1 7001 3 2 1700000000123 8");
   auto y = storage::parse_node_record(text);
   ASSERT_TRUE(y);
   EXPECT_EQ(y->node_id, "node-a");
@@ -42,12 +43,18 @@ TEST(node_directory, record_round_trip) {
   EXPECT_EQ(y->sessions, 3u);
   EXPECT_EQ(y->processes, 2u);
   EXPECT_EQ(y->heartbeat_ms, 1'700'000'000'123);
+  EXPECT_EQ(y->budget, 8u);
+  auto old = storage::parse_node_record("v1 node-a 127.0.0.1 7001 3 2 1700000000123");
+  ASSERT_TRUE(old) << "a record of a node without a budget is still read";
+  EXPECT_EQ(old->processes, 2u);
+  EXPECT_EQ(old->budget, 0u);
 }
 
 TEST(node_directory, refuses_what_is_not_a_record) {
   for (const char* text :
-       {"", "v1", "v2 a h 1 2 3 4", "v1 a h 1 2 3", "v1 a h 1 2 3 4 5", "v1 a h 70000 2 3 4",
-        "v1 a h x 2 3 4", "v1 a h 1 -2 3 4", "v1  h 1 2 3 4", "v1 a h 1 2 3 4 ", "v1 a h 1 2 3 4x"})
+       {"", "v1", "v2 a h 1 2 3 4", "v2 a h 1 2 3 4 x", "v3 a h 1 2 3 4 5", "v1 a h 1 2 3",
+        "v1 a h 1 2 3 4 5", "v1 a h 70000 2 3 4", "v1 a h x 2 3 4", "v1 a h 1 -2 3 4",
+        "v1  h 1 2 3 4", "v1 a h 1 2 3 4 ", "v1 a h 1 2 3 4x"})
     EXPECT_FALSE(storage::parse_node_record(text)) << text;
 }
 
@@ -148,6 +155,40 @@ TEST(cluster_members, connect_backoff_doubles_up_to_a_bound) {
   EXPECT_EQ(connect_backoff(2), std::chrono::milliseconds{500});
   EXPECT_EQ(connect_backoff(4), std::chrono::milliseconds{2000});
   EXPECT_EQ(connect_backoff(100), std::chrono::milliseconds{30'000});
+}
+
+/// A record of `id` holding `processes` of `budget`.
+node_record loaded(std::string id, uint64_t processes, uint64_t budget) {
+  auto x = rec(std::move(id));
+  x.processes = processes;
+  x.budget = budget;
+  return x;
+}
+
+TEST(cluster_members, a_new_session_stays_here_while_this_node_has_room) {
+  cluster_members t{"me", std::chrono::minutes{10}};
+  t.observe({loaded("a", 0, 8)}, {true});
+  EXPECT_EQ(t.place(7, 8), std::nullopt);
+  EXPECT_EQ(t.place(8, 8), std::optional<std::string>{"a"});
+  EXPECT_EQ(t.place(9, 8), std::optional<std::string>{"a"}) << "over the budget (warm processes)";
+}
+
+TEST(cluster_members, a_full_node_places_on_the_alive_node_with_the_most_room) {
+  cluster_members t{"me", std::chrono::minutes{10}};
+  // b uses 1/2 of its budget, c 3/8, d 0/8 but is gone, e is full, f announced no budget.
+  t.observe({loaded("b", 4, 8), loaded("c", 6, 16), loaded("d", 0, 8), loaded("e", 8, 8),
+             loaded("f", 0, 0)},
+            {true, true, false, true, true});
+  EXPECT_EQ(t.place(4, 4), std::optional<std::string>{"c"});
+  // Equal shares: the one with fewer processes.
+  t.observe({loaded("b", 2, 8), loaded("c", 4, 16)}, {true, true});
+  EXPECT_EQ(t.place(4, 4), std::optional<std::string>{"b"});
+}
+
+TEST(cluster_members, a_full_cluster_keeps_the_session_here) {
+  cluster_members t{"me", std::chrono::minutes{10}};
+  t.observe({loaded("a", 8, 8), loaded("b", 0, 8)}, {true, false});
+  EXPECT_EQ(t.place(8, 8), std::nullopt) << "admission here waits or refuses, as alone";
 }
 
 }  // namespace

@@ -141,7 +141,7 @@ TEST_F(mcp_turn_spec_test, options_keep_references_and_the_spawn_gets_the_values
   ASSERT_TRUE(t);
   auto& d = *t;
   EXPECT_EQ(d.options_json.find(token_value), std::string::npos);
-  auto s = make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant, -1);
+  auto s = make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant, decode_policy{});
   ASSERT_TRUE(s);
   const auto& spec = **s;
   EXPECT_EQ(spec.options_json.find(token_value), std::string::npos);

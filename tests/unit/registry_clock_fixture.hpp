@@ -57,6 +57,9 @@ inline session_actor::behavior_type fake_session(
       [](atom::run, turn_spec_ptr&) -> caf::result<turn_accepted> {
         return make_error(errc::internal, "fake");
       },
+      [](atom::run, portable_turn&) -> caf::result<turn_accepted> {
+        return make_error(errc::internal, "fake");
+      },
       [](atom::subscribe, event_sink_ptr&, uint64_t) -> caf::result<uint64_t> {
         return uint64_t{0};
       },

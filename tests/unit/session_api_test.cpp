@@ -144,7 +144,9 @@ class turn_spec_test : public ::testing::Test {
     auto t = decode_turn_body(body, {}, turn_route::query);
     if (!t) return t.error();
     auto& d = *t;
-    return make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant, slot);
+    decode_policy policy;
+    policy.agent_slot = slot;
+    return make_turn_spec(d.req, d.options_json, cfg_, *ws_, tenant, policy);
   }
 
   fs::path root_;

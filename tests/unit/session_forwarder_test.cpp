@@ -22,13 +22,17 @@ using namespace std::chrono_literals;
 
 /// What the fake session received, and how it answers.
 struct session_log {
-  bool idle = false;     ///< interrupt answers session_idle
-  bool silent = false;   ///< interrupt is never answered (its promise is kept here)
-  bool running = false;  ///< busy answers true (a turn runs on the owner)
+  bool idle = false;       ///< interrupt answers session_idle
+  bool silent = false;     ///< interrupt is never answered (its promise is kept here)
+  bool running = false;    ///< busy answers true (a turn runs on the owner)
+  bool slow_runs = false;  ///< a portable run is never answered (its promise is kept here)
+  std::vector<caf::typed_response_promise<turn_accepted>> held_runs;
   int interrupts = 0;
   int removes = 0;
   int busies = 0;
-  int local_only = 0;  ///< run, subscribe and rewind: never expected through a forwarder
+  int local_only = 0;  ///< run, subscribe and rewind with local payloads: never forwarded
+  std::vector<portable_turn> turns;  ///< portable runs received
+  std::vector<std::string> rewinds;  ///< checkpoint ids of portable rewinds received
   int hibernations = 0;
   std::vector<pending_answer> answers;
   std::vector<live_control> controls;
@@ -82,6 +86,22 @@ session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_s
         ++log->local_only;
         return std::string{};
       },
+      [=](atom::run, portable_turn& t) -> caf::result<turn_accepted> {
+        log->turns.push_back(t);
+        if (log->slow_runs) {
+          auto rp = self->make_response_promise<turn_accepted>();
+          log->held_runs.push_back(rp);
+          return rp;
+        }
+        if (log->running) return make_error(errc::session_locked, "fake: a turn runs");
+        return turn_accepted{"s-1", 12, 3};
+      },
+      [=](atom::rewind, std::string& id, bool dry_run,
+          portable_turn& t) -> caf::result<std::string> {
+        log->rewinds.push_back(id);
+        log->turns.push_back(t);
+        return std::string{dry_run ? "dry" : "done"};
+      },
       [=](atom::hibernate) { ++log->hibernations; }, [=](atom::drain) { ++log->hibernations; });
 }
 
@@ -106,7 +126,7 @@ class session_forwarder_test : public ::testing::Test {
   session_forwarder_test()
       : sys(cfg), sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
     session = sys.spawn(fake_session, log);
-    fwd = spawn_session_forwarder(sys, session, "node-b", 5s);
+    fwd = spawn_session_forwarder(sys, session, "node-b", 5s, 60s);
     spawned = {caf::actor_cast<caf::actor>(session), caf::actor_cast<caf::actor>(fwd)};
     watch(fwd);
     sched.run();
@@ -191,19 +211,51 @@ TEST_F(session_forwarder_test, relays_the_sessions_errors_unchanged) {
   EXPECT_EQ(error_of(ask<bool>(atom::answer_v, pa)), errc::validation);
 }
 
+TEST_F(session_forwarder_test, forwards_turns_and_rewinds_in_portable_form) {
+  auto spec = std::make_shared<turn_spec>();
+  spec->prompt = "go on";
+  spec->options_json = R"({"max_turns":2})";
+  spec->driver.tenant_id = "t-1";
+  spec->driver.config_dir = "/local/only";
+  spec->tenant_name = "acme";
+  spec->agent_slot = 5;
+  auto acc = value_of(ask<turn_accepted>(atom::run_v, turn_spec_ptr{spec}));
+  EXPECT_EQ(acc.session_id, "s-1");
+  EXPECT_EQ(acc.after_seq, 12u);
+  EXPECT_EQ(acc.turn, 3u);
+  ASSERT_EQ(log->turns.size(), 1u);
+  EXPECT_EQ(log->turns[0].prompt, "go on");
+  EXPECT_EQ(log->turns[0].options_json, R"({"max_turns":2})");
+  EXPECT_EQ(log->turns[0].tenant_id, "t-1");
+  EXPECT_EQ(log->turns[0].tenant_name, "acme");
+  EXPECT_EQ(log->turns[0].agent_slot, 5);
+  EXPECT_EQ(
+      value_of(ask<std::string>(atom::rewind_v, std::string{"cp"}, true, turn_spec_ptr{spec})),
+      "dry");
+  ASSERT_EQ(log->rewinds.size(), 1u);
+  EXPECT_EQ(log->rewinds[0], "cp");
+  // The owner's refusal comes back as it is (session_locked while a turn runs there).
+  log->running = true;
+  EXPECT_EQ(error_of(ask<turn_accepted>(atom::run_v, turn_spec_ptr{spec})), errc::session_locked);
+  EXPECT_EQ(log->local_only, 0) << "no local payload crossed";
+}
+
+TEST_F(session_forwarder_test, a_turn_waits_for_the_owner_longer_than_a_short_request) {
+  log->slow_runs = true;
+  auto run = ask<turn_accepted>(atom::run_v, std::make_shared<const turn_spec>());
+  ASSERT_EQ(log->held_runs.size(), 1u) << "the turn reached the owner";
+  advance(5s);
+  EXPECT_FALSE(*run) << "5 s is the deadline of a short request, not of a turn";
+  advance(55s);
+  EXPECT_EQ(error_of(run), errc::unavailable) << "the turn's own deadline (60 s here) passed";
+}
+
 TEST_F(session_forwarder_test, refuses_local_only_requests_without_asking_the_session) {
-  EXPECT_EQ(error_of(ask<turn_accepted>(atom::run_v, std::make_shared<const turn_spec>())),
-            errc::unavailable);
+  EXPECT_EQ(error_of(ask<turn_accepted>(atom::run_v, turn_spec_ptr{})), errc::unavailable);
   EXPECT_EQ(error_of(ask<uint64_t>(atom::subscribe_v, event_sink_ptr{}, uint64_t{0})),
             errc::unavailable);
-  EXPECT_EQ(error_of(ask<std::string>(atom::rewind_v, std::string{"cp"}, false,
-                                      std::make_shared<const turn_spec>())),
+  EXPECT_EQ(error_of(ask<std::string>(atom::rewind_v, std::string{"cp"}, false, turn_spec_ptr{})),
             errc::unavailable);
-  EXPECT_EQ(log->local_only, 0);
-  // A turn while the owner runs one is what the owner itself would answer: session_locked.
-  log->running = true;
-  EXPECT_EQ(error_of(ask<turn_accepted>(atom::run_v, std::make_shared<const turn_spec>())),
-            errc::session_locked);
   EXPECT_EQ(log->local_only, 0);
   caf::anon_send(fwd, atom::hibernate_v);
   caf::anon_send(fwd, atom::drain_v);

@@ -180,7 +180,7 @@ void rewind(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) 
             return;
           }
           auto spec = make_turn_spec(*merged, rec.options_json, *api->ctx.cfg, *api->ctx.workspace,
-                                     tenant, policy.agent_slot);
+                                     tenant, policy);
           if (!spec) {
             res->fail(std::move(spec.error()));
             return;

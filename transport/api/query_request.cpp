@@ -141,16 +141,22 @@ bool is_permission_mode(std::string_view mode) noexcept {
 }
 
 decode_policy make_decode_policy(const settings& cfg, const http::principal& caller) {
+  return make_decode_policy(cfg, caller.tenant_name(), caller.agent_slot());
+}
+
+decode_policy make_decode_policy(const settings& cfg, const std::string& tenant_name,
+                                 int64_t agent_slot) {
   decode_policy p;
   const auto& bypass = cfg.agent.bypass_tenants;
-  p.allow_bypass = std::find(bypass.begin(), bypass.end(), caller.tenant_name()) != bypass.end();
+  p.allow_bypass = std::find(bypass.begin(), bypass.end(), tenant_name) != bypass.end();
   p.allow_http_urls = cfg.egress.webhook_allow_http;
   p.egress_allow_cidrs = cfg.egress.allow_cidrs;
   p.mcp_stdio_commands = cfg.egress.mcp_stdio_allowed_commands;
   p.mcp_servers_enabled = true;
   p.hooks_enabled = true;  // hook callbacks go to webhooks through the outbound client
-  p.agent_slot = caller.agent_slot();
-  if (auto vars = cfg.egress.tenant_variables.find(caller.tenant_name());
+  p.agent_slot = agent_slot;
+  p.tenant_name = tenant_name;
+  if (auto vars = cfg.egress.tenant_variables.find(tenant_name);
       vars != cfg.egress.tenant_variables.end())
     p.variables = vars->second;
   return p;

@@ -64,6 +64,7 @@ struct decode_policy {
   /// The tenant's variables for `${NAME}` in MCP env and header values (TENANT_VARIABLES_FILE).
   config::tenant_variable_map variables;
   int64_t agent_slot = -1;  ///< the tenant's slot in the sandbox uid range (-1: unknown)
+  std::string tenant_name;  ///< the caller's tenant name (what the policy was made for)
 };
 
 /// The policy for `caller` under `cfg`: bypass when its tenant name is in
@@ -71,6 +72,10 @@ struct decode_policy {
 /// MCP_STDIO_ALLOWED_COMMANDS, `mcp_servers` on with the variables of the caller's tenant name
 /// from TENANT_VARIABLES_FILE. `hooks_enabled` is on (webhooks through the outbound client).
 decode_policy make_decode_policy(const settings& cfg, const http::principal& caller);
+
+/// The same for a caller known by its tenant name and slot (a turn another node forwarded).
+decode_policy make_decode_policy(const settings& cfg, const std::string& tenant_name,
+                                 int64_t agent_slot);
 
 /// Session metadata stored with the session (never sent to the CLI).
 struct request_metadata {

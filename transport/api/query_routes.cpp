@@ -63,7 +63,7 @@ void run(const flow_ptr& f, const session_actor& actor, turn_spec_ptr spec) {
 turn_spec_ptr build_spec(const flow_ptr& f, const turn_request& req, std::string options_json) {
   auto& ctx = f->api->ctx;
   auto spec = make_turn_spec(req, std::move(options_json), *ctx.cfg, *ctx.workspace, f->tenant_id,
-                             f->policy.agent_slot);
+                             f->policy);
   if (!spec) {
     f->res->fail(std::move(spec.error()));
     return nullptr;

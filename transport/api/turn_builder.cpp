@@ -116,8 +116,9 @@ caf::expected<turn_request> with_stored_options(std::string_view stored_options_
 
 caf::expected<turn_spec_ptr> make_turn_spec(const turn_request& req, std::string options_json,
                                             const settings& cfg, const tenant_workspace& ws,
-                                            std::string_view tenant_id, int64_t agent_slot) {
-  uint32_t uid = agent_uid_of(cfg.sandbox, agent_slot);
+                                            std::string_view tenant_id,
+                                            const decode_policy& policy) {
+  uint32_t uid = agent_uid_of(cfg.sandbox, policy.agent_slot);
   if (cfg.sandbox.strict && uid == 0)
     return make_error(errc::internal, "sandbox: the tenant has no uid in AGENT_UID_BASE/COUNT");
   auto resolved = resolve_paths(req, ws, tenant_id, uid);
@@ -152,7 +153,20 @@ caf::expected<turn_spec_ptr> make_turn_spec(const turn_request& req, std::string
   spec->options_json = std::move(options_json);
   spec->cwd_relative = paths.cwd.relative();
   spec->hooks_json = req.hooks.value_or("");
+  spec->tenant_name = policy.tenant_name;
+  spec->agent_slot = policy.agent_slot;
   return turn_spec_ptr{std::move(spec)};
+}
+
+caf::expected<turn_spec_ptr> rebuild_turn(const portable_turn& turn, const settings& cfg,
+                                          const tenant_workspace& ws) {
+  auto policy = make_decode_policy(cfg, turn.tenant_name, turn.agent_slot);
+  turn_request req;
+  req.prompt = turn.prompt;
+  req.images = turn.images;
+  auto merged = with_stored_options(turn.options_json, req, policy);
+  if (!merged) return std::move(merged.error());
+  return make_turn_spec(*merged, turn.options_json, cfg, ws, turn.tenant_id, policy);
 }
 
 new_session make_new_session(const turn_request& req, const turn_spec& spec,

@@ -48,11 +48,17 @@ caf::expected<turn_request> with_stored_options(std::string_view stored_options_
 
 /// The `turn_spec` of `req`: its paths resolved beneath the tenant's workspace (refusals are
 /// field errors, 422), the driver configured from `cfg` (CLI path, tenant config/home/tmp
-/// directories, Anthropic key and base URL, bubblewrap on). Touches the disk: never call it on
-/// an I/O thread.
+/// directories, Anthropic key and base URL, bubblewrap on), for the caller of `policy` (its
+/// tenant name and sandbox slot). Touches the disk: never call it on an I/O thread.
 caf::expected<turn_spec_ptr> make_turn_spec(const turn_request& req, std::string options_json,
                                             const settings& cfg, const tenant_workspace& ws,
-                                            std::string_view tenant_id, int64_t agent_slot);
+                                            std::string_view tenant_id,
+                                            const decode_policy& policy);
+
+/// The spec of a turn another node forwarded: its stored-form options decoded with the policy
+/// of its tenant here (as a session's stored options are), its paths resolved in `ws`.
+caf::expected<turn_spec_ptr> rebuild_turn(const portable_turn& turn, const settings& cfg,
+                                          const tenant_workspace& ws);
 
 /// The `new_session` of a first turn `spec` of `req` for `tenant_id`.
 new_session make_new_session(const turn_request& req, const turn_spec& spec, std::string tenant_id);

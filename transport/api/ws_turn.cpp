@@ -28,7 +28,7 @@ using turn_ptr = std::shared_ptr<ws_turn>;
 turn_spec_ptr build_spec(const turn_ptr& t, const turn_request& req, std::string options_json) {
   auto& ctx = t->api->ctx;
   auto spec = make_turn_spec(req, std::move(options_json), *ctx.cfg, *ctx.workspace, t->tenant_id,
-                             t->policy.agent_slot);
+                             t->policy);
   if (!spec) {
     t->fail(std::move(spec.error()));
     return nullptr;
