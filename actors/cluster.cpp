@@ -94,7 +94,7 @@ void drop_link(cluster_ptr self, const std::string& id) {
 void apply_read(cluster_ptr self, const std::vector<storage::node_record>& index,
                 const std::vector<bool>& alive) {
   auto& st = self->state;
-  st.members->observe(index, alive);
+  st.members->observe(index, alive, now_ms(), to_ms(st.deps.node_ttl));
   log::rearm_once("cluster-redis");
   auto stale = st.members->forget_stale(now_ms());
   if (!stale.empty())

@@ -1,6 +1,7 @@
 #include "actors/cluster_members.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 namespace caa {
@@ -20,6 +21,12 @@ cluster_members::cluster_members(std::string self_id, std::chrono::milliseconds 
 
 void cluster_members::observe(const std::vector<storage::node_record>& index,
                               const std::vector<bool>& alive) {
+  observe(index, alive, std::numeric_limits<int64_t>::max(), std::chrono::milliseconds{0});
+}
+
+void cluster_members::observe(const std::vector<storage::node_record>& index,
+                              const std::vector<bool>& alive, int64_t now_ms,
+                              std::chrono::milliseconds node_ttl) {
   from_redis_ = true;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < index.size(); ++i) {
@@ -31,7 +38,7 @@ void cluster_members::observe(const std::vector<storage::node_record>& index,
     seen.insert(rec.node_id);
   }
   for (auto& [id, e] : entries_)
-    if (!seen.contains(id)) e.alive = false;
+    if (!seen.contains(id)) e.alive = e.alive && now_ms - e.record.heartbeat_ms <= node_ttl.count();
 }
 
 std::vector<std::string> cluster_members::forget_stale(int64_t now_ms) {

@@ -35,6 +35,11 @@ class cluster_members {
   /// A known node missing from the index is gone; this node's own entry is ignored.
   void observe(const std::vector<storage::node_record>& index, const std::vector<bool>& alive);
 
+  /// The same at `now_ms`, where a known alive node missing from the index stays alive until
+  /// its last announcement is `node_ttl` old: a Redis that restarted empty (or failed over)
+  /// does not make every peer gone before they announce themselves again.
+  void observe(const std::vector<storage::node_record>& index, const std::vector<bool>& alive,
+               int64_t now_ms, std::chrono::milliseconds node_ttl);
 
   /// Redis could not be read: the last known list stays as it is.
   void unreadable() { from_redis_ = false; }

@@ -28,3 +28,16 @@ if(NOT CAA_NO_SCRIPTED_MODEL)
 endif()
 gtest_discover_tests(cluster_sessions_test PROPERTIES LABELS integration TIMEOUT 600
                      DISCOVERY_TIMEOUT 60)
+
+# Faults of a cluster: Redis down and back (a private redis-server the test starts), a node killed
+# while a client streams its session through another node (needs DATABASE_URL, REDIS_URL,
+# CLAUDE_CLI_PATH and redis-server).
+add_executable(cluster_faults_test ${CMAKE_CURRENT_LIST_DIR}/integration/cluster_faults_test.cpp)
+target_link_libraries(cluster_faults_test PRIVATE caa_service_fixture GTest::gtest_main)
+caa_target_defaults(cluster_faults_test)
+add_dependencies(cluster_faults_test claude-agent-api)
+if(NOT CAA_NO_SCRIPTED_MODEL)
+  add_dependencies(cluster_faults_test scripted_model)
+endif()
+gtest_discover_tests(cluster_faults_test PROPERTIES LABELS integration TIMEOUT 600
+                     DISCOVERY_TIMEOUT 60)

@@ -10,9 +10,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -144,6 +146,34 @@ std::size_t take_events(std::string& pending, std::vector<sse_event>& out) {
   return added;
 }
 
+/// Ends the reads of a blocking stream once `limit` passed: the synchronous reads of a
+/// `beast::tcp_stream` ignore its expiry, so a thread shuts the socket down instead (a blocked
+/// read then returns). Destroy it before the socket.
+class read_guard {
+ public:
+  read_guard(int fd, std::chrono::seconds limit)
+      : thread_{[this, fd, limit] {
+          std::unique_lock<std::mutex> g{mtx_};
+          if (!cv_.wait_for(g, limit, [this] { return done_; })) ::shutdown(fd, SHUT_RDWR);
+        }} {}
+  ~read_guard() {
+    {
+      std::lock_guard<std::mutex> g{mtx_};
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  read_guard(const read_guard&) = delete;
+  read_guard& operator=(const read_guard&) = delete;
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 sse_result sse_call(uint16_t port, const std::string& method, const std::string& target,
@@ -154,6 +184,7 @@ sse_result sse_call(uint16_t port, const std::string& method, const std::string&
     asio::io_context io;
     beast::tcp_stream stream{io};
     send_request(stream, guard, port, method, target, headers, body);
+    read_guard deadline{stream.socket().native_handle(), guard};
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());

@@ -113,6 +113,21 @@ TEST(cluster_members, a_node_missing_from_the_index_is_gone) {
   EXPECT_FALSE(t.entries().at("a").alive);
 }
 
+TEST(cluster_members, a_redis_restarted_empty_keeps_recent_nodes_alive_until_their_ttl) {
+  cluster_members t{"me", std::chrono::minutes{10}};
+  t.observe({rec("a", 1000), rec("b", 1000)}, {true, false}, 1000, std::chrono::seconds{10});
+  // The index is empty (Redis came back without data): a announced 4 s ago, within its TTL.
+  t.observe({}, {}, 5000, std::chrono::seconds{10});
+  EXPECT_TRUE(t.entries().at("a").alive) << "a peer is not gone before its TTL";
+  EXPECT_FALSE(t.entries().at("b").alive) << "a gone peer does not come back";
+  t.observe({}, {}, 11'001, std::chrono::seconds{10});
+  EXPECT_FALSE(t.entries().at("a").alive) << "no announcement within its TTL: gone";
+  // An index that lists a with an expired key is believed at once.
+  t.observe({rec("a", 11'000)}, {true}, 11'001, std::chrono::seconds{10});
+  t.observe({rec("a", 11'000)}, {false}, 11'002, std::chrono::seconds{10});
+  EXPECT_FALSE(t.entries().at("a").alive);
+}
+
 TEST(cluster_members, redis_down_keeps_the_last_known_list) {
   cluster_members t{"me", std::chrono::minutes{10}};
   t.observe({rec("a"), rec("b")}, {true, false});
