@@ -73,12 +73,45 @@ for (const scenario of [...new Set(results.map((r) => r.label.split('/')[0]))]) 
   }
 }
 
+// Cluster runs: warm turns read from the session's owner (local) against those read from another
+// node (forwarded), same run, same nodes.
+const GOAL_US = 200;
+const cluster = [['scenario', 'forward', 'warm turns local', 'warm turns fwd', 'events/s local',
+  'events/s fwd', 'fwd/local', 'p50 local us', 'p50 fwd us', 'p99 local us', 'p99 fwd us',
+  'fwd-local p50 us', `goal < ${GOAL_US} us`, 'CPU % nodes', 'errors local', 'errors fwd']];
+for (const r of results.filter((x) => x.cluster)) {
+  const c = r.cluster;
+  const diff = c.forwarded_minus_local_p50_us;
+  const e = (m) => Object.entries(m).map(([k, n]) => `${k}:${n}`).join(' ') || '0';
+  cluster.push([r.label.split('/')[0], c.forward,
+    `${c.local.turns_ok}/${c.local.turns_expected}`, `${c.forwarded.turns_ok}/${c.forwarded.turns_expected}`,
+    fmt(c.local.events_per_s), fmt(c.forwarded.events_per_s), fmt(c.events_per_s_forwarded_over_local, 2),
+    fmt(c.local.added_latency_us.p50), fmt(c.forwarded.added_latency_us.p50),
+    fmt(c.local.added_latency_us.p99), fmt(c.forwarded.added_latency_us.p99), fmt(diff),
+    diff === undefined ? '-' : diff < GOAL_US ? 'met' : 'not met', fmt(r.proc.cpu_pct),
+    e(c.local.errors), e(c.forwarded.errors)]);
+  const scenario = r.label.split('/')[0];
+  if (diff !== undefined) {
+    ratios.push({ scenario, vs: 'fwd-local', what: 'latency p50 us', value: diff });
+    ratios.push({ scenario, vs: 'fwd-local', what: 'latency p99 us', value: c.forwarded_minus_local_p99_us });
+    ratios.push({ scenario, vs: 'fwd/local', what: 'events/s', value: c.events_per_s_forwarded_over_local });
+  }
+}
+
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => String(row[i]).length)));
 const line = (row) => `| ${row.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
 console.log(`\n${command} on ${machine.nproc} cores (${machine.cpu}), ${machine.memory_gb} GB, ${machine.kernel}, commit ${machine.commit}\n`);
 console.log(line(rows[0]));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const row of rows.slice(1)) console.log(line(row));
+if (cluster.length > 1) {
+  const cw = cluster[0].map((_, i) => Math.max(...cluster.map((row) => String(row[i]).length)));
+  const cline = (row) => `| ${row.map((c, i) => String(c).padEnd(cw[i])).join(' | ')} |`;
+  console.log('\ncluster: warm turns read from the owner (local) against another node (fwd):');
+  console.log(cline(cluster[0]));
+  console.log(`|${cw.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of cluster.slice(1)) console.log(cline(row));
+}
 console.log('\nratios (same run):');
 for (const r of ratios) console.log(`  ${r.scenario.padEnd(12)} ${r.vs.padEnd(14)} ${r.what.padEnd(16)} ${fmt(r.value, 2)}`);
 

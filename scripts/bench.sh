@@ -7,6 +7,13 @@
 #   BENCH_QUICK=1        a minute with tiny numbers (the CI smoke runs the pieces directly)
 #   BENCH_BUILD_TYPE=T   CMake build type of the tree (default Release)
 #   BENCH_BIN_DIR=DIR    use the binaries already built in DIR, build nothing
+#   BENCH_JOBS=N         parallel build jobs (default: the core count)
+#   BENCH_ONLY=LIST      only these scenarios (comma-separated): streams, throughput, ws, read,
+#                        open-streams, hibernated, cluster (default: all)
+#   BENCH_CLUSTER_FORWARD=turn|attach|auto  how `cluster` reaches a non-owner (default auto:
+#                        turn when a non-owner serves a turn, else attach; bench/README.md)
+#   BENCH_CLUSTER_STREAMS=N, BENCH_CLUSTER_TURNS=N  the `cluster` load (default 100 streams, quick
+#                        10, of 3 turns: a new session and 2 warm turns)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 BUILD_DIR="${1:-build-release}"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$CAA_ROOT/$BUILD_DIR"
@@ -21,11 +28,22 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [[ -z "${BENCH_BIN_DIR:-}" ]]; then
   say "building (${BENCH_BUILD_TYPE:-Release}) in $BUILD_DIR"
   cmake -S "$CAA_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BENCH_BUILD_TYPE:-Release}" >/dev/null
-  cmake --build "$BUILD_DIR" -j "$(nproc)" --target claude-agent-api fake_cli floor load_client
+  cmake --build "$BUILD_DIR" -j "${BENCH_JOBS:-$(nproc)}" --target claude-agent-api fake_cli floor \
+    load_client
 fi
 
-say "installing the Node baselines (pinned in bench/baselines/package.json)"
-(cd "$BASELINES" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+# want SCENARIO: whether BENCH_ONLY (unset: everything) names it.
+want() { [[ -z "${BENCH_ONLY:-}" || ",${BENCH_ONLY// /}," == *",$1,"* ]]; }
+# The single service, the floor and the baselines serve every scenario but `cluster`.
+SINGLE=0
+for scenario in streams throughput ws read open-streams hibernated; do
+  want "$scenario" && SINGLE=1
+done
+
+if [[ $SINGLE == 1 ]]; then
+  say "installing the Node baselines (pinned in bench/baselines/package.json)"
+  (cd "$BASELINES" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+fi
 
 own_services=1
 bash "$CAA_ROOT/scripts/services.sh" status && own_services=0
@@ -34,9 +52,10 @@ bash "$CAA_ROOT/scripts/services.sh" start
 source "$(bash "$CAA_ROOT/scripts/services.sh" env)"
 
 pids=()
+cluster_pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" "${cluster_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" "${cluster_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [[ $own_services == 1 ]]; then bash "$CAA_ROOT/scripts/services.sh" stop || true; fi
 }
 trap cleanup EXIT
@@ -56,51 +75,70 @@ runuser -u postgres -- psql -q -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres \
   -c "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB" >/dev/null
 
 # --- the service, driving the fake CLI -----------------------------------------------------------
-SERVICE_PORT=$(free_port)
 ADMIN_KEY="caa_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-mkdir -p "$WORK/workspaces"
 # The sandbox runs the fake CLI as the tenants' uids: a copy they can reach.
 install_reachable "$BIN/fake_cli" "$WORK/cli/fake_cli"
-env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$BENCH_DB" \
-    API_HOST=127.0.0.1 API_PORT="$SERVICE_PORT" API_KEY="$ADMIN_KEY" LOG_LEVEL=warn \
-    CLAUDE_CLI_PATH="$WORK/cli/fake_cli" WORKSPACE_ROOT="$WORK/workspaces" \
-    MAX_AGENT_PROCESSES=2500 ADMISSION_WAIT=60 SESSION_IDLE_TIMEOUT=15 \
-    RATE_LIMIT_QUERY_PER_MINUTE=1000000 RATE_LIMIT_GENERAL_PER_MINUTE=1000000 \
-    API_MAX_CONNECTIONS=16384 API_MAX_CONNECTIONS_PER_IP=16384 TENANT_MAX_AGENT_PROCESSES=4096 \
-    "$BIN/claude-agent-api" >"$WORK/service.log" 2>&1 &
-SERVICE_PID=$!
-pids+=("$SERVICE_PID")
-wait_port "$SERVICE_PORT" "the service"
-KEY_DOC=$(curl -sf -X POST -H "X-API-Key: $ADMIN_KEY" -d '{"tenant":"bench","scopes":["agent"],"name":"bench"}' \
-          "http://127.0.0.1:$SERVICE_PORT/api/v1/keys")
-KEY=$(sed 's/.*"key":"\([^"]*\)".*/\1/' <<<"$KEY_DOC")
-TENANT_ID=$(sed 's/.*"tenant_id":"\([^"]*\)".*/\1/' <<<"$KEY_DOC")
-[[ "$KEY" == caa_* ]] || { say "cannot create a bench key"; exit 1; }
+# start_service PORT WORKSPACES LOG [VAR=VALUE...]: starts one service process in the background
+# with the bench's settings (and the extra variables); its pid in $!.
+start_service() {
+  local port=$1 workspaces=$2 log=$3
+  shift 3
+  mkdir -p "$workspaces"
+  env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$BENCH_DB" \
+      API_HOST=127.0.0.1 API_PORT="$port" API_KEY="$ADMIN_KEY" LOG_LEVEL=warn \
+      CLAUDE_CLI_PATH="$WORK/cli/fake_cli" WORKSPACE_ROOT="$workspaces" \
+      MAX_AGENT_PROCESSES=2500 ADMISSION_WAIT=60 SESSION_IDLE_TIMEOUT=15 \
+      RATE_LIMIT_QUERY_PER_MINUTE=1000000 RATE_LIMIT_GENERAL_PER_MINUTE=1000000 \
+      API_MAX_CONNECTIONS=16384 API_MAX_CONNECTIONS_PER_IP=16384 TENANT_MAX_AGENT_PROCESSES=4096 \
+      "$@" "$BIN/claude-agent-api" >"$log" 2>&1 &
+}
 
-# --- the floor and the baselines ------------------------------------------------------------------
-FLOOR_PORT_FILE="$WORK/floor.port"
-"$BIN/floor" --cli "$BIN/fake_cli" --port-file "$FLOOR_PORT_FILE" 2>"$WORK/floor.log" &
-FLOOR_PID=$!
-pids+=("$FLOOR_PID")
-for _ in $(seq 1 100); do [[ -s "$FLOOR_PORT_FILE" ]] && break; sleep 0.05; done
-FLOOR_PORT=$(cat "$FLOOR_PORT_FILE")
+# --- the single service, the floor and the baselines ----------------------------------------------
+start_single_targets() {
+  SERVICE_PORT=$(free_port)
+  start_service "$SERVICE_PORT" "$WORK/workspaces" "$WORK/service.log"
+  SERVICE_PID=$!
+  pids+=("$SERVICE_PID")
+  wait_port "$SERVICE_PORT" "the service"
+  make_key "$SERVICE_PORT"
 
-mkdir -p "$WORK/sdk-cwd" "$WORK/path"
-NODE_PORT=$(free_port)
-(cd "$WORK/sdk-cwd" && exec node "$BASELINES/sdk_server.mjs" "$NODE_PORT" "$BIN/fake_cli") \
-  >"$WORK/sdk.log" 2>&1 &
-NODE_PID=$!
-pids+=("$NODE_PID")
-# claude-max-api-proxy runs `claude` from PATH, one process per request.
-ln -sf "$BIN/fake_cli" "$WORK/path/claude"
-PROXY_PORT=$(free_port)
-(cd "$WORK/sdk-cwd" && PATH="$WORK/path:$PATH" exec node \
-  "$BASELINES/node_modules/claude-max-api-proxy/dist/server/standalone.js" "$PROXY_PORT") \
-  >"$WORK/proxy.log" 2>&1 &
-PROXY_PID=$!
-pids+=("$PROXY_PID")
-wait_port "$NODE_PORT" "the Agent SDK baseline"
-wait_port "$PROXY_PORT" "claude-max-api-proxy"
+  FLOOR_PORT_FILE="$WORK/floor.port"
+  "$BIN/floor" --cli "$BIN/fake_cli" --port-file "$FLOOR_PORT_FILE" 2>"$WORK/floor.log" &
+  FLOOR_PID=$!
+  pids+=("$FLOOR_PID")
+  for _ in $(seq 1 100); do [[ -s "$FLOOR_PORT_FILE" ]] && break; sleep 0.05; done
+  FLOOR_PORT=$(cat "$FLOOR_PORT_FILE")
+
+  mkdir -p "$WORK/sdk-cwd" "$WORK/path"
+  NODE_PORT=$(free_port)
+  (cd "$WORK/sdk-cwd" && exec node "$BASELINES/sdk_server.mjs" "$NODE_PORT" "$BIN/fake_cli") \
+    >"$WORK/sdk.log" 2>&1 &
+  NODE_PID=$!
+  pids+=("$NODE_PID")
+  # claude-max-api-proxy runs `claude` from PATH, one process per request.
+  ln -sf "$BIN/fake_cli" "$WORK/path/claude"
+  PROXY_PORT=$(free_port)
+  (cd "$WORK/sdk-cwd" && PATH="$WORK/path:$PATH" exec node \
+    "$BASELINES/node_modules/claude-max-api-proxy/dist/server/standalone.js" "$PROXY_PORT") \
+    >"$WORK/proxy.log" 2>&1 &
+  PROXY_PID=$!
+  pids+=("$PROXY_PID")
+  wait_port "$NODE_PORT" "the Agent SDK baseline"
+  wait_port "$PROXY_PORT" "claude-max-api-proxy"
+}
+
+# make_key PORT: the bench tenant's agent key (KEY, TENANT_ID), made once through that node.
+make_key() {
+  [[ -n "${KEY:-}" ]] && return 0
+  local doc
+  doc=$(curl -sf -X POST -H "X-API-Key: $ADMIN_KEY" -d '{"tenant":"bench","scopes":["agent"],"name":"bench"}' \
+        "http://127.0.0.1:$1/api/v1/keys")
+  KEY=$(sed 's/.*"key":"\([^"]*\)".*/\1/' <<<"$doc")
+  TENANT_ID=$(sed 's/.*"tenant_id":"\([^"]*\)".*/\1/' <<<"$doc")
+  [[ "$KEY" == caa_* ]] || { say "cannot create a bench key"; exit 1; }
+}
+
+[[ $SINGLE == 1 ]] && start_single_targets
 
 # --- the suite ------------------------------------------------------------------------------------
 port_of() { case $1 in service) echo "$SERVICE_PORT";; floor) echo "$FLOOR_PORT";; node) echo "$NODE_PORT";; proxy) echo "$PROXY_PORT";; esac; }
@@ -112,65 +150,180 @@ run() {  # scenario target load_client-args...
     --key "$KEY" --label "$scenario/$target" --out "$WORK/results/$scenario-$target.json" "$@" ||
     say "$scenario/$target: no turn completed (see the errors in its result)"
 }
+# The ids (comma-separated) of up to N sessions of the single service; makes N short sessions
+# first when it has none (a scenario run alone).
+session_ids() {  # N
+  local url="http://127.0.0.1:$SERVICE_PORT/api/v1/sessions?page_size=$1"
+  if ! curl -sf -H "X-API-Key: $KEY" "$url" | grep -q '"id":"'; then
+    "$BIN/load_client" --target service --port "$SERVICE_PORT" --key "$KEY" --streams "$1" \
+      --turns 1 --events 1 --label seed --out "$WORK/seed.json" 2>/dev/null || true
+  fi
+  curl -sf -H "X-API-Key: $KEY" "$url" | grep -o '"id":"[0-9a-f-]*"' |
+    sed 's/"id":"\(.*\)"/\1/' | paste -sd, -
+}
 
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
   SIZES=(1 10); EVENTS=10; RATE=20; TP_EVENTS=200; READ_S=1; OPEN=200; OPEN_RAMP_MS=1000
-  HIBERNATED=2000; REVIVED=200
+  HIBERNATED=2000; REVIVED=200; CLUSTER_STREAMS=10
 else
   SIZES=(1 100 1000); EVENTS=50; RATE=20; TP_EVENTS=2000; READ_S=5; OPEN=10000; OPEN_RAMP_MS=10000
-  HIBERNATED=100000; REVIVED=5000
+  HIBERNATED=100000; REVIVED=5000; CLUSTER_STREAMS=100
 fi
-for n in "${SIZES[@]}"; do
-  ramp=$(( n >= 1000 ? 5000 : n >= 100 ? 500 : 0 ))
-  for target in floor service node; do
-    run "streams-$n" "$target" --streams "$n" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms "$ramp"
+if want streams; then
+  for n in "${SIZES[@]}"; do
+    ramp=$(( n >= 1000 ? 5000 : n >= 100 ? 500 : 0 ))
+    for target in floor service node; do
+      run "streams-$n" "$target" --streams "$n" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms "$ramp"
+    done
+    if (( n <= 100 )); then
+      run "streams-$n" proxy --streams "$n" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms "$ramp"
+    fi
   done
-  if (( n <= 100 )); then
-    run "streams-$n" proxy --streams "$n" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms "$ramp"
-  fi
-done
-for target in floor service node; do
-  run throughput "$target" --streams 50 --turns 1 --events "$TP_EVENTS" --rate 0
-done
-run ws service --mode ws --streams "${SIZES[1]}" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms 500
-SESSION_ID=$(curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$SERVICE_PORT/api/v1/sessions?page_size=1" |
-             sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' | head -1)
-run read floor --mode read --streams 64 --duration "$READ_S"
-run read service --mode read --streams 64 --duration "$READ_S" --session "$SESSION_ID"
-# Idle SSE streams attached to up to 100 of the sessions made above, held for 10 s after the
-# ramp: the service's RSS per open stream.
-SESSION_IDS=$(curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$SERVICE_PORT/api/v1/sessions?page_size=100" |
-              grep -o '"id":"[0-9a-f-]*"' | sed 's/"id":"\(.*\)"/\1/' | paste -sd, -)
-run open-streams service --mode attach --streams "$OPEN" --ramp-ms "$OPEN_RAMP_MS" \
-  --duration $(( OPEN_RAMP_MS / 1000 + 10 )) --session "$SESSION_IDS"
+fi
+if want throughput; then
+  for target in floor service node; do
+    run throughput "$target" --streams 50 --turns 1 --events "$TP_EVENTS" --rate 0
+  done
+fi
+if want ws; then
+  run ws service --mode ws --streams "${SIZES[1]}" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms 500
+fi
+if want read; then
+  SESSION_ID=$(session_ids 1)
+  run read floor --mode read --streams 64 --duration "$READ_S"
+  run read service --mode read --streams 64 --duration "$READ_S" --session "${SESSION_ID%%,*}"
+fi
+if want open-streams; then
+  # Idle SSE streams attached to up to 100 of the sessions made above, held for 10 s after the
+  # ramp: the service's RSS per open stream.
+  run open-streams service --mode attach --streams "$OPEN" --ramp-ms "$OPEN_RAMP_MS" \
+    --duration $(( OPEN_RAMP_MS / 1000 + 10 )) --session "$(session_ids 100)"
+fi
 
 # --- hibernated sessions: the service's memory against their number -------------------------------
 # Rows of hibernated sessions go straight into the table; a stream each revives REVIVED of them
 # (a session actor per stream), the streams end, and the actors retire after their quiet minute.
-bench_sql() { runuser -u postgres -- psql -q -At -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres -d "$BENCH_DB" "$@"; }
-rss_mb() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$1/status"; }
-loaded() { curl -sf "http://127.0.0.1:$SERVICE_PORT/metrics" | awk '/^caa_sessions_loaded / {print $2}'; }
-bench_sql -c "INSERT INTO sessions (tenant_id, cli_session_id, status)
-              SELECT '$TENANT_ID', gen_random_uuid(), 'hibernated' FROM generate_series(1, $HIBERNATED)"
-bench_sql -c "SELECT id FROM sessions WHERE tenant_id = '$TENANT_ID' AND total_turns = 0
-              ORDER BY random() LIMIT $REVIVED" >"$WORK/revived.ids"
-RSS_BEFORE=$(rss_mb "$SERVICE_PID")
-run hibernated service --mode attach --streams "$REVIVED" --ramp-ms 5000 --duration 8 \
-  --session "@$WORK/revived.ids"
-LOADED_ATTACHED=$(loaded)
-RSS_ATTACHED=$(rss_mb "$SERVICE_PID")
-say "waiting 75 s for the revived session actors to retire"
-sleep 75
-RSS_AFTER=$(rss_mb "$SERVICE_PID")
-LOADED_AFTER=$(loaded)
-say "hibernated: $HIBERNATED rows, $REVIVED revived by one stream each: service RSS $RSS_BEFORE MB" \
-    "before, $RSS_ATTACHED MB attached ($LOADED_ATTACHED session actors), $RSS_AFTER MB" \
-    "($LOADED_AFTER session actors) 75 s after the streams ended"
-printf '{"hibernated_rows":%s,"revived":%s,"rss_before_mb":%s,"rss_attached_mb":%s,"rss_after_mb":%s,"actors_attached":%s,"actors_after":%s}\n' \
-  "$HIBERNATED" "$REVIVED" "$RSS_BEFORE" "$RSS_ATTACHED" "$RSS_AFTER" "${LOADED_ATTACHED:-null}" \
-  "${LOADED_AFTER:-null}" >"$RESULTS/$STAMP-hibernated.json"
+if want hibernated; then
+  bench_sql() { runuser -u postgres -- psql -q -At -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres -d "$BENCH_DB" "$@"; }
+  rss_mb() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$1/status"; }
+  loaded() { curl -sf "http://127.0.0.1:$SERVICE_PORT/metrics" | awk '/^caa_sessions_loaded / {print $2}'; }
+  bench_sql -c "INSERT INTO sessions (tenant_id, cli_session_id, status)
+                SELECT '$TENANT_ID', gen_random_uuid(), 'hibernated' FROM generate_series(1, $HIBERNATED)"
+  bench_sql -c "SELECT id FROM sessions WHERE tenant_id = '$TENANT_ID' AND total_turns = 0
+                ORDER BY random() LIMIT $REVIVED" >"$WORK/revived.ids"
+  RSS_BEFORE=$(rss_mb "$SERVICE_PID")
+  run hibernated service --mode attach --streams "$REVIVED" --ramp-ms 5000 --duration 8 \
+    --session "@$WORK/revived.ids"
+  LOADED_ATTACHED=$(loaded)
+  RSS_ATTACHED=$(rss_mb "$SERVICE_PID")
+  say "waiting 75 s for the revived session actors to retire"
+  sleep 75
+  RSS_AFTER=$(rss_mb "$SERVICE_PID")
+  LOADED_AFTER=$(loaded)
+  say "hibernated: $HIBERNATED rows, $REVIVED revived by one stream each: service RSS $RSS_BEFORE MB" \
+      "before, $RSS_ATTACHED MB attached ($LOADED_ATTACHED session actors), $RSS_AFTER MB" \
+      "($LOADED_AFTER session actors) 75 s after the streams ended"
+  printf '{"hibernated_rows":%s,"revived":%s,"rss_before_mb":%s,"rss_attached_mb":%s,"rss_after_mb":%s,"actors_attached":%s,"actors_after":%s}\n' \
+    "$HIBERNATED" "$REVIVED" "$RSS_BEFORE" "$RSS_ATTACHED" "$RSS_AFTER" "${LOADED_ATTACHED:-null}" \
+    "${LOADED_AFTER:-null}" >"$RESULTS/$STAMP-hibernated.json"
+fi
+
+# --- cluster: 2, then 3 nodes; warm turns read from the owner against another node -----------------
+# Every node is the same binary with the same settings as the single service, plus its own
+# NODE_ID, WORKSPACE_ROOT, HTTP port and CLUSTER_PORT and the shared secret (one PostgreSQL, one
+# Redis). Stream k opens its session on node k mod N; half of the streams read their warm turns
+# from that owner, the other half from another node (load_client --ports, bench/README.md).
+CLUSTER_SECRET_VALUE="bench-$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+# cluster_port EXCLUDED...: a free port that is none of the ones picked already (not listening yet).
+cluster_port() {
+  local port
+  while :; do
+    port=$(free_port)
+    [[ " $* " == *" $port "* ]] || { echo "$port"; return 0; }
+  done
+}
+# cluster_sees PORT IDS...: the node on PORT lists every one of IDS alive with its link up.
+cluster_sees() {
+  local port=$1 doc entry id
+  shift
+  doc=$(curl -sf -H "X-API-Key: $ADMIN_KEY" "http://127.0.0.1:$port/api/v1/cluster") || return 1
+  for id in "$@"; do
+    entry=$(grep -o "{[^{}]*\"id\":\"$id\"[^{}]*}" <<<"$doc") || return 1
+    [[ $entry == *'"state":"alive"'* && $entry == *'"link":"up"'* ]] || return 1
+  done
+}
+# forward_mode OWNER_PORT OTHER_PORT: `turn` when the other node serves a warm turn of a session
+# the owner holds (forwarded), else `attach`.
+forward_mode() {
+  local body out sid status
+  body='{"prompt":"bench events=1 rate=0"}'
+  out=$(curl -sN -X POST -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
+        -H 'Accept: text/event-stream' -d "$body" "http://127.0.0.1:$1/api/v1/query") || true
+  sid=$(grep -o '"session_id":"[^"]*"' <<<"$out" | head -1 | sed 's/.*:"\(.*\)"/\1/') || true
+  status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-API-Key: $KEY" \
+           -H 'Content-Type: application/json' -H 'Accept: text/event-stream' \
+           -d "{\"prompt\":\"bench events=1 rate=0\",\"session_id\":\"$sid\"}" \
+           "http://127.0.0.1:$2/api/v1/query") || true
+  [[ -n "$sid" && $status == 200 ]] && echo turn || echo attach
+}
+stop_cluster() {
+  local pid
+  for pid in "${cluster_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${cluster_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  cluster_pids=()
+}
+cluster_run() {  # nodes
+  local n=$1 i j port used=() ports=() ids=() others forward
+  local dir="$WORK/cluster-$n"
+  mkdir -p "$dir"
+  for i in $(seq 1 "$n"); do
+    port=$(cluster_port "${used[@]}")
+    used+=("$port")
+    ports+=("$port")
+    ids+=("bench-$STAMP-$n-$i")
+    local cluster_listen
+    cluster_listen=$(cluster_port "${used[@]}")
+    used+=("$cluster_listen")
+    # A short WORKSPACE_ROOT: the sandboxes' unix sockets live under it (at most 107 bytes).
+    start_service "$port" "$WORK/ws-$n-$i" "$dir/node-$i.log" NODE_ID="${ids[-1]}" \
+      CLUSTER_PORT="$cluster_listen" CLUSTER_ADVERTISE_HOST=127.0.0.1 \
+      CLUSTER_SECRET="$CLUSTER_SECRET_VALUE" CLUSTER_HEARTBEAT=0.5 CLUSTER_NODE_TTL=3
+    cluster_pids+=("$!")
+  done
+  for port in "${ports[@]}"; do wait_port "$port" "a cluster node"; done
+  # Every node sees the others alive, its links up (a link is made when this request asks).
+  for i in "${!ports[@]}"; do
+    others=()
+    for j in "${!ids[@]}"; do (( j == i )) || others+=("${ids[j]}"); done
+    for _ in $(seq 1 120); do cluster_sees "${ports[i]}" "${others[@]}" && break; sleep 0.25; done
+    if ! cluster_sees "${ports[i]}" "${others[@]}"; then
+      say "cluster-$n: node $((i + 1)) does not see the others alive with links up; skipped"
+      stop_cluster
+      return 0
+    fi
+  done
+  make_key "${ports[0]}"
+  forward=${BENCH_CLUSTER_FORWARD:-auto}
+  [[ $forward == auto ]] && forward=$(forward_mode "${ports[0]}" "${ports[1]}")
+  say "cluster-$n: $n nodes see each other; warm turns of forwarded streams: $forward"
+  "$BIN/load_client" --target service --ports "$(IFS=,; echo "${ports[*]}")" \
+    --pid "$(IFS=,; echo "${cluster_pids[*]}")" --forward "$forward" --key "$KEY" \
+    --streams "${BENCH_CLUSTER_STREAMS:-$CLUSTER_STREAMS}" --turns "${BENCH_CLUSTER_TURNS:-3}" \
+    --events "$EVENTS" --rate "$RATE" --ramp-ms 500 \
+    --label "cluster-$n/service" --out "$WORK/results/cluster-$n-service.json" ||
+    say "cluster-$n: no turn completed (see the errors in its result)"
+  stop_cluster
+}
+if want cluster; then
+  cluster_run 2
+  cluster_run 3
+fi
 
 # --- the report -----------------------------------------------------------------------------------
-node "$CAA_ROOT/bench/report.mjs" "$WORK/results" "$RESULTS/$STAMP.json" \
-  "make bench$([[ "${BENCH_QUICK:-0}" == 1 ]] && echo ' (BENCH_QUICK=1)')"
+# The command as run: the settings that change what is measured.
+COMMAND="make bench"
+for var in BENCH_QUICK BENCH_ONLY BENCH_CLUSTER_FORWARD BENCH_CLUSTER_STREAMS BENCH_CLUSTER_TURNS; do
+  [[ -n "${!var:-}" ]] && COMMAND="$var=${!var} $COMMAND"
+done
+node "$CAA_ROOT/bench/report.mjs" "$WORK/results" "$RESULTS/$STAMP.json" "$COMMAND"
 say "result: bench/results/$STAMP.json (logs in $WORK)"

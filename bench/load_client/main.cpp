@@ -8,11 +8,15 @@
 // stamped send time), events/s, time to first event of new and warm turns, errors by status.
 // read: `--streams` keep-alive connections reading `GET /api/v1/sessions/{--session}` (floor:
 // `GET /ping`) for `--duration` seconds. With `--pid` it samples that process's CPU and RSS
-// from /proc. attach: `--streams` idle SSE streams on `GET /api/v1/sessions/{id}/events` of the
+// from /proc (a comma-separated list: summed). attach: `--streams` idle SSE streams on `GET
+// /api/v1/sessions/{id}/events` of the
 // `--session` list (comma-separated), held for `--duration` seconds after the ramp: the
 // service's RSS per open stream. Progress goes to stderr once a second. `--no-stamps` (a real CLI
 // behind a model that stamps nothing): every SSE data line or frame counts as an event, no added
-// latency; time to first event and errors as always. Options: options.cpp.
+// latency; time to first event and errors as always. `--ports` (sse, service): the nodes of a
+// cluster; each stream opens its session on one node and reads its warm turns from that owner or
+// from another node (`--forward turn|attach`, cluster_stream.cpp), reported apart. Options:
+// options.cpp.
 
 #include "bench/load_client/load.hpp"
 
@@ -35,7 +39,7 @@ asio::awaitable<void> progress(const options& o, recorder& rec) {
   for (int tick = 1;; ++tick) {
     timer.expires_after(std::chrono::seconds{1});
     co_await timer.async_wait(use_tuple);
-    auto p = sample_proc(o.pid);
+    auto p = sample_proc(o.pids);
     rec.rss_peak_mb = std::max(rec.rss_peak_mb, p.rss_mb);
     int64_t errors = 0;
     for (auto& [k, n] : rec.errors) errors += n;
@@ -71,6 +75,8 @@ asio::awaitable<void> run_all(const options& o, recorder& rec) {
       asio::co_spawn(exec, attach_stream(o, rec, i, deadline), done);
     else if (o.mode == "ws")
       asio::co_spawn(exec, ws_stream(o, rec, i), done);
+    else if (!o.ports.empty())
+      asio::co_spawn(exec, cluster_stream(o, rec, i), done);
     else
       asio::co_spawn(exec, sse_stream(o, rec, i), done);
   }
@@ -83,13 +89,13 @@ int main(int argc, char** argv) {
   asio::io_context io{1};
   recorder rec;
   rec.stamps = o.stamps;
-  auto before = sample_proc(o.pid);
+  auto before = sample_proc(o.pids);
   rec.rss_peak_mb = before.rss_mb;
   rec.started_ns = now_ns();
   asio::co_spawn(io, run_all(o, rec), asio::detached);
   asio::co_spawn(io, progress(o, rec), asio::detached);
   io.run();
-  auto after = sample_proc(o.pid);
+  auto after = sample_proc(o.pids);
   rec.rss_peak_mb = std::max(rec.rss_peak_mb, after.rss_mb);
   write_report(o, rec, before, after);
   return rec.turns_ok + rec.requests_ok > 0 ? 0 : 1;

@@ -12,9 +12,25 @@ namespace {
             << "usage: load_client --port N [--mode sse|ws|read|attach] [--target "
                "service|floor|node|proxy]\n"
                "  [--host H] [--key K] [--streams N] [--turns N] [--events N] [--bytes N]\n"
-               "  [--rate R] [--ramp-ms N] [--duration S] [--session ID] [--pid PID]\n"
-               "  [--timeout S] [--label L] [--out FILE] [--no-stamps]\n";
+               "  [--rate R] [--ramp-ms N] [--duration S] [--session ID] [--pid PID[,PID...]]\n"
+               "  [--timeout S] [--label L] [--out FILE] [--no-stamps]\n"
+               "  cluster (sse, service): --ports P1,P2[,...] [--forward turn|attach]\n"
+               "  [--attach-settle-ms N]\n";
   std::exit(2);
+}
+
+/// The integers of a comma-separated list.
+std::vector<int> int_list(const std::string& text) {
+  std::vector<int> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto comma = text.find(',', start);
+    auto item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(std::stoi(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -39,6 +55,12 @@ options parse_options(int argc, char** argv) {
         o.host = v;
       else if (k == "--port")
         o.port = static_cast<unsigned short>(std::stoi(v));
+      else if (k == "--ports")
+        for (int port : int_list(v)) o.ports.push_back(static_cast<unsigned short>(port));
+      else if (k == "--forward")
+        o.forward = v;
+      else if (k == "--attach-settle-ms")
+        o.settle_ms = std::stoi(v);
       else if (k == "--key")
         o.key = v;
       else if (k == "--streams")
@@ -58,7 +80,7 @@ options parse_options(int argc, char** argv) {
       else if (k == "--session")
         o.session_id = v;
       else if (k == "--pid")
-        o.pid = std::stoi(v);
+        o.pids = int_list(v);
       else if (k == "--timeout")
         o.timeout_s = std::stod(v);
       else if (k == "--label")
@@ -71,7 +93,14 @@ options parse_options(int argc, char** argv) {
       usage("bad value of " + k + ": " + v);
     }
   }
+  if (o.port == 0 && !o.ports.empty()) o.port = o.ports.front();
   if (o.port == 0) usage("--port is required");
+  if (!o.ports.empty()) {
+    if (o.ports.size() < 2) usage("--ports needs at least two nodes");
+    if (o.mode != "sse" || o.target != "service")
+      usage("--ports is for --mode sse --target service");
+    if (o.forward != "turn" && o.forward != "attach") usage("unknown --forward " + o.forward);
+  }
   if (o.mode != "sse" && o.mode != "ws" && o.mode != "read" && o.mode != "attach")
     usage("unknown mode " + o.mode);
   if (o.streams < 1 || o.turns < 1) usage("--streams and --turns must be >= 1");

@@ -1,8 +1,4 @@
-#include "bench/load_client/load.hpp"
-
-#include <boost/asio/experimental/as_tuple.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "bench/load_client/turn_io.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -16,8 +12,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr asio::experimental::as_tuple_t<asio::use_awaitable_t<>> use_tuple{};
-
 std::string json_quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
@@ -27,7 +21,8 @@ std::string json_quote(std::string_view s) {
   return out + "\"";
 }
 
-/// The request of one turn in the shape of the target.
+}  // namespace
+
 http::request<http::string_body> turn_request(const options& o, const std::string& session_id) {
   http::request<http::string_body> req;
   req.method(http::verb::post);
@@ -55,8 +50,6 @@ http::request<http::string_body> turn_request(const options& o, const std::strin
   return req;
 }
 
-/// Reads the body of a refused request so that the connection can be reused; keeps its first
-/// 4 KiB in `body`.
 asio::awaitable<void> drain(beast::tcp_stream& stream, beast::flat_buffer& buf,
                             http::response_parser<http::buffer_body>& p, std::string& body) {
   char tmp[4096];
@@ -70,10 +63,18 @@ asio::awaitable<void> drain(beast::tcp_stream& stream, beast::flat_buffer& buf,
   }
 }
 
-/// How a turn's response ended.
-enum class turn_end { failed, keep_alive, closed };
+asio::awaitable<void> refused(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                              http::response_parser<http::buffer_body>& p, turn_reader& reader,
+                              recorder& rec) {
+  auto status = std::to_string(p.get().result_int());
+  reader.fail(status);
+  bool retry_after = p.get().find(http::field::retry_after) != p.get().end();
+  std::string body;
+  co_await drain(stream, buf, p, body);
+  if (auto code = code_of(body); !code.empty()) ++rec.error_codes[status + " " + code];
+  if (retry_after && (status == "429" || status == "503")) ++rec.retry_after;
+}
 
-/// Reads one turn's streamed response (errors are recorded).
 asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffer& buf,
                                     turn_reader& reader, recorder& rec, const options& o) {
   http::response_parser<http::buffer_body> p;
@@ -81,17 +82,11 @@ asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffe
   stream.expires_after(timeout_of(o));
   auto [ec, n] = co_await http::async_read_header(stream, buf, p, use_tuple);
   if (ec) {
-    rec.error(ec == beast::error::timeout ? "timeout" : "read_header");
+    reader.fail(ec == beast::error::timeout ? "timeout" : "read_header");
     co_return turn_end::failed;
   }
   if (p.get().result_int() != 200) {
-    auto status = std::to_string(p.get().result_int());
-    rec.error(status);
-    bool retry_after = p.get().find(http::field::retry_after) != p.get().end();
-    std::string body;
-    co_await drain(stream, buf, p, body);
-    if (auto code = code_of(body); !code.empty()) ++rec.error_codes[status + " " + code];
-    if (retry_after && (status == "429" || status == "503")) ++rec.retry_after;
+    co_await refused(stream, buf, p, reader, rec);
     co_return turn_end::failed;
   }
   // Per stream: a completed read's bytes must not be overwritten by another stream's read
@@ -104,21 +99,19 @@ asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffe
     auto [rec_ec, got] = co_await http::async_read_some(stream, buf, p, use_tuple);
     auto arrival = now_ns();
     if (rec_ec && rec_ec != http::error::need_buffer) {
-      rec.error(rec_ec == beast::error::timeout ? "timeout" : "read_body");
+      reader.fail(rec_ec == beast::error::timeout ? "timeout" : "read_body");
       co_return turn_end::failed;
     }
     reader.feed_sse({tmp.data(), tmp.size() - p.get().body().size}, arrival);
   }
   if (reader.saw_error) {
-    rec.error("error_event");
+    reader.fail("error_event");
     if (!reader.error_code.empty()) ++rec.error_codes["error_event " + reader.error_code];
     co_return turn_end::failed;
   }
   reader.finish(now_ns());
   co_return p.keep_alive() ? turn_end::keep_alive : turn_end::closed;
 }
-
-}  // namespace
 
 asio::awaitable<void> sse_stream(const options& o, recorder& rec, int index) {
   auto exec = co_await asio::this_coro::executor;

@@ -1,5 +1,6 @@
 #include "bench/load_client/load.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -16,7 +17,9 @@ int64_t now_ns() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-proc_sample sample_proc(int pid) {
+namespace {
+
+proc_sample sample_one(int pid) {
   proc_sample s;
   if (pid <= 0) return s;
   std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
@@ -42,11 +45,32 @@ proc_sample sample_proc(int pid) {
   return s;
 }
 
+}  // namespace
+
+proc_sample sample_proc(const std::vector<int>& pids) {
+  proc_sample sum;
+  sum.ok = !pids.empty();
+  for (int pid : pids) {
+    auto one = sample_one(pid);
+    sum.cpu_s += one.cpu_s;
+    sum.rss_mb += one.rss_mb;
+    sum.ok = sum.ok && one.ok;
+  }
+  return sum;
+}
+
 std::string prompt_text(const options& o) {
   char buf[160];
   std::snprintf(buf, sizeof(buf), "bench events=%lld bytes=%lld rate=%g",
                 static_cast<long long>(o.events), static_cast<long long>(o.bytes), o.rate);
   return buf;
+}
+
+turn_reader::turn_reader(recorder& rec, int64_t sent_ns, bool warm, path p, bool record)
+    : rec_(rec), sent_ns_(sent_ns), warm_(warm), path_(p), record_(record) {
+  if (auto* ps = rec_.stats_of(path_);
+      ps != nullptr && record_ && (ps->first_sent_ns == 0 || sent_ns < ps->first_sent_ns))
+    ps->first_sent_ns = sent_ns;
 }
 
 void turn_reader::feed_sse(std::string_view bytes, int64_t arrival_ns) {
@@ -69,7 +93,12 @@ void turn_reader::feed_sse(std::string_view bytes, int64_t arrival_ns) {
       saw_error = saw_error || event_name_ == "error";
     } else if (line.starts_with("data:")) {
       on_payload(line.substr(5), arrival_ns);
+    } else if (line.starts_with("id:")) {
+      auto id = line.substr(3);
+      if (auto start = id.find_first_not_of(' '); start != std::string_view::npos)
+        last_id = id.substr(start);
     } else if (line.empty() || line == "\r") {
+      complete_ = complete_ || event_name_ == "done";
       event_name_.clear();
     }
     line_.clear();
@@ -88,14 +117,18 @@ std::string code_of(std::string_view json) {
 }
 
 void turn_reader::on_payload(std::string_view data, int64_t arrival_ns) {
-  ++rec_.frames;
   bool error_event = event_name_ == "error";
   if (error_event && error_code.empty()) error_code = code_of(data);
+  if (!record_) return;  // followed only: counted by the stream that records the turn
+  ++rec_.frames;
+  auto* ps = rec_.stats_of(path_);
   if (first_) {
     first_ = false;
     // A turn refused inside its stream (its first event is `error`) was not admitted.
-    if (!error_event)
+    if (!error_event) {
       (warm_ ? rec_.ttfe_warm_ns : rec_.ttfe_cold_ns).push_back(arrival_ns - sent_ns_);
+      if (ps != nullptr) ps->ttfe_ns.push_back(arrival_ns - sent_ns_);
+    }
   }
   if (session_id.empty()) {
     constexpr std::string_view key = R"("session_id":")";
@@ -120,13 +153,27 @@ void turn_reader::on_payload(std::string_view data, int64_t arrival_ns) {
     rec_.latency_ns.push_back(arrival_ns - sent);
     if (warm_) rec_.latency_warm_ns.push_back(arrival_ns - sent);
     ++rec_.events;
+    if (ps != nullptr) {
+      ps->latency_ns.push_back(arrival_ns - sent);
+      ++ps->events;
+    }
     break;
   }
 }
 
 void turn_reader::finish(int64_t end_ns) {
+  if (!record_) return;
   rec_.turn_ns.push_back(end_ns - sent_ns_);
   ++rec_.turns_ok;
+  if (auto* ps = rec_.stats_of(path_)) {
+    ++ps->turns_ok;
+    ps->last_end_ns = std::max(ps->last_end_ns, end_ns);
+  }
+}
+
+void turn_reader::fail(const std::string& kind) {
+  rec_.error(kind);
+  if (auto* ps = rec_.stats_of(path_)) ++ps->errors[kind];
 }
 
 }  // namespace bench::load
