@@ -267,7 +267,7 @@ void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
 /// Creates the session of first turn `spec` on this node, with a warm process when one with
 /// the same spawn options is ready.
 void create_here(self_ptr self, new_session ns, const turn_spec_ptr& spec,
-                 caf::typed_response_promise<std::string, session_actor> rp) {
+                 const caf::typed_response_promise<std::string, session_actor>& rp) {
   auto& st = self->state;
   if (!st.deps.warm || !spec || ns.parent_session_id) {
     create(self, std::move(ns), nullptr, rp);
@@ -317,8 +317,8 @@ void create_on(self_ptr self, const std::string& node, new_session ns, const tur
 /// A new session with first turn `spec`: here while this node has room in its process budget,
 /// else on the node of the cluster with the most room (and reached through a forwarder). Forks
 /// stay here (their parent's transcript is restored where they run).
-void place(self_ptr self, new_session ns, turn_spec_ptr spec,
-           caf::typed_response_promise<std::string, session_actor> rp) {
+void place(self_ptr self, new_session ns, const turn_spec_ptr& spec,
+           const caf::typed_response_promise<std::string, session_actor>& rp) {
   auto& deps = self->state.deps;
   if (!deps.cluster || !spec || ns.parent_session_id || !deps.sessions.rebuild_turn) {
     create_here(self, std::move(ns), spec, rp);
@@ -433,7 +433,7 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
           turn_spec_ptr& spec) -> caf::result<std::string, session_actor> {
         if (self->state.draining) return make_error(errc::unavailable, "draining");
         auto rp = self->make_response_promise<std::string, session_actor>();
-        place(self, std::move(ns), std::move(spec), rp);
+        place(self, std::move(ns), spec, rp);
         return rp;
       },
       [=](atom::create, new_session& ns,
@@ -447,7 +447,7 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
         auto spec = st.deps.sessions.rebuild_turn(turn);
         if (!spec) return std::move(spec.error());
         auto rp = self->make_response_promise<std::string, session_actor>();
-        create_here(self, std::move(ns), std::move(*spec), rp);
+        create_here(self, std::move(ns), *spec, rp);
         return rp;
       },
       [=](atom::find, std::string& tenant_id, std::string& id) -> caf::result<session_actor> {

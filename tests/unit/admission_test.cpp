@@ -19,8 +19,8 @@ struct fake_state {
 };
 
 /// A session that only counts how often it was asked to hibernate.
-session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_state> self,
-                                          std::shared_ptr<int> hibernations) {
+caf::behavior fake_session(caf::stateful_actor<fake_state>* self,
+                           std::shared_ptr<int> hibernations) {
   return caa::test_support::fake_session_behavior(
       [](atom::run, turn_spec_ptr) -> caf::result<turn_accepted> {
         return make_error(errc::internal, "fake");
@@ -58,7 +58,7 @@ class admission_test : public ::testing::Test {
   /// A fake session of `tenant` (each of its own tenant when empty).
   session_actor make_session(std::string tenant = {}) {
     counters.push_back(std::make_shared<int>(0));
-    auto s = sys.spawn(fake_session, counters.back());
+    auto s = caf::actor_cast<session_actor>(sys.spawn(fake_session, counters.back()));
     spawned.push_back(caf::actor_cast<caf::actor>(s));
     tenants[s.address()] = tenant.empty() ? "tenant-" + std::to_string(counters.size()) : tenant;
     return s;

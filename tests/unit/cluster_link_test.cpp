@@ -50,9 +50,9 @@ struct received_turns {
 };
 
 /// A session on node A that counts its interrupts and keeps the turns it is sent.
-session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_session_state> self,
-                                          const std::shared_ptr<std::atomic<int>>& interrupts,
-                                          const std::shared_ptr<received_turns>& received) {
+caf::behavior fake_session(caf::stateful_actor<fake_session_state>* self,
+                           const std::shared_ptr<std::atomic<int>>& interrupts,
+                           const std::shared_ptr<received_turns>& received) {
   return test_support::fake_session_behavior(
       [](atom::run, turn_spec_ptr&) -> caf::result<turn_accepted> {
         return make_error(errc::internal, "fake: a local spec never crosses the link");
@@ -86,8 +86,7 @@ struct fake_registry_state {
 };
 
 /// Node A's registry: it knows one session of one tenant.
-registry_actor::behavior_type fake_registry(registry_actor::stateful_pointer<fake_registry_state>,
-                                            const session_actor& known) {
+caf::behavior fake_registry(caf::stateful_actor<fake_registry_state>*, const session_actor& known) {
   return {
       [](atom::create, new_session&) -> caf::result<std::string, session_actor> {
         return make_error(errc::unavailable, "fake");
@@ -146,8 +145,8 @@ storage::redis_actor::behavior_type fake_redis(
 class cluster_link_test : public ::testing::Test {
  protected:
   cluster_link_test() : sys_a(cfg_a), sys_b(cfg_b) {
-    session = sys_a.spawn(fake_session, interrupts, received);
-    registry = sys_a.spawn(fake_registry, session);
+    session = caf::actor_cast<session_actor>(sys_a.spawn(fake_session, interrupts, received));
+    registry = caf::actor_cast<registry_actor>(sys_a.spawn(fake_registry, session));
     gate = spawn_node_gate(sys_a, "node-a", secret{the_secret}, registry);
     auto port = publish_node_gate(sys_a, gate, "127.0.0.1", 0);
     EXPECT_TRUE(port) << sys_a.render(port.error());

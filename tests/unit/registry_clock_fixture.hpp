@@ -51,8 +51,8 @@ struct fake_session_state {
   static inline const char* name = "fake_session";
 };
 
-inline session_actor::behavior_type fake_session(
-    session_actor::stateful_pointer<fake_session_state> self, std::shared_ptr<session_log> log) {
+inline caf::behavior fake_session(caf::stateful_actor<fake_session_state>* self,
+                                  std::shared_ptr<session_log> log) {
   return caa::test_support::fake_session_behavior(
       [](atom::run, turn_spec_ptr&) -> caf::result<turn_accepted> {
         return make_error(errc::internal, "fake");
@@ -208,7 +208,7 @@ class registry_drain_test : public ::testing::Test {
                                    session_owner_actor) {
       auto& log = (*logs)[who.id];
       if (!log) log = std::make_shared<session_log>();
-      return s.spawn(fake_session, log);
+      return caf::actor_cast<session_actor>(s.spawn(fake_session, log));
     };
     auto reg = spawn_registry(sys, std::move(deps));
     spawned.push_back(caf::actor_cast<caf::actor>(reg));

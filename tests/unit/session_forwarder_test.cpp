@@ -43,8 +43,8 @@ struct fake_session_state {
   static inline const char* name = "fake_session";
 };
 
-session_actor::behavior_type fake_session(session_actor::stateful_pointer<fake_session_state> self,
-                                          const std::shared_ptr<session_log>& log) {
+caf::behavior fake_session(caf::stateful_actor<fake_session_state>* self,
+                           const std::shared_ptr<session_log>& log) {
   return test_support::session_behavior_with_inert_internals(
       [=](atom::interrupt) -> caf::result<bool> {
         ++log->interrupts;
@@ -125,7 +125,7 @@ class session_forwarder_test : public ::testing::Test {
  protected:
   session_forwarder_test()
       : sys(cfg), sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
-    session = sys.spawn(fake_session, log);
+    session = caf::actor_cast<session_actor>(sys.spawn(fake_session, log));
     fwd = spawn_session_forwarder(sys, session, "node-b", 5s, 60s);
     spawned = {caf::actor_cast<caf::actor>(session), caf::actor_cast<caf::actor>(fwd)};
     watch(fwd);
