@@ -24,3 +24,9 @@ target_link_libraries(hardening_test PRIVATE caa_service_fixture GTest::gtest_ma
 caa_target_defaults(hardening_test)
 add_dependencies(hardening_test claude-agent-api)
 gtest_discover_tests(hardening_test PROPERTIES LABELS integration TIMEOUT 300)
+
+# The edge's rate limiter against the real Redis (REDIS_URL; the Redis tests skip without it).
+add_executable(limiter_test ${CAA_TESTS_DIR}/integration/limiter_test.cpp)
+target_link_libraries(limiter_test PRIVATE caa_api caa_service_fixture GTest::gtest_main)
+caa_target_defaults(limiter_test)
+gtest_discover_tests(limiter_test PROPERTIES LABELS integration)
