@@ -20,111 +20,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A redis-server of the test alone, on a loopback port; started and stopped by the test.
-class private_redis {
- public:
-  private_redis() : port_(free_port()) {
-    char tmpl[] = "/tmp/caa-cluster-redis-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-  }
-  ~private_redis() {
-    stop();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  private_redis(const private_redis&) = delete;
-  private_redis& operator=(const private_redis&) = delete;
-
-  /// Starts redis-server on `port()` (on the calling thread: it gets PR_SET_PDEATHSIG of that
-  /// thread) and waits until it answers PING; false when it does not.
-  bool start() {
-    auto port = std::to_string(port_);
-    auto log_path = dir_ + "/redis.log";
-    std::vector<std::string> args{"redis-server", "--port",      port,    "--bind",
-                                  "127.0.0.1",    "--save",      "",      "--appendonly",
-                                  "no",           "--daemonize", "no",    "--dir",
-                                  dir_,           "--logfile",   log_path};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(1);
-      int devnull = ::open("/dev/null", O_RDWR);
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-      ::dup2(devnull, 2);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::execvp("redis-server", argv.data());
-      ::_exit(127);
-    }
-    pid_ = pid;
-    return eventually(
-               [&] {
-                 int status = 0;
-                 if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                   pid_ = -1;
-                   return true;  // it ended: answered below
-                 }
-                 return raw_exchange(port_, "PING\r\n", 200ms).rfind("+PONG", 0) == 0;
-               },
-               15s) &&
-           pid_ > 0;
-  }
-
-  /// SIGTERM, and waits for the exit (SIGKILL after 15 s).
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    if (!eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, 15s)) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-    }
-    pid_ = -1;
-  }
-
-  uint16_t port() const noexcept { return port_; }
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
-  std::string log() const {
-    std::ifstream in{dir_ + "/redis.log"};
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
- private:
-  uint16_t port_;
-  pid_t pid_ = -1;
-  std::string dir_;
-};
-
-/// Whether an executable `name` is on PATH.
-bool on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs{path ? path : ""};
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
 class cluster_faults_test : public cluster_fixture {
  protected:
   cluster_faults_test() : cluster_fixture("cf") {}
-
-  void TearDown() override {
-    if (HasFailure() && redis_)
-      std::fprintf(stderr, "---- log of the private redis-server ----\n%s\n",
-                   tail(redis_->log()).c_str());
-    cluster_fixture::TearDown();  // the nodes end before their Redis
-    redis_.reset();
-  }
 
   /// Whether node `name` is still the process the test started (it has not exited).
   bool still_running(const std::string& name, int pid) {
@@ -142,8 +40,6 @@ class cluster_faults_test : public cluster_fixture {
         out += line + '\n';
     return out;
   }
-
-  std::unique_ptr<private_redis> redis_;
 };
 
 /// The ids of `events` as numbers.
@@ -156,10 +52,7 @@ std::vector<uint64_t> ids_of(const std::vector<sse_event>& events) {
 }  // namespace
 
 TEST_F(cluster_faults_test, nodes_serve_through_a_redis_outage_and_membership_heals_after_it) {
-  if (!on_path("redis-server")) GTEST_SKIP() << "redis-server is required";
-  redis_ = std::make_unique<private_redis>();
-  ASSERT_TRUE(redis_->start()) << redis_->log();
-  start_nodes({"a", "b", "c"}, "3", {{"REDIS_URL", redis_->url()}});
+  start_nodes({"a", "b", "c"});
   if (HasFatalFailure()) return;
   std::map<std::string, int> pids;
   for (const auto& name : {"a", "b", "c"}) pids[name] = node(name).pid();

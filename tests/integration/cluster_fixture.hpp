@@ -1,27 +1,126 @@
 #pragma once
 
 // A fixture for tests of a cluster (cluster_sessions_test.cpp, cluster_faults_test.cpp): nodes on
-// 127.0.0.1 that share one PostgreSQL and one Redis, each with a cluster port and a WORKSPACE_ROOT
-// of its own, the real CLI and the scripted model; helpers to read the membership a node reports,
-// to retry a turn while a lease runs out, and to check a stored history.
+// 127.0.0.1 that share one PostgreSQL and a redis-server of the test's own (with a secret of its
+// own), each with a cluster port and a WORKSPACE_ROOT of its own, the real CLI and the scripted
+// model; helpers to read the membership a node reports, to retry a turn while a lease runs out, and
+// to check a stored history.
 
 #include "tests/integration/session_lifecycle_fixture.hpp"
 
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 namespace caa::test {
 
-inline const std::string cluster_secret = "cluster-faults-secret-0123456789abcd";
+/// A redis-server of the test alone, on a loopback port; started and stopped by the test.
+class private_redis {
+ public:
+  private_redis() : port_(free_port()) {
+    char tmpl[] = "/tmp/caa-cluster-redis-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+  }
+  ~private_redis() {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  private_redis(const private_redis&) = delete;
+  private_redis& operator=(const private_redis&) = delete;
+
+  /// Starts redis-server on `port()` (on the calling thread: it gets PR_SET_PDEATHSIG of that
+  /// thread) and waits until it answers PING; false when it does not.
+  bool start() {
+    auto port = std::to_string(port_);
+    auto log_path = dir_ + "/redis.log";
+    std::vector<std::string> args{"redis-server", "--port",      port,    "--bind",
+                                  "127.0.0.1",    "--save",      "",      "--appendonly",
+                                  "no",           "--daemonize", "no",    "--dir",
+                                  dir_,           "--logfile",   log_path};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);
+      int devnull = ::open("/dev/null", O_RDWR);
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execvp("redis-server", argv.data());
+      ::_exit(127);
+    }
+    pid_ = pid;
+    return eventually(
+               [&] {
+                 int status = 0;
+                 if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                   pid_ = -1;
+                   return true;  // it ended: answered below
+                 }
+                 return raw_exchange(port_, "PING\r\n", 200ms).rfind("+PONG", 0) == 0;
+               },
+               15s) &&
+           pid_ > 0;
+  }
+
+  /// SIGTERM, and waits for the exit (SIGKILL after 15 s).
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    if (!eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, 15s)) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+    }
+    pid_ = -1;
+  }
+
+  uint16_t port() const noexcept { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  std::string log() const {
+    std::ifstream in{dir_ + "/redis.log"};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  uint16_t port_;
+  pid_t pid_ = -1;
+  std::string dir_;
+};
+
+/// Whether an executable `name` is on PATH.
+inline bool on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs{path ? path : ""};
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+  return false;
+}
 
 class cluster_fixture : public session_lifecycle_test {
  protected:
@@ -31,8 +130,13 @@ class cluster_fixture : public session_lifecycle_test {
   void SetUp() override {
     session_lifecycle_test::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    if (!env_redis_url()) GTEST_SKIP() << "REDIS_URL is required";
     prefix_ = tag_ + std::to_string(::getpid()) + "-" + random_digits() + "-";
+    // A cluster of its own: a Redis (membership) and a secret (links) no other test shares, so
+    // clusters of tests that run at the same time never see or link to each other.
+    secret_ = "cluster-secret-" + prefix_ + random_digits();
+    ASSERT_TRUE(on_path("redis-server")) << "redis-server is required";
+    redis_ = std::make_unique<private_redis>();
+    ASSERT_TRUE(redis_->start()) << redis_->log();
   }
 
   void TearDown() override {
@@ -44,6 +148,10 @@ class cluster_fixture : public session_lifecycle_test {
     for (auto& [name, node] : nodes_)
       if (node && stopped_.count(name) > 0) ::kill(node->pid(), SIGCONT);
     nodes_.clear();
+    if (HasFailure() && redis_)
+      std::fprintf(stderr, "---- log of the cluster's redis-server ----\n%s\n",
+                   tail(redis_->log()).c_str());
+    redis_.reset();  // after the nodes
     for (auto& dir : workspaces_) {
       std::error_code ec;
       std::filesystem::remove_all(dir, ec);
@@ -68,7 +176,8 @@ class cluster_fixture : public session_lifecycle_test {
       env["WORKSPACE_ROOT"] = tmpl;
       env["NODE_ID"] = node_id(name);
       env["CLUSTER_PORT"] = std::to_string(free_port());
-      env["CLUSTER_SECRET"] = cluster_secret;
+      env["CLUSTER_SECRET"] = secret_;
+      env["REDIS_URL"] = redis_->url();
       env["CLUSTER_HEARTBEAT"] = "0.5";
       env["CLUSTER_NODE_TTL"] = "3";
       env["SESSION_LEASE_TTL"] = lease_ttl;
@@ -173,6 +282,8 @@ class cluster_fixture : public session_lifecycle_test {
   std::string tag_;
   std::string prefix_;
   std::map<std::string, std::unique_ptr<service_process>> nodes_;
+  std::string secret_;                    ///< CLUSTER_SECRET of this test's nodes
+  std::unique_ptr<private_redis> redis_;  ///< this test's Redis, started before the nodes
   /// Settings of one node on top of the shared ones (set before `start_nodes`).
   std::map<std::string, std::map<std::string, std::string>> node_env_;
   std::set<std::string> stopped_;
