@@ -1,6 +1,5 @@
-#include "actors/registry.hpp"
+#include "actors/registry_impl.hpp"
 
-#include "actors/session_forwarder.hpp"
 #include "config/errc.hpp"
 #include "config/error_values.hpp"
 #include "config/logging.hpp"
@@ -16,33 +15,9 @@
 
 namespace caa {
 
-namespace {
-
 using namespace std::chrono_literals;
 
-struct entry {
-  std::string tenant_id;
-  session_actor actor;
-};
-
-struct registry_state {
-  static inline const char* name = "session_registry";
-  registry_deps deps;
-  std::map<std::string, entry> live;
-  /// Sessions other nodes serve, by id: the forwarder to each (it ends when the session's actor
-  /// there ends, the link breaks, or after a minute without requests).
-  std::map<std::string, entry> remote;
-  // Sessions being revived from PostgreSQL, and who waits for them: keyed by tenant and id, so a
-  // request of another tenant for the same id never shares (or is handed) the owner's revival.
-  std::map<std::pair<std::string, std::string>,
-           std::vector<caf::typed_response_promise<session_actor>>>
-      loading;
-  bool draining = false;
-  std::optional<caf::typed_response_promise<bool>> drain_promise;
-  caf::actor_clock::time_point drain_deadline;  ///< on the actor clock (virtual in tests)
-};
-
-using self_ptr = registry_actor::stateful_pointer<registry_state>;
+namespace registry_detail {
 
 /// Publishes how many sessions are in memory.
 void publish(const registry_state& st) {
@@ -64,13 +39,6 @@ session_actor start(self_ptr self, session_identity who) {
   return actor;
 }
 
-/// Keeps `fwd`, the forwarder to session `id` on another node, for the next requests.
-void remember_remote(self_ptr self, const std::string& tenant_id, const std::string& id,
-                     const session_actor& fwd) {
-  self->monitor(fwd);
-  self->state.remote[id] = entry{tenant_id, fwd};
-}
-
 /// The promises waiting for the revival of `id` by `tenant_id`, removed from the map.
 std::vector<caf::typed_response_promise<session_actor>> take_waiters(registry_state& st,
                                                                      const std::string& tenant_id,
@@ -86,47 +54,6 @@ std::vector<caf::typed_response_promise<session_actor>> take_waiters(registry_st
 void fail_waiters(registry_state& st, const std::string& tenant_id, const std::string& id,
                   const caf::error& e) {
   for (auto& w : take_waiters(st, tenant_id, id)) w.deliver(e);
-}
-
-/// Another node holds the lease of `id`: the waiters get a forwarder to the session's actor on
-/// that node. When the node cannot be reached (it may be gone, its lease not yet run out) they
-/// are told to come back when the lease may have run out.
-void elsewhere(self_ptr self, const std::string& tenant_id, const std::string& id,
-               const storage::lease_claim& claim) {
-  auto& st = self->state;
-  auto holder = claim.holder.value_or("");
-  auto wait = std::clamp<std::chrono::milliseconds>(claim.remaining, std::chrono::seconds{1},
-                                                    std::chrono::seconds{30});
-  auto unreachable = [self, tenant_id, id, holder, wait](const caf::error& e) {
-    auto code = errc_of(e);
-    if (code == errc::session_not_found) return fail_waiters(self->state, tenant_id, id, e);
-    log::info("session owned by a node this one cannot reach", {.component = "cluster",
-                                                                .session_id = id,
-                                                                .error_code = to_string(code),
-                                                                .detail = holder});
-    fail_waiters(
-        self->state, tenant_id, id,
-        with_retry_after(make_error(errc::unavailable, "session served by node " + holder), wait));
-  };
-  if (!st.deps.cluster || holder.empty())
-    return unreachable(make_error(errc::unavailable, "no cluster"));
-  auto timeout = st.deps.peer_timeout;
-  self->request(st.deps.cluster, timeout, atom::link_v, holder)
-      .then(
-          [=](const caf::actor& link) {
-            self->request(caf::actor_cast<node_link_actor>(link), timeout, atom::find_v, tenant_id,
-                          id)
-                .then(
-                    [=](const caf::actor& remote) {
-                      auto fwd = spawn_session_forwarder(
-                          self->system(), caf::actor_cast<session_actor>(remote), holder, timeout,
-                          forwarded_turn_timeout(self->state.deps));
-                      remember_remote(self, tenant_id, id, fwd);
-                      for (auto& w : take_waiters(self->state, tenant_id, id)) w.deliver(fwd);
-                    },
-                    [=](const caf::error& e) { unreachable(e); });
-          },
-          [=](const caf::error& e) { unreachable(e); });
 }
 
 /// Reads the row of `id` and starts its actor, writing under lease `epoch` (0: none).
@@ -200,69 +127,10 @@ void load(self_ptr self, const std::string& tenant_id, const std::string& id, ui
           });
 }
 
-/// Asks every session whether a turn runs; then polls again or moves to hibernation.
-void poll_busy(self_ptr self) {
-  auto& st = self->state;
-  if (self->clock().now() >= st.drain_deadline) {
-    self->send(self, atom::drain_stop_v);
-    return;
-  }
-  if (st.live.empty()) {
-    self->send(self, atom::drain_rest_v);
-    return;
-  }
-  auto pending = std::make_shared<std::size_t>(st.live.size());
-  auto any = std::make_shared<bool>(false);
-  auto next = [=] {
-    if (--*pending > 0) return;
-    if (*any)
-      self->delayed_send(self, 250ms, atom::drain_poll_v);
-    else
-      self->send(self, atom::drain_rest_v);
-  };
-  for (auto& [id, e] : st.live)
-    self->request(e.actor, 2s, atom::busy_v)
-        .then(
-            [=](bool b) {
-              *any = *any || b;
-              next();
-            },
-            [=](caf::error&) { next(); });
-}
-
-/// The grace period is over: every running turn is interrupted; then every session rests.
-void stop_turns(self_ptr self) {
-  for (auto& [id, e] : self->state.live)
-    self->request(e.actor, 2s, atom::interrupt_v).then([](bool) {}, [](caf::error&) {});
-  self->delayed_send(self, 2s, atom::drain_rest_v);
-}
-
-/// Every session ends its process (hibernation); the drain answers when they had time to.
-void rest_sessions(self_ptr self) {
-  auto& st = self->state;
-  for (auto& [id, e] : st.live) self->send(e.actor, atom::hibernate_v);
-  if (st.live.empty())
-    self->send(self, atom::drain_done_v);
-  else
-    self->delayed_send(self, 3s, atom::drain_done_v);
-}
-
-/// The drain is over: its requester gets the answer.
-void finish_drain(self_ptr self) {
-  auto& st = self->state;
-  if (st.drain_promise) {
-    st.drain_promise->deliver(true);
-    st.drain_promise.reset();
-  }
-}
-
 /// The warm-pool key of a new session: its tenant and spawn-time options.
 std::string warm_key(const std::string& tenant_id, const turn_spec& spec) {
   return tenant_id + '\n' + spec.options_json;
 }
-
-void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
-            caf::typed_response_promise<std::string, session_actor> rp);
 
 /// Creates the session of first turn `spec` on this node, with a warm process when one with
 /// the same spawn options is ready.
@@ -278,61 +146,6 @@ void create_here(self_ptr self, new_session ns, const turn_spec_ptr& spec,
   self->request(st.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
       .then([=](const warm_process_ptr& w) mutable { create(self, ns, w, rp); },
             [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
-}
-
-/// Creates the session of first turn `spec` on node `node` (over its link): its actor there is
-/// reached through a forwarder here. A link that cannot be had leaves the session here; a
-/// refusal of the other node (e.g. its own capacity) is the answer.
-void create_on(self_ptr self, const std::string& node, new_session ns, const turn_spec_ptr& spec,
-               caf::typed_response_promise<std::string, session_actor> rp) {
-  auto& deps = self->state.deps;
-  auto timeout = deps.peer_timeout;
-  auto turn = portable_of(*spec);
-  self->request(deps.cluster, timeout, atom::link_v, node)
-      .then(
-          [=](const caf::actor& link) mutable {
-            auto turn_timeout = forwarded_turn_timeout(self->state.deps);
-            self->request(caf::actor_cast<node_link_actor>(link), turn_timeout, atom::create_v, ns,
-                          turn)
-                .then(
-                    [=](std::string& id, const caf::actor& remote) mutable {
-                      log::info("session placed on another node",
-                                {.component = "cluster", .session_id = id, .detail = node});
-                      auto fwd = spawn_session_forwarder(self->system(),
-                                                         caf::actor_cast<session_actor>(remote),
-                                                         node, timeout, turn_timeout);
-                      remember_remote(self, ns.tenant_id, id, fwd);
-                      rp.deliver(std::move(id), std::move(fwd));
-                    },
-                    [=](caf::error& e) mutable {
-                      if (e.category() != errc_category)
-                        e = make_error(errc::unavailable,
-                                       "session placed on node " + node + ": " + caf::to_string(e));
-                      rp.deliver(std::move(e));
-                    });
-          },
-          [=](const caf::error&) mutable { create_here(self, std::move(ns), spec, rp); });
-}
-
-/// A new session with first turn `spec`: here while this node has room in its process budget,
-/// else on the node of the cluster with the most room (and reached through a forwarder). Forks
-/// stay here (their parent's transcript is restored where they run).
-void place(self_ptr self, new_session ns, const turn_spec_ptr& spec,
-           const caf::typed_response_promise<std::string, session_actor>& rp) {
-  auto& deps = self->state.deps;
-  if (!deps.cluster || !spec || ns.parent_session_id || !deps.sessions.rebuild_turn) {
-    create_here(self, std::move(ns), spec, rp);
-    return;
-  }
-  self->request(deps.cluster, deps.peer_timeout, atom::place_v)
-      .then(
-          [=](const std::string& node) mutable {
-            if (node.empty())
-              create_here(self, std::move(ns), spec, rp);
-            else
-              create_on(self, node, std::move(ns), spec, rp);
-          },
-          [=](const caf::error&) mutable { create_here(self, std::move(ns), spec, rp); });
 }
 
 void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
@@ -395,6 +208,12 @@ void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
             rp.deliver(std::move(e));
           });
 }
+
+}  // namespace registry_detail
+
+namespace {
+
+using namespace registry_detail;
 
 registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
   self->state.deps = std::move(deps);
