@@ -112,6 +112,7 @@ void load(self_ptr self, const std::string& tenant_id, const std::string& id, ui
               who.id = id;
               who.tenant_id = tenant_id;
               who.last_seq = rec->last_seq;
+              who.reserved_seq = rec->event_seq_reserved;
               who.turns = static_cast<uint32_t>(rec->total_turns);
               who.epoch = epoch;
               who.cli_session_started = rec->total_turns > 0 || rec->last_seq > 0;

@@ -187,6 +187,7 @@ int run_service(const settings& cfg) {
   rdeps.sessions.turn_timeout = to_span(cfg.agent.turn_timeout);
   rdeps.sessions.permission_timeout = to_span(cfg.agent.permission_timeout);
   rdeps.sessions.stall_timeout = to_span(cfg.agent.stream_stall_timeout);
+  rdeps.sessions.flush_interval = std::chrono::milliseconds{cfg.agent.event_flush_interval_ms};
   rdeps.sessions.webhooks = outbound::client::make(io.context(), outbound::make_egress_policy(cfg));
   rdeps.drain_grace = to_span(cfg.agent.drain_grace_period);
   if (cluster_cfg.clustered()) {

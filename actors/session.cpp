@@ -27,11 +27,18 @@ namespace {
 
 caf::result<uint64_t> on_subscribe(session_self self, event_sink_ptr sink, uint64_t after) {
   auto& ev = self->state.events;
+  auto [hole_from, hole_to] = ev.hole();
+  if (after >= hole_from && after < hole_to) {  // at `hole_to`: it got the gap already
+    // The client saw events a former actor of this session sent and never stored.
+    if (!sink->deliver(hole_to, "gap", gap_event_data(hole_from, hole_to)))
+      return make_error(errc::conflict, "the subscriber refused the gap event");
+    after = hole_to;
+  }
   if (ev.behind_window(after) && after < ev.committed_seq())
     return make_error(errc::conflict, "replay from storage first");
   // An id from the future means "from now on", never "skip what comes next".
   add_subscriber(self, std::move(sink), std::min(after, ev.last_seq()));
-  return ev.committed_seq();
+  return ev.visible_seq();
 }
 
 caf::result<bool> on_remove(session_self self) {
@@ -85,7 +92,7 @@ void init(session_self self, session_identity who, session_deps deps,
   st.who = std::move(who);
   st.deps = std::move(deps);
   st.registry = std::move(registry);
-  st.events.start_after(st.who.last_seq);
+  st.events.start_after(st.who.last_seq, st.who.reserved_seq);
   st.turn.number = st.who.turns;
   st.mapper.session_id = st.who.id;
   st.status = st.who.cli_session_started ? session_status::hibernated : session_status::idle;
@@ -161,7 +168,7 @@ session_actor::behavior_type session(session_self self, session_identity who, se
         arm_retirement(self);
       },
       [=](atom::write_due) {
-        flush(self);
+        on_flush_due(self);
         arm_retirement(self);
       },
       [=](atom::answer_due, uint64_t token) {

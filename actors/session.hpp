@@ -44,6 +44,8 @@ struct session_deps {
   /// Builds the spec of a turn another node forwarded (its options decoded with the tenant's
   /// policy, its paths resolved in this node's workspace). Unset: such turns are refused.
   turn_rebuilder rebuild_turn;
+  /// An early event (async durability) is stored within this long (EVENT_FLUSH_INTERVAL).
+  caf::timespan flush_interval = std::chrono::milliseconds{20};
 };
 
 /// Who a session is (from its row).
@@ -54,9 +56,10 @@ struct session_identity {
   std::optional<std::string> parent_session_id;  ///< first spawn forks from it
   std::optional<std::string> fork_at_message;    ///< `--resume-session-at`
   uint64_t last_seq = 0;                         ///< last event id stored
-  uint32_t turns = 0;                            ///< turns so far
-  uint64_t epoch = 0;     ///< the lease epoch this actor writes under (0: no lease, unfenced)
-  warm_process_ptr warm;  ///< a pre-started process to adopt (new only)
+  uint64_t reserved_seq = 0;  ///< the high-water mark of ids sent before being stored
+  uint32_t turns = 0;         ///< turns so far
+  uint64_t epoch = 0;         ///< the lease epoch this actor writes under (0: no lease, unfenced)
+  warm_process_ptr warm;      ///< a pre-started process to adopt (new only)
 };
 
 /// Spawns the actor of one session. `registry` is told when it ends.

@@ -17,17 +17,48 @@ std::size_t bytes_of(const kept_event& e) {
 session_event_log::session_event_log(std::size_t max_events, std::size_t max_bytes)
     : max_events_(max_events), max_bytes_(max_bytes) {}
 
-void session_event_log::start_after(uint64_t seq) {
-  last_seq_ = committed_seq_ = seq;
+void session_event_log::start_after(uint64_t stored, uint64_t reserved) {
+  // Above a mark: the hole ends one id above it, an id no event ever had (the `gap` event's).
+  auto start = reserved > stored ? reserved + 1 : stored;
+  last_seq_ = committed_seq_ = visible_seq_ = start;
+  reserved_ = reserved;
+  hole_from_ = stored + 1;
+  hole_to_ = start;
 }
 
-uint64_t session_event_log::append(std::string name, std::string data) {
-  kept_event k{++last_seq_, std::move(name), std::move(data)};
+uint64_t session_event_log::append(std::string name, std::string data, bool early) {
+  kept_event k{++last_seq_, std::move(name), std::move(data), early};
+  if (early) last_early_seq_ = last_seq_;
   window_bytes_ += bytes_of(k);
   unwritten_.push_back(k);
   window_.push_back(std::move(k));
+  advance_visible();
   trim();
   return last_seq_;
+}
+
+std::optional<uint64_t> session_event_log::reservation_due() {
+  if (reserving_ || last_early_seq_ == 0 || last_early_seq_ + reserve_chunk / 2 <= reserved_)
+    return std::nullopt;
+  reserving_ = true;
+  return last_seq_ + reserve_chunk;
+}
+
+void session_event_log::reserved(uint64_t seq) {
+  reserving_ = false;
+  reserved_ = std::max(reserved_, seq);
+  advance_visible();
+}
+
+void session_event_log::advance_visible() {
+  visible_seq_ = std::max(visible_seq_, committed_seq_);
+  while (visible_seq_ < last_seq_) {
+    auto next = visible_seq_ + 1;
+    // Uncommitted events never leave the window, which holds consecutive seqs.
+    const auto& e = window_[next - window_.front().seq];
+    if (!e.early || next > reserved_ || next > committed_seq_ + max_unstored_sends) break;
+    visible_seq_ = next;
+  }
 }
 
 std::span<const kept_event> session_event_log::next_batch() {
@@ -42,6 +73,7 @@ void session_event_log::commit() {
   if (!writing_.empty()) committed_seq_ = std::max(committed_seq_, writing_.back().seq);
   writing_.clear();
   in_flight_ = false;
+  advance_visible();
   trim();
 }
 
@@ -57,13 +89,13 @@ uint64_t session_event_log::window_start() const noexcept {
   return window_.empty() ? committed_seq_ + 1 : window_.front().seq;
 }
 
-const kept_event* session_event_log::committed_after(uint64_t after) const noexcept {
-  if (after >= committed_seq_ || behind_window(after)) return nullptr;
+const kept_event* session_event_log::visible_after(uint64_t after) const noexcept {
+  if (after >= visible_seq_ || behind_window(after)) return nullptr;
   // The window is ordered by seq without gaps: the event after `after` is at a known index.
   auto idx = after + 1 - window_start();
   if (idx >= window_.size()) return nullptr;
   const auto& e = window_[idx];
-  return e.seq <= committed_seq_ ? &e : nullptr;
+  return e.seq <= visible_seq_ ? &e : nullptr;
 }
 
 void session_event_log::trim() {

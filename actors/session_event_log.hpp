@@ -3,15 +3,22 @@
 // The events of one session: numbered, persisted in batches (one in flight), kept in a bounded
 // window for replay, and fed to subscribers. A plain class: the actor glue (writer requests,
 // timers, sink callbacks) is in session_events.cpp.
+//
+// Durability: an event goes to subscribers once it is stored (`sync`), or, when appended as
+// `early` (`async`), as soon as its id is below the reserved high-water mark, a mark stored
+// ahead of the sends: a later actor of the session continues above it, so no id a client may
+// have seen is ever reused (docs/DECISIONS.md, "Event durability").
 
 #include "actors/session_types.hpp"
 
 #include <caf/actor_clock.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,12 +31,19 @@ namespace caa::detail {
 inline constexpr std::size_t replay_window = 4096;
 /// See `replay_window`.
 inline constexpr std::size_t replay_window_bytes = std::size_t{8} << 20;
+/// Ids reserved by one high-water mark write; the next is written when early events come
+/// within half of this of the mark.
+inline constexpr uint64_t reserve_chunk = 1024;
+/// At most this many early events are sent ahead of the stored ones (a database that stores
+/// nothing stops the sends; it bounds the loss of a crash).
+inline constexpr uint64_t max_unstored_sends = 4096;
 
 /// One event kept in memory for persistence and replay.
 struct kept_event {
   uint64_t seq;      ///< its number in the session (1, 2, ...)
   std::string name;  ///< the API event name
   std::string data;  ///< one-line JSON
+  bool early;        ///< may be sent before it is stored (async durability)
 };
 
 /// One subscriber and the last event it got.
@@ -51,10 +65,14 @@ class session_event_log {
 
   // -- numbering and persistence ---------------------------------------------------------------
 
-  /// Continues after `seq`, which is stored already (a revived session).
-  void start_after(uint64_t seq);
+  /// Continues after `stored`, the last stored seq, and above `reserved`, the stored
+  /// high-water mark (a revived session). When the mark is above the stored ids, the ids in
+  /// (stored, reserved + 1] are a hole of the history: up to the mark a former actor may have
+  /// sent them; mark + 1 no event ever had (the `gap` event naming the hole has it).
+  void start_after(uint64_t stored, uint64_t reserved = 0);
   /// Assigns the next seq to an event and keeps it for writing and replay; returns the seq.
-  uint64_t append(std::string name, std::string data);
+  /// An `early` event may be sent before it is stored, once its id is reserved.
+  uint64_t append(std::string name, std::string data, bool early = false);
   /// The unwritten events as the batch in flight; empty when a batch is in flight already or
   /// nothing waits.
   std::span<const kept_event> next_batch();
@@ -68,6 +86,25 @@ class session_event_log {
   uint64_t last_seq() const noexcept { return last_seq_; }
   /// The last seq stored.
   uint64_t committed_seq() const noexcept { return committed_seq_; }
+  /// The last seq subscribers may get: every event up to it is stored, or early and reserved.
+  uint64_t visible_seq() const noexcept { return visible_seq_; }
+  /// The first and last id of the hole this actor started above (first > last: none); the
+  /// last id was never an event's.
+  std::pair<uint64_t, uint64_t> hole() const noexcept { return {hole_from_, hole_to_}; }
+
+  // -- the high-water mark of early sends ------------------------------------------------------
+
+  /// The next event will be early: its id needs a mark.
+  void expect_early() noexcept { last_early_seq_ = std::max(last_early_seq_, last_seq_ + 1); }
+  /// The mark to store next, when early events come near the stored one and no write is in
+  /// flight (then that write is in flight).
+  std::optional<uint64_t> reservation_due();
+  /// The mark `seq` is stored: early events up to it may be sent.
+  void reserved(uint64_t seq);
+  /// The mark write failed: the next `reservation_due` asks again.
+  void reservation_failed() noexcept { reserving_ = false; }
+  /// The stored mark.
+  uint64_t reserved_seq() const noexcept { return reserved_; }
 
   // -- the replay window -----------------------------------------------------------------------
 
@@ -79,8 +116,8 @@ class session_event_log {
   const std::deque<kept_event>& window() const noexcept { return window_; }
   /// The payload bytes of `window()`.
   std::size_t window_bytes() const noexcept { return window_bytes_; }
-  /// The stored event right after `after`, if it is in the window; null otherwise.
-  const kept_event* committed_after(uint64_t after) const noexcept;
+  /// The visible event right after `after`, if it is in the window; null otherwise.
+  const kept_event* visible_after(uint64_t after) const noexcept;
 
   // -- subscribers -----------------------------------------------------------------------------
 
@@ -103,16 +140,24 @@ class session_event_log {
   const std::vector<subscriber>& subscribers() const noexcept { return subscribers_; }
 
   /// Whether nothing waits to be stored (no unwritten event, no batch in flight).
-  bool quiet() const noexcept { return unwritten_.empty() && !in_flight_; }
+  bool quiet() const noexcept { return unwritten_.empty() && !in_flight_ && !reserving_; }
 
  private:
   /// Drops the oldest committed events while the window is over its bounds (the newest stays).
   void trim();
+  /// Moves `visible_seq_` over the events now stored, or early and reserved.
+  void advance_visible();
 
   std::size_t max_events_;
   std::size_t max_bytes_;
   uint64_t last_seq_ = 0;
   uint64_t committed_seq_ = 0;
+  uint64_t visible_seq_ = 0;
+  uint64_t reserved_ = 0;        // the stored high-water mark
+  uint64_t last_early_seq_ = 0;  // the newest early event
+  bool reserving_ = false;       // a mark write is in flight
+  uint64_t hole_from_ = 1;       // the hole below this actor's first id (from > to: none)
+  uint64_t hole_to_ = 0;
   bool in_flight_ = false;
   std::vector<kept_event> unwritten_;
   std::vector<kept_event> writing_;  // the batch in flight (put back when it fails)

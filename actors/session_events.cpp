@@ -51,7 +51,7 @@ void write_next_row(session_self self) {
 bool feed(session_self self, subscriber& sub) {
   auto& ev = self->state.events;
   if (!sub.sink->open()) return false;
-  if (sub.after >= ev.committed_seq() || sub.waiting) return true;
+  if (sub.after >= ev.visible_seq() || sub.waiting) return true;
   if (ev.behind_window(sub.after)) {
     log::info("subscriber fell behind the replay window; it replays from storage",
               {.component = "session", .session_id = self->state.who.id});
@@ -59,7 +59,7 @@ bool feed(session_self self, subscriber& sub) {
     sub.sink->lagged();
     return false;
   }
-  while (auto* e = ev.committed_after(sub.after)) {
+  while (auto* e = ev.visible_after(sub.after)) {
     if (!sub.sink->writable()) {
       wait_for_room(self, sub);
       return sub.sink->open();
@@ -103,8 +103,46 @@ void run_db(session_self self, row_write w) {
   write_next_row(self);
 }
 
+void reserve_ahead(session_self self) {
+  auto& st = self->state;
+  auto mark = st.events.reservation_due();
+  if (!mark) return;
+  request_write(self, storage::make_reserve_events_query(st.who.tenant_id, st.who.id, *mark),
+                [self, seq = *mark](const caf::error& e) {
+                  auto& ev = self->state.events;
+                  if (e) {
+                    log::warn("event id reservation failed; early sends wait for storage",
+                              {.component = "session",
+                               .session_id = self->state.who.id,
+                               .error_code = to_string(errc_of(e))});
+                    ev.reservation_failed();
+                  } else {
+                    ev.reserved(seq);
+                    deliver(self);
+                  }
+                  arm_retirement(self);
+                });
+}
+
 void emit(session_self self, api_event ev) {
-  self->state.events.append(std::move(ev.name), std::move(ev.data));
+  auto& st = self->state;
+  bool early = st.async_events;
+  st.events.append(std::move(ev.name), std::move(ev.data), early);
+  if (!early) {
+    flush(self);
+    return;
+  }
+  // Sent now (once its id is reserved), stored within the flush interval.
+  reserve_ahead(self);
+  deliver(self);
+  if (!st.flush_armed && !st.events.write_in_flight()) {
+    st.flush_armed = true;
+    self->delayed_send(self, st.deps.flush_interval, atom::write_due_v);
+  }
+}
+
+void on_flush_due(session_self self) {
+  self->state.flush_armed = false;
   flush(self);
 }
 
@@ -116,8 +154,8 @@ void flush(session_self self) {
   batch.reserve(events.size());
   for (auto& e : events)
     batch.push_back(storage::session_event{st.who.id, e.seq, e.name, e.data, st.who.epoch});
-  // Commit before send: subscribers see an event only once PostgreSQL has it, so every event
-  // a client received survives a crash.
+  // Commit before send (sync): subscribers see an event only once PostgreSQL has it, so every
+  // event a client received survives a crash. Early events (async) were sent already.
   self->request(st.deps.writer, st.deps.db_timeout, atom::append_v, std::move(batch))
       .then(
           [=](uint64_t) {

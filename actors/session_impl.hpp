@@ -53,6 +53,8 @@ struct session_state {
   session_transcript transcript;  ///< what of the transcript is stored
   session_lifecycle life;         ///< draining and retirement
   mapper_state mapper;            ///< turns CLI lines into API events
+  bool async_events = false;      ///< the turn's events are sent before they are stored
+  bool flush_armed = false;       ///< a `write_due` for early events is on its way
 
   /// Whether a turn or a rewind runs or waits.
   bool busy() const noexcept { return phase != session_phase::idle; }
@@ -124,6 +126,11 @@ void send_control(session_self self, std::string request_id, std::string line,
 void emit(session_self self, api_event ev);
 /// Sends unwritten events to the writer (one batch in flight at a time).
 void flush(session_self self);
+/// A `write_due` came (the flush interval of early events passed, or a failed write's retry
+/// is due): store what waits.
+void on_flush_due(session_self self);
+/// Stores the next high-water mark of early event ids when one is due.
+void reserve_ahead(session_self self);
 /// Delivers persisted events to subscribers while they have room (a full one waits for
 /// `sink_ready`); drops gone ones and those whose next event left the window.
 void deliver(session_self self);

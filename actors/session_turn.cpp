@@ -41,6 +41,11 @@ void start_turn(session_self self) {
     return;
   }
   st.phase = session_phase::in_turn;
+  st.async_events = spec->async_events;
+  if (st.async_events) {
+    st.events.expect_early();
+    reserve_ahead(self);  // stored while the CLI starts its answer
+  }
   st.turn.begin(uuid, spec->options.enable_file_checkpointing, work_root_of(*spec));
   st.mapper.cwd_relative = spec->cwd_relative;
   st.status = session_status::running;  // written by the turn-started batch below
@@ -166,6 +171,7 @@ void on_idle_deadline(session_self self, uint64_t token) {
 void finish_turn(session_self self, std::string_view reason) {
   auto& st = self->state;
   emit(self, done_event(reason));
+  st.async_events = false;
   st.phase = session_phase::idle;
   auto status = reason == "completed"     ? storage::turn_status::completed
                 : reason == "interrupted" ? storage::turn_status::interrupted

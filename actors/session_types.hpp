@@ -67,6 +67,7 @@ struct turn_spec {
   std::string hooks_json;                   ///< validated `hooks` of the request, or empty
   std::string tenant_name;                  ///< the caller's tenant name (its decode policy)
   int64_t agent_slot = -1;                  ///< the tenant's slot in the sandbox uid range
+  bool async_events = false;  ///< durability `async`: events are sent before they are stored
 };
 
 /// An immutable turn (local only).
@@ -82,12 +83,13 @@ struct portable_turn {
   std::string prompt;
   std::vector<claude::image_input> images;
   std::string options_json;
+  bool async_events = false;  ///< the turn's durability, as the receiving node decided it
 };
 
 /// The portable form of `spec`.
 inline portable_turn portable_of(const turn_spec& spec) {
-  return {spec.driver.tenant_id, spec.tenant_name, spec.agent_slot,
-          spec.prompt,           spec.images,      spec.options_json};
+  return {spec.driver.tenant_id, spec.tenant_name,  spec.agent_slot,  spec.prompt,
+          spec.images,           spec.options_json, spec.async_events};
 }
 
 /// Builds the spec of a forwarded turn on the node that runs it (set by the service: the
@@ -187,7 +189,7 @@ typename Inspector::result_type inspect(Inspector& f, turn_accepted& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, portable_turn& x) {
   return f(caf::meta::type_name("caa::portable_turn"), x.tenant_id, x.tenant_name, x.agent_slot,
-           x.prompt, x.images, x.options_json);
+           x.prompt, x.images, x.options_json, x.async_events);
 }
 
 template <class Inspector>

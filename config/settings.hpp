@@ -126,6 +126,12 @@ struct agent_settings {
   seconds_d drain_grace_period{defaults::drain_grace_period_s};
   /// BYPASS_PERMISSIONS_TENANTS (tenant names)
   std::vector<std::string> bypass_tenants;
+  /// EVENT_DURABILITY (false: sync, every event stored before it is sent; true: async)
+  bool async_events = false;
+  /// TENANT_DURABILITY_ALLOW (tenant names that may choose a turn's `durability: "async"`)
+  std::vector<std::string> durability_tenants;
+  /// EVENT_FLUSH_INTERVAL (milliseconds within which an async event is stored)
+  unsigned event_flush_interval_ms = 20;
 };
 
 /// The agent sandbox (unprivileged per-tenant uid, namespaces, caps, model proxy).

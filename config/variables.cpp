@@ -216,6 +216,19 @@ variable sandbox_var() {
           [](const settings& s) { return std::string{s.sandbox.strict ? "strict" : "off"}; }};
 }
 
+variable durability_var() {
+  auto apply = [](settings& s, std::string_view text) -> std::string {
+    if (text != "sync" && text != "async") return "must be sync or async" + got(text);
+    s.agent.async_events = text == "async";
+    return {};
+  };
+  return {"EVENT_DURABILITY",
+          "sync: every event is stored before it is sent; async: sent at once, stored within "
+          "EVENT_FLUSH_INTERVAL",
+          false, apply,
+          [](const settings& s) { return std::string{s.agent.async_events ? "async" : "sync"}; }};
+}
+
 std::optional<std::string> cors_item(std::string_view x) {
   return x == "*" ? std::optional<std::string>{"*"} : parse_origin(x);
 }
@@ -389,6 +402,12 @@ std::vector<variable> make_variables() {
                CAA_FIELD(sandbox.egress_allow), keep_if<token>, "a domain, .domain or host:port"),
       list_var("BYPASS_PERMISSIONS_TENANTS", "tenants allowed to bypass permissions, comma list",
                CAA_FIELD(agent.bypass_tenants), keep_if<token>, "a tenant name"),
+      durability_var(),
+      list_var("TENANT_DURABILITY_ALLOW",
+               "tenants that may choose a turn's durability async, comma list",
+               CAA_FIELD(agent.durability_tenants), keep_if<token>, "a tenant name"),
+      uint_var("EVENT_FLUSH_INTERVAL", "milliseconds within which an async event is stored",
+               CAA_FIELD(agent.event_flush_interval_ms), 1, 60000),
       list_var("EGRESS_ALLOW_CIDRS", "private networks outbound calls may reach, CIDR list",
                CAA_FIELD(egress.allow_cidrs), keep_if<cidr>, "an IP address or CIDR"),
       bool_var("WEBHOOK_ALLOW_HTTP", "allow plain-http webhooks",

@@ -7,7 +7,8 @@ include(GoogleTest)
 
 add_executable(session_lifecycle_test
                ${CMAKE_CURRENT_LIST_DIR}/integration/session_lifecycle_test.cpp
-               ${CMAKE_CURRENT_LIST_DIR}/integration/session_limits_test.cpp)
+               ${CMAKE_CURRENT_LIST_DIR}/integration/session_limits_test.cpp
+               ${CMAKE_CURRENT_LIST_DIR}/integration/event_durability_test.cpp)
 target_link_libraries(session_lifecycle_test PRIVATE caa_service_fixture GTest::gtest_main)
 caa_target_defaults(session_lifecycle_test)
 add_dependencies(session_lifecycle_test claude-agent-api)

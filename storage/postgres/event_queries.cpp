@@ -23,9 +23,9 @@ bool subpath_char(char c) noexcept {
          c == '.' || c == '-';
 }
 
-/// The event of an `events_read` row (session id, last_seq, seq, type, payload).
+/// The event of an `events_read` row (session id, last_seq, seq, type, payload, prev).
 caf::expected<session_event> to_event(const db_row& row) {
-  if (row.size() != 5 || !row[0] || !row[3] || !row[4])
+  if (row.size() != 6 || !row[0] || !row[3] || !row[4])
     return make_error(errc::internal, "events: unexpected row");
   auto seq = to_int64(row[2]);
   if (!seq) return seq.error();
@@ -93,10 +93,15 @@ db_query make_read_events_query(std::string_view tenant_id, std::string_view ses
 caf::expected<event_page> parse_event_page(const db_result& r) {
   if (r.rows.empty()) return make_error(errc::session_not_found);
   const auto& first = r.rows[0];
-  if (first.size() != 5) return make_error(errc::internal, "events: unexpected row shape");
+  if (first.size() != 6) return make_error(errc::internal, "events: unexpected row shape");
   auto last = to_int64(first[1]);
   if (!last) return last.error();
   event_page page{{}, static_cast<uint64_t>(*last)};
+  if (first[5]) {
+    auto prev = to_int64(first[5]);
+    if (!prev) return prev.error();
+    page.stored_up_to_after = static_cast<uint64_t>(*prev);
+  }
   if (r.rows.size() == 1 && !first[2]) return page;  // the session has no such events
   page.events.reserve(r.rows.size());
   for (const auto& row : r.rows) {

@@ -25,6 +25,9 @@ inline constexpr unsigned max_event_page = 1000;
 struct event_page {
   std::vector<session_event> events;  ///< ascending seq
   uint64_t last_seq = 0;              ///< the session's highest stored seq (more when > back())
+  /// The highest stored seq up to the `after` of the read (0: none). Below `after`, the ids
+  /// between it and `after` are a hole of the history (events an async session lost).
+  uint64_t stored_up_to_after = 0;
 };
 
 /// How one session of an append fared.

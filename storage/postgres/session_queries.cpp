@@ -15,7 +15,7 @@ namespace caa::storage {
 
 namespace {
 
-constexpr std::size_t session_columns = 20;
+constexpr std::size_t session_columns = 21;
 
 constexpr std::array<std::string_view, 6> session_status_names{
     "starting", "idle", "running", "hibernated", "interrupted", "error"};
@@ -59,7 +59,7 @@ caf::expected<session_status> status_of(const db_value& v) {
   return *st;
 }
 
-/// The session record in columns [first, first + 20) of `row`.
+/// The session record in columns [first, first + 21) of `row`.
 caf::expected<session_record> to_session_record(const db_row& row, std::size_t first = 0) {
   if (row.size() != first + session_columns)
     return make_error(errc::internal, "sessions: unexpected row shape");
@@ -73,7 +73,8 @@ caf::expected<session_record> to_session_record(const db_row& row, std::size_t f
   auto cost = to_double(col(13));
   auto last_seq = to_int64(col(15));
   auto epoch = to_int64(col(19));
-  if (!depth || !status || !tags || !turns || !cost || !last_seq || !epoch)
+  auto reserved = to_int64(col(20));
+  if (!depth || !status || !tags || !turns || !cost || !last_seq || !epoch || !reserved)
     return make_error(errc::internal, "sessions: unexpected column value");
   return session_record{.id = *col(0),
                         .tenant_id = *col(1),
@@ -94,7 +95,8 @@ caf::expected<session_record> to_session_record(const db_row& row, std::size_t f
                         .owner_node = opt_text(col(16)),
                         .created_at = *col(17),
                         .updated_at = *col(18),
-                        .epoch = static_cast<uint64_t>(*epoch)};
+                        .epoch = static_cast<uint64_t>(*epoch),
+                        .event_seq_reserved = static_cast<uint64_t>(*reserved)};
 }
 
 std::string status_list(const std::vector<session_status>& xs) {
@@ -136,6 +138,10 @@ caf::expected<db_query> make_create_session_query(const new_session& s) {
 
 db_query make_get_session_query(std::string_view tenant_id, std::string_view id) {
   return query(stmt::session_get, {uuid_param(tenant_id), uuid_param(id)});
+}
+
+db_query make_reserve_events_query(std::string_view tenant_id, std::string_view id, uint64_t seq) {
+  return query(stmt::events_reserve, {uuid_param(tenant_id), uuid_param(id), std::to_string(seq)});
 }
 
 db_query make_list_sessions_query(std::string_view tenant_id, const session_filter& filter) {

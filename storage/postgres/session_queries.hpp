@@ -62,6 +62,9 @@ struct session_record {
   std::string created_at;                            ///< RFC 3339 UTC with millis
   std::string updated_at;                            ///< RFC 3339 UTC with millis
   uint64_t epoch = 0;  ///< its lease epoch: raised by every claim (0: never leased)
+  /// The high-water mark of the event ids it may have sent before storing them (async
+  /// durability): a new actor continues above max(last_seq, this).
+  uint64_t event_seq_reserved = 0;
 };
 
 /// A session before it is stored.
@@ -114,6 +117,9 @@ caf::expected<db_query> make_create_session_query(const new_session& s);
 
 /// Reads one session. Reply: `parse_session`.
 db_query make_get_session_query(std::string_view tenant_id, std::string_view id);
+
+/// Raises the session's `event_seq_reserved` to at least `seq` (never lowers it).
+db_query make_reserve_events_query(std::string_view tenant_id, std::string_view id, uint64_t seq);
 
 /// Lists a tenant's sessions, newest first, with the total. Reply: `parse_session_page`.
 db_query make_list_sessions_query(std::string_view tenant_id, const session_filter& filter);

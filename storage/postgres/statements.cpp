@@ -24,19 +24,20 @@ namespace {
   "INSERT INTO tenants (name) VALUES (" name_sql ") ON CONFLICT (name) DO UPDATE SET " \
   "name = EXCLUDED.name RETURNING id, name, agent_slot"
 
-// The columns of a session record, in the order `parse_session` reads them (19);
+// The columns of a session record, in the order `parse_session` reads them (21);
 // `s` is sessions.
 #define CAA_SESSION_COLUMNS                                                                     \
   "s.id::text, s.tenant_id::text, s.cli_session_id::text, s.parent_session_id::text, "        \
   "s.fork_depth, s.status, s.model, s.permission_mode, s.cwd, s.options::text, s.title, "      \
   "array_to_json(s.tags)::text, s.total_turns, s.total_cost_usd, s.usage::text, s.last_seq, " \
-  "s.owner_node, " CAA_TS("s.created_at") ", " CAA_TS("s.updated_at") ", s.epoch"
+  "s.owner_node, " CAA_TS("s.created_at") ", " CAA_TS("s.updated_at") ", s.epoch, "         \
+  "s.event_seq_reserved"
 
 // The sessions of tenant $1 matching the optional status $2.
 #define CAA_SESSION_FILTER \
   "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text)"
 
-constexpr std::array<statement_def, 31> catalogue{{
+constexpr std::array<statement_def, 32> catalogue{{
   {stmt::ping, "SELECT 1"},
   {stmt::tenant_ensure, CAA_TENANT_UPSERT("$1")},
   {stmt::key_create,
@@ -141,9 +142,13 @@ constexpr std::array<statement_def, 31> catalogue{{
    "SELECT " CAA_SESSION_COLUMNS " FROM sessions s WHERE s.tenant_id = $1::uuid "
    "AND s.id = $2::uuid AND NOT EXISTS (SELECT 1 FROM t)"},
   // Start-up recovery of the sessions in flight (of node $1, or unowned; all when NULL). Their
-  // running turns end as interrupted and count as finished, like a turn_finish would.
+  // running turns end as interrupted and count as finished, like a turn_finish would. The
+  // terminal events go above the reserved high-water mark + 1: ids up to the mark may have been
+  // sent, and mark + 1 stays free as the id of the `gap` event that names the hole.
   {stmt::sessions_recover,
-   "WITH r AS (UPDATE sessions s SET status = 'interrupted', last_seq = s.last_seq + 2, "
+   "WITH r AS (UPDATE sessions s SET status = 'interrupted', "
+   "last_seq = CASE WHEN s.event_seq_reserved > s.last_seq THEN s.event_seq_reserved + 1 "
+   "ELSE s.last_seq END + 2, "
    "total_turns = s.total_turns + (SELECT count(*) FROM turns t "
    "WHERE t.session_id = s.id AND t.status = 'running'), "
    "updated_at = now() WHERE s.status IN ('running', 'starting') "
@@ -158,20 +163,25 @@ constexpr std::array<statement_def, 31> catalogue{{
    "WHERE turns.session_id = r.id AND turns.status = 'running') "
    "SELECT r.id::text, r.last_seq FROM r ORDER BY r.id"},
   // One batch of events of any sessions. A session's events are written only when they continue
-  // its stream without a hole (seq last_seq+1, +2, ...; repeats are skipped) and were made under
-  // its current lease epoch (0: unfenced); its row is locked (in id order) first. One row per
-  // existing session: id, last_seq before, whether written, whether the epoch matched.
+  // its stream without a hole (seq last_seq+1, +2, ...; repeats are skipped), or start no
+  // higher than its reserved high-water mark + 2 (a session that lost unstored events continues
+  // there: ids up to the mark may have been sent, mark + 1 is the id of its `gap` event),
+  // and were made under its current lease epoch (0: unfenced); its row is locked (in id order)
+  // first. One row per existing session: id, last_seq before, whether written, whether the
+  // epoch matched.
   {stmt::events_append,
    "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::jsonb[], "
    "$5::bigint[]) AS i (session_id, seq, type, payload, epoch)), "
-   "live AS (SELECT s.id, s.last_seq, s.epoch FROM sessions s "
+   "live AS (SELECT s.id, s.last_seq, s.epoch, s.event_seq_reserved AS reserved FROM sessions s "
    "WHERE s.id IN (SELECT session_id FROM input) ORDER BY s.id FOR NO KEY UPDATE), "
-   "chk AS (SELECT l.id, l.last_seq, max(i.seq) AS max_seq, "
+   "chk AS (SELECT l.id, l.last_seq, l.reserved, max(i.seq) AS max_seq, "
+   "min(i.seq) FILTER (WHERE i.seq > l.last_seq) AS min_fresh, "
    "count(DISTINCT i.seq) FILTER (WHERE i.seq > l.last_seq) AS fresh, "
    "bool_and(i.epoch = 0 OR i.epoch = l.epoch) AS owned "
-   "FROM live l JOIN input i ON i.session_id = l.id GROUP BY l.id, l.last_seq), "
-   "ok AS (SELECT id, max_seq FROM chk WHERE owned "
-   "AND (max_seq <= last_seq OR fresh = max_seq - last_seq)), "
+   "FROM live l JOIN input i ON i.session_id = l.id GROUP BY l.id, l.last_seq, l.reserved), "
+   "ok AS (SELECT id, max_seq FROM chk WHERE owned AND (max_seq <= last_seq "
+   "OR ((min_fresh = last_seq + 1 OR min_fresh <= reserved + 2) "
+   "AND fresh = max_seq - min_fresh + 1))), "
    "ins AS (INSERT INTO session_events (session_id, seq, type, payload) "
    "SELECT i.session_id, i.seq, i.type, i.payload FROM input i JOIN ok ON ok.id = i.session_id "
    "ON CONFLICT (session_id, seq) DO NOTHING), "
@@ -193,8 +203,11 @@ constexpr std::array<statement_def, 31> catalogue{{
    "greatest(0, (extract(epoch FROM cur.lease_expires_at - now()) * 1000)::bigint) FROM cur"},
   // After a claim by node $3 (same transaction): a turn its former owner left running ends as
   // interrupted, with its terminal events, exactly once (the status moves on under the lock).
+  // The terminal events go above the reserved high-water mark, as in sessions_recover.
   {stmt::lease_takeover,
-   "WITH r AS (UPDATE sessions s SET status = 'interrupted', last_seq = s.last_seq + 2, "
+   "WITH r AS (UPDATE sessions s SET status = 'interrupted', "
+   "last_seq = CASE WHEN s.event_seq_reserved > s.last_seq THEN s.event_seq_reserved + 1 "
+   "ELSE s.last_seq END + 2, "
    "total_turns = s.total_turns + (SELECT count(*) FROM turns t "
    "WHERE t.session_id = s.id AND t.status = 'running'), updated_at = now() "
    "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid AND s.owner_node = $3::text "
@@ -214,10 +227,17 @@ constexpr std::array<statement_def, 31> catalogue{{
    "UPDATE sessions SET lease_expires_at = NULL "
    "WHERE id = $1::uuid AND owner_node = $2::text AND epoch = $3::bigint"},
   {stmt::lease_fence, "SELECT caa_fence($1::uuid, $2::bigint)"},
+  // Raises the high-water mark of the event ids a session may send before they are stored.
+  {stmt::events_reserve,
+   "UPDATE sessions SET event_seq_reserved = greatest(event_seq_reserved, $3::bigint) "
+   "WHERE tenant_id = $1::uuid AND id = $2::uuid"},
   // At least one row when the session is the tenant's: its id and last_seq, then the events
-  // (NULL event columns when there are none).
+  // (NULL event columns when there are none), and on every row the highest stored seq up to
+  // $3 (NULL when none: with $3 > 0 and not stored, $3 lies in a hole of the history).
   {stmt::events_read,
-   "SELECT s.id::text, s.last_seq, e.seq, e.type, e.payload::text FROM sessions s "
+   "SELECT s.id::text, s.last_seq, e.seq, e.type, e.payload::text, "
+   "(SELECT max(p.seq) FROM session_events p WHERE p.session_id = s.id "
+   "AND p.seq <= $3::bigint) FROM sessions s "
    "LEFT JOIN LATERAL "
    "(SELECT seq, type, payload FROM session_events WHERE session_id = s.id AND seq > $3::bigint "
    "ORDER BY seq LIMIT $4::integer) e ON true "

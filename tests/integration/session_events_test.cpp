@@ -180,3 +180,61 @@ TEST_F(session_events_test, transcripts_round_trip_with_a_3_mb_line) {
   auto missing = ask<db_result>(*make_append_transcript_query(new_uuid(), "", 1, {"{}"}));
   EXPECT_EQ(errc_of(missing.error()), errc::conflict);
 }
+
+TEST_F(session_events_test, a_reserved_mark_moves_the_ids_of_the_next_actor_and_recovery_above_it) {
+  auto tenant = make_tenant();
+  const std::string node = "mark-" + new_uuid();
+  auto s = fresh(tenant, session_status::running);
+  s.owner_node = node;
+  auto a = create(s);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(append(events(a->id, 1, 3)));
+  // The mark only rises.
+  ASSERT_TRUE(ask<db_result>(make_reserve_events_query(tenant, a->id, 40)));
+  ASSERT_TRUE(ask<db_result>(make_reserve_events_query(tenant, a->id, 20)));
+  EXPECT_EQ(get(tenant, a->id)->event_seq_reserved, 40u);
+
+  // A batch may start anywhere above the stored ids up to right above the mark, never beyond.
+  auto beyond = append(events(a->id, 43, 1));
+  ASSERT_TRUE(beyond);
+  EXPECT_FALSE(beyond->front().written);
+  auto gappy = append({{a->id, 41, "message", "{}"}, {a->id, 43, "message", "{}"}});
+  ASSERT_TRUE(gappy);
+  EXPECT_FALSE(gappy->front().written) << "a hole inside the batch is still refused";
+
+  // Start-up recovery puts the terminal events above the mark + 1 (ids up to the mark may have
+  // been sent, mark + 1 is the id of the gap event).
+  auto ids = await_callbacks<std::vector<std::string>>(
+      [&](auto ok, auto fail) { repo_->recover_running(node, ok, fail); });
+  ASSERT_TRUE(ids) << sys_.render(ids.error());
+  auto page = read_events(tenant, a->id);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->events.size(), 5u);
+  EXPECT_EQ(page->events[3].seq, 42u);
+  EXPECT_EQ(page->events[3].type, "error");
+  EXPECT_EQ(page->events[4].seq, 43u);
+  EXPECT_EQ(page->last_seq, 43u);
+
+  // A read after an id inside the hole names the highest stored id below it.
+  auto after_hole = read_events(tenant, a->id, 10);
+  ASSERT_TRUE(after_hole);
+  EXPECT_EQ(after_hole->stored_up_to_after, 3u);
+  ASSERT_FALSE(after_hole->events.empty());
+  EXPECT_EQ(after_hole->events.front().seq, 42u);
+  auto after_stored = read_events(tenant, a->id, 2);
+  ASSERT_TRUE(after_stored);
+  EXPECT_EQ(after_stored->stored_up_to_after, 2u);
+
+  // An actor that revives a session whose mark is above its stored ids starts after the mark.
+  auto b = create(fresh(tenant));
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(append(events(b->id, 1, 2)));
+  ASSERT_TRUE(ask<db_result>(make_reserve_events_query(tenant, b->id, 30)));
+  auto next = append(events(b->id, 32, 2));
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(next->front().written);
+  EXPECT_EQ(get(tenant, b->id)->last_seq, 33u);
+  auto cont = append(events(b->id, 34, 1));
+  ASSERT_TRUE(cont);
+  EXPECT_TRUE(cont->front().written) << "then it continues as usual";
+}

@@ -368,3 +368,28 @@ TEST(load_settings, cluster_settings) {
   EXPECT_EQ(only_error({{"CLUSTER_HEARTBEAT", "10"}}),
             "CLUSTER_HEARTBEAT: must be shorter than CLUSTER_NODE_TTL");
 }
+
+TEST(load_settings, event_durability) {
+  auto d = load({});
+  ASSERT_TRUE(d.value) << joined(d);
+  EXPECT_FALSE(d.value->agent.async_events) << "sync by default";
+  EXPECT_EQ(d.value->agent.event_flush_interval_ms, 20u);
+  EXPECT_TRUE(d.value->agent.durability_tenants.empty());
+  auto r = load({{"EVENT_DURABILITY", "async"},
+                 {"EVENT_FLUSH_INTERVAL", "5"},
+                 {"TENANT_DURABILITY_ALLOW", "acme,beta"}});
+  ASSERT_TRUE(r.value) << joined(r);
+  EXPECT_TRUE(r.value->agent.async_events);
+  EXPECT_EQ(r.value->agent.event_flush_interval_ms, 5u);
+  EXPECT_EQ(r.value->agent.durability_tenants, (std::vector<std::string>{"acme", "beta"}));
+  for (auto [name, bad] : std::vector<std::pair<std::string, std::string>>{
+           {"EVENT_DURABILITY", "fast"},
+           {"EVENT_DURABILITY", "SYNC"},
+           {"EVENT_FLUSH_INTERVAL", "0"},
+           {"EVENT_FLUSH_INTERVAL", "60001"},
+           {"TENANT_DURABILITY_ALLOW", "a,,b"}}) {
+    auto x = load({{name, bad}});
+    EXPECT_FALSE(x.value) << name << "=" << bad;
+    EXPECT_NE(joined(x).find(name), std::string::npos) << joined(x);
+  }
+}

@@ -117,23 +117,23 @@ TEST(session_event_log, an_empty_window_starts_after_the_stored_events) {
   EXPECT_EQ(log.window_start(), 42u);
   EXPECT_FALSE(log.behind_window(41));
   EXPECT_TRUE(log.behind_window(40));
-  EXPECT_EQ(log.committed_after(41), nullptr);
+  EXPECT_EQ(log.visible_after(41), nullptr);
 }
 
 TEST(session_event_log, a_subscriber_gets_stored_events_only) {
   session_event_log log;
   append_n(log, 2);
   log.append("e", "x");  // not stored yet
-  auto* next = log.committed_after(0);
+  auto* next = log.visible_after(0);
   ASSERT_NE(next, nullptr);
   EXPECT_EQ(next->seq, 1u);
-  ASSERT_NE(log.committed_after(1), nullptr);
-  EXPECT_EQ(log.committed_after(1)->seq, 2u);
-  EXPECT_EQ(log.committed_after(2), nullptr) << "event 3 is not stored yet";
+  ASSERT_NE(log.visible_after(1), nullptr);
+  EXPECT_EQ(log.visible_after(1)->seq, 2u);
+  EXPECT_EQ(log.visible_after(2), nullptr) << "event 3 is not stored yet";
   ASSERT_FALSE(log.next_batch().empty());
   log.commit();
-  ASSERT_NE(log.committed_after(2), nullptr);
-  EXPECT_EQ(log.committed_after(2)->seq, 3u);
+  ASSERT_NE(log.visible_after(2), nullptr);
+  EXPECT_EQ(log.visible_after(2)->seq, 3u);
 }
 
 TEST(session_event_log, a_subscriber_whose_next_event_left_the_window_lags) {
@@ -144,10 +144,10 @@ TEST(session_event_log, a_subscriber_whose_next_event_left_the_window_lags) {
   append_n(log, 6);  // the window keeps 4..6
   EXPECT_TRUE(log.behind_window(1)) << "event 2 left memory";
   EXPECT_TRUE(log.behind_window(2)) << "event 3 left memory";
-  EXPECT_EQ(log.committed_after(1), nullptr);
+  EXPECT_EQ(log.visible_after(1), nullptr);
   EXPECT_FALSE(log.behind_window(3));
-  ASSERT_NE(log.committed_after(3), nullptr);
-  EXPECT_EQ(log.committed_after(3)->seq, 4u);
+  ASSERT_NE(log.visible_after(3), nullptr);
+  EXPECT_EQ(log.visible_after(3)->seq, 4u);
 }
 
 TEST(session_event_log, subscribers_are_named_found_and_removed) {
@@ -182,4 +182,89 @@ TEST(session_event_log, subscribers_are_named_found_and_removed) {
   log.close_subscribers();
   EXPECT_FALSE(log.has_subscribers());
   EXPECT_EQ(c->closes, 1);
+}
+
+TEST(session_event_log, early_events_are_visible_once_their_ids_are_reserved) {
+  session_event_log log;
+  log.start_after(10, 4);  // stored up to 10, a former mark of 4
+  log.expect_early();
+  auto mark = log.reservation_due();
+  ASSERT_TRUE(mark);
+  EXPECT_EQ(*mark, 10u + caa::detail::reserve_chunk);
+  EXPECT_FALSE(log.reservation_due()) << "one mark write in flight at a time";
+  EXPECT_FALSE(log.quiet()) << "a mark write in flight keeps the session from retiring";
+  EXPECT_EQ(log.append("a", "{}", true), 11u);
+  EXPECT_EQ(log.visible_seq(), 10u) << "not sent before its id is reserved";
+  EXPECT_EQ(log.visible_after(10), nullptr);
+  log.reserved(*mark);
+  EXPECT_EQ(log.visible_seq(), 11u) << "sent before it is stored";
+  ASSERT_NE(log.visible_after(10), nullptr);
+  EXPECT_EQ(log.visible_after(10)->seq, 11u);
+  EXPECT_EQ(log.committed_seq(), 10u);
+  // Stored in the background: the batch holds it as any other.
+  EXPECT_EQ(seqs(log.next_batch()), (std::vector<uint64_t>{11}));
+  log.commit();
+  EXPECT_EQ(log.committed_seq(), 11u);
+  EXPECT_TRUE(log.quiet());
+}
+
+TEST(session_event_log, a_stored_only_event_holds_back_the_early_ones_after_it) {
+  session_event_log log;
+  log.start_after(0);
+  log.expect_early();
+  log.reserved(*log.reservation_due());
+  log.append("a", "{}", true);
+  log.append("b", "{}", false);  // sync: visible once stored
+  log.append("c", "{}", true);
+  EXPECT_EQ(log.visible_seq(), 1u) << "visibility is a prefix: c waits behind b";
+  ASSERT_FALSE(log.next_batch().empty());
+  log.commit();
+  EXPECT_EQ(log.visible_seq(), 3u);
+}
+
+TEST(session_event_log, early_sends_stop_at_the_mark_and_a_new_mark_is_due_before_it) {
+  session_event_log log;
+  log.start_after(0);
+  log.expect_early();
+  auto first = *log.reservation_due();
+  log.reserved(first);
+  uint64_t n = first + 10;
+  for (uint64_t i = 0; i < n; ++i) log.append("e", "{}", true);
+  EXPECT_EQ(log.visible_seq(), first) << "nothing above the stored mark is sent";
+  auto next = log.reservation_due();
+  ASSERT_TRUE(next) << "early events past half the chunk ask for the next mark";
+  EXPECT_GT(*next, n);
+  log.reservation_failed();
+  EXPECT_EQ(log.visible_seq(), first);
+  auto again = log.reservation_due();
+  ASSERT_TRUE(again) << "a failed mark write is asked for again";
+  log.reserved(*again);
+  EXPECT_EQ(log.visible_seq(), std::min<uint64_t>(n, caa::detail::max_unstored_sends));
+}
+
+TEST(session_event_log, early_sends_stop_when_too_many_events_wait_for_storage) {
+  session_event_log log;
+  log.start_after(0);
+  const auto cap = caa::detail::max_unstored_sends;
+  for (uint64_t i = 0; i < cap + 100; ++i) {
+    log.append("e", "{}", true);
+    if (auto mark = log.reservation_due()) log.reserved(*mark);
+  }
+  EXPECT_EQ(log.visible_seq(), cap) << "at most max_unstored_sends sent ahead of storage";
+  ASSERT_FALSE(log.next_batch().empty());
+  log.commit();
+  EXPECT_EQ(log.visible_seq(), cap + 100);
+}
+
+TEST(session_event_log, a_session_revived_above_its_mark_reports_the_hole) {
+  session_event_log log;
+  log.start_after(10, 25);
+  EXPECT_EQ(log.hole(), (std::pair<uint64_t, uint64_t>{11, 26}))
+      << "up to the mark, and the id of the gap event";
+  EXPECT_EQ(log.append("a", "{}"), 27u) << "no id up to the mark is used again";
+  session_event_log clean;
+  clean.start_after(10, 4);
+  auto [from, to] = clean.hole();
+  EXPECT_GT(from, to) << "a mark below the stored events leaves no hole";
+  EXPECT_EQ(clean.append("a", "{}"), 11u);
 }

@@ -41,7 +41,8 @@ db_row session_row(db_row prefix = {}) {
                                       std::string{"node-1"},
                                       std::string{"2024-05-01T12:00:00.123Z"},
                                       std::string{"2024-05-01T12:00:01.000Z"},
-                                      std::string{"7"}})
+                                      std::string{"7"},
+                                      std::string{"50"}})
     row.push_back(v);
   return row;
 }
@@ -174,6 +175,7 @@ TEST(session_queries, parses_a_session_row) {
   EXPECT_EQ(rec->last_seq, 42u);
   EXPECT_EQ(rec->owner_node, "node-1");
   EXPECT_EQ(rec->epoch, 7u);
+  EXPECT_EQ(rec->event_seq_reserved, 50u);
   EXPECT_EQ(rec->created_at, "2024-05-01T12:00:00.123Z");
   EXPECT_EQ(errc_of(parse_session(db_result{}).error()), errc::session_not_found);
   auto opt = parse_optional_session(db_result{{session_row()}, 1});
@@ -193,7 +195,7 @@ TEST(session_queries, parses_pages_and_updates) {
   EXPECT_EQ(page->total, 7u);
   ASSERT_EQ(page->sessions.size(), 1u);
   db_row empty{std::string{"7"}};
-  empty.resize(20);
+  empty.resize(22);
   auto none = parse_session_page(db_result{{empty}, 1});
   ASSERT_TRUE(none);
   EXPECT_EQ(none->total, 7u);
@@ -250,19 +252,23 @@ TEST(event_queries, parses_appends_and_pages) {
   EXPECT_TRUE((*st)[1].written);
   EXPECT_TRUE((*st)[2].fenced) << "events made under an older epoch";
 
-  auto page = parse_event_page(db_result{
-      {{sid, std::string{"3"}, std::string{"2"}, std::string{"message"}, std::string{"{}"}},
-       {sid, std::string{"3"}, std::string{"3"}, std::string{"done"}, std::string{"{}"}}},
-      2});
+  auto page =
+      parse_event_page(db_result{{{sid, std::string{"3"}, std::string{"2"}, std::string{"message"},
+                                   std::string{"{}"}, std::string{"1"}},
+                                  {sid, std::string{"3"}, std::string{"3"}, std::string{"done"},
+                                   std::string{"{}"}, std::string{"1"}}},
+                                 2});
   ASSERT_TRUE(page);
   EXPECT_EQ(page->last_seq, 3u);
+  EXPECT_EQ(page->stored_up_to_after, 1u);
   ASSERT_EQ(page->events.size(), 2u);
   EXPECT_EQ(page->events[1].seq, 3u);
   EXPECT_EQ(page->events[1].session_id, sid);
-  auto none =
-      parse_event_page(db_result{{{sid, std::string{"0"}, caf::none, caf::none, caf::none}}, 1});
+  auto none = parse_event_page(
+      db_result{{{sid, std::string{"0"}, caf::none, caf::none, caf::none, caf::none}}, 1});
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->events.empty());
+  EXPECT_EQ(none->stored_up_to_after, 0u);
   EXPECT_EQ(errc_of(parse_event_page(db_result{}).error()), errc::session_not_found);
 }
 

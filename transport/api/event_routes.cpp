@@ -56,6 +56,7 @@ void attach(const session_api_ptr& api, const req_ptr& req, const res_ptr& res, 
         auto sink = std::make_shared<sse_event_sink>(std::move(stream), false);
         watch_stream(*api, req->caller->key_id(), sink);
         uint64_t last = after;
+        if (!deliver_gap(*sink, last, page)) return;  // refused: the stream is closed
         for (auto& e : page.events) {
           if (!sink->deliver(e.seq, e.type, e.payload_json))
             return;  // refused: the stream is closed, the client reconnects

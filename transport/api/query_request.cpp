@@ -42,6 +42,16 @@ void decode_checkpointing(const rapidjson::Value& v, decode_context& ctx, turn_r
       json::read_boolean(v, "enable_file_checkpointing", ctx.errors).value_or(false);
 }
 
+void decode_durability(const rapidjson::Value& v, decode_context& ctx, turn_request& req) {
+  if (!v.IsString() || (text_of(v) != "sync" && text_of(v) != "async")) {
+    ctx.fail("durability", "must be sync or async");
+  } else if (text_of(v) == "async" && !ctx.policy.allow_async_events) {
+    ctx.fail("durability", "async is not allowed for this tenant (TENANT_DURABILITY_ALLOW)");
+  } else {
+    req.async_events = text_of(v) == "async";
+  }
+}
+
 struct field_entry {
   std::string_view name;
   detail::field_decoder decode;
@@ -71,6 +81,7 @@ constexpr field_entry fields[] = {
     {"setting_sources", &detail::decode_setting_sources},
     {"plugins", &detail::decode_plugins},
     {"metadata", &detail::decode_metadata},
+    {"durability", &decode_durability},
 };
 
 /// Whether the top-level member names of `obj` are distinct.
@@ -156,6 +167,10 @@ decode_policy make_decode_policy(const settings& cfg, const std::string& tenant_
   p.hooks_enabled = true;  // hook callbacks go to webhooks through the outbound client
   p.agent_slot = agent_slot;
   p.tenant_name = tenant_name;
+  p.async_events = cfg.agent.async_events;
+  const auto& durable = cfg.agent.durability_tenants;
+  p.allow_async_events =
+      p.async_events || std::find(durable.begin(), durable.end(), tenant_name) != durable.end();
   if (auto vars = cfg.egress.tenant_variables.find(tenant_name);
       vars != cfg.egress.tenant_variables.end())
     p.variables = vars->second;

@@ -63,8 +63,10 @@ struct decode_policy {
   std::vector<std::string> mcp_stdio_commands;  ///< allowed stdio MCP commands (exact paths)
   /// The tenant's variables for `${NAME}` in MCP env and header values (TENANT_VARIABLES_FILE).
   config::tenant_variable_map variables;
-  int64_t agent_slot = -1;  ///< the tenant's slot in the sandbox uid range (-1: unknown)
-  std::string tenant_name;  ///< the caller's tenant name (what the policy was made for)
+  int64_t agent_slot = -1;          ///< the tenant's slot in the sandbox uid range (-1: unknown)
+  std::string tenant_name;          ///< the caller's tenant name (what the policy was made for)
+  bool async_events = false;        ///< EVENT_DURABILITY is async (a turn's default)
+  bool allow_async_events = false;  ///< the tenant may choose `durability: "async"`
 };
 
 /// The policy for `caller` under `cfg`: bypass when its tenant name is in
@@ -111,6 +113,9 @@ struct turn_request {
   std::vector<std::string> setting_sources;  ///< subset of {user, project}, no repeats
   std::vector<std::string> plugins;          ///< plugin directories, relative
   request_metadata metadata;                 ///< title and tags
+  /// `durability`: true for async (events sent before they are stored), false for sync; unset:
+  /// EVENT_DURABILITY decides.
+  std::optional<bool> async_events;
 };
 
 /// Decodes a request body. Unparsable JSON (or not an object, too deep, duplicate top-level

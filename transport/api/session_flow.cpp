@@ -2,6 +2,7 @@
 
 #include "storage/bridge.hpp"
 #include "transport/api/sse_sink.hpp"
+#include "transport/json/api_events.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -57,6 +58,10 @@ void subscribe_step(const job_ptr& job) {
 }
 
 void on_page(const job_ptr& job, const storage::event_page& page) {
+  if (!deliver_gap(*job->sink, job->after, page)) {
+    job->sink->close();
+    return;
+  }
   for (auto& e : page.events) {
     if (!job->sink->writable()) {
       // The client reads slower than the database pages: go on (from `after`) once its
@@ -84,6 +89,17 @@ void replay_page(const job_ptr& job) {
 }
 
 }  // namespace
+
+bool deliver_gap(event_sink& sink, uint64_t& after, const storage::event_page& page) {
+  // `after` is stored, or nothing is stored above it yet (the session's actor knows the rest).
+  if (after == 0 || page.stored_up_to_after >= after || page.events.empty()) return true;
+  auto from = page.stored_up_to_after + 1;
+  auto to = page.events.front().seq - 1;
+  if (after >= to) return true;  // the hole's last id is the gap's own: it got the gap already
+  if (!sink.deliver(to, "gap", gap_event_data(from, to))) return false;
+  after = to;
+  return true;
+}
 
 void watch_stream(const session_api& api, const std::string& key_id,
                   const std::shared_ptr<sse_event_sink>& sink) {

@@ -80,6 +80,11 @@ void run_async(caf::actor_system& sys, std::function<void()> f);
 /// Calls `f` on a CAF thread after `delay`.
 void run_after(caf::actor_system& sys, caf::timespan delay, std::function<void()> f);
 
+/// When `after` lies in a hole of the stored history (events an async session sent and lost,
+/// `page` read after `after`), delivers the `gap` event naming the hole to `sink` and moves
+/// `after` to the hole's end. False: the sink refused it.
+bool deliver_gap(event_sink& sink, uint64_t& after, const storage::event_page& page);
+
 /// Feeds `sink` every stored event of session `id` after `after` (PostgreSQL, page by page,
 /// paced so a burst stays within an SSE stream's byte budget), then subscribes it to the live
 /// session from the last replayed seq. A subscribe answered `conflict` (the session's memory

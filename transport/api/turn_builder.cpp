@@ -17,8 +17,8 @@ namespace caa::api {
 namespace {
 
 /// Members of a turn body that are not spawn options of the CLI process.
-constexpr std::array<std::string_view, 5> turn_only_members{"prompt", "images", "session_id",
-                                                            "metadata", "at_message_id"};
+constexpr std::array<std::string_view, 6> turn_only_members{
+    "prompt", "images", "session_id", "metadata", "at_message_id", "durability"};
 
 bool is_turn_only(std::string_view name) {
   return std::find(turn_only_members.begin(), turn_only_members.end(), name) !=
@@ -111,6 +111,7 @@ caf::expected<turn_request> with_stored_options(std::string_view stored_options_
   req.images = turn.images;
   req.session_id = turn.session_id;
   req.metadata = turn.metadata;
+  req.async_events = turn.async_events;
   return std::move(req);
 }
 
@@ -133,6 +134,7 @@ caf::expected<turn_spec_ptr> make_turn_spec(const turn_request& req, std::string
   auto spec = std::make_shared<turn_spec>();
   spec->prompt = req.prompt;
   spec->images = req.images;
+  spec->async_events = req.async_events.value_or(policy.async_events);
   spec->options = to_query_options(req, paths);
   auto& d = spec->driver;
   d.cli_path = cfg.agent.cli_path;
@@ -164,6 +166,7 @@ caf::expected<turn_spec_ptr> rebuild_turn(const portable_turn& turn, const setti
   turn_request req;
   req.prompt = turn.prompt;
   req.images = turn.images;
+  req.async_events = turn.async_events;  // decided (and allowed) where the request came in
   auto merged = with_stored_options(turn.options_json, req, policy);
   if (!merged) return std::move(merged.error());
   return make_turn_spec(*merged, turn.options_json, cfg, ws, turn.tenant_id, policy);

@@ -84,6 +84,11 @@ api_event done_event(std::string_view reason) {
   return {"done", std::string{R"({"reason":")"} + std::string{reason} + "\"}"};
 }
 
+std::string gap_event_data(uint64_t from, uint64_t to) {
+  return R"({"from":)" + std::to_string(from) + R"(,"to":)" + std::to_string(to) +
+         R"(,"reason":"not_stored"})";
+}
+
 api_event error_event(std::string_view code, std::string_view message) {
   rapidjson::StringBuffer buf;
   writer w{buf};

@@ -9,6 +9,7 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -25,6 +26,10 @@ struct api_event {
 
 /// The `done` event: `reason` is completed, interrupted or error.
 api_event done_event(std::string_view reason);
+
+/// The data of the `gap` event: the ids `from`..`to` (inclusive) are not in the session's
+/// history (events sent before being stored, lost when their node stopped; async durability).
+std::string gap_event_data(uint64_t from, uint64_t to);
 
 /// The `error` event: a public code and a fixed, sanitised message.
 api_event error_event(std::string_view code, std::string_view message);
