@@ -41,6 +41,7 @@ inline constexpr double key_cache_ttl_s = 4;                    ///< KEY_CACHE_T
 inline constexpr unsigned auth_failures_per_minute = 60;        ///< AUTH_FAILURES_PER_MINUTE
 inline constexpr unsigned rate_limit_query_per_minute = 10;     ///< RATE_LIMIT_QUERY_PER_MINUTE
 inline constexpr unsigned rate_limit_general_per_minute = 100;  ///< RATE_LIMIT_GENERAL_PER_MINUTE
+inline constexpr unsigned rate_limit_sync_interval_ms = 200;    ///< RATE_LIMIT_SYNC_INTERVAL (ms)
 
 // -- agent -------------------------------------------------------------------------------------
 
@@ -89,5 +90,9 @@ inline constexpr double max_duration_s = 31'536'000;         ///< any duration: 
 inline constexpr std::size_t min_api_key_length = 32;        ///< API_KEY minimum length
 inline constexpr std::size_t min_metrics_token_length = 16;  ///< METRICS_TOKEN minimum length
 inline constexpr std::size_t max_node_id_length = 128;       ///< NODE_ID maximum length
+
+// RATE_LIMIT_SYNC_INTERVAL, milliseconds:
+inline constexpr unsigned min_rate_limit_sync_interval_ms = 10;      ///< lower bound
+inline constexpr unsigned max_rate_limit_sync_interval_ms = 10'000;  ///< upper bound
 
 }  // namespace caa::defaults

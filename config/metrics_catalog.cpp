@@ -125,6 +125,20 @@ void write_events(text_writer& w, const service_metrics& m) {
                 m.event_write_failures);
 }
 
+void write_rate_limits(text_writer& w, const service_metrics& m) {
+  w.declare("caa_rate_limit_sync_rounds_total", "counter",
+            "Reconciliations of this node's rate-limit buckets with Redis, by outcome: ok (every "
+            "call answered), failed (the buckets decided alone).");
+  for (auto [outcome, c] :
+       {std::pair{"ok", &m.rate_limit_sync_ok}, std::pair{"failed", &m.rate_limit_sync_failed}}) {
+    std::array<label, 1> l{label{"outcome", outcome}};
+    w.sample("caa_rate_limit_sync_rounds_total", l, c->value());
+  }
+  write_gauge(w, "caa_rate_limit_sync_buckets",
+              "Rate-limit buckets the latest reconciliation reported (0: none was used).",
+              m.rate_limit_sync_buckets);
+}
+
 void write_webhooks(text_writer& w, const service_metrics& m) {
   write_family(w, "caa_webhook_calls_total", "counter", "Webhook POSTs attempted, by hook event.",
                m.webhook_calls);
@@ -162,6 +176,7 @@ std::string render(const service_metrics& m) {
   write_processes(w, m);
   write_admission(w, m);
   write_events(w, m);
+  write_rate_limits(w, m);
   write_webhooks(w, m);
   return w.take();
 }

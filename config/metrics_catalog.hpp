@@ -46,6 +46,11 @@ struct service_metrics {
   histogram event_persist_lag_seconds;  ///< commit of a batch minus queueing of its oldest event
   counter event_write_failures;         ///< append requests answered with an error
 
+  // -- rate limits (recorded by the reconciliation of this node's buckets with Redis) --
+  counter rate_limit_sync_ok;      ///< rounds whose every Redis call was answered
+  counter rate_limit_sync_failed;  ///< rounds with a failed call (Redis down, timeout, bad reply)
+  gauge rate_limit_sync_buckets;   ///< buckets the latest round reported (0: none was used)
+
   // -- webhooks (recorded by the hook dispatcher) --
   family<counter, 1> webhook_calls;     ///< webhook POSTs attempted, by hook event
   family<counter, 2> webhook_failures;  ///< failed ones by hook event and reason

@@ -86,6 +86,8 @@ struct auth_settings {
   unsigned rate_limit_query_per_minute = defaults::rate_limit_query_per_minute;
   /// RATE_LIMIT_GENERAL_PER_MINUTE
   unsigned rate_limit_general_per_minute = defaults::rate_limit_general_per_minute;
+  /// RATE_LIMIT_SYNC_INTERVAL (milliseconds between two reconciliations of the buckets with Redis)
+  unsigned rate_limit_sync_interval_ms = defaults::rate_limit_sync_interval_ms;
   /// AUTH_FAILURES_PER_MINUTE (failed authentications per client address)
   unsigned auth_failures_per_minute = defaults::auth_failures_per_minute;
   /// METRICS_TOKEN (bearer for /metrics; secret)

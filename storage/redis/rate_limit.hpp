@@ -1,5 +1,6 @@
 #pragma once
 
+#include "config/defaults.hpp"
 #include "storage/redis/redis_pool.hpp"
 #include "storage/redis/token_bucket.hpp"
 
@@ -11,7 +12,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,33 +20,14 @@
 
 namespace caa::storage {
 
-/// The Lua token-bucket script (KEYS[1] bucket, ARGV[1] per-minute limit; Redis TIME is the
-/// clock; the key expires after 120 s idle). Returns {allowed 0|1, retry_after seconds as text}.
-extern const std::string_view token_bucket_script;
-
 /// The Redis key of bucket `bucket_key`.
 std::string rate_limit_key(std::string_view bucket_key);
-
-/// Takes one token from bucket `bucket_key` (e.g. "<key id>:query") with capacity `per_minute`
-/// and refill per_minute/60 per second, in ONE Redis round trip (the request path does not use
-/// this any more: see `node_buckets` and `spawn_bucket_sync`) (EVALSHA; EVAL on NOSCRIPT).
-/// Calls `done` exactly once: on a CAF thread, or on the caller's thread when no round trip is
-/// needed (no limit, no pool). Never fails because of Redis: when Redis errs,
-/// is down, or does not answer within `timeout`, the process-local `fallback_buckets()` decide
-/// (same maths; logged once per outage). `per_minute == 0` means no limit.
-void take_token(caf::actor_system& sys, redis_actor redis, const std::string& bucket_key,
-                unsigned per_minute,
-                const std::function<void(bool allowed, double retry_after_s)>& done,
-                caf::timespan timeout = std::chrono::milliseconds{500});
-
-/// The in-process buckets used while Redis is unavailable (process-wide).
-local_buckets& fallback_buckets();
 
 // -- reconciliation of this node's buckets with the cluster ------------------------------------
 
 /// The Lua reconciliation script: KEYS are buckets (`rate_limit_key`); ARGV holds, per bucket,
 /// its per-minute limit and the tokens this node took since its previous report. Each bucket
-/// is the hash {tokens, ts} of `token_bucket_script` (Redis TIME is the clock): refilled, then
+/// is a hash {tokens, ts} refilled like a `token_bucket` (Redis TIME is the clock), then
 /// charged with the report; it may go negative (a debt). It expires once it would be full again
 /// (at least 120 s after the last report). Returns the tokens left of every bucket, as text.
 extern const std::string_view reconcile_script;
@@ -61,8 +42,9 @@ std::optional<std::vector<double>> parse_reconcile_reply(const redis_reply& r, s
 
 /// How often and how a node reconciles its buckets.
 struct bucket_sync_options {
-  /// Pause between the end of one reconciliation and the start of the next.
-  caf::timespan interval = std::chrono::milliseconds{200};
+  /// Pause between the end of one reconciliation and the start of the next
+  /// (RATE_LIMIT_SYNC_INTERVAL).
+  caf::timespan interval = std::chrono::milliseconds{defaults::rate_limit_sync_interval_ms};
   /// Deadline of each Redis call (REDIS_TIMEOUT).
   caf::timespan timeout = std::chrono::milliseconds{500};
   /// Buckets per Redis call (a round with more sends several calls at once).
@@ -78,8 +60,9 @@ struct bucket_sync_stats {
 /// Spawns the actor that reconciles `buckets` with Redis: every `interval`, the buckets used
 /// since the previous round are reported in one script call (per `buckets_per_call`), and each
 /// is lowered to what the cluster has left. When Redis fails, the round's reports are dropped,
-/// the buckets decide alone (logged once per outage), and the next round tries again. Stop it
-/// with `caf::anon_send_exit(a, caf::exit_reason::user_shutdown)`.
+/// the buckets decide alone (logged once per outage), and the next round tries again. Each round
+/// is also counted in the service's metrics (`caa_rate_limit_sync_*`). Stop it with
+/// `caf::anon_send_exit(a, caf::exit_reason::user_shutdown)`.
 caf::actor spawn_bucket_sync(caf::actor_system& sys, redis_actor redis,
                              std::shared_ptr<node_buckets> buckets,
                              std::shared_ptr<bucket_sync_stats> stats,

@@ -28,37 +28,6 @@ token_decision token_bucket::take(unsigned per_minute, double now_s) noexcept {
   return {false, (1.0 - tokens) / rate};
 }
 
-local_buckets::local_buckets(std::size_t max_entries, double idle_ttl_s)
-    : max_entries_(std::max<std::size_t>(1, max_entries)), idle_ttl_s_(idle_ttl_s) {
-  // nop
-}
-
-token_decision local_buckets::take(const std::string& key, unsigned per_minute, double now_s) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = map_.find(key);
-  if (i != map_.end() && now_s - i->second.bucket.updated_s > idle_ttl_s_) {
-    lru_.erase(i->second.lru_pos);  // expired: starts again full
-    map_.erase(i);
-    i = map_.end();
-  }
-  if (i == map_.end()) {
-    while (map_.size() >= max_entries_) {
-      map_.erase(lru_.back());
-      lru_.pop_back();
-    }
-    lru_.push_front(key);
-    i = map_.emplace(key, entry{token_bucket::full(per_minute, now_s), lru_.begin()}).first;
-  } else {
-    lru_.splice(lru_.begin(), lru_, i->second.lru_pos);
-  }
-  return i->second.bucket.take(per_minute, now_s);
-}
-
-std::size_t local_buckets::size() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return map_.size();
-}
-
 double shared_bucket::report(unsigned per_minute, uint64_t taken, double now_s) noexcept {
   auto capacity = static_cast<double>(per_minute);
   if (!exists) {

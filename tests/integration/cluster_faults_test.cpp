@@ -70,7 +70,7 @@ TEST_F(cluster_faults_test, nodes_serve_through_a_redis_outage_and_membership_he
         eventually([&] { return member(node(name).port(), "a").source == "last_known"; }, 15s))
         << "node " << name << " does not report the last known membership";
 
-  // Redis is not required: every node stays ready (rate limits fall back to local buckets).
+  // Redis is not required: every node stays ready (its rate-limit buckets decide alone).
   for (const auto& name : {"a", "b", "c"}) {
     auto ready = http_call(node(name).port(), "GET", "/health/ready");
     EXPECT_EQ(ready.status, 200u) << "node " << name << ": " << ready.body;

@@ -1,9 +1,11 @@
 // The rate limiter of the edge against the real Redis of the test run (REDIS_URL): two limiter
 // instances (two "nodes") share one bucket within the documented bound, a limiter whose Redis
-// is unreachable decides alone, and reconciliation resumes when Redis is back. Counting
-// assertions only: the decision itself never waits for Redis.
+// is unreachable decides alone, reconciliation resumes when Redis is back, and its rounds are
+// counted in the service's metrics. Counting assertions only: the decision itself never waits
+// for Redis.
 
 #include "transport/api/limiter.hpp"
+#include "config/metrics_catalog.hpp"
 #include "storage/crypto.hpp"
 #include "storage/redis/redis_pool.hpp"
 #include "tests/support/pg_fixture.hpp"
@@ -100,8 +102,8 @@ class limiter_test : public ::testing::Test {
     auth_settings limits;
     limits.rate_limit_query_per_minute = per_minute;
     limits.rate_limit_general_per_minute = per_minute;
-    return std::make_unique<api::redis_rate_limiter>(sys_, redis, limits, redis_timeout,
-                                                     sync_interval);
+    limits.rate_limit_sync_interval_ms = static_cast<unsigned>(sync_interval.count());
+    return std::make_unique<api::redis_rate_limiter>(sys_, redis, limits, redis_timeout);
   }
 
   /// A caller with a key id no other test run uses.
@@ -215,4 +217,31 @@ TEST_F(limiter_test, reconciliation_resumes_when_redis_is_back) {
         return n->reconciled_rounds() > rounds;
       },
       30s));
+}
+
+TEST_F(limiter_test, reconciliation_rounds_are_counted_in_the_metrics) {
+  auto url = test::env_redis_url();
+  if (!url) GTEST_SKIP() << "REDIS_URL not set";
+  auto& m = metrics::service();
+  auto ok = m.rate_limit_sync_ok.value();
+  auto n = node(pool(*url));
+  auto who = caller();
+  // While its bucket is used, each round reports it (no other limiter runs in this process).
+  EXPECT_TRUE(test::eventually([&] {
+    EXPECT_TRUE(take(*n, who).answered);
+    return n->reconciled_rounds() >= 2 && m.rate_limit_sync_buckets.value() == 1;
+  }));
+  // Idle: the rounds report nothing, call no Redis and are not counted.
+  EXPECT_TRUE(test::eventually([&] { return m.rate_limit_sync_buckets.value() == 0; }));
+  auto rounds = n->reconciled_rounds();
+  EXPECT_GE(rounds, 2u);
+  EXPECT_EQ(m.rate_limit_sync_ok.value(), ok + rounds);
+  std::this_thread::sleep_for(4 * sync_interval);
+  EXPECT_EQ(m.rate_limit_sync_ok.value(), ok + rounds);
+  // A node whose Redis is unreachable counts failed rounds.
+  auto failed = m.rate_limit_sync_failed.value();
+  auto down = node(pool("redis://127.0.0.1:" + std::to_string(test::closed_port())));
+  EXPECT_TRUE(take(*down, who).answered);
+  EXPECT_TRUE(test::eventually([&] { return m.rate_limit_sync_failed.value() > failed; }));
+  EXPECT_EQ(m.rate_limit_sync_failed.value(), failed + down->failed_rounds());
 }

@@ -195,6 +195,26 @@ TEST(load_settings, integer_ranges) {
                   .value);
 }
 
+TEST(load_settings, rate_limit_sync_interval_is_milliseconds_in_range) {
+  auto defaults = load({});
+  ASSERT_TRUE(defaults.value) << joined(defaults);
+  EXPECT_EQ(defaults.value->auth.rate_limit_sync_interval_ms, 200u);
+  for (auto [text, ms] :
+       std::vector<std::pair<std::string, unsigned>>{{"10", 10}, {"50", 50}, {"10000", 10000}}) {
+    auto r = load({{"RATE_LIMIT_SYNC_INTERVAL", text}});
+    ASSERT_TRUE(r.value) << joined(r);
+    EXPECT_EQ(r.value->auth.rate_limit_sync_interval_ms, ms);
+  }
+  EXPECT_EQ(only_error({{"RATE_LIMIT_SYNC_INTERVAL", "9"}}),
+            "RATE_LIMIT_SYNC_INTERVAL: must be an integer in 10..10000 (got \"9\")");
+  for (auto bad : {"10001", "0", "-5", "0.2", "200ms", ""})
+    EXPECT_TRUE(
+        only_error({{"RATE_LIMIT_SYNC_INTERVAL", bad}}).starts_with("RATE_LIMIT_SYNC_INTERVAL: "))
+        << bad;
+  auto shown = describe(*load({{"RATE_LIMIT_SYNC_INTERVAL", "75"}}).value);
+  EXPECT_NE(shown.find("RATE_LIMIT_SYNC_INTERVAL=75\n"), std::string::npos);
+}
+
 TEST(load_settings, durations_are_positive_finite_seconds) {
   auto r = load({{"TURN_TIMEOUT", "0.5"}, {"KEY_CACHE_TTL", "5"}});
   ASSERT_TRUE(r.value) << joined(r);

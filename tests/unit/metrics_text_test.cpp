@@ -112,6 +112,9 @@ TEST(metrics_text, the_service_catalogue_is_a_valid_exposition) {
   m.sessions_idle.set(2);
   m.admission_wait_seconds.observe(0);
   m.event_batch_events.observe(3);
+  m.rate_limit_sync_ok.inc(4);
+  m.rate_limit_sync_failed.inc();
+  m.rate_limit_sync_buckets.set(7);
   auto e = caa::test::parse_exposition(render(m));
   for (const auto& err : e.errors) ADD_FAILURE() << err;
   EXPECT_EQ(e.types.at("caa_http_requests_total"), "counter");
@@ -131,6 +134,10 @@ TEST(metrics_text, the_service_catalogue_is_a_valid_exposition) {
             1);
   EXPECT_EQ(e.value("caa_admission_wait_seconds_bucket", {{"le", "0"}}), 1);
   EXPECT_EQ(e.value("caa_agent_processes_warm"), 0);
+  EXPECT_EQ(e.types.at("caa_rate_limit_sync_rounds_total"), "counter");
+  EXPECT_EQ(e.value("caa_rate_limit_sync_rounds_total", {{"outcome", "ok"}}), 4);
+  EXPECT_EQ(e.value("caa_rate_limit_sync_rounds_total", {{"outcome", "failed"}}), 1);
+  EXPECT_EQ(e.value("caa_rate_limit_sync_buckets"), 7);
   EXPECT_EQ(e.value("caa_build_info").value_or(0), 1);
   for (auto name :
        {"caa_events_streamed_total", "caa_events_persisted_total", "caa_subscriber_drops_total",

@@ -102,6 +102,7 @@ inline storage::db_row session_row(const std::string& tenant_id, const std::stri
                                      caf::none,
                                      std::string{"2024-05-01T12:00:00.000Z"},
                                      std::string{"2024-05-01T12:00:00.000Z"},
+                                     std::string{"0"},
                                      std::string{"0"}};
   return row;
 }

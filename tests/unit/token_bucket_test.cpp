@@ -1,6 +1,6 @@
-// The token bucket maths, the in-process fallback buckets, this node's buckets of the
-// cluster-wide limits and their reconciliation arithmetic (nodes simulated with a shared fake
-// of the Redis bucket), with an injected clock.
+// The token bucket maths, this node's buckets of the cluster-wide limits and their
+// reconciliation arithmetic (nodes simulated with a shared fake of the Redis bucket), with an
+// injected clock.
 
 #include "storage/redis/token_bucket.hpp"
 #include "storage/redis/rate_limit.hpp"
@@ -17,7 +17,6 @@
 #include <vector>
 
 using caa::storage::bucket_report;
-using caa::storage::local_buckets;
 using caa::storage::node_buckets;
 using caa::storage::shared_bucket;
 using caa::storage::token_bucket;
@@ -66,33 +65,6 @@ TEST(token_bucket, zero_limit_refuses) {
   auto d = b.take(0, 0.0);
   EXPECT_FALSE(d.allowed);
   EXPECT_GT(d.retry_after_s, 0.0);
-}
-
-TEST(local_buckets, keys_are_independent) {
-  local_buckets buckets;
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(buckets.take("a", 10, 0.0).allowed);
-  EXPECT_FALSE(buckets.take("a", 10, 0.0).allowed);
-  EXPECT_TRUE(buckets.take("b", 10, 0.0).allowed);
-  EXPECT_EQ(buckets.size(), 2u);
-}
-
-TEST(local_buckets, evicts_least_recently_used_when_full) {
-  local_buckets buckets{2};
-  ASSERT_TRUE(buckets.take("a", 1, 0.0).allowed);
-  ASSERT_TRUE(buckets.take("b", 1, 0.0).allowed);
-  EXPECT_FALSE(buckets.take("a", 1, 0.0).allowed);  // touches "a": "b" is now the oldest
-  ASSERT_TRUE(buckets.take("c", 1, 0.0).allowed);   // evicts "b"
-  EXPECT_EQ(buckets.size(), 2u);
-  EXPECT_FALSE(buckets.take("a", 1, 0.0).allowed);  // "a" kept its state
-  EXPECT_TRUE(buckets.take("b", 1, 0.0).allowed);   // "b" starts again full
-}
-
-TEST(local_buckets, idle_keys_start_full) {
-  local_buckets buckets{100, 120.0};
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(buckets.take("big", 100, 0.0).allowed);
-  EXPECT_FALSE(buckets.take("big", 100, 0.0).allowed);
-  for (int i = 0; i < 100; ++i) EXPECT_TRUE(buckets.take("big", 100, 500.0).allowed) << i;
-  EXPECT_FALSE(buckets.take("big", 100, 500.0).allowed);
 }
 
 // -- node_buckets: the per-node decision -------------------------------------------------------

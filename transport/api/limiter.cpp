@@ -3,18 +3,19 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
+#include <chrono>
+
 namespace caa::api {
 
 redis_rate_limiter::redis_rate_limiter(caf::actor_system& sys, const storage::redis_actor& redis,
-                                       const auth_settings& cfg, caf::timespan timeout,
-                                       caf::timespan sync_interval)
+                                       const auth_settings& cfg, caf::timespan timeout)
     : buckets_(std::make_shared<storage::node_buckets>()),
       stats_(std::make_shared<storage::bucket_sync_stats>()),
       query_per_minute_(cfg.rate_limit_query_per_minute),
       general_per_minute_(cfg.rate_limit_general_per_minute) {
   if (!redis) return;
   storage::bucket_sync_options opts;
-  opts.interval = sync_interval;
+  opts.interval = std::chrono::milliseconds{cfg.rate_limit_sync_interval_ms};
   opts.timeout = timeout;
   sync_ = storage::spawn_bucket_sync(sys, redis, buckets_, stats_, opts);
 }

@@ -9,7 +9,6 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -17,21 +16,17 @@ namespace caa::api {
 
 /// The rate-limit stage: one token bucket per key and route class on this node, decided
 /// synchronously on the caller's thread (no actor, no Redis on the request path). In the
-/// background every `sync_interval`, the buckets used since the previous round are reconciled
-/// with the cluster's buckets in Redis (one script call for all): what this node took is added,
-/// what the other nodes took lowers this node's buckets. While Redis is down each node limits
-/// alone with the full rate. Never fails a request. README "Rate limits across nodes" has the
-/// worst-case over-admission of N nodes.
+/// background every RATE_LIMIT_SYNC_INTERVAL, the buckets used since the previous round are
+/// reconciled with the cluster's buckets in Redis (one script call for all): what this node took
+/// is added, what the other nodes took lowers this node's buckets. While Redis is down each node
+/// limits alone with the full rate. Never fails a request. README "Rate limits across nodes" has
+/// the worst-case over-admission of N nodes.
 class redis_rate_limiter final : public http::rate_limiter {
  public:
-  /// The default pause between two reconciliations.
-  static constexpr caf::timespan default_sync_interval = std::chrono::milliseconds{200};
-
   /// Limits with the per-minute rates of `cfg`; reconciles through `redis` (each call bounded
-  /// by `timeout`) every `sync_interval`. A null `redis`: this node alone.
+  /// by `timeout`) every `cfg.rate_limit_sync_interval_ms`. A null `redis`: this node alone.
   redis_rate_limiter(caf::actor_system& sys, const storage::redis_actor& redis,
-                     const auth_settings& cfg, caf::timespan timeout,
-                     caf::timespan sync_interval = default_sync_interval);
+                     const auth_settings& cfg, caf::timespan timeout);
 
   /// Stops the reconciliation.
   ~redis_rate_limiter() override;
