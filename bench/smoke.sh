@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The CI smoke of the benchmark harness (ctest `bench_smoke`): the service driving the fake CLI,
-# two short SSE streams of the load client, and a check that events arrived and the JSON result
-# was written. No timing is checked. Skips (77) without the test services (DATABASE_URL).
+# short SSE streams of the load client in both event durability modes (turns with
+# "durability": "sync", then "async", then async token deltas), and a check that events arrived
+# and each JSON result was written. No timing is checked. Skips (77) without the test services
+# (DATABASE_URL).
 #   bench/smoke.sh <bin dir>
 set -euo pipefail
 BIN="$1"
@@ -33,7 +35,8 @@ cp "$BIN/fake_cli" "$tmp/cli/fake_cli"
 chmod 755 "$tmp/cli/fake_cli"
 env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$db" API_HOST=127.0.0.1 \
     API_PORT="$port" API_KEY="$admin" CLAUDE_CLI_PATH="$tmp/cli/fake_cli" \
-    WORKSPACE_ROOT="$tmp/workspaces" LOG_LEVEL=warn \
+    WORKSPACE_ROOT="$tmp/workspaces" LOG_LEVEL=warn EVENT_DURABILITY=sync \
+    TENANT_DURABILITY_ALLOW=smoke \
     "$BIN/claude-agent-api" >"$tmp/service.log" 2>&1 &
 service_pid=$!
 for _ in $(seq 1 200); do
@@ -42,11 +45,29 @@ for _ in $(seq 1 200); do
 done
 key=$(curl -sf -X POST -H "X-API-Key: $admin" -d '{"tenant":"smoke","scopes":["agent"],"name":"smoke"}' \
       "http://127.0.0.1:$port/api/v1/keys" | sed 's/.*"key":"\([^"]*\)".*/\1/')
-"$BIN/load_client" --target service --port "$port" --key "$key" --pid "$service_pid" \
-  --streams 2 --turns 2 --events 5 --rate 0 --timeout 60 --label smoke --out "$tmp/result.json"
-cat "$tmp/result.json"
-# 2 streams x 2 turns x 5 events, all delivered, no errors.
-grep -q '"events":20,' "$tmp/result.json"
-grep -q '"turns_ok":4,' "$tmp/result.json"
-grep -q '"errors":{}' "$tmp/result.json"
-echo "bench smoke: events arrived, result written"
+# load NAME ARGS...: one load_client run into $tmp/NAME.json, printed.
+load() {
+  local name=$1
+  shift
+  "$BIN/load_client" --target service --port "$port" --key "$key" --pid "$service_pid" \
+    --rate 0 --timeout 60 --label "smoke/$name" --out "$tmp/$name.json" "$@"
+  cat "$tmp/$name.json"
+}
+# expect NAME EVENTS TURNS DURABILITY: every event delivered (each stamped one counted), every
+# turn completed, no error, the mode recorded.
+expect() {
+  local file="$tmp/$1.json"
+  grep -q "\"events\":$2," "$file"
+  grep -q "\"turns_ok\":$3," "$file"
+  grep -q '"errors":{}' "$file"
+  grep -q "\"durability\":\"$4\"" "$file"
+}
+# 2 streams x 2 turns x 5 events in each mode; then 1 stream x 2 turns x 5 token deltas, async.
+load sync --streams 2 --turns 2 --events 5 --durability sync
+expect sync 20 4 sync
+load async --streams 2 --turns 2 --events 5 --durability async
+expect async 20 4 async
+load partial --streams 1 --turns 2 --events 5 --durability async --partial
+expect partial 10 2 async
+grep -q '"partial":true' "$tmp/partial.json"
+echo "bench smoke: events arrived in both durability modes, results written"

@@ -8,8 +8,18 @@
 #   BENCH_BUILD_TYPE=T   CMake build type of the tree (default Release)
 #   BENCH_BIN_DIR=DIR    use the binaries already built in DIR, build nothing
 #   BENCH_JOBS=N         parallel build jobs (default: the core count)
-#   BENCH_ONLY=LIST      only these scenarios (comma-separated): streams, throughput, ws, read,
-#                        open-streams, hibernated, cluster (default: all)
+#   BENCH_ONLY=LIST      only these scenarios (comma-separated): streams, throughput, partial,
+#                        ws, read, open-streams, hibernated, cluster (default: all)
+#   BENCH_BASELINE_REV=REV  also measure the service of commit REV (`prev`: HEAD~1) beside this
+#                        one, labelled service-prev (default: off). Its tree is a `git archive` of
+#                        REV in the run's state directory (the repository is not changed), built
+#                        there with ccache (BENCH_BUILD_TYPE, BENCH_JOBS) and removed at the end;
+#                        it gets a database and a Redis database of its own. It runs streams,
+#                        throughput, partial, ws and read; the report prints current/previous
+#                        ratios.
+# The service runs with EVENT_DURABILITY=sync and TENANT_DURABILITY_ALLOW=bench: target `service`
+# sends `"durability": "sync"` on every turn, `service-async` `"durability": "async"` (streams,
+# throughput, partial; the same for service-prev and service-prev-async when REV knows the field).
 #   BENCH_CLUSTER_FORWARD=turn|attach|auto  how `cluster` reaches a non-owner (default auto:
 #                        turn when a non-owner serves a turn, else attach; bench/README.md)
 #   BENCH_CLUSTER_STREAMS=N, BENCH_CLUSTER_TURNS=N  the `cluster` load (default 100 streams, quick
@@ -36,9 +46,39 @@ fi
 want() { [[ -z "${BENCH_ONLY:-}" || ",${BENCH_ONLY// /}," == *",$1,"* ]]; }
 # The single service, the floor and the baselines serve every scenario but `cluster`.
 SINGLE=0
-for scenario in streams throughput ws read open-streams hibernated; do
+for scenario in streams throughput partial ws read open-streams hibernated; do
   want "$scenario" && SINGLE=1
 done
+
+# --- the service of another commit (BENCH_BASELINE_REV), built beside this one ------------------
+# A `git archive` of the commit in this run's directory (the repository and its worktrees are not
+# touched), built with ccache (CCACHE_BASEDIR = that tree: the objects of files the commits share,
+# and of every file when that commit was built before, come from the cache) and removed when the
+# run ends.
+PREV_BIN=""
+PREV_SRC=""
+if [[ -n "${BENCH_BASELINE_REV:-}" && $SINGLE == 0 ]]; then
+  say "BENCH_BASELINE_REV: none of the chosen scenarios runs the baseline service; not built"
+elif [[ -n "${BENCH_BASELINE_REV:-}" ]]; then
+  rev=$BENCH_BASELINE_REV
+  [[ $rev == prev ]] && rev=HEAD~1
+  PREV_SHA=$(git -C "$CAA_ROOT" rev-parse --verify --quiet "$rev^{commit}") ||
+    { say "BENCH_BASELINE_REV: $rev is not a commit"; exit 1; }
+  PREV_SHORT=${PREV_SHA:0:7}
+  PREV_SRC="$WORK/baseline-$PREV_SHORT"
+  trap 'rm -rf "$PREV_SRC"' EXIT
+  mkdir -p "$PREV_SRC"
+  git -C "$CAA_ROOT" archive "$PREV_SHA" | tar -x -C "$PREV_SRC"
+  say "building the baseline service of $PREV_SHORT (${BENCH_BUILD_TYPE:-Release}) in $PREV_SRC/build-release"
+  (
+    export CCACHE_BASEDIR="$PREV_SRC" CCACHE_NOHASHDIR=1
+    export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+    cmake -S "$PREV_SRC" -B "$PREV_SRC/build-release" -G Ninja \
+      -DCMAKE_BUILD_TYPE="${BENCH_BUILD_TYPE:-Release}" >/dev/null
+    cmake --build "$PREV_SRC/build-release" -j "${BENCH_JOBS:-$(nproc)}" --target claude-agent-api
+  )
+  PREV_BIN="$PREV_SRC/build-release/bin/claude-agent-api"
+fi
 
 if [[ $SINGLE == 1 ]]; then
   say "installing the Node baselines (pinned in bench/baselines/package.json)"
@@ -57,6 +97,7 @@ cleanup() {
   for pid in "${pids[@]}" "${cluster_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}" "${cluster_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [[ $own_services == 1 ]]; then bash "$CAA_ROOT/scripts/services.sh" stop || true; fi
+  if [[ -n "$PREV_SRC" ]]; then rm -rf "$PREV_SRC"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -69,20 +110,23 @@ wait_port() {  # port, name
   say "$2 did not start"; exit 1
 }
 
-# A database of its own, fresh per run: runs do not see each other's sessions.
+# A database of its own, fresh per run: runs do not see each other's sessions. The baseline
+# service gets another one (a newer schema's migrations may not suit an older binary).
 BENCH_DB=claude_agent_api_bench
-runuser -u postgres -- psql -q -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres \
-  -c "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB" >/dev/null
+fresh_database "$BENCH_DB"
+PREV_DB=${BENCH_DB}_prev
+[[ -n "$PREV_BIN" ]] && fresh_database "$PREV_DB"
 
 # --- the service, driving the fake CLI -----------------------------------------------------------
 ADMIN_KEY="caa_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
 # The sandbox runs the fake CLI as the tenants' uids: a copy they can reach.
 install_reachable "$BIN/fake_cli" "$WORK/cli/fake_cli"
-# start_service PORT WORKSPACES LOG [VAR=VALUE...]: starts one service process in the background
-# with the bench's settings (and the extra variables); its pid in $!.
+# start_service BINARY PORT WORKSPACES LOG [VAR=VALUE...]: starts one service process in the
+# background with the bench's settings (the extra variables win); its pid in $!. Events are
+# stored before they are sent unless a turn asks for `"durability": "async"` (tenant `bench`).
 start_service() {
-  local port=$1 workspaces=$2 log=$3
-  shift 3
+  local binary=$1 port=$2 workspaces=$3 log=$4
+  shift 4
   mkdir -p "$workspaces"
   env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$BENCH_DB" \
       API_HOST=127.0.0.1 API_PORT="$port" API_KEY="$ADMIN_KEY" LOG_LEVEL=warn \
@@ -90,17 +134,19 @@ start_service() {
       MAX_AGENT_PROCESSES=2500 ADMISSION_WAIT=60 SESSION_IDLE_TIMEOUT=15 \
       RATE_LIMIT_QUERY_PER_MINUTE=1000000 RATE_LIMIT_GENERAL_PER_MINUTE=1000000 \
       API_MAX_CONNECTIONS=16384 API_MAX_CONNECTIONS_PER_IP=16384 TENANT_MAX_AGENT_PROCESSES=4096 \
-      "$@" "$BIN/claude-agent-api" >"$log" 2>&1 &
+      EVENT_DURABILITY=sync TENANT_DURABILITY_ALLOW=bench \
+      "$@" "$binary" >"$log" 2>&1 &
 }
 
 # --- the single service, the floor and the baselines ----------------------------------------------
 start_single_targets() {
   SERVICE_PORT=$(free_port)
-  start_service "$SERVICE_PORT" "$WORK/workspaces" "$WORK/service.log"
+  start_service "$BIN/claude-agent-api" "$SERVICE_PORT" "$WORK/workspaces" "$WORK/service.log"
   SERVICE_PID=$!
   pids+=("$SERVICE_PID")
   wait_port "$SERVICE_PORT" "the service"
   make_key "$SERVICE_PORT"
+  [[ -n "$PREV_BIN" ]] && start_prev
 
   FLOOR_PORT_FILE="$WORK/floor.port"
   "$BIN/floor" --cli "$BIN/fake_cli" --port-file "$FLOOR_PORT_FILE" 2>"$WORK/floor.log" &
@@ -138,41 +184,148 @@ make_key() {
   [[ "$KEY" == caa_* ]] || { say "cannot create a bench key"; exit 1; }
 }
 
+# start_prev: the baseline service (BENCH_BASELINE_REV) with the same settings, its own database,
+# Redis database 1 and workspaces; PREV_KEY is the bench tenant's key there. PREV_DURABILITY=1
+# when it serves a turn with `"durability": "async"` (the commit knows the field), else 0: then
+# service-prev runs without the field (as that commit's default stores before it sends) and
+# service-prev-async is skipped.
+PREV_DURABILITY=0
+start_prev() {
+  local status
+  PREV_PORT=$(free_port)
+  start_service "$PREV_BIN" "$PREV_PORT" "$WORK/ws-prev" "$WORK/service-prev.log" \
+    DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$PREV_DB" REDIS_URL="${REDIS_URL%/*}/1"
+  PREV_PID=$!
+  pids+=("$PREV_PID")
+  wait_port "$PREV_PORT" "the baseline service ($PREV_SHORT)"
+  PREV_KEY=$(create_agent_key "$PREV_PORT" "$ADMIN_KEY" bench) || exit 1
+  status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST -H "X-API-Key: $PREV_KEY" \
+           -H 'Content-Type: application/json' -H 'Accept: text/event-stream' \
+           -d '{"prompt":"bench events=1 rate=0","durability":"async"}' \
+           "http://127.0.0.1:$PREV_PORT/api/v1/query") || true
+  [[ $status == 200 ]] && PREV_DURABILITY=1
+  say "baseline service of $PREV_SHORT on port $PREV_PORT; \"durability\": async" \
+      "$( ((PREV_DURABILITY)) && echo served || echo "not known (HTTP $status): service-prev is sync only")"
+}
+
 [[ $SINGLE == 1 ]] && start_single_targets
 
 # --- the suite ------------------------------------------------------------------------------------
-port_of() { case $1 in service) echo "$SERVICE_PORT";; floor) echo "$FLOOR_PORT";; node) echo "$NODE_PORT";; proxy) echo "$PROXY_PORT";; esac; }
-pid_of() { case $1 in service) echo "$SERVICE_PID";; floor) echo "$FLOOR_PID";; node) echo "$NODE_PID";; proxy) echo "$PROXY_PID";; esac; }
+# Targets: floor, node, proxy, and the service variants service (sync), service-async and, with
+# BENCH_BASELINE_REV, service-prev and service-prev-async (the same against the baseline service).
+port_of() {
+  case $1 in
+    service|service-async) echo "$SERVICE_PORT";; service-prev*) echo "$PREV_PORT";;
+    floor) echo "$FLOOR_PORT";; node) echo "$NODE_PORT";; proxy) echo "$PROXY_PORT";;
+  esac
+}
+pid_of() {
+  case $1 in
+    service|service-async) echo "$SERVICE_PID";; service-prev*) echo "$PREV_PID";;
+    floor) echo "$FLOOR_PID";; node) echo "$NODE_PID";; proxy) echo "$PROXY_PID";;
+  esac
+}
+key_of() { case $1 in service-prev*) echo "$PREV_KEY";; *) echo "$KEY";; esac; }
+# The service variants of a scenario that compares both durability modes: this service sync and
+# async, then the baseline's (async only when it knows the field).
+service_targets() {
+  echo service service-async
+  [[ -n "$PREV_BIN" ]] && echo service-prev
+  [[ -n "$PREV_BIN" && $PREV_DURABILITY == 1 ]] && echo service-prev-async
+  return 0
+}
+# The service targets of the other comparable scenarios (sync only): this one and the baseline.
+sync_targets() {
+  echo service
+  [[ -n "$PREV_BIN" ]] && echo service-prev
+  return 0
+}
 run() {  # scenario target load_client-args...
-  local scenario=$1 target=$2
+  local scenario=$1 target=$2 kind=$2
   shift 2
-  "$BIN/load_client" --target "$target" --port "$(port_of "$target")" --pid "$(pid_of "$target")" \
-    --key "$KEY" --label "$scenario/$target" --out "$WORK/results/$scenario-$target.json" "$@" ||
+  local extra=()
+  case $target in
+    service*) kind=service
+      # Turns carry the mode (a read or an idle attach has no turn); a baseline that does not
+      # know the field gets none (its default stores before it sends).
+      if [[ " $* " != *" --mode read "* && " $* " != *" --mode attach "* ]]; then
+        if [[ $target == *-async ]]; then
+          extra=(--durability async)
+        elif [[ $target == service || $PREV_DURABILITY == 1 ]]; then
+          extra=(--durability sync)
+        fi
+      fi;;
+  esac
+  "$BIN/load_client" --target "$kind" --port "$(port_of "$target")" --pid "$(pid_of "$target")" \
+    --key "$(key_of "$target")" --label "$scenario/$target" \
+    --out "$WORK/results/$scenario-$target.json" "${extra[@]}" "$@" ||
     say "$scenario/$target: no turn completed (see the errors in its result)"
 }
-# The ids (comma-separated) of up to N sessions of the single service; makes N short sessions
-# first when it has none (a scenario run alone).
-session_ids() {  # N
-  local url="http://127.0.0.1:$SERVICE_PORT/api/v1/sessions?page_size=$1"
-  if ! curl -sf -H "X-API-Key: $KEY" "$url" | grep -q '"id":"'; then
-    "$BIN/load_client" --target service --port "$SERVICE_PORT" --key "$KEY" --streams "$1" \
+# persisted_total PORT: the service's caa_events_persisted_total (empty when it has none).
+persisted_total() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^caa_events_persisted_total / {printf "%d\n", $2}'
+}
+# run_persisted scenario target args...: `run`, and the events the service committed meanwhile:
+# from just before the run until the counter stops growing after it (async stores after it sent),
+# added to the result as `persisted` {events, seconds, events_per_s}.
+run_persisted() {
+  local scenario=$1 target=$2 port before after last start end now still=0
+  port=$(port_of "$target")
+  before=$(persisted_total "$port" || true)
+  start=$(date +%s%N)
+  run "$@"
+  end=$(date +%s%N)
+  [[ -n "$before" ]] || return 0
+  last=$(persisted_total "$port" || true)
+  for _ in $(seq 1 400); do
+    sleep 0.05
+    now=$(persisted_total "$port" || true)
+    if [[ "$now" == "$last" ]]; then
+      (( ++still >= 4 )) && break
+    else
+      still=0
+      last=$now
+      end=$(date +%s%N)
+    fi
+  done
+  after=$last
+  [[ -n "$after" && -f "$WORK/results/$scenario-$target.json" ]] || return 0
+  node -e '
+    const fs = require("node:fs");
+    const [file, events, ns] = process.argv.slice(1);
+    const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    r.persisted = { events: +events, seconds: ns / 1e9, events_per_s: ns > 0 ? events / (ns / 1e9) : 0 };
+    fs.writeFileSync(file, JSON.stringify(r) + "\n");
+  ' "$WORK/results/$scenario-$target.json" "$(( after - before ))" "$(( end - start ))"
+}
+# The ids (comma-separated) of up to N sessions of a service target (default: service); makes N
+# short sessions first when it has none (a scenario run alone).
+session_ids() {  # N [target]
+  local target=${2:-service} port key url
+  port=$(port_of "$target")
+  key=$(key_of "$target")
+  url="http://127.0.0.1:$port/api/v1/sessions?page_size=$1"
+  if ! curl -sf -H "X-API-Key: $key" "$url" | grep -q '"id":"'; then
+    "$BIN/load_client" --target service --port "$port" --key "$key" --streams "$1" \
       --turns 1 --events 1 --label seed --out "$WORK/seed.json" 2>/dev/null || true
   fi
-  curl -sf -H "X-API-Key: $KEY" "$url" | grep -o '"id":"[0-9a-f-]*"' |
+  curl -sf -H "X-API-Key: $key" "$url" | grep -o '"id":"[0-9a-f-]*"' |
     sed 's/"id":"\(.*\)"/\1/' | paste -sd, -
 }
 
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
   SIZES=(1 10); EVENTS=10; RATE=20; TP_EVENTS=200; READ_S=1; OPEN=200; OPEN_RAMP_MS=1000
-  HIBERNATED=2000; REVIVED=200; CLUSTER_STREAMS=10
+  HIBERNATED=2000; REVIVED=200; CLUSTER_STREAMS=10; PARTIAL_STREAMS=10; PARTIAL_EVENTS=20
 else
   SIZES=(1 100 1000); EVENTS=50; RATE=20; TP_EVENTS=2000; READ_S=5; OPEN=10000; OPEN_RAMP_MS=10000
-  HIBERNATED=100000; REVIVED=5000; CLUSTER_STREAMS=100
+  HIBERNATED=100000; REVIVED=5000; CLUSTER_STREAMS=100; PARTIAL_STREAMS=100; PARTIAL_EVENTS=200
 fi
+read -r -a SERVICE_TARGETS <<<"$(service_targets | paste -sd' ' -)"
+read -r -a SYNC_TARGETS <<<"$(sync_targets | paste -sd' ' -)"
 if want streams; then
   for n in "${SIZES[@]}"; do
     ramp=$(( n >= 1000 ? 5000 : n >= 100 ? 500 : 0 ))
-    for target in floor service node; do
+    for target in floor "${SERVICE_TARGETS[@]}" node; do
       run "streams-$n" "$target" --streams "$n" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms "$ramp"
     done
     if (( n <= 100 )); then
@@ -181,17 +334,37 @@ if want streams; then
   done
 fi
 if want throughput; then
-  for target in floor service node; do
-    run throughput "$target" --streams 50 --turns 1 --events "$TP_EVENTS" --rate 0
+  for target in floor "${SERVICE_TARGETS[@]}" node; do
+    if [[ $target == service* ]]; then
+      run_persisted throughput "$target" --streams 50 --turns 1 --events "$TP_EVENTS" --rate 0
+    else
+      run throughput "$target" --streams 50 --turns 1 --events "$TP_EVENTS" --rate 0
+    fi
   done
 fi
+# Token deltas: the fake CLI runs with --include-partial-messages and writes each event as a
+# `stream_event` text delta of about 250 bytes (no padding), 100 per second per stream; the
+# service streams them as `partial` events. claude-max-api-proxy asks for partial messages on
+# every request, so its request is the one of `streams`.
+if want partial; then
+  for target in floor "${SERVICE_TARGETS[@]}" node; do
+    run partial "$target" --partial --streams "$PARTIAL_STREAMS" --turns 2 --events "$PARTIAL_EVENTS" \
+      --bytes 0 --rate 100 --ramp-ms 500
+  done
+  run partial proxy --streams "$PARTIAL_STREAMS" --turns 2 --events "$PARTIAL_EVENTS" --bytes 0 \
+    --rate 100 --ramp-ms 500
+fi
 if want ws; then
-  run ws service --mode ws --streams "${SIZES[1]}" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms 500
+  for target in "${SYNC_TARGETS[@]}"; do
+    run ws "$target" --mode ws --streams "${SIZES[1]}" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms 500
+  done
 fi
 if want read; then
-  SESSION_ID=$(session_ids 1)
   run read floor --mode read --streams 64 --duration "$READ_S"
-  run read service --mode read --streams 64 --duration "$READ_S" --session "${SESSION_ID%%,*}"
+  for target in "${SYNC_TARGETS[@]}"; do
+    SESSION_ID=$(session_ids 1 "$target")
+    run read "$target" --mode read --streams 64 --duration "$READ_S" --session "${SESSION_ID%%,*}"
+  done
 fi
 if want open-streams; then
   # Idle SSE streams attached to up to 100 of the sessions made above, held for 10 s after the
@@ -285,7 +458,7 @@ cluster_run() {  # nodes
     cluster_listen=$(cluster_port "${used[@]}")
     used+=("$cluster_listen")
     # A short WORKSPACE_ROOT: the sandboxes' unix sockets live under it (at most 107 bytes).
-    start_service "$port" "$WORK/ws-$n-$i" "$dir/node-$i.log" NODE_ID="${ids[-1]}" \
+    start_service "$BIN/claude-agent-api" "$port" "$WORK/ws-$n-$i" "$dir/node-$i.log" NODE_ID="${ids[-1]}" \
       CLUSTER_PORT="$cluster_listen" CLUSTER_ADVERTISE_HOST=127.0.0.1 \
       CLUSTER_SECRET="$CLUSTER_SECRET_VALUE" CLUSTER_HEARTBEAT=0.5 CLUSTER_NODE_TTL=3
     cluster_pids+=("$!")
@@ -322,8 +495,11 @@ fi
 # --- the report -----------------------------------------------------------------------------------
 # The command as run: the settings that change what is measured.
 COMMAND="make bench"
-for var in BENCH_QUICK BENCH_ONLY BENCH_CLUSTER_FORWARD BENCH_CLUSTER_STREAMS BENCH_CLUSTER_TURNS; do
+for var in BENCH_QUICK BENCH_ONLY BENCH_BASELINE_REV BENCH_CLUSTER_FORWARD BENCH_CLUSTER_STREAMS \
+           BENCH_CLUSTER_TURNS; do
   [[ -n "${!var:-}" ]] && COMMAND="$var=${!var} $COMMAND"
 done
-node "$CAA_ROOT/bench/report.mjs" "$WORK/results" "$RESULTS/$STAMP.json" "$COMMAND"
+BASELINE_NOTE=""
+[[ -n "$PREV_BIN" ]] && BASELINE_NOTE="$PREV_SHORT ($BENCH_BASELINE_REV)"
+node "$CAA_ROOT/bench/report.mjs" "$WORK/results" "$RESULTS/$STAMP.json" "$COMMAND" "$BASELINE_NOTE"
 say "result: bench/results/$STAMP.json (logs in $WORK)"

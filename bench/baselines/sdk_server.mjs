@@ -1,6 +1,7 @@
 // The hand-rolled wrapper most teams write: a minimal Node server on the official Agent SDK.
-// POST /query {"prompt", "session_id"?} streams every SDK message as one SSE frame; a
-// `session_id` resumes that session (a new CLI process per turn, as query() does).
+// POST /query {"prompt", "session_id"?, "include_partial_messages"?} streams every SDK message
+// as one SSE frame; a `session_id` resumes that session (a new CLI process per turn, as query()
+// does); `include_partial_messages` asks the SDK for token deltas (`stream_event` messages).
 //
 //   node sdk_server.mjs <port> <path of the CLI>
 import http from 'node:http';
@@ -22,6 +23,7 @@ async function handle(req, res) {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const options = { pathToClaudeCodeExecutable: cli, cwd: process.cwd() };
   if (input.session_id) options.resume = input.session_id;
+  if (input.include_partial_messages === true) options.includePartialMessages = true;
   try {
     for await (const message of query({ prompt: input.prompt, options })) {
       res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);

@@ -8,6 +8,8 @@
 //                a connection starts the fake CLI (initialize + the user message), later ones
 //                are warm turns of the same process; the response (chunked SSE) ends after the
 //                `result` line. Closing the connection closes the CLI's stdin (it exits).
+//                `POST /turn?partial=1` (the connection's first turn) starts the fake CLI with
+//                `--include-partial-messages`: its events are `stream_event` text deltas.
 //   GET /ping    a small JSON answer: the floor of request latency.
 
 #include "bench/floor/child.hpp"
@@ -21,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 #include <csignal>
@@ -110,8 +113,11 @@ asio::awaitable<void> serve(tcp::socket sock, const config& cfg) {
       continue;
     }
     if (cli.pid < 0) {
-      cli = bench::floor::spawn_child({cfg.cli, "--output-format", "stream-json", "--verbose",
-                                       "--input-format", "stream-json"});
+      std::vector<std::string> argv{cfg.cli,     "--output-format", "stream-json",
+                                    "--verbose", "--input-format",  "stream-json"};
+      if (req.target().find("partial=1") != std::string_view::npos)
+        argv.emplace_back("--include-partial-messages");
+      cli = bench::floor::spawn_child(argv);
       if (cli.pid < 0) break;
       out.emplace(sock.get_executor(), cli.stdout_fd);
       bench::floor::write_all(cli.stdin_fd, R"({"type":"control_request","request_id":"f1",)"

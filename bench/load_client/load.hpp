@@ -35,8 +35,10 @@ struct options {
   std::vector<int> pids;   ///< processes whose CPU and RSS are sampled (summed)
   double timeout_s = 120;  ///< hang guard per request
   std::string label = "run";
-  std::string out;     ///< JSON result file (empty: stdout)
-  bool stamps = true;  ///< events carry the fake CLI's `t=` stamp (--no-stamps: not)
+  std::string out;         ///< JSON result file (empty: stdout)
+  bool stamps = true;      ///< events carry the fake CLI's `t=` stamp (--no-stamps: not)
+  std::string durability;  ///< service: `"durability"` of every turn (sync | async; empty: none)
+  bool partial = false;    ///< --partial: token deltas (`include_partial_messages`)
 
   // Cluster runs (cluster_stream.cpp).
   std::vector<unsigned short> ports;  ///< --ports: the nodes of a cluster (sse, service only)

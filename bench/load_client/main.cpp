@@ -15,8 +15,10 @@
 // behind a model that stamps nothing): every SSE data line or frame counts as an event, no added
 // latency; time to first event and errors as always. `--ports` (sse, service): the nodes of a
 // cluster; each stream opens its session on one node and reads its warm turns from that owner or
-// from another node (`--forward turn|attach`, cluster_stream.cpp), reported apart. Options:
-// options.cpp.
+// from another node (`--forward turn|attach`, cluster_stream.cpp), reported apart.
+// `--durability sync|async` (service) adds `"durability"` to every turn; `--partial` asks for
+// token deltas (`include_partial_messages`; the floor: `POST /turn?partial=1`), each stamped like
+// any other event. Options: options.cpp.
 
 #include "bench/load_client/load.hpp"
 
@@ -32,9 +34,9 @@ namespace {
 
 constexpr asio::experimental::as_tuple_t<asio::use_awaitable_t<>> use_tuple{};
 
-/// Prints progress and samples the service's RSS once a second until every stream ended.
-asio::awaitable<void> progress(const options& o, recorder& rec) {
-  asio::steady_timer timer{co_await asio::this_coro::executor};
+/// Prints progress and samples the service's RSS once a second until every stream ended (`timer`
+/// is cancelled then: the last line and the exit follow at once).
+asio::awaitable<void> progress(const options& o, recorder& rec, asio::steady_timer& timer) {
   int64_t last_events = 0;
   for (int tick = 1;; ++tick) {
     timer.expires_after(std::chrono::seconds{1});
@@ -55,14 +57,18 @@ asio::awaitable<void> progress(const options& o, recorder& rec) {
   }
 }
 
-/// Starts the streams (spread over `--ramp-ms`) and records when the last one ended.
-asio::awaitable<void> run_all(const options& o, recorder& rec) {
+/// Starts the streams (spread over `--ramp-ms`) and records when the last one ended (and stops
+/// the wait of `progress`).
+asio::awaitable<void> run_all(const options& o, recorder& rec, asio::steady_timer& ticker) {
   auto exec = co_await asio::this_coro::executor;
   int64_t deadline = now_ns() + static_cast<int64_t>(o.duration_s * 1e9);
   asio::steady_timer timer{exec};
   rec.remaining = o.streams;
-  auto done = [&rec](std::exception_ptr) {
-    if (--rec.remaining == 0) rec.finished_ns = now_ns();
+  auto done = [&rec, &ticker](std::exception_ptr) {
+    if (--rec.remaining == 0) {
+      rec.finished_ns = now_ns();
+      ticker.cancel();
+    }
   };
   for (int i = 0; i < o.streams; ++i) {
     if (o.ramp_ms > 0 && i > 0) {
@@ -92,8 +98,9 @@ int main(int argc, char** argv) {
   auto before = sample_proc(o.pids);
   rec.rss_peak_mb = before.rss_mb;
   rec.started_ns = now_ns();
-  asio::co_spawn(io, run_all(o, rec), asio::detached);
-  asio::co_spawn(io, progress(o, rec), asio::detached);
+  asio::steady_timer ticker{io};
+  asio::co_spawn(io, run_all(o, rec, ticker), asio::detached);
+  asio::co_spawn(io, progress(o, rec, ticker), asio::detached);
   io.run();
   auto after = sample_proc(o.pids);
   rec.rss_peak_mb = std::max(rec.rss_peak_mb, after.rss_mb);

@@ -14,6 +14,7 @@ namespace {
                "  [--host H] [--key K] [--streams N] [--turns N] [--events N] [--bytes N]\n"
                "  [--rate R] [--ramp-ms N] [--duration S] [--session ID] [--pid PID[,PID...]]\n"
                "  [--timeout S] [--label L] [--out FILE] [--no-stamps]\n"
+               "  [--durability sync|async] (service) [--partial] (not proxy)\n"
                "  cluster (sse, service): --ports P1,P2[,...] [--forward turn|attach]\n"
                "  [--attach-settle-ms N]\n";
   std::exit(2);
@@ -39,8 +40,11 @@ options parse_options(int argc, char** argv) {
   options o;
   for (int i = 1; i < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--no-stamps") {  // the only flag without a value
-      o.stamps = false;
+    if (k == "--no-stamps" || k == "--partial") {  // the flags without a value
+      if (k == "--no-stamps")
+        o.stamps = false;
+      else
+        o.partial = true;
       --i;
       continue;
     }
@@ -87,6 +91,8 @@ options parse_options(int argc, char** argv) {
         o.label = v;
       else if (k == "--out")
         o.out = v;
+      else if (k == "--durability")
+        o.durability = v;
       else
         usage("unknown option " + k);
     } catch (const std::exception&) {
@@ -104,6 +110,11 @@ options parse_options(int argc, char** argv) {
   if (o.mode != "sse" && o.mode != "ws" && o.mode != "read" && o.mode != "attach")
     usage("unknown mode " + o.mode);
   if (o.streams < 1 || o.turns < 1) usage("--streams and --turns must be >= 1");
+  if (!o.durability.empty() && o.durability != "sync" && o.durability != "async")
+    usage("unknown --durability " + o.durability);
+  if (!o.durability.empty() && o.target != "service") usage("--durability is for --target service");
+  // claude-max-api-proxy always asks its CLI for partial messages; it has no switch for them.
+  if (o.partial && o.target == "proxy") usage("--partial is not for --target proxy");
   return o;
 }
 

@@ -117,7 +117,8 @@ void write_report(const options& o, const recorder& rec, const proc_sample& befo
      << ",\"errors\":" << errors_json(rec.errors)
      << ",\"error_codes\":" << errors_json(rec.error_codes)
      << ",\"refused_with_retry_after\":" << rec.retry_after
-     << ",\"stamps\":" << (o.stamps ? "true" : "false");
+     << ",\"stamps\":" << (o.stamps ? "true" : "false") << ",\"durability\":\"" << o.durability
+     << "\",\"partial\":" << (o.partial ? "true" : "false");
   if (!o.ports.empty()) js << ",\"cluster\":" << cluster_json(o, rec);
   js << ",\"proc\":{\"pid\":" << (o.pids.empty() ? 0 : o.pids.front()) << ",\"pids\":[";
   for (size_t i = 0; i < o.pids.size(); ++i) js << (i ? "," : "") << o.pids[i];

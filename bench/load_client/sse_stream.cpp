@@ -31,7 +31,8 @@ http::request<http::string_body> turn_request(const options& o, const std::strin
   req.set(http::field::accept, "text/event-stream");
   auto prompt = prompt_text(o);
   if (o.target == "floor") {
-    req.target("/turn");
+    // `partial=1`: the floor starts its fake CLI with `--include-partial-messages`.
+    req.target(o.partial ? "/turn?partial=1" : "/turn");
     req.body() = prompt;
   } else if (o.target == "proxy") {
     req.target("/v1/chat/completions");
@@ -44,6 +45,9 @@ http::request<http::string_body> turn_request(const options& o, const std::strin
     if (!o.key.empty()) req.set("X-API-Key", o.key);
     req.body() = R"({"prompt":)" + json_quote(prompt);
     if (!session_id.empty()) req.body() += R"(,"session_id":)" + json_quote(session_id);
+    // The same on every turn: a warm turn with the session's options keeps its process.
+    if (o.partial) req.body() += R"(,"include_partial_messages":true)";
+    if (!o.durability.empty()) req.body() += R"(,"durability":)" + json_quote(o.durability);
     req.body() += "}";
   }
   req.prepare_payload();

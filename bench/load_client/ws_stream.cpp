@@ -22,6 +22,8 @@ constexpr asio::experimental::as_tuple_t<asio::use_awaitable_t<>> use_tuple{};
 std::string prompt_frame(const options& o, const std::string& session_id) {
   std::string out = R"({"type":"prompt","prompt":")" + prompt_text(o) + "\"";
   if (!session_id.empty()) out += R"(,"session_id":")" + session_id + "\"";
+  if (o.partial) out += R"(,"include_partial_messages":true)";
+  if (!o.durability.empty()) out += R"(,"durability":")" + o.durability + "\"";
   return out + "}";
 }
 
