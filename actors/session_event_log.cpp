@@ -38,7 +38,9 @@ uint64_t session_event_log::append(std::string name, std::string data, bool earl
 }
 
 std::optional<uint64_t> session_event_log::reservation_due() {
-  if (reserving_ || last_early_seq_ == 0 || last_early_seq_ + reserve_chunk / 2 <= reserved_)
+  // Only for early events still to be stored (or expected): all stored, none needs a mark.
+  if (reserving_ || last_early_seq_ <= committed_seq_ ||
+      last_early_seq_ + reserve_chunk / 2 <= reserved_)
     return std::nullopt;
   reserving_ = true;
   return last_seq_ + reserve_chunk;
@@ -48,6 +50,21 @@ void session_event_log::reserved(uint64_t seq) {
   reserving_ = false;
   reserved_ = std::max(reserved_, seq);
   advance_visible();
+}
+
+std::optional<uint64_t> session_event_log::release_due() {
+  if (reserving_ || in_flight_ || !unwritten_.empty() || reserved_ <= committed_seq_ ||
+      last_seq_ != committed_seq_ || last_early_seq_ > committed_seq_)
+    return std::nullopt;
+  reserving_ = true;
+  // Lowered here already: an early event appended while the write is in flight must wait for
+  // a new mark, not go out under the one being taken back.
+  reserved_ = committed_seq_;
+  return committed_seq_;
+}
+
+void session_event_log::released() noexcept {
+  reserving_ = false;
 }
 
 void session_event_log::advance_visible() {

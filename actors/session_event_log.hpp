@@ -103,6 +103,13 @@ class session_event_log {
   void reserved(uint64_t seq);
   /// The mark write failed: the next `reservation_due` asks again.
   void reservation_failed() noexcept { reserving_ = false; }
+  /// The mark to store back down, when every event is stored and the mark is above them (then
+  /// that write is in flight): a later actor then continues right after the stored events,
+  /// without a hole. Nothing was sent above them, so no id a client saw is given again.
+  std::optional<uint64_t> release_due();
+  /// The write of `release_due` ended (a failed one leaves the stored mark high: a later actor
+  /// then skips ids, harmlessly).
+  void released() noexcept;
   /// The stored mark.
   uint64_t reserved_seq() const noexcept { return reserved_; }
 

@@ -119,7 +119,27 @@ void reserve_ahead(session_self self) {
                   } else {
                     ev.reserved(seq);
                     deliver(self);
+                    release_mark(self);
                   }
+                  arm_retirement(self);
+                });
+}
+
+// A later actor of the session then continues right after the stored events, without a hole.
+void release_mark(session_self self) {
+  auto& st = self->state;
+  if (st.async_events) return;
+  auto mark = st.events.release_due();
+  if (!mark) return;
+  request_write(self, storage::make_release_events_query(st.who.tenant_id, st.who.id, *mark),
+                [self](const caf::error& e) {
+                  if (e)
+                    log::info("event id mark not lowered; a later actor skips ids",
+                              {.component = "session",
+                               .session_id = self->state.who.id,
+                               .error_code = to_string(errc_of(e))});
+                  self->state.events.released();
+                  reserve_ahead(self);  // early events of a turn that started meanwhile
                   arm_retirement(self);
                 });
 }
@@ -162,6 +182,7 @@ void flush(session_self self) {
             self->state.events.commit();
             deliver(self);
             flush(self);
+            release_mark(self);
           },
           [=](caf::error& err) {
             if (errc_of(err) == errc::fenced) return fenced(self, err);

@@ -131,6 +131,8 @@ void flush(session_self self);
 void on_flush_due(session_self self);
 /// Stores the next high-water mark of early event ids when one is due.
 void reserve_ahead(session_self self);
+/// Stores the mark back down once a turn's early events are all stored (no async turn runs).
+void release_mark(session_self self);
 /// Delivers persisted events to subscribers while they have room (a full one waits for
 /// `sink_ready`); drops gone ones and those whose next event left the window.
 void deliver(session_self self);

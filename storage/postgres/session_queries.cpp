@@ -140,6 +140,10 @@ db_query make_get_session_query(std::string_view tenant_id, std::string_view id)
   return query(stmt::session_get, {uuid_param(tenant_id), uuid_param(id)});
 }
 
+db_query make_release_events_query(std::string_view tenant_id, std::string_view id, uint64_t seq) {
+  return query(stmt::events_release, {uuid_param(tenant_id), uuid_param(id), std::to_string(seq)});
+}
+
 db_query make_reserve_events_query(std::string_view tenant_id, std::string_view id, uint64_t seq) {
   return query(stmt::events_reserve, {uuid_param(tenant_id), uuid_param(id), std::to_string(seq)});
 }

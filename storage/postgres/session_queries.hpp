@@ -118,6 +118,9 @@ caf::expected<db_query> make_create_session_query(const new_session& s);
 /// Reads one session. Reply: `parse_session`.
 db_query make_get_session_query(std::string_view tenant_id, std::string_view id);
 
+/// Lowers the session's `event_seq_reserved` to `seq` when it is above and `seq` is stored.
+db_query make_release_events_query(std::string_view tenant_id, std::string_view id, uint64_t seq);
+
 /// Raises the session's `event_seq_reserved` to at least `seq` (never lowers it).
 db_query make_reserve_events_query(std::string_view tenant_id, std::string_view id, uint64_t seq);
 

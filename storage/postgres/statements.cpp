@@ -37,7 +37,7 @@ namespace {
 #define CAA_SESSION_FILTER \
   "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text)"
 
-constexpr std::array<statement_def, 32> catalogue{{
+constexpr std::array<statement_def, 33> catalogue{{
   {stmt::ping, "SELECT 1"},
   {stmt::tenant_ensure, CAA_TENANT_UPSERT("$1")},
   {stmt::key_create,
@@ -231,6 +231,10 @@ constexpr std::array<statement_def, 32> catalogue{{
   {stmt::events_reserve,
    "UPDATE sessions SET event_seq_reserved = greatest(event_seq_reserved, $3::bigint) "
    "WHERE tenant_id = $1::uuid AND id = $2::uuid"},
+  // Lowers the mark to $3 once every event up to it is stored and nothing above was sent.
+  {stmt::events_release,
+   "UPDATE sessions SET event_seq_reserved = least(event_seq_reserved, $3::bigint) "
+   "WHERE tenant_id = $1::uuid AND id = $2::uuid AND last_seq >= $3::bigint"},
   // At least one row when the session is the tenant's: its id and last_seq, then the events
   // (NULL event columns when there are none), and on every row the highest stored seq up to
   // $3 (NULL when none: with $3 > 0 and not stored, $3 lies in a hole of the history).

@@ -41,6 +41,7 @@ inline constexpr std::string_view sessions_recover = "sessions_recover";    ///<
 inline constexpr std::string_view events_append = "events_append";          ///< five arrays
 inline constexpr std::string_view events_read = "events_read";              ///< t, id, after, n
 inline constexpr std::string_view events_reserve = "events_reserve";        ///< t, id, seq
+inline constexpr std::string_view events_release = "events_release";        ///< t, id, seq
 inline constexpr std::string_view transcript_append = "transcript_append";  ///< id, sub, n, []
 inline constexpr std::string_view transcript_read = "transcript_read";      ///< tenant, id
 inline constexpr std::string_view checkpoint_mark = "checkpoint_mark";      ///< t, id, uuid

@@ -56,6 +56,17 @@ TEST_F(session_lifecycle_test, an_async_turn_is_stored_after_it_is_sent_and_matc
   EXPECT_EQ(done_reason(sync), "completed") << names_of(sync);
   ASSERT_FALSE(sync.events.empty());
   EXPECT_EQ(std::stoull(sync.events.front().id), streamed.back().first + 1);
+
+  // Stopped cleanly, nothing was lost: the mark came back down and the ids go on without a hole.
+  auto last = std::stoull(sync.events.back().id);
+  ASSERT_EQ(service_->terminate(60s), 0);
+  restart();
+  auto third = turn(R"({"prompt":"[[echo]] durable-again","durability":"async","session_id":")" +
+                    id + "\"}");
+  ASSERT_EQ(third.status, 200u) << third.body;
+  EXPECT_EQ(done_reason(third), "completed") << names_of(third);
+  ASSERT_FALSE(third.events.empty());
+  EXPECT_EQ(std::stoull(third.events.front().id), last + 1) << names_of(third);
 }
 
 TEST_F(session_lifecycle_test, durability_async_is_refused_for_a_tenant_not_allowed) {

@@ -402,12 +402,12 @@ TEST(load_settings, event_durability) {
   EXPECT_TRUE(r.value->agent.async_events);
   EXPECT_EQ(r.value->agent.event_flush_interval_ms, 5u);
   EXPECT_EQ(r.value->agent.durability_tenants, (std::vector<std::string>{"acme", "beta"}));
-  for (auto [name, bad] : std::vector<std::pair<std::string, std::string>>{
-           {"EVENT_DURABILITY", "fast"},
-           {"EVENT_DURABILITY", "SYNC"},
-           {"EVENT_FLUSH_INTERVAL", "0"},
-           {"EVENT_FLUSH_INTERVAL", "60001"},
-           {"TENANT_DURABILITY_ALLOW", "a,,b"}}) {
+  for (auto [name, bad] :
+       std::vector<std::pair<std::string, std::string>>{{"EVENT_DURABILITY", "fast"},
+                                                        {"EVENT_DURABILITY", "SYNC"},
+                                                        {"EVENT_FLUSH_INTERVAL", "0"},
+                                                        {"EVENT_FLUSH_INTERVAL", "60001"},
+                                                        {"TENANT_DURABILITY_ALLOW", "a,,b"}}) {
     auto x = load({{name, bad}});
     EXPECT_FALSE(x.value) << name << "=" << bad;
     EXPECT_NE(joined(x).find(name), std::string::npos) << joined(x);

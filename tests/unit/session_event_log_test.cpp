@@ -256,6 +256,34 @@ TEST(session_event_log, early_sends_stop_when_too_many_events_wait_for_storage) 
   EXPECT_EQ(log.visible_seq(), cap + 100);
 }
 
+TEST(session_event_log, the_mark_comes_back_down_once_every_early_event_is_stored) {
+  session_event_log log;
+  log.start_after(0);
+  log.expect_early();
+  EXPECT_FALSE(log.release_due()) << "an early event is expected";
+  auto mark = *log.reservation_due();
+  log.reserved(mark);
+  for (int i = 0; i < 3; ++i) log.append("e", "{}", true);
+  EXPECT_FALSE(log.release_due()) << "sent events are not stored yet";
+  ASSERT_FALSE(log.next_batch().empty());
+  log.commit();
+  EXPECT_FALSE(log.reservation_due()) << "every early event is stored: no mark is needed";
+  auto down = log.release_due();
+  ASSERT_TRUE(down);
+  EXPECT_EQ(*down, 3u);
+  EXPECT_EQ(log.reserved_seq(), 3u) << "lowered at once, before the write lands";
+  EXPECT_FALSE(log.quiet());
+  // An early event while the write is in flight waits for a new mark.
+  log.append("late", "{}", true);
+  EXPECT_EQ(log.visible_seq(), 3u);
+  EXPECT_FALSE(log.reservation_due()) << "one mark write at a time";
+  log.released();
+  auto again = log.reservation_due();
+  ASSERT_TRUE(again);
+  log.reserved(*again);
+  EXPECT_EQ(log.visible_seq(), 4u);
+}
+
 TEST(session_event_log, a_session_revived_above_its_mark_reports_the_hole) {
   session_event_log log;
   log.start_after(10, 25);
