@@ -41,12 +41,8 @@ caf::result<uint64_t> on_subscribe(session_self self, event_sink_ptr sink, uint6
   return ev.visible_seq();
 }
 
-caf::result<bool> on_remove(session_self self) {
+void delete_row(session_self self, caf::typed_response_promise<bool> rp) {
   auto& st = self->state;
-  st.cli.kill_all();
-  st.events.close_subscribers();
-  release_slot(self);
-  auto rp = self->make_response_promise<bool>();
   self->request(st.deps.pg, st.deps.db_timeout,
                 storage::make_delete_session_query(st.who.tenant_id, st.who.id))
       .then(
@@ -57,9 +53,27 @@ caf::result<bool> on_remove(session_self self) {
           },
           [=](caf::error& e) mutable {
             // The rows stay; the session must stay usable (its process is already gone).
+            self->state.rows.resume();
             if (self->state.phase == session_phase::in_turn) finish_turn(self, "error");
+            write_rows(self);  // the writes held meanwhile go out
             rp.deliver(std::move(e));
           });
+}
+
+caf::result<bool> on_remove(session_self self) {
+  auto& st = self->state;
+  st.cli.kill_all();
+  st.events.close_subscribers();
+  release_slot(self);
+  auto rp = self->make_response_promise<bool>();
+  // The delete waits for the row write in flight and holds the others (see `hold`).
+  st.rows.hold();
+  auto earlier = std::exchange(st.after_row_write, {});  // a delete asked for already
+  st.after_row_write = [self, rp, earlier]() mutable {
+    if (earlier) earlier();
+    delete_row(self, std::move(rp));
+  };
+  write_rows(self);
   return rp;
 }
 

@@ -33,6 +33,10 @@ void wait_for_room(session_self self, subscriber& sub) {
 /// connections could commit in either order).
 void write_next_row(session_self self) {
   auto& st = self->state;
+  if (st.rows.held() && !st.rows.in_flight() && st.after_row_write) {
+    std::exchange(st.after_row_write, {})();
+    return;
+  }
   auto w = st.rows.next();
   if (!w) return;
   request_write(self, std::move(*w), [self](const caf::error& e) {
@@ -100,6 +104,10 @@ void request_write(session_self self, row_write w,
 
 void run_db(session_self self, row_write w) {
   self->state.rows.push(std::move(w));
+  write_next_row(self);
+}
+
+void write_rows(session_self self) {
   write_next_row(self);
 }
 

@@ -55,6 +55,8 @@ struct session_state {
   mapper_state mapper;            ///< turns CLI lines into API events
   bool async_events = false;      ///< the turn's events are sent before they are stored
   bool flush_armed = false;       ///< a `write_due` for early events is on its way
+  /// Runs once no row write is in flight (the queue held): the delete of the session's row.
+  std::function<void()> after_row_write;
 
   /// Whether a turn or a rewind runs or waits.
   bool busy() const noexcept { return phase != session_phase::idle; }
@@ -144,6 +146,9 @@ void on_sink_ready(session_self self, uint64_t id);
 void on_sink_stall(session_self self, uint64_t id);
 /// Queues a row write of this session; writes go out one at a time, in order.
 void run_db(session_self self, row_write w);
+/// Sends the next queued row write (or, the queue held and none in flight, runs
+/// `after_row_write`).
+void write_rows(session_self self);
 /// Sends one write of this session now, under the fence of its epoch; `done` gets the error
 /// (none: stored). A fenced write ends the actor instead (`fenced`), without calling `done`.
 void request_write(session_self self, row_write w,

@@ -23,7 +23,7 @@ class session_row_writer {
 
   /// The next write, now in flight; none while one is in flight or when none waits.
   std::optional<row_write> next() {
-    if (in_flight_ || queue_.empty()) return std::nullopt;
+    if (held_ || in_flight_ || queue_.empty()) return std::nullopt;
     in_flight_ = true;
     auto w = std::move(queue_.front());
     queue_.pop_front();
@@ -36,9 +36,22 @@ class session_row_writer {
   /// Whether no write waits and none is in flight.
   bool quiet() const noexcept { return queue_.empty() && !in_flight_; }
 
+  /// Whether a write is in flight.
+  bool in_flight() const noexcept { return in_flight_; }
+
+  /// Holds the queue (`next` answers none) until `resume`: e.g. while the session's row is
+  /// deleted, a write such as a turn's end (turns, then sessions) must not run beside the
+  /// delete (sessions, then its turns): the two would deadlock in PostgreSQL.
+  void hold() noexcept { held_ = true; }
+  /// Ends `hold`.
+  void resume() noexcept { held_ = false; }
+  /// Whether the queue is held.
+  bool held() const noexcept { return held_; }
+
  private:
   std::deque<row_write> queue_;
   bool in_flight_ = false;
+  bool held_ = false;
 };
 
 }  // namespace caa::detail
