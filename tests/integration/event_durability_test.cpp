@@ -27,6 +27,23 @@ std::string describe(const std::vector<std::pair<uint64_t, std::string>>& events
   return out;
 }
 
+/// The stored history of session `id`, one page of up to 1,000 events.
+std::vector<std::pair<uint64_t, std::string>> stored_history(
+    uint16_t port, const std::map<std::string, std::string>& auth, const std::string& id) {
+  return history_of(http_call(port, "GET", "/api/v1/sessions/" + id + "/events?limit=1000", auth));
+}
+
+/// Reconnects to session `id`'s stream with `Last-Event-ID: last` until event `until` arrives.
+sse_result resume_after(uint16_t port, const std::string& key, const std::string& id, uint64_t last,
+                        const std::string& until) {
+  return sse_call(
+      port, "GET", "/api/v1/sessions/" + id + "/events",
+      {{"X-API-Key", key},
+       {"Accept", "text/event-stream"},
+       {"Last-Event-ID", std::to_string(last)}},
+      {}, [until](const sse_event& e) { return e.event == until; }, 20s);
+}
+
 }  // namespace
 
 TEST_F(session_lifecycle_test, an_async_turn_is_stored_after_it_is_sent_and_matches_the_stream) {
@@ -41,8 +58,7 @@ TEST_F(session_lifecycle_test, an_async_turn_is_stored_after_it_is_sent_and_matc
   std::vector<std::pair<uint64_t, std::string>> stored;
   EXPECT_TRUE(eventually(
       [&] {
-        stored = history_of(
-            http_call(port(), "GET", "/api/v1/sessions/" + id + "/events?limit=1000", auth()));
+        stored = stored_history(port(), auth(), id);
         return stored.size() >= streamed.size();
       },
       10s));
@@ -89,8 +105,7 @@ TEST_F(session_lifecycle_test, kill_9_after_async_sends_never_reuses_a_seen_id_a
   auto id = slow.session();
   ASSERT_EQ(id.size(), 36u);
   std::this_thread::sleep_for(800ms);  // some chunks stream
-  auto before =
-      history_of(http_call(port(), "GET", "/api/v1/sessions/" + id + "/events?limit=1000", auth()));
+  auto before = stored_history(port(), auth(), id);
   EXPECT_TRUE(before.empty()) << "sent but not stored yet: " << describe(before);
 
   service_->kill_hard();
@@ -100,8 +115,7 @@ TEST_F(session_lifecycle_test, kill_9_after_async_sends_never_reuses_a_seen_id_a
   for (auto& e : seen.events) last_seen = std::max<uint64_t>(last_seen, std::stoull(e.id));
 
   restart();
-  auto history =
-      history_of(http_call(port(), "GET", "/api/v1/sessions/" + id + "/events?limit=1000", auth()));
+  auto history = stored_history(port(), auth(), id);
   ASSERT_EQ(history.size(), 2u) << describe(history);
   EXPECT_EQ(history[0].second, "error");
   EXPECT_EQ(history[1].second, "done");
@@ -109,12 +123,7 @@ TEST_F(session_lifecycle_test, kill_9_after_async_sends_never_reuses_a_seen_id_a
   auto hole_end = history[0].first - 1;
 
   // A client that saw the lost events reconnects: a gap, then the rest of the history.
-  auto resumed = sse_call(
-      port(), "GET", "/api/v1/sessions/" + id + "/events",
-      {{"X-API-Key", key_},
-       {"Accept", "text/event-stream"},
-       {"Last-Event-ID", std::to_string(last_seen)}},
-      {}, [](const sse_event& e) { return e.event == "done"; }, 20s);
+  auto resumed = resume_after(port(), key_, id, last_seen, "done");
   ASSERT_EQ(resumed.status, 200u) << resumed.body;
   ASSERT_EQ(resumed.events.size(), 3u) << names_of(resumed);
   EXPECT_EQ(resumed.events[0].event, "gap");
@@ -146,17 +155,11 @@ TEST_F(session_lifecycle_test, a_reconnect_into_the_hole_of_an_idle_session_gets
   EXPECT_TRUE(eventually([&] { return status_of(id) == "idle"; }, 5s)) << status_of(id);
   service_->kill_hard();  // the turn's events were sent, none is stored
   restart();
-  auto history =
-      history_of(http_call(port(), "GET", "/api/v1/sessions/" + id + "/events?limit=1000", auth()));
+  auto history = stored_history(port(), auth(), id);
   EXPECT_TRUE(history.empty()) << describe(history);
 
   // Nothing is stored above the client's id: the session's actor names the hole.
-  auto resumed = sse_call(
-      port(), "GET", "/api/v1/sessions/" + id + "/events",
-      {{"X-API-Key", key_},
-       {"Accept", "text/event-stream"},
-       {"Last-Event-ID", std::to_string(last_seen)}},
-      {}, [](const sse_event& e) { return e.event == "gap"; }, 20s);
+  auto resumed = resume_after(port(), key_, id, last_seen, "gap");
   ASSERT_EQ(resumed.status, 200u) << resumed.body;
   ASSERT_FALSE(resumed.events.empty()) << names_of(resumed);
   EXPECT_EQ(resumed.events[0].event, "gap");
