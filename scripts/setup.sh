@@ -32,8 +32,20 @@ fi
 
 # The agent engine, pinned. The npm postinstall step is not needed: the native binary ships in
 # the platform package.
-if [[ ! -x "$CAA_CLI_PATH" ]] || ! "$CAA_CLI_PATH" -v 2>/dev/null | grep -q "^$CAA_CLI_VERSION "; then
-  say "installing @anthropic-ai/claude-code@$CAA_CLI_VERSION into the project"
+# The tests' pinned clients (package.json's devDependencies: the `openai` client, the OpenAPI
+# validator) come with it.
+npm_pins_present() {
+  node -e '
+    const root = process.argv[1], pkg = require(root + "/package.json");
+    for (const [name, want] of Object.entries(pkg.devDependencies || {})) {
+      let got = "";
+      try { got = require(root + "/node_modules/" + name + "/package.json").version; } catch (e) {}
+      if (got !== want) process.exit(1);
+    }' "$CAA_ROOT" 2>/dev/null
+}
+if [[ ! -x "$CAA_CLI_PATH" ]] || ! "$CAA_CLI_PATH" -v 2>/dev/null | grep -q "^$CAA_CLI_VERSION " ||
+   ! npm_pins_present; then
+  say "installing @anthropic-ai/claude-code@$CAA_CLI_VERSION and the test clients into the project"
   (cd "$CAA_ROOT" && npm install --no-audit --no-fund --ignore-scripts --no-package-lock \
      --loglevel=error >/dev/null)
 fi
