@@ -21,3 +21,17 @@ if(NOT CAA_NO_SCRIPTED_MODEL)
 endif()
 gtest_discover_tests(session_flow_test PROPERTIES LABELS integration TIMEOUT 600
                      DISCOVERY_TIMEOUT 60)
+
+# The OpenAI-compatible routes through the pinned `openai` npm client (node runs
+# tests/openai/client_test.mjs; the client is installed into node_modules by scripts/setup.sh).
+add_executable(openai_api_test ${CMAKE_CURRENT_LIST_DIR}/integration/openai_api_test.cpp
+                               ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_fixture.cpp)
+target_link_libraries(openai_api_test PRIVATE caa_service_fixture GTest::gtest_main)
+target_compile_definitions(openai_api_test PRIVATE CAA_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+caa_target_defaults(openai_api_test)
+add_dependencies(openai_api_test claude-agent-api)
+if(NOT CAA_NO_SCRIPTED_MODEL)
+  add_dependencies(openai_api_test scripted_model)
+endif()
+gtest_discover_tests(openai_api_test PROPERTIES LABELS integration TIMEOUT 600
+                     DISCOVERY_TIMEOUT 60)

@@ -152,8 +152,9 @@ db_query make_list_sessions_query(std::string_view tenant_id, const session_filt
   auto limit = std::clamp(filter.limit, 1u, 100u);
   db_value status =
       filter.status ? db_value{std::string{to_string(*filter.status)}} : db_value{caf::none};
+  db_value tag = filter.tag ? db_value{*filter.tag} : db_value{caf::none};
   return query(stmt::session_list, {uuid_param(tenant_id), status, std::to_string(limit),
-                                    std::to_string(filter.offset)});
+                                    std::to_string(filter.offset), tag});
 }
 
 db_query make_update_status_query(std::string_view tenant_id, std::string_view id,

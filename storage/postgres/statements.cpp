@@ -35,7 +35,8 @@ namespace {
 
 // The sessions of tenant $1 matching the optional status $2.
 #define CAA_SESSION_FILTER \
-  "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text)"
+  "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text) " \
+  "AND ($5::text IS NULL OR $5::text = ANY (tags))"
 
 constexpr std::array<statement_def, 33> catalogue{{
   {stmt::ping, "SELECT 1"},

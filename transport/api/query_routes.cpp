@@ -23,8 +23,10 @@ struct turn_flow {
   session_api_ptr api;
   std::shared_ptr<http::request> req;
   std::shared_ptr<http::responder> res;
-  answer_mode mode = answer_mode::stream;
   turn_route route = turn_route::query;
+  std::string body;     ///< the API turn body to decode
+  std::string path_id;  ///< the `{id}` of the path, or empty
+  accepted_fn accepted;
   std::string tenant_id;
   decode_policy policy;
   decoded_turn turn;
@@ -38,25 +40,31 @@ error_fn fail_with(const flow_ptr& f) {
 }
 
 /// Subscribes the answer's sink to the accepted turn.
-void on_accepted(const flow_ptr& f, session_actor actor, const turn_accepted& acc) {
+void answer_accepted(const session_api_ptr& api, const std::shared_ptr<http::request>& req,
+                     const std::shared_ptr<http::responder>& res, answer_mode mode,
+                     const session_actor& actor, const turn_accepted& acc) {
   event_sink_ptr sink;
-  if (f->mode == answer_mode::single) {
-    sink = std::make_shared<collecting_sink>(f->res, acc.session_id);
+  if (mode == answer_mode::single) {
+    sink = std::make_shared<collecting_sink>(res, acc.session_id);
   } else {
-    auto stream = f->res->stream(200, "text/event-stream", sse_headers());
+    auto stream = res->stream(200, "text/event-stream", sse_headers());
     if (!stream->open()) return;  // the client is gone; the turn runs on (it can re-attach)
     auto sse = std::make_shared<sse_event_sink>(std::move(stream), true);
-    watch_stream(*f->api, f->req->caller->key_id(), sse);
+    watch_stream(*api, req->caller->key_id(), sse);
     sink = std::move(sse);
   }
-  subscribe_or_replay(f->api, f->tenant_id, acc.session_id, std::move(sink), acc.after_seq,
-                      std::move(actor));
+  subscribe_or_replay(api, req->caller->tenant_id(), acc.session_id, std::move(sink), acc.after_seq,
+                      actor);
 }
 
 void run(const flow_ptr& f, const session_actor& actor, turn_spec_ptr spec) {
   run_turn(
       *f->api, actor, std::move(spec),
-      [f, actor](const turn_accepted& acc) { on_accepted(f, actor, acc); }, fail_with(f));
+      [f, actor](const turn_accepted& acc) {
+        auto accepted = std::move(f->accepted);
+        if (accepted) accepted(actor, acc);
+      },
+      fail_with(f));
 }
 
 /// Builds the turn_spec of `req`; answers the error itself and returns null on failure.
@@ -140,9 +148,8 @@ void start_fork(const flow_ptr& f) {
 
 /// Runs on a CAF thread: decode, then the flow of the route.
 void start(const flow_ptr& f) {
-  std::string path_id;
-  if (auto it = f->req->params.find("id"); it != f->req->params.end()) path_id = it->second;
-  auto decoded = decode_turn_body(f->req->body, f->policy, f->route, path_id);
+  const auto& path_id = f->path_id;
+  auto decoded = decode_turn_body(f->body, f->policy, f->route, path_id);
   if (!decoded) {
     f->res->fail(std::move(decoded.error()));
     return;
@@ -163,19 +170,35 @@ void start(const flow_ptr& f) {
 http::handler turn_handler(const session_api_ptr& api, answer_mode mode, turn_route route) {
   return
       [api, mode, route](std::shared_ptr<http::request> req, std::shared_ptr<http::responder> res) {
-        auto f = std::make_shared<turn_flow>();
-        f->api = api;
-        f->mode = mode;
-        f->route = route;
-        f->tenant_id = req->caller->tenant_id();
-        f->policy = make_decode_policy(*api->ctx.cfg, *req->caller);
-        f->req = std::move(req);
-        f->res = std::move(res);
-        run_async(*api->ctx.sys, [f] { start(f); });
+        std::string path_id;
+        if (auto it = req->params.find("id"); it != req->params.end()) path_id = it->second;
+        auto body = std::move(req->body);
+        accepted_fn accepted = [api, req, res, mode](const session_actor& actor,
+                                                     const turn_accepted& acc) {
+          answer_accepted(api, req, res, mode, actor, acc);
+        };
+        start_turn_request(api, req, res, std::move(body), route, std::move(path_id),
+                           std::move(accepted));
       };
 }
 
 }  // namespace
+
+void start_turn_request(session_api_ptr api, std::shared_ptr<http::request> req,
+                        std::shared_ptr<http::responder> res, std::string body, turn_route route,
+                        std::string path_id, accepted_fn accepted) {
+  auto f = std::make_shared<turn_flow>();
+  f->route = route;
+  f->tenant_id = req->caller->tenant_id();
+  f->policy = make_decode_policy(*api->ctx.cfg, *req->caller);
+  f->body = std::move(body);
+  f->path_id = std::move(path_id);
+  f->accepted = std::move(accepted);
+  f->api = std::move(api);
+  f->req = std::move(req);
+  f->res = std::move(res);
+  run_async(*f->api->ctx.sys, [f] { start(f); });
+}
 
 void add_query_routes(http::router& r, const session_api_ptr& api) {
   using http::route_class;

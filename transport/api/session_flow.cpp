@@ -101,10 +101,9 @@ bool deliver_gap(event_sink& sink, uint64_t& after, const storage::event_page& p
   return true;
 }
 
-void watch_stream(const session_api& api, const std::string& key_id,
-                  const std::shared_ptr<sse_event_sink>& sink) {
+void watch_stream(const session_api& api, const std::string& key_id, const event_sink_ptr& sink) {
   if (!api.ctx.watch_connection) return;
-  std::weak_ptr<sse_event_sink> weak = sink;
+  std::weak_ptr<event_sink> weak = sink;
   api.ctx.watch_connection(key_id, sink, [weak] {
     if (auto s = weak.lock()) s->close();
   });

@@ -7,6 +7,7 @@
 #include "actors/interfaces.hpp"
 #include "storage/postgres/session_repository.hpp"
 #include "transport/api/sessions.hpp"
+#include "transport/api/turn_builder.hpp"
 #include "transport/http/router.hpp"
 #include "transport/http/types.hpp"
 
@@ -99,16 +100,30 @@ void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::strin
 void subscribe_or_replay(session_api_ptr api, std::string tenant_id, std::string id,
                          event_sink_ptr sink, uint64_t after, session_actor actor);
 
+/// What answers an accepted turn: called once, on a CAF thread, with the session's actor.
+using accepted_fn = std::function<void(const session_actor&, const turn_accepted&)>;
+
+/// Runs the turn of API turn body `body` (decoded and validated as the turn routes do, with the
+/// caller's policy) on route `route` (`path_id`: the `{id}` of resume and fork): finds or
+/// creates the session, starts the turn and hands the acceptance to `accepted`. Every error up
+/// to then goes to `res->fail`. Returns at once; the work runs on a CAF thread.
+void start_turn_request(session_api_ptr api, std::shared_ptr<http::request> req,
+                        std::shared_ptr<http::responder> res, std::string body, turn_route route,
+                        std::string path_id, accepted_fn accepted);
+
 /// Adds `POST /api/v1/query`, `/query/single`, `.../{id}/resume` and `.../{id}/fork`.
 void add_query_routes(http::router& r, const session_api_ptr& api);
 
 /// Ends the SSE stream of `sink` when key `key_id` is revoked (if connections are watched).
-void watch_stream(const session_api& api, const std::string& key_id,
-                  const std::shared_ptr<sse_event_sink>& sink);
+void watch_stream(const session_api& api, const std::string& key_id, const event_sink_ptr& sink);
 
 /// Adds `GET /api/v1/sessions`, `GET` and `DELETE .../{id}`, `POST .../{id}/interrupt` and
 /// `GET /api/v1/capabilities`.
 void add_session_resource_routes(http::router& r, const session_api_ptr& api);
+
+/// Adds the OpenAI-compatible routes: `GET /v1/models`, `POST /v1/chat/completions`,
+/// `POST /v1/responses`, `GET /v1/responses/{id}`, `POST /v1/responses/{id}/cancel`.
+void add_openai_routes(http::router& r, const session_api_ptr& api);
 
 /// Adds `GET /api/v1/sessions/{id}/events` (JSON pages, or SSE attach).
 void add_event_routes(http::router& r, const session_api_ptr& api);

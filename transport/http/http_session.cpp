@@ -232,6 +232,7 @@ bool http_session::check_framing() {
 void http_session::route_request() {
   auto target = std::string_view{header_parser_->get().target()};
   auto path = target.substr(0, target.find('?'));
+  ex_.openai_errors = path.substr(0, 4) == "/v1/";
   auto m = ctx_->routes.match(ex_.method, path);
   switch (m.status) {
     case match_status::bad_path:
@@ -241,7 +242,7 @@ void http_session::route_request() {
     case match_status::method_not_allowed: {
       if (ex_.method == "OPTIONS")
         return send_response(ctx_->cors.preflight(ex_.origin, m.allow), false);
-      auto r = error_response(make_error(errc::method_not_allowed), ex_.correlation_id);
+      auto r = shaped_error(make_error(errc::method_not_allowed));
       r.headers.emplace_back("Allow", m.allow);
       return send_response(r);
     }

@@ -130,6 +130,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     bool http10 = false;
     bool parsed = false;
     bool logged = false;
+    bool openai_errors = false;  ///< an OpenAI-compatible path (`/v1/...`): OpenAI's error shape
   };
 
   // Reading and the header stage (http_session.cpp).
@@ -164,6 +165,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   // Writing and streaming (http_session_write.cpp).
   void send_response(const response& r, bool add_cors = true);
+  /// The error response of `e` in the shape of the route (OpenAI's on `/v1/...`).
+  response shaped_error(const caf::error& e);
   void send_error(const caf::error& e);
   void send_edge_error(edge_condition x);
   void reject(const caf::error& e);

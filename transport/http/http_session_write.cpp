@@ -4,6 +4,7 @@
 
 #include "transport/http/correlation.hpp"
 #include "transport/http/log_shim.hpp"
+#include "transport/http/openai_error.hpp"
 #include "transport/http/wire.hpp"
 
 #include "config/metrics_catalog.hpp"
@@ -62,9 +63,14 @@ void http_session::send_response(const response& r, bool add_cors) {
   queue(out_item{serialize_response(r.status, h, r.body, ex_.head_only), 0, true});
 }
 
-void http_session::send_error(const caf::error& e) {
+response http_session::shaped_error(const caf::error& e) {
   if (ex_.correlation_id.empty()) ex_.correlation_id = new_correlation_id();
   auto r = error_response(e, ex_.correlation_id);
+  return ex_.openai_errors ? to_openai_error(std::move(r)) : r;
+}
+
+void http_session::send_error(const caf::error& e) {
+  auto r = shaped_error(e);
   if (r.status >= 500) log_error(describe(e), ex_.correlation_id);
   send_response(r);
 }
