@@ -3,7 +3,7 @@
 # (integration; needs DATABASE_URL, REDIS_URL and CLAUDE_CLI_PATH, skipped otherwise).
 include(GoogleTest)
 
-foreach(name sse_sink_test session_api_test)
+foreach(name sse_sink_test session_api_test openai_test)
   add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/unit/${name}.cpp)
   target_link_libraries(${name} PRIVATE caa_api GTest::gtest_main)
   caa_target_defaults(${name})

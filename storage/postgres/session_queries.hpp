@@ -88,9 +88,9 @@ struct new_session {
 /// Which sessions to list: an optional status and a page.
 struct session_filter {
   std::optional<session_status> status;  ///< only sessions in this status
-  std::optional<std::string> tag;        ///< only sessions with this tag
   unsigned limit = 50;                   ///< clamped to [1, 100]
   unsigned offset = 0;                   ///< sessions to skip
+  std::optional<std::string> tag;        ///< only sessions with this tag
 };
 
 /// One page of a tenant's sessions, newest first.

@@ -72,9 +72,9 @@ TEST_F(session_repo_test, list_pages_with_total_and_status_filter) {
     return await_callbacks<session_page>(
         [&](auto ok, auto fail) { repo_->list(tenant, f, ok, fail); });
   };
-  auto p1 = list({std::nullopt, 2, 0});
-  auto p3 = list({std::nullopt, 2, 4});
-  auto beyond = list({std::nullopt, 2, 10});
+  auto p1 = list({std::nullopt, 2, 0, std::nullopt});
+  auto p3 = list({std::nullopt, 2, 4, std::nullopt});
+  auto beyond = list({std::nullopt, 2, 10, std::nullopt});
   ASSERT_TRUE(p1 && p3 && beyond);
   EXPECT_EQ(p1->total, 5u);
   ASSERT_EQ(p1->sessions.size(), 2u);
@@ -84,11 +84,38 @@ TEST_F(session_repo_test, list_pages_with_total_and_status_filter) {
   EXPECT_EQ(p3->sessions[0].id, ids[0]);
   EXPECT_EQ(beyond->total, 5u);
   EXPECT_TRUE(beyond->sessions.empty());
-  auto running = list({session_status::running, 100, 0});
+  auto running = list({session_status::running, 100, 0, std::nullopt});
   ASSERT_TRUE(running);
   EXPECT_EQ(running->total, 2u);
   for (const auto& s : running->sessions) EXPECT_EQ(s.status, session_status::running);
-  auto none = list({session_status::hibernated, 100, 0});
+  auto none = list({session_status::hibernated, 100, 0, std::nullopt});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->total, 0u);
+}
+
+TEST_F(session_repo_test, list_filters_by_tag_newest_first_within_the_tenant) {
+  auto tenant = make_tenant();
+  auto other = make_tenant();
+  std::vector<std::string> tagged;
+  for (int i = 0; i < 3; ++i) {
+    auto s = fresh(tenant);
+    if (i != 1) s.tags = {"openai", "openai-user:abc"};
+    auto rec = create(s);
+    ASSERT_TRUE(rec);
+    if (i != 1) tagged.push_back(rec->id);
+  }
+  auto foreign = fresh(other);
+  foreign.tags = {"openai-user:abc"};
+  ASSERT_TRUE(create(foreign));
+  auto list = [&](const std::string& t, session_filter f) {
+    return await_callbacks<session_page>([&](auto ok, auto fail) { repo_->list(t, f, ok, fail); });
+  };
+  auto page = list(tenant, {std::nullopt, 1, 0, "openai-user:abc"});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->total, 2u);
+  ASSERT_EQ(page->sessions.size(), 1u);
+  EXPECT_EQ(page->sessions[0].id, tagged[1]);  // the newest of the tenant's tagged sessions
+  auto none = list(tenant, {std::nullopt, 10, 0, "openai-user:zzz"});
   ASSERT_TRUE(none);
   EXPECT_EQ(none->total, 0u);
 }

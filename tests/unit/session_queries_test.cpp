@@ -152,8 +152,9 @@ TEST(session_queries, builders_use_catalogue_statements) {
                   make_recover_running_batch(std::nullopt)})
     qs.insert(qs.end(), b.queries.begin(), b.queries.end());
   for (const auto& q : qs) EXPECT_NE(find_statement(q.statement_name), nullptr) << q.statement_name;
-  EXPECT_EQ(*make_list_sessions_query(tenant, {std::nullopt, 1000, 0}).params[2], "100");
-  EXPECT_EQ(*make_list_sessions_query(tenant, {std::nullopt, 0, 0}).params[2], "1");
+  EXPECT_EQ(*make_list_sessions_query(tenant, {std::nullopt, 1000, 0, std::nullopt}).params[2],
+            "100");
+  EXPECT_EQ(*make_list_sessions_query(tenant, {std::nullopt, 0, 0, std::nullopt}).params[2], "1");
   EXPECT_EQ(*make_read_events_query(tenant, sid, 5, 5000).params[3], "1000");
   EXPECT_FALSE(make_get_session_query(tenant, "../etc").params[1]);
   auto cas = make_update_status_query(tenant, sid, session_status::idle,
