@@ -66,8 +66,9 @@ TEST_F(session_lifecycle_test, admission_keeps_the_budget_and_refuses_with_retry
 }
 
 TEST_F(session_lifecycle_test, turn_timeout_ends_a_stuck_turn) {
-  // 5 s: long enough that the echo turn below never hits it, even on a loaded machine.
-  start({{"TURN_TIMEOUT", "5"}});
+  // 8 s: long enough that the echo turn below (a respawn and a resume) never hits it, even on a
+  // loaded machine (5 s was seen to be too short with builds running beside the suite).
+  start({{"TURN_TIMEOUT", "8"}});
   auto t0 = std::chrono::steady_clock::now();
   auto r = turn(R"({"prompt":"[[slow 150 200]]"})", {}, 45s);  // 30 s of streaming if not ended
   auto took = std::chrono::steady_clock::now() - t0;

@@ -55,33 +55,102 @@ void decode_durability(const rapidjson::Value& v, decode_context& ctx, turn_requ
 struct field_entry {
   std::string_view name;
   detail::field_decoder decode;
+  std::string_view schema;  ///< JSON Schema of the member (the OpenAPI document's source)
 };
 
-/// Every field of API.md "Query request", with its decoder.
+constexpr std::string_view tool_list =
+    R"({"type":"array","maxItems":100,"items":{"type":"string","minLength":1}})";
+constexpr std::string_view dir_list =
+    R"({"type":"array","maxItems":20,"items":{"type":"string","minLength":1}})";
+
+/// Every field of API.md "Query request", with its decoder and its schema: the one table the
+/// decoder's unknown-field check and `turn_request_schema` both read.
 constexpr field_entry fields[] = {
-    {"prompt", &detail::decode_prompt},
-    {"images", &detail::decode_images},
-    {"session_id", &decode_session_id},
-    {"model", &detail::decode_model},
-    {"permission_mode", &detail::decode_permission_mode},
-    {"allowed_tools", &detail::decode_allowed_tools},
-    {"disallowed_tools", &detail::decode_disallowed_tools},
-    {"max_turns", &decode_max_turns},
-    {"max_budget_usd", &decode_max_budget},
-    {"cwd", &detail::decode_cwd},
-    {"add_dirs", &detail::decode_add_dirs},
-    {"env", &detail::decode_env},
-    {"system_prompt", &detail::decode_system_prompt},
-    {"agents", &detail::decode_agents},
-    {"mcp_servers", &detail::decode_mcp_servers},
-    {"hooks", &detail::decode_hooks},
-    {"output_format", &detail::decode_output_format},
-    {"include_partial_messages", &decode_partial},
-    {"enable_file_checkpointing", &decode_checkpointing},
-    {"setting_sources", &detail::decode_setting_sources},
-    {"plugins", &detail::decode_plugins},
-    {"metadata", &detail::decode_metadata},
-    {"durability", &decode_durability},
+    {"prompt", &detail::decode_prompt,
+     R"({"type":"string","minLength":1,"maxLength":100000,)"
+     R"("description":"The prompt; a leading /name args is a slash command."})"},
+    {"images", &detail::decode_images,
+     R"({"type":"array","maxItems":20,"items":{"type":"object",)"
+     R"("additionalProperties":false,"required":["type","media_type","data"],)"
+     R"("properties":{"type":{"const":"base64"},"media_type":{"enum":["image/png",)"
+     R"("image/jpeg","image/gif","image/webp"]},"data":{"type":"string",)"
+     R"("contentEncoding":"base64"}}}})"},
+    {"session_id", &decode_session_id,
+     R"({"type":"string","format":"uuid",)"
+     R"("description":"Continue this session of the caller."})"},
+    {"model", &detail::decode_model,
+     R"({"type":"string","pattern":"^(sonnet|opus|haiku|claude-[a-z0-9.-]{1,)"
+     R"(64}(\\[1m\\])?)$"})"},
+    {"permission_mode", &detail::decode_permission_mode,
+     R"({"enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"],)"
+     R"("default":"default",)"
+     R"("description":"bypassPermissions only for tenants allowed it."})"},
+    {"allowed_tools", &detail::decode_allowed_tools, tool_list},
+    {"disallowed_tools", &detail::decode_disallowed_tools, tool_list},
+    {"max_turns", &decode_max_turns, R"({"type":"integer","minimum":1,"maximum":1000})"},
+    {"max_budget_usd", &decode_max_budget,
+     R"({"type":"number","exclusiveMinimum":0,"maximum":1000})"},
+    {"cwd", &detail::decode_cwd,
+     R"({"type":"string",)"
+     R"("description":"Relative to the tenant workspace; never outside it."})"},
+    {"add_dirs", &detail::decode_add_dirs, dir_list},
+    {"env", &detail::decode_env,
+     R"({"type":"object","propertyNames":{"pattern":"^[A-Z_][A-Z0-9_]*$"},)"
+     R"("additionalProperties":{"type":"string"},)"
+     R"("description":"Environment of the agent; a deny-list applies (LD_*, PATH,)"
+     R"( ANTHROPIC_*, CLAUDE_*, *_PROXY, ...)."})"},
+    {"system_prompt", &detail::decode_system_prompt,
+     R"({"oneOf":[{"type":"string"},{"type":"object","additionalProperties":false,)"
+     R"("required":["preset"],"properties":{"type":{"const":"preset"},)"
+     R"("preset":{"const":"claude_code"},"append":{"type":"string"}}}]})"},
+    {"agents", &detail::decode_agents,
+     R"({"type":"object","maxProperties":20,"additionalProperties":{"type":"object",)"
+     R"("additionalProperties":false,"required":["description","prompt"],)"
+     R"("properties":{"description":{"type":"string","maxLength":1000},)"
+     R"("prompt":{"type":"string"},"tools":{"type":"array","items":{"type":"string"}},)"
+     R"("model":{"type":"string"}}}})"},
+    {"mcp_servers", &detail::decode_mcp_servers,
+     R"({"type":"object","maxProperties":20,)"
+     R"("additionalProperties":{"oneOf":[{"type":"object","additionalProperties":false,)"
+     R"("required":["command"],"properties":{"type":{"const":"stdio"},)"
+     R"("command":{"type":"string"},"args":{"type":"array","items":{"type":"string"}},)"
+     R"("env":{"type":"object","additionalProperties":{"type":"string"}}}},)"
+     R"({"type":"object","additionalProperties":false,"required":["type","url"],)"
+     R"("properties":{"type":{"enum":["sse","http"]},"url":{"type":"string",)"
+     R"("format":"uri"},"headers":{"type":"object",)"
+     R"("additionalProperties":{"type":"string"}}}}]}})"},
+    {"hooks", &detail::decode_hooks,
+     R"({"type":"object",)"
+     R"("propertyNames":{"enum":["PreToolUse",)"
+     R"("PostToolUse","UserPromptSubmit","Stop",)"
+     R"("SubagentStop","PreCompact","Notification"]},)"
+     R"("additionalProperties":{"type":"array",)"
+     R"("maxItems":10,"items":{"type":"object",)"
+     R"("additionalProperties":false,"required":["url"],)"
+     R"("properties":{"url":{"type":"string",)"
+     R"("format":"uri"},"matcher":{"type":"string"},)"
+     R"("timeout":{"type":"integer","minimum":1,)"
+     R"("maximum":300,"default":30},)"
+     R"("headers":{"type":"object",)"
+     R"("additionalProperties":{"type":"string"}}}}}})"},
+    {"output_format", &detail::decode_output_format,
+     R"({"type":"object","additionalProperties":false,"required":["type","schema"],)"
+     R"("properties":{"type":{"const":"json_schema"},"schema":{"type":"object"}}})"},
+    {"include_partial_messages", &decode_partial, R"({"type":"boolean","default":false})"},
+    {"enable_file_checkpointing", &decode_checkpointing, R"({"type":"boolean","default":false})"},
+    {"setting_sources", &detail::decode_setting_sources,
+     R"({"type":"array","uniqueItems":true,"items":{"enum":["user","project"]}})"},
+    {"plugins", &detail::decode_plugins,
+     R"({"type":"array","maxItems":20,"items":{"type":"object",)"
+     R"("additionalProperties":false,"required":["path"],)"
+     R"("properties":{"path":{"type":"string"}}}})"},
+    {"metadata", &detail::decode_metadata,
+     R"({"type":"object","additionalProperties":false,)"
+     R"("properties":{"title":{"type":"string","maxLength":200},"tags":{"type":"array",)"
+     R"("maxItems":20,"items":{"type":"string","minLength":1,"maxLength":50}}}})"},
+    {"durability", &decode_durability,
+     R"({"enum":["sync","async"],)"
+     R"("description":"async only for tenants allowed it; default EVENT_DURABILITY."})"},
 };
 
 /// Whether the top-level member names of `obj` are distinct.
@@ -210,6 +279,19 @@ caf::expected<turn_request> decode_turn_request(std::string_view body,
   std::string why;
   if (!json::parse_object(body, doc, why)) return make_error(errc::bad_request, why);
   return decode_turn_object(doc, policy);
+}
+
+std::string turn_request_schema(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> extra) {
+  std::string out = R"({"type":"object","additionalProperties":false,"required":["prompt"],)"
+                    R"("description":"A member set to null counts as absent.","properties":{)";
+  auto add = [&out](std::string_view name, std::string_view schema) {
+    if (out.back() != '{') out += ',';
+    out.append(json::quote(name)).append(":").append(schema);
+  };
+  for (const auto& f : fields) add(f.name, f.schema);
+  for (const auto& [name, schema] : extra) add(name, schema);
+  return out + "}}";
 }
 
 }  // namespace caa::api

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace caa::http {
@@ -128,6 +129,12 @@ caf::expected<turn_request> decode_turn_request(std::string_view body, const dec
 caf::expected<turn_request> decode_turn_object(
     const rapidjson::Value& obj, const decode_policy& policy,
     std::initializer_list<std::string_view> extra_fields = {});
+
+/// The JSON Schema (2020-12) of the turn request, generated from the decoder's own field table
+/// (the one its unknown-field check reads, so the two cannot drift); `extra` adds the members of
+/// one route (name, schema text), e.g. fork's `at_message_id`.
+std::string turn_request_schema(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> extra = {});
 
 /// Whether `name` is a tool name or rule: `^[A-Za-z][A-Za-z0-9_]{0,63}$` or
 /// `mcp__<server>[__<tool>]` (segments `[A-Za-z0-9_-]{1,64}`), optionally followed by one

@@ -3,6 +3,7 @@
 #include "transport/api/cluster_route.hpp"
 #include "transport/api/keys.hpp"
 #include "transport/api/metrics_route.hpp"
+#include "transport/api/openapi.hpp"
 #include "transport/api/sessions.hpp"
 
 namespace caa::api {
@@ -31,6 +32,7 @@ http::router make_router(const api_context& ctx) {
     set_session_timeouts(sessions, *ctx.cfg);
     add_session_routes(r, sessions);
   }
+  add_openapi_route(r);  // last: it documents every route added above
   return r;
 }
 
