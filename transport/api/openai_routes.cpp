@@ -237,12 +237,24 @@ void list_models(const session_api_ptr& api, const req_ptr& req, const res_ptr& 
 
 // -- POST /v1/chat/completions ------------------------------------------------------------------
 
+/// The side-channel events a non-streamed answer keeps (their JSON bytes); later ones are
+/// dropped (a streamed answer keeps none).
+constexpr std::size_t max_kept_agent_event_bytes = std::size_t{16} << 20;
+
 struct chat_state {
   openai::turn_reader reader;
   openai::chat_meta meta;
   bool include_usage = false;
-  std::vector<std::string> agent_events;
+  bool streaming = false;
+  std::vector<std::string> agent_events;  ///< kept for a non-streamed answer
+  std::size_t agent_event_bytes = 0;
   explicit chat_state(bool agent_events) : reader(agent_events) {}
+
+  void keep(std::string event) {
+    if (streaming || agent_event_bytes + event.size() > max_kept_agent_event_bytes) return;
+    agent_event_bytes += event.size();
+    agent_events.push_back(std::move(event));
+  }
 };
 
 void answer_chat(const session_api_ptr& api, const req_ptr& req, const res_ptr& res,
@@ -250,6 +262,7 @@ void answer_chat(const session_api_ptr& api, const req_ptr& req, const res_ptr& 
                  const turn_accepted& acc) {
   auto st = std::make_shared<chat_state>(plan.agent_events);
   st->include_usage = plan.include_usage;
+  st->streaming = plan.stream;
   st->meta = {"chatcmpl-" + hex_of(acc.session_id) + "-" + std::to_string(acc.after_seq),
               unix_now(), plan.model, acc.session_id};
   auto feed = [st](std::string_view name, std::string_view data, std::string& out) {
@@ -261,7 +274,7 @@ void answer_chat(const session_api_ptr& api, const req_ptr& req, const res_ptr& 
         continue;
       }
       out += sse_data(openai::chat_agent_chunk(st->meta, p.body));
-      st->agent_events.push_back(std::move(p.body));
+      st->keep(std::move(p.body));
     }
     if (!st->reader.done()) return false;
     if (st->reader.done_reason() == "error" && st->reader.text().empty()) {
