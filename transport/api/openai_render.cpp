@@ -260,6 +260,21 @@ std::string chunk(const chat_meta& m, F delta, std::string_view finish_reason) {
   return finish(buf);
 }
 
+/// A chunk without choices (OpenAI's usage chunk; our side channel), with members by `extra`.
+template <class F>
+std::string choiceless_chunk(const chat_meta& m, F extra) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  chat_head(w, m, "chat.completion.chunk");
+  w.Key("choices");
+  w.StartArray();
+  w.EndArray();
+  extra(w);
+  w.EndObject();
+  return finish(buf);
+}
+
 }  // namespace
 
 std::string chat_role_chunk(const chat_meta& m) {
@@ -276,17 +291,10 @@ std::string chat_text_chunk(const chat_meta& m, std::string_view text) {
 }
 
 std::string chat_agent_chunk(const chat_meta& m, std::string_view event_json) {
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  chat_head(w, m, "chat.completion.chunk");
-  w.Key("choices");
-  w.StartArray();
-  w.EndArray();
-  w.Key("x_agent_event");
-  w.RawValue(event_json.data(), event_json.size(), rapidjson::kObjectType);
-  w.EndObject();
-  return finish(buf);
+  return choiceless_chunk(m, [event_json](writer& w) {
+    w.Key("x_agent_event");
+    w.RawValue(event_json.data(), event_json.size(), rapidjson::kObjectType);
+  });
 }
 
 std::string chat_finish_chunk(const chat_meta& m, const turn_reader& r) {
@@ -295,16 +303,7 @@ std::string chat_finish_chunk(const chat_meta& m, const turn_reader& r) {
 }
 
 std::string chat_usage_chunk(const chat_meta& m, const turn_reader& r) {
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  chat_head(w, m, "chat.completion.chunk");
-  w.Key("choices");
-  w.StartArray();
-  w.EndArray();
-  chat_usage(w, r);
-  w.EndObject();
-  return finish(buf);
+  return choiceless_chunk(m, [&r](writer& w) { chat_usage(w, r); });
 }
 
 std::string chat_completion(const chat_meta& m, const turn_reader& r,

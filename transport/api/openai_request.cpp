@@ -238,6 +238,15 @@ std::optional<request_error> parse_body(std::string_view body, rapidjson::Docume
   return std::nullopt;
 }
 
+/// `tool_choice`: only `none` and `auto` (there are no client-side tools to choose).
+std::optional<request_error> check_tool_choice(const Value& doc) {
+  auto it = doc.FindMember("tool_choice");
+  if (it == doc.MemberEnd() || it->value.IsNull()) return std::nullopt;
+  if (it->value.IsString() && (str(it->value) == "none" || str(it->value) == "auto"))
+    return std::nullopt;
+  return unsupported("tool_choice must be 'none' or 'auto' (no client-side tools)", "tool_choice");
+}
+
 std::optional<request_error> chat_fields(const Value& doc, turn_plan& plan) {
   for (const auto& m : doc.GetObject()) {
     auto name = str(m.name);
@@ -260,11 +269,7 @@ std::optional<request_error> chat_fields(const Value& doc, turn_plan& plan) {
         "client-side tools are not supported: the agent runs its own tools and cannot call "
         "back the client's",
         set_member(doc, "tools") ? "tools" : "functions");
-  if (auto it = doc.FindMember("tool_choice");
-      it != doc.MemberEnd() && !it->value.IsNull() &&
-      !(it->value.IsString() && (str(it->value) == "none" || str(it->value) == "auto")))
-    return unsupported("tool_choice must be 'none' or 'auto' (no client-side tools)",
-                       "tool_choice");
+  if (auto e = check_tool_choice(doc)) return e;
   if (auto it = doc.FindMember("response_format"); it != doc.MemberEnd() && !it->value.IsNull()) {
     const auto& rf = it->value;
     if (!rf.IsObject() || !rf.HasMember("type") || !rf["type"].IsString() ||
@@ -327,11 +332,7 @@ std::optional<request_error> responses_fields(const Value& doc, turn_plan& plan)
         "client-side tools are not supported: the agent runs its own tools and cannot call "
         "back the client's",
         "tools");
-  if (auto it = doc.FindMember("tool_choice");
-      it != doc.MemberEnd() && !it->value.IsNull() &&
-      !(it->value.IsString() && (str(it->value) == "none" || str(it->value) == "auto")))
-    return unsupported("tool_choice must be 'none' or 'auto' (no client-side tools)",
-                       "tool_choice");
+  if (auto e = check_tool_choice(doc)) return e;
   if (set_member(doc, "top_logprobs"))
     return unsupported("logprobs are not available from an agent turn", "top_logprobs");
   if (set_member(doc, "prompt") || set_member(doc, "conversation"))

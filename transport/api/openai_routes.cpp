@@ -16,6 +16,7 @@
 #include "transport/api/openai_render.hpp"
 #include "transport/api/openai_request.hpp"
 #include "transport/api/session_flow.hpp"
+#include "transport/api/sse_sink.hpp"
 
 #include "storage/bridge.hpp"
 #include "transport/http/error_catalog.hpp"
@@ -63,15 +64,6 @@ std::string sse_data(std::string_view json) {
   out += json;
   out += "\n\n";
   return out;
-}
-
-/// The errc behind the public code of an `error` event (the answer of a failed turn).
-errc errc_of_code(std::string_view code) {
-  if (code == "CAPACITY_EXHAUSTED") return errc::capacity_exhausted;
-  if (code == "SERVICE_UNAVAILABLE") return errc::unavailable;
-  if (code == "SESSION_LOCKED") return errc::session_locked;
-  if (code == "INTERNAL_ERROR") return errc::internal;
-  return errc::agent_error;
 }
 
 // -- sinks --------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ void copy_member(writer& w, const rapidjson::Value& obj, const char* key) {
     it->value.Accept(w);
 }
 
-/// The `errc` of the public code of an `error` event.
+}  // namespace
+
 errc errc_of_code(std::string_view code) {
   if (code == "CAPACITY_EXHAUSTED") return errc::capacity_exhausted;
   if (code == "SERVICE_UNAVAILABLE") return errc::unavailable;
@@ -43,8 +44,6 @@ errc errc_of_code(std::string_view code) {
   if (code == "INTERNAL_ERROR") return errc::internal;
   return errc::agent_error;
 }
-
-}  // namespace
 
 // -- sse_event_sink -----------------------------------------------------------------------------
 

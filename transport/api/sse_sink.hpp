@@ -7,6 +7,7 @@
 // call them from another CAF thread. Both are thread-safe and never block.
 
 #include "actors/session_types.hpp"
+#include "config/errc.hpp"
 #include "transport/http/types.hpp"
 
 #include <cstddef>
@@ -19,6 +20,10 @@
 #include <vector>
 
 namespace caa::api {
+
+/// The `errc` behind the public code of an `error` event (AGENT_ERROR when unknown): the error
+/// answer of a turn that failed before its answer began.
+errc errc_of_code(std::string_view code);
 
 /// Writes events as SSE frames (`id: <seq>\nevent: <name>\ndata: <json>\n\n`) into an HTTP
 /// stream. Events at or below the last written seq are skipped, so a replay from PostgreSQL and
