@@ -485,7 +485,7 @@ std::string response_builder::object(bool queued) const {
   return finish(buf);
 }
 
-void response_builder::push(std::vector<event>& out, std::string type, std::string members) {
+void response_builder::push(std::vector<event>& out, std::string type, const std::string& members) {
   std::string json = R"({"type":")";
   json += type;
   json += R"(","sequence_number":)";

@@ -140,7 +140,7 @@ class response_builder {
   std::string_view status(bool queued = false) const;
 
  private:
-  void push(std::vector<event>& out, std::string type, std::string body_members);
+  void push(std::vector<event>& out, std::string type, const std::string& body_members);
   void open_item(std::vector<event>& out);
   void close_item(std::vector<event>& out);
   /// The message item; `with_text`: with its text part (the text so far while in progress).

@@ -351,7 +351,7 @@ std::string response_frames(const std::vector<openai::response_builder::event>& 
 /// Streams response `builder` from the turn's first event, leaving out the events up to
 /// `skip_upto`.
 void stream_response(const session_api_ptr& api, const req_ptr& req, const res_ptr& res,
-                     std::shared_ptr<openai::response_builder> builder, bool queued,
+                     const std::shared_ptr<openai::response_builder>& builder, bool queued,
                      int64_t skip_upto, const std::string& session_id, uint64_t after_seq,
                      const session_actor& actor) {
   auto render = [builder, skip_upto](std::string_view name, std::string_view data,
@@ -441,8 +441,8 @@ std::shared_ptr<openai::response_builder> builder_of(const openai::response_ref&
 /// Reads the response's turn from the event log as far as it is stored; `ok` gets the builder.
 void read_response(const session_api_ptr& api, const std::string& tenant_id,
                    const openai::response_ref& ref,
-                   std::shared_ptr<openai::response_builder> builder, uint64_t after,
-                   std::function<void(std::shared_ptr<openai::response_builder>)> ok,
+                   const std::shared_ptr<openai::response_builder>& builder, uint64_t after,
+                   const std::function<void(std::shared_ptr<openai::response_builder>)>& ok,
                    const res_ptr& res) {
   api->sessions.read_events(
       tenant_id, ref.session_id, after, read_page_events,

@@ -168,18 +168,18 @@ void start(const flow_ptr& f) {
 }
 
 http::handler turn_handler(const session_api_ptr& api, answer_mode mode, turn_route route) {
-  return
-      [api, mode, route](std::shared_ptr<http::request> req, std::shared_ptr<http::responder> res) {
-        std::string path_id;
-        if (auto it = req->params.find("id"); it != req->params.end()) path_id = it->second;
-        auto body = std::move(req->body);
-        accepted_fn accepted = [api, req, res, mode](const session_actor& actor,
-                                                     const turn_accepted& acc) {
-          answer_accepted(api, req, res, mode, actor, acc);
-        };
-        start_turn_request(api, req, res, std::move(body), route, std::move(path_id),
-                           std::move(accepted));
-      };
+  return [api, mode, route](const std::shared_ptr<http::request>& req,
+                            const std::shared_ptr<http::responder>& res) {
+    std::string path_id;
+    if (auto it = req->params.find("id"); it != req->params.end()) path_id = it->second;
+    auto body = std::move(req->body);
+    accepted_fn accepted = [api, req, res, mode](const session_actor& actor,
+                                                 const turn_accepted& acc) {
+      answer_accepted(api, req, res, mode, actor, acc);
+    };
+    start_turn_request(api, req, res, std::move(body), route, std::move(path_id),
+                       std::move(accepted));
+  };
 }
 
 }  // namespace
