@@ -5,6 +5,7 @@
 #include "config/error_values.hpp"
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
+#include "storage/postgres/usage_queries.hpp"
 
 #include <caf/all.hpp>
 
@@ -146,17 +147,38 @@ uint32_t resolve_tenant_share(uint32_t budget, uint32_t configured) {
   return std::max<uint32_t>(1, budget / 2);
 }
 
+/// Reads every tenant's own share from PostgreSQL and applies it; again after the refresh.
+void refresh_shares(self_ptr self) {
+  auto& st = self->state;
+  self->request(st.cfg.pg, std::chrono::seconds{10}, storage::make_limit_shares_query())
+      .then(
+          [=](storage::db_result& r) {
+            auto shares = storage::parse_limit_shares(r);
+            if (!shares) return;
+            admission_logic::effects fx;
+            self->state.book->set_shares(std::move(*shares), self->clock().now(), fx);
+            apply(self, fx);
+          },
+          [](caf::error&) {
+            log::warn("cannot read the tenants' shares of agent processes",
+                      {.component = "admission"});
+          });
+  self->delayed_send(self, st.cfg.share_refresh, atom::share_v);
+}
+
 admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
   auto& st = self->state;
-  st.cfg = cfg;
-  st.stats.budget = cfg.budget;
+  st.cfg = std::move(cfg);
+  const auto& c = st.cfg;
+  st.stats.budget = c.budget;
   admission_logic::book_config bc;
-  bc.budget = cfg.budget;
-  bc.max_starting = cfg.max_starting;
-  bc.tenant_share = resolve_tenant_share(cfg.budget, cfg.tenant_share);
-  bc.patience = std::chrono::duration_cast<admission_logic::duration>(cfg.patience);
+  bc.budget = c.budget;
+  bc.max_starting = c.max_starting;
+  bc.tenant_share = resolve_tenant_share(c.budget, c.tenant_share);
+  bc.patience = std::chrono::duration_cast<admission_logic::duration>(c.patience);
   st.book.emplace(bc);
   publish(st);
+  if (c.pg) self->send(self, atom::share_v);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& s = self->state;
     auto it = s.session_ids.find(dm.source);
@@ -238,6 +260,12 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
         out.starting = s.book->starting();
         return out;
       },
+      [=](atom::share, const std::string& tenant, int32_t share) {
+        std::optional<uint32_t> own;
+        if (share >= 0) own = static_cast<uint32_t>(share);
+        with_book([&](auto& b, auto now, auto& fx) { b.set_share(tenant, own, now, fx); });
+      },
+      [=](atom::share) { refresh_shares(self); },
       [=](atom::recheck) {
         self->state.recheck_armed = false;
         with_book([](auto& b, auto now, auto& fx) { b.recheck(now, fx); });

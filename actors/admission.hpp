@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "storage/postgres/pg_pool.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -20,6 +21,11 @@ struct admission_config {
   uint32_t tenant_share = 0;
   /// How long an ask to hibernate (or to give up a warm process) counts as on its way.
   caf::timespan patience = std::chrono::seconds{5};
+  /// Where the tenants' own shares are read (tenant_limits); unset: every tenant gets
+  /// `tenant_share` unless told otherwise (`atom::share`).
+  storage::pg_actor pg{};
+  /// How often the tenants' own shares are read again.
+  caf::timespan share_refresh = std::chrono::seconds{30};
 };
 
 /// The tenant share of `budget` when TENANT_MAX_AGENT_PROCESSES is `configured` (0: half).

@@ -38,7 +38,7 @@ bool book::may_start() const {
 }
 
 bool book::tenant_full(const std::string& tenant) const {
-  return held_by(tenant) >= cfg_.tenant_share;
+  return held_by(tenant) >= share_of(tenant);
 }
 
 std::size_t book::asks_on_their_way(time_point now) const {
@@ -163,8 +163,8 @@ refusal book::expire(uint64_t ticket, time_point now, effects& fx) {
   if (it == waiters_.end()) return refusal::none;
   // The share is what refuses it only when the share is smaller than the budget: a tenant that
   // may hold the whole budget waits for capacity like anyone.
-  auto why = tenant_full(it->tenant) && cfg_.tenant_share < cfg_.budget ? refusal::tenant
-                                                                        : refusal::capacity;
+  auto why = tenant_full(it->tenant) && share_of(it->tenant) < cfg_.budget ? refusal::tenant
+                                                                           : refusal::capacity;
   waiters_.erase(it);
   make_room(now, fx);
   return why;
@@ -172,6 +172,25 @@ refusal book::expire(uint64_t ticket, time_point now, effects& fx) {
 
 void book::recheck(time_point now, effects& fx) {
   serve(now, fx);
+}
+
+void book::set_share(const std::string& tenant, std::optional<uint32_t> share, time_point now,
+                     effects& fx) {
+  if (share)
+    shares_[tenant] = *share;
+  else
+    shares_.erase(tenant);
+  serve(now, fx);
+}
+
+void book::set_shares(std::map<std::string, uint32_t> shares, time_point now, effects& fx) {
+  shares_ = std::move(shares);
+  serve(now, fx);
+}
+
+uint32_t book::share_of(const std::string& tenant) const {
+  auto it = shares_.find(tenant);
+  return it == shares_.end() ? cfg_.tenant_share : it->second;
 }
 
 void book::forget_stale_asks(time_point now) {
@@ -196,7 +215,7 @@ void book::serve(time_point now, effects& fx) {
     std::size_t best_held = 0;
     for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
       auto h = held_by(it->tenant);
-      if (h >= cfg_.tenant_share) continue;
+      if (h >= share_of(it->tenant)) continue;
       if (best == waiters_.end() || h < best_held) {
         best = it;
         best_held = h;

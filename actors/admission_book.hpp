@@ -76,6 +76,14 @@ class book {
   refusal expire(uint64_t ticket, time_point now, effects& fx);
   /// Asks that went nowhere stop counting; asks again where needed.
   void recheck(time_point now, effects& fx);
+  /// `tenant`'s own share of processes (its `max_agent_processes`; none: the default share).
+  /// A larger share may serve its waiters at once.
+  void set_share(const std::string& tenant, std::optional<uint32_t> share, time_point now,
+                 effects& fx);
+  /// Replaces every tenant's own share (the tenants not in `shares` get the default).
+  void set_shares(std::map<std::string, uint32_t> shares, time_point now, effects& fx);
+  /// The share of `tenant`: its own, else `book_config::tenant_share`.
+  uint32_t share_of(const std::string& tenant) const;
 
   // -- derived numbers ----------------------------------------------------------------------
 
@@ -115,6 +123,8 @@ class book {
     std::string tenant;
     bool hibernatable;
   };
+
+  std::map<std::string, uint32_t> shares_;  // tenants' own shares (tenant_limits)
 
   bool budget_full() const noexcept { return in_use() >= cfg_.budget; }
   bool may_start() const;

@@ -139,6 +139,11 @@ using warm_pool_actor = caf::typed_actor<
 
 /// The process budget: at most MAX_AGENT_PROCESSES live CLIs, a bounded wait for a slot, and
 /// LRU hibernation of idle sessions to make room.
+/// Writes the model proxy's usage counts to PostgreSQL in batches (actors/usage_meter.hpp).
+using usage_meter_actor = caf::typed_actor<
+    // INTERNAL: time to write what was gathered since the last write.
+    caf::reacts_to<caf::tick_atom>>;
+
 using admission_actor = caf::typed_actor<
     // A slot for `who` of tenant `tenant_id`; waits up to ADMISSION_WAIT. Errors:
     // capacity_exhausted (+retry), tenant_capacity (+retry: the tenant holds its share). A new
@@ -173,7 +178,12 @@ using admission_actor = caf::typed_actor<
     // INTERNAL: waiter `ticket` ran out of time.
     caf::reacts_to<atom::timeout, uint64_t>,
     // INTERNAL: the patience of the oldest ask to hibernate passed: recheck the asks.
-    caf::reacts_to<atom::recheck>>;
+    caf::reacts_to<atom::recheck>,
+    // Tenant `tenant_id`'s own share of agent processes is `share` (-1: the default share);
+    // sent by the node that stored it, the others read it within the refresh interval.
+    caf::reacts_to<atom::share, std::string, int32_t>,
+    // INTERNAL: time to read every tenant's own share from PostgreSQL (tenant_limits).
+    caf::reacts_to<atom::share>>;
 
 /// What the agent engine offers a tenant, asked of the engine itself and cached.
 using capabilities_actor = caf::typed_actor<

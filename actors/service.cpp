@@ -7,9 +7,11 @@
 #include "actors/health_monitor.hpp"
 #include "actors/registry.hpp"
 #include "actors/system_config.hpp"
+#include "actors/usage_meter.hpp"
 #include "actors/warm_pool.hpp"
 #include "config/errc.hpp"
 #include "config/logging.hpp"
+#include "config/metrics_catalog.hpp"
 #include "storage/postgres/event_writer.hpp"
 #include "storage/postgres/key_repository.hpp"
 #include "storage/postgres/migrations.hpp"
@@ -24,8 +26,10 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 namespace caa {
@@ -91,7 +95,8 @@ cluster_deps make_cluster_deps(const settings& cfg, const storage::redis_actor& 
 
 /// Starts the agent sandbox of AGENT_SANDBOX=strict (false: a requirement is missing, said in
 /// the log), or says loudly that agents run without it.
-static bool start_sandbox(const settings& cfg, agent_io& io) {
+static bool start_sandbox(const settings& cfg, agent_io& io,
+                          const std::shared_ptr<usage_tally>& tally) {
   if (!cfg.sandbox.strict) {
     log::warn(
         "AGENT_SANDBOX=off (DEBUG): agents run WITHOUT the sandbox, as the service's own "
@@ -99,11 +104,17 @@ static bool start_sandbox(const settings& cfg, agent_io& io) {
         {.component = "sandbox"});
     return true;
   }
-  auto box = sandbox::host::start(io.context(), cfg, [](const sandbox::usage_record& u) {
+  // Runs on an I/O thread once per model request: counted in memory only (the usage meter
+  // writes the counts in batches).
+  auto box = sandbox::host::start(io.context(), cfg, [tally](const sandbox::usage_record& u) {
     log::debug("model request", {.component = "sandbox",
                                  .status = u.status,
                                  .tenant_id = u.tenant_id,
                                  .count = u.input_tokens + u.output_tokens});
+    tally->add(u.tenant_id, u.session_id,
+               {u.requests, u.input_tokens, u.output_tokens, u.cache_creation_input_tokens,
+                u.cache_read_input_tokens});
+    metrics::tenant_model_requests(u.tenant_id, u.requests);
   });
   if (!box) {
     auto why = render_errc(box.error().code(), box.error().context());
@@ -124,7 +135,8 @@ int run_service(const settings& cfg) {
   }
   // The agent I/O threads outlive the actor system: sessions use them until they end.
   agent_io io{2};
-  if (!start_sandbox(cfg, io)) return 1;
+  auto tally = std::make_shared<usage_tally>();
+  if (!start_sandbox(cfg, io, tally)) return 1;
   system_config sys_cfg{cfg};
   caf::actor_system sys{sys_cfg};
   auto pg_cfg = storage::pg_pool_config::from(cfg.storage);
@@ -170,7 +182,9 @@ int run_service(const settings& cfg) {
   adm_cfg.wait = to_span(cfg.agent.admission_wait);
   adm_cfg.max_starting = spawns;
   adm_cfg.tenant_share = resolve_tenant_share(budget, cfg.agent.tenant_max_agent_processes);
+  adm_cfg.pg = pg;
   auto admission = spawn_admission(sys, adm_cfg);
+  auto meter = spawn_usage_meter(sys, tally, pg);
   storage::event_writer_config writer_cfg;
   writer_cfg.timeout = timeout;
   auto writer = storage::spawn_event_writer(sys, pg, writer_cfg);
@@ -242,8 +256,15 @@ int run_service(const settings& cfg) {
   cdeps.admission = admission;
   cdeps.admission_wait = adm_cfg.wait;
   auto capabilities = spawn_capabilities(sys, cdeps);
-  api::api_context ctx{&sys,   &cfg,     pg,         *redis,       keys,   authenticator,
-                       &board, registry, &workspace, capabilities, cluster};
+  auto limits_changed = [admission](const std::string& tenant, std::optional<uint32_t> share) {
+    auto own =
+        share
+            ? static_cast<int32_t>(std::min<uint32_t>(*share, std::numeric_limits<int32_t>::max()))
+            : -1;
+    caf::anon_send(admission, atom::share_v, tenant, own);
+  };
+  api::api_context ctx{&sys,   &cfg,     pg,         *redis,       keys,    authenticator,
+                       &board, registry, &workspace, capabilities, cluster, limits_changed};
   http::edge_options edge_opts;
   edge_opts.auth_failures_per_minute = cfg.auth.auth_failures_per_minute;
   http::server edge{cfg.http, api::make_router(ctx), *authenticator, limiter, edge_opts};
@@ -253,6 +274,7 @@ int run_service(const settings& cfg) {
   auto stop_actors = [&] {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(capabilities, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(meter, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(admission, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);

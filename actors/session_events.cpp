@@ -38,7 +38,10 @@ void write_next_row(session_self self) {
     return;
   }
   auto w = st.rows.next();
-  if (!w) return;
+  if (!w) {
+    if (st.rows.quiet() && st.when_rows_quiet) std::exchange(st.when_rows_quiet, {})();
+    return;
+  }
   request_write(self, std::move(*w), [self](const caf::error& e) {
     if (e)
       log::warn("session row update failed", {.component = "session",

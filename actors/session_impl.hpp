@@ -57,6 +57,9 @@ struct session_state {
   bool flush_armed = false;       ///< a `write_due` for early events is on its way
   /// Runs once no row write is in flight (the queue held): the delete of the session's row.
   std::function<void()> after_row_write;
+  /// Runs once when no row write waits or is in flight any more (the spend check of a turn
+  /// waits for the session's own last turn to be stored).
+  std::function<void()> when_rows_quiet;
 
   /// Whether a turn or a rewind runs or waits.
   bool busy() const noexcept { return phase != session_phase::idle; }

@@ -7,11 +7,15 @@
 #include "config/errc.hpp"
 #include "config/error_values.hpp"
 #include "config/logging.hpp"
+#include "config/metrics_catalog.hpp"
 #include "config/uuid.hpp"
 #include "storage/postgres/checkpoint_queries.hpp"
 #include "storage/postgres/session_queries.hpp"
+#include "storage/postgres/usage_queries.hpp"
 
 #include <caf/all.hpp>
+
+#include <rapidjson/document.h>
 
 namespace caa::detail {
 
@@ -94,11 +98,71 @@ bool running(const session_state& st, uint64_t number) {
   return st.phase == session_phase::in_turn && st.turn.number == number && st.cli.proc;
 }
 
+/// The token counts of a turn's usage object (rebuilt from valid counters by the result reader).
+metrics::turn_tokens tokens_of(const std::string& usage_json) {
+  metrics::turn_tokens out;
+  rapidjson::Document d;
+  d.Parse(usage_json.data(), usage_json.size());
+  if (!d.IsObject()) return out;
+  auto count = [&](const char* key) -> uint64_t {
+    auto it = d.FindMember(key);
+    if (it == d.MemberEnd() || !it->value.IsNumber() || it->value.GetDouble() < 0) return 0;
+    return static_cast<uint64_t>(it->value.GetDouble());
+  };
+  out.input = count("input_tokens");
+  out.output = count("output_tokens");
+  out.cache_creation = count("cache_creation_input_tokens");
+  out.cache_read = count("cache_read_input_tokens");
+  return out;
+}
+
+/// Answers the spend check of the waiting turn: BUDGET_EXCEEDED when the tenant is at or over a
+/// cap, else the turn goes on.
+void on_budget(session_self self,
+               const caf::expected<std::optional<storage::budget_state>>& state) {
+  auto& st = self->state;
+  st.turn.budget_pending = false;
+  if (!st.turn.waiting) return;  // answered meanwhile (e.g. the session was deleted)
+  if (!state) {
+    fail_waiting(self, make_error(errc::unavailable, "spend check failed"));
+    return;
+  }
+  if (*state) {
+    if (auto breach = storage::breach_of(**state)) {
+      fail_waiting(self, budget_error(breach->cap, breach->resets_at));
+      return;
+    }
+  }
+  proceed(self);
+}
+
+/// The spend check itself: one statement sums the tenant's finished turns in the current UTC day
+/// and month against its caps.
+void query_budget(session_self self) {
+  auto& st = self->state;
+  self->request(st.deps.pg, st.deps.db_timeout, storage::make_budget_check_query(st.who.tenant_id))
+      .then([=](storage::db_result& r) { on_budget(self, storage::parse_budget(r)); },
+            [=](caf::error& e) {
+              on_budget(self, make_error(errc::unavailable, "spend check: " + to_string(e)));
+            });
+}
+
+/// The spend check of a turn start, on the node that runs the turn, after this session's own
+/// row writes (its last turn's end) are stored, so a turn right after `done` sees that cost.
+void check_budget(session_self self) {
+  auto& st = self->state;
+  st.turn.budget_pending = true;
+  if (st.rows.quiet())
+    query_budget(self);
+  else
+    st.when_rows_quiet = [self] { query_budget(self); };
+}
+
 }  // namespace
 
 void proceed(session_self self) {
   auto& st = self->state;
-  if (!st.turn.waiting) return;
+  if (!st.turn.waiting || st.turn.budget_pending) return;
   if (st.cli.proc) {
     st.turn.take_waiting().ready();
     return;
@@ -138,7 +202,7 @@ caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {
     // Other spawn-time options: this turn needs a new process (resumed, same context).
     st.cli.discard_current();
   }
-  proceed(self);
+  check_budget(self);
   return rp;
 }
 
@@ -182,6 +246,7 @@ void finish_turn(session_self self, std::string_view reason) {
       st.who.tenant_id, st.who.id, static_cast<int>(st.turn.number), status, st.turn.cost_usd,
       st.turn.usage_json, st.turn.model);
   end_turn_control(self, batch);
+  metrics::tenant_turn(st.who.tenant_id, st.turn.cost_usd, tokens_of(st.turn.usage_json));
   st.status = st.cli.proc ? session_status::idle : session_status::hibernated;
   if (!st.cli.proc)
     batch.queries.push_back(

@@ -41,6 +41,8 @@ struct session_turn {
   turn_spec_ptr waiting_spec;
   /// The work waiting for its process.
   std::optional<waiting_work> waiting;
+  /// The tenant's spend check of the waiting turn is in flight (nothing starts it meanwhile).
+  bool budget_pending = false;
   /// The answer of the `run` whose turn waits for its process.
   std::optional<caf::typed_response_promise<turn_accepted>> promise;
 

@@ -115,4 +115,6 @@ CAF_ADD_ATOM(caa_actors, caa::atom, close, "close")
 CAF_ADD_ATOM(caa_actors, caa::atom, ack, "ack")
 // Where a new session goes (cluster placement).
 CAF_ADD_ATOM(caa_actors, caa::atom, place, "place")
+/// A tenant's own share of agent processes (tenant_limits.max_agent_processes).
+CAF_ADD_ATOM(caa_actors, caa::atom, share, "share")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

@@ -55,6 +55,8 @@ std::string_view to_string(errc x) noexcept {
       return "too_many_connections";
     case errc::fenced:
       return "fenced";
+    case errc::budget_exceeded:
+      return "budget_exceeded";
   }
   return "internal";
 }

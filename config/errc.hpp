@@ -34,7 +34,8 @@ enum class errc : uint8_t {
   quota_exceeded,        ///< the tenant's workspace is over TENANT_DISK_QUOTA (507)
   tenant_capacity,       ///< the tenant holds its share of agent processes (429)
   too_many_connections,  ///< the client address holds API_MAX_CONNECTIONS_PER_IP (429)
-  fenced,  ///< a write under an old epoch: another node took the session over (503, retry)
+  fenced,           ///< a write under an old epoch: another node took the session over (503, retry)
+  budget_exceeded,  ///< the tenant reached a spend cap (402)
 };
 
 /// The stable name of an error code, e.g. "session_locked".

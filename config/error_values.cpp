@@ -13,6 +13,7 @@ namespace {
 
 constexpr caf::atom_value fields_tag = caf::atom("fields");
 constexpr caf::atom_value retry_tag = caf::atom("retry");
+constexpr caf::atom_value budget_tag = caf::atom("budget");
 
 /// Calls `f(tag, index_after_tag)` for every atom tag in `msg`.
 template <class F>
@@ -37,6 +38,23 @@ caf::error with_retry_after(caf::error e, std::chrono::duration<double> seconds)
   if (!e) return e;
   auto hint = caf::make_message(retry_tag, retry_after_seconds(seconds.count()));
   return caf::error{e.code(), e.category(), caf::message::concat(e.context(), hint)};
+}
+
+caf::error budget_error(std::string cap, std::string resets_at) {
+  return caf::error{static_cast<uint8_t>(errc::budget_exceeded), errc_category,
+                    caf::make_message(budget_tag, std::move(cap), std::move(resets_at))};
+}
+
+std::optional<budget_detail> budget_of(const caf::error& e) {
+  std::optional<budget_detail> out;
+  if (errc_of(e) != errc::budget_exceeded) return out;
+  const auto& ctx = e.context();
+  for_each_tag(ctx, [&](caf::atom_value tag, size_t i) {
+    if (tag == budget_tag && i + 1 < ctx.size() && ctx.match_element<std::string>(i) &&
+        ctx.match_element<std::string>(i + 1))
+      out = budget_detail{ctx.get_as<std::string>(i), ctx.get_as<std::string>(i + 1)};
+  });
+  return out;
 }
 
 std::vector<field_error> fields_of(const caf::error& e) {

@@ -7,6 +7,8 @@
 //     (atom "fields", field_1, message_1, field_2, message_2, ...); field names and messages must
 //     be fixed texts chosen by the code that makes them.
 //   * `with_retry_after(e, seconds)` appends (atom "retry", uint32 seconds) to any error.
+//   * `budget_error(cap, resets_at)` makes an `errc::budget_exceeded` error whose context is
+//     (atom "budget", cap, resets_at).
 // The edge (`transport/http/error_catalog`) turns them into `details.errors` and `Retry-After`.
 
 #include "config/errc.hpp"
@@ -34,6 +36,18 @@ caf::error validation_error(std::vector<field_error> fields);
 
 /// Returns `e` with a retry-after hint of `seconds` (rounded up, at least 1) appended.
 caf::error with_retry_after(caf::error e, std::chrono::duration<double> seconds);
+
+/// Which spend cap a tenant reached and when its window resets.
+struct budget_detail {
+  std::string cap;        ///< "daily_usd" or "monthly_usd"
+  std::string resets_at;  ///< RFC 3339 UTC
+};
+
+/// Makes a 402 BUDGET_EXCEEDED naming the cap (a fixed text) and when its window resets.
+caf::error budget_error(std::string cap, std::string resets_at);
+
+/// The cap and reset time of an error made by `budget_error`, if it is one.
+std::optional<budget_detail> budget_of(const caf::error& e);
 
 /// The field list of a validation error made by `validation_error` (empty otherwise).
 std::vector<field_error> fields_of(const caf::error& e);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 
 namespace caa::metrics {
 
@@ -146,6 +147,25 @@ void write_webhooks(text_writer& w, const service_metrics& m) {
                "Webhook POSTs that failed, by hook event and reason.", m.webhook_failures);
 }
 
+void write_tenants(text_writer& w, const service_metrics& m) {
+  write_family(w, "caa_tenant_turns_total", "counter",
+               "Finished turns by tenant (the first tenants apart, the rest as \"other\").",
+               m.tenant_turns);
+  w.declare("caa_tenant_cost_usd_total", "counter",
+            "The cost of finished turns as the CLI reported it (USD), by tenant.");
+  m.tenant_cost_microusd.for_each([&](const auto& values, const counter& c) {
+    std::array<label, 1> l{label{"tenant", values[0]}};
+    w.sample("caa_tenant_cost_usd_total", l, format_value(static_cast<double>(c.value()) / 1e6));
+  });
+  write_family(w, "caa_tenant_tokens_total", "counter",
+               "Tokens of finished turns by tenant and kind (input, output, cache_creation, "
+               "cache_read).",
+               m.tenant_tokens);
+  write_family(w, "caa_tenant_model_requests_total", "counter",
+               "Model requests the sandbox's model proxy forwarded, by tenant.",
+               m.tenant_model_requests);
+}
+
 }  // namespace
 
 service_metrics::service_metrics()
@@ -156,7 +176,11 @@ service_metrics::service_metrics()
       event_batch_events(batch_bounds),
       event_persist_lag_seconds(lag_bounds),
       webhook_calls({"event"}, hook_series),
-      webhook_failures({"event", "reason"}, hook_failure_series) {}
+      webhook_failures({"event", "reason"}, hook_failure_series),
+      tenant_turns({"tenant"}, tenant_series),
+      tenant_cost_microusd({"tenant"}, tenant_series),
+      tenant_tokens({"tenant", "kind"}, tenant_series * 4),
+      tenant_model_requests({"tenant"}, tenant_series) {}
 
 service_metrics& service() noexcept {
   // Never destroyed, on purpose (threads may still count during exit). Allocation failure at
@@ -178,6 +202,7 @@ std::string render(const service_metrics& m) {
   write_events(w, m);
   write_rate_limits(w, m);
   write_webhooks(w, m);
+  write_tenants(w, m);
   return w.take();
 }
 
@@ -258,6 +283,21 @@ void webhook_called(std::string_view event) noexcept {
 
 void webhook_failed(std::string_view event, std::string_view reason) noexcept {
   service().webhook_failures.at({event, reason}).inc();
+}
+
+void tenant_turn(std::string_view tenant, double cost_usd, const turn_tokens& tokens) noexcept {
+  auto& m = service();
+  m.tenant_turns.at({tenant}).inc();
+  if (cost_usd > 0 && cost_usd < 1e9)
+    m.tenant_cost_microusd.at({tenant}).inc(static_cast<uint64_t>(std::llround(cost_usd * 1e6)));
+  for (auto [kind, n] : {std::pair{"input", tokens.input}, std::pair{"output", tokens.output},
+                         std::pair{"cache_creation", tokens.cache_creation},
+                         std::pair{"cache_read", tokens.cache_read}})
+    if (n > 0) m.tenant_tokens.at({tenant, std::string_view{kind}}).inc(n);
+}
+
+void tenant_model_requests(std::string_view tenant, uint64_t requests) noexcept {
+  service().tenant_model_requests.at({tenant}).inc(requests);
 }
 
 }  // namespace caa::metrics

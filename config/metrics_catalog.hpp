@@ -7,6 +7,8 @@
 
 #include "config/metrics.hpp"
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -54,7 +56,15 @@ struct service_metrics {
   // -- webhooks (recorded by the hook dispatcher) --
   family<counter, 1> webhook_calls;     ///< webhook POSTs attempted, by hook event
   family<counter, 2> webhook_failures;  ///< failed ones by hook event and reason
+  // -- usage per tenant (the tenant label holds `tenant_series` tenants, the rest is "other") --
+  family<counter, 1> tenant_turns;           ///< finished turns by tenant
+  family<counter, 1> tenant_cost_microusd;   ///< their CLI-reported cost (micro-USD) by tenant
+  family<counter, 2> tenant_tokens;          ///< their tokens by tenant and kind
+  family<counter, 1> tenant_model_requests;  ///< requests the model proxy forwarded by tenant
 };
+
+/// The tenants the per-tenant families keep apart; later tenants are counted under "other".
+inline constexpr std::size_t tenant_series = 64;
 
 /// The metrics of this process (never destroyed: recording stays safe during exit).
 service_metrics& service() noexcept;
@@ -86,6 +96,20 @@ void agent_process_ended(bool spoke) noexcept;
 
 /// Records one event offered to a subscriber: streamed when `accepted`, else a dropped subscriber.
 void event_delivered(bool accepted) noexcept;
+
+/// The token counts of one turn (as the CLI reported them).
+struct turn_tokens {
+  uint64_t input = 0;           ///< input_tokens
+  uint64_t output = 0;          ///< output_tokens
+  uint64_t cache_creation = 0;  ///< cache_creation_input_tokens
+  uint64_t cache_read = 0;      ///< cache_read_input_tokens
+};
+
+/// Records a finished turn of `tenant` (its uuid) with its cost and tokens.
+void tenant_turn(std::string_view tenant, double cost_usd, const turn_tokens& tokens) noexcept;
+
+/// Records `requests` requests the model proxy forwarded for `tenant`.
+void tenant_model_requests(std::string_view tenant, uint64_t requests) noexcept;
 
 /// Records a webhook POST for hook `event` (e.g. "PreToolUse").
 void webhook_called(std::string_view event) noexcept;

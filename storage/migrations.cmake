@@ -56,7 +56,8 @@ set(_caa_migration_names
   003_checkpoints.sql
   004_tenant_agent_slot.sql
   005_session_leases.sql
-  006_event_durability.sql)
+  006_event_durability.sql
+  007_usage_limits.sql)
 set(_caa_migration_files "")
 foreach(_name IN LISTS _caa_migration_names)
   list(APPEND _caa_migration_files "${_caa_migrations_dir}/${_name}")

@@ -3,7 +3,7 @@
 # (integration; needs DATABASE_URL, REDIS_URL and CLAUDE_CLI_PATH, skipped otherwise).
 include(GoogleTest)
 
-foreach(name sse_sink_test session_api_test openai_test)
+foreach(name sse_sink_test session_api_test openai_test usage_request_test)
   add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/unit/${name}.cpp)
   target_link_libraries(${name} PRIVATE caa_api GTest::gtest_main)
   caa_target_defaults(${name})
@@ -34,4 +34,17 @@ if(NOT CAA_NO_SCRIPTED_MODEL)
   add_dependencies(openai_api_test scripted_model)
 endif()
 gtest_discover_tests(openai_api_test PROPERTIES LABELS integration TIMEOUT 600
+                     DISCOVERY_TIMEOUT 60)
+
+# Usage per tenant and spend caps (GET /api/v1/usage, tenant limits, 402 BUDGET_EXCEEDED) against
+# the service binary, the real CLI and the scripted model (integration, as above).
+add_executable(usage_api_test ${CMAKE_CURRENT_LIST_DIR}/integration/usage_api_test.cpp
+                              ${CMAKE_CURRENT_LIST_DIR}/integration/session_flow_fixture.cpp)
+target_link_libraries(usage_api_test PRIVATE caa_service_fixture GTest::gtest_main)
+caa_target_defaults(usage_api_test)
+add_dependencies(usage_api_test claude-agent-api)
+if(NOT CAA_NO_SCRIPTED_MODEL)
+  add_dependencies(usage_api_test scripted_model)  # defined after this file is included
+endif()
+gtest_discover_tests(usage_api_test PROPERTIES LABELS integration TIMEOUT 600
                      DISCOVERY_TIMEOUT 60)

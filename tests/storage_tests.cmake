@@ -26,7 +26,8 @@ add_executable(session_repo_test ${CMAKE_CURRENT_LIST_DIR}/integration/session_r
                                  ${CMAKE_CURRENT_LIST_DIR}/integration/session_turns_test.cpp
                                  ${CMAKE_CURRENT_LIST_DIR}/integration/session_events_test.cpp
                                  ${CMAKE_CURRENT_LIST_DIR}/integration/event_writer_test.cpp
-                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_lease_test.cpp)
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/session_lease_test.cpp
+                                 ${CMAKE_CURRENT_LIST_DIR}/integration/usage_queries_test.cpp)
 target_link_libraries(session_repo_test PRIVATE caa_storage caa_test_support GTest::gtest_main)
 caa_target_defaults(session_repo_test)
 gtest_discover_tests(session_repo_test PROPERTIES LABELS integration)

@@ -34,11 +34,21 @@ namespace {
   "s.event_seq_reserved"
 
 // The sessions of tenant $1 matching the optional status $2.
+// The report key of a usage row: its UTC day, session or model ($4 names which).
+#define CAA_USAGE_KEY(day, session, model) \
+  "CASE $4::text WHEN 'day' THEN to_char(" day ", 'YYYY-MM-DD') WHEN 'session' THEN " \
+  session "::text ELSE " model " END"
+
+// The columns of a tenant_limits record, in the order `parse_limits` reads them.
+#define CAA_LIMITS_COLUMNS \
+  "l.tenant_id::text, l.monthly_usd, l.daily_usd, l.max_agent_processes, l.hard, " \
+  CAA_TS("l.updated_at")
+
 #define CAA_SESSION_FILTER \
   "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text) " \
   "AND ($5::text IS NULL OR $5::text = ANY (tags))"
 
-constexpr std::array<statement_def, 33> catalogue{{
+constexpr std::array<statement_def, 39> catalogue{{
   {stmt::ping, "SELECT 1"},
   {stmt::tenant_ensure, CAA_TENANT_UPSERT("$1")},
   {stmt::key_create,
@@ -135,6 +145,15 @@ constexpr std::array<statement_def, 33> catalogue{{
    "WHERE p.id = t.session_id AND p.tenant_id = $1::uuid AND t.session_id = $2::uuid "
    "AND t.turn = $3::integer AND t.status = 'running' "
    "RETURNING t.session_id, t.cost_usd, t.usage), "
+   // The usage ledger (007_usage_limits.sql): the tenant's row of this turn.
+   "u AS (INSERT INTO usage_turns (tenant_id, session_id, turn, model, cost_usd, input_tokens, "
+   "output_tokens, cache_creation_input_tokens, cache_read_input_tokens) "
+   "SELECT $1::uuid, t.session_id, $3::integer, coalesce($7::text, p.model, 'unknown'), "
+   "coalesce(t.cost_usd, 0), caa_usage_int(t.usage, 'input_tokens'), "
+   "caa_usage_int(t.usage, 'output_tokens'), "
+   "caa_usage_int(t.usage, 'cache_creation_input_tokens'), "
+   "caa_usage_int(t.usage, 'cache_read_input_tokens') "
+   "FROM t JOIN sessions p ON p.id = t.session_id ON CONFLICT DO NOTHING), "
    "s AS (UPDATE sessions s SET total_turns = s.total_turns + 1, "
    "total_cost_usd = s.total_cost_usd + coalesce(t.cost_usd, 0), "
    "usage = caa_usage_add(s.usage, t.usage), model = coalesce($7::text, s.model), "
@@ -257,10 +276,72 @@ constexpr std::array<statement_def, 33> catalogue{{
    "SELECT t.subpath, t.line_no, t.entry FROM sessions s "
    "LEFT JOIN session_transcripts t ON t.session_id = s.id "
    "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid ORDER BY t.subpath, t.line_no"},
+  // A tenant's usage in [$2, $3) grouped by $4 (day, session or model), and the total: one
+  // row per group (grouping flag 0) and the total row (flag 1, always present, first). Turns
+  // count by their end; model requests by their UTC day (the days [$2, $3) touches).
+  {stmt::usage_report,
+   "WITH x AS ("
+   "SELECT " CAA_USAGE_KEY("u.ended_at AT TIME ZONE 'UTC'", "u.session_id", "u.model") " AS k, "
+   "1 AS turns, u.input_tokens AS i, u.output_tokens AS o, "
+   "u.cache_creation_input_tokens AS cc, u.cache_read_input_tokens AS cr, u.cost_usd AS c, "
+   "0 AS r FROM usage_turns u WHERE u.tenant_id = $1::uuid "
+   "AND u.ended_at >= $2::timestamptz AND u.ended_at < $3::timestamptz "
+   "UNION ALL "
+   "SELECT " CAA_USAGE_KEY("m.day::timestamp", "m.session_id", "'unknown'") ", 0, 0, 0, 0, 0, 0, "
+   "m.requests FROM usage_model_daily m WHERE m.tenant_id = $1::uuid "
+   "AND m.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date "
+   "AND m.day <= (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date) "
+   "SELECT GROUPING(k), k, coalesce(sum(turns), 0)::bigint, coalesce(sum(i), 0)::bigint, "
+   "coalesce(sum(o), 0)::bigint, coalesce(sum(cc), 0)::bigint, coalesce(sum(cr), 0)::bigint, "
+   "coalesce(sum(c), 0)::double precision, coalesce(sum(r), 0)::bigint "
+   "FROM x GROUP BY GROUPING SETS ((k), ()) ORDER BY GROUPING(k) DESC, k"},
+  // Adds the model proxy's counts per (tenant, UTC day, session): parallel arrays, one entry
+  // per key (a batch must not name a key twice).
+  {stmt::usage_model_add,
+   "INSERT INTO usage_model_daily AS d (tenant_id, day, session_id, requests, input_tokens, "
+   "output_tokens, cache_creation_input_tokens, cache_read_input_tokens) "
+   "SELECT i.* FROM unnest($1::uuid[], $2::date[], $3::uuid[], $4::bigint[], $5::bigint[], "
+   "$6::bigint[], $7::bigint[], $8::bigint[]) AS i (tenant_id, day, session_id, r, it, ot, cc, "
+   "cr) JOIN tenants t ON t.id = i.tenant_id "  // a tenant deleted meanwhile: its rows go
+   "ON CONFLICT (tenant_id, day, session_id) DO UPDATE SET "
+   "requests = d.requests + EXCLUDED.requests, input_tokens = d.input_tokens + "
+   "EXCLUDED.input_tokens, output_tokens = d.output_tokens + EXCLUDED.output_tokens, "
+   "cache_creation_input_tokens = d.cache_creation_input_tokens + "
+   "EXCLUDED.cache_creation_input_tokens, cache_read_input_tokens = "
+   "d.cache_read_input_tokens + EXCLUDED.cache_read_input_tokens"},
+  // The spend check of a turn start, one statement: the tenant's caps (no row: none) and what
+  // its finished turns cost in the current UTC day and month, and when these windows end.
+  {stmt::budget_check,
+   "WITH w AS (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS d0, "
+   "date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m0) "
+   "SELECT l.daily_usd, l.monthly_usd, l.hard, "
+   "(SELECT coalesce(sum(u.cost_usd), 0) FROM usage_turns u WHERE u.tenant_id = $1::uuid "
+   "AND u.ended_at >= w.d0), "
+   "(SELECT coalesce(sum(u.cost_usd), 0) FROM usage_turns u WHERE u.tenant_id = $1::uuid "
+   "AND u.ended_at >= w.m0), "
+   CAA_TS("(w.d0 + interval '1 day')") ", " CAA_TS("(w.m0 + interval '1 month')") " "
+   "FROM tenant_limits l, w WHERE l.tenant_id = $1::uuid "
+   "AND (l.daily_usd IS NOT NULL OR l.monthly_usd IS NOT NULL)"},
+  {stmt::limits_get,
+   "SELECT " CAA_LIMITS_COLUMNS " FROM tenant_limits l WHERE l.tenant_id = $1::uuid"},
+  // Sets a tenant's limits; no row when the tenant does not exist.
+  {stmt::limits_put,
+   "INSERT INTO tenant_limits AS l (tenant_id, monthly_usd, daily_usd, max_agent_processes, hard) "
+   "SELECT t.id, $2::double precision, $3::double precision, $4::integer, $5::boolean "
+   "FROM tenants t WHERE t.id = $1::uuid ON CONFLICT (tenant_id) DO UPDATE SET "
+   "monthly_usd = EXCLUDED.monthly_usd, daily_usd = EXCLUDED.daily_usd, "
+   "max_agent_processes = EXCLUDED.max_agent_processes, hard = EXCLUDED.hard, "
+   "updated_at = now() RETURNING " CAA_LIMITS_COLUMNS},
+  // Every tenant's own share of agent processes (for admission).
+  {stmt::limits_shares,
+   "SELECT tenant_id::text, max_agent_processes FROM tenant_limits "
+   "WHERE max_agent_processes IS NOT NULL"},
 }};
 // clang-format on
 
 #undef CAA_SESSION_FILTER
+#undef CAA_LIMITS_COLUMNS
+#undef CAA_USAGE_KEY
 #undef CAA_SESSION_COLUMNS
 #undef CAA_TENANT_UPSERT
 #undef CAA_KEY_COLUMNS

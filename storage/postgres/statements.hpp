@@ -53,6 +53,13 @@ inline constexpr std::string_view lease_takeover = "lease_takeover";  ///< t, id
 inline constexpr std::string_view lease_renew = "lease_renew";        ///< id, node, epoch, ttl
 inline constexpr std::string_view lease_release = "lease_release";    ///< id, node, epoch
 inline constexpr std::string_view lease_fence = "lease_fence";        ///< id, epoch
+// Usage and spend caps (parameters: usage_queries.hpp).
+inline constexpr std::string_view usage_report = "usage_report";        ///< t, from, to, group_by
+inline constexpr std::string_view usage_model_add = "usage_model_add";  ///< nine arrays
+inline constexpr std::string_view budget_check = "budget_check";        ///< tenant
+inline constexpr std::string_view limits_get = "limits_get";            ///< tenant
+inline constexpr std::string_view limits_put = "limits_put";            ///< t, m, d, procs, hard
+inline constexpr std::string_view limits_shares = "limits_shares";      ///< (none)
 }  // namespace stmt
 
 /// Every statement of the catalogue.

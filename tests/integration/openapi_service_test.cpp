@@ -101,17 +101,6 @@ TEST_F(openapi_service_test, the_served_document_is_valid_openapi_3_1) {
   EXPECT_EQ(r.status, 0) << r.output;
 }
 
-TEST_F(openapi_service_test, the_pending_routes_document_is_valid_openapi_3_1) {
-  caa::http::router stand_ins;
-  for (const auto& d : caa::api::pending_route_docs())
-    stand_ins.add(d.method, d.path_template, caa::http::route_policy::requires_agent,
-                  caa::http::route_class::general, [](const auto&, const auto&) {});
-  temp_file doc{"pending.json",
-                caa::api::openapi_document(stand_ins, caa::api::pending_route_docs())};
-  auto r = node("validate.mjs", {doc.path()});
-  EXPECT_EQ(r.status, 0) << r.output;
-}
-
 TEST_F(openapi_service_test, real_responses_match_their_schemas) {
   auto p = port();
   auto agent = auth(alpha_);
@@ -166,6 +155,14 @@ TEST_F(openapi_service_test, real_responses_match_their_schemas) {
                 R"({"model":"sonnet","n":2,"messages":[{"role":"user","content":"x"}]})"));
   add("get", "/v1/models", http_call(p, "GET", "/v1/models"));
   add("get", "/v1/responses/{id}", http_call(p, "GET", "/v1/responses/resp_unknown", agent));
+  // Usage and tenant limits.
+  add("get", "/api/v1/usage", http_call(p, "GET", "/api/v1/usage?group_by=session", agent));
+  auto limits = "/api/v1/tenants/" + alpha_.tenant_id + "/limits";
+  add("put", "/api/v1/tenants/{tenant}/limits",
+      http_call(p, "PUT", limits, admin(), R"({"monthly_usd":1000,"max_agent_processes":4})"));
+  add("get", "/api/v1/tenants/{tenant}/limits", http_call(p, "GET", limits, admin()));
+  add("put", "/api/v1/tenants/{tenant}/limits",
+      http_call(p, "PUT", limits, admin(), R"({"daily_usd":-1})"));
   std::vector<unsigned> statuses;
   std::string list = "[";
   for (const auto& c : cases) {
@@ -175,9 +172,9 @@ TEST_F(openapi_service_test, real_responses_match_their_schemas) {
             c.body + "}";
   }
   list += "]";
-  EXPECT_EQ(statuses,
-            (std::vector<unsigned>{200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 404, 422,
-                                   422, 401, 403, 409, 200, 200, 200, 200, 200, 400, 401, 404}));
+  EXPECT_EQ(statuses, (std::vector<unsigned>{200, 200, 200, 200, 200, 200, 200, 200, 201, 201,
+                                             200, 404, 422, 422, 401, 403, 409, 200, 200, 200,
+                                             200, 200, 400, 401, 404, 200, 200, 200, 422}));
   temp_file doc{"served.json", served_document()};
   temp_file cases_file{"cases.json", list};
   auto r = node("check_responses.mjs", {doc.path(), cases_file.path()});

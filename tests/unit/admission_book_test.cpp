@@ -317,6 +317,37 @@ TEST(admission_book, an_ask_to_the_pool_that_went_nowhere_stops_counting) {
   EXPECT_EQ(freed.granted, std::vector<uint64_t>{ticket});
 }
 
+TEST(admission_book, a_tenants_own_share_replaces_the_default) {
+  book_config cfg;
+  cfg.budget = 4;
+  cfg.tenant_share = 1;
+  book b{cfg};
+  time_point now{};
+  effects fx;
+  uint64_t ticket = 0;
+  ASSERT_TRUE(b.acquire(1, "a", true, now, ticket, fx));
+  ASSERT_FALSE(b.acquire(2, "a", true, now, ticket, fx)) << "the default share is 1";
+  // Its own share of 2 serves the waiter at once.
+  effects raised;
+  b.set_share("a", 2, now, raised);
+  EXPECT_EQ(b.share_of("a"), 2u);
+  EXPECT_EQ(raised.granted, std::vector<uint64_t>{ticket});
+  uint64_t third = 0;
+  EXPECT_FALSE(b.acquire(3, "a", true, now, third, fx));
+  EXPECT_EQ(b.expire(third, now, fx), refusal::tenant);
+  // Another tenant still has the default; a share of 0 keeps a tenant out.
+  EXPECT_EQ(b.share_of("b"), 1u);
+  effects none;
+  b.set_shares({{"b", 0}}, now, none);
+  EXPECT_EQ(b.share_of("a"), 1u) << "set_shares replaces every own share";
+  uint64_t blocked = 0;
+  EXPECT_FALSE(b.acquire(4, "b", true, now, blocked, fx));
+  EXPECT_EQ(b.expire(blocked, now, fx), refusal::tenant);
+  effects back;
+  b.set_share("b", std::nullopt, now, back);
+  EXPECT_EQ(b.share_of("b"), 1u);
+}
+
 TEST(admission_book, an_asked_session_that_never_goes_is_asked_again_after_patience) {
   book_config cfg;
   cfg.budget = 1;

@@ -57,6 +57,13 @@ const row expected_rows[] = {
     {errc::internal, 500, "INTERNAL_ERROR"},
 };
 
+// Codes added after `internal` (the enum grows at its end).
+const row later_rows[] = {
+    {errc::quota_exceeded, 507, "QUOTA_EXCEEDED"},
+    {errc::tenant_capacity, 429, "TENANT_CAPACITY"},
+    {errc::budget_exceeded, 402, "BUDGET_EXCEEDED"},
+};
+
 TEST(error_catalog, maps_every_errc) {
   ASSERT_EQ(std::size(expected_rows), static_cast<size_t>(errc::internal) + 1);
   for (const auto& r : expected_rows) {
@@ -69,6 +76,30 @@ TEST(error_catalog, maps_every_errc) {
     auto d = parse(res.body);
     EXPECT_STREQ(d["error"]["code"].GetString(), r.code);
   }
+}
+
+TEST(error_catalog, maps_the_later_codes) {
+  for (const auto& r : later_rows) {
+    EXPECT_EQ(catalog_of(r.x).status, r.status) << to_string(r.x);
+    EXPECT_EQ(catalog_of(r.x).code, r.code) << to_string(r.x);
+  }
+}
+
+TEST(error_catalog, a_budget_error_names_its_cap_and_when_it_resets) {
+  auto res = error_response(budget_error("monthly_usd", "2026-06-01T00:00:00.000Z"), "cid");
+  EXPECT_EQ(res.status, 402u);
+  EXPECT_FALSE(header(res, "Retry-After"));
+  auto d = parse(res.body);
+  const auto& err = d["error"];
+  EXPECT_STREQ(err["code"].GetString(), "BUDGET_EXCEEDED");
+  std::string message = err["message"].GetString();
+  EXPECT_NE(message.find("monthly"), std::string::npos) << message;
+  EXPECT_NE(message.find("2026-06-01T00:00:00.000Z"), std::string::npos) << message;
+  EXPECT_STREQ(err["details"]["cap"].GetString(), "monthly_usd");
+  EXPECT_STREQ(err["details"]["resets_at"].GetString(), "2026-06-01T00:00:00.000Z");
+  // A plain BUDGET_EXCEEDED (no cap attached) has the catalogue's text and empty details.
+  auto plain = parse(error_response(make_error(errc::budget_exceeded, "x"), "c").body);
+  EXPECT_EQ(plain["error"]["details"].MemberCount(), 0u);
 }
 
 TEST(error_catalog, maps_edge_conditions) {

@@ -115,6 +115,10 @@ TEST(metrics_text, the_service_catalogue_is_a_valid_exposition) {
   m.rate_limit_sync_ok.inc(4);
   m.rate_limit_sync_failed.inc();
   m.rate_limit_sync_buckets.set(7);
+  m.tenant_turns.at({"t-1"}).inc(2);
+  m.tenant_cost_microusd.at({"t-1"}).inc(1'250'000);
+  m.tenant_tokens.at({"t-1", "input"}).inc(30);
+  m.tenant_model_requests.at({"t-1"}).inc(4);
   auto e = caa::test::parse_exposition(render(m));
   for (const auto& err : e.errors) ADD_FAILURE() << err;
   EXPECT_EQ(e.types.at("caa_http_requests_total"), "counter");
@@ -133,6 +137,10 @@ TEST(metrics_text, the_service_catalogue_is_a_valid_exposition) {
   EXPECT_EQ(e.value("caa_webhook_failures_total", {{"event", "PreToolUse"}, {"reason", "timeout"}}),
             1);
   EXPECT_EQ(e.value("caa_admission_wait_seconds_bucket", {{"le", "0"}}), 1);
+  EXPECT_EQ(e.value("caa_tenant_turns_total", {{"tenant", "t-1"}}), 2);
+  EXPECT_EQ(e.value("caa_tenant_cost_usd_total", {{"tenant", "t-1"}}), 1.25);
+  EXPECT_EQ(e.value("caa_tenant_tokens_total", {{"tenant", "t-1"}, {"kind", "input"}}), 30);
+  EXPECT_EQ(e.value("caa_tenant_model_requests_total", {{"tenant", "t-1"}}), 4);
   EXPECT_EQ(e.value("caa_agent_processes_warm"), 0);
   EXPECT_EQ(e.types.at("caa_rate_limit_sync_rounds_total"), "counter");
   EXPECT_EQ(e.value("caa_rate_limit_sync_rounds_total", {{"outcome", "ok"}}), 4);

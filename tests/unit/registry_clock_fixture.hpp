@@ -170,6 +170,8 @@ inline admission_actor::behavior_type fake_admission(
         log->pending.front().deliver(true);
         log->pending.erase(log->pending.begin());
       },
+      [](atom::share, std::string&, int32_t) {},
+      [](atom::share) {},
   };
 }
 

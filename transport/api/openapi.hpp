@@ -18,13 +18,6 @@
 
 namespace caa::api {
 
-/// The routes of the OpenAI-compatible branch (`/v1/...`) are in this tree: their doc entries
-/// join `route_docs()`. Flip when that branch is merged.
-inline constexpr bool openai_routes_merged = true;
-
-/// The routes of the usage branch (`/api/v1/usage`, tenant limits) are in this tree.
-inline constexpr bool usage_routes_merged = false;
-
 /// What a successful response body is.
 enum class body_kind : uint8_t {
   json,         ///< `application/json`
@@ -74,12 +67,8 @@ struct route_doc {
 /// A named schema of `components.schemas`.
 using component_schema = std::pair<std::string, std::string>;
 
-/// The doc entries of every route of this tree (the merged pending groups included).
+/// The doc entries of every route of the service.
 const std::vector<route_doc>& route_docs();
-
-/// The doc entries of routes that other branches add and that are not merged yet (see the two
-/// flags above); documented, generated and validated by the tests with stand-in routes.
-const std::vector<route_doc>& pending_route_docs();
 
 /// `components.schemas`: the error envelopes and the shared resource schemas.
 const std::vector<component_schema>& component_schemas();
@@ -87,14 +76,14 @@ const std::vector<component_schema>& component_schemas();
 namespace detail {
 /// The doc entries of the routes of this tree (`openapi_docs.cpp`).
 std::vector<route_doc> core_route_docs();
-/// The doc entries of the OpenAI-compatible routes (`openapi_docs_next.cpp`).
+/// The doc entries of the OpenAI-compatible routes (`openapi_docs_surfaces.cpp`).
 std::vector<route_doc> openai_route_docs();
-/// The doc entries of the usage and tenant-limit routes (`openapi_docs_next.cpp`).
+/// The doc entries of the usage and tenant-limit routes (`openapi_docs_surfaces.cpp`).
 std::vector<route_doc> usage_route_docs();
 /// The shared schemas of the core routes (`openapi_schemas.cpp`).
 std::vector<component_schema> core_component_schemas();
-/// The shared schemas of the pending groups (`openapi_docs_next.cpp`).
-std::vector<component_schema> next_component_schemas();
+/// The shared schemas of the OpenAI-compatible and usage routes (`openapi_docs_surfaces.cpp`).
+std::vector<component_schema> surface_component_schemas();
 /// The doc entries of health, metrics, this document, the WebSocket, keys and the cluster
 /// (`openapi_docs_edge.cpp`).
 std::vector<route_doc> edge_route_docs();

@@ -1,4 +1,4 @@
-// The tables of the OpenAPI document (the merged pending groups joining the core), their check
+// The tables of the OpenAPI document (the core, edge and surface groups), their check
 // against a router, and the route that serves the document.
 
 #include "transport/api/openapi.hpp"
@@ -48,22 +48,8 @@ const std::vector<route_doc>& route_docs() {
       out.insert(out.end(), std::make_move_iterator(more.begin()),
                  std::make_move_iterator(more.end()));
     };
-    if (openai_routes_merged) append(detail::openai_route_docs());
-    if (usage_routes_merged) append(detail::usage_route_docs());
-    return out;
-  }();
-  return docs;
-}
-
-const std::vector<route_doc>& pending_route_docs() {
-  static const auto docs = [] {
-    std::vector<route_doc> out;
-    auto append = [&out](std::vector<route_doc> more) {
-      out.insert(out.end(), std::make_move_iterator(more.begin()),
-                 std::make_move_iterator(more.end()));
-    };
-    if (!openai_routes_merged) append(detail::openai_route_docs());
-    if (!usage_routes_merged) append(detail::usage_route_docs());
+    append(detail::openai_route_docs());
+    append(detail::usage_route_docs());
     return out;
   }();
   return docs;
@@ -72,7 +58,7 @@ const std::vector<route_doc>& pending_route_docs() {
 const std::vector<component_schema>& component_schemas() {
   static const auto schemas = [] {
     auto out = detail::core_component_schemas();
-    auto next = detail::next_component_schemas();
+    auto next = detail::surface_component_schemas();
     out.insert(out.end(), next.begin(), next.end());
     return out;
   }();

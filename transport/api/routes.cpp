@@ -5,6 +5,7 @@
 #include "transport/api/metrics_route.hpp"
 #include "transport/api/openapi.hpp"
 #include "transport/api/sessions.hpp"
+#include "transport/api/usage_routes.hpp"
 
 namespace caa::api {
 
@@ -13,6 +14,13 @@ http::router make_router(const api_context& ctx) {
   add_health_routes(r, *ctx.health);
   add_metrics_route(r, ctx.cfg ? ctx.cfg->auth.metrics_token : std::nullopt);
   add_key_routes(r, ctx.keys, ctx.authenticator);
+  if (ctx.sys && ctx.pg) {
+    usage_api_context usage;
+    usage.sys = ctx.sys;
+    usage.pg = ctx.pg;
+    usage.limits_changed = ctx.limits_changed;
+    add_usage_routes(r, std::move(usage));
+  }
   if (ctx.cluster && ctx.sys)
     add_cluster_route(r, *ctx.sys, ctx.cluster,
                       std::chrono::duration_cast<caf::timespan>(ctx.cfg->http.request_timeout));

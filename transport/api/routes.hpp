@@ -12,7 +12,11 @@
 
 #include <caf/actor_system.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace caa::api {
 
@@ -33,6 +37,8 @@ struct api_context {
   capabilities_actor capabilities;
   /// The cluster membership (`GET /api/v1/cluster`, added only when set).
   cluster_actor cluster;
+  /// Called when a PUT stored a tenant's limits (its own share of agent processes, if any).
+  std::function<void(const std::string& tenant_id, std::optional<uint32_t> share)> limits_changed;
 };
 
 /// The router with every route of the API (the session routes only when `ctx.registry` is set;

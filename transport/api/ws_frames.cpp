@@ -67,7 +67,8 @@ void write_details(writer& w, const caf::error& e, errc code, std::string_view c
   }
   auto fields = caa::fields_of(e);
   auto retry = caa::retry_after_of(e);
-  if (fields.empty() && !retry) return;
+  auto budget = caa::budget_of(e);
+  if (fields.empty() && !retry && !budget) return;
   w.Key("details");
   w.StartObject();
   if (!fields.empty()) {
@@ -86,6 +87,12 @@ void write_details(writer& w, const caf::error& e, errc code, std::string_view c
   if (retry) {
     w.Key("retry_after");
     w.Uint(*retry);
+  }
+  if (budget) {
+    w.Key("cap");
+    w.String(budget->cap.c_str(), static_cast<rapidjson::SizeType>(budget->cap.size()));
+    w.Key("resets_at");
+    w.String(budget->resets_at.c_str(), static_cast<rapidjson::SizeType>(budget->resets_at.size()));
   }
   w.EndObject();
 }
@@ -178,7 +185,7 @@ std::string ws_error_frame(const caf::error& e, std::string_view for_type,
   w.StartObject();
   write_string(w, "type", "error");
   write_string(w, "code", entry.code);
-  write_string(w, "message", entry.message);
+  write_string(w, "message", http::public_message(e));
   if (!for_type.empty()) write_string(w, "for", for_type);
   if (!session_id.empty()) write_string(w, "session_id", session_id);
   write_details(w, e, code, correlation_id);

@@ -53,7 +53,29 @@ std::string correlation_details(std::string_view correlation_id) {
   return buf.GetString();
 }
 
+/// Serialises `{"cap": ..., "resets_at": ...}`.
+std::string budget_details(const budget_detail& b) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("cap");
+  w.String(b.cap.data(), static_cast<rapidjson::SizeType>(b.cap.size()));
+  w.Key("resets_at");
+  w.String(b.resets_at.data(), static_cast<rapidjson::SizeType>(b.resets_at.size()));
+  w.EndObject();
+  return buf.GetString();
+}
+
 }  // namespace
+
+std::string public_message(const caf::error& e) {
+  const auto& entry = catalog_of(errc_of(e));
+  auto budget = budget_of(e);
+  if (!budget) return std::string{entry.message};
+  auto window = budget->cap == "daily_usd" ? "daily" : "monthly";
+  return std::string{"The tenant reached its "} + window + " spend cap (" + budget->cap +
+         "); the window resets at " + budget->resets_at + ".";
+}
 
 const catalog_entry& catalog_of(errc x) noexcept {
   static constexpr catalog_entry validation{422, "VALIDATION_ERROR", "The request is invalid."};
@@ -90,6 +112,8 @@ const catalog_entry& catalog_of(errc x) noexcept {
   static constexpr catalog_entry tenant_capacity{
       429, "TENANT_CAPACITY",
       "The tenant holds its share of agent processes; retry when one of its turns ends."};
+  static constexpr catalog_entry budget_exceeded{
+      402, "BUDGET_EXCEEDED", "The tenant reached a spend cap; retry when its window resets."};
   static constexpr catalog_entry too_many_connections{
       429, "TOO_MANY_CONNECTIONS", "Too many open connections from this address."};
   switch (x) {
@@ -133,6 +157,8 @@ const catalog_entry& catalog_of(errc x) noexcept {
       return tenant_capacity;
     case errc::too_many_connections:
       return too_many_connections;
+    case errc::budget_exceeded:
+      return budget_exceeded;
     case errc::none:
     case errc::internal:
       return internal_entry;
@@ -184,7 +210,10 @@ response error_response(const caf::error& e, std::string_view correlation_id) {
     r.body = error_envelope(entry, correlation_details(correlation_id));
   else if (x == errc::validation)
     r.body = error_envelope(entry, validation_details(fields_of(e)));
-  else
+  else if (auto budget = budget_of(e)) {
+    auto message = public_message(e);
+    r.body = error_envelope({entry.status, entry.code, message}, budget_details(*budget));
+  } else
     r.body = error_envelope(entry, "{}");
   if (auto hint = retry_after_of(e); hint || needs_retry_after(entry.status, x))
     r.headers.emplace_back("Retry-After", std::to_string(hint ? std::max<uint32_t>(*hint, 1) : 1));

@@ -43,6 +43,10 @@ const catalog_entry& catalog_of(errc x) noexcept;
 /// The catalogue row of an edge-only condition.
 const catalog_entry& catalog_of(edge_condition x) noexcept;
 
+/// The public message of `e`: its catalogue row's, or for a BUDGET_EXCEEDED the cap it names and
+/// when its window resets.
+std::string public_message(const caf::error& e);
+
 /// Builds the error response for `e`: status, envelope, and `Retry-After` when applicable.
 /// A 500 carries only `details.correlation_id`.
 response error_response(const caf::error& e, std::string_view correlation_id);

@@ -1,7 +1,5 @@
-// Doc entries of routes that other branches add: the OpenAI-compatible `/v1` routes (OpenAI's
-// documented shapes and error envelope) and the usage and tenant-limit routes. Each group joins
-// `route_docs()` when its flag in `openapi.hpp` is flipped; until then the tests generate and
-// validate them with stand-in routes.
+// Doc entries of the surfaces clients already speak: the OpenAI-compatible `/v1` routes
+// (OpenAI's documented shapes and error envelope) and the usage and tenant-limit routes.
 
 #include "transport/api/openapi.hpp"
 
@@ -51,18 +49,33 @@ constexpr std::string_view response_object =
 
 constexpr std::string_view limits =
     R"({"type":"object","additionalProperties":false,"properties":{"monthly_usd":)"
-    R"({"type":["number","null"],"minimum":0},"daily_usd":{"type":["number","null"],)"
-    R"("minimum":0},"max_agent_processes":{"type":["integer","null"],"minimum":0},"hard":)"
-    R"({"type":"boolean","description":"Refuse turns (402 BUDGET_EXCEEDED) once a cap is)"
-    R"( reached, instead of only reporting it."}}})";
+    R"({"type":["number","null"],"exclusiveMinimum":0},"daily_usd":{"type":["number","null"],)"
+    R"("exclusiveMinimum":0},"max_agent_processes":{"type":["integer","null"],"minimum":0},)"
+    R"("hard":{"type":"boolean","description":"Stored; a cap reached refuses new turns with 402)"
+    R"( BUDGET_EXCEEDED either way (stopping running turns is not implemented yet)."}}})";
+
+constexpr std::string_view limits_answer =
+    R"({"type":"object","required":["tenant_id","monthly_usd","daily_usd",)"
+    R"("max_agent_processes","hard","updated_at"],"properties":{"tenant_id":{"type":"string",)"
+    R"("format":"uuid"},"monthly_usd":{"type":["number","null"]},"daily_usd":{"type":)"
+    R"(["number","null"]},"max_agent_processes":{"type":["integer","null"]},"hard":)"
+    R"({"type":"boolean"},"updated_at":{"type":["string","null"]}}})";
+
+#define CAA_USAGE_SUMS                                                                       \
+  R"({"type":"object","required":["turns","input_tokens","output_tokens",)"                  \
+  R"("cache_creation_input_tokens","cache_read_input_tokens","cost_usd","model_requests"],)" \
+  R"("properties":{"key":{"type":"string"},"turns":{"type":"integer"},"input_tokens":)"      \
+  R"({"type":"integer"},"output_tokens":{"type":"integer"},"cache_creation_input_tokens":)"  \
+  R"({"type":"integer"},"cache_read_input_tokens":{"type":"integer"},"cost_usd":)"           \
+  R"({"type":"number"},"model_requests":{"type":"integer"}}})"
 
 constexpr std::string_view usage =
-    R"({"type":"object","required":["tenant","from","to","group_by","rows"],"properties":)"
-    R"({"tenant":{"type":"string"},"from":{"type":"string"},"to":{"type":"string"},"group_by":)"
-    R"({"enum":["day","session","model"]},"total_cost_usd":{"type":"number"},"rows":)"
-    R"({"type":"array","items":{"type":"object","required":["key"],"properties":{"key":)"
-    R"({"type":"string"},"turns":{"type":"integer"},"input_tokens":{"type":"integer"},)"
-    R"("output_tokens":{"type":"integer"},"cost_usd":{"type":"number"}}}}}})";
+    R"({"type":"object","required":["tenant_id","from","to","group_by","total","groups"],)"
+    R"("properties":{"tenant_id":{"type":"string","format":"uuid"},"from":{"type":"string"},)"
+    R"("to":{"type":"string"},"group_by":{"enum":["day","session","model"]},"total":)" CAA_USAGE_SUMS
+    R"(,"groups":{"type":"array","items":)" CAA_USAGE_SUMS R"(}}})";
+
+#undef CAA_USAGE_SUMS
 
 std::vector<param_doc> response_stream_params() {
   return {{"stream", "query", R"({"type":"boolean","default":false})",
@@ -145,27 +158,27 @@ std::vector<route_doc> usage_route_docs() {
         {"tenant", "query", R"({"type":"string"})", "Admin: another tenant.", false}},
        {{200, "The usage.", std::string{usage}}}},
       {"PUT",
-       "/api/v1/tenants/{tenant}/limits",
+       "/api/v1/tenants/{tenant:uuid}/limits",
        "usage",
        "Set a tenant's spend and process caps",
        "",
        std::string{limits},
        {},
-       {{200, "The limits now in force.", std::string{limits}}},
+       {{200, "The limits now in force.", std::string{limits_answer}}},
        {404}},
       {"GET",
-       "/api/v1/tenants/{tenant}/limits",
+       "/api/v1/tenants/{tenant:uuid}/limits",
        "usage",
        "A tenant's spend and process caps",
        "",
        "",
        {},
-       {{200, "The limits.", std::string{limits}}},
+       {{200, "The limits (all null when none are set).", std::string{limits_answer}}},
        {404}},
   };
 }
 
-std::vector<component_schema> next_component_schemas() {
+std::vector<component_schema> surface_component_schemas() {
   return {
       {"OpenAIError",
        R"({"type":"object","required":["error"],"properties":{"error":{"type":"object",)"
