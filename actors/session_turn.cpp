@@ -116,6 +116,17 @@ metrics::turn_tokens tokens_of(const std::string& usage_json) {
   return out;
 }
 
+/// Refuses the waiting turn before it started. A process the session already holds (a new
+/// session takes a warm one when it is created) becomes idle: the admission may reclaim its slot,
+/// and it ends after the idle timeout, as after a finished turn.
+void refuse_turn(session_self self, caf::error e) {
+  auto& st = self->state;
+  fail_waiting(self, std::move(e));
+  if (!st.cli.proc) return;
+  self->send(st.deps.admission, atom::idle_v, session_actor{self});
+  self->delayed_send(self, st.deps.idle_timeout, atom::idle_due_v, ++st.turn.idle_token);
+}
+
 /// Answers the spend check of the waiting turn: BUDGET_EXCEEDED when the tenant is at or over a
 /// cap, else the turn goes on.
 void on_budget(session_self self,
@@ -124,12 +135,12 @@ void on_budget(session_self self,
   st.turn.budget_pending = false;
   if (!st.turn.waiting) return;  // answered meanwhile (e.g. the session was deleted)
   if (!state) {
-    fail_waiting(self, make_error(errc::unavailable, "spend check failed"));
+    refuse_turn(self, make_error(errc::unavailable, "spend check failed"));
     return;
   }
   if (*state) {
     if (auto breach = storage::breach_of(**state)) {
-      fail_waiting(self, budget_error(breach->cap, breach->resets_at));
+      refuse_turn(self, budget_error(breach->cap, breach->resets_at));
       return;
     }
   }

@@ -38,7 +38,7 @@ void session_repository::get(const std::string& tenant_id, const std::string& id
                                  parse_session, std::move(ok), std::move(fail));
 }
 
-void session_repository::list(const std::string& tenant_id, session_filter filter,
+void session_repository::list(const std::string& tenant_id, const session_filter& filter,
                               on_value<session_page> ok, on_error fail) const {
   run<session_page, db_result>(sys_, pg_, timeout_,
                                caf::expected<db_query>{make_list_sessions_query(tenant_id, filter)},

@@ -42,7 +42,7 @@ class session_repository {
            on_error fail) const;
 
   /// A page of the tenant's sessions, newest first, and the total.
-  void list(const std::string& tenant_id, session_filter filter, on_value<session_page> ok,
+  void list(const std::string& tenant_id, const session_filter& filter, on_value<session_page> ok,
             on_error fail) const;
 
   /// Deletes a session with its events, turns and transcript. The caller stops its actor first.

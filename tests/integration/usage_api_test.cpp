@@ -268,6 +268,17 @@ TEST_F(usage_api_test, a_tenant_at_its_daily_cap_gets_402_while_another_runs_tur
   auto frame = ws.read(30s);
   ASSERT_TRUE(frame.ok);
   EXPECT_NE(frame.text.find("BUDGET_EXCEEDED"), std::string::npos) << frame.text;
+  // The OpenAI-compatible turns too, in OpenAI's error shape.
+  auto chat = http_call(port(), "POST", "/v1/chat/completions", auth(capped),
+                        R"({"model":"sonnet","messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(chat.status, 402u) << chat.body;
+  auto openai = parse_json(chat.body);
+  ASSERT_TRUE(openai.IsObject() && openai.HasMember("error")) << chat.body;
+  EXPECT_EQ(std::string{openai["error"]["type"].GetString()}, "insufficient_quota");
+  EXPECT_EQ(std::string{openai["error"]["code"].GetString()}, "budget_exceeded");
+  auto response = http_call(port(), "POST", "/v1/responses", auth(capped),
+                            R"({"model":"sonnet","input":"x","background":true})");
+  EXPECT_EQ(response.status, 402u) << response.body;
 
   // Another tenant is not affected.
   auto other = turn(free, R"({"prompt":"[[echo]] not capped"})");

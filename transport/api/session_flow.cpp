@@ -1,6 +1,7 @@
 #include "transport/api/session_flow.hpp"
 
 #include "storage/bridge.hpp"
+#include "storage/postgres/usage_queries.hpp"
 #include "transport/api/sse_sink.hpp"
 #include "transport/json/api_events.hpp"
 
@@ -137,8 +138,37 @@ void create_session(const session_api& api, new_session ns,
       api.ctx.registry, api.ctx.request_timeout, std::move(ns), std::move(ok), std::move(fail));
 }
 
+namespace {
+void spawn_create(const session_api& api, new_session ns, turn_spec_ptr spec,
+                  std::function<void(std::string, session_actor)> ok, error_fn fail);
+}  // namespace
+
 void create_session(const session_api& api, new_session ns, turn_spec_ptr spec,
                     std::function<void(std::string, session_actor)> ok, error_fn fail) {
+  // The spend check before the session exists: a new session takes a warm process when it is
+  // created, which a turn refused for the tenant's budget would otherwise hold. (The session
+  // checks again when the turn runs: this one only keeps refused turns from creating sessions.)
+  auto tenant = ns.tenant_id;
+  auto create = [&api, ns = std::move(ns), spec = std::move(spec), ok,
+                 fail](const storage::db_result& r) mutable {
+    auto state = storage::parse_budget(r);
+    if (!state) return fail(make_error(errc::unavailable, "spend check"));
+    if (*state)
+      if (auto breach = storage::breach_of(**state))
+        return fail(budget_error(breach->cap, breach->resets_at));
+    spawn_create(api, std::move(ns), std::move(spec), std::move(ok), std::move(fail));
+  };
+  caa::async_request<storage::db_result>(*api.ctx.sys, api.ctx.pg, api.ctx.db_timeout,
+                                         std::function<void(storage::db_result)>{std::move(create)},
+                                         std::function<void(caf::error)>{[fail](const caf::error&) {
+                                           fail(make_error(errc::unavailable, "spend check"));
+                                         }},
+                                         storage::make_budget_check_query(tenant));
+}
+
+namespace {
+void spawn_create(const session_api& api, new_session ns, turn_spec_ptr spec,
+                  std::function<void(std::string, session_actor)> ok, error_fn fail) {
   api.ctx.sys->spawn(
       [](caf::event_based_actor* self, const registry_actor& reg, caf::timespan t, new_session n,
          turn_spec_ptr sp, const std::function<void(std::string, session_actor)>& on_ok,
@@ -151,6 +181,7 @@ void create_session(const session_api& api, new_session ns, turn_spec_ptr spec,
       api.ctx.registry, api.ctx.request_timeout, std::move(ns), std::move(spec), std::move(ok),
       std::move(fail));
 }
+}  // namespace
 
 void run_turn(const session_api& api, session_actor actor, turn_spec_ptr spec,
               std::function<void(turn_accepted)> ok, error_fn fail) {
