@@ -244,6 +244,13 @@ TEST_F(usage_api_test, a_tenant_at_its_daily_cap_gets_402_while_another_runs_tur
   ASSERT_EQ(done_reason(first), "completed") << first.body;
   ASSERT_GT(result_cost(first), 0.000001) << "the scripted turn must cost something";
   auto id = session_of(first);
+  // The turn's ledger row is written right after its `done` (DECISIONS: the overshoot window
+  // of a cap across sessions); a new session's check sees it once it is stored.
+  ASSERT_TRUE(eventually([&] {
+    rapidjson::Document d;
+    usage(auth(capped), "", &d);
+    return d.IsObject() && d.HasMember("total") && d["total"]["turns"].GetInt64() >= 1;
+  }));
 
   auto refused = turn(capped, R"({"prompt":"[[echo]] over the cap"})");
   EXPECT_EQ(refused.status, 402u) << refused.body;
