@@ -121,9 +121,12 @@ void watch_stream(const session_api& api, const std::string& key_id, const event
 /// `GET /api/v1/capabilities`.
 void add_session_resource_routes(http::router& r, const session_api_ptr& api);
 
-/// Adds the OpenAI-compatible routes: `GET /v1/models`, `POST /v1/chat/completions`,
-/// `POST /v1/responses`, `GET /v1/responses/{id}`, `POST /v1/responses/{id}/cancel`.
-void add_openai_routes(http::router& r, const session_api_ptr& api);
+/// Adds the OpenAI-compatible chat routes: `GET /v1/models`, `POST /v1/chat/completions`.
+void add_openai_chat_routes(http::router& r, const session_api_ptr& api);
+
+/// Adds the OpenAI Responses routes: `POST /v1/responses`, `GET /v1/responses/{id}`,
+/// `POST /v1/responses/{id}/cancel`.
+void add_openai_response_routes(http::router& r, const session_api_ptr& api);
 
 /// Adds `GET /api/v1/sessions/{id}/events` (JSON pages, or SSE attach).
 void add_event_routes(http::router& r, const session_api_ptr& api);

@@ -35,7 +35,8 @@ void add_session_routes(http::router& r, const session_api_context& ctx) {
   detail::add_event_routes(r, api);
   detail::add_control_routes(r, api);
   detail::add_ws_routes(r, api);
-  detail::add_openai_routes(r, api);
+  detail::add_openai_chat_routes(r, api);
+  detail::add_openai_response_routes(r, api);
 }
 
 }  // namespace caa::api
