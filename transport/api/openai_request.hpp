@@ -19,6 +19,8 @@
 //     `response_format` other than text, audio, an http image URL) is a 400, as is any field
 //     OpenAI does not define.
 
+#include "transport/api/openai_ids.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -73,24 +75,8 @@ std::size_t earlier_user_messages(const turn_plan& plan);
 std::string api_turn_body(const turn_plan& plan, const std::optional<std::string>& session_id,
                           bool responses, const std::vector<std::string>& tags, bool partial);
 
-/// The session tag of chat `user` (a digest: the user string itself is not stored).
-std::string user_tag(std::string_view user);
-
 /// The model name of the API body for an OpenAI `model`: nothing for "default", the name
 /// itself when the turn decoder accepts it; `error` otherwise (404 model_not_found).
 std::optional<request_error> check_model(std::string_view model);
-
-/// A response id: `resp_<session hex>_<after seq>_<created unix seconds>`.
-std::string response_id(std::string_view session_id, uint64_t after_seq, int64_t created);
-
-/// What a response id names.
-struct response_ref {
-  std::string session_id;  ///< canonical uuid
-  uint64_t after_seq = 0;  ///< the last event id before the response's turn
-  int64_t created = 0;     ///< unix seconds
-};
-
-/// Parses a response id; nothing when it is not one of ours.
-std::optional<response_ref> parse_response_id(std::string_view id);
 
 }  // namespace caa::api::openai
