@@ -250,6 +250,10 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
         auto id = claimant_of(self, who);
         with_book([&](auto& b, auto now, auto& fx) { b.adopt_warm(id, tenant, now, fx); });
       },
+      [=](atom::find, const std::string& tenant) -> bool {
+        const auto& b = *self->state.book;
+        return b.held_by(tenant) < b.share_of(tenant);
+      },
       [=](atom::warm, warm_pool_actor pool) { self->state.pool = std::move(pool); },
       [=](atom::stats) {
         auto& s = self->state;

@@ -142,7 +142,9 @@ using warm_pool_actor = caf::typed_actor<
 /// Writes the model proxy's usage counts to PostgreSQL in batches (actors/usage_meter.hpp).
 using usage_meter_actor = caf::typed_actor<
     // INTERNAL: time to write what was gathered since the last write.
-    caf::reacts_to<caf::tick_atom>>;
+    caf::reacts_to<caf::tick_atom>,
+    // Shutdown: writes everything gathered so far; true once stored (false: the write failed).
+    caf::replies_to<atom::drain>::with<bool>>;
 
 using admission_actor = caf::typed_actor<
     // A slot for `who` of tenant `tenant_id`; waits up to ADMISSION_WAIT. Errors:
@@ -171,6 +173,9 @@ using admission_actor = caf::typed_actor<
     caf::reacts_to<atom::release, atom::warm>,
     // A warm process became `who`'s (of tenant `tenant_id`): the slot moves from the pool to it.
     caf::reacts_to<atom::acquire, atom::warm, session_actor, std::string>,
+    // Whether tenant `tenant_id` holds fewer processes than its share: only then may a new
+    // session of it take a warm process (whose slot is not the tenant's until then).
+    caf::replies_to<atom::find, std::string>::with<bool>,
     // The warm pool to ask for a slot before hibernating sessions.
     caf::reacts_to<atom::warm, warm_pool_actor>,
     // Current numbers.

@@ -142,11 +142,22 @@ void create_here(self_ptr self, new_session ns, const turn_spec_ptr& spec,
     create(self, std::move(ns), nullptr, rp);
     return;
   }
-  auto key = warm_key(ns.tenant_id, *spec);
-  self->send(st.deps.warm, atom::warm_v, key, spec);
-  self->request(st.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
-      .then([=](const warm_process_ptr& w) mutable { create(self, ns, w, rp); },
-            [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
+  // A warm process is granted to the session without the tenant-share check of `acquire`: a
+  // tenant at its share takes none (its turn then waits for, or is refused, a slot of its own).
+  self->request(st.deps.sessions.admission, std::chrono::seconds{2}, atom::find_v, ns.tenant_id)
+      .then(
+          [=](bool below_share) mutable {
+            if (!below_share) {
+              create(self, ns, nullptr, rp);
+              return;
+            }
+            auto key = warm_key(ns.tenant_id, *spec);
+            self->send(self->state.deps.warm, atom::warm_v, key, spec);
+            self->request(self->state.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
+                .then([=](const warm_process_ptr& w) mutable { create(self, ns, w, rp); },
+                      [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
+          },
+          [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
 }
 
 void create(self_ptr self, new_session ns, const warm_process_ptr& warm,

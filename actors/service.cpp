@@ -184,7 +184,8 @@ int run_service(const settings& cfg) {
   adm_cfg.tenant_share = resolve_tenant_share(budget, cfg.agent.tenant_max_agent_processes);
   adm_cfg.pg = pg;
   auto admission = spawn_admission(sys, adm_cfg);
-  auto meter = spawn_usage_meter(sys, tally, pg);
+  auto meter = spawn_usage_meter(sys, tally, pg,
+                                 std::chrono::milliseconds{cfg.sandbox.usage_flush_interval_ms});
   storage::event_writer_config writer_cfg;
   writer_cfg.timeout = timeout;
   auto writer = storage::spawn_event_writer(sys, pg, writer_cfg);
@@ -323,6 +324,9 @@ int run_service(const settings& cfg) {
     self->request(writer, std::chrono::seconds{15}, atom::append_v,
                   std::vector<storage::session_event>{})
         .receive([](uint64_t) {}, [](caf::error&) {});
+    // The model proxy's last counts (no agent runs any more).
+    self->request(meter, std::chrono::seconds{12}, atom::drain_v)
+        .receive([](bool) {}, [](caf::error&) {});
   }
   edge.stop();
   stop_actors();

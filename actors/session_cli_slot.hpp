@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -29,6 +30,13 @@ struct session_cli_slot {
   bool starting = false;
   /// The spawn-time options (JSON) the current process was started with.
   std::string proc_options_json;
+  /// The `--max-budget-usd` the current process was started with: the CLI compares it with its
+  /// cost since it started, over all its turns.
+  std::optional<double> proc_budget_usd;
+  /// `proc_budget_usd` is the tenant's hard cap (not a smaller `max_budget_usd` of the request).
+  bool proc_budget_is_cap = false;
+  /// The current process reached `proc_budget_usd`: the CLI fails every later turn at once.
+  bool proc_budget_hit = false;
   /// The ids of our control requests.
   claude::request_id_generator request_ids;
 

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -196,6 +197,15 @@ void on_idle_deadline(session_self self, uint64_t token);
 void proceed(session_self self);
 /// Ends the current turn with `done{reason}` and makes the session idle.
 void finish_turn(session_self self, std::string_view reason);
+
+/// The `--max-budget-usd` of a process for `spec` that has spent `spent` so far (the CLI compares
+/// the bound with its cost since it started): the request's `max_budget_usd`, bounded by what
+/// the tenant may still spend under the hard cap of the current turn.
+struct process_budget {
+  std::optional<double> usd;  ///< none: unbounded
+  bool is_cap = false;        ///< the tenant's cap is the bound
+};
+process_budget process_budget_for(const session_state& st, const turn_spec& spec, double spent);
 /// The absolute tenant work directory of `spec`: its cwd without the relative part.
 std::string work_root_of(const turn_spec& spec);
 

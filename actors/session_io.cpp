@@ -8,6 +8,7 @@
 #include "config/logging.hpp"
 #include "storage/postgres/event_queries.hpp"
 #include "storage/postgres/session_queries.hpp"
+#include "transport/json/api_events.hpp"
 #include "transport/json/json.hpp"
 
 #include <caf/all.hpp>
@@ -64,6 +65,8 @@ void remember_result(session_turn& turn, const std::string& data) {
 bool spawn_process(session_self self, const turn_spec& spec) {
   auto& st = self->state;
   auto opts = session_spawn_options(st.who, spec);
+  auto budget = process_budget_for(st, spec, 0);
+  opts.max_budget_usd = budget.usd;
   auto gen = ++st.cli.gen;
   auto route = std::make_shared<cli_route>();
   route->set(self->address(), gen);
@@ -74,6 +77,9 @@ bool spawn_process(session_self self, const turn_spec& spec) {
   if (!proc) return false;
   st.cli.proc = std::move(proc);
   st.cli.proc_options_json = spec.options_json;
+  st.cli.proc_budget_usd = budget.usd;
+  st.cli.proc_budget_is_cap = budget.is_cap;
+  st.cli.proc_budget_hit = false;
   st.mapper.process_cost_usd = 0;
   st.cli.starting = true;
   log::info("agent CLI started",
@@ -88,6 +94,9 @@ void adopt_process(session_self self, const warm_process& warm) {
   st.cli.proc = warm.proc;
   st.cli.holds_slot = true;  // the pool's slot became this session's (admission was told)
   st.cli.proc_options_json = warm.spec->options_json;
+  st.cli.proc_budget_usd = warm.spec->options.max_budget_usd;
+  st.cli.proc_budget_is_cap = false;
+  st.cli.proc_budget_hit = false;
   st.mapper.process_cost_usd = 0;
   st.turn.work_root = work_root_of(*warm.spec);
   (void)register_hooks(self, *warm.spec);
@@ -134,7 +143,19 @@ void on_line(session_self self, std::string line) {
     if (ev.name == "result") remember_result(st.turn, ev.data);
     emit(self, std::move(ev));
   }
-  if (is_result) finish_turn(self, st.turn.interrupt_requested ? "interrupted" : "completed");
+  if (!is_result) return;
+  if (msg.subtype == "error_max_budget_usd") {
+    // The CLI fails every later turn of this process at once: the next turn gets a new one.
+    st.cli.proc_budget_hit = true;
+    if (st.cli.proc_budget_is_cap && st.turn.hard_cap) {
+      const auto& cap = *st.turn.hard_cap;
+      emit(self, budget_reached_event(cap.cap, cap.limit_usd, cap.spent_usd + st.turn.cost_usd,
+                                      cap.resets_at));
+      finish_turn(self, "interrupted");
+      return;
+    }
+  }
+  finish_turn(self, st.turn.interrupt_requested ? "interrupted" : "completed");
 }
 
 namespace {

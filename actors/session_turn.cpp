@@ -17,6 +17,8 @@
 
 #include <rapidjson/document.h>
 
+#include <cmath>
+
 namespace caa::detail {
 
 std::string work_root_of(const turn_spec& spec) {
@@ -127,6 +129,19 @@ void refuse_turn(session_self self, caf::error e) {
   self->delayed_send(self, st.deps.idle_timeout, atom::idle_due_v, ++st.turn.idle_token);
 }
 
+/// Whether the current process's `--max-budget-usd` serves the waiting turn. Under a hard cap
+/// it must equal what the process spent plus what the tenant may still spend, within 1 % of the
+/// latter (it drifts when other sessions of the tenant spend); a process that reached its bound
+/// fails every turn.
+bool budget_fits(const session_state& st, const turn_spec& spec) {
+  if (st.cli.proc_budget_hit) return false;
+  auto want = process_budget_for(st, spec, st.mapper.process_cost_usd).usd;
+  const auto& have = st.cli.proc_budget_usd;
+  if (!want || !have) return want.has_value() == have.has_value();
+  double slack = st.turn.hard_cap ? 0.01 * st.turn.hard_cap->remaining_usd() : 0;
+  return std::abs(*want - *have) <= slack + 1e-12;
+}
+
 /// Answers the spend check of the waiting turn: BUDGET_EXCEEDED when the tenant is at or over a
 /// cap, else the turn goes on.
 void on_budget(session_self self,
@@ -143,7 +158,9 @@ void on_budget(session_self self,
       refuse_turn(self, budget_error(breach->cap, breach->resets_at));
       return;
     }
+    if ((*state)->hard) st.turn.hard_cap = storage::nearest_cap_of(**state);
   }
+  if (st.cli.proc && !budget_fits(st, *st.turn.waiting_spec)) st.cli.discard_current();
   proceed(self);
 }
 
@@ -170,6 +187,14 @@ void check_budget(session_self self) {
 }
 
 }  // namespace
+
+process_budget process_budget_for(const session_state& st, const turn_spec& spec, double spent) {
+  process_budget out{spec.options.max_budget_usd, false};
+  if (!st.turn.hard_cap) return out;
+  double cap = spent + st.turn.hard_cap->remaining_usd();
+  if (!out.usd || cap < *out.usd) out = {cap, true};
+  return out;
+}
 
 void proceed(session_self self) {
   auto& st = self->state;
@@ -209,6 +234,7 @@ caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {
                                    if (s.turn.promise) s.turn.promise->deliver(std::move(e));
                                    s.turn.promise.reset();
                                  }};
+  st.turn.hard_cap.reset();  // read again by this turn's spend check
   if (st.cli.proc && st.cli.proc_options_json != st.turn.waiting_spec->options_json) {
     // Other spawn-time options: this turn needs a new process (resumed, same context).
     st.cli.discard_current();

@@ -3,6 +3,7 @@
 // The turn of a session: the running one, and the work waiting for the session's process.
 
 #include "actors/session_types.hpp"
+#include "storage/postgres/usage_queries.hpp"
 
 #include <caf/error.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -43,6 +44,9 @@ struct session_turn {
   std::optional<waiting_work> waiting;
   /// The tenant's spend check of the waiting turn is in flight (nothing starts it meanwhile).
   bool budget_pending = false;
+  /// The tenant's hard spend cap nearest to its end, as the spend check of this turn read it
+  /// (none: no hard cap). It bounds the process's `--max-budget-usd`.
+  std::optional<storage::nearest_cap> hard_cap;
   /// The answer of the `run` whose turn waits for its process.
   std::optional<caf::typed_response_promise<turn_accepted>> promise;
 

@@ -56,6 +56,21 @@ usage_meter_actor::behavior_type usage_meter(meter_ptr self, std::shared_ptr<usa
         flush(self);
         self->delayed_send(self, self->state.interval, caf::tick_atom_v);
       },
+      [=](atom::drain) -> caf::result<bool> {
+        // Beside a periodic write in flight, if any: the upsert adds, so the order is free.
+        auto batch = self->state.tally->take();
+        auto q = storage::make_model_usage_add_query(batch);
+        if (!q) return true;
+        auto rp = self->make_response_promise<bool>();
+        self->request(self->state.pg, std::chrono::seconds{10}, std::move(*q))
+            .then([=](storage::db_result&) mutable { rp.deliver(true); },
+                  [=](caf::error&) mutable {
+                    self->state.tally->put_back(batch);
+                    log::warn("model usage lost at shutdown", {.component = "usage"});
+                    rp.deliver(false);
+                  });
+        return rp;
+      },
   };
 }
 

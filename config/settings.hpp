@@ -152,6 +152,8 @@ struct sandbox_settings {
   unsigned cpu_weight = defaults::agent_cpu_weight;
   /// TENANT_DISK_QUOTA (bytes of a tenant's workspace and config; 0: none)
   uint64_t disk_quota = defaults::tenant_disk_quota;
+  /// USAGE_FLUSH_INTERVAL (milliseconds between writes of the model proxy's usage counts)
+  unsigned usage_flush_interval_ms = 1000;
   /// AGENT_RUNTIME_DIR (per-process sockets and files; empty: WORKSPACE_ROOT/.sandbox)
   std::string runtime_dir;
   /// AGENT_EGRESS_ALLOW (domains the agent's tools may reach through the egress proxy)

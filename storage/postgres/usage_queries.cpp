@@ -216,4 +216,14 @@ double remaining_of(const budget_state& s) noexcept {
   return std::max(left, 0.0);
 }
 
+std::optional<nearest_cap> nearest_cap_of(const budget_state& s) {
+  std::optional<nearest_cap> out;
+  if (s.daily_usd) out = nearest_cap{"daily_usd", *s.daily_usd, s.spent_today, s.day_resets_at};
+  if (s.monthly_usd) {
+    nearest_cap month{"monthly_usd", *s.monthly_usd, s.spent_this_month, s.month_resets_at};
+    if (!out || month.remaining_usd() < out->remaining_usd()) out = std::move(month);
+  }
+  return out;
+}
+
 }  // namespace caa::storage

@@ -138,4 +138,18 @@ std::optional<budget_breach> breach_of(const budget_state& s);
 /// What the tenant may still spend before its nearest cap (>= 0).
 double remaining_of(const budget_state& s) noexcept;
 
+/// The cap a tenant is nearest to: the one with the least left to spend.
+struct nearest_cap {
+  std::string cap;        ///< "daily_usd" or "monthly_usd"
+  double limit_usd = 0;   ///< the cap
+  double spent_usd = 0;   ///< spent in its window so far
+  std::string resets_at;  ///< RFC 3339: when its window resets
+  double remaining_usd() const noexcept {
+    return limit_usd > spent_usd ? limit_usd - spent_usd : 0;
+  }
+};
+
+/// The cap of `s` with the least left to spend (the daily one on a tie), if `s` has any.
+std::optional<nearest_cap> nearest_cap_of(const budget_state& s);
+
 }  // namespace caa::storage

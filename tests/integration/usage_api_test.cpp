@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -272,6 +273,9 @@ TEST_F(usage_api_test, a_tenant_at_its_daily_cap_gets_402_while_another_runs_tur
   EXPECT_EQ(resume.status, 402u) << resume.body;
   auto fork = turn(capped, R"({"prompt":"[[echo]] fork"})", "/api/v1/sessions/" + id + "/fork");
   EXPECT_EQ(fork.status, 402u) << fork.body;
+  // A refused turn creates no session: not a new one, not a fork.
+  auto list = http_call(port(), "GET", "/api/v1/sessions", auth(capped));
+  EXPECT_EQ(parse_json(list.body)["total"].GetUint64(), 1u) << list.body;
   ws_client ws;
   ASSERT_EQ(ws.connect(port(), "/api/v1/ws", auth(capped)).status, 101u);
   ASSERT_TRUE(ws.send_text(R"({"type":"prompt","prompt":"[[echo]] websocket"})"));
@@ -333,4 +337,62 @@ TEST_F(usage_api_test, a_tenants_own_share_of_processes_replaces_the_default) {
   auto allowed = turn(t, R"({"prompt":"[[echo]] a second process again"})");
   EXPECT_EQ(done_reason(allowed), "completed") << allowed.body;
   second.join();
+}
+
+TEST_F(usage_api_test, a_hard_cap_stops_a_running_turn_with_budget_reached) {
+  auto t = fresh_tenant("hard");
+  // What one model call costs here: a turn of one call, without a cap.
+  auto probe = turn(t, R"({"prompt":"[[echo]] the price of a call"})");
+  ASSERT_EQ(done_reason(probe), "completed") << probe.body;
+  double call = result_cost(probe);
+  ASSERT_GT(call, 0);
+  ASSERT_TRUE(eventually([&] {
+    rapidjson::Document d;
+    return usage(auth(t), "", &d).status == 200 && sums_of(d["total"]).turns == 1;
+  }));
+  // Room for about three more calls: a chain of twenty cannot finish under it. The same session
+  // goes on: its process (started without a bound) must be replaced by one bounded by the cap.
+  double limit = 4 * call;
+  char body[96];
+  std::snprintf(body, sizeof(body), R"({"daily_usd":%.9f,"hard":true})", limit);
+  ASSERT_EQ(put_limits(admin(), t.tenant_id, body).status, 200u);
+  auto id = session_of(probe);
+  auto capped =
+      turn(t, R"({"prompt":"[[chain 20]]","allowed_tools":["Bash"],"session_id":")" + id + "\"}");
+  ASSERT_EQ(capped.status, 200u) << capped.body;
+  ASSERT_GE(capped.events.size(), 3u) << capped.body;
+  EXPECT_EQ(done_reason(capped), "interrupted") << capped.body;
+  const auto& last = capped.events[capped.events.size() - 2];
+  ASSERT_EQ(last.event, "budget_reached") << capped.body;
+  auto reached = parse_json(last.data);
+  ASSERT_TRUE(reached.IsObject()) << last.data;
+  EXPECT_EQ(std::string{reached["cap"].GetString()}, "daily_usd");
+  EXPECT_NEAR(reached["limit_usd"].GetDouble(), limit, 1e-9);
+  EXPECT_GE(reached["spent_usd"].GetDouble(), limit);
+  EXPECT_EQ(std::string{reached["resets_at"].GetString()}.substr(10), "T00:00:00.000Z");
+  int steps = 0;
+  for (auto& e : capped.events)
+    if (e.event == "message" && e.data.find("\"tool_use\"") != std::string::npos &&
+        e.data.find("step-") != std::string::npos)
+      ++steps;
+  EXPECT_GE(steps, 1) << "the turn ran before the cap stopped it";
+  EXPECT_LT(steps, 20) << "the cap stopped the chain";
+  // The ledger: spent past the cap by at most about one call.
+  rapidjson::Document d;
+  ASSERT_TRUE(eventually(
+      [&] { return usage(auth(t), "", &d).status == 200 && sums_of(d["total"]).turns == 2; }));
+  auto spent = sums_of(d["total"]).cost_usd;
+  EXPECT_GE(spent, limit);
+  EXPECT_LT(spent, limit + 3 * call) << "overshoot of more than one call";
+  // The cap holds for the next turn (402), and lifting it lets the session run again.
+  auto next = turn(t, R"({"prompt":"[[echo]] over","session_id":")" + id + "\"}");
+  EXPECT_EQ(next.status, 402u) << next.body;
+  ASSERT_EQ(put_limits(admin(), t.tenant_id, "{}").status, 200u);
+  auto again = turn(t, R"({"prompt":"[[echo]] lifted","session_id":")" + id + "\"}");
+  EXPECT_EQ(done_reason(again), "completed") << again.body;
+  // A process that reached its bound fails every later turn at once: this one is new.
+  bool success = false;
+  for (auto& e : again.events)
+    if (e.event == "result") success = e.data.find(R"("subtype":"success")") != std::string::npos;
+  EXPECT_TRUE(success) << again.body;
 }

@@ -417,3 +417,25 @@ TEST_F(admission_test, a_capabilities_probe_takes_a_slot_like_any_process) {
   ha.receive([&](bool ok) { granted = ok; }, [](caf::error&) {});
   EXPECT_TRUE(granted);
 }
+
+TEST_F(admission_test, a_tenant_at_its_share_may_not_take_a_warm_process) {
+  // Budget 4, share 1: a warm process would give tenant "t" a second process past its share.
+  auto adm = spawn_admission(sys, {4, 10s, 0, 1});
+  spawned.push_back(caf::actor_cast<caf::actor>(adm));
+  auto below = [&](const std::string& tenant) {
+    std::optional<bool> out;
+    auto h = self->request(adm, caf::infinite, atom::find_v, tenant);
+    sched.run();
+    h.receive([&](bool x) { out = x; }, [](caf::error&) {});
+    return out;
+  };
+  EXPECT_EQ(below("t"), std::optional<bool>{true});
+  auto a = make_session("t");
+  ASSERT_EQ(std::get<bool>(*acquire(adm, a)), true);
+  EXPECT_EQ(below("t"), std::optional<bool>{false}) << "at its share";
+  EXPECT_EQ(below("u"), std::optional<bool>{true}) << "another tenant is not";
+  // Its own larger share lets it take one again.
+  caf::anon_send(adm, atom::share_v, std::string{"t"}, int32_t{2});
+  sched.run();
+  EXPECT_EQ(below("t"), std::optional<bool>{true});
+}

@@ -160,6 +160,7 @@ inline admission_actor::behavior_type fake_admission(
       },
       [=](atom::release, atom::warm) { ++log->warm_releases; },
       [](atom::acquire, atom::warm, session_actor&, std::string&) {},
+      [](atom::find, std::string&) -> caf::result<bool> { return true; },
       [](atom::warm, warm_pool_actor&) {},
       [](atom::stats) -> caf::result<admission_stats> { return admission_stats{}; },
       [](atom::timeout, uint64_t) {},

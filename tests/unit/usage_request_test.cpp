@@ -4,6 +4,7 @@
 #include "transport/api/usage_request.hpp"
 
 #include "config/error_values.hpp"
+#include "storage/postgres/usage_queries.hpp"
 
 #include <gtest/gtest.h>
 
@@ -73,4 +74,31 @@ TEST(usage_request, every_bad_limit_field_is_listed) {
   auto not_json = decode_limits("[1]", "t");
   ASSERT_FALSE(not_json);
   EXPECT_EQ(errc_of(not_json.error()), errc::bad_request);
+}
+
+TEST(usage_caps, the_nearest_cap_is_the_one_with_the_least_left) {
+  caa::storage::budget_state s;
+  EXPECT_FALSE(caa::storage::nearest_cap_of(s)) << "no cap";
+  s.daily_usd = 10;
+  s.monthly_usd = 100;
+  s.spent_today = 2;
+  s.spent_this_month = 95;
+  s.day_resets_at = "2026-05-02T00:00:00.000Z";
+  s.month_resets_at = "2026-06-01T00:00:00.000Z";
+  auto near = caa::storage::nearest_cap_of(s);
+  ASSERT_TRUE(near);
+  EXPECT_EQ(near->cap, "monthly_usd");
+  EXPECT_DOUBLE_EQ(near->remaining_usd(), 5);
+  EXPECT_EQ(near->resets_at, s.month_resets_at);
+  s.spent_this_month = 50;
+  near = caa::storage::nearest_cap_of(s);
+  ASSERT_TRUE(near);
+  EXPECT_EQ(near->cap, "daily_usd");
+  EXPECT_DOUBLE_EQ(near->limit_usd, 10);
+  EXPECT_DOUBLE_EQ(near->spent_usd, 2);
+  EXPECT_DOUBLE_EQ(near->remaining_usd(), 8);
+  s.spent_today = 12;  // past it: nothing left, never negative
+  near = caa::storage::nearest_cap_of(s);
+  ASSERT_TRUE(near);
+  EXPECT_DOUBLE_EQ(near->remaining_usd(), 0);
 }

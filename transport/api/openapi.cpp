@@ -23,7 +23,9 @@ constexpr std::string_view sse_events =
     "Server-sent events, each with `id: <seq>` (per session, strictly increasing), `event: "
     "<name>` and one `data:` line of JSON; a `: keep-alive` comment every 15 s. Events: `init`, "
     "`message`, `partial`, `permission_request`, `question`, `todo`, `task`, `result`, `error` "
-    "(`code`, `message`), `gap` (ids lost under async durability) and `done` (`reason`: "
+    "(`code`, `message`), `gap` (ids lost under async durability), `budget_reached` (a hard "
+    "spend cap stopped the turn: `cap`, `limit_usd`, `spent_usd`, `resets_at`) and `done` "
+    "(`reason`: "
     "completed, interrupted or error; always the last event of a turn).";
 
 value text(std::string_view s, allocator& a) {

@@ -51,8 +51,9 @@ constexpr std::string_view limits =
     R"({"type":"object","additionalProperties":false,"properties":{"monthly_usd":)"
     R"({"type":["number","null"],"exclusiveMinimum":0},"daily_usd":{"type":["number","null"],)"
     R"("exclusiveMinimum":0},"max_agent_processes":{"type":["integer","null"],"minimum":0},)"
-    R"("hard":{"type":"boolean","description":"Stored; a cap reached refuses new turns with 402)"
-    R"( BUDGET_EXCEEDED either way (stopping running turns is not implemented yet)."}}})";
+    R"("hard":{"type":"boolean","description":"A cap reached refuses new turns with 402)"
+    R"( BUDGET_EXCEEDED either way; hard also stops a running turn at the cap (a budget_reached)"
+    R"( event, then done with reason interrupted)."}}})";
 
 constexpr std::string_view limits_answer =
     R"({"type":"object","required":["tenant_id","monthly_usd","daily_usd",)"

@@ -124,18 +124,53 @@ void find_session(const session_api& api, std::string tenant_id, std::string id,
                                     std::move(tenant_id), std::move(id));
 }
 
+namespace {
+
+/// The spend check before a session exists: `next` when the tenant is under its caps, else
+/// BUDGET_EXCEEDED (503 when the check itself fails: a cap that cannot be verified is not
+/// waived). A new session takes a warm process when it is created, which a refused turn would
+/// otherwise leave held by an empty session; a fork would stay behind empty. (The session checks
+/// again when the turn runs: this check only keeps refused turns from creating sessions.)
+void when_under_caps(const session_api& api, const std::string& tenant, std::function<void()> next,
+                     const error_fn& fail) {
+  auto answer = [next = std::move(next), fail](const storage::db_result& r) {
+    auto state = storage::parse_budget(r);
+    if (!state) return fail(make_error(errc::unavailable, "spend check"));
+    if (*state)
+      if (auto breach = storage::breach_of(**state))
+        return fail(budget_error(breach->cap, breach->resets_at));
+    next();
+  };
+  caa::async_request<storage::db_result>(*api.ctx.sys, api.ctx.pg, api.ctx.db_timeout,
+                                         std::function<void(storage::db_result)>{std::move(answer)},
+                                         std::function<void(caf::error)>{[fail](const caf::error&) {
+                                           fail(make_error(errc::unavailable, "spend check"));
+                                         }},
+                                         storage::make_budget_check_query(tenant));
+}
+
+}  // namespace
+
 void create_session(const session_api& api, new_session ns,
                     std::function<void(std::string, session_actor)> ok, error_fn fail) {
-  // Dependencies go in as spawn arguments (not captures) to keep 0.17.6 UBSan-clean.
-  api.ctx.sys->spawn(
-      [](caf::event_based_actor* self, const registry_actor& reg, caf::timespan t, new_session n,
-         const std::function<void(std::string, session_actor)>& on_ok, const error_fn& on_fail) {
-        self->request(reg, t, atom::create_v, std::move(n))
-            .then(
-                [on_ok](std::string& id, session_actor& a) { on_ok(std::move(id), std::move(a)); },
-                [on_fail](caf::error& e) { on_fail(std::move(e)); });
+  auto tenant = ns.tenant_id;
+  when_under_caps(
+      api, tenant,
+      [&api, ns = std::move(ns), ok, fail]() mutable {
+        // Dependencies go in as spawn arguments (not captures) to keep 0.17.6 UBSan-clean.
+        api.ctx.sys->spawn(
+            [](caf::event_based_actor* self, const registry_actor& reg, caf::timespan t,
+               new_session n, const std::function<void(std::string, session_actor)>& on_ok,
+               const error_fn& on_fail) {
+              self->request(reg, t, atom::create_v, std::move(n))
+                  .then([on_ok](std::string& id,
+                                session_actor& a) { on_ok(std::move(id), std::move(a)); },
+                        [on_fail](caf::error& e) { on_fail(std::move(e)); });
+            },
+            api.ctx.registry, api.ctx.request_timeout, std::move(ns), std::move(ok),
+            std::move(fail));
       },
-      api.ctx.registry, api.ctx.request_timeout, std::move(ns), std::move(ok), std::move(fail));
+      fail);
 }
 
 namespace {
@@ -145,25 +180,13 @@ void spawn_create(const session_api& api, new_session ns, turn_spec_ptr spec,
 
 void create_session(const session_api& api, new_session ns, turn_spec_ptr spec,
                     std::function<void(std::string, session_actor)> ok, error_fn fail) {
-  // The spend check before the session exists: a new session takes a warm process when it is
-  // created, which a turn refused for the tenant's budget would otherwise hold. (The session
-  // checks again when the turn runs: this one only keeps refused turns from creating sessions.)
   auto tenant = ns.tenant_id;
-  auto create = [&api, ns = std::move(ns), spec = std::move(spec), ok,
-                 fail](const storage::db_result& r) mutable {
-    auto state = storage::parse_budget(r);
-    if (!state) return fail(make_error(errc::unavailable, "spend check"));
-    if (*state)
-      if (auto breach = storage::breach_of(**state))
-        return fail(budget_error(breach->cap, breach->resets_at));
-    spawn_create(api, std::move(ns), std::move(spec), std::move(ok), std::move(fail));
-  };
-  caa::async_request<storage::db_result>(*api.ctx.sys, api.ctx.pg, api.ctx.db_timeout,
-                                         std::function<void(storage::db_result)>{std::move(create)},
-                                         std::function<void(caf::error)>{[fail](const caf::error&) {
-                                           fail(make_error(errc::unavailable, "spend check"));
-                                         }},
-                                         storage::make_budget_check_query(tenant));
+  when_under_caps(
+      api, tenant,
+      [&api, ns = std::move(ns), spec = std::move(spec), ok, fail]() mutable {
+        spawn_create(api, std::move(ns), std::move(spec), std::move(ok), std::move(fail));
+      },
+      fail);
 }
 
 namespace {

@@ -62,12 +62,13 @@ std::vector<std::pair<std::string, std::string>> sse_headers();
 void find_session(const session_api& api, std::string tenant_id, std::string id,
                   std::function<void(session_actor)> ok, error_fn fail);
 
-/// Creates a session through the registry; `ok` gets the new id and its actor.
+/// Creates a session through the registry once the tenant's spend check passed (else
+/// BUDGET_EXCEEDED, and nothing is created); `ok` gets the new id and its actor.
 void create_session(const session_api& api, new_session ns,
                     std::function<void(std::string, session_actor)> ok, error_fn fail);
 
 /// Creates the session of first turn `spec` (a warm process with the same spawn options may
-/// become its process); `ok` gets the new id and its actor.
+/// become its process) once the tenant's spend check passed; `ok` gets the new id and its actor.
 void create_session(const session_api& api, new_session ns, turn_spec_ptr spec,
                     std::function<void(std::string, session_actor)> ok, error_fn fail);
 

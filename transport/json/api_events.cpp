@@ -89,6 +89,23 @@ std::string gap_event_data(uint64_t from, uint64_t to) {
          R"(,"reason":"not_stored"})";
 }
 
+api_event budget_reached_event(std::string_view cap, double limit_usd, double spent_usd,
+                               std::string_view resets_at) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  w.Key("cap");
+  w.String(cap.data(), static_cast<rapidjson::SizeType>(cap.size()));
+  w.Key("limit_usd");
+  w.Double(limit_usd);
+  w.Key("spent_usd");
+  w.Double(spent_usd);
+  w.Key("resets_at");
+  w.String(resets_at.data(), static_cast<rapidjson::SizeType>(resets_at.size()));
+  w.EndObject();
+  return {"budget_reached", finish(buf)};
+}
+
 api_event error_event(std::string_view code, std::string_view message) {
   rapidjson::StringBuffer buf;
   writer w{buf};

@@ -31,6 +31,12 @@ api_event done_event(std::string_view reason);
 /// history (events sent before being stored, lost when their node stopped; async durability).
 std::string gap_event_data(uint64_t from, uint64_t to);
 
+/// The `budget_reached` event: the tenant's hard spend cap `cap` ("daily_usd" or "monthly_usd")
+/// of `limit_usd` stopped the turn with `spent_usd` spent in its window; the window resets at
+/// `resets_at` (RFC 3339). The turn's `done` follows.
+api_event budget_reached_event(std::string_view cap, double limit_usd, double spent_usd,
+                               std::string_view resets_at);
+
 /// The `error` event: a public code and a fixed, sanitised message.
 api_event error_event(std::string_view code, std::string_view message);
 
