@@ -76,7 +76,11 @@ std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::que
                                        const turn_spec& spec,
                                        const std::shared_ptr<cli_route>& route,
                                        std::string_view hooks_json, std::string_view request_id) {
-  auto proc = launcher.launch(opts, spec.driver, route_callbacks(route));
+  // The sandbox's model proxy counts the process's requests under its session: ours is the
+  // CLI's `--session-id` (a new session or a fork) or the session it resumes.
+  auto driver = spec.driver;
+  driver.session_id = opts.session_id.value_or(opts.resume.value_or(""));
+  auto proc = launcher.launch(opts, driver, route_callbacks(route));
   if (!proc) {
     log::error("cannot start the agent CLI",
                {.component = "session", .error_code = to_string(errc_of(proc.error()))});

@@ -225,3 +225,41 @@ TEST_F(cluster_sessions_test, a_draining_node_hands_its_resting_sessions_off_at_
   ASSERT_EQ(r2.status, 200u) << r2.body;
   EXPECT_EQ(done_reason(r2), "completed") << names_of(r2);
 }
+
+TEST_F(cluster_sessions_test, a_spend_cap_set_through_one_node_holds_on_every_node) {
+  start_nodes({"a", "b"});
+  std::map<std::string, std::string> admin{{"X-API-Key", admin_}};
+  auto made =
+      http_call(node("a").port(), "POST", "/api/v1/keys", admin,
+                R"({"tenant":")" + unique_word("capped") + R"(","scopes":["agent"],"name":"cap"})");
+  ASSERT_EQ(made.status, 201u) << made.body;
+  auto d = parse_json(made.body);
+  std::map<std::string, std::string> capped{{"X-API-Key", d["key"].GetString()}};
+  std::string tenant = d["tenant_id"].GetString();
+  // The cap is stored through b; the first turn runs on a, under it (nothing spent yet).
+  auto put = http_call(node("b").port(), "PUT", "/api/v1/tenants/" + tenant + "/limits", admin,
+                       R"({"daily_usd":0.000001})");
+  ASSERT_EQ(put.status, 200u) << put.body;
+  auto first = sse_call(node("a").port(), "POST", "/api/v1/query", capped,
+                        R"({"prompt":"[[echo]] spent on a"})", {}, 120s);
+  ASSERT_EQ(done_reason(first), "completed") << names_of(first) << first.body;
+  auto id = session_of(first);
+  // b reads the spend of a's turn from PostgreSQL once a stored it.
+  ASSERT_TRUE(eventually([&] {
+    auto u = parse_json(http_call(node("b").port(), "GET", "/api/v1/usage", capped).body);
+    return u.IsObject() && u.HasMember("total") && u["total"]["turns"].GetInt64() >= 1;
+  }));
+  // A new session through b: refused by b; a turn of a's session through b: refused by a.
+  auto fresh = http_call(node("b").port(), "POST", "/api/v1/query", capped,
+                         R"({"prompt":"[[echo]] new on b"})");
+  EXPECT_EQ(fresh.status, 402u) << fresh.body;
+  EXPECT_NE(fresh.body.find("BUDGET_EXCEEDED"), std::string::npos) << fresh.body;
+  auto forwarded = http_call(node("b").port(), "POST", "/api/v1/sessions/" + id + "/resume", capped,
+                             R"({"prompt":"[[echo]] through b"})");
+  EXPECT_EQ(forwarded.status, 402u) << forwarded.body;
+  EXPECT_NE(forwarded.body.find("BUDGET_EXCEEDED"), std::string::npos) << forwarded.body;
+  // Another tenant runs on b meanwhile.
+  auto other = sse_call(node("b").port(), "POST", "/api/v1/query", auth(),
+                        R"({"prompt":"[[echo]] not capped"})", {}, 120s);
+  EXPECT_EQ(done_reason(other), "completed") << names_of(other) << other.body;
+}

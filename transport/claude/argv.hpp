@@ -48,6 +48,7 @@ struct driver_config {
   std::string home_dir;            ///< the tenant's HOME
   std::string tmp_dir;             ///< the tenant's TMPDIR
   std::string tenant_id;           ///< the tenant's UUID (names its sandbox resources)
+  std::string session_id;          ///< the session's UUID (names its model usage counts)
   uint32_t agent_uid = 0;          ///< the tenant's sandbox uid (0: not sandboxed)
   std::string anthropic_api_key;   ///< ANTHROPIC_API_KEY for the CLI (empty: unset)
   std::string anthropic_base_url;  ///< ANTHROPIC_BASE_URL for the CLI (empty: unset)

@@ -154,7 +154,7 @@ caf::error host::prepare(claude::spawn_spec& spec, const claude::driver_config& 
   }
   auto placeholder = make_placeholder_key();
   auto endpoint =
-      proxy_->open_endpoint(dir + "/model.sock", placeholder, driver.tenant_id, "",
+      proxy_->open_endpoint(dir + "/model.sock", placeholder, driver.tenant_id, driver.session_id,
                             static_cast<int>(driver.agent_uid), static_cast<int>(driver.agent_uid));
   if (!endpoint) {
     cleanup();
