@@ -72,6 +72,10 @@ using session_actor = caf::typed_actor<
     caf::reacts_to<atom::drain>,
     // Whether a turn runs right now.
     caf::replies_to<atom::busy>::with<bool>,
+    // Its row as PostgreSQL holds it after the session's own last write (the reply of
+    // `get_session`): from memory while nothing was written or emitted since the last read, else
+    // read once more. `GET /api/v1/sessions/{id}` of a session live on this node.
+    caf::replies_to<atom::find>::with<storage::db_result>,
     // INTERNAL: the turn deadline of turn `turn` passed: the turn is interrupted.
     caf::reacts_to<atom::turn_due, uint64_t>,
     // INTERNAL: interrupted turn `turn` did not end in time: its process is killed.
@@ -111,6 +115,9 @@ using registry_actor = caf::typed_actor<
     // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
     // Error session_not_found (unknown, or another tenant's).
     caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
+    // The same only for a session live on this node (`false`: no revival, no forwarding), for a
+    // read its actor answers. Error session_not_found (not live here: read PostgreSQL).
+    caf::replies_to<atom::find, std::string, std::string, bool>::with<session_actor>,
     // Drain: refuse new turns, interrupt running ones after the grace period, hibernate all;
     // replies when every session is quiet.
     caf::replies_to<atom::drain>::with<bool>,

@@ -159,6 +159,7 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       [=](atom::remove) { return on_remove(self); },
       [=](atom::drain) { self->state.life.draining = true; },
       [=](atom::busy) { return self->state.busy(); },
+      [=](atom::find) { return on_read_row(self); },
       [=](atom::hibernate) { on_hibernate(self); },
       [=](atom::line, uint64_t gen, std::string& line) {
         if (gen == self->state.cli.gen) on_line(self, std::move(line));

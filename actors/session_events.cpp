@@ -86,11 +86,18 @@ bool feed_or_close(session_self self, subscriber& sub) {
   return true;
 }
 
+/// The row changes (or will): a kept read of it is stale.
+void row_changed(session_state& st) {
+  ++st.row_changes;
+  st.row_read.reset();
+}
+
 }  // namespace
 
 void request_write(session_self self, row_write w,
                    const std::function<void(const caf::error&)>& done) {
   auto& st = self->state;
+  row_changed(st);
   auto failed = [self, done](caf::error& e) {
     // Another node owns the session now: this actor ends instead of writing on.
     if (errc_of(e) == errc::fenced) return fenced(self, e);
@@ -106,6 +113,7 @@ void request_write(session_self self, row_write w,
 }
 
 void run_db(session_self self, row_write w) {
+  row_changed(self->state);
   self->state.rows.push(std::move(w));
   write_next_row(self);
 }
@@ -157,6 +165,7 @@ void release_mark(session_self self) {
 
 void emit(session_self self, api_event ev) {
   auto& st = self->state;
+  row_changed(st);  // its last_seq and updated_at move with the events
   bool early = st.async_events;
   st.events.append(std::move(ev.name), std::move(ev.data), early);
   if (!early) {
@@ -244,6 +253,26 @@ void on_sink_ready(session_self self, uint64_t id) {
     st.events.remove_subscriber(id);
     arm_retirement(self);
   }
+}
+
+caf::result<storage::db_result> on_read_row(session_self self) {
+  auto& st = self->state;
+  if (st.row_read) return *st.row_read;
+  // Kept only when the read started after every write and event of the session was stored and
+  // nothing changed until its answer: then it is what PostgreSQL holds until the next change.
+  bool settled = st.rows.quiet() && st.events.quiet();
+  auto changes = st.row_changes;
+  auto rp = self->make_response_promise<storage::db_result>();
+  self->request(st.deps.pg, st.deps.db_timeout,
+                storage::make_get_session_query(st.who.tenant_id, st.who.id))
+      .then(
+          [=](storage::db_result& r) mutable {
+            auto& now = self->state;
+            if (settled && changes == now.row_changes) now.row_read = r;
+            rp.deliver(std::move(r));
+          },
+          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
 }
 
 }  // namespace caa::detail

@@ -166,6 +166,7 @@ session_actor::behavior_type session_forwarder(forwarder_ptr self, const session
       },
       [self](atom::remove) { return forward<bool>(self, atom::remove_v); },
       [self](atom::busy) { return forward<bool>(self, atom::busy_v); },
+      [self](atom::find) { return forward<storage::db_result>(self, atom::find_v); },
       // A turn and a rewind go in portable form: the owner builds their specs under its own
       // settings and workspace.
       [self](atom::run, const turn_spec_ptr& spec) -> caf::result<turn_accepted> {

@@ -61,6 +61,11 @@ struct session_state {
   /// Runs once when no row write waits or is in flight any more (the spend check of a turn
   /// waits for the session's own last turn to be stored).
   std::function<void()> when_rows_quiet;
+  /// Its row as read after its last write and event (the answer of a session read), if nothing
+  /// was written or emitted since.
+  std::optional<storage::db_result> row_read;
+  /// Counts row writes and events: a row read started under another count is not kept.
+  uint64_t row_changes = 0;
 
   /// Whether a turn or a rewind runs or waits.
   bool busy() const noexcept { return phase != session_phase::idle; }
@@ -187,6 +192,8 @@ void fenced(session_self self, const caf::error& why);
 caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec);
 /// Asks the CLI to interrupt the running turn (once).
 caf::result<bool> on_interrupt(session_self self);
+/// A read of the session's row: from memory when nothing changed since the last one.
+caf::result<storage::db_result> on_read_row(session_self self);
 /// The turn deadline of turn `number` passed: interrupt it.
 void on_turn_deadline(session_self self, uint64_t number);
 /// The CLI did not end interrupted turn `number` in time: end the process (and the turn).

@@ -172,4 +172,41 @@ TEST_F(session_flow_test, sessions_are_listed_read_and_deleted) {
   EXPECT_TRUE(caps.HasMember("engine") && caps["engine"].IsObject());
 }
 
+TEST_F(session_flow_test, a_live_sessions_reads_follow_its_turns_controls_and_delete) {
+  // The session stays live here (its actor answers reads from memory between changes): every
+  // read must still show what PostgreSQL holds after the change before it.
+  auto id = new_session(beta_, "[[echo]] read me");
+  auto read = [&] {
+    auto r = http_call(port(), "GET", "/api/v1/sessions/" + id, auth(beta_));
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return parse_json(r.body);
+  };
+  auto last_id = [](const sse_result& r) {
+    return r.events.empty() ? 0 : std::stoull(r.events.back().id);
+  };
+  auto a = read();
+  auto again = read();  // a second read, from memory: the same document
+  EXPECT_EQ(a["total_turns"].GetInt(), 1);
+  EXPECT_EQ(a["updated_at"].GetString(), std::string{again["updated_at"].GetString()});
+  EXPECT_EQ(a["last_event_id"].GetUint64(), again["last_event_id"].GetUint64());
+  auto second =
+      turn(beta_, R"({"prompt":"[[echo]] read me again"})", "/api/v1/sessions/" + id + "/resume");
+  ASSERT_EQ(done_reason(second), "completed") << second.body;
+  // The turn's end is written right after its `done`: the read after it shows both turns.
+  ASSERT_TRUE(eventually([&] { return read()["total_turns"].GetInt() == 2; }));
+  auto b = read();
+  EXPECT_EQ(b["last_event_id"].GetUint64(), last_id(second));
+  EXPECT_GT(b["total_cost_usd"].GetDouble(), a["total_cost_usd"].GetDouble());
+  EXPECT_EQ(b["status"].GetString(), std::string{"idle"});
+  // A control change is a write of the actor too.
+  auto mode = http_call(port(), "POST", "/api/v1/sessions/" + id + "/control", auth(beta_),
+                        R"({"type":"permission_mode_change","permission_mode":"acceptEdits"})");
+  ASSERT_EQ(mode.status, 200u) << mode.body;
+  EXPECT_EQ(read()["permission_mode"].GetString(), std::string{"acceptEdits"});
+  // Another tenant's read of it is not found, live or not.
+  EXPECT_EQ(http_call(port(), "GET", "/api/v1/sessions/" + id, auth(alpha_)).status, 404u);
+  ASSERT_EQ(http_call(port(), "DELETE", "/api/v1/sessions/" + id, auth(beta_)).status, 204u);
+  EXPECT_EQ(http_call(port(), "GET", "/api/v1/sessions/" + id, auth(beta_)).status, 404u);
+}
+
 }  // namespace

@@ -1,7 +1,8 @@
 // The session resource: `GET /api/v1/sessions` (paged, status filter), `GET` and `DELETE
 // /api/v1/sessions/{id}`, `POST /api/v1/sessions/{id}/interrupt`, and `GET /api/v1/capabilities`.
-// Reads go to PostgreSQL (tenant-scoped statements); changes go to the session's actor, found
-// through the registry with the caller's tenant.
+// A read of a session live on this node is answered by its actor (its row as read after its last
+// change, kept in memory); other reads go to PostgreSQL (tenant-scoped statements). Changes go to
+// the session's actor, found through the registry with the caller's tenant.
 
 #include "transport/api/responses.hpp"
 #include "transport/api/session_flow.hpp"
@@ -55,11 +56,46 @@ void list_sessions(const session_api_ptr& api, const req_ptr& req, const res_ptr
       fail_with(res));
 }
 
+/// The answer of a session read: its row as JSON, or the error of a missing one.
+void answer_row(const res_ptr& res, const storage::db_result& r) {
+  auto rec = storage::parse_session(r);
+  if (rec)
+    res->send(json_body(200, session_json(*rec)));
+  else
+    res->fail(std::move(rec.error()));
+}
+
+/// A session live on this node answers from its own state (its row as read after its last
+/// change, kept in memory); any other session, or a failure on the way, is one prepared
+/// statement. The registry is asked without reviving anything: a read never loads a session.
 void get_session(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
-  api->sessions.get(
-      req->caller->tenant_id(), req->params.at("id"),
-      [res](const storage::session_record& s) { res->send(json_body(200, session_json(s))); },
-      fail_with(res));
+  auto tenant = req->caller->tenant_id();
+  auto id = req->params.at("id");
+  auto from_db = [api, res, tenant, id] {
+    api->sessions.get(
+        tenant, id,
+        [res](const storage::session_record& s) { res->send(json_body(200, session_json(s))); },
+        fail_with(res));
+  };
+  // Dependencies go in as spawn arguments (not captures) to keep 0.17.6 UBSan-clean.
+  api->ctx.sys->spawn(
+      [](caf::event_based_actor* self, const registry_actor& reg, caf::timespan t,
+         const std::string& tenant_id, const std::string& session_id,
+         const std::function<void(storage::db_result)>& found,
+         const std::function<void()>& elsewhere) {
+        self->request(reg, t, atom::find_v, tenant_id, session_id, false)
+            .then(
+                [=](session_actor& actor) {
+                  self->request(actor, t, atom::find_v)
+                      .then([=](storage::db_result& r) { found(std::move(r)); },
+                            [=](caf::error&) { elsewhere(); });
+                },
+                [=](caf::error&) { elsewhere(); });
+      },
+      api->ctx.registry, api->ctx.request_timeout, tenant, id,
+      std::function<void(storage::db_result)>{
+          [res](const storage::db_result& r) { answer_row(res, r); }},
+      std::function<void()>{from_db});
 }
 
 void delete_session(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
