@@ -14,8 +14,7 @@ namespace {
 
 /// The session id of `pid` (field 6 of /proc/<pid>/stat), or -1.
 pid_t session_of(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string stat{std::istreambuf_iterator<char>{in}, {}};
+  auto stat = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
   auto close = stat.rfind(')');
   if (close == std::string::npos) return -1;
   int ppid = 0, pgrp = 0, session = -1;

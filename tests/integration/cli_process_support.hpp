@@ -79,14 +79,24 @@ inline bool bwrap_available() {
   return ::access("/usr/bin/bwrap", X_OK) == 0;
 }
 
+/// The text of the /proc file `path`; "" when its process went away meanwhile (reading the file
+/// of a vanished process fails with ESRCH, which the stream buffer throws as an exception).
+inline std::string read_proc_file(const fs::path& path) {
+  try {
+    std::ifstream in{path, std::ios::binary};
+    return {std::istreambuf_iterator<char>{in}, {}};
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 /// Pids of live processes with `arg` as one of their argv elements.
 inline std::vector<pid_t> pids_with_arg(const std::string& arg) {
   std::vector<pid_t> out;
   for (const auto& entry : fs::directory_iterator{"/proc"}) {
     auto name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in{entry.path() / "cmdline", std::ios::binary};
-    std::string cmdline{std::istreambuf_iterator<char>{in}, {}};
+    auto cmdline = read_proc_file(entry.path() / "cmdline");
     size_t start = 0;
     while (start < cmdline.size()) {
       auto end = cmdline.find('\0', start);
@@ -115,8 +125,7 @@ inline size_t zombie_children() {
   for (const auto& entry : fs::directory_iterator{"/proc"}) {
     if (entry.path().filename().string().find_first_not_of("0123456789") != std::string::npos)
       continue;
-    std::ifstream in{entry.path() / "stat"};
-    std::string stat{std::istreambuf_iterator<char>{in}, {}};
+    auto stat = read_proc_file(entry.path() / "stat");
     auto close = stat.rfind(')');
     if (close == std::string::npos || close + 4 > stat.size()) continue;
     char state = stat[close + 2];
