@@ -40,6 +40,14 @@ struct session_cli_slot {
   /// The ids of our control requests.
   claude::request_id_generator request_ids;
 
+  /// The current process was started with `--max-budget-usd` `usd` (none: unbounded), the
+  /// tenant's hard cap when `is_cap`; it has not reached it.
+  void bound_by(std::optional<double> usd, bool is_cap) {
+    proc_budget_usd = usd;
+    proc_budget_is_cap = is_cap;
+    proc_budget_hit = false;
+  }
+
   /// Moves the current process to `retiring` (it was asked to end).
   void retire_current() {
     retiring[gen] = std::move(proc);

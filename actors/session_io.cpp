@@ -77,9 +77,7 @@ bool spawn_process(session_self self, const turn_spec& spec) {
   if (!proc) return false;
   st.cli.proc = std::move(proc);
   st.cli.proc_options_json = spec.options_json;
-  st.cli.proc_budget_usd = budget.usd;
-  st.cli.proc_budget_is_cap = budget.is_cap;
-  st.cli.proc_budget_hit = false;
+  st.cli.bound_by(budget.usd, budget.is_cap);
   st.mapper.process_cost_usd = 0;
   st.cli.starting = true;
   log::info("agent CLI started",
@@ -94,9 +92,7 @@ void adopt_process(session_self self, const warm_process& warm) {
   st.cli.proc = warm.proc;
   st.cli.holds_slot = true;  // the pool's slot became this session's (admission was told)
   st.cli.proc_options_json = warm.spec->options_json;
-  st.cli.proc_budget_usd = warm.spec->options.max_budget_usd;
-  st.cli.proc_budget_is_cap = false;
-  st.cli.proc_budget_hit = false;
+  st.cli.bound_by(warm.spec->options.max_budget_usd, false);
   st.mapper.process_cost_usd = 0;
   st.turn.work_root = work_root_of(*warm.spec);
   (void)register_hooks(self, *warm.spec);

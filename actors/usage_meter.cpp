@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include <cstdio>
+#include <functional>
 
 namespace caa {
 
@@ -28,21 +29,29 @@ void add_to(storage::model_usage_counts& into, const storage::model_usage_counts
   into.cache_read_input_tokens += c.cache_read_input_tokens;
 }
 
-/// Writes what the tally holds (nothing when empty or a write is in flight).
+/// Writes what the tally holds; `done(stored)` runs after the write (a failed one puts its
+/// counts back). False when there was nothing to write (`done` does not run then).
+bool write_tally(meter_ptr self, const std::function<void(bool)>& done) {
+  auto batch = self->state.tally->take();
+  auto q = storage::make_model_usage_add_query(batch);
+  if (!q) return false;
+  self->request(self->state.pg, std::chrono::seconds{10}, std::move(*q))
+      .then([=](storage::db_result&) { done(true); },
+            [=](caf::error&) {
+              self->state.tally->put_back(batch);
+              done(false);
+            });
+  return true;
+}
+
+/// The periodic write (nothing when a write is in flight).
 void flush(meter_ptr self) {
   auto& st = self->state;
   if (st.writing) return;
-  auto batch = st.tally->take();
-  auto q = storage::make_model_usage_add_query(batch);
-  if (!q) return;
-  st.writing = true;
-  self->request(st.pg, std::chrono::seconds{10}, std::move(*q))
-      .then([=](storage::db_result&) { self->state.writing = false; },
-            [=](caf::error&) {
-              self->state.writing = false;
-              self->state.tally->put_back(batch);
-              log::warn("model usage not stored yet; retrying", {.component = "usage"});
-            });
+  st.writing = write_tally(self, [self](bool stored) {
+    self->state.writing = false;
+    if (!stored) log::warn("model usage not stored yet; retrying", {.component = "usage"});
+  });
 }
 
 usage_meter_actor::behavior_type usage_meter(meter_ptr self, std::shared_ptr<usage_tally> tally,
@@ -58,17 +67,12 @@ usage_meter_actor::behavior_type usage_meter(meter_ptr self, std::shared_ptr<usa
       },
       [=](atom::drain) -> caf::result<bool> {
         // Beside a periodic write in flight, if any: the upsert adds, so the order is free.
-        auto batch = self->state.tally->take();
-        auto q = storage::make_model_usage_add_query(batch);
-        if (!q) return true;
         auto rp = self->make_response_promise<bool>();
-        self->request(self->state.pg, std::chrono::seconds{10}, std::move(*q))
-            .then([=](storage::db_result&) mutable { rp.deliver(true); },
-                  [=](caf::error&) mutable {
-                    self->state.tally->put_back(batch);
-                    log::warn("model usage lost at shutdown", {.component = "usage"});
-                    rp.deliver(false);
-                  });
+        auto started = write_tally(self, [rp](bool stored) mutable {
+          if (!stored) log::warn("model usage lost at shutdown", {.component = "usage"});
+          rp.deliver(stored);
+        });
+        if (!started) rp.deliver(true);  // nothing to write
         return rp;
       },
   };

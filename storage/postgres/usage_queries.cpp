@@ -209,11 +209,9 @@ std::optional<budget_breach> breach_of(const budget_state& s) {
   return std::nullopt;
 }
 
-double remaining_of(const budget_state& s) noexcept {
-  double left = std::numeric_limits<double>::infinity();
-  if (s.daily_usd) left = std::min(left, *s.daily_usd - s.spent_today);
-  if (s.monthly_usd) left = std::min(left, *s.monthly_usd - s.spent_this_month);
-  return std::max(left, 0.0);
+double remaining_of(const budget_state& s) {
+  auto near = nearest_cap_of(s);
+  return near ? near->remaining_usd() : std::numeric_limits<double>::infinity();
 }
 
 std::optional<nearest_cap> nearest_cap_of(const budget_state& s) {

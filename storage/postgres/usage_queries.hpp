@@ -135,8 +135,8 @@ caf::expected<std::optional<budget_state>> parse_budget(const db_result& r);
 /// The cap `s` is at or over (the one whose window resets last when both are), if any.
 std::optional<budget_breach> breach_of(const budget_state& s);
 
-/// What the tenant may still spend before its nearest cap (>= 0).
-double remaining_of(const budget_state& s) noexcept;
+/// What the tenant may still spend before its nearest cap (>= 0; infinite without a cap).
+double remaining_of(const budget_state& s);
 
 /// The cap a tenant is nearest to: the one with the least left to spend.
 struct nearest_cap {
