@@ -184,6 +184,8 @@ TEST_F(session_flow_test, a_live_sessions_reads_follow_its_turns_controls_and_de
   auto last_id = [](const sse_result& r) {
     return r.events.empty() ? 0 : std::stoull(r.events.back().id);
   };
+  // The turn's end is written right after its `done`: a read before that shows no turn yet.
+  ASSERT_TRUE(eventually([&] { return read()["total_turns"].GetInt() == 1; }));
   auto a = read();
   auto again = read();  // a second read, from memory: the same document
   EXPECT_EQ(a["total_turns"].GetInt(), 1);
