@@ -162,7 +162,10 @@ void chat_completions(const session_api_ptr& api, const req_ptr& req, const res_
   auto plan = std::make_shared<openai::turn_plan>(std::move(std::get<openai::turn_plan>(decoded)));
   if (plan->session_id || !plan->user) return run_chat(api, req, res, plan, plan->session_id);
   // A `user` continues its newest session when the conversation continues it: the request
-  // carries as many earlier user messages as the session has had turns.
+  // carries as many earlier user messages as the session has had turns. The row of a turn is
+  // written right after its `done`, so a client that asks again at once may find the last turn
+  // still counted as running: one turn fewer and status running is the same conversation (were
+  // that turn really still running, the new turn is refused with SESSION_LOCKED).
   storage::session_filter filter;
   filter.tag = openai::user_tag(*plan->user);
   filter.limit = 1;
@@ -171,8 +174,12 @@ void chat_completions(const session_api_ptr& api, const req_ptr& req, const res_
       [api, req, res, plan](const storage::session_page& page) {
         std::optional<std::string> sid;
         auto earlier = static_cast<int64_t>(openai::earlier_user_messages(*plan));
-        if (!page.sessions.empty() && earlier > 0 && page.sessions.front().total_turns == earlier)
-          sid = page.sessions.front().id;
+        if (!page.sessions.empty() && earlier > 0) {
+          const auto& last = page.sessions.front();
+          bool ending =
+              last.status == storage::session_status::running && last.total_turns + 1 == earlier;
+          if (last.total_turns == earlier || ending) sid = last.id;
+        }
         run_chat(api, req, res, plan, sid);
       },
       fail_with(res));
