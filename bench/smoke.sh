@@ -21,11 +21,6 @@ cleanup() {
 trap cleanup EXIT
 psql_admin -c "CREATE DATABASE $db"
 
-port=""
-for _ in $(seq 1 50); do
-  candidate=$(( 20000 + RANDOM % 30000 ))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-done
 admin="caa_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
 mkdir -p "$tmp/workspaces" "$tmp/cli"
 # The agent sandbox runs the CLI as unprivileged uids: the directories on the way and the binary
@@ -33,16 +28,32 @@ mkdir -p "$tmp/workspaces" "$tmp/cli"
 chmod 711 "$tmp" "$tmp/cli"
 cp "$BIN/fake_cli" "$tmp/cli/fake_cli"
 chmod 755 "$tmp/cli/fake_cli"
+# Port 0: the service binds a free port itself and logs it (a port picked here beforehand can be
+# taken by a parallel test before the service binds it).
 env DATABASE_URL="postgresql://postgres@127.0.0.1:$CAA_PG_PORT/$db" API_HOST=127.0.0.1 \
-    API_PORT="$port" API_KEY="$admin" CLAUDE_CLI_PATH="$tmp/cli/fake_cli" \
-    WORKSPACE_ROOT="$tmp/workspaces" LOG_LEVEL=warn EVENT_DURABILITY=sync \
+    API_PORT=0 API_KEY="$admin" CLAUDE_CLI_PATH="$tmp/cli/fake_cli" \
+    WORKSPACE_ROOT="$tmp/workspaces" LOG_LEVEL=info EVENT_DURABILITY=sync \
     TENANT_DURABILITY_ALLOW=smoke \
     "$BIN/claude-agent-api" >"$tmp/service.log" 2>&1 &
 service_pid=$!
-for _ in $(seq 1 200); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+port=""
+for _ in $(seq 1 600); do
+  port=$(grep -o '"msg":"listening","component":"http","port":[0-9]*' "$tmp/service.log" |
+    grep -o '[0-9]*$' || true)
+  [[ -n "$port" ]] && break
+  kill -0 "$service_pid" 2>/dev/null || break
   sleep 0.1
 done
+healthy=""
+for _ in $(seq 1 100); do
+  [[ -n "$port" ]] && curl -sf "http://127.0.0.1:$port/health" >/dev/null && healthy=1 && break
+  sleep 0.1
+done
+if [[ -z "$healthy" ]]; then
+  echo "bench smoke: the service did not start; its log:"
+  tail -20 "$tmp/service.log"
+  exit 1
+fi
 key=$(curl -sf -X POST -H "X-API-Key: $admin" -d '{"tenant":"smoke","scopes":["agent"],"name":"smoke"}' \
       "http://127.0.0.1:$port/api/v1/keys" | sed 's/.*"key":"\([^"]*\)".*/\1/')
 # load NAME ARGS...: one load_client run into $tmp/NAME.json, printed.
