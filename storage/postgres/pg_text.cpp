@@ -104,10 +104,16 @@ void pg_array_builder::add(std::string_view element) {
   if (!first_) out_.push_back(',');
   first_ = false;
   out_.push_back('"');
-  for (char c : element) {
-    if (c == '"' || c == '\\') out_.push_back('\\');
-    out_.push_back(c);
+  // Runs without `"` or `\` are copied whole; each of those two gets a backslash.
+  std::size_t from = 0;
+  for (std::size_t at = 0; at < element.size(); ++at) {
+    char c = element[at];
+    if (c != '"' && c != '\\') continue;
+    out_.append(element.substr(from, at - from));
+    out_.push_back('\\');
+    from = at;
   }
+  out_.append(element.substr(from));
   out_.push_back('"');
 }
 
@@ -130,6 +136,17 @@ std::string jsonb_safe(std::string_view json) {
   bool in_string = false;
   std::size_t i = 0;
   while (i < json.size()) {
+    // The plain bytes (printable ASCII but `"` and `\`) mean the same in and out of strings:
+    // they are copied as one run.
+    auto run = i;
+    while (run < json.size()) {
+      auto b = static_cast<unsigned char>(json[run]);
+      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+      ++run;
+    }
+    out.append(json.substr(i, run - i));
+    i = run;
+    if (i == json.size()) break;
     auto c = static_cast<unsigned char>(json[i]);
     if (c == '\\' && in_string) {
       i += copy_escape(json, i, out);

@@ -40,7 +40,17 @@ std::string encode(uint64_t id, std::string_view event_name, std::string_view js
   out += "\nevent: ";
   for (char c : event_name) out += is_name_char(c) ? c : '_';
   out += "\ndata: ";
-  for (char c : json_data) out += (c == '\n' || c == '\r') ? ' ' : c;
+  // A line break would end the data line: each becomes a space (JSON allows one only between
+  // tokens, where a space means the same). The runs between them are copied whole.
+  std::size_t from = 0;
+  for (std::size_t at = 0; at < json_data.size(); ++at) {
+    char c = json_data[at];
+    if (c != '\n' && c != '\r') continue;
+    out.append(json_data.substr(from, at - from));
+    out.push_back(' ');
+    from = at + 1;
+  }
+  out.append(json_data.substr(from));
   out += "\n\n";
   return out;
 }
