@@ -3,7 +3,8 @@
 // `is_valid_utf8` (transport/claude). Properties:
 //   * classify never throws, keeps the line untouched in `raw`, calls a line that does not start
 //     with '{' (after spaces and tabs) `other`, and never calls `invalid` a line that the JSON
-//     entry point accepts;
+//     entry point accepts; its member spans are each one JSON value of a member the document
+//     has, and its depth is the line's nesting depth;
 //   * compact_json either refuses with an error or returns valid UTF-8 without a line break,
 //     nested at most `max_depth` deep, which compact_json returns unchanged (a fixed point) and
 //     which means the same document as the input when the JSON entry point parses both;
@@ -11,6 +12,7 @@
 #include "config/json_parse.hpp"
 #include "transport/claude/control.hpp"
 #include "transport/claude/json_text.hpp"
+#include "transport/json/json.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -59,6 +61,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool entry_accepts = caa::json::parse_value(line, doc) == caa::json::parse_failure::none;
   if (entry_accepts && first != std::string_view::npos && line[first] == '{')
     check(msg.kind != message_kind::invalid);
+  // Each recorded member span is one JSON value as the line has it, and the same value the
+  // document holds under that name (the event mapper copies these spans instead of parsing).
+  if (entry_accepts && doc.IsObject() && line[first] == '{') {
+    check(msg.depth == caa::json::nesting_depth(line, std::numeric_limits<std::size_t>::max()));
+    for (const auto& m : msg.members) {
+      check(m.begin <= m.end && m.end <= line.size());
+      rapidjson::Document value;
+      check(caa::json::parse_value(line.substr(m.begin, m.end - m.begin), value) ==
+            caa::json::parse_failure::none);
+      const rapidjson::Value* owner = &doc;
+      if (m.in_message) {
+        const rapidjson::Value* message = caa::json::member(doc, "message");
+        check(message != nullptr && message->IsObject());
+        owner = message;
+      }
+      rapidjson::Value name{m.key.data(), static_cast<rapidjson::SizeType>(m.key.size())};
+      check(owner->HasMember(name));
+    }
+  }
 
   // -- compact_json
   auto compact = compact_json(line, max_depth);

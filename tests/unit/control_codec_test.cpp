@@ -316,3 +316,35 @@ TEST(control_codec, a_nul_byte_never_cuts_a_line_or_a_json_text_short) {
   EXPECT_EQ(classify(line).kind, message_kind::invalid);
   EXPECT_FALSE(compact_json(std::string{"{\"a\":1}\0{\"b\":2}", 15}));
 }
+
+TEST(classify, records_where_each_member_lies_in_the_line) {
+  // Blanks around colons, nested containers, escapes and numbers as written: each span is the
+  // value's text exactly, so the mapper can copy it without parsing the line again.
+  std::string line =
+      "{\"type\" : \"assistant\", \"message\":{ \"model\":\"m\",\"content\" "
+      ":[{\"t\":\"a\\\"b\"},1e2],"
+      "\"usage\":{\"in\":{}}} ,\"parent_tool_use_id\":null,\"n\": -0.5 ,\"ok\":true,\"e\":[],"
+      "\"uuid\":\"u\\u00e9\"}";
+  auto msg = classify(line);
+  ASSERT_EQ(msg.kind, message_kind::assistant);
+  EXPECT_EQ(msg.member_text("type"), "\"assistant\"");
+  EXPECT_EQ(msg.member_text("message"),
+            "{ \"model\":\"m\",\"content\" :[{\"t\":\"a\\\"b\"},1e2],\"usage\":{\"in\":{}}}");
+  EXPECT_EQ(msg.member_text("model", true), "\"m\"");
+  EXPECT_EQ(msg.member_text("content", true), "[{\"t\":\"a\\\"b\"},1e2]");
+  EXPECT_EQ(msg.member_text("usage", true), "{\"in\":{}}");
+  EXPECT_EQ(msg.member_text("parent_tool_use_id"), "null");
+  EXPECT_EQ(msg.member_text("n"), "-0.5");
+  EXPECT_EQ(msg.member_text("ok"), "true");
+  EXPECT_EQ(msg.member_text("e"), "[]");
+  EXPECT_EQ(msg.member_text("uuid"), "\"u\\u00e9\"");
+  EXPECT_EQ(msg.uuid, "u\xC3\xA9");
+  // Only the top level and `message` are recorded; the depth counts every level.
+  EXPECT_TRUE(msg.member_text("t", true).empty());
+  EXPECT_TRUE(msg.member_text("model").empty());
+  EXPECT_EQ(msg.depth, 4u);
+  // An invalid line records nothing.
+  auto bad = classify("{\"type\":\"assistant\",\"message\":{\"model\":\"m\"},");
+  EXPECT_EQ(bad.kind, message_kind::invalid);
+  EXPECT_TRUE(bad.members.empty());
+}

@@ -1,4 +1,5 @@
 #include "transport/json/event_mapper.hpp"
+#include "config/json_parse.hpp"
 
 #include <gtest/gtest.h>
 
@@ -83,6 +84,50 @@ TEST(event_mapper, task_lifecycle_and_partials) {
   auto p = map(R"({"type":"stream_event","event":{"type":"message_start"},"session_id":"c"})", st);
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0].name, "partial");
+}
+
+TEST(event_mapper, streamed_events_copy_the_lines_values_as_they_came) {
+  // The message and partial events are built from the spans of the one parse: numbers keep
+  // their spelling, escapes stay escapes, absent members read null.
+  mapper_state st{"s", "", 0};
+  auto a = map(R"({"type":"assistant","message":{"model":"m","content":[{"type":"text",)"
+               R"("text":"caf\u00e9 \"q\""}],"usage":{"output_tokens":1e1}},"uuid":"u1",)"
+               R"("session_id":"c","error":"rate_limit"})",
+               st);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].data,
+            R"({"type":"assistant","content":[{"type":"text","text":"caf\u00e9 \"q\""}],)"
+            R"("model":"m","usage":{"output_tokens":1e1},"parent_tool_use_id":null,"uuid":"u1",)"
+            R"("error":"rate_limit"})");
+  auto u = map(R"({"type":"user","message":{"role":"user","content":"hi"},)"
+               R"("parent_tool_use_id":"t1","tool_use_result":{"stdout":"x"}})",
+               st);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].data, R"({"type":"user","content":"hi","parent_tool_use_id":"t1","uuid":null,)"
+                       R"("tool_use_result":{"stdout":"x"}})");
+  // No `message` object: no content keys (as before).
+  auto bare = map(R"({"type":"user","message":"x","uuid":"u3"})", st);
+  ASSERT_EQ(bare.size(), 1u);
+  EXPECT_EQ(bare[0].data, R"({"type":"user","parent_tool_use_id":null,"uuid":"u3"})");
+  auto p = map(R"({"type":"stream_event", "event" : {"type":"content_block_delta","index":0,)"
+               R"("delta":{"type":"text_delta","text":"a"}}})",
+               st);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].data, R"({"event":{"type":"content_block_delta","index":0,)"
+                       R"("delta":{"type":"text_delta","text":"a"}},"parent_tool_use_id":null})");
+  // A replayed user message is not streamed again.
+  EXPECT_TRUE(map(R"({"type":"user","isReplay":true,"message":{"content":"x"}})", st).empty());
+}
+
+TEST(event_mapper, a_line_nested_deeper_than_the_input_limit_maps_to_nothing) {
+  // As every JSON input: what no document would accept is not copied through either.
+  mapper_state st{"s", "", 0};
+  auto nested = [](std::size_t levels) {
+    return R"({"type":"assistant","message":{"content":)" + std::string(levels, '[') +
+           std::string(levels, ']') + "}}";
+  };
+  EXPECT_EQ(map(nested(json::input_max_depth - 2), st).size(), 1u);
+  EXPECT_TRUE(map(nested(json::input_max_depth - 1), st).empty());
 }
 
 TEST(event_mapper, done_and_error_events) {

@@ -109,6 +109,15 @@ enum class message_kind : uint8_t {
 /// The stable name of a kind, e.g. "control_request".
 std::string_view to_string(message_kind k) noexcept;
 
+/// Where one member's value lies in a classified line: `raw.substr(begin, end - begin)` is its
+/// JSON text exactly as received (valid JSON: the whole line parsed).
+struct json_member {
+  std::string key;          ///< the member's name (unescaped)
+  bool in_message = false;  ///< a member of the top-level `message` object, else top-level
+  std::size_t begin = 0;    ///< offset of the value's first byte in `raw`
+  std::size_t end = 0;      ///< offset one past its last byte
+};
+
 /// One classified stdout line: its kind, the key fields, and the untouched line.
 struct cli_message {
   message_kind kind = message_kind::invalid;  ///< see `message_kind`
@@ -123,6 +132,15 @@ struct cli_message {
   bool is_error = false;           ///< `is_error` of a result (check this, not `subtype`)
   bool is_replay = false;          ///< `isReplay` of an echoed user message
   std::string raw;                 ///< the line as received, for pass-through
+  /// The members of the top-level object and of its `message` object, in order, with where
+  /// their values lie in `raw`: the event mapper builds events from these spans instead of
+  /// parsing the line a second time.
+  std::vector<json_member> members;
+  std::size_t depth = 0;  ///< the deepest nesting of the line (objects and arrays)
+
+  /// The JSON text of the first top-level member `key` (or of `message`'s when `in_message`);
+  /// empty when there is none.
+  std::string_view member_text(std::string_view key, bool in_message = false) const;
 };
 
 /// Classifies one line without building a DOM (SAX, iterative: no deep recursion, never throws

@@ -3,6 +3,8 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <algorithm>
+
 namespace caa::claude {
 
 namespace {
@@ -10,20 +12,28 @@ namespace {
 /// SAX handler that records the few fields we route on and ignores everything else.
 class field_collector : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, field_collector> {
  public:
-  explicit field_collector(cli_message& msg) : msg_(msg) {
+  field_collector(cli_message& msg, std::string_view line, const rapidjson::MemoryStream& stream)
+      : msg_(msg), line_(line), stream_(stream) {
     // nop
   }
 
+  // The reader calls StartObject/StartArray and EndObject/EndArray with the stream at the
+  // bracket (not yet taken), and the scalar handlers with the stream just past the value.
   bool StartObject() { return open(true); }
   bool StartArray() { return open(false); }
   bool EndObject(rapidjson::SizeType) { return close(); }
   bool EndArray(rapidjson::SizeType) { return close(); }
 
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (depth_ == 1)
+    if (depth_ == 1) {
       key1_.assign(s, n);
-    else if (depth_ == 2)
+      if (key1_ == "message") {
+        first_message_ = !message_seen_;
+        message_seen_ = true;
+      }
+    } else if (depth_ == 2)
       key2_.assign(s, n);
+    value_begin_ = value_start(stream_.Tell());
     return true;
   }
 
@@ -33,7 +43,7 @@ class field_collector : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, f
       top_level_string(value);
     else if (depth_ == 2 && inner_is_object_)
       inner_string(value);
-    return true;
+    return scalar();
   }
 
   bool Bool(bool b) {
@@ -41,10 +51,11 @@ class field_collector : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, f
       msg_.is_error = b;
     else if (depth_ == 1 && key1_ == "isReplay")
       msg_.is_replay = b;
-    return true;
+    return scalar();
   }
 
-  bool RawNumber(const char*, rapidjson::SizeType, bool) { return true; }
+  bool Null() { return scalar(); }
+  bool RawNumber(const char*, rapidjson::SizeType, bool) { return scalar(); }
 
   std::string inner_subtype;     ///< `request.subtype` or `response.subtype`
   std::string inner_request_id;  ///< `response.request_id`
@@ -54,14 +65,46 @@ class field_collector : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, f
     if (depth_ == 1) {
       inner_owner_ = key1_;
       inner_is_object_ = is_object;
+      in_message_ = is_object && key1_ == "message" && first_message_;
+      member_begin_ = value_begin_;
+    } else if (depth_ == 2) {
+      inner_member_begin_ = value_begin_;
     }
     ++depth_;
+    msg_.depth = std::max(msg_.depth, depth_);
     return true;
   }
 
   bool close() {
     --depth_;
+    note_member(stream_.Tell() + 1);  // past the bracket
     return true;
+  }
+
+  /// A scalar value ended just before the stream's position.
+  bool scalar() {
+    if (depth_ == 1) member_begin_ = value_begin_;
+    if (depth_ == 2) inner_member_begin_ = value_begin_;
+    note_member(stream_.Tell());
+    return true;
+  }
+
+  /// Records the member whose value ends at `end`, when it is one we keep: top-level, or of
+  /// the top-level `message` object (the first, as a document's lookup finds).
+  void note_member(std::size_t end) {
+    if (depth_ == 1)
+      msg_.members.push_back({key1_, false, member_begin_, end});
+    else if (depth_ == 2 && in_message_)
+      msg_.members.push_back({key2_, true, inner_member_begin_, end});
+  }
+
+  /// Where the value after a key that ended at `pos` begins (past blanks, the colon, blanks).
+  std::size_t value_start(std::size_t pos) const {
+    auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    while (pos < line_.size() && blank(line_[pos])) ++pos;
+    if (pos < line_.size() && line_[pos] == ':') ++pos;
+    while (pos < line_.size() && blank(line_[pos])) ++pos;
+    return pos;
   }
 
   void top_level_string(std::string_view v) {
@@ -92,7 +135,15 @@ class field_collector : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, f
   }
 
   cli_message& msg_;
-  int depth_ = 0;
+  std::string_view line_;
+  const rapidjson::MemoryStream& stream_;
+  std::size_t depth_ = 0;
+  std::size_t value_begin_ = 0;         ///< where the value of the last key begins
+  std::size_t member_begin_ = 0;        ///< where the current top-level value begins
+  std::size_t inner_member_begin_ = 0;  ///< where the current depth-2 value begins
+  bool message_seen_ = false;           ///< a top-level `message` key came
+  bool first_message_ = false;          ///< the last top-level `message` key was the first
+  bool in_message_ = false;             ///< inside the first top-level `message` object
   bool inner_is_object_ = false;
   std::string key1_;
   std::string key2_;
@@ -156,6 +207,13 @@ std::string_view to_string(message_kind k) noexcept {
   return "invalid";
 }
 
+std::string_view cli_message::member_text(std::string_view key, bool in_message) const {
+  for (const auto& m : members)
+    if (m.in_message == in_message && m.key == key)
+      return std::string_view{raw}.substr(m.begin, m.end - m.begin);
+  return {};
+}
+
 cli_message classify(std::string line) {
   cli_message msg;
   auto first = line.find_first_not_of(" \t");
@@ -169,8 +227,9 @@ cli_message classify(std::string line) {
     msg.raw = std::move(line);
     return msg;
   }
-  field_collector fields{msg};
+  msg.members.reserve(16);
   rapidjson::MemoryStream stream{line.data(), line.size()};
+  field_collector fields{msg, line, stream};
   rapidjson::Reader reader;
   constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
   if (reader.Parse<flags>(stream, fields).IsError()) {

@@ -72,28 +72,62 @@ void todo_events(const Value& content, std::vector<api_event>& out) {
   }
 }
 
-void message_events(const Value& obj, const char* type, std::vector<api_event>& out) {
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  w.Key("type");
-  w.String(type);
-  auto msg = obj.FindMember("message");
-  if (msg != obj.MemberEnd() && msg->value.IsObject()) {
-    copy(w, msg->value, "content");
-    if (std::string_view{type} == "assistant") {
-      copy(w, msg->value, "model");
-      copy(w, msg->value, "usage");
+/// Appends `"key":value` (after a comma unless it opens the object), the value being JSON text
+/// taken from the line, or null when it is empty (the member is absent).
+void put(std::string& out, std::string_view key, std::string_view json_text) {
+  if (out.back() != '{') out.push_back(',');
+  out.push_back('"');
+  out.append(key);
+  out.append("\":");
+  out.append(json_text.empty() ? std::string_view{"null"} : json_text);
+}
+
+/// The `todo` events of the TodoWrite tool uses in `content` (an assistant message's).
+void todo_events(std::string_view content, std::vector<api_event>& out) {
+  if (content.find("TodoWrite") == std::string_view::npos) return;  // the common case: none
+  rapidjson::Document doc;
+  if (json::parse_value(content, doc) != json::parse_failure::none) return;
+  todo_events(doc, out);
+}
+
+/// A `message` event (and its `todo` events) built from the line's member spans: the line
+/// was parsed once, by `classify`, and its values are copied as they came.
+void message_events(const claude::cli_message& msg, std::string_view type,
+                    std::vector<api_event>& out) {
+  std::string data;
+  data.reserve(msg.raw.size() + 64);
+  data.append("{\"type\":\"");
+  data.append(type);
+  data.push_back('"');
+  auto message = msg.member_text("message");
+  bool has_message = !message.empty() && message.front() == '{';
+  auto content = has_message ? msg.member_text("content", true) : std::string_view{};
+  if (has_message) {
+    put(data, "content", content);
+    if (type == "assistant") {
+      put(data, "model", msg.member_text("model", true));
+      put(data, "usage", msg.member_text("usage", true));
     }
   }
-  copy(w, obj, "parent_tool_use_id");
-  copy(w, obj, "uuid");
-  if (obj.HasMember("tool_use_result")) copy(w, obj, "tool_use_result");
-  if (obj.HasMember("error")) copy(w, obj, "error");
-  w.EndObject();
-  out.push_back({"message", finish(buf)});
-  if (msg != obj.MemberEnd() && msg->value.IsObject() && msg->value.HasMember("content"))
-    todo_events(msg->value["content"], out);
+  put(data, "parent_tool_use_id", msg.member_text("parent_tool_use_id"));
+  put(data, "uuid", msg.member_text("uuid"));
+  if (auto r = msg.member_text("tool_use_result"); !r.empty()) put(data, "tool_use_result", r);
+  if (auto e = msg.member_text("error"); !e.empty()) put(data, "error", e);
+  data.push_back('}');
+  out.push_back({"message", std::move(data)});
+  if (!content.empty()) todo_events(content, out);
+}
+
+/// A `partial` event (a raw API stream event), from the line's member spans.
+api_event partial_event(const claude::cli_message& msg) {
+  std::string data;
+  auto event = msg.member_text("event");
+  data.reserve(event.size() + 64);
+  data.push_back('{');
+  put(data, "event", event);
+  put(data, "parent_tool_use_id", msg.member_text("parent_tool_use_id"));
+  data.push_back('}');
+  return {"partial", std::move(data)};
 }
 
 api_event system_event(const Value& obj, std::string_view subtype) {
@@ -166,6 +200,22 @@ std::vector<api_event> map_cli_message(const claude::cli_message& msg, mapper_st
     case message_kind::invalid:
       return out;
   }
+  if (msg.depth > json::input_max_depth) return out;  // refused like any input that deep
+  // The streamed kinds are built from the spans `classify` found; the few lines per turn of
+  // the others (init, system, result) are read through a document.
+  switch (msg.kind) {
+    case message_kind::assistant:
+      message_events(msg, "assistant", out);
+      return out;
+    case message_kind::user:
+      if (!msg.is_replay) message_events(msg, "user", out);
+      return out;
+    case message_kind::stream_event:
+      out.push_back(partial_event(msg));
+      return out;
+    default:
+      break;
+  }
   rapidjson::Document doc;
   if (!json::parse_untrusted_object(msg.raw, doc)) return out;
   switch (msg.kind) {
@@ -175,25 +225,9 @@ std::vector<api_event> map_cli_message(const claude::cli_message& msg, mapper_st
     case message_kind::system_other:
       out.push_back(system_event(doc, msg.subtype));
       break;
-    case message_kind::assistant:
-      message_events(doc, "assistant", out);
-      break;
-    case message_kind::user:
-      if (!msg.is_replay) message_events(doc, "user", out);
-      break;
     case message_kind::result:
       out.push_back(result_event(doc, st));
       break;
-    case message_kind::stream_event: {
-      rapidjson::StringBuffer buf;
-      writer w{buf};
-      w.StartObject();
-      copy(w, doc, "event");
-      copy(w, doc, "parent_tool_use_id");
-      w.EndObject();
-      out.push_back({"partial", finish(buf)});
-      break;
-    }
     default:
       break;
   }
