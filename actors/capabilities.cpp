@@ -217,6 +217,9 @@ capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps 
         return rp;
       },
       [=](atom::line, uint64_t id, std::string& line) { on_probe_line(self, id, std::move(line)); },
+      [=](atom::line, uint64_t id, std::vector<std::string>& lines) {
+        for (auto& line : lines) on_probe_line(self, id, std::move(line));
+      },
       [=](atom::timeout, uint64_t id) {
         finish(self, id, make_error(errc::unavailable, "the engine did not answer"));
       },

@@ -50,10 +50,10 @@ namespace {
 /// The process callbacks that send its lines and exit to whatever `route` names at the time.
 claude::process_callbacks route_callbacks(const std::shared_ptr<cli_route>& route) {
   claude::process_callbacks cb;
-  cb.on_line = [route](std::string line) {
+  cb.on_lines = [route](std::vector<std::string> lines) {
     auto [addr, gen] = route->get();
     if (auto a = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(a, atom::line_v, gen, std::move(line));
+      caf::anon_send(a, atom::line_v, gen, std::move(lines));
   };
   cb.on_exit = [route](claude::exit_info info) {
     auto [addr, gen] = route->get();

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace caa {
 
@@ -17,7 +18,9 @@ namespace caa {
 using cli_line_actor = caf::typed_actor<
     // INTERNAL: one stdout line of process `id` (a session's process generation, a warm
     // process, a probe).
-    caf::reacts_to<atom::line, uint64_t, std::string>>;
+    caf::reacts_to<atom::line, uint64_t, std::string>,
+    // INTERNAL: the stdout lines of one read of process `id`, in order.
+    caf::reacts_to<atom::line, uint64_t, std::vector<std::string>>>;
 
 /// The INTERNAL protocol of an actor that owns CLI processes: their lines and their ends.
 using cli_output_actor = cli_line_actor::extend<

@@ -164,6 +164,9 @@ session_actor::behavior_type session(session_self self, session_identity who, se
       [=](atom::line, uint64_t gen, std::string& line) {
         if (gen == self->state.cli.gen) on_line(self, std::move(line));
       },
+      [=](atom::line, uint64_t gen, std::vector<std::string>& lines) {
+        on_lines(self, gen, lines);
+      },
       // Every INTERNAL message but `retire_due` may leave the session quiet: each arms the
       // retirement after its work.
       [=](atom::exited, uint64_t gen, int32_t code, std::string& cap) {

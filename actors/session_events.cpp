@@ -174,7 +174,10 @@ void emit(session_self self, api_event ev) {
   }
   // Sent now (once its id is reserved), stored within the flush interval.
   reserve_ahead(self);
-  deliver(self);
+  if (st.holding_delivery)
+    st.delivery_held = true;
+  else
+    deliver(self);
   if (!st.flush_armed && !st.events.write_in_flight()) {
     st.flush_armed = true;
     self->delayed_send(self, st.deps.flush_interval, atom::write_due_v);

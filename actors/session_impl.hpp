@@ -56,6 +56,10 @@ struct session_state {
   mapper_state mapper;            ///< turns CLI lines into API events
   bool async_events = false;      ///< the turn's events are sent before they are stored
   bool flush_armed = false;       ///< a `write_due` for early events is on its way
+  /// While the lines of one read are handled, early (async) events are delivered once, after
+  /// the last line; `delivery_held` says one waits.
+  bool holding_delivery = false;
+  bool delivery_held = false;
   /// Runs once no row write is in flight (the queue held): the delete of the session's row.
   std::function<void()> after_row_write;
   /// Runs once when no row write waits or is in flight any more (the spend check of a turn
@@ -89,6 +93,9 @@ bool spawn_process(session_self self, const turn_spec& spec);
 void adopt_process(session_self self, const warm_process& warm);
 /// Handles one stdout line of the current process.
 void on_line(session_self self, std::string line);
+/// Handles the lines of one read of process generation `gen` (those after a line that ended
+/// that generation are dropped); early events are delivered once, after the last.
+void on_lines(session_self self, uint64_t gen, std::vector<std::string>& lines);
 /// The current process spoke or ended: admission no longer counts it as starting.
 void start_over(session_self self);
 /// Handles the end of process generation `gen`.

@@ -154,6 +154,17 @@ void on_line(session_self self, std::string line) {
   finish_turn(self, st.turn.interrupt_requested ? "interrupted" : "completed");
 }
 
+void on_lines(session_self self, uint64_t gen, std::vector<std::string>& lines) {
+  auto& st = self->state;
+  st.holding_delivery = true;
+  for (auto& line : lines) {
+    if (gen != st.cli.gen) break;
+    on_line(self, std::move(line));
+  }
+  st.holding_delivery = false;
+  if (std::exchange(st.delivery_held, false)) deliver(self);
+}
+
 namespace {
 
 /// The current process ended: forget it and what it was asked; end its turn.

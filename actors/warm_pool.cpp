@@ -182,6 +182,7 @@ warm_pool_actor spawn_warm_pool(caf::actor_system& sys, warm_pool_config cfg) {
               // Output of a process nobody has taken yet (its initialize reply): its start is over.
               start_over(self, id);
             },
+            [=](atom::line, uint64_t id, std::vector<std::string>&) { start_over(self, id); },
             [=](atom::exited, uint64_t id, int32_t, std::string&) {
               auto& st = self->state;
               start_over(self, id);

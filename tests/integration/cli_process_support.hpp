@@ -32,12 +32,27 @@ struct recorder {
   std::vector<std::string> lines;
   std::optional<exit_info> exit;
   size_t oversized = 0;
+  size_t batches = 0;  ///< calls of `on_lines` (with `batched_callbacks`)
 
   static process_callbacks callbacks(const std::shared_ptr<recorder>& self) {
     return {
         [self](std::string line) { self->update([&] { self->lines.push_back(std::move(line)); }); },
         [self](exit_info info) { self->update([&] { self->exit = std::move(info); }); },
-        [self](size_t) { self->update([&] { ++self->oversized; }); }};
+        [self](size_t) { self->update([&] { ++self->oversized; }); },
+        {}};
+  }
+
+  /// The same, receiving the lines of each read at once (`on_lines`); `on_line` must not fire.
+  static process_callbacks batched_callbacks(const std::shared_ptr<recorder>& self) {
+    auto cb = callbacks(self);
+    cb.on_line = [](const std::string&) { ADD_FAILURE() << "on_line called beside on_lines"; };
+    cb.on_lines = [self](std::vector<std::string> batch) {
+      self->update([&] {
+        ++self->batches;
+        for (auto& l : batch) self->lines.push_back(std::move(l));
+      });
+    };
+    return cb;
   }
 
   template <class F>
@@ -166,8 +181,10 @@ class cli_process : public ::testing::Test {
   }
 
   /// Spawns `spec`, failing the test on error.
-  std::optional<agent_process> start(const spawn_spec& spec, const std::shared_ptr<recorder>& rec) {
-    auto proc = agent_process::spawn(io_, spec, recorder::callbacks(rec));
+  std::optional<agent_process> start(const spawn_spec& spec, const std::shared_ptr<recorder>& rec,
+                                     bool batched = false) {
+    auto proc = agent_process::spawn(
+        io_, spec, batched ? recorder::batched_callbacks(rec) : recorder::callbacks(rec));
     EXPECT_TRUE(proc) << caf::to_string(proc.error());
     if (!proc) return std::nullopt;
     return std::move(*proc);

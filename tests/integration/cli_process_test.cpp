@@ -156,6 +156,21 @@ TEST_F(cli_process, a_three_megabyte_stdout_line_arrives_intact) {
   EXPECT_EQ(rec->oversized, 0u);
 }
 
+TEST_F(cli_process, on_lines_gets_every_line_in_order_in_fewer_calls) {
+  // 5,000 lines written in blocks (sed buffers its output) arrive in reads of many lines each;
+  // the last one, without a newline, comes at the end.
+  auto rec = std::make_shared<recorder>();
+  auto spec = shell("seq 0 4999 | sed 's/.*/{\"i\":&}/'; printf '{\"last\":1}'", false);
+  auto proc = start(spec, rec, true);
+  ASSERT_TRUE(proc);
+  ASSERT_TRUE(rec->wait_exit(60s));
+  auto lines = rec->snapshot();
+  ASSERT_EQ(lines.size(), 5001u);
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(lines[i], "{\"i\":" + std::to_string(i) + "}");
+  EXPECT_EQ(lines.back(), "{\"last\":1}");
+  EXPECT_LT(rec->batches, lines.size());
+}
+
 TEST_F(cli_process, the_child_environment_is_exactly_build_env) {
   ::setenv("DATABASE_URL", "postgresql://secret@db/x", 1);
   ::setenv("REDIS_URL", "redis://secret@r/0", 1);

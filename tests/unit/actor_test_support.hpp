@@ -33,6 +33,7 @@ caf::behavior session_behavior_with_inert_internals(Handlers... handlers) {
   return {
       std::move(handlers)...,
       [](atom::line, uint64_t, std::string&) {},
+      [](atom::line, uint64_t, std::vector<std::string>&) {},
       [](atom::exited, uint64_t, int32_t, std::string&) {},
       [](atom::turn_due, uint64_t) {},
       [](atom::stop_due, uint64_t) {},

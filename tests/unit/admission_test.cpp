@@ -268,6 +268,7 @@ warm_pool_actor::behavior_type fake_pool(warm_pool_actor::stateful_pointer<fake_
       [](atom::warm, std::string&, turn_spec_ptr&) {},
       [=](atom::hibernate) { ++*asked; },
       [](atom::line, uint64_t, std::string&) {},
+      [](atom::line, uint64_t, std::vector<std::string>&) {},
       [](atom::exited, uint64_t, int32_t, std::string&) {},
       [](atom::timeout, uint64_t) {},
   };

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace caa::claude {
 
@@ -32,6 +33,9 @@ struct process_callbacks {
   std::function<void(std::string line)> on_line;        ///< each complete, non-empty stdout line
   std::function<void(exit_info)> on_exit;               ///< once, after stdout is fully drained
   std::function<void(std::size_t bytes)> on_oversized;  ///< a stdout line over the maximum
+  /// When set, replaces `on_line`: the complete lines of each read, in order, in one call (a
+  /// receiver in another thread then gets one hand-off per read, not per line).
+  std::function<void(std::vector<std::string> lines)> on_lines;
 };
 
 namespace detail {

@@ -101,7 +101,15 @@ void process_core::on_read_stdout(error_code ec, std::size_t n) {
   if (n > 0 && !std::exchange(spoke_, true)) metrics::agent_process_spoke();
   if (n > 0) {
     with_callbacks([&](process_callbacks& cb) {
-      framer_.feed({out_buf_.get(), n}, cb.on_line, cb.on_oversized);
+      if (!cb.on_lines) {
+        framer_.feed({out_buf_.get(), n}, cb.on_line, cb.on_oversized);
+        return;
+      }
+      std::vector<std::string> lines;
+      framer_.feed(
+          {out_buf_.get(), n}, [&lines](std::string line) { lines.push_back(std::move(line)); },
+          cb.on_oversized);
+      if (!lines.empty()) cb.on_lines(std::move(lines));
     });
   }
   if (ec == asio::error::operation_aborted && paused_ && stdout_.is_open())
@@ -210,7 +218,10 @@ void process_core::maybe_finish() {
     resources_.reset();  // the tree is gone: its cgroup, proxy endpoint and files go with it
   }
   with_callbacks([&](process_callbacks& cb) {
-    framer_.finish(cb.on_line);
+    if (cb.on_lines)
+      framer_.finish([&cb](std::string line) { cb.on_lines({std::move(line)}); });
+    else
+      framer_.finish(cb.on_line);
     if (cb.on_exit) cb.on_exit(std::move(exit_));
   });
 }
