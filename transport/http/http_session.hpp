@@ -38,6 +38,7 @@
 #include <array>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 namespace caa::http {
@@ -66,6 +67,33 @@ class connection_slot {
   virtual ~connection_slot() = default;
 };
 
+/// The bytes a stream's producer queued that no task of the connection has taken yet. The
+/// producer appends and posts one task only when none is on its way; that task takes all that
+/// came meanwhile: one strand hand-off per batch of events instead of per event.
+class pending_stream_bytes {
+ public:
+  /// Appends `chunk`; true when the caller must post a task to take the bytes.
+  bool add(std::string chunk) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (bytes_.empty())
+      bytes_ = std::move(chunk);
+    else
+      bytes_.append(chunk);
+    return !std::exchange(posted_, true);
+  }
+  /// Everything added since the last take (the posted task calls this once).
+  std::string take() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    posted_ = false;
+    return std::exchange(bytes_, {});
+  }
+
+ private:
+  std::mutex mtx_;
+  std::string bytes_;
+  bool posted_ = false;
+};
+
 /// One connection. Every member function runs on the connection's strand unless it says otherwise.
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
@@ -91,8 +119,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
   /// A handler's streamed answer for request `seq` (any thread); `link` feeds `sink`.
   void post_stream(uint64_t seq, response head, std::shared_ptr<bounded_sink> sink,
                    std::shared_ptr<stream_transport> link);
-  /// Queues bytes of stream `seq` (any thread; used by the stream link).
-  void post_stream_data(uint64_t seq, std::string chunk);
+  /// Queues the bytes `pending` holds for stream `seq` when the task runs (any thread; used
+  /// by the stream link, which posts once per batch of chunks: see `pending_stream_bytes`).
+  void post_stream_data(uint64_t seq, std::shared_ptr<pending_stream_bytes> pending);
   /// Ends stream `seq` after its queued bytes (any thread).
   void post_stream_finish(uint64_t seq);
   /// Drops the connection of stream `seq` now (any thread).
@@ -173,6 +202,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
   header_list common_headers();
   void add_handler_headers(header_list& out, const header_list& from);
   void queue(out_item item);
+  /// Joins the writes queued behind the front one into it (see the .cpp).
+  void join_queued_writes();
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t n);
   void finish_exchange();

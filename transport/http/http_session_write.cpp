@@ -90,8 +90,24 @@ void http_session::queue(out_item item) {
   do_write();
 }
 
+void http_session::join_queued_writes() {
+  // Stream frames queued while a write was in flight go out as one write: one send and one
+  // stall timer per batch instead of per event. A write that ends the response stays last.
+  constexpr std::size_t max_joined_bytes = 256 * 1024;
+  auto& front = out_.front();
+  while (out_.size() > 1 && !front.ends_response &&
+         front.bytes.size() + out_[1].bytes.size() <= max_joined_bytes) {
+    auto next = std::move(out_[1]);
+    out_.erase(out_.begin() + 1);
+    front.bytes.append(next.bytes);
+    front.payload += next.payload;
+    front.ends_response = next.ends_response;
+  }
+}
+
 void http_session::do_write() {
   if (write_pending_ || out_.empty() || phase_ == phase::closed) return;
+  join_queued_writes();
   write_pending_ = true;
   auto gen = ++write_gen_;
   write_timer_.expires_after(ctx_->options.write_stall);
@@ -153,14 +169,15 @@ void http_session::post_stream(uint64_t seq, response head, std::shared_ptr<boun
   });
 }
 
-void http_session::post_stream_data(uint64_t seq, std::string chunk) {
-  net::post(
-      stream_.get_executor(), [self = shared_from_this(), seq, c = std::move(chunk)]() mutable {
-        if (seq != self->ex_.seq || self->phase_ != phase::streaming || self->stream_finishing_)
-          return;
-        auto size = c.size();
-        self->queue(out_item{self->stream_chunked_ ? frame_chunk(c) : std::move(c), size, false});
-      });
+void http_session::post_stream_data(uint64_t seq, std::shared_ptr<pending_stream_bytes> pending) {
+  net::post(stream_.get_executor(), [self = shared_from_this(), seq, p = std::move(pending)] {
+    auto c = p->take();
+    if (c.empty() || seq != self->ex_.seq || self->phase_ != phase::streaming ||
+        self->stream_finishing_)
+      return;
+    auto size = c.size();
+    self->queue(out_item{self->stream_chunked_ ? frame_chunk(c) : std::move(c), size, false});
+  });
 }
 
 void http_session::post_stream_finish(uint64_t seq) {

@@ -15,7 +15,8 @@ class stream_link final : public stream_transport {
       : session_(std::move(session)), seq_(seq) {}
 
   void transmit(std::string chunk) override {
-    if (auto s = session_.lock()) s->post_stream_data(seq_, std::move(chunk));
+    auto s = session_.lock();
+    if (s && pending_->add(std::move(chunk))) s->post_stream_data(seq_, pending_);
   }
 
   void finish() override {
@@ -29,6 +30,7 @@ class stream_link final : public stream_transport {
  private:
   std::weak_ptr<http_session> session_;
   uint64_t seq_;
+  std::shared_ptr<pending_stream_bytes> pending_ = std::make_shared<pending_stream_bytes>();
 };
 
 /// Answers request `seq` of a session exactly once; a responder dropped unanswered sends a 500.
