@@ -44,11 +44,14 @@ const fmt = (x, digits = 0) => (x === undefined || x === null || Number.isNaN(x)
 const errs = (r) => Object.entries(r.errors).map(([k, n]) => `${k}:${n}`).join(' ') || '0';
 const by = (scenario, target) => results.find((r) => r.label === `${scenario}/${target}`);
 const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
+// The target process's CPU time per delivered event in microseconds (its whole run: start-ups,
+// parsing, storing, sending; the fake CLIs are not counted).
+const cpuPerEvent = (r) => (r && r.events > 0 && r.proc ? (r.proc.cpu_s * 1e6) / r.events : undefined);
 
 const rows = [];
 rows.push(['scenario', 'target', 'turns ok', 'events/s', 'persisted/s', 'lat p50 us', 'lat p99 us',
   'warm p50 us', 'TTFE new ms', 'TTFE warm ms', 'req p50 ms', 'req p99 ms', 'req/s',
-  'CPU %', 'RSS MB', 'errors']);
+  'CPU %', 'CPU us/event', 'RSS MB', 'errors']);
 for (const r of results) {
   const [scenario, target] = r.label.split('/');
   const plain = r.mode === 'read' || r.mode === 'attach';
@@ -58,8 +61,8 @@ for (const r of results) {
     fmt(r.added_latency_us.p50),
     fmt(r.added_latency_us.p99), fmt(r.added_latency_warm_us.p50), fmt(r.ttfe_new_ms.p50, 1),
     fmt(r.ttfe_warm_ms.p50, 1), fmt(r.request_latency_ms.p50, 2), fmt(r.request_latency_ms.p99, 2),
-    r.mode === 'read' ? fmt(r.requests_per_s) : '-', fmt(r.proc.cpu_pct), fmt(r.proc.rss_peak_mb),
-    errs(r)]);
+    r.mode === 'read' ? fmt(r.requests_per_s) : '-', fmt(r.proc.cpu_pct),
+    plain ? '-' : fmt(cpuPerEvent(r), 1), fmt(r.proc.rss_peak_mb), errs(r)]);
 }
 
 // Ratios: each service target against the floor (cost over the physical minimum), each baseline
@@ -97,6 +100,7 @@ for (const scenario of [...new Set(results.map((r) => r.label.split('/')[0]))]) 
       add(`${base}/${target}`, 'latency p50', ratio(b.added_latency_us.p50, svc.added_latency_us.p50));
       add(`${base}/${target}`, 'events/s', ratio(b.events_per_s, svc.events_per_s));
       add(`${base}/${target}`, 'TTFE warm p50', ratio(b.ttfe_warm_ms.p50, svc.ttfe_warm_ms.p50));
+      add(`${base}/${target}`, 'CPU per event', ratio(cpuPerEvent(b), cpuPerEvent(svc)));
     }
   }
   const sync = by(scenario, 'service');
@@ -122,6 +126,7 @@ for (const scenario of [...new Set(results.map((r) => r.label.split('/')[0]))]) 
       add(vs, 'latency p99', ratio(c.added_latency_us.p99, p.added_latency_us.p99));
       check('events/s', ratio(c.events_per_s, p.events_per_s), false);
       add(vs, 'TTFE warm p50', ratio(c.ttfe_warm_ms.p50, p.ttfe_warm_ms.p50));
+      check('CPU per event', ratio(cpuPerEvent(c), cpuPerEvent(p)), true);
       if (c.persisted && p.persisted) check('persisted/s', ratio(c.persisted.events_per_s, p.persisted.events_per_s), false);
     }
     if (c.mode === 'read' && p.mode === 'read') {
