@@ -20,7 +20,7 @@ session_event_log::session_event_log(std::size_t max_events, std::size_t max_byt
 void session_event_log::start_after(uint64_t stored, uint64_t reserved) {
   // Above a mark: the hole ends one id above it, an id no event ever had (the `gap` event's).
   auto start = reserved > stored ? reserved + 1 : stored;
-  last_seq_ = committed_seq_ = visible_seq_ = start;
+  last_seq_ = committed_seq_ = visible_seq_ = written_seq_ = start;
   reserved_ = reserved;
   hole_from_ = stored + 1;
   hole_to_ = start;
@@ -30,7 +30,6 @@ uint64_t session_event_log::append(std::string name, std::string data, bool earl
   kept_event k{++last_seq_, std::move(name), std::move(data), early};
   if (early) last_early_seq_ = last_seq_;
   window_bytes_ += bytes_of(k);
-  unwritten_.push_back(k);
   window_.push_back(std::move(k));
   advance_visible();
   trim();
@@ -53,7 +52,7 @@ void session_event_log::reserved(uint64_t seq) {
 }
 
 std::optional<uint64_t> session_event_log::release_due() {
-  if (reserving_ || in_flight_ || !unwritten_.empty() || reserved_ <= committed_seq_ ||
+  if (reserving_ || in_flight_ || written_seq_ != last_seq_ || reserved_ <= committed_seq_ ||
       last_seq_ != committed_seq_ || last_early_seq_ > committed_seq_)
     return std::nullopt;
   reserving_ = true;
@@ -78,27 +77,24 @@ void session_event_log::advance_visible() {
   }
 }
 
-std::span<const kept_event> session_event_log::next_batch() {
-  if (in_flight_ || unwritten_.empty()) return {};
-  writing_ = std::move(unwritten_);
-  unwritten_.clear();
+event_batch session_event_log::next_batch() {
+  if (in_flight_ || written_seq_ == last_seq_) return {};
+  batch_from_ = written_seq_ + 1;
+  written_seq_ = last_seq_;
   in_flight_ = true;
-  return writing_;
+  auto first = window_.begin() + static_cast<std::ptrdiff_t>(batch_from_ - window_start());
+  return {first, window_.end()};
 }
 
 void session_event_log::commit() {
-  if (!writing_.empty()) committed_seq_ = std::max(committed_seq_, writing_.back().seq);
-  writing_.clear();
+  if (in_flight_) committed_seq_ = std::max(committed_seq_, written_seq_);
   in_flight_ = false;
   advance_visible();
   trim();
 }
 
 void session_event_log::put_back() {
-  writing_.insert(writing_.end(), std::make_move_iterator(unwritten_.begin()),
-                  std::make_move_iterator(unwritten_.end()));
-  unwritten_ = std::move(writing_);
-  writing_.clear();
+  if (in_flight_) written_seq_ = batch_from_ - 1;
   in_flight_ = false;
 }
 

@@ -19,7 +19,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
-#include <span>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -45,6 +45,10 @@ struct kept_event {
   std::string data;  ///< one-line JSON
   bool early;        ///< may be sent before it is stored (async durability)
 };
+
+/// The events of a batch to store: consecutive events of the window (valid until the next
+/// append).
+using event_batch = std::ranges::subrange<std::deque<kept_event>::const_iterator>;
 
 /// One subscriber and the last event it got.
 struct subscriber {
@@ -74,8 +78,8 @@ class session_event_log {
   /// An `early` event may be sent before it is stored, once its id is reserved.
   uint64_t append(std::string name, std::string data, bool early = false);
   /// The unwritten events as the batch in flight; empty when a batch is in flight already or
-  /// nothing waits.
-  std::span<const kept_event> next_batch();
+  /// nothing waits. They are the window's own (no copy: an unstored event never leaves it).
+  event_batch next_batch();
   /// The batch in flight is stored: its events may be delivered (and leave the window).
   void commit();
   /// The batch in flight failed: its events go back in front of the newer unwritten ones.
@@ -147,7 +151,7 @@ class session_event_log {
   const std::vector<subscriber>& subscribers() const noexcept { return subscribers_; }
 
   /// Whether nothing waits to be stored (no unwritten event, no batch in flight).
-  bool quiet() const noexcept { return unwritten_.empty() && !in_flight_ && !reserving_; }
+  bool quiet() const noexcept { return written_seq_ == last_seq_ && !in_flight_ && !reserving_; }
 
  private:
   /// Drops the oldest committed events while the window is over its bounds (the newest stays).
@@ -166,8 +170,8 @@ class session_event_log {
   uint64_t hole_from_ = 1;       // the hole below this actor's first id (from > to: none)
   uint64_t hole_to_ = 0;
   bool in_flight_ = false;
-  std::vector<kept_event> unwritten_;
-  std::vector<kept_event> writing_;  // the batch in flight (put back when it fails)
+  uint64_t written_seq_ = 0;  // the last seq handed to a batch (in flight or stored)
+  uint64_t batch_from_ = 0;   // the first seq of the batch in flight
   std::deque<kept_event> window_;    // the most recent events, for replay
   std::size_t window_bytes_ = 0;     // payload bytes in `window_`
   std::vector<subscriber> subscribers_;
