@@ -134,7 +134,7 @@ int run_service(const settings& cfg) {
     return 1;
   }
   // The agent I/O threads outlive the actor system: sessions use them until they end.
-  agent_io io{2};
+  agent_io io{cfg.agent.io_threads};
   auto tally = std::make_shared<usage_tally>();
   if (!start_sandbox(cfg, io, tally)) return 1;
   system_config sys_cfg{cfg};

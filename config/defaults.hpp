@@ -49,6 +49,7 @@ inline constexpr std::string_view cli_path = "claude";              ///< CLAUDE_
 inline constexpr std::string_view workspace_root = "./workspaces";  ///< WORKSPACE_ROOT
 inline constexpr unsigned max_agent_processes = 0;         ///< MAX_AGENT_PROCESSES (0: derive)
 inline constexpr unsigned max_concurrent_spawns = 0;       ///< MAX_CONCURRENT_SPAWNS (0: cores)
+inline constexpr unsigned agent_io_threads = 1;            ///< AGENT_IO_THREADS
 inline constexpr unsigned tenant_max_agent_processes = 0;  ///< TENANT_MAX_AGENT_PROCESSES (0: half)
 inline constexpr unsigned warm_pool_size = 1;              ///< WARM_POOL_SIZE
 inline constexpr unsigned warm_pool_keys = 4;              ///< WARM_POOL_KEYS

@@ -108,6 +108,8 @@ struct agent_settings {
   unsigned max_agent_processes = defaults::max_agent_processes;
   /// MAX_CONCURRENT_SPAWNS (0: the number of CPU cores)
   unsigned max_concurrent_spawns = defaults::max_concurrent_spawns;
+  /// AGENT_IO_THREADS
+  unsigned io_threads = defaults::agent_io_threads;
   /// TENANT_MAX_AGENT_PROCESSES (0: half the process budget, at least 1)
   unsigned tenant_max_agent_processes = defaults::tenant_max_agent_processes;
   /// WARM_POOL_SIZE (warm processes per tenant-and-options key; 0: no warm pool)

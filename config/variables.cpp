@@ -365,6 +365,8 @@ std::vector<variable> make_variables() {
                nonempty_path, "must be a non-empty path"),
       uint_var("MAX_AGENT_PROCESSES", "agent process budget (0: derive from memory)",
                CAA_FIELD(agent.max_agent_processes), 0, 4096),
+      uint_var("AGENT_IO_THREADS", "threads driving the agent processes' pipes",
+               CAA_FIELD(agent.io_threads), 1, defaults::max_io_threads),
       uint_var("MAX_CONCURRENT_SPAWNS",
                "agent processes starting at once (0: the number of CPU cores)",
                CAA_FIELD(agent.max_concurrent_spawns), 0, 4096),

@@ -181,6 +181,8 @@ TEST(load_settings, integer_ranges) {
                                                         {"CLUSTER_PORT", "70000"},
                                                         {"API_IO_THREADS", "0"},
                                                         {"API_IO_THREADS", "65"},
+                                                        {"AGENT_IO_THREADS", "0"},
+                                                        {"AGENT_IO_THREADS", "65"},
                                                         {"DB_POOL_SIZE", "0"},
                                                         {"DB_POOL_SIZE", "65"},
                                                         {"REDIS_POOL_SIZE", "17"},
