@@ -27,9 +27,14 @@ install_reachable() {  # src, dest
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {
-  local port
+  # Below the kernel's ephemeral range: a port picked now and bound later cannot meanwhile
+  # become the local end of some outgoing connection (the bench's Node baseline once failed
+  # with EADDRINUSE on a port picked from inside that range).
+  local port top=32767 eph
+  eph=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true)
+  [[ "$eph" =~ ^[0-9]+$ ]] && (( eph > 21000 )) && top=$(( eph - 1 ))
   for _ in $(seq 1 200); do
-    port=$(( 20000 + RANDOM % 30000 ))
+    port=$(( 20000 + RANDOM % (top - 20000 + 1) ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
