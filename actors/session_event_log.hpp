@@ -19,7 +19,6 @@
 #include <deque>
 #include <functional>
 #include <optional>
-#include <ranges>
 #include <string>
 #include <vector>
 
@@ -48,7 +47,23 @@ struct kept_event {
 
 /// The events of a batch to store: consecutive events of the window (valid until the next
 /// append).
-using event_batch = std::ranges::subrange<std::deque<kept_event>::const_iterator>;
+class event_batch {
+ public:
+  using iterator = std::deque<kept_event>::const_iterator;
+  event_batch() = default;
+  event_batch(const iterator& first, const iterator& last) : first_(first), last_(last) {}
+  iterator begin() const { return first_; }
+  iterator end() const { return last_; }
+  std::size_t size() const { return static_cast<std::size_t>(last_ - first_); }
+  bool empty() const { return first_ == last_; }
+  const kept_event& operator[](std::size_t i) const {
+    return first_[static_cast<std::ptrdiff_t>(i)];
+  }
+
+ private:
+  iterator first_{};
+  iterator last_{};
+};
 
 /// One subscriber and the last event it got.
 struct subscriber {
