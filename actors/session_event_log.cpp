@@ -79,10 +79,12 @@ void session_event_log::advance_visible() {
 
 event_batch session_event_log::next_batch() {
   if (in_flight_ || written_seq_ == last_seq_) return {};
-  batch_from_ = written_seq_ + 1;
+  // With no batch in flight, every event handed to a write is stored: the batch begins right
+  // after the stored ones.
+  auto from = committed_seq_ + 1;
   written_seq_ = last_seq_;
   in_flight_ = true;
-  auto first = window_.begin() + static_cast<std::ptrdiff_t>(batch_from_ - window_start());
+  auto first = window_.begin() + static_cast<std::ptrdiff_t>(from - window_start());
   return {first, window_.end()};
 }
 
@@ -94,7 +96,7 @@ void session_event_log::commit() {
 }
 
 void session_event_log::put_back() {
-  if (in_flight_) written_seq_ = batch_from_ - 1;
+  if (in_flight_) written_seq_ = committed_seq_;  // the batch began right after it
   in_flight_ = false;
 }
 

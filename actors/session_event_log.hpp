@@ -186,7 +186,6 @@ class session_event_log {
   uint64_t hole_to_ = 0;
   bool in_flight_ = false;
   uint64_t written_seq_ = 0;       // the last seq handed to a batch (in flight or stored)
-  uint64_t batch_from_ = 0;        // the first seq of the batch in flight
   std::deque<kept_event> window_;  // the most recent events, for replay
   std::size_t window_bytes_ = 0;   // payload bytes in `window_`
   std::vector<subscriber> subscribers_;
