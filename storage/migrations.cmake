@@ -57,7 +57,8 @@ set(_caa_migration_names
   004_tenant_agent_slot.sql
   005_session_leases.sql
   006_event_durability.sql
-  007_usage_limits.sql)
+  007_usage_limits.sql
+  008_event_rows_as_written.sql)
 set(_caa_migration_files "")
 foreach(_name IN LISTS _caa_migration_names)
   list(APPEND _caa_migration_files "${_caa_migrations_dir}/${_name}")

@@ -13,6 +13,8 @@ namespace {
 
 constexpr uint64_t max_seq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 constexpr std::size_t max_subpath = 255;
+/// Separates the payloads of an append (`events_append` splits its text parameter at it).
+constexpr char payload_separator = '\x1e';
 
 db_query query(std::string_view name, std::vector<db_value> params) {
   return db_query{std::string{name}, std::move(params)};
@@ -44,10 +46,17 @@ caf::error check_event(const session_event& e) {
 
 caf::error append_events_builder::add(const session_event& e) {
   if (auto err = check_event(e)) return err;
+  auto start = payloads_.size();
+  if (count_ > 0) payloads_.push_back(payload_separator);
+  append_jsonb_safe(e.payload_json, payloads_);
+  // Inside strings jsonb_safe escapes control characters; one left is outside them (not JSON).
+  if (payloads_.find(payload_separator, start + (count_ > 0 ? 1 : 0)) != std::string::npos) {
+    payloads_.resize(start);
+    return make_error(errc::validation, "event: payload is not JSON");
+  }
   ids_.add(e.session_id);
   seqs_.add(std::to_string(e.seq));
   types_.add(e.type);
-  payloads_.add(jsonb_safe(e.payload_json));
   epochs_.add(std::to_string(e.epoch));
   ++count_;
   bytes_ += e.type.size() + e.payload_json.size();
@@ -57,7 +66,7 @@ caf::error append_events_builder::add(const session_event& e) {
 db_query append_events_builder::finish() && {
   return query(stmt::events_append,
                {std::move(ids_).finish(), std::move(seqs_).finish(), std::move(types_).finish(),
-                std::move(payloads_).finish(), std::move(epochs_).finish()});
+                std::move(payloads_), std::move(epochs_).finish()});
 }
 
 caf::expected<db_query> make_append_events_query(const std::vector<session_event>& events) {

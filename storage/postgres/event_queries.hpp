@@ -48,14 +48,15 @@ struct transcript_line {
 /// Why `e` cannot be stored: malformed session id, seq 0 or above 2^63-1, empty type or payload.
 caf::error check_event(const session_event& e);
 
-/// Builds ONE multi-row append (`unnest` of four array parameters) from events of any sessions.
-/// A session's events are written only if they continue its stream without a hole (the first
-/// new seq is last_seq + 1, and no seq is skipped); events already stored are skipped, so a retry
-/// is harmless. Each session's last_seq becomes its highest seq in the same statement. Payloads
-/// pass through `jsonb_safe`.
+/// Builds ONE multi-row append (`unnest` of array parameters, the payloads as one text separated
+/// by byte 0x1E) from events of any sessions. A session's events are written only if they
+/// continue its stream without a hole (the first new seq is last_seq + 1, and no seq is skipped);
+/// events already stored are skipped, so a retry is harmless. Each session's last_seq becomes its
+/// highest seq in the same statement. Payloads pass through `jsonb_safe`.
 class append_events_builder {
  public:
-  /// Adds `e`. Errors: validation (`check_event`); nothing is added then.
+  /// Adds `e`. Errors: validation (`check_event`, or a raw byte 0x1E outside the payload's
+  /// strings: not JSON, and the separator of the payloads); nothing is added then.
   caf::error add(const session_event& e);
 
   /// Events added so far.
@@ -71,7 +72,7 @@ class append_events_builder {
   pg_array_builder ids_;
   pg_array_builder seqs_;
   pg_array_builder types_;
-  pg_array_builder payloads_;
+  std::string payloads_;
   pg_array_builder epochs_;
   std::size_t count_ = 0;
   std::size_t bytes_ = 0;

@@ -133,6 +133,11 @@ std::string pg_array_literal(const std::vector<std::string>& elements) {
 std::string jsonb_safe(std::string_view json) {
   std::string out;
   out.reserve(json.size());
+  append_jsonb_safe(json, out);
+  return out;
+}
+
+void append_jsonb_safe(std::string_view json, std::string& out) {
   bool in_string = false;
   std::size_t i = 0;
   while (i < json.size()) {
@@ -163,7 +168,6 @@ std::string jsonb_safe(std::string_view json) {
       ++i;
     }
   }
-  return out;
 }
 
 std::string pg_double(double x) {

@@ -43,6 +43,9 @@ std::string pg_array_literal(const std::vector<std::string>& elements);
 /// are escaped (NUL as `\ufffd`), and invalid UTF-8 bytes become U+FFFD. Valid JSON stays valid.
 std::string jsonb_safe(std::string_view json);
 
+/// Appends `jsonb_safe(json)` to `out`.
+void append_jsonb_safe(std::string_view json, std::string& out);
+
 /// The shortest text that reads back as `x` exactly; 0 for NaN and infinities.
 std::string pg_double(double x);
 

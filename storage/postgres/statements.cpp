@@ -176,9 +176,9 @@ constexpr std::array<statement_def, 39> catalogue{{
    "RETURNING s.id, s.last_seq), "
    "e AS (INSERT INTO session_events (session_id, seq, type, payload) "
    "SELECT r.id, r.last_seq - 1, 'error', "
-   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the service stopped during this turn\"}'::jsonb "
+   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the service stopped during this turn\"}'::json "
    "FROM r UNION ALL "
-   "SELECT r.id, r.last_seq, 'done', '{\"reason\": \"interrupted\"}'::jsonb FROM r), "
+   "SELECT r.id, r.last_seq, 'done', '{\"reason\": \"interrupted\"}'::json FROM r), "
    "t AS (UPDATE turns SET status = 'interrupted', ended_at = now() FROM r "
    "WHERE turns.session_id = r.id AND turns.status = 'running') "
    "SELECT r.id::text, r.last_seq FROM r ORDER BY r.id"},
@@ -188,10 +188,12 @@ constexpr std::array<statement_def, 39> catalogue{{
   // there: ids up to the mark may have been sent, mark + 1 is the id of its `gap` event),
   // and were made under its current lease epoch (0: unfenced); its row is locked (in id order)
   // first. One row per existing session: id, last_seq before, whether written, whether the
-  // epoch matched.
+  // epoch matched. The payloads come as one text, separated by byte 0x1E (a control character
+  // that JSON text cannot hold): splitting it costs less than parsing an array literal.
   {stmt::events_append,
-   "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::jsonb[], "
-   "$5::bigint[]) AS i (session_id, seq, type, payload, epoch)), "
+   "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], "
+   "string_to_array($4::text, E'\\x1e')::json[], $5::bigint[]) "
+   "AS i (session_id, seq, type, payload, epoch)), "
    "live AS (SELECT s.id, s.last_seq, s.epoch, s.event_seq_reserved AS reserved FROM sessions s "
    "WHERE s.id IN (SELECT session_id FROM input) ORDER BY s.id FOR NO KEY UPDATE), "
    "chk AS (SELECT l.id, l.last_seq, l.reserved, max(i.seq) AS max_seq, "
@@ -234,9 +236,9 @@ constexpr std::array<statement_def, 39> catalogue{{
    "AND s.status IN ('running', 'starting') RETURNING s.id, s.last_seq), "
    "e AS (INSERT INTO session_events (session_id, seq, type, payload) "
    "SELECT r.id, r.last_seq - 1, 'error', "
-   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the node running this turn stopped\"}'::jsonb "
+   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the node running this turn stopped\"}'::json "
    "FROM r UNION ALL "
-   "SELECT r.id, r.last_seq, 'done', '{\"reason\": \"interrupted\"}'::jsonb FROM r), "
+   "SELECT r.id, r.last_seq, 'done', '{\"reason\": \"interrupted\"}'::json FROM r), "
    "t AS (UPDATE turns SET status = 'interrupted', ended_at = now() FROM r "
    "WHERE turns.session_id = r.id AND turns.status = 'running') "
    "SELECT r.id::text, r.last_seq FROM r"},

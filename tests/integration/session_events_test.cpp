@@ -1,5 +1,6 @@
 // Session events and transcripts against a real PostgreSQL: the multi-row append (idempotent,
-// hole-free, last_seq), paged reads, array literals and jsonb repair, transcript round trips.
+// hole-free, last_seq), paged reads, array literals, payload repair and exact bytes, transcript
+// round trips.
 
 #include "tests/integration/session_repo_fixture.hpp"
 
@@ -108,7 +109,7 @@ TEST_F(session_events_test, read_pages_after_a_seq) {
   EXPECT_EQ(page->events.back().seq, 7u);
   EXPECT_EQ(page->events.front().session_id, rec->id);
   EXPECT_EQ(page->events.front().type, "message");
-  EXPECT_EQ(page->events.front().payload_json, R"({"n": 4})");
+  EXPECT_EQ(page->events.front().payload_json, R"({"n":4})") << "the bytes as written";
   EXPECT_EQ(page->last_seq, 10u);
   auto tail = read_events(tenant, rec->id, 10, 4);
   ASSERT_TRUE(tail);
@@ -126,17 +127,22 @@ TEST_F(session_events_test, payloads_jsonb_would_refuse_are_repaired) {
   auto page = read_events(tenant, rec->id);
   ASSERT_TRUE(page);
   ASSERT_EQ(page->events.size(), 2u);
-  EXPECT_EQ(page->events[0].payload_json,
-            "{\"t\": \"nul \xEF\xBF\xBD lone \xEF\xBF\xBD ok \xF0\x9F\x98\x80\"}");
+  // Repaired escapes stay escapes (the column keeps the text; a client decodes the same value).
+  EXPECT_EQ(page->events[0].payload_json, R"({"t": "nul \ufffd lone \ufffd ok \ud83d\ude00"})");
   EXPECT_EQ(page->events[1].payload_json, "{\"t\": \"bad \xEF\xBF\xBD utf8\"}");
 
-  // A 3 MB payload (a large tool result) goes through the array literal unharmed.
+  // A payload reads back as it was written (json, not jsonb: no key reordering, no respacing).
+  const std::string as_written = R"({"z" :1,"a":[2.50, 1e1],"m":"\u00e9"})";
+  ASSERT_TRUE(append({{rec->id, 3, "message", as_written}}));
+
+  // A 3 MB payload (a large tool result) goes through the append unharmed.
   auto big = R"({"t": ")" + std::string(3 << 20, 'q') + R"( \"x\" \\"})";
-  ASSERT_TRUE(append({{rec->id, 3, "message", big}}));
-  auto tail = read_events(tenant, rec->id, 2, 1);
+  ASSERT_TRUE(append({{rec->id, 4, "message", big}}));
+  auto tail = read_events(tenant, rec->id, 2, 2);
   ASSERT_TRUE(tail);
-  ASSERT_EQ(tail->events.size(), 1u);
-  EXPECT_EQ(tail->events[0].payload_json, big);
+  ASSERT_EQ(tail->events.size(), 2u);
+  EXPECT_EQ(tail->events[0].payload_json, as_written);
+  EXPECT_EQ(tail->events[1].payload_json, big);
 }
 
 TEST_F(session_events_test, transcripts_round_trip_with_a_3_mb_line) {

@@ -231,8 +231,10 @@ TEST_F(session_repo_test, status_compare_and_set_and_options) {
 TEST_F(session_repo_test, delete_cascades) {
   auto tenant = make_tenant();
   auto rec = create(fresh(tenant));
-  ASSERT_TRUE(rec);
+  auto other = create(fresh(tenant));
+  ASSERT_TRUE(rec && other);
   ASSERT_TRUE(append(events(rec->id, 1, 3)));
+  ASSERT_TRUE(append(events(other->id, 1, 2)));
   ASSERT_TRUE(ask<std::vector<db_result>>(make_turn_started_batch(tenant, rec->id, new_uuid())));
   ASSERT_TRUE(ask<db_result>(*make_append_transcript_query(rec->id, "", 0, {"a", "b"})));
   ASSERT_TRUE(await_callbacks<bool>([&](auto ok, auto fail) {
@@ -240,9 +242,19 @@ TEST_F(session_repo_test, delete_cascades) {
         tenant, rec->id, [ok] { ok(true); }, fail);
   }));
   EXPECT_EQ(code(get(tenant, rec->id).error()), errc::session_not_found);
+  auto other_events = caa::test::raw_query(
+      db_->url(), "SELECT count(*) FROM session_events WHERE session_id = '" + other->id + "'");
   for (const char* table : {"session_events", "turns", "session_transcripts"}) {
     auto n = caa::test::raw_query(db_->url(), std::string{"SELECT count(*) FROM "} + table +
                                                   " WHERE session_id = '" + rec->id + "'");
     EXPECT_EQ(*n[0][0], "0") << table;
   }
+  EXPECT_EQ(*other_events[0][0], "2") << "another session keeps its events";
+
+  // Events have no foreign key (its per-row check cost more than the row): a statement trigger
+  // on sessions deletes them, also when a tenant's deletion removes its sessions.
+  caa::test::raw_query(db_->url(), "DELETE FROM tenants WHERE id = '" + tenant + "'");
+  auto left = caa::test::raw_query(
+      db_->url(), "SELECT count(*) FROM session_events WHERE session_id = '" + other->id + "'");
+  EXPECT_EQ(*left[0][0], "0");
 }

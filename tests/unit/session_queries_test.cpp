@@ -226,7 +226,8 @@ TEST(event_queries, append_builder_validates_and_encodes) {
   EXPECT_EQ(*q->params[0], "{\"" + sid + "\",\"" + sid + "\"}");
   EXPECT_EQ(*q->params[1], R"({"1","2"})");
   EXPECT_EQ(*q->params[2], R"({"message","done"})");
-  EXPECT_EQ(*q->params[3], R"({"{\"t\":\"a\\\"b\"}","{\"x\":\"\\ufffd\"}"})");
+  // The payloads: one text, separated by byte 0x1E.
+  EXPECT_EQ(*q->params[3], std::string{R"({"t":"a\"b"})"} + '\x1e' + R"({"x":"\ufffd"})");
   auto invalid = [](session_event e) {
     auto r = make_append_events_query({e});
     return !r && errc_of(r.error()) == errc::validation;
@@ -236,7 +237,22 @@ TEST(event_queries, append_builder_validates_and_encodes) {
   EXPECT_TRUE(invalid({sid, uint64_t{1} << 63, "t", "{}"}));
   EXPECT_TRUE(invalid({sid, 1, "", "{}"}));
   EXPECT_TRUE(invalid({sid, 1, "t", ""}));
+  EXPECT_TRUE(invalid({sid, 1, "t", "{\"a\":\x1e 1}"})) << "a raw 0x1E outside strings";
   EXPECT_FALSE(make_append_events_query({}));
+}
+
+TEST(event_queries, a_refused_payload_leaves_the_append_as_it_was) {
+  append_events_builder b;
+  ASSERT_FALSE(b.add({sid, 1, "message", R"({"n":1})"}));
+  auto refused = b.add({sid, 2, "message", "[1,\x1e 2]"});
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(errc_of(refused), errc::validation);
+  // Inside a string the byte is escaped (jsonb_safe): the separator never appears in a payload.
+  ASSERT_FALSE(b.add({sid, 2, "message", "{\"s\":\"a\x1e b\"}"}));
+  EXPECT_EQ(b.size(), 2u);
+  auto q = std::move(b).finish();
+  EXPECT_EQ(*q.params[1], R"({"1","2"})");
+  EXPECT_EQ(*q.params[3], std::string{R"({"n":1})"} + '\x1e' + R"({"s":"a\u001e b"})");
 }
 
 TEST(event_queries, parses_appends_and_pages) {
