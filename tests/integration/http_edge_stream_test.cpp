@@ -2,6 +2,14 @@
 
 #include "http_edge_fixture.hpp"
 
+#include "transport/http/http_session.hpp"
+#include "transport/http/wire.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+
 namespace {
 
 using namespace edge_fixture;
@@ -187,6 +195,87 @@ TEST_F(edge_test, stop_closes_idle_connections_and_streams) {
   EXPECT_EQ(closed.wait_for(guard), std::future_status::ready);
   raw_client late{srv->port()};
   EXPECT_FALSE(late.connected() && late.send(get("/health")) && late.read_response(1s));
+}
+
+// -- the stream outbox: direct writes to an idle connection's socket -----------------------------
+
+/// A connected pair of stream sockets: [0] the connection's, [1] the client's.
+struct socket_pair {
+  std::array<int, 2> fd{-1, -1};
+  socket_pair() { EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fd.data()), 0); }
+  ~socket_pair() {
+    for (int f : fd)
+      if (f >= 0) ::close(f);
+  }
+  socket_pair(const socket_pair&) = delete;
+  socket_pair& operator=(const socket_pair&) = delete;
+  /// Everything readable at the client's end now.
+  std::string drain() const {
+    std::string out;
+    std::array<char, 65536> buf{};
+    for (;;) {
+      auto n = ::recv(fd[1], buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n <= 0) return out;
+      out.append(buf.data(), static_cast<std::size_t>(n));
+    }
+  }
+};
+
+using caa::http::stream_outbox;
+using outcome = stream_outbox::outcome;
+
+TEST(stream_outbox, a_shut_outbox_queues_and_asks_for_one_task_per_batch) {
+  stream_outbox o;
+  EXPECT_EQ(o.add("a"), outcome::post);
+  EXPECT_EQ(o.add("b"), outcome::queued);
+  auto t = o.take();
+  EXPECT_EQ(t.raw, "ab");
+  EXPECT_TRUE(t.framed.empty());
+  EXPECT_EQ(o.add("c"), outcome::post) << "the next batch asks for a task again";
+}
+
+TEST(stream_outbox, an_open_outbox_writes_framed_chunks_itself) {
+  socket_pair p;
+  stream_outbox o;
+  o.open(p.fd[0], true);
+  EXPECT_EQ(o.add("data: x\n\n"), outcome::sent);
+  EXPECT_EQ(o.add("data: y\n\n"), outcome::sent);
+  EXPECT_EQ(p.drain(), caa::http::frame_chunk("data: x\n\n") + caa::http::frame_chunk("data: y\n\n"));
+  auto t = o.take();
+  EXPECT_TRUE(t.raw.empty() && t.framed.empty());
+
+  o.shut();
+  EXPECT_EQ(o.add("z"), outcome::post) << "shut: the connection writes";
+  EXPECT_TRUE(p.drain().empty());
+}
+
+TEST(stream_outbox, it_stays_shut_while_bytes_wait_for_the_connection) {
+  socket_pair p;
+  stream_outbox o;
+  EXPECT_EQ(o.add("first"), outcome::post);
+  o.open(p.fd[0], false);  // the task taking "first" is on its way: it must write first
+  EXPECT_EQ(o.add("second"), outcome::queued);
+  EXPECT_TRUE(p.drain().empty());
+  EXPECT_EQ(o.take().raw, "firstsecond");
+  o.open(p.fd[0], false);
+  EXPECT_EQ(o.add("third"), outcome::sent);
+  EXPECT_EQ(p.drain(), "third");
+}
+
+TEST(stream_outbox, what_a_full_socket_does_not_take_goes_to_the_connection_in_order) {
+  socket_pair p;
+  int small = 4096;
+  ASSERT_EQ(::setsockopt(p.fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  stream_outbox o;
+  o.open(p.fd[0], true);
+  const std::string big(1 << 20, 'q');
+  EXPECT_EQ(o.add(big), outcome::post) << "the socket cannot take 1 MiB at once";
+  EXPECT_EQ(o.add("after"), outcome::queued) << "shut until the connection is idle again";
+  auto received = p.drain();
+  auto t = o.take();
+  EXPECT_EQ(t.framed_payload, big.size());
+  EXPECT_EQ(received + t.framed, caa::http::frame_chunk(big)) << "no byte lost or repeated";
+  EXPECT_EQ(t.raw, "after") << "later chunks follow, unframed (the connection frames them)";
 }
 
 }  // namespace

@@ -78,7 +78,10 @@ struct fake_transport : stream_transport {
   std::vector<std::string> sent;
   int finishes = 0;
   int aborts = 0;
-  void transmit(std::string chunk) override { sent.push_back(std::move(chunk)); }
+  bool transmit(std::string chunk) override {
+    sent.push_back(std::move(chunk));
+    return false;
+  }
   void finish() override { ++finishes; }
   void abort() override { ++aborts; }
 };

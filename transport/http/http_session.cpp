@@ -58,6 +58,7 @@ http_session::http_session(byte_stream stream, std::shared_ptr<const edge_contex
 }
 
 http_session::~http_session() {
+  shut_outbox();  // the socket closes after this body: no direct write may follow
   if (sink_) sink_->ended();
 }
 

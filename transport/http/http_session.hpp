@@ -67,31 +67,51 @@ class connection_slot {
   virtual ~connection_slot() = default;
 };
 
-/// The bytes a stream's producer queued that no task of the connection has taken yet. The
-/// producer appends and posts one task only when none is on its way; that task takes all that
-/// came meanwhile: one strand hand-off per batch of events instead of per event.
-class pending_stream_bytes {
+/// The bytes a stream's producer hands to its connection (shared by the stream link, on the
+/// producer's thread, and the connection, on its strand).
+///
+/// * **Batched hand-off.** The producer appends and posts one task only when none is on its way;
+///   that task takes all that came meanwhile: one strand hand-off per batch of events.
+/// * **Direct writes.** While the connection has nothing queued and no write in flight, it opens
+///   the outbox on its socket: the producer then writes a chunk to the socket itself, without
+///   waking the connection's thread (what the socket does not take at once goes the batched way,
+///   and the outbox stays shut until the connection is idle again). Every direct write happens
+///   under the outbox's lock, and the connection shuts the outbox (which waits for a write in
+///   progress) before any write of its own and before it closes the socket: the bytes keep their
+///   order and a closed descriptor is never written.
+class stream_outbox {
  public:
-  /// Appends `chunk`; true when the caller must post a task to take the bytes.
-  bool add(std::string chunk) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (bytes_.empty())
-      bytes_ = std::move(chunk);
-    else
-      bytes_.append(chunk);
-    return !std::exchange(posted_, true);
-  }
-  /// Everything added since the last take (the posted task calls this once).
-  std::string take() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    posted_ = false;
-    return std::exchange(bytes_, {});
-  }
+  /// What `add` did with a chunk.
+  enum class outcome : uint8_t {
+    sent,    ///< written to the socket whole
+    post,    ///< queued: the caller must post the task that takes the bytes
+    queued,  ///< queued behind a task already on its way
+  };
+  /// What the connection's task takes.
+  struct taken {
+    std::string framed;          ///< the unwritten rest of a direct write, framed already
+    std::size_t framed_payload = 0;  ///< the stream bytes (unframed) that rest completes
+    std::string raw;             ///< chunks added since, not framed
+  };
+
+  /// Writes `chunk` to the socket when the outbox is open and nothing waits, else queues it.
+  outcome add(std::string chunk);
+  /// Everything queued since the last take (the posted task calls this once).
+  taken take();
+  /// Connection side: lets `add` write to socket `fd` (chunked framing when `chunked`) while
+  /// nothing is queued; stays shut when something is (its task will come).
+  void open(int fd, bool chunked);
+  /// Connection side: no more direct writes; returns once a write in progress is done.
+  void shut();
 
  private:
   std::mutex mtx_;
   std::string bytes_;
+  std::string framed_;
+  std::size_t framed_payload_ = 0;
   bool posted_ = false;
+  int fd_ = -1;  ///< >= 0: open
+  bool chunked_ = false;
 };
 
 /// One connection. Every member function runs on the connection's strand unless it says otherwise.
@@ -116,12 +136,13 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void post_answer(uint64_t seq, response r);
   /// A handler's error for request `seq` (any thread).
   void post_failure(uint64_t seq, caf::error e);
-  /// A handler's streamed answer for request `seq` (any thread); `link` feeds `sink`.
+  /// A handler's streamed answer for request `seq` (any thread); `link` feeds `sink` through
+  /// `outbox`.
   void post_stream(uint64_t seq, response head, std::shared_ptr<bounded_sink> sink,
-                   std::shared_ptr<stream_transport> link);
-  /// Queues the bytes `pending` holds for stream `seq` when the task runs (any thread; used
-  /// by the stream link, which posts once per batch of chunks: see `pending_stream_bytes`).
-  void post_stream_data(uint64_t seq, std::shared_ptr<pending_stream_bytes> pending);
+                   std::shared_ptr<stream_transport> link, std::shared_ptr<stream_outbox> outbox);
+  /// Queues the bytes `outbox` holds for stream `seq` when the task runs (any thread; used
+  /// by the stream link, which posts once per batch of chunks: see `stream_outbox`).
+  void post_stream_data(uint64_t seq, std::shared_ptr<stream_outbox> outbox);
   /// Ends stream `seq` after its queued bytes (any thread).
   void post_stream_finish(uint64_t seq);
   /// Drops the connection of stream `seq` now (any thread).
@@ -208,7 +229,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void on_write(boost::system::error_code ec, std::size_t n);
   void finish_exchange();
   void start_stream(const response& head, std::shared_ptr<bounded_sink> sink,
-                    std::shared_ptr<stream_transport> link);
+                    std::shared_ptr<stream_transport> link, std::shared_ptr<stream_outbox> outbox);
+  /// Lets the stream's producer write to the socket directly while the connection is idle.
+  void open_outbox();
+  /// Ends direct writes for good (before the socket closes or the exchange ends).
+  void shut_outbox();
   void end_stream_writes();
   void do_ping();
   void do_linger();
@@ -248,6 +273,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   bool stream_terminated_ = false;
   std::shared_ptr<bounded_sink> sink_;
   std::shared_ptr<stream_transport> link_;
+  std::shared_ptr<stream_outbox> outbox_;  ///< of the stream, while it streams
   std::function<void()> on_shutdown_;  ///< set when the connection became a WebSocket
 };
 

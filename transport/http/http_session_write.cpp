@@ -13,6 +13,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 
+#include <sys/socket.h>
+
 namespace caa::http {
 
 namespace {
@@ -26,6 +28,47 @@ std::string describe(const caf::error& e) {
 }
 
 }  // namespace
+
+stream_outbox::outcome stream_outbox::add(std::string chunk) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (fd_ >= 0 && bytes_.empty() && framed_.empty() && !posted_) {
+    auto payload = chunk.size();
+    auto wire = chunked_ ? frame_chunk(chunk) : std::move(chunk);
+    auto n = ::send(fd_, wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0 && static_cast<std::size_t>(n) == wire.size()) return outcome::sent;
+    // The socket took part or none (or failed: the connection's own write meets the error).
+    // The connection writes the rest, and opens the outbox again once it is idle.
+    fd_ = -1;
+    framed_ = wire.substr(n > 0 ? static_cast<std::size_t>(n) : 0);
+    framed_payload_ = payload;
+    posted_ = true;
+    return outcome::post;
+  }
+  if (bytes_.empty())
+    bytes_ = std::move(chunk);
+  else
+    bytes_.append(chunk);
+  return std::exchange(posted_, true) ? outcome::queued : outcome::post;
+}
+
+stream_outbox::taken stream_outbox::take() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  posted_ = false;
+  taken t{std::exchange(framed_, {}), std::exchange(framed_payload_, 0), std::exchange(bytes_, {})};
+  return t;
+}
+
+void stream_outbox::open(int fd, bool chunked) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (posted_ || !bytes_.empty() || !framed_.empty()) return;
+  fd_ = fd;
+  chunked_ = chunked;
+}
+
+void stream_outbox::shut() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  fd_ = -1;
+}
 
 header_list http_session::common_headers() {
   if (ex_.correlation_id.empty()) ex_.correlation_id = new_correlation_id();
@@ -107,6 +150,7 @@ void http_session::join_queued_writes() {
 
 void http_session::do_write() {
   if (write_pending_ || out_.empty() || phase_ == phase::closed) return;
+  if (outbox_) outbox_->shut();  // no direct write behind or beside this one
   join_queued_writes();
   write_pending_ = true;
   auto gen = ++write_gen_;
@@ -133,12 +177,26 @@ void http_session::on_write(boost::system::error_code ec, std::size_t) {
   if (item.ends_response) return finish_exchange();
   if (phase_ == phase::streaming && stream_finishing_ && out_.empty()) return end_stream_writes();
   do_write();
+  open_outbox();
+}
+
+void http_session::open_outbox() {
+  if (!outbox_ || write_pending_ || !out_.empty() || phase_ != phase::streaming ||
+      stream_finishing_)
+    return;
+  if (auto* socket = stream_.socket(); socket != nullptr && socket->is_open())
+    outbox_->open(socket->native_handle(), stream_chunked_);
+}
+
+void http_session::shut_outbox() {
+  if (auto o = std::move(outbox_)) o->shut();
 }
 
 void http_session::finish_exchange() {
   log_exchange();
   if (phase_ == phase::streaming || sink_) {
     ping_timer_.cancel();
+    shut_outbox();
     if (auto s = std::move(sink_)) s->ended();
     link_.reset();
   }
@@ -159,24 +217,28 @@ void http_session::post_failure(uint64_t seq, caf::error e) {
 }
 
 void http_session::post_stream(uint64_t seq, response head, std::shared_ptr<bounded_sink> sink,
-                               std::shared_ptr<stream_transport> link) {
-  net::post(stream_.get_executor(), [self = shared_from_this(), seq, head = std::move(head),
-                                     sink = std::move(sink), link = std::move(link)]() mutable {
-    if (seq == self->awaiting_ && self->phase_ == phase::handler)
-      self->start_stream(head, std::move(sink), std::move(link));
-    else
-      sink->ended();
-  });
+                               std::shared_ptr<stream_transport> link,
+                               std::shared_ptr<stream_outbox> outbox) {
+  net::post(stream_.get_executor(),
+            [self = shared_from_this(), seq, head = std::move(head), sink = std::move(sink),
+             link = std::move(link), outbox = std::move(outbox)]() mutable {
+              if (seq == self->awaiting_ && self->phase_ == phase::handler)
+                self->start_stream(head, std::move(sink), std::move(link), std::move(outbox));
+              else
+                sink->ended();
+            });
 }
 
-void http_session::post_stream_data(uint64_t seq, std::shared_ptr<pending_stream_bytes> pending) {
-  net::post(stream_.get_executor(), [self = shared_from_this(), seq, p = std::move(pending)] {
-    auto c = p->take();
-    if (c.empty() || seq != self->ex_.seq || self->phase_ != phase::streaming ||
-        self->stream_finishing_)
+void http_session::post_stream_data(uint64_t seq, std::shared_ptr<stream_outbox> outbox) {
+  net::post(stream_.get_executor(), [self = shared_from_this(), seq, o = std::move(outbox)] {
+    auto t = o->take();
+    if ((t.framed.empty() && t.raw.empty()) || seq != self->ex_.seq ||
+        self->phase_ != phase::streaming || self->stream_finishing_)
       return;
-    auto size = c.size();
-    self->queue(out_item{self->stream_chunked_ ? frame_chunk(c) : std::move(c), size, false});
+    auto payload = t.framed_payload + t.raw.size();
+    auto wire = std::move(t.framed);
+    if (!t.raw.empty()) wire.append(self->stream_chunked_ ? frame_chunk(t.raw) : t.raw);
+    self->queue(out_item{std::move(wire), payload, false});
   });
 }
 
@@ -195,13 +257,15 @@ void http_session::post_stream_abort(uint64_t seq) {
 }
 
 void http_session::start_stream(const response& head, std::shared_ptr<bounded_sink> sink,
-                                std::shared_ptr<stream_transport> link) {
+                                std::shared_ptr<stream_transport> link,
+                                std::shared_ptr<stream_outbox> outbox) {
   ++deadline_gen_;
   deadline_.cancel();
   awaiting_ = 0;
   phase_ = phase::streaming;
   sink_ = std::move(sink);
   link_ = std::move(link);
+  outbox_ = std::move(outbox);
   stream_finishing_ = false;
   stream_terminated_ = false;
   stream_chunked_ = !ex_.http10;  // HTTP/1.0: the end of the stream is the end of the connection
@@ -259,6 +323,7 @@ void http_session::do_close() {
   deadline_.cancel();
   write_timer_.cancel();
   ping_timer_.cancel();
+  shut_outbox();  // before the descriptor closes
   stream_.close();
   awaiting_ = 0;  // queued writes stay until the session dies: a cancelled write may still hold one
   if (auto s = std::move(sink_)) s->ended();

@@ -11,12 +11,23 @@ namespace {
 /// Feeds one stream's data to its session (any thread; the session posts to its strand).
 class stream_link final : public stream_transport {
  public:
-  stream_link(std::weak_ptr<http_session> session, uint64_t seq)
-      : session_(std::move(session)), seq_(seq) {}
+  stream_link(std::weak_ptr<http_session> session, uint64_t seq,
+              std::shared_ptr<stream_outbox> outbox)
+      : session_(std::move(session)), seq_(seq), outbox_(std::move(outbox)) {}
 
-  void transmit(std::string chunk) override {
+  bool transmit(std::string chunk) override {
     auto s = session_.lock();
-    if (s && pending_->add(std::move(chunk))) s->post_stream_data(seq_, pending_);
+    if (!s) return false;
+    switch (outbox_->add(std::move(chunk))) {
+      case stream_outbox::outcome::sent:
+        return true;
+      case stream_outbox::outcome::post:
+        s->post_stream_data(seq_, outbox_);
+        return false;
+      case stream_outbox::outcome::queued:
+        return false;
+    }
+    return false;
   }
 
   void finish() override {
@@ -30,7 +41,7 @@ class stream_link final : public stream_transport {
  private:
   std::weak_ptr<http_session> session_;
   uint64_t seq_;
-  std::shared_ptr<pending_stream_bytes> pending_ = std::make_shared<pending_stream_bytes>();
+  std::shared_ptr<stream_outbox> outbox_;
 };
 
 /// Answers request `seq` of a session exactly once; a responder dropped unanswered sends a 500.
@@ -58,7 +69,8 @@ class session_responder final : public responder {
   std::shared_ptr<stream_sink> stream(
       unsigned status, std::string content_type,
       std::vector<std::pair<std::string, std::string>> headers) override {
-    auto link = std::make_shared<stream_link>(session_, seq_);
+    auto outbox = std::make_shared<stream_outbox>();
+    auto link = std::make_shared<stream_link>(session_, seq_, outbox);
     auto sink = std::make_shared<bounded_sink>(link, budget_);
     auto s = session_.lock();
     if (answered_.exchange(true) || !s) {
@@ -66,7 +78,7 @@ class session_responder final : public responder {
       return sink;
     }
     response head{status, {}, std::move(content_type), std::move(headers)};
-    s->post_stream(seq_, std::move(head), sink, std::move(link));
+    s->post_stream(seq_, std::move(head), sink, std::move(link), std::move(outbox));
     return sink;
   }
 

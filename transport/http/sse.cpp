@@ -114,7 +114,8 @@ bool bounded_sink::push(std::string chunk) {
     t->abort();
     return false;
   }
-  if (!chunk.empty()) t->transmit(std::move(chunk));
+  auto size = chunk.size();
+  if (size > 0 && t->transmit(std::move(chunk))) written(size);  // it went out at once
   return true;
 }
 

@@ -43,13 +43,13 @@ std::vector<event> parse(std::string_view stream);
 
 }  // namespace sse
 
-/// The connection side of a stream, implemented by the HTTP session. Thread-safe: every call
-/// posts to the connection's strand.
+/// The connection side of a stream, implemented by the HTTP session. Thread-safe.
 class stream_transport {
  public:
   virtual ~stream_transport() = default;
-  /// Queues `chunk` for writing (one write in flight at a time).
-  virtual void transmit(std::string chunk) = 0;
+  /// Writes `chunk` now when the connection is idle (true: it was written whole), else queues
+  /// it for the connection's strand (one write in flight at a time).
+  virtual bool transmit(std::string chunk) = 0;
   /// Ends the stream once the queued chunks are written.
   virtual void finish() = 0;
   /// Drops the connection now (budget exceeded, server stopping).

@@ -55,6 +55,7 @@ bool http_session::hand_over(const ws_route& route, const std::shared_ptr<reques
   deadline_.cancel();
   write_timer_.cancel();
   ping_timer_.cancel();
+  shut_outbox();
   awaiting_ = 0;
   ex_.status = 101;
   log_exchange();
