@@ -66,6 +66,14 @@ bool feed(session_self self, subscriber& sub) {
     sub.sink->lagged();
     return false;
   }
+  // The events of this call go to the subscriber's connection as one write.
+  struct corked {
+    event_sink& sink;
+    explicit corked(event_sink& s) : sink(s) { sink.cork(); }
+    ~corked() { sink.uncork(); }
+    corked(const corked&) = delete;
+    corked& operator=(const corked&) = delete;
+  } batch{*sub.sink};
   while (auto* e = ev.visible_after(sub.after)) {
     if (!sub.sink->writable()) {
       wait_for_room(self, sub);

@@ -37,6 +37,10 @@ class event_sink {
   virtual bool deliver(uint64_t seq, std::string_view name, std::string_view data) = 0;
   /// Whether the subscriber is still connected.
   virtual bool open() const = 0;
+  /// Brackets a batch of deliveries (the session delivers all it has for this subscriber
+  /// between the two): a transport may send the batch as one write.
+  virtual void cork() {}
+  virtual void uncork() {}
   /// Ends the subscription (the session is deleted or the service drains).
   virtual void close() = 0;
   /// Whether the subscriber's queue has room for more. The session delivers only while this

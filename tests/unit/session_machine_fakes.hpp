@@ -157,14 +157,24 @@ class recording_sink : public event_sink {
     uint64_t seq;
     std::string name;
     std::string data;
+    int batch = 0;  ///< the cork it came in (1, 2, ...); 0: outside any
   };
 
   bool deliver(uint64_t seq, std::string_view name, std::string_view data) override {
     if (!open_) return false;
-    got.push_back({seq, std::string{name}, std::string{data}});
+    got.push_back({seq, std::string{name}, std::string{data}, corked_ ? corks : 0});
     return true;
   }
   bool open() const override { return open_; }
+  void cork() override {
+    EXPECT_FALSE(corked_) << "corks do not nest";
+    corked_ = true;
+    ++corks;
+  }
+  void uncork() override {
+    EXPECT_TRUE(corked_);
+    corked_ = false;
+  }
   void close() override {
     open_ = false;
     ++closes;
@@ -183,9 +193,11 @@ class recording_sink : public event_sink {
 
   std::vector<delivery> got;
   int closes = 0;
+  int corks = 0;
 
  private:
   bool open_ = true;
+  bool corked_ = false;
 };
 
 /// The "reason" of a done event's data, or "code" of an error event's.

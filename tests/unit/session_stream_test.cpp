@@ -181,6 +181,9 @@ TEST_F(session_machine_test, subscribe_after_two_replays_only_three_and_on) {
   ASSERT_TRUE(head && *head);
   EXPECT_EQ(**head, 4u);
   EXPECT_EQ(sink->seqs(), (std::vector<uint64_t>{3, 4}));
+  // The replayed events came in one batch (one write of the connection).
+  EXPECT_EQ(sink->got[0].batch, 1);
+  EXPECT_EQ(sink->got[1].batch, 1);
   // Then live.
   ASSERT_ACCEPTED(run(s));
   line(s, 1, result_line);

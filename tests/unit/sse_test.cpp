@@ -104,6 +104,50 @@ TEST(bounded_sink, refuses_data_over_the_budget_and_aborts) {
   EXPECT_EQ(closed, 1);
 }
 
+TEST(bounded_sink, corked_chunks_go_out_as_one_and_count_against_the_budget_at_once) {
+  auto t = std::make_shared<fake_transport>();
+  bounded_sink sink{t, 100};
+  sink.cork();
+  EXPECT_TRUE(sink.push(std::string(30, 'a')));
+  EXPECT_TRUE(sink.push(std::string(30, 'b')));
+  EXPECT_TRUE(t->sent.empty()) << "held while corked";
+  EXPECT_FALSE(sink.writable()) << "60 held bytes are over half the budget";
+  sink.uncork();
+  ASSERT_EQ(t->sent.size(), 1u);
+  EXPECT_EQ(t->sent[0], std::string(30, 'a') + std::string(30, 'b'));
+  EXPECT_TRUE(sink.push("c")) << "uncorked: each push goes out by itself";
+  EXPECT_EQ(t->sent.size(), 2u);
+  sink.uncork();  // nothing held: nothing sent
+  EXPECT_EQ(t->sent.size(), 2u);
+}
+
+TEST(bounded_sink, closing_a_corked_sink_sends_what_it_held_first) {
+  auto t = std::make_shared<fake_transport>();
+  bounded_sink sink{t, 100};
+  sink.cork();
+  ASSERT_TRUE(sink.push("last event"));
+  sink.close();
+  ASSERT_EQ(t->sent.size(), 1u);
+  EXPECT_EQ(t->sent[0], "last event");
+  EXPECT_EQ(t->finishes, 1);
+}
+
+TEST(bounded_sink, a_large_corked_batch_goes_out_in_parts_of_at_most_the_hold_limit) {
+  auto t = std::make_shared<fake_transport>();
+  bounded_sink sink{t, 1 << 20};
+  sink.cork();
+  const std::string frame(1000, 'f');
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(sink.push(frame));
+  sink.uncork();
+  std::string all;
+  for (const auto& c : t->sent) {
+    EXPECT_LE(c.size(), bounded_sink::max_held_bytes + frame.size());
+    all += c;
+  }
+  EXPECT_GE(t->sent.size(), 2u);
+  EXPECT_EQ(all.size(), 100 * frame.size()) << "nothing lost, nothing repeated";
+}
+
 TEST(bounded_sink, written_bytes_free_the_budget) {
   auto t = std::make_shared<fake_transport>();
   bounded_sink sink{t, 100};

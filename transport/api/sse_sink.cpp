@@ -73,6 +73,14 @@ bool sse_event_sink::deliver(uint64_t seq, std::string_view name, std::string_vi
   return true;
 }
 
+void sse_event_sink::cork() {
+  if (stream_) stream_->cork();
+}
+
+void sse_event_sink::uncork() {
+  if (stream_) stream_->uncork();
+}
+
 bool sse_event_sink::open() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return !closed_ && stream_ && stream_->open();

@@ -45,6 +45,9 @@ class sse_event_sink final : public event_sink {
   bool deliver(uint64_t seq, std::string_view name, std::string_view data) override;
   /// Whether the stream is open and has not ended after its `done`.
   bool open() const override;
+  /// The frames of a batch go to the connection as one write (see `http::stream_sink::cork`).
+  void cork() override;
+  void uncork() override;
   /// Ends the stream after the frames already queued.
   void close() override;
   /// Whether the HTTP stream's queue has room.

@@ -104,6 +104,11 @@ bool bounded_sink::push(std::string chunk) {
       open_ = false;
     } else {
       queued_ += chunk.size();
+      if (corked_) {
+        held_.append(chunk);
+        if (held_.size() < max_held_bytes) return true;
+        chunk = std::exchange(held_, {});  // many: out now, keep holding what follows
+      }
     }
   }
   if (!t) {
@@ -114,23 +119,50 @@ bool bounded_sink::push(std::string chunk) {
     t->abort();
     return false;
   }
-  auto size = chunk.size();
-  if (size > 0 && t->transmit(std::move(chunk))) written(size);  // it went out at once
+  hand_over(t, std::move(chunk));
   return true;
+}
+
+void bounded_sink::cork() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  corked_ = true;
+}
+
+void bounded_sink::uncork() {
+  std::shared_ptr<stream_transport> t;
+  std::string held;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    corked_ = false;
+    held = std::exchange(held_, {});
+    if (held.empty() || !open_) return;
+    t = transport_.lock();
+  }
+  hand_over(t, std::move(held));
+}
+
+void bounded_sink::hand_over(const std::shared_ptr<stream_transport>& t, std::string chunk) {
+  auto size = chunk.size();
+  if (t && size > 0 && t->transmit(std::move(chunk))) written(size);  // it went out at once
 }
 
 void bounded_sink::close() {
   std::shared_ptr<stream_transport> t;
+  std::string held;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (!open_) return;
     open_ = false;
+    corked_ = false;
+    held = std::exchange(held_, {});
     t = transport_.lock();
   }
-  if (t)
+  if (t) {
+    hand_over(t, std::move(held));  // what was held goes out before the end
     t->finish();
-  else
+  } else {
     ended();
+  }
 }
 
 bool bounded_sink::open() const {

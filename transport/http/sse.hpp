@@ -67,6 +67,8 @@ class bounded_sink final : public stream_sink {
   ~bounded_sink() override;
 
   bool push(std::string chunk) override;
+  void cork() override;
+  void uncork() override;
   void close() override;
   bool open() const override;
   void on_closed(std::function<void()> f) override;
@@ -78,13 +80,21 @@ class bounded_sink final : public stream_sink {
   /// Reports that the stream is over for any reason; fires `on_closed` once.
   void ended();
 
+  /// Chunks held while corked go to the connection at once beyond this many bytes.
+  static constexpr std::size_t max_held_bytes = 64 * 1024;
+
  private:
+  /// Transmits `chunk` (when not empty) through `t`; reports it written when it went out whole.
+  void hand_over(const std::shared_ptr<stream_transport>& t, std::string chunk);
+
   mutable std::mutex mtx_;
   std::weak_ptr<stream_transport> transport_;
   std::size_t budget_;
   std::size_t queued_ = 0;
   bool open_ = true;
   bool ended_ = false;
+  bool corked_ = false;
+  std::string held_;  ///< chunks pushed while corked, not yet handed to the transport
   std::function<void()> on_closed_;
   std::vector<std::function<void()>> waiting_;  ///< `when_writable` callbacks
 };

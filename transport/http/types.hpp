@@ -113,7 +113,13 @@ class stream_sink {
   // By value: implementations keep `f` until there is room.
   // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void when_writable(std::function<void()> f) { f(); }
-  /// Ends the stream after the queued chunks are written.
+  /// Holds the chunks pushed from now on (they count against the budget at once) and hands
+  /// them to the connection together at `uncork`, or sooner once they are many: a producer
+  /// brackets a batch of events with the two, so the batch goes out in one write.
+  virtual void cork() {}
+  /// Hands the chunks held since `cork` to the connection.
+  virtual void uncork() {}
+  /// Ends the stream after the queued (and held) chunks are written.
   virtual void close() = 0;
   /// Whether the client is still connected and the stream open.
   virtual bool open() const = 0;
