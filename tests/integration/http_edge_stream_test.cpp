@@ -240,7 +240,8 @@ TEST(stream_outbox, an_open_outbox_writes_framed_chunks_itself) {
   o.open(p.fd[0], true);
   EXPECT_EQ(o.add("data: x\n\n"), outcome::sent);
   EXPECT_EQ(o.add("data: y\n\n"), outcome::sent);
-  EXPECT_EQ(p.drain(), caa::http::frame_chunk("data: x\n\n") + caa::http::frame_chunk("data: y\n\n"));
+  EXPECT_EQ(p.drain(),
+            caa::http::frame_chunk("data: x\n\n") + caa::http::frame_chunk("data: y\n\n"));
   auto t = o.take();
   EXPECT_TRUE(t.raw.empty() && t.framed.empty());
 

@@ -89,9 +89,9 @@ class stream_outbox {
   };
   /// What the connection's task takes.
   struct taken {
-    std::string framed;          ///< the unwritten rest of a direct write, framed already
+    std::string framed;              ///< the unwritten rest of a direct write, framed already
     std::size_t framed_payload = 0;  ///< the stream bytes (unframed) that rest completes
-    std::string raw;             ///< chunks added since, not framed
+    std::string raw;                 ///< chunks added since, not framed
   };
 
   /// Writes `chunk` to the socket when the outbox is open and nothing waits, else queues it.
@@ -274,7 +274,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::shared_ptr<bounded_sink> sink_;
   std::shared_ptr<stream_transport> link_;
   std::shared_ptr<stream_outbox> outbox_;  ///< of the stream, while it streams
-  std::function<void()> on_shutdown_;  ///< set when the connection became a WebSocket
+  std::function<void()> on_shutdown_;      ///< set when the connection became a WebSocket
 };
 
 /// The responder handed to the handler of request `seq` on `session`.
