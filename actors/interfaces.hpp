@@ -118,9 +118,10 @@ using registry_actor = caf::typed_actor<
     // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
     // Error session_not_found (unknown, or another tenant's).
     caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
-    // The same only for a session live on this node (`false`: no revival, no forwarding), for a
-    // read its actor answers. Error session_not_found (not live here: read PostgreSQL).
-    caf::replies_to<atom::find, std::string, std::string, bool>::with<session_actor>,
+    // The row of a session live on this node (`false`: no revival, no forwarding), answered by
+    // its actor from memory (the request is delegated to it). Errors: session_not_found (not
+    // live here: read PostgreSQL), or the actor's own.
+    caf::replies_to<atom::find, std::string, std::string, bool>::with<storage::db_result>,
     // Drain: refuse new turns, interrupt running ones after the grace period, hibernate all;
     // replies when every session is quiet.
     caf::replies_to<atom::drain>::with<bool>,

@@ -299,12 +299,13 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
         if (waiters.size() == 1) revive(self, tenant_id, id);
         return rp;
       },
-      [=](atom::find, std::string& tenant_id, std::string& id, bool) -> caf::result<session_actor> {
+      [=](atom::find, std::string& tenant_id, std::string& id,
+          bool) -> caf::result<storage::db_result> {
         auto& st = self->state;
         auto it = st.live.find(id);
         if (it == st.live.end() || it->second.tenant_id != tenant_id)
           return make_error(errc::session_not_found, "not live here");
-        return it->second.actor;
+        return self->delegate(it->second.actor, atom::find_v);
       },
       [=](atom::remove, std::string& id) {
         self->state.live.erase(id);

@@ -42,6 +42,7 @@ struct session_log {
   int drains = 0;
   int interrupts = 0;
   int hibernations = 0;
+  int row_reads = 0;  ///< `find` (its row) asked
   std::vector<caf::typed_response_promise<bool>> unanswered;
 };
 
@@ -72,6 +73,10 @@ inline caf::behavior fake_session(caf::stateful_actor<fake_session_state>* self,
       },
       [](atom::remove) -> caf::result<bool> { return true; },
       [=](atom::hibernate) { ++log->hibernations; }, [=](atom::drain) { ++log->drains; },
+      [=](atom::find) -> caf::result<storage::db_result> {
+        ++log->row_reads;
+        return storage::db_result{{{std::string{"row of the fake"}}}, 1};
+      },
       [=](atom::busy) -> caf::result<bool> {
         log->polls.push_back(self->clock().now());
         if (!log->silent) return log->busy;
@@ -236,6 +241,20 @@ class registry_drain_test : public ::testing::Test {
     sched.run();
     EXPECT_TRUE(*out && std::holds_alternative<session_actor>(**out)) << "no session " << id;
     return (*sessions)[id];
+  }
+
+  /// Asks `reg` for the row of session `id` of `tenant_id` as a read does (`false`: only a
+  /// session live here, answered by its actor).
+  answer<storage::db_result> read_live(registry_actor reg, const std::string& tenant_id,
+                                       const std::string& id) {
+    auto out = make_answer<storage::db_result>();
+    client([=](caf::event_based_actor* c) {
+      c->request(reg, caf::infinite, atom::find_v, tenant_id, id, false)
+          .then([=](storage::db_result& r) { *out = r; },
+                [=](caf::error& e) { *out = errc_of(e); });
+    });
+    sched.run();
+    return out;
   }
 
   /// Asks `reg` to drain; the answer lands in the result once the drain is over.

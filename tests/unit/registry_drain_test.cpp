@@ -1,5 +1,6 @@
 // The registry's drain on the actor clock, driven by CAF's test coordinator
-// (registry_clock_fixture.hpp): polls, the grace period, silent sessions, refusals while draining.
+// (registry_clock_fixture.hpp): polls, the grace period, silent sessions, refusals while draining;
+// and the read of a live session's row, which the registry hands to the session's actor.
 
 #include "tests/unit/registry_clock_fixture.hpp"
 
@@ -138,4 +139,28 @@ TEST_F(registry_drain_test, refuses_new_sessions_while_draining) {
   auto late = add_session(reg, sid_b);
   ASSERT_TRUE(late);
   EXPECT_EQ(late->drains, 1);
+}
+
+// -- the read of a live session ------------------------------------------------------------------
+
+TEST_F(registry_drain_test, a_read_is_answered_by_the_live_session_and_never_revives_one) {
+  auto reg = make_registry();
+  auto s = add_session(reg, sid_a);
+  ASSERT_TRUE(s);
+  auto row = read_live(reg, tenant, sid_a);
+  ASSERT_TRUE(*row && std::holds_alternative<storage::db_result>(**row)) << "no row";
+  const auto& r = std::get<storage::db_result>(**row);
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0][0], caf::optional<std::string>{"row of the fake"}) << "the actor's answer";
+  EXPECT_EQ(s->row_reads, 1);
+  // Another tenant's read of it: not found, and the session is not asked.
+  auto other = read_live(reg, "99999999-2222-3333-4444-555555555555", sid_a);
+  ASSERT_TRUE(*other && std::holds_alternative<errc>(**other));
+  EXPECT_EQ(std::get<errc>(**other), errc::session_not_found);
+  EXPECT_EQ(s->row_reads, 1);
+  // A session not live here (PostgreSQL has every session): not found, nothing revived.
+  auto absent = read_live(reg, tenant, sid_b);
+  ASSERT_TRUE(*absent && std::holds_alternative<errc>(**absent));
+  EXPECT_EQ(std::get<errc>(**absent), errc::session_not_found);
+  EXPECT_EQ(sessions->count(sid_b), 0u) << "a read revived a session";
 }

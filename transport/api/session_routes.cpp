@@ -66,36 +66,22 @@ void answer_row(const res_ptr& res, const storage::db_result& r) {
 }
 
 /// A session live on this node answers from its own state (its row as read after its last
-/// change, kept in memory); any other session, or a failure on the way, is one prepared
-/// statement. The registry is asked without reviving anything: a read never loads a session.
+/// change, kept in memory): one request to the registry, which hands it to the session's actor.
+/// Any other session, or a failure on the way, is one prepared statement. The registry is asked
+/// without reviving anything: a read never loads a session.
 void get_session(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   auto tenant = req->caller->tenant_id();
   auto id = req->params.at("id");
-  auto from_db = [api, res, tenant, id] {
-    api->sessions.get(
-        tenant, id,
-        [res](const storage::session_record& s) { res->send(json_body(200, session_json(s))); },
-        fail_with(res));
-  };
-  // Dependencies go in as spawn arguments (not captures) to keep 0.17.6 UBSan-clean.
-  api->ctx.sys->spawn(
-      [](caf::event_based_actor* self, const registry_actor& reg, caf::timespan t,
-         const std::string& tenant_id, const std::string& session_id,
-         const std::function<void(storage::db_result)>& found,
-         const std::function<void()>& elsewhere) {
-        self->request(reg, t, atom::find_v, tenant_id, session_id, false)
-            .then(
-                [=](session_actor& actor) {
-                  self->request(actor, t, atom::find_v)
-                      .then([=](storage::db_result& r) { found(std::move(r)); },
-                            [=](caf::error&) { elsewhere(); });
-                },
-                [=](caf::error&) { elsewhere(); });
+  caa::async_request<storage::db_result>(
+      *api->ctx.sys, api->ctx.registry, api->ctx.request_timeout,
+      [res](const storage::db_result& r) { answer_row(res, r); },
+      [api, res, tenant, id](const caf::error&) {
+        api->sessions.get(
+            tenant, id,
+            [res](const storage::session_record& s) { res->send(json_body(200, session_json(s))); },
+            fail_with(res));
       },
-      api->ctx.registry, api->ctx.request_timeout, tenant, id,
-      std::function<void(storage::db_result)>{
-          [res](const storage::db_result& r) { answer_row(res, r); }},
-      std::function<void()>{from_db});
+      atom::find_v, tenant, id, false);
 }
 
 void delete_session(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
