@@ -118,9 +118,9 @@ using registry_actor = caf::typed_actor<
     // The actor of session `id` of tenant `tenant_id`, revived from PostgreSQL when needed.
     // Error session_not_found (unknown, or another tenant's).
     caf::replies_to<atom::find, std::string, std::string>::with<session_actor>,
-    // The row of a session live on this node (`false`: no revival, no forwarding), answered by
-    // its actor from memory (the request is delegated to it). Errors: session_not_found (not
-    // live here: read PostgreSQL), or the actor's own.
+    // The row of a session (`false`: no revival, no forwarding), as `session_get` reads it: from
+    // its actor's memory when it is live on this node, else from PostgreSQL (tenant-scoped; no
+    // row: the tenant has no such session). The request is delegated to either, which answers.
     caf::replies_to<atom::find, std::string, std::string, bool>::with<storage::db_result>,
     // Drain: refuse new turns, interrupt running ones after the grace period, hibernate all;
     // replies when every session is quiet.

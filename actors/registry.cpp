@@ -303,9 +303,9 @@ registry_actor::behavior_type registry(self_ptr self, registry_deps deps) {
           bool) -> caf::result<storage::db_result> {
         auto& st = self->state;
         auto it = st.live.find(id);
-        if (it == st.live.end() || it->second.tenant_id != tenant_id)
-          return make_error(errc::session_not_found, "not live here");
-        return self->delegate(it->second.actor, atom::find_v);
+        if (it != st.live.end() && it->second.tenant_id == tenant_id)
+          return self->delegate(it->second.actor, atom::find_v);
+        return self->delegate(st.deps.sessions.pg, storage::make_get_session_query(tenant_id, id));
       },
       [=](atom::remove, std::string& id) {
         self->state.live.erase(id);

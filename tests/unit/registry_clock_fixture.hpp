@@ -243,8 +243,8 @@ class registry_drain_test : public ::testing::Test {
     return (*sessions)[id];
   }
 
-  /// Asks `reg` for the row of session `id` of `tenant_id` as a read does (`false`: only a
-  /// session live here, answered by its actor).
+  /// Asks `reg` for the row of session `id` of `tenant_id` as a read does (`false`: never
+  /// revived; its actor answers when it is live, else PostgreSQL).
   answer<storage::db_result> read_live(registry_actor reg, const std::string& tenant_id,
                                        const std::string& id) {
     auto out = make_answer<storage::db_result>();

@@ -66,20 +66,26 @@ void answer_row(const res_ptr& res, const storage::db_result& r) {
 }
 
 /// A session live on this node answers from its own state (its row as read after its last
-/// change, kept in memory): one request to the registry, which hands it to the session's actor.
-/// Any other session, or a failure on the way, is one prepared statement. The registry is asked
-/// without reviving anything: a read never loads a session.
+/// change, kept in memory), any other from one prepared statement: one request to the registry,
+/// which hands it to either. The registry never revives a session for a read. When the
+/// message got lost on the way (the actor ended meanwhile: a CAF error, not one of ours),
+/// PostgreSQL is read directly.
 void get_session(const session_api_ptr& api, const req_ptr& req, const res_ptr& res) {
   auto tenant = req->caller->tenant_id();
   auto id = req->params.at("id");
+  auto fail = fail_with(res);
   caa::async_request<storage::db_result>(
       *api->ctx.sys, api->ctx.registry, api->ctx.request_timeout,
       [res](const storage::db_result& r) { answer_row(res, r); },
-      [api, res, tenant, id](const caf::error&) {
+      [api, res, tenant, id, fail](const caf::error& e) {
+        if (e.category() == errc_category) {
+          fail(e);
+          return;
+        }
         api->sessions.get(
             tenant, id,
             [res](const storage::session_record& s) { res->send(json_body(200, session_json(s))); },
-            fail_with(res));
+            fail);
       },
       atom::find_v, tenant, id, false);
 }
