@@ -245,8 +245,8 @@ class registry_drain_test : public ::testing::Test {
 
   /// Asks `reg` for the row of session `id` of `tenant_id` as a read does (`false`: never
   /// revived; its actor answers when it is live, else PostgreSQL).
-  answer<storage::db_result> read_live(registry_actor reg, const std::string& tenant_id,
-                                       const std::string& id) {
+  answer<storage::db_result> read_row(registry_actor reg, const std::string& tenant_id,
+                                      const std::string& id) {
     auto out = make_answer<storage::db_result>();
     client([=](caf::event_based_actor* c) {
       c->request(reg, caf::infinite, atom::find_v, tenant_id, id, false)

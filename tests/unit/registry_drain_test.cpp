@@ -1,6 +1,6 @@
 // The registry's drain on the actor clock, driven by CAF's test coordinator
 // (registry_clock_fixture.hpp): polls, the grace period, silent sessions, refusals while draining;
-// and the read of a live session's row, which the registry hands to the session's actor.
+// and a session read, which the registry hands to the live session's actor or to PostgreSQL.
 
 #include "tests/unit/registry_clock_fixture.hpp"
 
@@ -141,7 +141,7 @@ TEST_F(registry_drain_test, refuses_new_sessions_while_draining) {
   EXPECT_EQ(late->drains, 1);
 }
 
-// -- the read of a live session ------------------------------------------------------------------
+// -- a session read -----------------------------------------------------------------------------
 
 TEST_F(registry_drain_test, a_read_is_answered_by_the_live_session_else_postgres) {
   auto reg = make_registry();
@@ -152,13 +152,13 @@ TEST_F(registry_drain_test, a_read_is_answered_by_the_live_session_else_postgres
     const auto& r = std::get<storage::db_result>(**a);
     return r.rows.size() == 1 && !r.rows[0].empty() && r.rows[0][0] ? *r.rows[0][0] : "(no row)";
   };
-  EXPECT_EQ(first_cell(read_live(reg, tenant, sid_a)), "row of the fake") << "the actor answers";
+  EXPECT_EQ(first_cell(read_row(reg, tenant, sid_a)), "row of the fake") << "the actor answers";
   EXPECT_EQ(s->row_reads, 1);
   // Another tenant's read of it goes to PostgreSQL (tenant-scoped there): the session is not
   // asked. The fake PostgreSQL has a row for every (tenant, id); its first column is the id.
-  EXPECT_EQ(first_cell(read_live(reg, "99999999-2222-3333-4444-555555555555", sid_a)), sid_a);
+  EXPECT_EQ(first_cell(read_row(reg, "99999999-2222-3333-4444-555555555555", sid_a)), sid_a);
   EXPECT_EQ(s->row_reads, 1);
   // A session not live here: PostgreSQL's row, and nothing revived.
-  EXPECT_EQ(first_cell(read_live(reg, tenant, sid_b)), sid_b);
+  EXPECT_EQ(first_cell(read_row(reg, tenant, sid_b)), sid_b);
   EXPECT_EQ(sessions->count(sid_b), 0u) << "a read revived a session";
 }
