@@ -38,7 +38,7 @@ system_config::system_config(const settings& cfg) {
   // An idle work-stealing worker spins 100 polls (aggressive), then sleeps between polls
   // (moderate), then waits on its condition variable, which an enqueue from outside the
   // scheduler (an agent's output, a request) signals at once. A job enqueued to a worker in
-  // a moderate sleep waits out the sleep (50 us asked, more with the kernel's timer slack):
+  // a moderate sleep waits the sleep out (CAF's 50 us, longer with the kernel's timer slack):
   // the stage is skipped, so an idle worker goes from spinning straight to waiting.
   set("work-stealing.moderate-poll-attempts", std::size_t{0});
   (void)cfg;
