@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -119,6 +120,24 @@ void tcp_proxy::set_down(bool down) {
 // -- service_process ----------------------------------------------------------------------------
 
 namespace {
+
+/// Removes `dir` when this test process exits, after every fixture has stopped its service (a
+/// child forked from the process and exiting through exit() removes nothing).
+void removed_at_exit(const std::string& dir) {
+  struct registry {
+    pid_t owner = getpid();
+    std::mutex mutex;
+    std::vector<std::string> dirs;
+    ~registry() {
+      if (getpid() != owner) return;
+      std::error_code ec;
+      for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+    }
+  };
+  static registry dirs;
+  std::lock_guard lock{dirs.mutex};
+  dirs.dirs.push_back(dir);
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in{path};
@@ -269,7 +288,10 @@ std::map<std::string, std::string> base_service_env(const std::string& admin_key
   if (auto redis = env_redis_url()) env["REDIS_URL"] = *redis;
   if (const char* cli = std::getenv("CLAUDE_CLI_PATH")) env["CLAUDE_CLI_PATH"] = cli;
   char tmpl[] = "/tmp/caa-workspaces-XXXXXX";
-  if (mkdtemp(tmpl) != nullptr) env["WORKSPACE_ROOT"] = tmpl;
+  if (mkdtemp(tmpl) != nullptr) {
+    env["WORKSPACE_ROOT"] = tmpl;
+    removed_at_exit(tmpl);
+  }
   env["API_KEY"] = admin_key;
   env["LOG_LEVEL"] = "debug";
   return env;

@@ -91,7 +91,8 @@ std::optional<int> service_exit_status(std::map<std::string, std::string> env,
                                        std::chrono::seconds limit);
 
 /// The environment every service test starts from: the scratch database of this test process,
-/// REDIS_URL, the CLI, a bootstrap key `admin_key`, and a private workspace root.
+/// REDIS_URL, the CLI, a bootstrap key `admin_key`, and a private workspace root (removed when
+/// the test process exits).
 std::map<std::string, std::string> base_service_env(const std::string& admin_key);
 
 /// A port of 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
