@@ -7,6 +7,7 @@
 #include "config/errc.hpp"
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
+#include "storage/bridge.hpp"
 
 #include <caf/all.hpp>
 
@@ -107,6 +108,7 @@ void request_write(session_self self, row_write w,
   auto& st = self->state;
   row_changed(st);
   auto failed = [self, done](caf::error& e) {
+    cancel_answered_timeout(self);
     // Another node owns the session now: this actor ends instead of writing on.
     if (errc_of(e) == errc::fenced) return fenced(self, e);
     done(e);
@@ -114,10 +116,20 @@ void request_write(session_self self, row_write w,
   auto fenced_w = fenced_write(st, std::move(w));
   if (auto* q = std::get_if<storage::db_query>(&fenced_w))
     self->request(st.deps.pg, st.deps.db_timeout, std::move(*q))
-        .then([done](storage::db_result&) { done(caf::error{}); }, failed);
+        .then(
+            [self, done](storage::db_result&) {
+              cancel_answered_timeout(self);
+              done(caf::error{});
+            },
+            failed);
   else
     self->request(st.deps.pg, st.deps.db_timeout, std::get<storage::db_batch>(std::move(fenced_w)))
-        .then([done](std::vector<storage::db_result>&) { done(caf::error{}); }, failed);
+        .then(
+            [self, done](std::vector<storage::db_result>&) {
+              cancel_answered_timeout(self);
+              done(caf::error{});
+            },
+            failed);
 }
 
 void run_db(session_self self, row_write w) {
@@ -210,12 +222,14 @@ void flush(session_self self) {
   self->request(st.deps.writer, st.deps.db_timeout, atom::append_v, std::move(batch))
       .then(
           [=](uint64_t) {
+            cancel_answered_timeout(self);
             self->state.events.commit();
             deliver(self);
             flush(self);
             release_mark(self);
           },
           [=](caf::error& err) {
+            cancel_answered_timeout(self);
             if (errc_of(err) == errc::fenced) return fenced(self, err);
             log::warn("event write failed; retrying", {.component = "session",
                                                        .session_id = self->state.who.id,
@@ -278,11 +292,15 @@ caf::result<storage::db_result> on_read_row(session_self self) {
                 storage::make_get_session_query(st.who.tenant_id, st.who.id))
       .then(
           [=](storage::db_result& r) mutable {
+            cancel_answered_timeout(self);
             auto& now = self->state;
             if (settled && changes == now.row_changes) now.row_read = r;
             rp.deliver(std::move(r));
           },
-          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+          [=](caf::error& e) mutable {
+            cancel_answered_timeout(self);
+            rp.deliver(std::move(e));
+          });
   return rp;
 }
 

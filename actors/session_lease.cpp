@@ -6,6 +6,7 @@
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
+#include "storage/bridge.hpp"
 #include "storage/postgres/lease_queries.hpp"
 
 #include <caf/all.hpp>
@@ -38,10 +39,12 @@ void on_lease_due(session_self self) {
                                                 to_ms(st.deps.lease_ttl)))
       .then(
           [self](storage::db_result& r) {
+            cancel_answered_timeout(self);
             if (r.affected == 0 && !self->state.life.lease_ended)
               fenced(self, make_error(errc::fenced, "lease renewal: claimed by another node"));
           },
           [self](caf::error& e) {
+            cancel_answered_timeout(self);
             // PostgreSQL trouble: the lease may run out meanwhile; the fence of the next write
             // tells whether another node took it.
             log::warn("session lease renewal failed", {.component = "session",

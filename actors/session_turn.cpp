@@ -9,6 +9,7 @@
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
 #include "config/uuid.hpp"
+#include "storage/bridge.hpp"
 #include "storage/postgres/checkpoint_queries.hpp"
 #include "storage/postgres/session_queries.hpp"
 #include "storage/postgres/usage_queries.hpp"
@@ -169,10 +170,15 @@ void on_budget(session_self self,
 void query_budget(session_self self) {
   auto& st = self->state;
   self->request(st.deps.pg, st.deps.db_timeout, storage::make_budget_check_query(st.who.tenant_id))
-      .then([=](storage::db_result& r) { on_budget(self, storage::parse_budget(r)); },
-            [=](caf::error& e) {
-              on_budget(self, make_error(errc::unavailable, "spend check: " + to_string(e)));
-            });
+      .then(
+          [=](storage::db_result& r) {
+            cancel_answered_timeout(self);
+            on_budget(self, storage::parse_budget(r));
+          },
+          [=](caf::error& e) {
+            cancel_answered_timeout(self);
+            on_budget(self, make_error(errc::unavailable, "spend check: " + to_string(e)));
+          });
 }
 
 /// The spend check of a turn start, on the node that runs the turn, after this session's own
@@ -212,10 +218,14 @@ void proceed(session_self self) {
                 session_actor{self}, st.who.tenant_id)
       .then(
           [=](bool) {
+            cancel_answered_timeout(self);
             self->state.cli.holds_slot = true;
             launch(self);
           },
-          [=](caf::error& e) { fail_waiting(self, std::move(e)); });
+          [=](caf::error& e) {
+            cancel_answered_timeout(self);
+            fail_waiting(self, std::move(e));
+          });
 }
 
 caf::result<turn_accepted> on_run(session_self self, turn_spec_ptr spec) {

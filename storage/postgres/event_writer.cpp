@@ -2,6 +2,7 @@
 
 #include "config/errc.hpp"
 #include "config/metrics_catalog.hpp"
+#include "storage/bridge.hpp"
 #include "storage/postgres/event_queries.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -203,8 +204,15 @@ void write_next(writer_ptr self, std::size_t li) {
       continue;
     }
     self->request(st.pg, st.cfg.timeout, std::move(q))
-        .then([self, li](db_result& r) { on_written(self, li, r); },
-              [self, li](caf::error& e) { on_failed(self, li, std::move(e)); });
+        .then(
+            [self, li](db_result& r) {
+              cancel_answered_timeout(self);
+              on_written(self, li, r);
+            },
+            [self, li](caf::error& e) {
+              cancel_answered_timeout(self);
+              on_failed(self, li, std::move(e));
+            });
   }
 }
 

@@ -1,6 +1,7 @@
 #include "storage/postgres/pg_pool.hpp"
 
 #include "config/errc.hpp"
+#include "storage/bridge.hpp"
 #include "storage/postgres/conninfo.hpp"
 #include "storage/postgres/pg_worker.hpp"
 
@@ -117,10 +118,14 @@ caf::result<Reply> submit(pool_ptr self, Msg msg) {
     self->request(w, pg_worker_timeout(self->state.cfg), msg)
         .then(
             [self, rp, w](Reply& r) mutable {
+              cancel_answered_timeout(self);
               rp.deliver(std::move(r));
               release(self, w);
             },
-            [self, fail, w](caf::error& e) mutable { fail(on_worker_error(self, w, e)); });
+            [self, fail, w](caf::error& e) mutable {
+              cancel_answered_timeout(self);
+              fail(on_worker_error(self, w, e));
+            });
   };
   if (!st.idle.empty()) {
     auto w = st.idle.front();  // FIFO: spreads work over every connection
