@@ -5,6 +5,7 @@
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
 #include "config/uuid.hpp"
+#include "storage/bridge.hpp"
 #include "storage/postgres/lease_queries.hpp"
 #include "storage/postgres/session_queries.hpp"
 #include "transport/claude/process.hpp"
@@ -71,6 +72,7 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
                 storage::make_claim_lease_batch(tenant_id, id, node, ttl))
       .then(
           [=](std::vector<storage::db_result>& rs) {
+            cancel_answered_timeout(self);
             auto claim = storage::parse_lease_claim(rs);
             if (!claim) return fail_waiters(self->state, tenant_id, id, claim.error());
             if (claim->claimed) {
@@ -81,7 +83,10 @@ void revive(self_ptr self, const std::string& tenant_id, const std::string& id) 
             }
             elsewhere(self, tenant_id, id, *claim);
           },
-          [=](caf::error& e) { fail_waiters(self->state, tenant_id, id, e); });
+          [=](caf::error& e) {
+            cancel_answered_timeout(self);
+            fail_waiters(self->state, tenant_id, id, e);
+          });
 }
 
 void load(self_ptr self, const std::string& tenant_id, const std::string& id, uint64_t epoch) {
@@ -90,6 +95,7 @@ void load(self_ptr self, const std::string& tenant_id, const std::string& id, ui
                 storage::make_get_session_query(tenant_id, id))
       .then(
           [=](storage::db_result& r) {
+            cancel_answered_timeout(self);
             auto& s = self->state;
             auto waiters = take_waiters(s, tenant_id, id);
             auto rec = storage::parse_session(r);
@@ -123,6 +129,7 @@ void load(self_ptr self, const std::string& tenant_id, const std::string& id, ui
             for (auto& w : waiters) w.deliver(actor);
           },
           [=](caf::error& e) {
+            cancel_answered_timeout(self);
             auto waiters = take_waiters(self->state, tenant_id, id);
             for (auto& w : waiters) w.deliver(e);
           });
@@ -147,6 +154,7 @@ void create_here(self_ptr self, new_session ns, const turn_spec_ptr& spec,
   self->request(st.deps.sessions.admission, std::chrono::seconds{2}, atom::find_v, ns.tenant_id)
       .then(
           [=](bool below_share) mutable {
+            cancel_answered_timeout(self);
             if (!below_share) {
               create(self, ns, nullptr, rp);
               return;
@@ -154,10 +162,20 @@ void create_here(self_ptr self, new_session ns, const turn_spec_ptr& spec,
             auto key = warm_key(ns.tenant_id, *spec);
             self->send(self->state.deps.warm, atom::warm_v, key, spec);
             self->request(self->state.deps.warm, std::chrono::seconds{2}, atom::take_v, key)
-                .then([=](const warm_process_ptr& w) mutable { create(self, ns, w, rp); },
-                      [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
+                .then(
+                    [=](const warm_process_ptr& w) mutable {
+                      cancel_answered_timeout(self);
+                      create(self, ns, w, rp);
+                    },
+                    [=](caf::error&) mutable {
+                      cancel_answered_timeout(self);
+                      create(self, ns, nullptr, rp);
+                    });
           },
-          [=](caf::error&) mutable { create(self, ns, nullptr, rp); });
+          [=](caf::error&) mutable {
+            cancel_answered_timeout(self);
+            create(self, ns, nullptr, rp);
+          });
 }
 
 void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
@@ -196,6 +214,7 @@ void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
   self->request(st.deps.sessions.pg, st.deps.sessions.db_timeout, std::move(*q))
       .then(
           [=](storage::db_result& r) mutable {
+            cancel_answered_timeout(self);
             auto rec = storage::parse_session(r);
             if (!rec) {
               give_back();
@@ -216,6 +235,7 @@ void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
             rp.deliver(id, actor);
           },
           [=](caf::error& e) mutable {
+            cancel_answered_timeout(self);
             give_back();
             rp.deliver(std::move(e));
           });

@@ -9,7 +9,9 @@
 #include "config/errc.hpp"
 
 #include <caf/all.hpp>
+#include <caf/detail/test_actor_clock.hpp>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -23,6 +25,16 @@ class coordinator_config : public system_config {
     set("middleman.network-backend", caf::atom("testing"));
   }
 };
+
+/// The request timeouts the test clock holds for actor `id`: a request answered in time leaves
+/// none (storage/bridge.hpp, cancel_answered_timeout).
+inline std::size_t request_timeouts_of(const caf::detail::test_actor_clock& clock,
+                                       caf::actor_id id) {
+  auto [first, last] = clock.actor_lookup().equal_range(id);
+  return static_cast<std::size_t>(std::count_if(first, last, [](const auto& entry) {
+    return entry.second->second->subtype == caf::detail::simple_actor_clock::request_timeout_type;
+  }));
+}
 
 /// A fake session's behaviour: `handlers` for every request of `session_actor` (what a test
 /// observes), plus inert handlers for its INTERNAL messages. Dynamically typed on purpose: CAF

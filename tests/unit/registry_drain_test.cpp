@@ -162,3 +162,13 @@ TEST_F(registry_drain_test, a_read_is_answered_by_the_live_session_else_postgres
   EXPECT_EQ(first_cell(read_row(reg, tenant, sid_b)), sid_b);
   EXPECT_EQ(sessions->count(sid_b), 0u) << "a read revived a session";
 }
+
+TEST_F(registry_drain_test, creating_and_reviving_sessions_leaves_no_request_timeout_in_the_clock) {
+  auto reg = make_registry();
+  auto made = create(reg);
+  ASSERT_TRUE(*made && std::holds_alternative<std::string>(**made));
+  ASSERT_TRUE(add_session(reg, sid_a));
+  EXPECT_EQ(*creations, 1);
+  EXPECT_EQ(caa::test_support::request_timeouts_of(sched.clock(), reg.id()), 0u)
+      << "the registry's statements were answered; their timeouts must not wait in the clock";
+}

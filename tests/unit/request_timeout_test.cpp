@@ -8,19 +8,11 @@
 #include "storage/bridge.hpp"
 #include "storage/postgres/event_writer.hpp"
 
-#include <caf/detail/test_actor_clock.hpp>
-
 namespace session_machine {
 
-namespace {
+using caa::test_support::request_timeouts_of;
 
-/// The request timeouts the clock holds for actor `id`.
-std::size_t request_timeouts_of(const caf::detail::test_actor_clock& clock, caf::actor_id id) {
-  auto [first, last] = clock.actor_lookup().equal_range(id);
-  return static_cast<std::size_t>(std::count_if(first, last, [](const auto& entry) {
-    return entry.second->second->subtype == caf::detail::simple_actor_clock::request_timeout_type;
-  }));
-}
+namespace {
 
 /// Answers `n` with `n`, or with an error for a negative `n`.
 caf::behavior replier() {
