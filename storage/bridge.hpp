@@ -10,9 +10,6 @@
 
 namespace caa {
 
-/// Sends `xs...` to `dest` from a one-shot actor and calls exactly one of `on_value` (with the
-/// reply) or `on_error` (including the timeout), on a CAF thread. This is the only way code that
-/// is not an actor (Beast I/O threads) talks to actors: it never blocks the caller.
 /// Cancels the timeout of the request whose answer (or error) `self` is handling now. CAF 0.17
 /// keeps a request's timeout in its clock after the answer: it fires later anyway, wakes the
 /// clock thread and then `self` for a message it drops, and holds `self` alive until then. For
@@ -25,6 +22,9 @@ void cancel_answered_timeout(Self* self) {
     self->clock().cancel_request_timeout(self, answer->mid);
 }
 
+/// Sends `xs...` to `dest` from a one-shot actor and calls exactly one of `on_value` (with the
+/// reply) or `on_error` (including the timeout), on a CAF thread. This is the only way code that
+/// is not an actor (Beast I/O threads) talks to actors: it never blocks the caller.
 template <class Reply, class Handle, class... Ts>
 void async_request(caf::actor_system& sys, Handle dest, caf::timespan timeout,
                    std::function<void(Reply)> on_value, std::function<void(caf::error)> on_error,
