@@ -230,13 +230,16 @@ const loadNote = (n) => (n === 100 ? '' : n === undefined ? '' : ` [streams-${n}
   });
 }
 {
-  const r = by('read', 'service');
-  const ok = r && r.mode === 'read' && r.requests_ok > 0;
+  // Both states of a session (loaded on the node, resting in PostgreSQL) when both were read.
+  const reads = [['loaded', by('read', 'service')], ['resting', by('read-resting', 'service')]]
+    .filter(([, r]) => r && r.mode === 'read' && r.requests_ok > 0);
   bars.push({
     bar: 'GET /api/v1/sessions/{id}, 64 connections: >= 20,000 req/s, p99 < 5 ms',
-    measured: ok ? `${per(r.requests_per_s)} req/s, p99 ${fmt(r.request_latency_ms.p99, 2)} ms` : '-',
-    met: ok ? r.requests_per_s >= 20000 && r.request_latency_ms.p99 < 5 : undefined,
-    otherLoad: ok && r.streams !== 64,
+    measured: reads.length === 0 ? '-' : reads.map(([state, r]) =>
+      `${state} ${per(r.requests_per_s)} req/s, p99 ${fmt(r.request_latency_ms.p99, 2)} ms`).join('; '),
+    met: reads.length === 0 ? undefined
+      : reads.every(([, r]) => r.requests_per_s >= 20000 && r.request_latency_ms.p99 < 5),
+    otherLoad: reads.some(([, r]) => r.streams !== 64),
   });
 }
 {
@@ -250,8 +253,8 @@ const loadNote = (n) => (n === 100 ? '' : n === undefined ? '' : ` [streams-${n}
   });
 }
 {
-  // Every scenario the baseline runs in: the standard sizes, throughput, partial, ws and read.
-  const wanted = ['streams-1', 'streams-100', 'streams-1000', 'throughput', 'partial', 'ws', 'read'];
+  // Every scenario the baseline runs in: the standard sizes, throughput, partial, ws and reads.
+  const wanted = ['streams-1', 'streams-100', 'streams-1000', 'throughput', 'partial', 'ws', 'read', 'read-resting'];
   const compared = [...new Set(ratios.filter((x) => x.vs.includes('/service-prev')).map((x) => x.scenario))];
   const missing = wanted.filter((x) => !compared.includes(x));
   bars.push({

@@ -359,11 +359,29 @@ if want ws; then
     run ws "$target" --mode ws --streams "${SIZES[1]}" --turns 2 --events "$EVENTS" --rate "$RATE" --ramp-ms 500
   done
 fi
+# Reads of one session in each of its two states, each read by id: `read` a session loaded on the
+# node (a turn just before; it stays loaded SESSION_IDLE_TIMEOUT, 15 s, longer than the read),
+# answered from its actor; `read-resting` a session whose row only is there (never loaded on
+# the node), answered by one statement. Before, the scenario read the newest session of the
+# run, which retired during the read or not, depending on the scenarios before it.
+target_db() { case $1 in service-prev*) echo "$PREV_DB";; *) echo "$BENCH_DB";; esac; }
+loaded_session_id() {  # target: a new session with one finished turn
+  "$BIN/load_client" --target service --port "$(port_of "$1")" --key "$(key_of "$1")" --streams 1     --turns 1 --events 1 --label seed --out "$WORK/seed.json" 2>/dev/null || true
+  local ids
+  ids=$(session_ids 1 "$1")
+  echo "${ids%%,*}"
+}
+resting_session_id() {  # target: a row of the bench tenant, resting (needs one session of it)
+  runuser -u postgres -- psql -q -At -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres -d "$(target_db "$1")"     -c "INSERT INTO sessions (tenant_id, cli_session_id, status)
+        SELECT tenant_id, gen_random_uuid(), 'hibernated' FROM sessions
+        ORDER BY created_at DESC LIMIT 1 RETURNING id"
+}
 if want read; then
   run read floor --mode read --streams 64 --duration "$READ_S"
   for target in "${SYNC_TARGETS[@]}"; do
-    SESSION_ID=$(session_ids 1 "$target")
-    run read "$target" --mode read --streams 64 --duration "$READ_S" --session "${SESSION_ID%%,*}"
+    run read "$target" --mode read --streams 64 --duration "$READ_S" --session "$(loaded_session_id "$target")"
+    run read-resting "$target" --mode read --streams 64 --duration "$READ_S" \
+      --session "$(resting_session_id "$target")"
   done
 fi
 if want open-streams; then
