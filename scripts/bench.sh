@@ -366,13 +366,15 @@ fi
 # run, which retired during the read or not, depending on the scenarios before it.
 target_db() { case $1 in service-prev*) echo "$PREV_DB";; *) echo "$BENCH_DB";; esac; }
 loaded_session_id() {  # target: a new session with one finished turn
-  "$BIN/load_client" --target service --port "$(port_of "$1")" --key "$(key_of "$1")" --streams 1     --turns 1 --events 1 --label seed --out "$WORK/seed.json" 2>/dev/null || true
+  "$BIN/load_client" --target service --port "$(port_of "$1")" --key "$(key_of "$1")" --streams 1 \
+    --turns 1 --events 1 --label seed --out "$WORK/seed.json" 2>/dev/null || true
   local ids
   ids=$(session_ids 1 "$1")
   echo "${ids%%,*}"
 }
 resting_session_id() {  # target: a row of the bench tenant, resting (needs one session of it)
-  runuser -u postgres -- psql -q -At -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres -d "$(target_db "$1")"     -c "INSERT INTO sessions (tenant_id, cli_session_id, status)
+  runuser -u postgres -- psql -q -At -h 127.0.0.1 -p "$CAA_PG_PORT" -U postgres -d "$(target_db "$1")" \
+    -c "INSERT INTO sessions (tenant_id, cli_session_id, status)
         SELECT tenant_id, gen_random_uuid(), 'hibernated' FROM sessions
         ORDER BY created_at DESC LIMIT 1 RETURNING id"
 }
