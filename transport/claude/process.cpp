@@ -13,7 +13,12 @@ caf::expected<agent_process> agent_process::spawn(asio::io_context& io, const sp
                                                   process_callbacks callbacks) {
   auto child = spawn_child(spec);
   if (!child) return child.error();
-  auto core = std::make_shared<detail::process_core>(io, *child, spec, std::move(callbacks));
+  return adopt(io, *child, spec, std::move(callbacks));
+}
+
+agent_process agent_process::adopt(asio::io_context& io, const spawned_child& child,
+                                   const spawn_spec& spec, process_callbacks callbacks) {
+  auto core = std::make_shared<detail::process_core>(io, child, spec, std::move(callbacks));
   core->start();
   return agent_process{std::move(core)};
 }

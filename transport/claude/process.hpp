@@ -1,6 +1,7 @@
 #pragma once
 
 #include "transport/claude/argv.hpp"
+#include "transport/claude/spawn.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <caf/error.hpp>
@@ -54,8 +55,15 @@ class process_core;
 class agent_process {
  public:
   /// Starts `spec`; the error names the failing step (pipe, fork, chdir, exec) and errno.
+  /// `spawn_child`, then `adopt`.
   static caf::expected<agent_process> spawn(boost::asio::io_context& io, const spawn_spec& spec,
                                             process_callbacks callbacks);
+
+  /// Serves a child `spawn_child` started for `spec` on `io`: reads its output, watches its
+  /// exit, and owns its fds from now on. Nothing is read before this call, so a child may be
+  /// started on one thread and adopted on another that must see its output first.
+  static agent_process adopt(boost::asio::io_context& io, const spawned_child& child,
+                             const spawn_spec& spec, process_callbacks callbacks);
 
   agent_process(agent_process&&) noexcept;
   agent_process& operator=(agent_process&&) noexcept;
