@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -13,11 +14,12 @@ class host;
 namespace caa {
 
 /// The I/O threads of the agent processes: one io_context that drives every CLI's pipes and
-/// pidfd. Its threads live as long as the service.
+/// pidfd. Its threads live as long as the service. Beside them, the launch threads, where a
+/// session's process is started (see `launch`).
 class agent_io {
  public:
-  /// Starts `threads` threads.
-  explicit agent_io(unsigned threads = 1);
+  /// Starts `threads` I/O threads and `launch_threads` launch threads.
+  explicit agent_io(unsigned threads = 1, unsigned launch_threads = 1);
   /// Stops and joins the threads.
   ~agent_io();
   agent_io(const agent_io&) = delete;
@@ -25,6 +27,13 @@ class agent_io {
 
   /// The io_context the processes run on.
   boost::asio::io_context& context() noexcept { return io_; }
+
+  /// Runs `job` on a launch thread. Starting a sandboxed process blocks for a millisecond or
+  /// more (the sandbox's files and cgroups, then the child's cgroup moves and exec, which the
+  /// parent waits for); on a launch thread that wait holds no actor's thread. The launch
+  /// threads live as long as the service, which PR_SET_PDEATHSIG and bwrap's
+  /// --die-with-parent need of the thread that forks.
+  void launch(std::function<void()> job);
 
   /// The agent sandbox every spawn goes through (null: AGENT_SANDBOX=off). Set once at
   /// start-up, before the first spawn.
@@ -36,7 +45,9 @@ class agent_io {
  private:
   std::shared_ptr<sandbox::host> sandbox_;
   boost::asio::io_context io_;
+  boost::asio::io_context launch_io_;
   std::unique_ptr<void, void (*)(void*)> guard_;
+  std::unique_ptr<void, void (*)(void*)> launch_guard_;
   std::vector<std::thread> threads_;
 };
 

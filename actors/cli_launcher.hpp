@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,16 +41,41 @@ class cli_process {
   virtual void kill() = 0;
 };
 
+/// A CLI process `cli_launcher::start` started that nobody serves yet: nothing of it is read
+/// until `serve`. Destroyed unserved, the process is killed (and reaped).
+class started_cli {
+ public:
+  virtual ~started_cli() = default;
+
+  /// From now on the process's stdout lines and its exit go to `callbacks` (never after the
+  /// handle is gone). Once only; the error names the failing step.
+  virtual caf::expected<std::shared_ptr<cli_process>> serve(
+      claude::process_callbacks callbacks) = 0;
+};
+
+/// What `cli_launcher::start` ends with: the started process, or why it could not start.
+struct cli_start_result {
+  std::unique_ptr<started_cli> cli;  ///< null on error
+  caf::error error;
+};
+
 /// Starts CLI processes.
 class cli_launcher {
  public:
   virtual ~cli_launcher() = default;
 
   /// Starts the CLI for `opts` with `driver`; its stdout lines and its exit go to `callbacks`
-  /// (never after the handle is gone). The error names the failing step.
+  /// (never after the handle is gone). The error names the failing step. Blocks while the
+  /// process starts.
   virtual caf::expected<std::shared_ptr<cli_process>> launch(
       const claude::query_options& opts, const claude::driver_config& driver,
       claude::process_callbacks callbacks) = 0;
+
+  /// Starts the CLI for `opts` with `driver` without blocking the caller: `done` gets the
+  /// result, on a thread of the launcher's choosing (or at once, on the caller's). This one
+  /// starts it in `serve`, on the thread that serves it (for launchers that do not block).
+  virtual void start(const claude::query_options& opts, const claude::driver_config& driver,
+                     std::function<void(cli_start_result)> done);
 };
 
 /// The service's launcher: real processes, prepared by `io`'s sandbox (when one is set) and

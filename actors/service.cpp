@@ -91,6 +91,12 @@ cluster_deps make_cluster_deps(const settings& cfg, const storage::redis_actor& 
   return d;
 }
 
+/// How many agent processes may start at once (MAX_CONCURRENT_SPAWNS, 0: the cores).
+unsigned concurrent_spawns(const settings& cfg) {
+  return cfg.agent.max_concurrent_spawns > 0 ? cfg.agent.max_concurrent_spawns
+                                             : std::max(1u, std::thread::hardware_concurrency());
+}
+
 }  // namespace
 
 /// Starts the agent sandbox of AGENT_SANDBOX=strict (false: a requirement is missing, said in
@@ -134,7 +140,9 @@ int run_service(const settings& cfg) {
     return 1;
   }
   // The agent I/O threads outlive the actor system: sessions use them until they end.
-  agent_io io{cfg.agent.io_threads};
+  // As many launch threads as processes may start at once (a launch mostly waits in the
+  // kernel), within reason.
+  agent_io io{cfg.agent.io_threads, std::min(concurrent_spawns(cfg), 64u)};
   auto tally = std::make_shared<usage_tally>();
   if (!start_sandbox(cfg, io, tally)) return 1;
   system_config sys_cfg{cfg};
@@ -174,9 +182,7 @@ int run_service(const settings& cfg) {
   auto budget =
       cfg.agent.max_agent_processes > 0 ? cfg.agent.max_agent_processes : default_process_budget();
   auto to_span = [](seconds_d d) { return std::chrono::duration_cast<caf::timespan>(d); };
-  auto spawns = cfg.agent.max_concurrent_spawns > 0
-                    ? cfg.agent.max_concurrent_spawns
-                    : std::max(1u, std::thread::hardware_concurrency());
+  auto spawns = concurrent_spawns(cfg);
   admission_config adm_cfg;
   adm_cfg.budget = budget;
   adm_cfg.wait = to_span(cfg.agent.admission_wait);

@@ -24,6 +24,12 @@ caa_target_defaults(transcript_restore_test)
 add_dependencies(transcript_restore_test claude-agent-api scripted_model)
 gtest_discover_tests(transcript_restore_test PROPERTIES LABELS integration TIMEOUT 300)
 
+# The service's CLI launcher: starts on a launch thread, real processes (shell fakes).
+add_executable(cli_launch_test ${CAA_TESTS_DIR}/integration/cli_launch_test.cpp)
+target_link_libraries(cli_launch_test PRIVATE caa_actors GTest::gtest_main)
+caa_target_defaults(cli_launch_test)
+gtest_discover_tests(cli_launch_test PROPERTIES LABELS integration TIMEOUT 120)
+
 # The cluster's node directory and membership table (unit, no Redis, no sockets).
 add_executable(cluster_members_test ${CAA_TESTS_DIR}/unit/cluster_members_test.cpp)
 target_link_libraries(cluster_members_test PRIVATE caa_actors GTest::gtest_main)
