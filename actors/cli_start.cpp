@@ -70,17 +70,11 @@ claude::process_callbacks route_callbacks(const std::shared_ptr<cli_route>& rout
   return cb;
 }
 
-}  // namespace
-
-std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,
-                                       const turn_spec& spec,
-                                       const std::shared_ptr<cli_route>& route,
-                                       std::string_view hooks_json, std::string_view request_id) {
-  // The sandbox's model proxy counts the process's requests under its session: ours is the
-  // CLI's `--session-id` (a new session or a fork) or the session it resumes.
-  auto driver = spec.driver;
-  driver.session_id = opts.session_id.value_or(opts.resume.value_or(""));
-  auto proc = launcher.launch(opts, driver, route_callbacks(route));
+/// Writes `initialize` to a started CLI; null (and the CLI killed) when it could not start or
+/// take the line.
+std::shared_ptr<cli_process> initialized(caf::expected<std::shared_ptr<cli_process>> proc,
+                                         const claude::query_options& opts,
+                                         std::string_view hooks_json, std::string_view request_id) {
   if (!proc) {
     log::error("cannot start the agent CLI",
                {.component = "session", .error_code = to_string(errc_of(proc.error()))});
@@ -92,6 +86,30 @@ std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::que
     return nullptr;
   }
   return std::move(*proc);
+}
+
+}  // namespace
+
+claude::driver_config spawn_driver(const claude::query_options& opts, const turn_spec& spec) {
+  // The sandbox's model proxy counts the process's requests under its session: ours is the
+  // CLI's `--session-id` (a new session or a fork) or the session it resumes.
+  auto driver = spec.driver;
+  driver.session_id = opts.session_id.value_or(opts.resume.value_or(""));
+  return driver;
+}
+
+std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,
+                                       const turn_spec& spec,
+                                       const std::shared_ptr<cli_route>& route,
+                                       std::string_view hooks_json, std::string_view request_id) {
+  return initialized(launcher.launch(opts, spawn_driver(opts, spec), route_callbacks(route)), opts,
+                     hooks_json, request_id);
+}
+
+std::shared_ptr<cli_process> serve_cli(started_cli& started, const claude::query_options& opts,
+                                       const std::shared_ptr<cli_route>& route,
+                                       std::string_view hooks_json, std::string_view request_id) {
+  return initialized(started.serve(route_callbacks(route)), opts, hooks_json, request_id);
 }
 
 }  // namespace caa

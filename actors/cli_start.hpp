@@ -21,6 +21,15 @@ std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::que
                                        const std::shared_ptr<cli_route>& route,
                                        std::string_view hooks_json, std::string_view request_id);
 
+/// The driver settings of a spawn with `opts` for `spec`.
+claude::driver_config spawn_driver(const claude::query_options& opts, const turn_spec& spec);
+
+/// `start_cli` for a CLI `cli_launcher::start` started with `opts` and `spawn_driver(opts,
+/// spec)`: serves it, then writes `initialize`.
+std::shared_ptr<cli_process> serve_cli(started_cli& started, const claude::query_options& opts,
+                                       const std::shared_ptr<cli_route>& route,
+                                       std::string_view hooks_json, std::string_view request_id);
+
 /// The options of a spawn of session `who` for `spec`: the turn's, plus how the CLI finds (or
 /// forks) the session's transcript.
 claude::query_options session_spawn_options(const session_identity& who, const turn_spec& spec);

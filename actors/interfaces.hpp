@@ -99,7 +99,9 @@ using session_actor = caf::typed_actor<
     caf::reacts_to<atom::lease_due>,
     // INTERNAL: the webhook of CLI request `request_id` of generation `gen` answered; the text
     // is the hook output for the CLI (compact JSON object).
-    caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>>::
+    caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>,
+    // INTERNAL: the launch of process generation `gen` ended (its result waits in the session).
+    caf::reacts_to<atom::launched, uint64_t>>::
     // INTERNAL: the lines and the end of process generation `id`.
     extend_with<cli_output_actor>;
 

@@ -173,6 +173,10 @@ session_actor::behavior_type session(session_self self, session_identity who, se
         on_exit(self, gen, code, cap);
         arm_retirement(self);
       },
+      [=](atom::launched, uint64_t gen) {
+        on_launched(self, gen);
+        arm_retirement(self);
+      },
       [=](atom::turn_due, uint64_t number) {
         on_turn_deadline(self, number);
         arm_retirement(self);

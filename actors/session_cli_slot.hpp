@@ -14,11 +14,35 @@
 
 namespace caa::detail {
 
+/// A process of the session being started off its thread (`cli_launcher::start`): what the
+/// session needs when it arrives.
+struct cli_launch {
+  /// The generation the process becomes.
+  uint64_t gen = 0;
+  /// What it was started with.
+  claude::query_options opts;
+  /// The spawn-time options (JSON) of its spec.
+  std::string options_json;
+  /// Its `--max-budget-usd`, and whether that is the tenant's hard cap.
+  std::optional<double> budget_usd;
+  bool budget_is_cap = false;
+  /// Where its lines and exit go.
+  std::shared_ptr<cli_route> route;
+  /// Its `initialize` hooks object, and the id of that request.
+  std::string hooks_json;
+  std::string request_id;
+  /// Filled on the launch thread before `launched` arrives; read only after it.
+  std::shared_ptr<cli_start_result> result;
+};
+
 /// The session's CLI process (at most one), the processes still ending, and the slot admission
 /// granted for them.
 struct session_cli_slot {
   /// The current process, or null.
   std::shared_ptr<cli_process> proc;
+  /// The process being started (no current one meanwhile), or none. Forgotten, the process is
+  /// killed when it arrives.
+  std::optional<cli_launch> launching;
   /// The generation of the current process: lines and exits of older generations are ignored.
   uint64_t gen = 0;
   /// Processes asked to end (hibernation) that have not exited yet, by generation; their slot is
@@ -61,10 +85,11 @@ struct session_cli_slot {
     ++gen;
   }
 
-  /// Kills every process, current and retiring, and forgets them.
+  /// Kills every process, current, starting and retiring, and forgets them.
   void kill_all() {
     if (proc) proc->kill();
     proc.reset();
+    launching.reset();
     for (auto& [g, p] : retiring) p->kill();
     retiring.clear();
   }
@@ -73,7 +98,7 @@ struct session_cli_slot {
   bool give_up_slot() { return std::exchange(holds_slot, false); }
 
   /// Whether no process lives and no slot is held.
-  bool quiet() const noexcept { return !proc && retiring.empty() && !holds_slot; }
+  bool quiet() const noexcept { return !proc && !launching && retiring.empty() && !holds_slot; }
 };
 
 }  // namespace caa::detail

@@ -206,6 +206,7 @@ session_actor::behavior_type session_forwarder(forwarder_ptr self, const session
       [](atom::retire_due) {},
       [](atom::lease_due) {},
       [](atom::hooked, uint64_t, const std::string&, const std::string&) {},
+      [](atom::launched, uint64_t) {},
       [](atom::line, uint64_t, const std::string&) {},
       [](atom::line, uint64_t, const std::vector<std::string>&) {},
       [](atom::exited, uint64_t, int32_t, const std::string&) {},

@@ -87,8 +87,14 @@ using session_self = session_actor::stateful_pointer<session_state>;
 
 // -- session_io.cpp, transcript.cpp ----------------------------------------------------------
 
-/// Spawns the CLI for `spec` (synchronously, on this CAF thread); false with the reason logged.
-bool spawn_process(session_self self, const turn_spec& spec);
+/// Starts the CLI for `spec` on a launch thread; `on_launched` takes it (or the failure) over.
+void spawn_process(session_self self, const turn_spec& spec);
+/// The launch of generation `gen` ended: its process becomes the session's (it gets its
+/// `initialize`), and the waiting work goes on; a failed launch fails it. A launch the session
+/// forgot meanwhile is killed.
+void on_launched(session_self self, uint64_t gen);
+/// The session's process could not start: the waiting work fails, the slot goes back.
+void launch_failed(session_self self);
 /// Makes a warm process (started by the pool for this session's id) the session's process.
 void adopt_process(session_self self, const warm_process& warm);
 /// Handles one stdout line of the current process.

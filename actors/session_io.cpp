@@ -62,7 +62,7 @@ void remember_result(session_turn& turn, const std::string& data) {
 
 }  // namespace
 
-bool spawn_process(session_self self, const turn_spec& spec) {
+void spawn_process(session_self self, const turn_spec& spec) {
   auto& st = self->state;
   auto opts = session_spawn_options(st.who, spec);
   auto budget = process_budget_for(st, spec, 0);
@@ -71,18 +71,50 @@ bool spawn_process(session_self self, const turn_spec& spec) {
   auto route = std::make_shared<cli_route>();
   route->set(self->address(), gen);
   st.turn.work_root = work_root_of(spec);
-  auto hooks = register_hooks(self, spec);
-  auto proc =
-      caa::start_cli(*st.deps.launcher, opts, spec, route, hooks, st.cli.request_ids.next());
-  if (!proc) return false;
+  auto result = std::make_shared<cli_start_result>();
+  auto driver = spawn_driver(opts, spec);
+  st.cli.launching = cli_launch{gen,
+                                opts,
+                                spec.options_json,
+                                budget.usd,
+                                budget.is_cap,
+                                std::move(route),
+                                register_hooks(self, spec),
+                                st.cli.request_ids.next(),
+                                result};
+  st.deps.launcher->start(opts, driver,
+                          [result, addr = self->address(), gen](cli_start_result r) mutable {
+                            *result = std::move(r);
+                            result.reset();  // the session's copy is the last, or none is
+                            if (auto a = caf::actor_cast<caf::actor>(addr))
+                              caf::anon_send(a, atom::launched_v, gen);
+                          });
+}
+
+void on_launched(session_self self, uint64_t gen) {
+  auto& st = self->state;
+  if (!st.cli.launching || st.cli.launching->gen != gen) return;  // forgotten: killed
+  auto launch = std::move(*st.cli.launching);
+  st.cli.launching.reset();
+  std::shared_ptr<cli_process> proc;
+  if (launch.result->cli)
+    proc = serve_cli(*launch.result->cli, launch.opts, launch.route, launch.hooks_json,
+                     launch.request_id);
+  else
+    log::error("cannot start the agent CLI",
+               {.component = "session", .error_code = to_string(errc_of(launch.result->error))});
+  if (!proc || !st.turn.waiting) {
+    launch_failed(self);
+    return;
+  }
   st.cli.proc = std::move(proc);
-  st.cli.proc_options_json = spec.options_json;
-  st.cli.bound_by(budget.usd, budget.is_cap);
+  st.cli.proc_options_json = std::move(launch.options_json);
+  st.cli.bound_by(launch.budget_usd, launch.budget_is_cap);
   st.mapper.process_cost_usd = 0;
   st.cli.starting = true;
   log::info("agent CLI started",
             {.component = "session", .session_id = st.who.id, .pid = uint64_t(st.cli.proc->pid())});
-  return true;
+  st.turn.take_waiting().ready();
 }
 
 void adopt_process(session_self self, const warm_process& warm) {

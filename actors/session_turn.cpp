@@ -73,16 +73,16 @@ void fail_waiting(session_self self, caf::error e) {
   w.fail(std::move(e));
 }
 
-/// Spawns (if needed) and starts the waiting work; answers it with an error on failure.
+/// Starts the waiting work, once the session's process runs (spawned off this thread when
+/// needed: `on_launched` starts the work then).
 void launch(session_self self) {
   auto& st = self->state;
   if (!st.cli.proc && needs_transcript(st)) {
     restore_transcript(self, [self] { launch(self); });
     return;
   }
-  if (!st.cli.proc && !spawn_process(self, *st.turn.waiting_spec)) {
-    fail_waiting(self, make_error(errc::agent_error, "the agent could not start"));
-    release_slot(self);
+  if (!st.cli.proc) {
+    if (!st.cli.launching) spawn_process(self, *st.turn.waiting_spec);
     return;
   }
   st.turn.take_waiting().ready();
@@ -193,6 +193,12 @@ void check_budget(session_self self) {
 }
 
 }  // namespace
+
+void launch_failed(session_self self) {
+  if (self->state.turn.waiting)
+    fail_waiting(self, make_error(errc::agent_error, "the agent could not start"));
+  release_slot(self);
+}
 
 process_budget process_budget_for(const session_state& st, const turn_spec& spec, double spent) {
   process_budget out{spec.options.max_budget_usd, false};

@@ -49,6 +49,8 @@ CAF_ADD_ATOM(caa_actors, caa::atom, stats, "stats")
 CAF_ADD_ATOM(caa_actors, caa::atom, line, "line")
 /// INTERNAL: the CLI process ended.
 CAF_ADD_ATOM(caa_actors, caa::atom, exited, "exited")
+/// INTERNAL: a CLI process started off the actor's thread (or could not start).
+CAF_ADD_ATOM(caa_actors, caa::atom, launched, "launched")
 /// INTERNAL: a deadline passed.
 CAF_ADD_ATOM(caa_actors, caa::atom, timeout, "timeout")
 /// INTERNAL: a session's turn deadline passed.

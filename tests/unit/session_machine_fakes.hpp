@@ -224,6 +224,9 @@ struct cli_log {
   std::vector<std::shared_ptr<cli>> clis;
   /// How many launches fail (with `errc::internal`) before launches succeed again.
   int fail_next = 0;
+  /// Starts wait in `held` until the test ends them (calls one), as a launch thread would.
+  bool hold_starts = false;
+  std::vector<std::function<void()>> held;
 
   /// The CLIs not killed yet: a stopped one still runs until it exits or is killed, as a real
   /// process does.
@@ -272,6 +275,17 @@ class fake_launcher final : public cli_launcher {
     rec->callbacks = std::move(cb);
     log_->clis.push_back(rec);
     return std::shared_ptr<cli_process>{std::make_shared<fake_cli>(std::move(rec))};
+  }
+
+  void start(const claude::query_options& opts, const claude::driver_config& driver,
+             std::function<void(cli_start_result)> done) override {
+    if (!log_->hold_starts) {
+      cli_launcher::start(opts, driver, std::move(done));
+      return;
+    }
+    log_->held.emplace_back([this, opts, driver, done = std::move(done)]() mutable {
+      cli_launcher::start(opts, driver, std::move(done));
+    });
   }
 
  private:

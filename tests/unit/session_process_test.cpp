@@ -199,6 +199,39 @@ TEST_F(session_machine_test, a_cli_that_cannot_start_fails_the_run_and_gives_its
   EXPECT_EQ(stats().live, 1u);
 }
 
+TEST_F(session_machine_test, a_turn_waits_for_its_process_to_start_off_the_session_thread) {
+  clis->hold_starts = true;
+  auto s = make_session();
+  auto h = self->request(s, caf::infinite, caa::atom::run_v, spec());
+  sched.run();
+  ASSERT_EQ(clis->held.size(), 1u);  // the start went to a launch thread
+  EXPECT_TRUE(self->mailbox().empty()) << "answered before its process started";
+  EXPECT_EQ(clis->clis.size(), 0u);
+  EXPECT_EQ(*busy(s), true);
+  EXPECT_REFUSED(run(s), errc::session_locked);  // no second start meanwhile
+  EXPECT_EQ(clis->held.size(), 1u);
+  clis->held[0]();  // the launch thread is done
+  sched.run();
+  ASSERT_ACCEPTED(collect<turn_accepted>(h));
+  ASSERT_EQ(live_clis(), 1u);
+  EXPECT_EQ(kind_of(last_cli().lines[0]), "control_request:initialize");
+  complete_turn(s, 1);  // the process's lines are its generation's
+  EXPECT_EQ(stored_count("done"), 1u);
+}
+
+TEST_F(session_machine_test, a_session_deleted_while_its_process_starts_never_takes_it) {
+  clis->hold_starts = true;
+  auto s = make_session();
+  self->request(s, caf::infinite, caa::atom::run_v, spec());
+  sched.run();
+  ASSERT_EQ(clis->held.size(), 1u);
+  caf::anon_send(s, caa::atom::remove_v);
+  clis->held[0]();  // the start ends while the delete runs: `launched` comes after `remove`
+  sched.run();
+  EXPECT_EQ(stats().live, 0u);  // its slot went back
+  EXPECT_EQ(clis->clis.size(), 0u) << "a forgotten start was served";
+}
+
 TEST_F(session_machine_test, a_prompt_the_cli_cannot_take_fails_the_run_and_its_exit_frees_it) {
   auto s = make_session();
   ASSERT_ACCEPTED(run(s));
