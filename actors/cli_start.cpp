@@ -98,6 +98,18 @@ claude::driver_config spawn_driver(const claude::query_options& opts, const turn
   return driver;
 }
 
+void start_cli_for(cli_launcher& launcher, const claude::query_options& opts, const turn_spec& spec,
+                   const caf::actor_addr& owner, uint64_t id,
+                   std::shared_ptr<cli_start_result> result) {
+  launcher.start(opts, spawn_driver(opts, spec),
+                 [result = std::move(result), owner, id](cli_start_result r) mutable {
+                   *result = std::move(r);
+                   result.reset();  // the owner's copy is the last one, or none is
+                   if (auto a = caf::actor_cast<caf::actor>(owner))
+                     caf::anon_send(a, atom::launched_v, id);
+                 });
+}
+
 std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,
                                        const turn_spec& spec,
                                        const std::shared_ptr<cli_route>& route,

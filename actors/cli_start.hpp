@@ -5,6 +5,8 @@
 #include "actors/cli_launcher.hpp"
 #include "actors/session_types.hpp"
 
+#include <caf/actor_addr.hpp>
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +25,13 @@ std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::que
 
 /// The driver settings of a spawn with `opts` for `spec`.
 claude::driver_config spawn_driver(const claude::query_options& opts, const turn_spec& spec);
+
+/// Has `launcher` start the CLI with `opts` and `spawn_driver(opts, spec)` off the caller's
+/// thread: the result goes into `*result`, then `(launched, id)` to `owner` when it still lives
+/// (a result nobody holds any more is dropped: its process is killed).
+void start_cli_for(cli_launcher& launcher, const claude::query_options& opts, const turn_spec& spec,
+                   const caf::actor_addr& owner, uint64_t id,
+                   std::shared_ptr<cli_start_result> result);
 
 /// `start_cli` for a CLI `cli_launcher::start` started with `opts` and `spawn_driver(opts,
 /// spec)`: serves it, then writes `initialize`.

@@ -22,11 +22,14 @@ using cli_line_actor = caf::typed_actor<
     // INTERNAL: the stdout lines of one read of process `id`, in order.
     caf::reacts_to<atom::line, uint64_t, std::vector<std::string>>>;
 
-/// The INTERNAL protocol of an actor that owns CLI processes: their lines and their ends.
+/// The INTERNAL protocol of an actor that owns CLI processes: their starts, lines and ends.
 using cli_output_actor = cli_line_actor::extend<
     // INTERNAL: process `id` ended with `code`; the text names the sandbox cap its process tree
     // hit ("memory", "pids"), or is empty.
-    caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>>;
+    caf::reacts_to<atom::exited, uint64_t, int32_t, std::string>,
+    // INTERNAL: the start of process `id` on a launch thread ended (`cli_launcher::start`; its
+    // result waits in the actor's state).
+    caf::reacts_to<atom::launched, uint64_t>>;
 
 /// What a session may ask of the registry that hosts it.
 using session_owner_actor = caf::typed_actor<
@@ -99,10 +102,8 @@ using session_actor = caf::typed_actor<
     caf::reacts_to<atom::lease_due>,
     // INTERNAL: the webhook of CLI request `request_id` of generation `gen` answered; the text
     // is the hook output for the CLI (compact JSON object).
-    caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>,
-    // INTERNAL: the launch of process generation `gen` ended (its result waits in the session).
-    caf::reacts_to<atom::launched, uint64_t>>::
-    // INTERNAL: the lines and the end of process generation `id`.
+    caf::reacts_to<atom::hooked, uint64_t, std::string, std::string>>::
+    // INTERNAL: the start, the lines and the end of process generation `id`.
     extend_with<cli_output_actor>;
 
 /// Which sessions live on this node; finds or revives the actor of a session id.
@@ -146,8 +147,8 @@ using warm_pool_actor = caf::typed_actor<
     caf::reacts_to<atom::hibernate>,
     // INTERNAL: time to refill.
     caf::reacts_to<atom::timeout, uint64_t>>::
-    // INTERNAL: the lines (discarded until the process is taken) and the end of warm process
-    // `id`.
+    // INTERNAL: the start, the lines (discarded until the process is taken) and the end of warm
+    // process `id`.
     extend_with<cli_output_actor>;
 
 /// The process budget: at most MAX_AGENT_PROCESSES live CLIs, a bounded wait for a slot, and

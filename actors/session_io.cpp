@@ -72,7 +72,6 @@ void spawn_process(session_self self, const turn_spec& spec) {
   route->set(self->address(), gen);
   st.turn.work_root = work_root_of(spec);
   auto result = std::make_shared<cli_start_result>();
-  auto driver = spawn_driver(opts, spec);
   st.cli.launching = cli_launch{gen,
                                 opts,
                                 spec.options_json,
@@ -82,13 +81,7 @@ void spawn_process(session_self self, const turn_spec& spec) {
                                 register_hooks(self, spec),
                                 st.cli.request_ids.next(),
                                 result};
-  st.deps.launcher->start(opts, driver,
-                          [result, addr = self->address(), gen](cli_start_result r) mutable {
-                            *result = std::move(r);
-                            result.reset();  // the session's copy is the last, or none is
-                            if (auto a = caf::actor_cast<caf::actor>(addr))
-                              caf::anon_send(a, atom::launched_v, gen);
-                          });
+  start_cli_for(*st.deps.launcher, opts, spec, self->address(), gen, std::move(result));
 }
 
 void on_launched(session_self self, uint64_t gen) {

@@ -24,14 +24,25 @@ using namespace std::chrono_literals;
 struct key_state {
   turn_spec_ptr spec;                                       ///< what its processes are started with
   std::deque<std::pair<uint64_t, warm_process_ptr>> ready;  ///< oldest first
-  uint32_t starting = 0;              ///< slots asked for, processes not started yet
+  uint32_t starting = 0;              ///< slots asked for, and starts until the process arrives
   caf::actor_clock::time_point used;  ///< last take (the actor clock)
+};
+
+/// A warm process being started on a launch thread.
+struct warm_launch {
+  std::string key;                           ///< the key it is for
+  warm_process_ptr w;                        ///< it, without its process yet
+  claude::query_options opts;                ///< what it was started with
+  std::string hooks_json;                    ///< its `initialize` hooks object
+  std::string request_id;                    ///< of its `initialize` request
+  std::shared_ptr<cli_start_result> result;  ///< filled before `launched` arrives
 };
 
 struct pool_state {
   static inline const char* name = "warm_pool";
   warm_pool_config cfg;
   std::map<std::string, key_state> keys;
+  std::map<uint64_t, warm_launch> launching;   // started, not arrived yet
   std::map<uint64_t, std::string> key_of;      // ready processes by id
   std::map<uint64_t, warm_process_ptr> dying;  // ended, slot back at their exit
   std::set<uint64_t> silent;  // started, no line written yet: admission counts their start
@@ -74,36 +85,75 @@ void arm_retry(self_ptr self) {
   self->delayed_send(self, 2s, atom::timeout_v, uint64_t{0});
 }
 
-/// A slot was granted for `key`: start one process (or give the slot back when owed).
+/// One start of `k` is over. A key dropped and kept again meanwhile counts from zero: never
+/// below it.
+void one_less_starting(key_state& k) {
+  if (k.starting > 0) --k.starting;
+}
+
+/// Gives a slot granted to the pool back (its process did not start, or is not wanted).
+void give_slot_back(self_ptr self) {
+  self->send(self->state.cfg.admission, atom::ready_v, atom::warm_v);  // no start after all
+  self->send(self->state.cfg.admission, atom::release_v, atom::warm_v);
+}
+
+/// Whether a process started for `key` is still wanted: its key is kept and admission is owed
+/// no slot (an owed slot is paid with it: true then).
+bool owes_slot_instead(pool_state& st, const std::string& key) {
+  if (st.keys.count(key) > 0 && st.owed == 0) return false;
+  if (st.owed > 0) --st.owed;
+  return true;
+}
+
+/// A slot was granted for `key`: start one process on a launch thread (or give the slot back
+/// when owed); `on_launched` takes it.
 void start_one(self_ptr self, const std::string& key) {
   auto& st = self->state;
   auto it = st.keys.find(key);
-  if (it == st.keys.end() || st.owed > 0) {
-    if (it != st.keys.end()) --it->second.starting;
-    if (st.owed > 0) --st.owed;
-    self->send(st.cfg.admission, atom::ready_v, atom::warm_v);  // no start after all
-    self->send(st.cfg.admission, atom::release_v, atom::warm_v);
+  if (owes_slot_instead(st, key)) {
+    if (it != st.keys.end()) one_less_starting(it->second);
+    give_slot_back(self);
     return;
   }
-  auto& k = it->second;
-  --k.starting;
+  auto& k = it->second;  // still counts this start as starting, until `on_launched`
   auto id = st.next_id++;
   auto w = std::make_shared<warm_process>();
   w->session_id = new_uuid();
   w->spec = k.spec;
   w->route = std::make_shared<cli_route>();
   w->route->set(self->address(), id);
-  w->proc = start_cli(*st.cfg.launcher, fresh_session_options(*k.spec, w->session_id), *k.spec,
-                      w->route, hooks_init_json(*k.spec), st.ids.next());
-  if (!w->proc) {
-    self->send(st.cfg.admission, atom::ready_v, atom::warm_v);
-    self->send(st.cfg.admission, atom::release_v, atom::warm_v);
+  auto opts = fresh_session_options(*k.spec, w->session_id);
+  auto result = std::make_shared<cli_start_result>();
+  st.launching.emplace(id,
+                       warm_launch{key, w, opts, hooks_init_json(*k.spec), st.ids.next(), result});
+  start_cli_for(*st.cfg.launcher, opts, *k.spec, self->address(), id, std::move(result));
+}
+
+/// Warm process `id` arrived from its launch thread (or could not start).
+void on_launched(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto node = st.launching.extract(id);
+  if (node.empty()) return;
+  auto& l = node.mapped();
+  if (auto it = st.keys.find(l.key); it != st.keys.end()) one_less_starting(it->second);
+  if (owes_slot_instead(st, l.key)) {  // the key went, or the slot is owed: the process dies
+    give_slot_back(self);
+    return;
+  }
+  if (l.result->cli)
+    l.w->proc = serve_cli(*l.result->cli, l.opts, l.w->route, l.hooks_json, l.request_id);
+  else
+    log::error("cannot start a warm agent CLI",
+               {.component = "warm_pool", .error_code = to_string(errc_of(l.result->error))});
+  if (!l.w->proc) {
+    give_slot_back(self);
     return;
   }
   st.silent.insert(id);
-  log::info("warm agent CLI started", {.component = "warm_pool", .pid = uint64_t(w->proc->pid())});
-  st.key_of.emplace(id, key);
-  k.ready.emplace_back(id, std::move(w));
+  log::info("warm agent CLI started",
+            {.component = "warm_pool", .pid = uint64_t(l.w->proc->pid())});
+  st.key_of.emplace(id, l.key);
+  st.keys[l.key].ready.emplace_back(id, std::move(l.w));
   publish(st);
 }
 
@@ -118,7 +168,7 @@ void refill(self_ptr self, const std::string& key) {
         .then([=](bool) { start_one(self, key); },
               [=](caf::error&) {
                 if (auto i = self->state.keys.find(key); i != self->state.keys.end())
-                  --i->second.starting;
+                  one_less_starting(i->second);
                 arm_retry(self);
               });
   }
@@ -132,7 +182,7 @@ void trim_keys(self_ptr self) {
     for (auto i = st.keys.begin(); i != st.keys.end(); ++i)
       if (i->second.used < lru->second.used) lru = i;
     while (!lru->second.ready.empty()) retire(self, lru->second, 0);
-    st.keys.erase(lru);  // processes still starting give their slot back in start_one
+    st.keys.erase(lru);  // starts under way give their slot back (start_one, on_launched)
   }
 }
 
@@ -206,6 +256,7 @@ warm_pool_actor spawn_warm_pool(caf::actor_system& sys, warm_pool_config cfg) {
               self->send(st.cfg.admission, atom::release_v, atom::warm_v);
               arm_retry(self);
             },
+            [=](atom::launched, uint64_t id) { on_launched(self, id); },
             [=](atom::timeout, uint64_t) {
               self->state.retry_armed = false;
               std::vector<std::string> keys;

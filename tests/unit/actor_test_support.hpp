@@ -47,6 +47,7 @@ caf::behavior session_behavior_with_inert_internals(Handlers... handlers) {
       [](atom::line, uint64_t, std::string&) {},
       [](atom::line, uint64_t, std::vector<std::string>&) {},
       [](atom::exited, uint64_t, int32_t, std::string&) {},
+      [](atom::launched, uint64_t) {},
       [](atom::turn_due, uint64_t) {},
       [](atom::stop_due, uint64_t) {},
       [](atom::idle_due, uint64_t) {},

@@ -270,6 +270,7 @@ warm_pool_actor::behavior_type fake_pool(warm_pool_actor::stateful_pointer<fake_
       [](atom::line, uint64_t, std::string&) {},
       [](atom::line, uint64_t, std::vector<std::string>&) {},
       [](atom::exited, uint64_t, int32_t, std::string&) {},
+      [](atom::launched, uint64_t) {},
       [](atom::timeout, uint64_t) {},
   };
 }
