@@ -31,7 +31,7 @@ class real_process final : public cli_process {
 /// Output handlers that drop everything (for a process killed unserved).
 claude::process_callbacks ignore_output() {
   claude::process_callbacks cb;
-  cb.on_lines = [](std::vector<std::string>) {};
+  cb.on_lines = [](const std::vector<std::string>&) {};
   cb.on_oversized = [](std::size_t) {};
   return cb;
 }
@@ -93,11 +93,9 @@ class process_launcher final : public cli_launcher {
   }
 
   void start(const claude::query_options& opts, const claude::driver_config& driver,
-             std::function<void(cli_start_result)> done) override {
+             const std::function<void(cli_start_result)>& done) override {
     // `io` outlives every job of its launch threads; this launcher may not.
-    io_.launch([io = &io_, opts, driver, done = std::move(done)] {
-      done(start_blocking(*io, opts, driver));
-    });
+    io_.launch([io = &io_, opts, driver, done] { done(start_blocking(*io, opts, driver)); });
   }
 
  private:
@@ -123,7 +121,7 @@ class deferred_start final : public started_cli {
 }  // namespace
 
 void cli_launcher::start(const claude::query_options& opts, const claude::driver_config& driver,
-                         std::function<void(cli_start_result)> done) {
+                         const std::function<void(cli_start_result)>& done) {
   done({std::make_unique<deferred_start>(*this, opts, driver), caf::error{}});
 }
 

@@ -75,7 +75,7 @@ class cli_launcher {
   /// result, on a thread of the launcher's choosing (or at once, on the caller's). This one
   /// starts it in `serve`, on the thread that serves it (for launchers that do not block).
   virtual void start(const claude::query_options& opts, const claude::driver_config& driver,
-                     std::function<void(cli_start_result)> done);
+                     const std::function<void(cli_start_result)>& done);
 };
 
 /// The service's launcher: real processes, prepared by `io`'s sandbox (when one is set) and

@@ -278,14 +278,13 @@ class fake_launcher final : public cli_launcher {
   }
 
   void start(const claude::query_options& opts, const claude::driver_config& driver,
-             std::function<void(cli_start_result)> done) override {
+             const std::function<void(cli_start_result)>& done) override {
     if (!log_->hold_starts) {
-      cli_launcher::start(opts, driver, std::move(done));
+      cli_launcher::start(opts, driver, done);
       return;
     }
-    log_->held.emplace_back([this, opts, driver, done = std::move(done)]() mutable {
-      cli_launcher::start(opts, driver, std::move(done));
-    });
+    log_->held.emplace_back(
+        [this, opts, driver, done] { cli_launcher::start(opts, driver, done); });
   }
 
  private:

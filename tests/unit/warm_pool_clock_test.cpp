@@ -77,7 +77,7 @@ class warm_pool_launch_test : public warm_pool_clock_test {
   }
 
   /// Takes the warm process of `key` (null when none is ready).
-  warm_process_ptr take(warm_pool_actor pool, const std::string& key) {
+  warm_process_ptr take(const warm_pool_actor& pool, const std::string& key) {
     auto out = std::make_shared<warm_process_ptr>();
     client([=](caf::event_based_actor* c) {
       c->request(pool, caf::infinite, atom::take_v, key)
