@@ -98,16 +98,26 @@ claude::driver_config spawn_driver(const claude::query_options& opts, const turn
   return driver;
 }
 
-void start_cli_for(cli_launcher& launcher, const claude::query_options& opts, const turn_spec& spec,
-                   const caf::actor_addr& owner, uint64_t id,
-                   std::shared_ptr<cli_start_result> result) {
-  launcher.start(opts, spawn_driver(opts, spec),
-                 [result = std::move(result), owner, id](cli_start_result r) mutable {
-                   *result = std::move(r);
-                   result.reset();  // the owner's copy is the last one, or none is
-                   if (auto a = caf::actor_cast<caf::actor>(owner))
-                     caf::anon_send(a, atom::launched_v, id);
-                 });
+cli_start_ticket start_cli_for(cli_launcher& launcher, const claude::query_options& opts,
+                               const turn_spec& spec, std::shared_ptr<cli_route> route,
+                               std::string hooks_json, std::string request_id,
+                               const caf::actor_addr& owner, uint64_t id) {
+  auto result = std::make_shared<cli_start_result>();
+  launcher.start(opts, spawn_driver(opts, spec), [result, owner, id](cli_start_result r) mutable {
+    *result = std::move(r);
+    result.reset();  // the owner's copy is the last one, or none is
+    if (auto a = caf::actor_cast<caf::actor>(owner)) caf::anon_send(a, atom::launched_v, id);
+  });
+  return {opts, std::move(route), std::move(hooks_json), std::move(request_id), std::move(result)};
+}
+
+std::shared_ptr<cli_process> cli_start_ticket::serve() const {
+  if (!result->cli) {
+    log::error("cannot start the agent CLI",
+               {.component = "session", .error_code = to_string(errc_of(result->error))});
+    return nullptr;
+  }
+  return initialized(result->cli->serve(route_callbacks(route)), opts, hooks_json, request_id);
 }
 
 std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,
@@ -116,12 +126,6 @@ std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::que
                                        std::string_view hooks_json, std::string_view request_id) {
   return initialized(launcher.launch(opts, spawn_driver(opts, spec), route_callbacks(route)), opts,
                      hooks_json, request_id);
-}
-
-std::shared_ptr<cli_process> serve_cli(started_cli& started, const claude::query_options& opts,
-                                       const std::shared_ptr<cli_route>& route,
-                                       std::string_view hooks_json, std::string_view request_id) {
-  return initialized(started.serve(route_callbacks(route)), opts, hooks_json, request_id);
 }
 
 }  // namespace caa

@@ -26,18 +26,27 @@ std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::que
 /// The driver settings of a spawn with `opts` for `spec`.
 claude::driver_config spawn_driver(const claude::query_options& opts, const turn_spec& spec);
 
-/// Has `launcher` start the CLI with `opts` and `spawn_driver(opts, spec)` off the caller's
-/// thread: the result goes into `*result`, then `(launched, id)` to `owner` when it still lives
-/// (a result nobody holds any more is dropped: its process is killed).
-void start_cli_for(cli_launcher& launcher, const claude::query_options& opts, const turn_spec& spec,
-                   const caf::actor_addr& owner, uint64_t id,
-                   std::shared_ptr<cli_start_result> result);
+/// A CLI being started off its owner's thread (`start_cli_for`), with what serving it needs.
+struct cli_start_ticket {
+  claude::query_options opts;        ///< what it is started with
+  std::shared_ptr<cli_route> route;  ///< where its lines and exit go once served
+  std::string hooks_json;            ///< its `initialize` hooks object (may be empty)
+  std::string request_id;            ///< of its `initialize` request
+  /// Filled on the launch thread before `launched` arrives; read only after it. Dropped
+  /// unserved, the process is killed.
+  std::shared_ptr<cli_start_result> result;
 
-/// `start_cli` for a CLI `cli_launcher::start` started with `opts` and `spawn_driver(opts,
-/// spec)`: serves it, then writes `initialize`.
-std::shared_ptr<cli_process> serve_cli(started_cli& started, const claude::query_options& opts,
-                                       const std::shared_ptr<cli_route>& route,
-                                       std::string_view hooks_json, std::string_view request_id);
+  /// Once `launched` arrived: serves the process (its lines and exit go to `route`) and writes
+  /// `initialize`. Null when it could not start (logged).
+  std::shared_ptr<cli_process> serve() const;
+};
+
+/// Has `launcher` start the CLI with `opts` and `spawn_driver(opts, spec)` off the caller's
+/// thread; `(launched, id)` goes to `owner` (when it still lives) once the ticket's result is in.
+cli_start_ticket start_cli_for(cli_launcher& launcher, const claude::query_options& opts,
+                               const turn_spec& spec, std::shared_ptr<cli_route> route,
+                               std::string hooks_json, std::string request_id,
+                               const caf::actor_addr& owner, uint64_t id);
 
 /// The options of a spawn of session `who` for `spec`: the turn's, plus how the CLI finds (or
 /// forks) the session's transcript.

@@ -3,6 +3,7 @@
 // The CLI process of one session and its admission slot.
 
 #include "actors/cli_launcher.hpp"
+#include "actors/cli_start.hpp"
 #include "transport/claude/control.hpp"
 
 #include <cstdint>
@@ -14,25 +15,18 @@
 
 namespace caa::detail {
 
-/// A process of the session being started off its thread (`cli_launcher::start`): what the
-/// session needs when it arrives.
+/// A process of the session being started off its thread: what the session needs when it
+/// arrives.
 struct cli_launch {
   /// The generation the process becomes.
   uint64_t gen = 0;
-  /// What it was started with.
-  claude::query_options opts;
+  /// The start itself.
+  cli_start_ticket ticket;
   /// The spawn-time options (JSON) of its spec.
   std::string options_json;
   /// Its `--max-budget-usd`, and whether that is the tenant's hard cap.
   std::optional<double> budget_usd;
   bool budget_is_cap = false;
-  /// Where its lines and exit go.
-  std::shared_ptr<cli_route> route;
-  /// Its `initialize` hooks object, and the id of that request.
-  std::string hooks_json;
-  std::string request_id;
-  /// Filled on the launch thread before `launched` arrives; read only after it.
-  std::shared_ptr<cli_start_result> result;
 };
 
 /// The session's CLI process (at most one), the processes still ending, and the slot admission

@@ -71,17 +71,11 @@ void spawn_process(session_self self, const turn_spec& spec) {
   auto route = std::make_shared<cli_route>();
   route->set(self->address(), gen);
   st.turn.work_root = work_root_of(spec);
-  auto result = std::make_shared<cli_start_result>();
-  st.cli.launching = cli_launch{gen,
-                                opts,
-                                spec.options_json,
-                                budget.usd,
-                                budget.is_cap,
-                                std::move(route),
-                                register_hooks(self, spec),
-                                st.cli.request_ids.next(),
-                                result};
-  start_cli_for(*st.deps.launcher, opts, spec, self->address(), gen, std::move(result));
+  auto ticket =
+      start_cli_for(*st.deps.launcher, opts, spec, std::move(route), register_hooks(self, spec),
+                    st.cli.request_ids.next(), self->address(), gen);
+  st.cli.launching =
+      cli_launch{gen, std::move(ticket), spec.options_json, budget.usd, budget.is_cap};
 }
 
 void on_launched(session_self self, uint64_t gen) {
@@ -89,13 +83,7 @@ void on_launched(session_self self, uint64_t gen) {
   if (!st.cli.launching || st.cli.launching->gen != gen) return;  // forgotten: killed
   auto launch = std::move(*st.cli.launching);
   st.cli.launching.reset();
-  std::shared_ptr<cli_process> proc;
-  if (launch.result->cli)
-    proc = serve_cli(*launch.result->cli, launch.opts, launch.route, launch.hooks_json,
-                     launch.request_id);
-  else
-    log::error("cannot start the agent CLI",
-               {.component = "session", .error_code = to_string(errc_of(launch.result->error))});
+  auto proc = launch.ticket.serve();
   if (!proc || !st.turn.waiting) {
     launch_failed(self);
     return;

@@ -30,12 +30,9 @@ struct key_state {
 
 /// A warm process being started on a launch thread.
 struct warm_launch {
-  std::string key;                           ///< the key it is for
-  warm_process_ptr w;                        ///< it, without its process yet
-  claude::query_options opts;                ///< what it was started with
-  std::string hooks_json;                    ///< its `initialize` hooks object
-  std::string request_id;                    ///< of its `initialize` request
-  std::shared_ptr<cli_start_result> result;  ///< filled before `launched` arrives
+  std::string key;          ///< the key it is for
+  warm_process_ptr w;       ///< it, without its process yet
+  cli_start_ticket ticket;  ///< the start itself
 };
 
 struct pool_state {
@@ -122,11 +119,10 @@ void start_one(self_ptr self, const std::string& key) {
   w->spec = k.spec;
   w->route = std::make_shared<cli_route>();
   w->route->set(self->address(), id);
-  auto opts = fresh_session_options(*k.spec, w->session_id);
-  auto result = std::make_shared<cli_start_result>();
-  st.launching.emplace(id,
-                       warm_launch{key, w, opts, hooks_init_json(*k.spec), st.ids.next(), result});
-  start_cli_for(*st.cfg.launcher, opts, *k.spec, self->address(), id, std::move(result));
+  auto ticket =
+      start_cli_for(*st.cfg.launcher, fresh_session_options(*k.spec, w->session_id), *k.spec,
+                    w->route, hooks_init_json(*k.spec), st.ids.next(), self->address(), id);
+  st.launching.emplace(id, warm_launch{key, std::move(w), std::move(ticket)});
 }
 
 /// Warm process `id` arrived from its launch thread (or could not start).
@@ -140,11 +136,7 @@ void on_launched(self_ptr self, uint64_t id) {
     give_slot_back(self);
     return;
   }
-  if (l.result->cli)
-    l.w->proc = serve_cli(*l.result->cli, l.opts, l.w->route, l.hooks_json, l.request_id);
-  else
-    log::error("cannot start a warm agent CLI",
-               {.component = "warm_pool", .error_code = to_string(errc_of(l.result->error))});
+  l.w->proc = l.ticket.serve();
   if (!l.w->proc) {
     give_slot_back(self);
     return;
