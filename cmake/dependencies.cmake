@@ -5,6 +5,8 @@ find_package(OpenSSL REQUIRED)
 find_package(GTest REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+# libpq itself: the pool's connections use its pipeline mode (libpqxx 6.4 has none).
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 
 # Debian's CAF 0.17.6 ships no CMake config: define its imported targets here.

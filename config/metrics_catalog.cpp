@@ -21,6 +21,9 @@ constexpr std::array<double, 12> wait_bounds{0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2
 /// Events per INSERT (the writer's batches are at most 1000 events by default).
 constexpr std::array<double, 10> batch_bounds{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
 
+/// Reads per pipeline of the PostgreSQL pool (at most 32).
+constexpr std::array<double, 6> pipeline_bounds{1, 2, 4, 8, 16, 32};
+
 /// Persistence lag: one commit is about a millisecond on a quiet machine.
 constexpr std::array<double, 13> lag_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                             0.25,  0.5,    1,     2.5,  5,     10};
@@ -124,6 +127,9 @@ void write_events(text_writer& w, const service_metrics& m) {
   write_counter(w, "caa_event_write_failures_total",
                 "Event append requests answered with an error (the session retries).",
                 m.event_write_failures);
+  write_histogram(w, "caa_db_pipeline_reads",
+                  "Reads the PostgreSQL pool sent together in one pipeline (one round trip).",
+                  m.db_pipeline_reads);
 }
 
 void write_rate_limits(text_writer& w, const service_metrics& m) {
@@ -175,6 +181,7 @@ service_metrics::service_metrics()
       admission_wait_seconds(wait_bounds),
       event_batch_events(batch_bounds),
       event_persist_lag_seconds(lag_bounds),
+      db_pipeline_reads(pipeline_bounds),
       webhook_calls({"event"}, hook_series),
       webhook_failures({"event", "reason"}, hook_failure_series),
       tenant_turns({"tenant"}, tenant_series),

@@ -47,6 +47,7 @@ struct service_metrics {
   histogram event_batch_events;         ///< events per committed INSERT
   histogram event_persist_lag_seconds;  ///< commit of a batch minus queueing of its oldest event
   counter event_write_failures;         ///< append requests answered with an error
+  histogram db_pipeline_reads;          ///< reads per pipeline of the PostgreSQL pool
 
   // -- rate limits (recorded by the reconciliation of this node's buckets with Redis) --
   counter rate_limit_sync_ok;      ///< rounds whose every Redis call was answered

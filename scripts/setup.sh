@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 APT_PACKAGES=(
   build-essential ccache pkg-config ca-certificates ninja-build
-  libcaf-dev rapidjson-dev libpqxx-dev libhiredis-dev libboost1.81-dev libssl-dev
+  libcaf-dev rapidjson-dev libpqxx-dev libpq-dev libhiredis-dev libboost1.81-dev libssl-dev
   libgtest-dev libgmock-dev googletest
   postgresql redis-server redis-tools bubblewrap procps iproute2
   clang-format clang-tidy

@@ -6,6 +6,7 @@
 // `cfg.add_message_types<caf::id_block::caa_storage>()`.
 
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 #include <caf/type_id.hpp>
@@ -38,6 +39,19 @@ struct db_result {
 /// Several statements run in ONE transaction: all commit, or none does.
 struct db_batch {
   std::vector<db_query> queries;  ///< run in order
+};
+
+/// INTERNAL to the PostgreSQL pool: independent autocommit statements one worker sends as one
+/// pipeline (one round trip), each with its own outcome.
+struct db_pipeline {
+  std::vector<db_query> queries;  ///< run in order, each its own transaction
+};
+
+/// INTERNAL to the PostgreSQL pool: the outcome of every statement of a `db_pipeline`, in
+/// order: `errors[i]` set means statement i failed, else `results[i]` holds its rows.
+struct db_outcomes {
+  std::vector<db_result> results;
+  std::vector<caf::error> errors;
 };
 
 /// One Redis command as its argument vector, e.g. {"GET", "k"}.
@@ -111,6 +125,18 @@ typename Inspector::result_type inspect(Inspector& f, db_batch& x) {
   return f(caf::meta::type_name("caa::storage::db_batch"), x.queries);
 }
 
+/// Inspects a `db_pipeline`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, db_pipeline& x) {
+  return f(caf::meta::type_name("caa::storage::db_pipeline"), x.queries);
+}
+
+/// Inspects a `db_outcomes`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, db_outcomes& x) {
+  return f(caf::meta::type_name("caa::storage::db_outcomes"), x.results, x.errors);
+}
+
 /// Inspects a `redis_command`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, redis_command& x) {
@@ -156,6 +182,11 @@ CAF_ADD_ATOM(caa_storage, caa::atom, reconnect, "reconnect")
 CAF_ADD_TYPE_ID(caa_storage, (caa::storage::session_event))
 CAF_ADD_TYPE_ID(caa_storage, (std::vector<caa::storage::session_event>))
 CAF_ADD_TYPE_ID(caa_storage, (caa::storage::event_writer_stats))
+CAF_ADD_TYPE_ID(caa_storage, (caa::storage::db_pipeline))
+CAF_ADD_TYPE_ID(caa_storage, (caa::storage::db_outcomes))
+
+/// INTERNAL: the PostgreSQL pool looks again whether queued reads may start.
+CAF_ADD_ATOM(caa_storage, caa::atom, reads_due, "reads_due")
 
 /// Event writer: `append, events` -> the highest seq, once committed.
 CAF_ADD_ATOM(caa_storage, caa::atom, append, "append")

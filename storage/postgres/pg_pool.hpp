@@ -16,16 +16,27 @@
 namespace caa::storage {
 
 /// The PostgreSQL pool: one event-based router in front of detached workers that each own one
-/// connection. Errors are `errc`: unavailable (PostgreSQL down, pool queue full, deadline),
-/// timeout (statement_timeout), conflict (unique or foreign-key violation), validation (check
-/// violation, NUL in a parameter), internal (anything else; SQL state in the context).
+/// connection. Reads (`statement_def::reads_only`) go to a worker together, as one pipeline of
+/// libpq (one round trip; each its own transaction and its own answer): at most
+/// `read_pipelines` of them in flight, so that under load reads gather instead of each waking
+/// a worker and a server process of their own. Writes and batches go alone.
+///
+/// Errors are `errc`: unavailable (PostgreSQL down, pool queue full, deadline), timeout
+/// (statement_timeout), conflict (unique or foreign-key violation), validation (check violation,
+/// NUL in a parameter), fenced (`CAA01`), internal (anything else; SQL state in the context).
 using pg_actor = caf::typed_actor<
     // One catalogue statement, autocommit.
     caf::replies_to<db_query>::with<db_result>,
     // Several catalogue statements in ONE transaction; one result per statement.
     caf::replies_to<db_batch>::with<std::vector<db_result>>,
     // SELECT 1 on some connection: true when PostgreSQL answered, false otherwise.
-    caf::replies_to<atom::ping>::with<bool>>;
+    caf::replies_to<atom::ping>::with<bool>,
+    // INTERNAL: look again whether queued reads may start (see `pg_pool_config::slow_read`).
+    caf::reacts_to<atom::reads_due>>;
+
+/// Reads (`reads_only` statements) one worker sends together as one pipeline (one round trip),
+/// at most.
+inline constexpr std::size_t pg_pipeline_max = 32;
 
 /// Waiting requests the pool accepts per connection before it answers unavailable.
 inline constexpr std::size_t pg_queue_per_connection = 64;
@@ -37,9 +48,16 @@ struct pg_pool_config {
   caf::timespan db_timeout = std::chrono::seconds{5};  ///< statement_timeout; max queue wait
   std::chrono::seconds connect_timeout{2};             ///< libpq connect_timeout
   std::size_t max_queue = 256;                         ///< waiting requests; beyond: unavailable
+  /// Pipelines of reads in flight (not slow) before further reads wait to share the next one;
+  /// fewer round trips under load, each with more reads.
+  unsigned read_pipelines = 1;
+  /// A pipeline of reads in flight for longer than this is slow: it no longer holds back the
+  /// queued reads (a slow read delays the others by this much at most).
+  caf::timespan slow_read = std::chrono::milliseconds{5};
 
   /// The pool configuration of `s` (DATABASE_URL, DB_POOL_SIZE, DB_TIMEOUT); the queue holds
-  /// `pg_queue_per_connection` requests per connection.
+  /// `pg_queue_per_connection` requests per connection; a read pipeline per two cores (at
+  /// least 1, at most the pool's size: each runs in one PostgreSQL process).
   static pg_pool_config from(const storage_settings& s);
 };
 

@@ -11,8 +11,9 @@ namespace caa::storage {
 
 /// A named SQL statement with positional parameters $1, $2, ...
 struct statement_def {
-  std::string_view name;  ///< the prepared-statement name used in `db_query::statement_name`
-  std::string_view sql;   ///< the SQL text (a literal)
+  std::string_view name;    ///< the prepared-statement name used in `db_query::statement_name`
+  std::string_view sql;     ///< the SQL text (a literal)
+  bool reads_only = false;  ///< a plain SELECT: no write, no lock, nothing to commit
 };
 
 /// Names of the catalogue's statements.

@@ -3,6 +3,7 @@
 
 #include "storage/postgres/pg_pool.hpp"
 #include "config/errc.hpp"
+#include "config/metrics_catalog.hpp"
 #include "storage/crypto.hpp"
 #include "storage/postgres/key_queries.hpp"
 #include "storage/postgres/migrations.hpp"
@@ -62,12 +63,13 @@ class pg_pool_test : public ::testing::Test {
   }
 
   pg_actor pool(unsigned size = 2, caf::timespan db_timeout = 5s, std::size_t max_queue = 256,
-                std::string url = {}) {
+                std::string url = {}, caf::timespan slow_read = 5ms) {
     pg_pool_config cfg;
     cfg.database_url = url.empty() ? db_->url() : url;
     cfg.size = size;
     cfg.db_timeout = db_timeout;
     cfg.max_queue = max_queue;
+    cfg.slow_read = slow_read;
     pools_.push_back(spawn_pg_pool(sys_, cfg));
     return pools_.back();
   }
@@ -287,4 +289,71 @@ TEST_F(pg_pool_test, statement_timeout_and_full_queue) {
   EXPECT_TRUE(second_code == errc::timeout || second_code == errc::unavailable);
   tx.abort();
   EXPECT_TRUE(ask<db_result>(sys_, pg, tenant_query("unblocked")));
+}
+
+/// The answer of a request: its rows, or its error.
+template <class Handle>
+caf::expected<db_result> answer_of(Handle& handle) {
+  caf::expected<db_result> out{caa::make_error(errc::internal, "no reply")};
+  handle.receive([&](db_result& r) { out = std::move(r); }, [&](caf::error& e) { out = e; });
+  return out;
+}
+
+// Reads that queue while a read pipeline is in flight go to the next worker together, in ONE
+// pipeline (one round trip), and each gets its own answer: an error of one (a bad parameter on
+// the server, a NUL byte caught before sending) touches no other. A slow read holds the others
+// back for `slow_read` only: here it waits for a lock until the end.
+TEST_F(pg_pool_test, queued_reads_share_one_pipeline_each_with_its_own_answer) {
+  auto pg = pool(2, 5s, 256, {}, 300ms);
+  ASSERT_TRUE(ask<db_result>(sys_, pg, tenant_query("pipelined")));
+  pqxx::connection locker{db_->url()};
+  pqxx::work tx{locker};
+  tx.exec("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE");
+  auto& reads = caa::metrics::service().db_pipeline_reads;
+  auto before = reads.read();
+  caf::scoped_actor self{sys_};
+  auto blocked = self->request(pg, 20s, make_list_keys_query({}));  // joins tenants: waits
+  auto ping = self->request(pg, 20s, db_query{std::string{stmt::ping}, {}});
+  auto bad = self->request(pg, 20s, db_query{std::string{stmt::key_revoked_among}, {"x"}});
+  auto nul = self->request(
+      pg, 20s, db_query{std::string{stmt::key_revoked_among}, {std::string{"a\0b", 3}}});
+  auto shares = self->request(pg, 20s, db_query{std::string{stmt::limits_shares}, {}});
+  auto a = answer_of(ping);
+  ASSERT_TRUE(a) << sys_.render(a.error());
+  ASSERT_EQ(a->rows.size(), 1u);
+  EXPECT_EQ(*a->rows[0][0], "1");
+  auto b = answer_of(bad);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(errc_of(b.error()), errc::internal);  // 22P02: not a uuid
+  auto c = answer_of(nul);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(errc_of(c.error()), errc::validation);
+  auto d = answer_of(shares);
+  EXPECT_TRUE(d) << sys_.render(d.error());
+  auto after = reads.read();
+  EXPECT_EQ(after.count() - before.count(), 2u) << "the blocked read, then the four together";
+  EXPECT_EQ(after.sum - before.sum, 5.0);
+  tx.abort();  // the slow read ends
+  auto e = answer_of(blocked);
+  EXPECT_TRUE(e) << sys_.render(e.error());
+}
+
+// A write never waits for reads to gather: it goes to an idle connection at once (writes keep
+// a connection each, so that their commits share PostgreSQL's group commit).
+TEST_F(pg_pool_test, a_write_goes_alone_while_reads_wait) {
+  auto pg = pool(2, 5s, 256, {}, 10s);
+  ASSERT_TRUE(ask<db_result>(sys_, pg, tenant_query("alone")));
+  pqxx::connection locker{db_->url()};
+  pqxx::work tx{locker};
+  tx.exec("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE");
+  caf::scoped_actor self{sys_};
+  auto blocked = self->request(pg, 20s, make_list_keys_query({}));
+  auto held = self->request(pg, 20s, db_query{std::string{stmt::ping}, {}});  // waits: 10 s
+  auto start = std::chrono::steady_clock::now();
+  auto write = ask<db_result>(sys_, pg, make_revoke_key_query("not-a-uuid"));
+  ASSERT_TRUE(write) << sys_.render(write.error());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  tx.abort();
+  EXPECT_TRUE(answer_of(blocked));
+  EXPECT_TRUE(answer_of(held)) << "the held read goes once the slow one ended";
 }

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 using namespace caa::storage;
@@ -46,6 +48,39 @@ TEST(statements, names_are_unique_and_known) {
                     stmt::key_revoke, stmt::key_find_by_hash, stmt::key_touch,
                     stmt::bootstrap_upsert, stmt::bootstrap_revoke_others})
     EXPECT_NE(find_statement(name), nullptr) << name;
+}
+
+// The pool pipelines reads together, each its own transaction, one after the other in one
+// server process: a statement marked as a read must write nothing, lock nothing and call nothing
+// that does (writes commit alone, so that their fsyncs overlap).
+TEST(statements, reads_are_plain_selects) {
+  std::size_t reads = 0;
+  for (const auto& s : statement_catalogue()) {
+    if (!s.reads_only) continue;
+    ++reads;
+    std::string sql{s.sql};
+    std::transform(sql.begin(), sql.end(), sql.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
+    EXPECT_TRUE(sql.starts_with("SELECT ") || sql.starts_with("WITH ")) << s.name;
+    auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    auto has_word = [&](std::string_view word) {  // not inside a longer name (updated_at)
+      for (auto at = sql.find(word); at != std::string::npos; at = sql.find(word, at + 1)) {
+        auto end = at + word.size();
+        if ((at == 0 || !ident(sql[at - 1])) && (end == sql.size() || !ident(sql[end])))
+          return true;
+      }
+      return false;
+    };
+    for (auto word : {"INSERT", "UPDATE", "DELETE", "SHARE", "CAA_FENCE", "NEXTVAL", "SETVAL",
+                      "PG_ADVISORY_LOCK", "PG_ADVISORY_XACT_LOCK"})
+      EXPECT_FALSE(has_word(word)) << s.name << " has " << word;
+  }
+  EXPECT_GE(reads, 10u);
+  EXPECT_TRUE(find_statement(stmt::session_get)->reads_only);
+  EXPECT_TRUE(find_statement(stmt::ping)->reads_only);
+  for (auto write : {stmt::events_append, stmt::session_create, stmt::lease_fence, stmt::key_touch,
+                     stmt::tenant_ensure})
+    EXPECT_FALSE(find_statement(write)->reads_only) << write;
 }
 
 TEST(migrations, embedded_in_ascending_order) {
