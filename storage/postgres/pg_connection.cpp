@@ -1,6 +1,7 @@
 #include "storage/postgres/pg_connection.hpp"
 
 #include "config/errc.hpp"
+#include "config/logging.hpp"
 #include "storage/postgres/statements.hpp"
 
 #include <libpq-fe.h>
@@ -106,8 +107,8 @@ struct pg_connection::impl {
   };
 
   PGconn* conn = nullptr;
-  std::unordered_set<std::string_view>
-      prepared;                        ///< prepared here, or on the way (catalogue names)
+  /// The statements prepared on this connection, or on their way (names from the catalogue).
+  std::unordered_set<std::string_view> prepared;
   std::deque<expected_result> expect;  ///< one per command sent, in order
 
   impl() = default;
@@ -225,6 +226,15 @@ caf::expected<pg_connection> pg_connection::open(const pg_connection_config& cfg
   c->conn = PQconnectdb(cfg.conninfo.c_str());
   if (c->conn == nullptr || PQstatus(c->conn) != CONNECTION_OK)
     return make_error(errc::unavailable, "postgres: cannot connect: " + last_error(c->conn));
+  // The server's notices (a statement's warnings) go to the service's log, not to stderr.
+  PQsetNoticeProcessor(
+      c->conn,
+      [](void*, const char* message) {
+        std::string_view m = message != nullptr ? message : "";
+        log::warn("postgres notice",
+                  {.component = "postgres", .detail = m.substr(0, m.find('\n'))});
+      },
+      nullptr);
   auto ms = std::to_string(cfg.statement_timeout.count());
   auto set = "SET statement_timeout = " + ms + "; SET idle_in_transaction_session_timeout = " + ms;
   {

@@ -29,8 +29,8 @@ using namespace std::chrono_literals;
 using detail::pg_worker_actor;
 using clock_type = std::chrono::steady_clock;
 
-/// A request waiting for a worker: a read (`query` set: a `reads_only` statement), which may
-/// share a pipeline with the reads queued after it, or anything else (`run`).
+/// A request waiting for a worker: a point read (`query` set), which may share a pipeline with
+/// the point reads queued after it, or anything else (`run`).
 struct pending_job {
   clock_type::time_point enqueued;                  ///< for the queue-wait deadline
   std::optional<db_query> query;                    ///< a read
@@ -50,7 +50,12 @@ struct pg_pool_state {
   bool reads_due = false;  ///< a `reads_due` message is on its way
 };
 
-using pool_ptr = pg_actor::stateful_pointer<pg_pool_state>;
+/// The pool's own interface: the pool's, plus its timer for held-back reads.
+using pg_pool_actor = pg_actor::extend<
+    // INTERNAL: look again whether queued reads may start (see `pg_pool_config::slow_read`).
+    caf::reacts_to<atom::reads_due>>;
+
+using pool_ptr = pg_pool_actor::stateful_pointer<pg_pool_state>;
 
 /// A single statement on its way to a worker, and its caller.
 struct pipelined {
@@ -233,12 +238,13 @@ bool full(pool_ptr self) {
 template <class Reply, class Msg>
 caf::result<Reply> submit(pool_ptr self, Msg msg);
 
-/// A read joins the queue and leaves it in the next pipeline of reads; any other statement goes
-/// alone, as other requests do (writes keep a connection each: their commits share PostgreSQL's
-/// group commit instead of waiting for each other's fsync in one pipeline).
+/// A point read joins the queue and leaves it in the next pipeline of reads; any other statement
+/// goes alone, as other requests do: writes keep a connection each (their commits share
+/// PostgreSQL's group commit instead of waiting for each other's fsync in one pipeline), and a
+/// long read would hold up every read behind it in its pipeline.
 caf::result<db_result> submit_query(pool_ptr self, db_query q) {
   const auto* def = find_statement(q.statement_name);
-  if (def == nullptr || !def->reads_only) return submit<db_result>(self, std::move(q));
+  if (def == nullptr || !def->point_read) return submit<db_result>(self, std::move(q));
   if (full(self)) return make_error(errc::unavailable, "postgres pool queue full");
   auto rp = self->make_response_promise<db_result>();
   auto fail = [rp](caf::error e) mutable { rp.deliver(std::move(e)); };
@@ -284,7 +290,7 @@ caf::result<Reply> submit(pool_ptr self, Msg msg) {
   return rp;
 }
 
-pg_actor::behavior_type pg_pool(pool_ptr self, pg_pool_config cfg) {
+pg_pool_actor::behavior_type pg_pool(pool_ptr self, pg_pool_config cfg) {
   self->state.cfg = std::move(cfg);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& ws = self->state.workers;

@@ -16,10 +16,10 @@
 namespace caa::storage {
 
 /// The PostgreSQL pool: one event-based router in front of detached workers that each own one
-/// connection. Reads (`statement_def::reads_only`) go to a worker together, as one pipeline of
-/// libpq (one round trip; each its own transaction and its own answer): at most
+/// connection. Point reads (`statement_def::point_read`) go to a worker together, as one
+/// pipeline of libpq (one round trip; each its own transaction and its own answer): at most
 /// `read_pipelines` of them in flight, so that under load reads gather instead of each waking
-/// a worker and a server process of their own. Writes and batches go alone.
+/// a worker and a server process of their own. Everything else goes alone.
 ///
 /// Errors are `errc`: unavailable (PostgreSQL down, pool queue full, deadline), timeout
 /// (statement_timeout), conflict (unique or foreign-key violation), validation (check violation,
@@ -30,12 +30,9 @@ using pg_actor = caf::typed_actor<
     // Several catalogue statements in ONE transaction; one result per statement.
     caf::replies_to<db_batch>::with<std::vector<db_result>>,
     // SELECT 1 on some connection: true when PostgreSQL answered, false otherwise.
-    caf::replies_to<atom::ping>::with<bool>,
-    // INTERNAL: look again whether queued reads may start (see `pg_pool_config::slow_read`).
-    caf::reacts_to<atom::reads_due>>;
+    caf::replies_to<atom::ping>::with<bool>>;
 
-/// Reads (`reads_only` statements) one worker sends together as one pipeline (one round trip),
-/// at most.
+/// Point reads one worker sends together as one pipeline (one round trip), at most.
 inline constexpr std::size_t pg_pipeline_max = 32;
 
 /// Waiting requests the pool accepts per connection before it answers unavailable.

@@ -48,11 +48,11 @@ namespace {
   "FROM sessions WHERE tenant_id = $1::uuid AND ($2::text IS NULL OR status = $2::text) " \
   "AND ($5::text IS NULL OR $5::text = ANY (tags))"
 
-/// Marks a plain SELECT (`statement_def::reads_only`): the pool pipelines those together.
-constexpr bool reads = true;
+/// Marks a point read (`statement_def::point_read`): the pool pipelines those together.
+constexpr bool point_read = true;
 
 constexpr std::array<statement_def, 39> catalogue{{
-  {stmt::ping, "SELECT 1", reads},
+  {stmt::ping, "SELECT 1", point_read},
   {stmt::tenant_ensure, CAA_TENANT_UPSERT("$1")},
   {stmt::key_create,
    "WITH t AS (" CAA_TENANT_UPSERT("$1") "), "
@@ -62,16 +62,16 @@ constexpr std::array<statement_def, 39> catalogue{{
   {stmt::key_list,
    "SELECT " CAA_KEY_COLUMNS " FROM api_keys k JOIN tenants t ON t.id = k.tenant_id "
    "WHERE ($1::text IS NULL OR t.name = $1::text) ORDER BY k.created_at, k.id "
-   "LIMIT $2::integer OFFSET $3::integer", reads},
+   "LIMIT $2::integer OFFSET $3::integer"},
   {stmt::key_revoke,
    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid"},
   {stmt::key_find_by_hash,
    "SELECT " CAA_KEY_COLUMNS " FROM api_keys k JOIN tenants t ON t.id = k.tenant_id "
-   "WHERE k.key_hash = decode($1, 'hex')", reads},
+   "WHERE k.key_hash = decode($1, 'hex')", point_read},
   {stmt::key_touch, "UPDATE api_keys SET last_used_at = now() WHERE id = $1::uuid"},
   {stmt::key_revoked_among,
    "SELECT id::text FROM api_keys WHERE id = ANY(string_to_array($1, ',')::uuid[]) "
-   "AND revoked_at IS NOT NULL", reads},
+   "AND revoked_at IS NOT NULL", point_read},
   {stmt::bootstrap_upsert,
    "WITH t AS (" CAA_TENANT_UPSERT("'default'") "), "
    "k AS (INSERT INTO api_keys (tenant_id, name, scopes, key_hash, prefix) "
@@ -99,12 +99,12 @@ constexpr std::array<statement_def, 39> catalogue{{
    "RETURNING " CAA_SESSION_COLUMNS},
   {stmt::session_get,
    "SELECT " CAA_SESSION_COLUMNS " FROM sessions s "
-   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid", reads},
+   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid", point_read},
   // Always at least one row: the total first; the session columns are NULL on an empty page.
   {stmt::session_list,
    "SELECT c.total, " CAA_SESSION_COLUMNS " FROM (SELECT count(*) AS total " CAA_SESSION_FILTER
    ") c LEFT JOIN LATERAL (SELECT * " CAA_SESSION_FILTER " ORDER BY created_at DESC, id "
-   "LIMIT $3::integer OFFSET $4::integer) s ON true ORDER BY s.created_at DESC, s.id", reads},
+   "LIMIT $3::integer OFFSET $4::integer) s ON true ORDER BY s.created_at DESC, s.id"},
   // Compare-and-set: changes the status when it is one of $4 (any when $4 is empty). One row
   // (previous status, whether it changed) when the session exists.
   {stmt::session_set_status,
@@ -139,7 +139,7 @@ constexpr std::array<statement_def, 39> catalogue{{
    "SELECT t.prompt_uuid::text, t.turn, " CAA_TS("t.started_at") ", t.files_modified::text "
    "FROM turns t JOIN sessions s ON s.id = t.session_id WHERE s.tenant_id = $1::uuid "
    "AND s.id = $2::uuid AND t.checkpointed AND ($3::uuid IS NULL OR t.prompt_uuid = $3::uuid) "
-   "ORDER BY t.turn", reads},
+   "ORDER BY t.turn", point_read},
   // Ends a running turn and adds it to the totals in ONE statement (no read-modify-write); a
   // repeat finds the turn ended and changes nothing. The session record in both cases.
   {stmt::turn_finish,
@@ -270,7 +270,7 @@ constexpr std::array<statement_def, 39> catalogue{{
    "LEFT JOIN LATERAL "
    "(SELECT seq, type, payload FROM session_events WHERE session_id = s.id AND seq > $3::bigint "
    "ORDER BY seq LIMIT $4::integer) e ON true "
-   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid ORDER BY e.seq", reads},
+   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid ORDER BY e.seq"},
   {stmt::transcript_append,
    "INSERT INTO session_transcripts (session_id, subpath, line_no, entry) "
    "SELECT $1::uuid, $2::text, $3::bigint + l.n - 1, l.entry "
@@ -280,7 +280,7 @@ constexpr std::array<statement_def, 39> catalogue{{
   {stmt::transcript_read,
    "SELECT t.subpath, t.line_no, t.entry FROM sessions s "
    "LEFT JOIN session_transcripts t ON t.session_id = s.id "
-   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid ORDER BY t.subpath, t.line_no", reads},
+   "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid ORDER BY t.subpath, t.line_no"},
   // A tenant's usage in [$2, $3) grouped by $4 (day, session or model), and the total: one
   // row per group (grouping flag 0) and the total row (flag 1, always present, first). Turns
   // count by their end; model requests by their UTC day (the days [$2, $3) touches).
@@ -299,7 +299,7 @@ constexpr std::array<statement_def, 39> catalogue{{
    "SELECT GROUPING(k), k, coalesce(sum(turns), 0)::bigint, coalesce(sum(i), 0)::bigint, "
    "coalesce(sum(o), 0)::bigint, coalesce(sum(cc), 0)::bigint, coalesce(sum(cr), 0)::bigint, "
    "coalesce(sum(c), 0)::double precision, coalesce(sum(r), 0)::bigint "
-   "FROM x GROUP BY GROUPING SETS ((k), ()) ORDER BY GROUPING(k) DESC, k", reads},
+   "FROM x GROUP BY GROUPING SETS ((k), ()) ORDER BY GROUPING(k) DESC, k"},
   // Adds the model proxy's counts per (tenant, UTC day, session): parallel arrays, one entry
   // per key (a batch must not name a key twice).
   {stmt::usage_model_add,
@@ -326,9 +326,9 @@ constexpr std::array<statement_def, 39> catalogue{{
    "AND u.ended_at >= w.m0), "
    CAA_TS("(w.d0 + interval '1 day')") ", " CAA_TS("(w.m0 + interval '1 month')") " "
    "FROM tenant_limits l, w WHERE l.tenant_id = $1::uuid "
-   "AND (l.daily_usd IS NOT NULL OR l.monthly_usd IS NOT NULL)", reads},
+   "AND (l.daily_usd IS NOT NULL OR l.monthly_usd IS NOT NULL)"},
   {stmt::limits_get,
-   "SELECT " CAA_LIMITS_COLUMNS " FROM tenant_limits l WHERE l.tenant_id = $1::uuid", reads},
+   "SELECT " CAA_LIMITS_COLUMNS " FROM tenant_limits l WHERE l.tenant_id = $1::uuid", point_read},
   // Sets a tenant's limits; no row when the tenant does not exist.
   {stmt::limits_put,
    "INSERT INTO tenant_limits AS l (tenant_id, monthly_usd, daily_usd, max_agent_processes, hard) "
@@ -340,7 +340,7 @@ constexpr std::array<statement_def, 39> catalogue{{
   // Every tenant's own share of agent processes (for admission).
   {stmt::limits_shares,
    "SELECT tenant_id::text, max_agent_processes FROM tenant_limits "
-   "WHERE max_agent_processes IS NOT NULL", reads},
+   "WHERE max_agent_processes IS NOT NULL", point_read},
 }};
 // clang-format on
 

@@ -13,7 +13,9 @@ namespace caa::storage {
 struct statement_def {
   std::string_view name;    ///< the prepared-statement name used in `db_query::statement_name`
   std::string_view sql;     ///< the SQL text (a literal)
-  bool reads_only = false;  ///< a plain SELECT: no write, no lock, nothing to commit
+  /// A plain SELECT of a few rows found by key: quick, no write, no lock, nothing to commit. The
+  /// pool sends these together, in one round trip (a long read would hold up the others).
+  bool point_read = false;
 };
 
 /// Names of the catalogue's statements.

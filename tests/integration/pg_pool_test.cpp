@@ -7,6 +7,7 @@
 #include "storage/crypto.hpp"
 #include "storage/postgres/key_queries.hpp"
 #include "storage/postgres/migrations.hpp"
+#include "storage/postgres/session_queries.hpp"
 #include "storage/postgres/statements.hpp"
 #include "tests/support/pg_fixture.hpp"
 
@@ -291,6 +292,9 @@ TEST_F(pg_pool_test, statement_timeout_and_full_queue) {
   EXPECT_TRUE(ask<db_result>(sys_, pg, tenant_query("unblocked")));
 }
 
+/// A well-formed id no row has.
+const std::string some_id = "00000000-0000-0000-0000-0000000000a1";
+
 /// The answer of a request: its rows, or its error.
 template <class Handle>
 caf::expected<db_result> answer_of(Handle& handle) {
@@ -308,11 +312,11 @@ TEST_F(pg_pool_test, queued_reads_share_one_pipeline_each_with_its_own_answer) {
   ASSERT_TRUE(ask<db_result>(sys_, pg, tenant_query("pipelined")));
   pqxx::connection locker{db_->url()};
   pqxx::work tx{locker};
-  tx.exec("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE");
+  tx.exec("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
   auto& reads = caa::metrics::service().db_pipeline_reads;
   auto before = reads.read();
   caf::scoped_actor self{sys_};
-  auto blocked = self->request(pg, 20s, make_list_keys_query({}));  // joins tenants: waits
+  auto blocked = self->request(pg, 20s, make_get_session_query(some_id, some_id));  // waits
   auto ping = self->request(pg, 20s, db_query{std::string{stmt::ping}, {}});
   auto bad = self->request(pg, 20s, db_query{std::string{stmt::key_revoked_among}, {"x"}});
   auto nul = self->request(
@@ -345,9 +349,9 @@ TEST_F(pg_pool_test, a_write_goes_alone_while_reads_wait) {
   ASSERT_TRUE(ask<db_result>(sys_, pg, tenant_query("alone")));
   pqxx::connection locker{db_->url()};
   pqxx::work tx{locker};
-  tx.exec("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE");
+  tx.exec("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
   caf::scoped_actor self{sys_};
-  auto blocked = self->request(pg, 20s, make_list_keys_query({}));
+  auto blocked = self->request(pg, 20s, make_get_session_query(some_id, some_id));
   auto held = self->request(pg, 20s, db_query{std::string{stmt::ping}, {}});  // waits: 10 s
   auto start = std::chrono::steady_clock::now();
   auto write = ask<db_result>(sys_, pg, make_revoke_key_query("not-a-uuid"));
