@@ -97,8 +97,11 @@ class remote_sink final : public event_sink {
       open_ = false;
       f = std::exchange(waiting_, nullptr);
     }
+    // The relay ends on `close`, after every event sent before it (one sender: in order), and
+    // the credit actor follows through its monitor. Ending the credit actor here raced: its
+    // down message takes another path across the link than the events (BASP's workers order
+    // messages, not the end of a proxy) and could end the relay before the last events arrived.
     caf::send_as(credit_, relay_, atom::close_v, lagged);
-    caf::anon_send_exit(credit_, caf::exit_reason::user_shutdown);
     if (f) f();
   }
 
