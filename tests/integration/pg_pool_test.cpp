@@ -295,6 +295,16 @@ TEST_F(pg_pool_test, statement_timeout_and_full_queue) {
 /// A well-formed id no row has.
 const std::string some_id = "00000000-0000-0000-0000-0000000000a1";
 
+/// Holds ACCESS EXCLUSIVE on `sessions` until `release`: a `get_session` waits meanwhile.
+struct sessions_lock {
+  explicit sessions_lock(const std::string& url) : conn{url}, tx{conn} {
+    tx.exec("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
+  }
+  void release() { tx.abort(); }
+  pqxx::connection conn;
+  pqxx::work tx;
+};
+
 /// The answer of a request: its rows, or its error.
 template <class Handle>
 caf::expected<db_result> answer_of(Handle& handle) {
@@ -309,10 +319,7 @@ caf::expected<db_result> answer_of(Handle& handle) {
 // back for `slow_read` only: here it waits for a lock until the end.
 TEST_F(pg_pool_test, queued_reads_share_one_pipeline_each_with_its_own_answer) {
   auto pg = pool(2, 5s, 256, {}, 300ms);
-  ASSERT_TRUE(ask<db_result>(sys_, pg, tenant_query("pipelined")));
-  pqxx::connection locker{db_->url()};
-  pqxx::work tx{locker};
-  tx.exec("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
+  sessions_lock lock{db_->url()};
   auto& reads = caa::metrics::service().db_pipeline_reads;
   auto before = reads.read();
   caf::scoped_actor self{sys_};
@@ -337,7 +344,7 @@ TEST_F(pg_pool_test, queued_reads_share_one_pipeline_each_with_its_own_answer) {
   auto after = reads.read();
   EXPECT_EQ(after.count() - before.count(), 2u) << "the blocked read, then the four together";
   EXPECT_EQ(after.sum - before.sum, 5.0);
-  tx.abort();  // the slow read ends
+  lock.release();  // the slow read ends
   auto e = answer_of(blocked);
   EXPECT_TRUE(e) << sys_.render(e.error());
 }
@@ -346,10 +353,7 @@ TEST_F(pg_pool_test, queued_reads_share_one_pipeline_each_with_its_own_answer) {
 // a connection each, so that their commits share PostgreSQL's group commit).
 TEST_F(pg_pool_test, a_write_goes_alone_while_reads_wait) {
   auto pg = pool(2, 5s, 256, {}, 10s);
-  ASSERT_TRUE(ask<db_result>(sys_, pg, tenant_query("alone")));
-  pqxx::connection locker{db_->url()};
-  pqxx::work tx{locker};
-  tx.exec("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
+  sessions_lock lock{db_->url()};
   caf::scoped_actor self{sys_};
   auto blocked = self->request(pg, 20s, make_get_session_query(some_id, some_id));
   auto held = self->request(pg, 20s, db_query{std::string{stmt::ping}, {}});  // waits: 10 s
@@ -357,7 +361,7 @@ TEST_F(pg_pool_test, a_write_goes_alone_while_reads_wait) {
   auto write = ask<db_result>(sys_, pg, make_revoke_key_query("not-a-uuid"));
   ASSERT_TRUE(write) << sys_.render(write.error());
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  tx.abort();
+  lock.release();
   EXPECT_TRUE(answer_of(blocked));
   EXPECT_TRUE(answer_of(held)) << "the held read goes once the slow one ended";
 }
