@@ -33,7 +33,7 @@ using clock_type = std::chrono::steady_clock;
 /// the point reads queued after it, or anything else (`run`).
 struct pending_job {
   clock_type::time_point enqueued;                  ///< for the queue-wait deadline
-  std::optional<db_query> query;                    ///< a read
+  std::optional<db_query> query;                    ///< a point read
   caf::typed_response_promise<db_result> query_rp;  ///< its caller
   std::function<void(const pg_worker_actor&)> run;  ///< else: sends the request to a worker
   std::function<void(caf::error)> fail;             ///< answers the caller with an error
@@ -245,7 +245,9 @@ caf::result<Reply> submit(pool_ptr self, Msg msg);
 caf::result<db_result> submit_query(pool_ptr self, db_query q) {
   const auto* def = find_statement(q.statement_name);
   if (def == nullptr || !def->point_read) return submit<db_result>(self, std::move(q));
-  if (full(self)) return make_error(errc::unavailable, "postgres pool queue full");
+  // Bounded even beside idle workers: point reads may wait for a pipeline while some are idle.
+  if (self->state.queue.size() >= self->state.cfg.max_queue)
+    return make_error(errc::unavailable, "postgres pool queue full");
   auto rp = self->make_response_promise<db_result>();
   auto fail = [rp](caf::error e) mutable { rp.deliver(std::move(e)); };
   self->state.queue.push_back(pending_job{clock_type::now(), std::move(q), rp, {}, fail});
