@@ -11,8 +11,8 @@ namespace caa::storage {
 
 /// A named SQL statement with positional parameters $1, $2, ...
 struct statement_def {
-  std::string_view name;    ///< the prepared-statement name used in `db_query::statement_name`
-  std::string_view sql;     ///< the SQL text (a literal)
+  std::string_view name;  ///< the prepared-statement name used in `db_query::statement_name`
+  std::string_view sql;   ///< the SQL text (a literal)
   /// A plain SELECT of a few rows found by key: quick, no write, no lock, nothing to commit. The
   /// pool sends these together, in one round trip (a long read would hold up the others).
   bool point_read = false;

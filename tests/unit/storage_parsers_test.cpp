@@ -80,8 +80,8 @@ TEST(statements, point_reads_are_plain_selects) {
   EXPECT_TRUE(find_statement(stmt::session_get)->point_read);
   EXPECT_TRUE(find_statement(stmt::ping)->point_read);
   for (auto other : {stmt::events_append, stmt::session_create, stmt::lease_fence, stmt::key_touch,
-                     stmt::tenant_ensure, stmt::session_list, stmt::usage_report,
-                     stmt::events_read, stmt::transcript_read, stmt::key_list})
+                     stmt::tenant_ensure, stmt::session_list, stmt::usage_report, stmt::events_read,
+                     stmt::transcript_read, stmt::key_list})
     EXPECT_FALSE(find_statement(other)->point_read) << other;
 }
 
