@@ -30,6 +30,9 @@ struct probe {
   std::string tenant_id;
   int64_t agent_slot = -1;
   std::shared_ptr<cli_process> proc;
+  /// Filled on a launch thread before `launched` arrives; read only after it. Dropped unserved
+  /// (the probe ended meanwhile), the process is killed.
+  std::shared_ptr<cli_start_result> starting;
   std::string init_request_id;
   std::string initialize_json;  // the `response` payload of initialize
   std::vector<caf::typed_response_promise<std::string>> waiting;
@@ -106,6 +109,8 @@ void finish(self_ptr self, uint64_t id, caf::expected<std::string> outcome) {
   }
 }
 
+/// Has the launcher start the probe's process off this actor's thread (the sandbox's preparation
+/// and the spawn block for milliseconds); `launched` follows.
 bool start_probe(self_ptr self, uint64_t id, probe& p) {
   auto& st = self->state;
   const auto& cfg = *st.deps.cfg;
@@ -128,6 +133,25 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
     dc.anthropic_base_url = *cfg.agent.anthropic_base_url;
   claude::query_options opts;
   opts.cwd = dirs->work;
+  auto slot = std::make_shared<cli_start_result>();
+  p.starting = slot;
+  st.deps.launcher->start(opts, dc, [slot, addr = self->address(), id](cli_start_result r) {
+    *slot = std::move(r);
+    if (auto a = caf::actor_cast<caf::actor>(addr)) caf::anon_send(a, atom::launched_v, id);
+  });
+  return true;
+}
+
+/// The probe's process started: serves it and asks for the engine's offer.
+bool serve_probe(self_ptr self, uint64_t id, probe& p) {
+  auto& st = self->state;
+  auto started = std::exchange(p.starting, nullptr);
+  if (!started) return false;
+  if (!started->cli) {
+    log::warn("cannot start the capabilities probe",
+              {.component = "capabilities", .error_code = to_string(errc_of(started->error))});
+    return false;
+  }
   auto addr = self->address();
   claude::process_callbacks cb;
   cb.on_line = [addr, id](std::string line) {
@@ -137,7 +161,7 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
   cb.on_exit = [addr, id](const claude::exit_info&) {
     if (auto a = caf::actor_cast<caf::actor>(addr)) caf::anon_send(a, atom::timeout_v, id);
   };
-  auto proc = st.deps.launcher->launch(opts, dc, std::move(cb));
+  auto proc = started->cli->serve(std::move(cb));
   if (!proc) return false;
   p.proc = std::move(*proc);
   p.init_request_id = st.ids.next();
@@ -222,6 +246,12 @@ capabilities_actor::behavior_type capabilities(self_ptr self, capabilities_deps 
       },
       [=](atom::timeout, uint64_t id) {
         finish(self, id, make_error(errc::unavailable, "the engine did not answer"));
+      },
+      [=](atom::launched, uint64_t id) {
+        auto it = self->state.probes.find(id);
+        if (it == self->state.probes.end()) return;  // ended meanwhile: the start is dropped
+        if (!serve_probe(self, id, it->second))
+          finish(self, id, make_error(errc::unavailable, "the engine could not start"));
       },
   };
 }

@@ -210,7 +210,9 @@ using capabilities_actor = caf::typed_actor<
     // object text. Errors: unavailable.
     caf::replies_to<atom::find, std::string, int64_t>::with<std::string>,
     // INTERNAL: probe `id` ran out of time or its process ended.
-    caf::reacts_to<atom::timeout, uint64_t>>::
+    caf::reacts_to<atom::timeout, uint64_t>,
+    // INTERNAL: the start of probe `id`'s process on a launch thread ended.
+    caf::reacts_to<atom::launched, uint64_t>>::
     // INTERNAL: the stdout lines of probe `id`.
     extend_with<cli_line_actor>;
 
