@@ -22,6 +22,11 @@ using namespace std::chrono_literals;
 class remote_sink final : public event_sink {
  public:
   explicit remote_sink(sink_relay_actor relay) : relay_(std::move(relay)) {}
+  /// Dropped without `close` (its session went away): the relay ends the client's stream, which
+  /// resumes with Last-Event-ID.
+  ~remote_sink() override { end(false); }
+  remote_sink(const remote_sink&) = delete;
+  remote_sink& operator=(const remote_sink&) = delete;
 
   void start(sink_credit_actor credit) {
     credit_ = std::move(credit);
@@ -117,16 +122,20 @@ struct credit_state {
   static inline const char* name = "caa.sink_credit";
 };
 
+/// The credit actor holds its sink weakly: a sink its session dropped without `close` ends
+/// (its destructor closes the relay) instead of living on with the credit actor.
 sink_credit_actor::behavior_type sink_credit(sink_credit_actor::stateful_pointer<credit_state> self,
-                                             const std::shared_ptr<remote_sink>& sink,
+                                             const std::weak_ptr<remote_sink>& sink,
                                              const sink_relay_actor& relay) {
   self->monitor(relay);
   self->set_down_handler([self, sink](const caf::down_msg&) {
-    sink->gone();
+    if (auto s = sink.lock()) s->gone();
     self->quit();
   });
   return {
-      [sink](atom::ack, uint32_t n) { sink->acked(n); },
+      [sink](atom::ack, uint32_t n) {
+        if (auto s = sink.lock()) s->acked(n);
+      },
   };
 }
 
@@ -215,7 +224,7 @@ sink_relay_actor spawn_sink_relay(caf::actor_system& sys, event_sink_ptr sink) {
 
 event_sink_ptr make_remote_sink(caf::actor_system& sys, const sink_relay_actor& relay) {
   auto sink = std::make_shared<remote_sink>(relay);
-  sink->start(sys.spawn(sink_credit, sink, relay));
+  sink->start(sys.spawn(sink_credit, std::weak_ptr<remote_sink>{sink}, relay));
   return sink;
 }
 

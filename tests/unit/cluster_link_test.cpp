@@ -475,4 +475,21 @@ TEST_F(cluster_link_test, a_subscription_through_a_forwarder_gets_the_owners_eve
   for (uint64_t i = 0; i < streamed; ++i) ASSERT_EQ(sink->seqs[i], i + 1) << "in order";
 }
 
+// A session that goes away without closing its remote subscriber (its actor failed): the
+// relay still ends the client's stream, after the events sent before, so that the client
+// resumes with Last-Event-ID instead of waiting on a stream nobody feeds.
+TEST(cluster_link_single, a_remote_sink_dropped_without_close_ends_the_clients_stream) {
+  system_config cfg{settings{}};
+  caf::actor_system sys{cfg};
+  auto local = std::make_shared<recording_sink>();
+  auto relay = spawn_sink_relay(sys, local);
+  {
+    auto sink = make_remote_sink(sys, relay);
+    for (uint64_t seq = 1; seq <= 3; ++seq) EXPECT_TRUE(sink->deliver(seq, "message", "{}"));
+  }  // dropped, never closed
+  ASSERT_TRUE(eventually_true([&] { return !local->open(); })) << "the stream was left open";
+  std::lock_guard<std::mutex> g{local->mtx};
+  EXPECT_EQ(local->seqs, (std::vector<uint64_t>{1, 2, 3}));
+}
+
 }  // namespace caa
