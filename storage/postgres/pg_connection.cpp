@@ -2,7 +2,6 @@
 
 #include "config/errc.hpp"
 #include "config/logging.hpp"
-#include "storage/postgres/statements.hpp"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -80,13 +79,13 @@ caf::expected<db_result> outcome_of(const PGresult* r, const std::string& what) 
 
 }  // namespace
 
-caf::error check_query(const db_query& q) {
-  if (find_statement(q.statement_name) == nullptr)
-    return make_error(errc::internal, "unknown statement " + q.statement_name);
+caf::expected<const statement_def*> checked_statement(const db_query& q) {
+  const auto* def = find_statement(q.statement_name);
+  if (def == nullptr) return make_error(errc::internal, "unknown statement " + q.statement_name);
   for (const auto& p : q.params)
     if (p && p->find('\0') != std::string::npos)
       return make_error(errc::validation, "NUL byte in a parameter of " + q.statement_name);
-  return caf::none;
+  return def;
 }
 
 caf::error error_of_sqlstate(const std::string& sqlstate, const std::string& what) {
@@ -128,13 +127,11 @@ struct pg_connection::impl {
   /// Queues one statement (no flush yet), preceded by its preparation the first time this
   /// connection runs it: preparing on first use touches only the tables in use (a table locked
   /// by someone else delays only its own statements), as libpqxx did.
-  bool send(const db_query& q) {
-    const auto* def = find_statement(q.statement_name);
-    if (def == nullptr) return false;  // check_query ran first
-    if (!prepared.contains(def->name)) {
-      std::string sql{def->sql};
+  bool send(const db_query& q, const statement_def& def) {
+    if (!prepared.contains(def.name)) {
+      std::string sql{def.sql};
       if (PQsendPrepare(conn, q.statement_name.c_str(), sql.c_str(), 0, nullptr) != 1) return false;
-      prepared.insert(def->name);
+      prepared.insert(def.name);
       expect.push_back({&q.statement_name, true});
     }
     expect.push_back({&q.statement_name, false});
@@ -254,11 +251,12 @@ std::vector<caf::expected<db_result>> pg_connection::run_each(std::span<const db
   sent.reserve(queries.size());
   caf::error broken;
   for (std::size_t i = 0; i < queries.size(); ++i) {
-    if (auto err = check_query(queries[i])) {
-      out[i] = std::move(err);
+    auto def = checked_statement(queries[i]);
+    if (!def) {
+      out[i] = std::move(def.error());
       continue;
     }
-    if (!usable() || !impl_->send(queries[i]) || PQpipelineSync(impl_->conn) != 1) {
+    if (!usable() || !impl_->send(queries[i], **def) || PQpipelineSync(impl_->conn) != 1) {
       broken =
           make_error(errc::unavailable, "postgres connection lost: " + queries[i].statement_name);
       break;
@@ -282,16 +280,21 @@ std::vector<caf::expected<db_result>> pg_connection::run_each(std::span<const db
 
 caf::expected<std::vector<db_result>> pg_connection::run_all(std::span<const db_query> queries,
                                                              clock_type::time_point deadline) {
-  for (const auto& q : queries)
-    if (auto err = check_query(q)) return err;
+  std::vector<const statement_def*> defs;
+  defs.reserve(queries.size());
+  for (const auto& q : queries) {
+    auto def = checked_statement(q);
+    if (!def) return std::move(def.error());
+    defs.push_back(*def);
+  }
   auto what = "batch starting with " + (queries.empty() ? "-" : queries[0].statement_name);
   auto lost = [&] {
     impl_->close();  // what was sent may still answer: never reuse the connection
     return make_error(errc::unavailable, "postgres connection lost: " + what);
   };
   if (!usable()) return lost();
-  for (const auto& q : queries)
-    if (!impl_->send(q)) return lost();
+  for (std::size_t i = 0; i < queries.size(); ++i)
+    if (!impl_->send(queries[i], *defs[i])) return lost();
   if (PQpipelineSync(impl_->conn) != 1) return lost();
   std::vector<db_result> rows;
   rows.reserve(queries.size());

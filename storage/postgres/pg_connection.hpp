@@ -4,6 +4,7 @@
 // libpqxx 6.4 cannot pipeline prepared statements, so the worker speaks libpq directly: every
 // request is sent as a pipeline and its answers read back in one round trip.
 
+#include "storage/postgres/statements.hpp"
 #include "storage/types.hpp"
 
 #include <caf/error.hpp>
@@ -63,9 +64,9 @@ class pg_connection {
   std::unique_ptr<impl> impl_;
 };
 
-/// Checks a query against the catalogue before anything reaches the server: an unknown name is
-/// internal, a NUL byte in a parameter is validation.
-caf::error check_query(const db_query& q);
+/// The catalogue's statement of `q`, checked before anything reaches the server: an unknown
+/// name is internal, a NUL byte in a parameter is validation.
+caf::expected<const statement_def*> checked_statement(const db_query& q);
 
 /// The `errc` of a server error with SQL state `sqlstate` from statement `what`.
 caf::error error_of_sqlstate(const std::string& sqlstate, const std::string& what);

@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <optional>
+#include <span>
 
 namespace caa::storage::detail {
 
@@ -84,16 +85,16 @@ caf::error not_connected() {
   return make_error(errc::unavailable, "postgres not connected");
 }
 
-db_outcomes run_pipeline(worker_ptr self, const db_pipeline& p) {
+db_outcomes run_pipeline(worker_ptr self, std::span<const db_query> queries) {
   db_outcomes out;
-  out.results.resize(p.queries.size());
-  out.errors.resize(p.queries.size());
+  out.results.resize(queries.size());
+  out.errors.resize(queries.size());
   auto* conn = connection(self);
   if (conn == nullptr) {
     for (auto& e : out.errors) e = not_connected();
     return out;
   }
-  auto each = conn->run_each(p.queries, deadline(self));
+  auto each = conn->run_each(queries, deadline(self));
   for (std::size_t i = 0; i < each.size(); ++i) {
     if (each[i])
       out.results[i] = std::move(*each[i]);
@@ -105,7 +106,7 @@ db_outcomes run_pipeline(worker_ptr self, const db_pipeline& p) {
 }
 
 caf::result<db_result> run_query(worker_ptr self, const db_query& q) {
-  auto out = run_pipeline(self, db_pipeline{{q}});
+  auto out = run_pipeline(self, std::span{&q, 1});  // no copy: writes can be large
   if (out.errors[0]) return std::move(out.errors[0]);
   return std::move(out.results[0]);
 }
@@ -130,7 +131,7 @@ pg_worker_actor::behavior_type pg_worker(worker_ptr self, pg_worker_config cfg) 
   return {
       [self](db_query& q) -> caf::result<db_result> { return run_query(self, q); },
       [self](db_batch& b) -> caf::result<std::vector<db_result>> { return run_batch(self, b); },
-      [self](db_pipeline& p) -> db_outcomes { return run_pipeline(self, p); },
+      [self](db_pipeline& p) -> db_outcomes { return run_pipeline(self, p.queries); },
       [self](atom::ping) -> bool { return run_ping(self); },
       [self](atom::reconnect) {
         self->state.reconnect_pending = false;
