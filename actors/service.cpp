@@ -12,6 +12,7 @@
 #include "config/errc.hpp"
 #include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
+#include "storage/bridge.hpp"
 #include "storage/postgres/event_writer.hpp"
 #include "storage/postgres/key_repository.hpp"
 #include "storage/postgres/migrations.hpp"
@@ -147,6 +148,9 @@ int run_service(const settings& cfg) {
   if (!start_sandbox(cfg, io, tally)) return 1;
   system_config sys_cfg{cfg};
   caf::actor_system sys{sys_cfg};
+  // The HTTP edge's requests to actors go out from these (storage/bridge.hpp): two per worker,
+  // so that a long callback on one holds up few others.
+  request_edges requests{sys, 2 * sys.scheduler().num_workers()};
   auto pg_cfg = storage::pg_pool_config::from(cfg.storage);
   auto pg = storage::spawn_pg_pool(sys, pg_cfg);
   auto redis = storage::spawn_redis_pool(sys, storage::redis_pool_config::from(cfg.storage));
@@ -289,6 +293,7 @@ int run_service(const settings& cfg) {
     caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
     if (gate) caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
     if (rdeps.warm) caf::anon_send_exit(rdeps.warm, caf::exit_reason::user_shutdown);
+    requests.stop();
     stop_pools();
   };
   if (cluster_cfg.clustered()) {

@@ -2,7 +2,7 @@
 # from DATABASE_URL / REDIS_URL; skipped when unset).
 include(GoogleTest)
 
-foreach(name token_bucket_test crypto_test storage_parsers_test)
+foreach(name token_bucket_test crypto_test storage_parsers_test request_edge_test)
   add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/unit/${name}.cpp)
   target_link_libraries(${name} PRIVATE caa_storage GTest::gtest_main)
   caa_target_defaults(${name})
