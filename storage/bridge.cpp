@@ -104,7 +104,7 @@ caf::behavior request_edge(edge_actor* self, std::size_t /*index*/) {
       [self](const detail::request_job_ptr& job) {
         auto id = job->issue(self);
         auto now = self->clock().now();
-        // (A timeout too long to add is none: CAF's own clock would overflow on it.)
+        // A timeout too long to add to now (`timespan::max()`) never fires.
         auto deadline = job->timeout < time_point::max() - now - timer_grid
                             ? on_grid(now + job->timeout)
                             : time_point::max();

@@ -113,7 +113,8 @@ void async_request(caf::actor_system& sys, Handle dest, caf::timespan timeout,
 /// long-lived actors instead of one spawned per request, each guarding the timeouts of its
 /// requests itself (one timer per edge, armed for the earliest deadline, instead of one entry in
 /// CAF's clock per request). Requests take the edges in turn. Start them once the actor system
-/// runs; `stop` (or the destructor) fails every request still waiting and ends them.
+/// runs; `stop` (or the destructor) withdraws them, and each ends once its requests have their
+/// answers or timeouts.
 class request_edges {
  public:
   /// Starts `count` edges (1 to 64) for the requests made with `sys`.
