@@ -53,11 +53,12 @@ time_point on_grid(time_point t) {
   return rest == time_point::duration::zero() ? t : t + (timer_grid - rest);
 }
 
-/// Fails request `id` (the id its answer carries) the way CAF's clock times it out: an error as its
-/// answer, so its own handler runs (and CAF forgets it). An answer that arrives later finds no
-/// handler.
-void fail_request(edge_actor* self, uint64_t id, caf::error reason) {
-  self->eq_impl(caf::message_id{id}, self->ctrl(), self->context(), std::move(reason));
+/// Times request `id` (the id its answer carries) out the way CAF's clock does: the error is
+/// its answer, so its own handler runs (and CAF forgets it). An answer that arrives later finds
+/// no handler.
+void time_out(edge_actor* self, uint64_t id) {
+  self->eq_impl(caf::message_id{id}, self->ctrl(), self->context(),
+                caf::make_error(caf::sec::request_timeout));
 }
 
 void arm_timer(edge_actor* self, time_point at) {
@@ -78,7 +79,7 @@ void on_timer(edge_actor* self, time_point due) {
   for (auto& [id, deadline] : st.deadlines) {
     if (deadline <= now) {
       deadline = time_point::max();  // failed once; its error is on the way
-      fail_request(self, id, caf::make_error(caf::sec::request_timeout));
+      time_out(self, id);
     } else {
       next = std::min(next, deadline);
     }
@@ -92,6 +93,7 @@ void end_if_done(edge_actor* self) {
   if (st.stopping && st.deadlines.empty()) self->quit(*st.stopping);
 }
 
+// (`index` only names the edge: CAF 0.17.6 spawns argument-less function actors with UB.)
 caf::behavior request_edge(edge_actor* self, std::size_t /*index*/) {
   // An edge ends only when its owner stops it, and then once every request it guards has its
   // answer or its timeout, as the one-shot actors it replaces did.
