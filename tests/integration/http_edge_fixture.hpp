@@ -78,12 +78,13 @@ class raw_client {
     return true;
   }
 
-  /// Reads what is available within `timeout`; false on EOF, error or timeout.
-  bool fill(std::chrono::milliseconds timeout) {
+  /// Reads what is available (at most `most` bytes) within `timeout`; false on EOF, error or
+  /// timeout.
+  bool fill(std::chrono::milliseconds timeout, std::size_t most = 65536) {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
     char tmp[65536];
-    auto n = ::recv(fd_, tmp, sizeof(tmp), 0);
+    auto n = ::recv(fd_, tmp, std::min(sizeof(tmp), most), 0);
     if (n <= 0) {
       eof_ = true;
       return false;
@@ -267,6 +268,7 @@ struct edge_test : ::testing::Test {
       sink->close();
     });
     r.add("GET", "/api/v1/flood", agent, general, [this](auto, auto res) { flood(res); });
+    r.add("GET", "/api/v1/trickle", agent, general, [this](auto, auto res) { trickle(res); });
     r.add("GET", "/api/v1/watch", agent, general, [this](auto, auto res) {
       auto sink = res->stream(200, "text/event-stream", {});
       sink->on_closed([this] { watch_closed.set_value(); });
@@ -293,6 +295,25 @@ struct edge_test : ::testing::Test {
         std::this_thread::sleep_for(1ms);
       }
       flood_result.set_value(false);
+    });
+  }
+
+  /// Events of the `trickle` stream.
+  static constexpr uint64_t trickle_events = 3000;
+
+  /// Pushes `trickle_events` events of about 1 KiB, 0.2 ms apart, waiting while the sink is
+  /// not writable (as a session does), then ends the stream.
+  void trickle(std::shared_ptr<responder> res) {
+    auto sink = res->stream(200, "text/event-stream", {});
+    producers.run([sink] {
+      std::string pad(1000, 'p');
+      for (uint64_t i = 1; i <= trickle_events; ++i) {
+        while (sink->open() && !sink->writable()) std::this_thread::sleep_for(1ms);
+        auto data = "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + pad + "\"}";
+        if (!sink->push(sse::encode(i, "message", data))) return;
+        std::this_thread::sleep_for(200us);
+      }
+      sink->close();
     });
   }
 

@@ -123,6 +123,29 @@ TEST_F(edge_test, streamed_events_arrive_intact_and_the_connection_stays_usable)
   EXPECT_EQ(r->result_int(), 200u);
 }
 
+TEST_F(edge_test, a_slow_reader_gets_every_event_once_and_in_order) {
+  // The producer honours `writable`; the reader takes 4 KiB at a time through a small receive
+  // buffer. Chunks then wait behind the connection's write in many small batches, which the
+  // connection joins into one write (the join once lost every batch after the second).
+  raw_client c{srv->port(), 4096};
+  ASSERT_TRUE(c.connected());
+  c.send(get("/api/v1/trickle", agent));
+  // Not reading at first: the socket fills, then the connection's queue up to the budget.
+  std::this_thread::sleep_for(1500ms);
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (c.received().find("\r\n0\r\n\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    c.fill(1000ms, 4096);
+    std::this_thread::sleep_for(1ms);
+  }
+  auto r = c.read_response(1000ms);
+  ASSERT_TRUE(r) << "the stream did not end within 60 s";
+  auto events = sse::parse(r->body());
+  ASSERT_EQ(events.size(), trickle_events);
+  for (std::size_t i = 0; i < events.size(); ++i)
+    ASSERT_EQ(events[i].id, std::to_string(i + 1)) << "event " << i << " of the stream";
+}
+
 TEST_F(edge_test, idle_stream_gets_keep_alive_comments_and_ends_on_disconnect) {
   auto closed = watch_closed.get_future();
   {

@@ -136,16 +136,21 @@ void http_session::queue(out_item item) {
 void http_session::join_queued_writes() {
   // Stream frames queued while a write was in flight go out as one write: one send and one
   // stall timer per batch instead of per event. A write that ends the response stays last.
+  // Taken off the queue and put back joined: only its ends change, and erasing inside a deque
+  // would move its elements (a reference to the front then names a dead slot, and the bytes
+  // joined to it were lost).
   constexpr std::size_t max_joined_bytes = 256 * 1024;
-  auto& front = out_.front();
-  while (out_.size() > 1 && !front.ends_response &&
-         front.bytes.size() + out_[1].bytes.size() <= max_joined_bytes) {
-    auto next = std::move(out_[1]);
-    out_.erase(out_.begin() + 1);
-    front.bytes.append(next.bytes);
-    front.payload += next.payload;
-    front.ends_response = next.ends_response;
+  auto joined = std::move(out_.front());
+  out_.pop_front();
+  while (!out_.empty() && !joined.ends_response &&
+         joined.bytes.size() + out_.front().bytes.size() <= max_joined_bytes) {
+    auto& next = out_.front();
+    joined.bytes.append(next.bytes);
+    joined.payload += next.payload;
+    joined.ends_response = next.ends_response;
+    out_.pop_front();
   }
+  out_.push_front(std::move(joined));
 }
 
 void http_session::do_write() {
