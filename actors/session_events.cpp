@@ -54,11 +54,16 @@ void write_next_row(session_self self) {
   });
 }
 
-/// Delivers what `sub` misses from the window while it has room. False: drop it (gone, or its
-/// next event left the window).
+/// Delivers what `sub` misses from the window while it has room. False: drop it. Its sink is
+/// then closed (gone, or it refused an event), or was told that its next event left the window
+/// (`lagged`), which ends the subscription on the sink's side: an SSE stream goes on from
+/// storage, so the session must not close it.
 bool feed(session_self self, subscriber& sub) {
   auto& ev = self->state.events;
-  if (!sub.sink->open()) return false;
+  if (!sub.sink->open()) {
+    sub.sink->close();
+    return false;
+  }
   if (sub.after >= ev.visible_seq() || sub.waiting) return true;
   if (ev.behind_window(sub.after)) {
     log::info("subscriber fell behind the replay window; it replays from storage",
@@ -78,20 +83,18 @@ bool feed(session_self self, subscriber& sub) {
   while (auto* e = ev.visible_after(sub.after)) {
     if (!sub.sink->writable()) {
       wait_for_room(self, sub);
-      return sub.sink->open();
+      if (sub.sink->open()) return true;
+      sub.sink->close();
+      return false;
     }
     bool ok = sub.sink->deliver(e->seq, e->name, e->data);
     metrics::event_delivered(ok);  // streamed, or a subscriber dropped
-    if (!ok) return false;
+    if (!ok) {
+      sub.sink->close();
+      return false;
+    }
     sub.after = e->seq;
   }
-  return true;
-}
-
-/// Feeds `sub`; closes its sink when it is to be dropped. Whether to drop it.
-bool feed_or_close(session_self self, subscriber& sub) {
-  if (feed(self, sub)) return false;
-  sub.sink->close();
   return true;
 }
 
@@ -241,8 +244,7 @@ void flush(session_self self) {
 }
 
 void deliver(session_self self) {
-  self->state.events.remove_subscribers_if(
-      [self](subscriber& sub) { return feed_or_close(self, sub); });
+  self->state.events.remove_subscribers_if([self](subscriber& sub) { return !feed(self, sub); });
   arm_retirement(self);
 }
 
@@ -262,8 +264,7 @@ void on_sink_stall(session_self self, uint64_t id) {
   log::info("subscriber took nothing within STREAM_STALL_TIMEOUT; cut",
             {.component = "session", .session_id = st.who.id});
   metrics::event_delivered(false);
-  sub->sink->lagged();
-  sub->sink->close();
+  sub->sink->stalled();
   st.events.remove_subscriber(id);
   arm_retirement(self);
 }
@@ -274,7 +275,6 @@ void on_sink_ready(session_self self, uint64_t id) {
   if (sub == nullptr) return;
   sub->waiting = false;
   if (!feed(self, *sub)) {
-    sub->sink->close();
     st.events.remove_subscriber(id);
     arm_retirement(self);
   }

@@ -52,9 +52,18 @@ class event_sink {
   // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void when_writable(std::function<void()> f) { f(); }
   /// The subscriber fell so far behind that the events it needs next left the session's
-  /// memory: it must replay from storage (SSE: the stream ends, the client reconnects with
-  /// Last-Event-ID; WebSocket: the connection closes with 1008). Ends the subscription.
+  /// memory: it must replay from storage. Ends the subscription; the session does not close
+  /// the sink after it. (SSE: the stream goes on from PostgreSQL and subscribes again, or,
+  /// without a way back, ends and the client reconnects with Last-Event-ID; WebSocket: the
+  /// connection closes with 1008.)
   virtual void lagged() { close(); }
+  /// The subscriber took nothing for STREAM_STALL_TIMEOUT while events waited for it: it is
+  /// cut. By default told so (`lagged`: a WebSocket closes with 1008), then closed; a stream
+  /// that would go on from storage when it lags is only closed.
+  virtual void stalled() {
+    lagged();
+    close();
+  }
 };
 
 /// A subscriber handle (local only).

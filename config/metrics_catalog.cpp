@@ -117,6 +117,9 @@ void write_events(text_writer& w, const service_metrics& m) {
   write_counter(w, "caa_subscriber_drops_total",
                 "Client subscriptions dropped because they refused an event (too slow or gone).",
                 m.subscriber_drops);
+  write_counter(w, "caa_stream_catch_ups_total",
+                "Client streams that fell behind a session's memory and went on from PostgreSQL.",
+                m.stream_catch_ups);
   write_counter(w, "caa_events_persisted_total", "Session events committed to PostgreSQL.",
                 m.events_persisted);
   write_histogram(w, "caa_event_batch_events", "Events per committed INSERT of the event writer.",

@@ -41,10 +41,11 @@ struct service_metrics {
   counter admission_refused;         ///< turns refused after ADMISSION_WAIT (503)
 
   // -- events --
-  counter events_streamed;              ///< events handed to a client's subscription
-  counter subscriber_drops;             ///< subscriptions ended because they refused an event
-  counter events_persisted;             ///< events committed to PostgreSQL
-  histogram event_batch_events;         ///< events per committed INSERT
+  counter events_streamed;       ///< events handed to a client's subscription
+  counter subscriber_drops;      ///< subscriptions ended because they refused an event
+  counter stream_catch_ups;      ///< streams behind a session's memory that went on from storage
+  counter events_persisted;      ///< events committed to PostgreSQL
+  histogram event_batch_events;  ///< events per committed INSERT
   histogram event_persist_lag_seconds;  ///< commit of a batch minus queueing of its oldest event
   counter event_write_failures;         ///< append requests answered with an error
   histogram db_pipeline_reads;          ///< reads per pipeline of the PostgreSQL pool

@@ -6,6 +6,9 @@
 
 #include "tests/integration/session_lifecycle_fixture.hpp"
 
+#include <thread>
+#include <utility>
+
 using namespace caa::test;
 using namespace std::chrono_literals;
 
@@ -178,4 +181,45 @@ TEST_F(session_lifecycle_test, a_reconnect_into_the_hole_of_an_idle_session_gets
   EXPECT_EQ(std::stoull(again.events.front().id), gap["to"].GetUint64() + 1)
       << "first turn: " << names_of(r) << "\nresumed: " << names_of(resumed)
       << resumed.events[0].data << "\nnext: " << names_of(again);
+}
+
+// A reader slower than its agent: many more token deltas than a session keeps in memory (4,096
+// events) arrive while the client reads nothing (the socket buffers on loopback hold a few MB,
+// hence 50,000). Its stream falls behind the session's memory and goes on from PostgreSQL, then
+// live again: every event once, in order, up to `done`, on the one connection (before, the
+// stream ended there, with no `done`, and the client had to reconnect with Last-Event-ID).
+TEST_F(session_lifecycle_test, a_stream_behind_the_sessions_memory_goes_on_from_storage) {
+  start({{"TENANT_DURABILITY_ALLOW", "lifecycle"}});
+  auto catch_ups = [&] {
+    auto m = http_call(port(), "GET", "/metrics");
+    auto at = m.body.find("\ncaa_stream_catch_ups_total ");
+    return at == std::string::npos ? -1 : std::stoi(m.body.substr(at + 28));
+  };
+  ASSERT_EQ(catch_ups(), 0);
+  bool paused = false;
+  // A small receive buffer: what the connection holds besides its queue stays small.
+  auto r = sse_call(
+      port(), "POST", "/api/v1/query", auth(),
+      R"({"prompt":"[[slow 50000 0]]","include_partial_messages":true,"durability":"async"})",
+      [&](const sse_event&) {
+        if (!std::exchange(paused, true)) std::this_thread::sleep_for(12s);
+        return false;
+      },
+      120s, 4096);
+  ASSERT_EQ(r.status, 200u) << r.body.substr(0, 400);
+  auto missing = [&] {
+    std::string out = r.ended ? "ended" : "not ended";
+    for (std::size_t i = 1; i < r.events.size(); ++i)
+      if (std::stoull(r.events[i].id) != std::stoull(r.events[i - 1].id) + 1)
+        return out + "; " + r.events[i - 1].id + " -> " + r.events[i].id;
+    return out + "; last " + (r.events.empty() ? "-" : r.events.back().id);
+  };
+  ASSERT_GT(r.events.size(), 50000u) << missing();
+  EXPECT_EQ(r.events.back().event, "done");
+  EXPECT_EQ(done_reason(r), "completed");
+  auto first = std::stoull(r.events.front().id);
+  for (std::size_t i = 0; i < r.events.size(); ++i)
+    ASSERT_EQ(std::stoull(r.events[i].id), first + i) << "event " << i << "; " << missing();
+  // The pause put the stream behind the session's memory (else this test proves nothing).
+  EXPECT_GE(catch_ups(), 1) << r.body.size() << " bytes streamed";
 }

@@ -89,14 +89,26 @@ TEST_F(metrics_test, metrics_need_no_key_and_are_a_valid_exposition) {
   EXPECT_EQ(r.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   auto e = parse_exposition(r.body);
   for (const auto& err : e.errors) ADD_FAILURE() << err;
-  for (auto name :
-       {"caa_http_requests_total", "caa_http_request_duration_seconds", "caa_sessions",
-        "caa_agent_processes_live", "caa_agent_processes_starting", "caa_agent_processes_warm",
-        "caa_admission_queue_depth", "caa_admission_wait_seconds", "caa_events_streamed_total",
-        "caa_events_persisted_total", "caa_event_batch_events", "caa_event_persist_lag_seconds",
-        "caa_db_pipeline_reads", "caa_subscriber_drops_total", "caa_webhook_calls_total",
-        "caa_webhook_failures_total", "caa_cli_exits_total", "caa_rate_limit_sync_rounds_total",
-        "caa_rate_limit_sync_buckets"})
+  for (auto name : {"caa_http_requests_total",
+                    "caa_http_request_duration_seconds",
+                    "caa_sessions",
+                    "caa_agent_processes_live",
+                    "caa_agent_processes_starting",
+                    "caa_agent_processes_warm",
+                    "caa_admission_queue_depth",
+                    "caa_admission_wait_seconds",
+                    "caa_events_streamed_total",
+                    "caa_events_persisted_total",
+                    "caa_event_batch_events",
+                    "caa_event_persist_lag_seconds",
+                    "caa_db_pipeline_reads",
+                    "caa_subscriber_drops_total",
+                    "caa_stream_catch_ups_total",
+                    "caa_webhook_calls_total",
+                    "caa_webhook_failures_total",
+                    "caa_cli_exits_total",
+                    "caa_rate_limit_sync_rounds_total",
+                    "caa_rate_limit_sync_buckets"})
     EXPECT_TRUE(e.types.count(name)) << name;
   // The budget is published as soon as admission runs.
   EXPECT_GE(e.value("caa_agent_process_budget").value_or(0), 1);

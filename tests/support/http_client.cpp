@@ -178,11 +178,15 @@ class read_guard {
 
 sse_result sse_call(uint16_t port, const std::string& method, const std::string& target,
                     const std::map<std::string, std::string>& headers, const std::string& body,
-                    sse_stop stop, std::chrono::seconds guard) {
+                    sse_stop stop, std::chrono::seconds guard, int receive_buffer) {
   sse_result out;
   try {
     asio::io_context io;
     beast::tcp_stream stream{io};
+    if (receive_buffer > 0) {  // before connecting: the window it announces follows it
+      stream.socket().open(tcp::v4());
+      stream.socket().set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+    }
     send_request(stream, guard, port, method, target, headers, body);
     read_guard deadline{stream.socket().native_handle(), guard};
     beast::flat_buffer buf;

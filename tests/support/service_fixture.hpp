@@ -142,10 +142,12 @@ using sse_stop = std::function<bool(const sse_event&)>;
 
 /// Sends one request to 127.0.0.1:`port` on a fresh connection and reads the response as SSE
 /// until the server ends it, `stop` returns true for an event, or `guard` passes (BLOCKING).
-/// A non-streamed response (e.g. an error) is read whole into `body`.
+/// A non-streamed response (e.g. an error) is read whole into `body`. `receive_buffer` (bytes,
+/// 0: the system's) sets the socket's receive buffer: a small one makes a paused reader fall
+/// behind sooner.
 sse_result sse_call(uint16_t port, const std::string& method, const std::string& target,
                     const std::map<std::string, std::string>& headers = {},
                     const std::string& body = {}, sse_stop stop = {},
-                    std::chrono::seconds guard = std::chrono::seconds{120});
+                    std::chrono::seconds guard = std::chrono::seconds{120}, int receive_buffer = 0);
 
 }  // namespace caa::test

@@ -149,8 +149,8 @@ TEST(metrics_text, the_service_catalogue_is_a_valid_exposition) {
   EXPECT_EQ(e.value("caa_build_info").value_or(0), 1);
   for (auto name :
        {"caa_events_streamed_total", "caa_events_persisted_total", "caa_subscriber_drops_total",
-        "caa_admission_queue_depth", "caa_agent_processes_live", "caa_agent_processes_starting",
-        "caa_event_persist_lag_seconds", "caa_event_batch_events", "caa_admission_refused_total",
-        "caa_webhook_calls_total"})
+        "caa_stream_catch_ups_total", "caa_admission_queue_depth", "caa_agent_processes_live",
+        "caa_agent_processes_starting", "caa_event_persist_lag_seconds", "caa_event_batch_events",
+        "caa_admission_refused_total", "caa_webhook_calls_total"})
     EXPECT_TRUE(e.types.count(name)) << name;
 }

@@ -114,6 +114,37 @@ TEST_F(session_machine_test, a_subscriber_whose_next_event_left_the_window_is_to
   EXPECT_EQ(fresh->seqs().size(), 4096u);
 }
 
+TEST_F(session_machine_test, a_lagged_subscriber_is_dropped_but_not_closed_by_the_session) {
+  // An SSE stream that goes on from storage when it lags keeps its connection open: the
+  // session drops the subscription and leaves the sink alone.
+  class catching_up_sink final : public recording_sink {
+   public:
+    bool writable() const override { return open() && room > 0; }
+    void when_writable(std::function<void()> f) override { waiting.push_back(std::move(f)); }
+    bool deliver(uint64_t seq, std::string_view name, std::string_view data) override {
+      if (room > 0) --room;
+      return recording_sink::deliver(seq, name, data);
+    }
+    void lagged() override { ++lags; }  // goes on elsewhere; stays open
+    std::size_t room = 1;
+    int lags = 0;
+    std::vector<std::function<void()>> waiting;
+  };
+  auto s = make_session();
+  auto behind = std::make_shared<catching_up_sink>();
+  ASSERT_TRUE(ok(subscribe(s, behind, 0)));
+  ASSERT_ACCEPTED(run(s));
+  line(s, 1, init_line);
+  for (int i = 0; i < 4100; ++i) caf::anon_send(s, caa::atom::line_v, uint64_t{1}, assistant_line);
+  sched.run();
+  ASSERT_EQ(behind->seqs(), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(behind->lags, 1);
+  EXPECT_EQ(behind->closes, 0) << "the session closed a sink it had told to replay";
+  EXPECT_TRUE(behind->open());
+  line(s, 1, result_line);
+  EXPECT_EQ(behind->seqs(), (std::vector<uint64_t>{1})) << "a dropped subscription got events";
+}
+
 TEST_F(session_machine_test, the_window_is_bounded_in_bytes_as_well) {
   auto s = make_session();
   auto slow = std::make_shared<throttled_sink>(1);

@@ -191,6 +191,62 @@ TEST(sse_event_sink, concurrent_delivery_writes_each_seq_once_in_order) {
   EXPECT_EQ(events.back().id, "500");
 }
 
+TEST(sse_event_sink, a_lag_without_a_hook_ends_the_stream) {
+  auto stream = std::make_shared<fake_stream>();
+  sse_event_sink sink{stream, false};
+  ASSERT_TRUE(sink.deliver(1, "message", "{}"));
+  sink.lagged();
+  EXPECT_FALSE(sink.open());
+  EXPECT_EQ(stream->closes, 1);
+}
+
+TEST(sse_event_sink, a_lag_with_a_hook_keeps_the_stream_and_goes_on_after_the_last_seq) {
+  auto stream = std::make_shared<fake_stream>();
+  auto sink = std::make_shared<sse_event_sink>(stream, true);
+  std::vector<uint64_t> resumed_after;
+  // The hook runs outside the sink's lock: it may deliver (a replay) right away.
+  sink->on_lagged([&] {
+    resumed_after.push_back(sink->last_seq());
+    EXPECT_TRUE(sink->deliver(3, "message", "{}"));
+  });
+  ASSERT_TRUE(sink->deliver(1, "message", "{}"));
+  ASSERT_TRUE(sink->deliver(2, "message", "{}"));
+  sink->lagged();
+  EXPECT_TRUE(sink->open());
+  EXPECT_EQ(stream->closes, 0);
+  EXPECT_EQ(resumed_after, (std::vector<uint64_t>{2}));
+  sink->lagged();  // every lag of the stream goes on
+  EXPECT_EQ(resumed_after, (std::vector<uint64_t>{2, 3}));
+  ASSERT_TRUE(sink->deliver(4, "done", "{}"));
+  EXPECT_FALSE(sink->open());  // the turn's stream ended after its done
+  sink->lagged();              // closed: the hook does not run again
+  EXPECT_EQ(resumed_after.size(), 2u);
+  auto events = http::sse::parse(stream->wire());
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events.back().name, "done");
+}
+
+TEST(sse_event_sink, a_closed_stream_that_lags_does_not_go_on) {
+  auto stream = std::make_shared<fake_stream>();
+  sse_event_sink sink{stream, false};
+  int runs = 0;
+  sink.on_lagged([&] { ++runs; });
+  sink.close();
+  sink.lagged();
+  EXPECT_EQ(runs, 0);
+}
+
+TEST(sse_event_sink, a_stalled_stream_is_closed_not_caught_up) {
+  auto stream = std::make_shared<fake_stream>();
+  sse_event_sink sink{stream, false};
+  int runs = 0;
+  sink.on_lagged([&] { ++runs; });
+  sink.stalled();
+  EXPECT_EQ(runs, 0);
+  EXPECT_FALSE(sink.open());
+  EXPECT_EQ(stream->closes, 1);
+}
+
 // -- collecting_sink ----------------------------------------------------------------------------
 
 const char* assistant_two_blocks =

@@ -55,6 +55,7 @@ void attach(const session_api_ptr& api, const req_ptr& req, const res_ptr& res, 
         if (!stream->open()) return;
         auto sink = std::make_shared<sse_event_sink>(std::move(stream), false);
         watch_stream(*api, req->caller->key_id(), sink);
+        catch_up_when_lagged(api, tenant, id, sink);
         uint64_t last = after;
         if (!deliver_gap(*sink, last, page)) return;  // refused: the stream is closed
         for (auto& e : page.events) {

@@ -129,6 +129,7 @@ void answer_chat(const session_api_ptr& api, const req_ptr& req, const res_ptr& 
   if (plan.stream) {
     auto s = open_stream(*api, req, res, feed);
     if (!s) return;
+    catch_up_when_lagged(api, req->caller->tenant_id(), acc.session_id, s);
     s->push(sse_data(openai::chat_role_chunk(st->meta)));
     sink = std::move(s);
   } else {

@@ -6,6 +6,7 @@
 
 #include "transport/api/openai_request.hpp"
 #include "transport/api/session_flow.hpp"
+#include "transport/api/sse_sink.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +38,7 @@ using render_fn =
     std::function<bool(std::string_view name, std::string_view data, std::string& out)>;
 
 /// Streams rendered frames into an HTTP stream and ends it after the turn's `done`.
-class rendering_stream_sink final : public event_sink {
+class rendering_stream_sink final : public resumable_sink {
  public:
   rendering_stream_sink(std::shared_ptr<http::stream_sink> stream, render_fn render)
       : stream_(std::move(stream)), render_(std::move(render)) {}
@@ -81,6 +82,10 @@ class rendering_stream_sink final : public event_sink {
   }
   bool writable() const override { return open() && stream_->writable(); }
   void when_writable(std::function<void()> f) override { stream_->when_writable(std::move(f)); }
+  uint64_t last_seq() const override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return last_seq_;
+  }
 
  private:
   mutable std::mutex mtx_;

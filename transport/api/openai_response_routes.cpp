@@ -53,6 +53,7 @@ void stream_response(const session_api_ptr& api, const req_ptr& req, const res_p
   };
   auto sink = open_stream(*api, req, res, render);
   if (!sink) return;
+  catch_up_when_lagged(api, req->caller->tenant_id(), session_id, sink);
   std::vector<openai::response_builder::event> first;
   builder->start(queued, first);
   sink->push(response_frames(first, skip_upto));

@@ -51,6 +51,7 @@ void answer_accepted(const session_api_ptr& api, const std::shared_ptr<http::req
     if (!stream->open()) return;  // the client is gone; the turn runs on (it can re-attach)
     auto sse = std::make_shared<sse_event_sink>(std::move(stream), true);
     watch_stream(*api, req->caller->key_id(), sse);
+    catch_up_when_lagged(api, req->caller->tenant_id(), acc.session_id, sse);
     sink = std::move(sse);
   }
   subscribe_or_replay(api, req->caller->tenant_id(), acc.session_id, std::move(sink), acc.after_seq,

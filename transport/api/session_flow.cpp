@@ -1,5 +1,6 @@
 #include "transport/api/session_flow.hpp"
 
+#include "config/metrics_catalog.hpp"
 #include "storage/bridge.hpp"
 #include "storage/postgres/usage_queries.hpp"
 #include "transport/api/sse_sink.hpp"
@@ -267,6 +268,20 @@ void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::strin
                           event_sink_ptr sink, uint64_t after, session_actor actor) {
   replay_page(make_job(std::move(api), std::move(tenant_id), std::move(id), std::move(sink), after,
                        std::move(actor)));
+}
+
+void catch_up_when_lagged(const session_api_ptr& api, const std::string& tenant_id,
+                          const std::string& id, const std::shared_ptr<resumable_sink>& sink) {
+  // Weak: the sink keeps its hook, and a replay job keeps the sink.
+  std::weak_ptr<resumable_sink> weak = sink;
+  sink->on_lagged([api, tenant_id, id, weak] {
+    auto s = weak.lock();
+    if (!s) return;
+    metrics::service().stream_catch_ups.inc();
+    // No actor: the session is found again after the replay (it may have moved meanwhile).
+    auto after = s->last_seq();
+    replay_page(make_job(api, tenant_id, id, std::move(s), after, session_actor{}));
+  });
 }
 
 void subscribe_or_replay(session_api_ptr api, std::string tenant_id, std::string id,

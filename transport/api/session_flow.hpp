@@ -21,7 +21,7 @@
 #include <vector>
 
 namespace caa::api {
-class sse_event_sink;
+class resumable_sink;
 }  // namespace caa::api
 
 namespace caa::api::detail {
@@ -100,6 +100,13 @@ void replay_and_subscribe(session_api_ptr api, std::string tenant_id, std::strin
 /// `conflict` (the turn's events are normally still in its memory window).
 void subscribe_or_replay(session_api_ptr api, std::string tenant_id, std::string id,
                          event_sink_ptr sink, uint64_t after, session_actor actor);
+
+/// Lets stream `sink` of session `id` (SSE, or OpenAI's SSE) go on when it falls behind the
+/// session's memory (a reader slower than its agent by more than the session keeps): it replays the
+/// events it missed from PostgreSQL, then subscribes again, as `replay_and_subscribe` does, instead
+/// of ending. Every lag of the stream does so while the stream is open.
+void catch_up_when_lagged(const session_api_ptr& api, const std::string& tenant_id,
+                          const std::string& id, const std::shared_ptr<resumable_sink>& sink);
 
 /// What answers an accepted turn: called once, on a CAF thread, with the session's actor.
 using accepted_fn = std::function<void(const session_actor&, const turn_accepted&)>;

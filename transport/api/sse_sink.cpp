@@ -45,6 +45,25 @@ errc errc_of_code(std::string_view code) {
   return errc::agent_error;
 }
 
+// -- resumable_sink -----------------------------------------------------------------------------
+
+void resumable_sink::lagged() {
+  std::function<void()> go_on;
+  {
+    std::lock_guard<std::mutex> guard{hook_mtx_};
+    go_on = on_lagged_;
+  }
+  if (go_on && open())
+    go_on();
+  else
+    close();
+}
+
+void resumable_sink::on_lagged(std::function<void()> f) {
+  std::lock_guard<std::mutex> guard{hook_mtx_};
+  on_lagged_ = std::move(f);
+}
+
 // -- sse_event_sink -----------------------------------------------------------------------------
 
 sse_event_sink::sse_event_sink(std::shared_ptr<http::stream_sink> stream, bool close_after_done)

@@ -25,10 +25,31 @@ namespace caa::api {
 /// answer of a turn that failed before its answer began.
 errc errc_of_code(std::string_view code);
 
+/// A sink over an HTTP stream that can go on when it falls behind the session's memory
+/// (`lagged`): with a hook (`on_lagged`), the stream stays open and the hook replays what it
+/// missed from storage; without one, the stream ends.
+class resumable_sink : public event_sink {
+ public:
+  /// Runs the hook of `on_lagged` (outside every lock) while the sink is open; else closes.
+  void lagged() final;
+  /// Closes: a stalled reader is cut, not caught up.
+  void stalled() final { close(); }
+  /// What `lagged` runs instead of ending the stream: the caller replays from storage after
+  /// `last_seq()` and subscribes the sink again. Set before the sink is first subscribed; kept
+  /// for every later lag.
+  void on_lagged(std::function<void()> f);
+  /// The highest seq delivered so far (0 when none).
+  virtual uint64_t last_seq() const = 0;
+
+ private:
+  std::mutex hook_mtx_;
+  std::function<void()> on_lagged_;
+};
+
 /// Writes events as SSE frames (`id: <seq>\nevent: <name>\ndata: <json>\n\n`) into an HTTP
 /// stream. Events at or below the last written seq are skipped, so a replay from PostgreSQL and
 /// the live subscription may overlap without duplicates.
-class sse_event_sink final : public event_sink {
+class sse_event_sink final : public resumable_sink {
  public:
   /// Writes into `stream`; with `close_after_done` the stream ends after the first `done` event
   /// (the stream of one turn), otherwise it stays open for later turns (an attached stream).
@@ -56,7 +77,7 @@ class sse_event_sink final : public event_sink {
   void when_writable(std::function<void()> f) override;
 
   /// The highest seq written so far (0 when none).
-  uint64_t last_seq() const;
+  uint64_t last_seq() const override;
   /// Whether a `done` event was written.
   bool saw_done() const;
 
