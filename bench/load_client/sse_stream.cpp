@@ -113,6 +113,11 @@ asio::awaitable<turn_end> read_turn(beast::tcp_stream& stream, beast::flat_buffe
     if (!reader.error_code.empty()) ++rec.error_codes["error_event " + reader.error_code];
     co_return turn_end::failed;
   }
+  // The service ends a turn's stream after its `done`: a stream that ended before it was cut.
+  if (o.target == "service" && !reader.saw_done) {
+    reader.fail("cut");
+    co_return turn_end::failed;
+  }
   reader.finish(now_ns());
   co_return p.keep_alive() ? turn_end::keep_alive : turn_end::closed;
 }
