@@ -54,16 +54,19 @@ void write_next_row(session_self self) {
   });
 }
 
+/// Closes `sub`'s sink; false (drop it), for `feed`.
+bool close_and_drop(subscriber& sub) {
+  sub.sink->close();
+  return false;
+}
+
 /// Delivers what `sub` misses from the window while it has room. False: drop it. Its sink is
 /// then closed (gone, or it refused an event), or was told that its next event left the window
 /// (`lagged`), which ends the subscription on the sink's side: an SSE stream goes on from
 /// storage, so the session must not close it.
 bool feed(session_self self, subscriber& sub) {
   auto& ev = self->state.events;
-  if (!sub.sink->open()) {
-    sub.sink->close();
-    return false;
-  }
+  if (!sub.sink->open()) return close_and_drop(sub);
   if (sub.after >= ev.visible_seq() || sub.waiting) return true;
   if (ev.behind_window(sub.after)) {
     log::info("subscriber fell behind the replay window; it replays from storage",
@@ -83,16 +86,11 @@ bool feed(session_self self, subscriber& sub) {
   while (auto* e = ev.visible_after(sub.after)) {
     if (!sub.sink->writable()) {
       wait_for_room(self, sub);
-      if (sub.sink->open()) return true;
-      sub.sink->close();
-      return false;
+      return sub.sink->open() || close_and_drop(sub);
     }
     bool ok = sub.sink->deliver(e->seq, e->name, e->data);
     metrics::event_delivered(ok);  // streamed, or a subscriber dropped
-    if (!ok) {
-      sub.sink->close();
-      return false;
-    }
+    if (!ok) return close_and_drop(sub);
     sub.after = e->seq;
   }
   return true;

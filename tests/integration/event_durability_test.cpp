@@ -5,6 +5,7 @@
 // the rest of the history. Every test starts its own service (session_lifecycle_fixture.hpp).
 
 #include "tests/integration/session_lifecycle_fixture.hpp"
+#include "tests/unit/metrics_exposition.hpp"
 
 #include <thread>
 #include <utility>
@@ -191,9 +192,9 @@ TEST_F(session_lifecycle_test, a_reconnect_into_the_hole_of_an_idle_session_gets
 TEST_F(session_lifecycle_test, a_stream_behind_the_sessions_memory_goes_on_from_storage) {
   start({{"TENANT_DURABILITY_ALLOW", "lifecycle"}});
   auto catch_ups = [&] {
-    auto m = http_call(port(), "GET", "/metrics");
-    auto at = m.body.find("\ncaa_stream_catch_ups_total ");
-    return at == std::string::npos ? -1 : std::stoi(m.body.substr(at + 28));
+    return parse_exposition(http_call(port(), "GET", "/metrics").body)
+        .value("caa_stream_catch_ups_total")
+        .value_or(-1);
   };
   ASSERT_EQ(catch_ups(), 0);
   bool paused = false;

@@ -140,6 +140,7 @@ void http_session::join_queued_writes() {
   // would move its elements (a reference to the front then names a dead slot, and the bytes
   // joined to it were lost).
   constexpr std::size_t max_joined_bytes = 256 * 1024;
+  if (out_.size() < 2 || out_.front().ends_response) return;  // nothing to join
   auto joined = std::move(out_.front());
   out_.pop_front();
   while (!out_.empty() && !joined.ends_response &&
