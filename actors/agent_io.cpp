@@ -1,7 +1,11 @@
 #include "actors/agent_io.hpp"
 
+#include "actors/inline_unit.hpp"
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+
+#include <mutex>
 
 namespace caa {
 
@@ -18,7 +22,7 @@ void delete_guard(void* p) {
 agent_io::agent_io(unsigned threads, unsigned launch_threads)
     : guard_(new guard_type(io_.get_executor()), delete_guard),
       launch_guard_(new guard_type(launch_io_.get_executor()), delete_guard) {
-  for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { io_.run(); });
+  for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { serve(); });
   for (unsigned i = 0; i < std::max(1u, launch_threads); ++i)
     threads_.emplace_back([this] { launch_io_.run(); });
 }
@@ -29,6 +33,26 @@ agent_io::~agent_io() {
   launch_io_.stop();
   io_.stop();
   for (auto& t : threads_) t.join();
+}
+
+void agent_io::serve() {
+  // A session woken by a line read here runs here, once the handler that read it returns
+  // (the handler holds its process's callback lock): see inline_unit.
+  inline_unit::scope unit;
+  auto& here = *inline_unit::current();
+  while (io_.run_one() != 0) {
+    if (here.waiting() == 0) continue;
+    std::shared_lock<std::shared_mutex> gate{inline_gate_};
+    if (inline_open_)
+      here.drain();
+    else
+      here.hand_over();
+  }
+}
+
+void agent_io::stop_inline() {
+  std::unique_lock<std::shared_mutex> gate{inline_gate_};  // waits out the drains under way
+  inline_open_ = false;
 }
 
 void agent_io::launch(std::function<void()> job) {

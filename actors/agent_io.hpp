@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -39,16 +40,26 @@ class agent_io {
   /// start-up, before the first spawn.
   void set_sandbox(std::shared_ptr<sandbox::host> h) noexcept { sandbox_ = std::move(h); }
 
+  /// From now on a session woken by its agent's output runs on the scheduler, not on the I/O
+  /// thread (inline_unit); returns once none runs on an I/O thread. The service calls it
+  /// before its actor system ends: the system waits for its actors on its own threads only.
+  void stop_inline();
+
   /// See `set_sandbox`.
   sandbox::host* sandbox() const noexcept { return sandbox_.get(); }
 
  private:
+  /// An I/O thread: runs the io_context's handlers, and after each the sessions they woke.
+  void serve();
+
   std::shared_ptr<sandbox::host> sandbox_;
   boost::asio::io_context io_;
   boost::asio::io_context launch_io_;
   std::unique_ptr<void, void (*)(void*)> guard_;
   std::unique_ptr<void, void (*)(void*)> launch_guard_;
   std::vector<std::thread> threads_;
+  std::shared_mutex inline_gate_;
+  bool inline_open_ = true;  ///< guarded by inline_gate_
 };
 
 }  // namespace caa

@@ -1,5 +1,6 @@
 #include "actors/cli_start.hpp"
 
+#include "actors/inline_unit.hpp"
 #include "actors/session.hpp"
 #include "actors/session_requests.hpp"
 #include "config/errc.hpp"
@@ -52,8 +53,9 @@ claude::process_callbacks route_callbacks(const std::shared_ptr<cli_route>& rout
   claude::process_callbacks cb;
   cb.on_lines = [route](std::vector<std::string> lines) {
     auto [addr, gen] = route->get();
+    // On an agent I/O thread the session then runs there (inline_unit).
     if (auto a = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(a, atom::line_v, gen, std::move(lines));
+      inline_unit::send(a, atom::line_v, gen, std::move(lines));
   };
   cb.on_exit = [route](claude::exit_info info) {
     auto [addr, gen] = route->get();

@@ -283,6 +283,7 @@ int run_service(const settings& cfg) {
   // Every actor spawned above ends here: the actor system waits for all of them when it goes
   // (a path that forgets one never exits).
   auto stop_actors = [&] {
+    io.stop_inline();  // from here on every actor runs on the system's own threads
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(capabilities, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(meter, caf::exit_reason::user_shutdown);

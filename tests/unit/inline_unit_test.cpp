@@ -1,0 +1,246 @@
+// inline_unit: an actor woken by a plain thread's message runs on that thread at its next
+// drain, for at most `budget` messages, in mailbox order; elsewhere nothing changes.
+
+#include "actors/inline_unit.hpp"
+
+#include "actors/agent_io.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <gtest/gtest.h>
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using caa::inline_unit;
+
+/// What the test actors saw: each message's number and the thread that handled it.
+struct seen {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::pair<int, std::thread::id>> got;
+
+  void add(int n) {
+    std::lock_guard<std::mutex> lock{m};
+    got.emplace_back(n, std::this_thread::get_id());
+    cv.notify_all();
+  }
+
+  /// Waits until `n` messages were handled (a deadline, not a timing check), then returns them.
+  std::vector<std::pair<int, std::thread::id>> wait_for(std::size_t n) {
+    std::unique_lock<std::mutex> lock{m};
+    cv.wait_for(lock, std::chrono::seconds{10}, [&] { return got.size() >= n; });
+    return got;
+  }
+
+  std::size_t size() {
+    std::lock_guard<std::mutex> lock{m};
+    return got.size();
+  }
+};
+
+/// Records every int it receives; quits on a negative one.
+caf::behavior recorder(caf::event_based_actor* self, std::shared_ptr<seen> s) {
+  return {[self, s](int n) {
+    s->add(n);
+    if (n < 0) self->quit();
+  }};
+}
+
+/// Records an int, then passes it on to `next`.
+caf::behavior relay(caf::event_based_actor* self, std::shared_ptr<seen> s, caf::actor next) {
+  return {[self, s, next](int n) {
+    s->add(n);
+    self->send(next, n);
+  }};
+}
+
+class inline_unit_test : public ::testing::Test {
+ protected:
+  /// An actor that has not run yet: the first message to it wakes it (a spawned actor runs
+  /// its start on the scheduler, and a message that arrives meanwhile finds it awake).
+  template <class F, class... Ts>
+  caf::actor idle(F fun, Ts&&... xs) {
+    return sys_.spawn<caf::lazy_init>(fun, std::forward<Ts>(xs)...);
+  }
+
+  caf::actor_system_config cfg_;
+  caf::actor_system sys_{cfg_};
+};
+
+TEST_F(inline_unit_test, an_actor_woken_on_a_draining_thread_runs_there_at_the_drain) {
+  auto s = std::make_shared<seen>();
+  auto a = idle(recorder, s);
+  std::thread::id drainer;
+  std::size_t before_drain = 0;
+  std::size_t waiting = 0;
+  std::thread t{[&] {
+    inline_unit::scope scope;
+    drainer = std::this_thread::get_id();
+    inline_unit::send(a, 1);
+    waiting = inline_unit::current()->waiting();
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});  // no scheduler runs it
+    before_drain = s->size();
+    inline_unit::current()->drain();
+  }};
+  t.join();
+  EXPECT_EQ(waiting, 1u);
+  EXPECT_EQ(before_drain, 0u);
+  auto got = s->wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, 1);
+  EXPECT_EQ(got[0].second, drainer);
+}
+
+TEST_F(inline_unit_test, elsewhere_a_send_is_scheduled_as_usual) {
+  auto s = std::make_shared<seen>();
+  auto a = idle(recorder, s);
+  ASSERT_EQ(inline_unit::current(), nullptr);
+  inline_unit::send(a, 7);
+  auto got = s->wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, 7);
+  EXPECT_NE(got[0].second, std::this_thread::get_id());
+}
+
+TEST_F(inline_unit_test, past_the_budget_the_actor_goes_on_on_the_scheduler_in_order) {
+  auto s = std::make_shared<seen>();
+  auto a = idle(recorder, s);
+  constexpr int total = 3 * static_cast<int>(inline_unit::budget);
+  std::thread::id drainer;
+  std::thread t{[&] {
+    inline_unit::scope scope;
+    drainer = std::this_thread::get_id();
+    for (int i = 0; i < total; ++i) inline_unit::send(a, i);
+    EXPECT_EQ(inline_unit::current()->waiting(), 1u);  // one wake for the whole mailbox
+    inline_unit::current()->drain();
+  }};
+  t.join();
+  auto got = s->wait_for(total);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(total));
+  std::size_t here = 0;
+  for (int i = 0; i < total; ++i) {
+    EXPECT_EQ(got[i].first, i);
+    if (got[i].second == drainer) ++here;
+  }
+  // A prefix ran here (CAF counts the budget per round of its mailbox's queues), the rest
+  // elsewhere.
+  EXPECT_GE(here, 1u);
+  EXPECT_LE(here, inline_unit::budget);
+  for (std::size_t i = 0; i < here; ++i) EXPECT_EQ(got[i].second, drainer);
+}
+
+TEST_F(inline_unit_test, what_an_actor_running_here_wakes_runs_on_the_scheduler) {
+  auto first = std::make_shared<seen>();
+  auto second = std::make_shared<seen>();
+  auto b = idle(recorder, second);
+  auto a = idle(relay, first, b);
+  std::thread::id drainer;
+  std::thread t{[&] {
+    inline_unit::scope scope;
+    drainer = std::this_thread::get_id();
+    inline_unit::send(a, 3);
+    inline_unit::current()->drain();
+    EXPECT_EQ(inline_unit::current()->waiting(), 0u);
+  }};
+  t.join();
+  auto got_a = first->wait_for(1);
+  auto got_b = second->wait_for(1);
+  ASSERT_EQ(got_a.size(), 1u);
+  ASSERT_EQ(got_b.size(), 1u);
+  EXPECT_EQ(got_a[0].second, drainer);
+  EXPECT_NE(got_b[0].second, drainer);
+  EXPECT_EQ(got_b[0].first, 3);
+}
+
+TEST_F(inline_unit_test, the_end_of_a_scope_runs_what_still_waits) {
+  auto s = std::make_shared<seen>();
+  auto a = idle(recorder, s);
+  std::thread::id drainer;
+  std::thread t{[&] {
+    inline_unit::scope scope;
+    drainer = std::this_thread::get_id();
+    inline_unit::send(a, 5);
+  }};
+  t.join();
+  auto got = s->wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].second, drainer);
+}
+
+TEST_F(inline_unit_test, handed_over_the_actor_runs_on_the_scheduler) {
+  auto s = std::make_shared<seen>();
+  auto a = idle(recorder, s);
+  std::thread::id drainer;
+  std::thread t{[&] {
+    inline_unit::scope scope;
+    drainer = std::this_thread::get_id();
+    inline_unit::send(a, 9);
+    inline_unit::current()->hand_over();
+    EXPECT_EQ(inline_unit::current()->waiting(), 0u);
+  }};
+  t.join();
+  auto got = s->wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, 9);
+  EXPECT_NE(got[0].second, drainer);
+}
+
+TEST_F(inline_unit_test, an_actor_that_ends_here_is_gone) {
+  auto s = std::make_shared<seen>();
+  auto a = idle(recorder, s);
+  caf::scoped_actor self{sys_};
+  self->monitor(a);
+  std::thread t{[&] {
+    inline_unit::scope scope;
+    inline_unit::send(a, -1);
+    inline_unit::current()->drain();
+  }};
+  t.join();
+  bool down = false;
+  self->receive([&](const caf::down_msg& d) { down = d.source == a.address(); },
+                caf::after(std::chrono::seconds{10}) >> [] {});
+  EXPECT_TRUE(down);
+  a = nullptr;  // the last reference: the actor system's end does not wait for it
+}
+
+/// Posts a handler to `io` that sends `n` to `to` as an agent's output is sent; returns the
+/// thread the handler ran on.
+std::thread::id send_from_io(caa::agent_io& io, const caf::actor& to, int n) {
+  std::promise<std::thread::id> on;
+  auto ran = on.get_future();
+  boost::asio::post(io.context(), [&] {
+    inline_unit::send(to, n);
+    on.set_value(std::this_thread::get_id());
+  });
+  EXPECT_EQ(ran.wait_for(std::chrono::seconds{10}), std::future_status::ready);
+  return ran.get();
+}
+
+TEST_F(inline_unit_test, the_agent_io_threads_run_what_they_wake_until_told_to_stop) {
+  caa::agent_io io{1, 1};
+  auto s = std::make_shared<seen>();
+  auto a = idle(recorder, s);
+  auto io_thread = send_from_io(io, a, 1);
+  auto got = s->wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].second, io_thread);
+  io.stop_inline();  // what the service does before its actors stop
+  auto b = idle(recorder, s);
+  EXPECT_EQ(send_from_io(io, b, 2), io_thread);
+  got = s->wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].first, 2);
+  EXPECT_NE(got[1].second, io_thread);
+}
+
+}  // namespace
