@@ -64,6 +64,20 @@ caf::behavior relay(caf::event_based_actor* self, std::shared_ptr<seen> s, caf::
   }};
 }
 
+/// Runs `f` with the unit of a new thread that has one (`inline_unit::scope`, which drains what
+/// still waits as it ends); returns that thread's id.
+template <class F>
+std::thread::id on_a_thread_with_a_unit(F f) {
+  std::thread::id id;
+  std::thread t{[&] {
+    inline_unit::scope scope;
+    id = std::this_thread::get_id();
+    f(*inline_unit::current());
+  }};
+  t.join();
+  return id;
+}
+
 class inline_unit_test : public ::testing::Test {
  protected:
   /// An actor that has not run yet: the first message to it wakes it (a spawned actor runs
@@ -80,19 +94,15 @@ class inline_unit_test : public ::testing::Test {
 TEST_F(inline_unit_test, an_actor_woken_on_a_draining_thread_runs_there_at_the_drain) {
   auto s = std::make_shared<seen>();
   auto a = idle(recorder, s);
-  std::thread::id drainer;
   std::size_t before_drain = 0;
   std::size_t waiting = 0;
-  std::thread t{[&] {
-    inline_unit::scope scope;
-    drainer = std::this_thread::get_id();
+  auto drainer = on_a_thread_with_a_unit([&](inline_unit& unit) {
     inline_unit::send(a, 1);
-    waiting = inline_unit::current()->waiting();
+    waiting = unit.waiting();
     std::this_thread::sleep_for(std::chrono::milliseconds{50});  // no scheduler runs it
     before_drain = s->size();
-    inline_unit::current()->drain();
-  }};
-  t.join();
+    unit.drain();
+  });
   EXPECT_EQ(waiting, 1u);
   EXPECT_EQ(before_drain, 0u);
   auto got = s->wait_for(1);
@@ -116,15 +126,11 @@ TEST_F(inline_unit_test, past_the_budget_the_actor_goes_on_on_the_scheduler_in_o
   auto s = std::make_shared<seen>();
   auto a = idle(recorder, s);
   constexpr int total = 3 * static_cast<int>(inline_unit::budget);
-  std::thread::id drainer;
-  std::thread t{[&] {
-    inline_unit::scope scope;
-    drainer = std::this_thread::get_id();
+  auto drainer = on_a_thread_with_a_unit([&](inline_unit& unit) {
     for (int i = 0; i < total; ++i) inline_unit::send(a, i);
-    EXPECT_EQ(inline_unit::current()->waiting(), 1u);  // one wake for the whole mailbox
-    inline_unit::current()->drain();
-  }};
-  t.join();
+    EXPECT_EQ(unit.waiting(), 1u);  // one wake for the whole mailbox
+    unit.drain();
+  });
   auto got = s->wait_for(total);
   ASSERT_EQ(got.size(), static_cast<std::size_t>(total));
   std::size_t here = 0;
@@ -144,15 +150,11 @@ TEST_F(inline_unit_test, what_an_actor_running_here_wakes_runs_on_the_scheduler)
   auto second = std::make_shared<seen>();
   auto b = idle(recorder, second);
   auto a = idle(relay, first, b);
-  std::thread::id drainer;
-  std::thread t{[&] {
-    inline_unit::scope scope;
-    drainer = std::this_thread::get_id();
+  auto drainer = on_a_thread_with_a_unit([&](inline_unit& unit) {
     inline_unit::send(a, 3);
-    inline_unit::current()->drain();
-    EXPECT_EQ(inline_unit::current()->waiting(), 0u);
-  }};
-  t.join();
+    unit.drain();
+    EXPECT_EQ(unit.waiting(), 0u);
+  });
   auto got_a = first->wait_for(1);
   auto got_b = second->wait_for(1);
   ASSERT_EQ(got_a.size(), 1u);
@@ -165,13 +167,7 @@ TEST_F(inline_unit_test, what_an_actor_running_here_wakes_runs_on_the_scheduler)
 TEST_F(inline_unit_test, the_end_of_a_scope_runs_what_still_waits) {
   auto s = std::make_shared<seen>();
   auto a = idle(recorder, s);
-  std::thread::id drainer;
-  std::thread t{[&] {
-    inline_unit::scope scope;
-    drainer = std::this_thread::get_id();
-    inline_unit::send(a, 5);
-  }};
-  t.join();
+  auto drainer = on_a_thread_with_a_unit([&](inline_unit&) { inline_unit::send(a, 5); });
   auto got = s->wait_for(1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].second, drainer);
@@ -180,15 +176,11 @@ TEST_F(inline_unit_test, the_end_of_a_scope_runs_what_still_waits) {
 TEST_F(inline_unit_test, handed_over_the_actor_runs_on_the_scheduler) {
   auto s = std::make_shared<seen>();
   auto a = idle(recorder, s);
-  std::thread::id drainer;
-  std::thread t{[&] {
-    inline_unit::scope scope;
-    drainer = std::this_thread::get_id();
+  auto drainer = on_a_thread_with_a_unit([&](inline_unit& unit) {
     inline_unit::send(a, 9);
-    inline_unit::current()->hand_over();
-    EXPECT_EQ(inline_unit::current()->waiting(), 0u);
-  }};
-  t.join();
+    unit.hand_over();
+    EXPECT_EQ(unit.waiting(), 0u);
+  });
   auto got = s->wait_for(1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].first, 9);
@@ -200,12 +192,10 @@ TEST_F(inline_unit_test, an_actor_that_ends_here_is_gone) {
   auto a = idle(recorder, s);
   caf::scoped_actor self{sys_};
   self->monitor(a);
-  std::thread t{[&] {
-    inline_unit::scope scope;
+  on_a_thread_with_a_unit([&](inline_unit& unit) {
     inline_unit::send(a, -1);
-    inline_unit::current()->drain();
-  }};
-  t.join();
+    unit.drain();
+  });
   bool down = false;
   self->receive([&](const caf::down_msg& d) { down = d.source == a.address(); },
                 caf::after(std::chrono::seconds{10}) >> [] {});
