@@ -1,5 +1,6 @@
 #include "actors/inline_unit.hpp"
 
+#include <caf/abstract_actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
@@ -8,6 +9,11 @@ namespace caa {
 namespace {
 
 thread_local inline_unit* this_thread_unit = nullptr;
+
+/// The system of the actor CAF asks to run (every job CAF hands an execution unit is one).
+caf::actor_system& home_of(caf::resumable* job) {
+  return dynamic_cast<caf::abstract_actor&>(*job).home_system();
+}
 
 }  // namespace
 
@@ -29,13 +35,13 @@ inline_unit* inline_unit::current() noexcept {
 }
 
 void inline_unit::exec_later(caf::resumable* job) {
-  auto* sys = std::exchange(sending_to_, nullptr);
-  if (sys != nullptr && !draining_) {
-    woken_.push_back({job, sys});
+  auto& sys = home_of(job);
+  if (this_thread_unit == this && sending_ && !draining_) {
+    sending_ = false;  // one wake per send
+    woken_.push_back({job, &sys});
     return;
   }
-  // Woken by an actor running here, or by a send from inside one: the scheduler runs it.
-  (sys != nullptr ? *sys : system()).scheduler().enqueue(job);
+  sys.scheduler().enqueue(job);
 }
 
 void inline_unit::drain() {

@@ -57,9 +57,9 @@ class inline_unit final : public caf::execution_unit {
   static void send(const caf::actor& dest, Ts&&... xs) {
     if (!dest) return;
     auto* unit = current();
-    if (unit != nullptr) unit->sending_to_ = &dest->home_system();
+    if (unit != nullptr) unit->sending_ = true;
     dest->eq_impl(caf::make_message_id(), nullptr, unit, std::forward<Ts>(xs)...);
-    if (unit != nullptr) unit->sending_to_ = nullptr;  // the message found the actor awake
+    if (unit != nullptr) unit->sending_ = false;
   }
 
   /// Runs the actors woken by `send` on this thread since the last call.
@@ -72,6 +72,9 @@ class inline_unit final : public caf::execution_unit {
   std::size_t waiting() const noexcept { return woken_.size(); }
 
   /// Called by CAF for an actor a message to it woke, with this unit as the sender's context.
+  /// Only a `send` of this unit's own thread holds the actor for `drain`; anything else (an
+  /// actor running here, or another thread that finds this unit as the context an actor last
+  /// ran on, e.g. delivering its response promise) goes to the scheduler.
   void exec_later(caf::resumable* job) override;
 
  private:
@@ -83,9 +86,10 @@ class inline_unit final : public caf::execution_unit {
   /// Runs `job` for up to `budget` messages; it goes on on the scheduler if it has more.
   void run(const woken& w);
 
+  // Touched by the owning thread only (exec_later checks the caller first).
   std::vector<woken> woken_;
   std::vector<woken> running_;
-  caf::actor_system* sending_to_ = nullptr;
+  bool sending_ = false;
   bool draining_ = false;
 };
 

@@ -15,6 +15,8 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -61,6 +63,26 @@ caf::behavior relay(caf::event_based_actor* self, std::shared_ptr<seen> s, caf::
   return {[self, s, next](int n) {
     s->add(n);
     self->send(next, n);
+  }};
+}
+
+/// Keeps the promise of the request it gets (answered by the test); records other messages.
+caf::behavior keeper(caf::event_based_actor* self,
+                     std::shared_ptr<std::optional<caf::typed_response_promise<int>>> kept,
+                     std::shared_ptr<seen> s) {
+  return {[self, kept](int) -> caf::result<int> {
+            *kept = self->make_response_promise<int>();
+            return caf::delegated<int>{};
+          },
+          [s](const std::string&) { s->add(0); }};
+}
+
+/// Asks `to` for an int when told to; records the request sent, then the answer.
+caf::behavior asker(caf::event_based_actor* self, caf::actor to, std::shared_ptr<seen> sent,
+                    std::shared_ptr<seen> answers) {
+  return {[self, to, sent, answers](int n) {
+    self->request(to, caf::infinite, n).then([answers](int r) { answers->add(r); });
+    sent->add(n);  // after the request is in `to`'s mailbox
   }};
 }
 
@@ -201,6 +223,39 @@ TEST_F(inline_unit_test, an_actor_that_ends_here_is_gone) {
                 caf::after(std::chrono::seconds{10}) >> [] {});
   EXPECT_TRUE(down);
   a = nullptr;  // the last reference: the actor system's end does not wait for it
+}
+
+TEST_F(inline_unit_test, another_thread_that_finds_the_unit_as_a_context_goes_to_the_scheduler) {
+  auto kept = std::make_shared<std::optional<caf::typed_response_promise<int>>>();
+  auto ran = std::make_shared<seen>();
+  auto sent = std::make_shared<seen>();
+  auto answers = std::make_shared<seen>();
+  auto a = idle(keeper, kept, ran);
+  auto b = idle(asker, a, sent, answers);
+  std::promise<void> release;
+  std::promise<void> drained;
+  std::thread::id drainer;
+  std::thread t{[&] {
+    inline_unit::scope scope;
+    drainer = std::this_thread::get_id();
+    inline_unit::send(a, std::string{"x"});  // `a` waits for this thread
+    caf::anon_send(b, 7);                    // b's request joins a's mailbox meanwhile
+    sent->wait_for(1);
+    inline_unit::current()->drain();  // `a` keeps the promise here: its context is this unit
+    drained.set_value();
+    release.get_future().wait();  // the unit lives on, and drains nothing
+  }};
+  drained.get_future().wait();
+  ASSERT_EQ(ran->wait_for(1).size(), 1u);
+  EXPECT_EQ(ran->wait_for(1)[0].second, drainer);
+  ASSERT_TRUE(kept->has_value());
+  (*kept)->deliver(42);  // from this thread: CAF hands `b` to a's context, the unit above
+  auto got = answers->wait_for(1);
+  release.set_value();
+  t.join();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, 42);
+  EXPECT_NE(got[0].second, drainer);
 }
 
 /// Posts a handler to `io` that sends `n` to `to` as an agent's output is sent; returns the
