@@ -35,39 +35,38 @@ inline_unit* inline_unit::current() noexcept {
 }
 
 void inline_unit::exec_later(caf::resumable* job) {
-  auto& sys = home_of(job);
   if (this_thread_unit == this && sending_ && !draining_) {
     sending_ = false;  // one wake per send
-    woken_.push_back({job, &sys});
+    woken_.push_back(job);
     return;
   }
-  sys.scheduler().enqueue(job);
+  home_of(job).scheduler().enqueue(job);
 }
 
 void inline_unit::drain() {
   if (woken_.empty() || draining_) return;
   draining_ = true;
   running_.swap(woken_);
-  for (const auto& w : running_) run(w);
+  for (auto* job : running_) run(job);
   running_.clear();
   draining_ = false;
 }
 
 void inline_unit::hand_over() {
   if (draining_) return;
-  for (const auto& w : woken_) w.sys->scheduler().enqueue(w.job);
+  for (auto* job : woken_) home_of(job).scheduler().enqueue(job);
   woken_.clear();
 }
 
-void inline_unit::run(const woken& w) {
-  system_ = w.sys;
-  switch (w.job->resume(this, budget)) {
+void inline_unit::run(caf::resumable* job) {
+  system_ = &home_of(job);
+  switch (job->resume(this, budget)) {
     case caf::resumable::resume_later:
-      w.sys->scheduler().enqueue(w.job);  // keeps the reference the wake took
+      system_->scheduler().enqueue(job);  // keeps the reference the wake took
       break;
     case caf::resumable::done:
     case caf::resumable::awaiting_message:
-      intrusive_ptr_release(w.job);
+      intrusive_ptr_release(job);
       break;
     case caf::resumable::shutdown_execution_unit:
       break;  // only the scheduler's own shutdown jobs answer this

@@ -78,17 +78,12 @@ class inline_unit final : public caf::execution_unit {
   void exec_later(caf::resumable* job) override;
 
  private:
-  struct woken {
-    caf::resumable* job;
-    caf::actor_system* sys;
-  };
-
   /// Runs `job` for up to `budget` messages; it goes on on the scheduler if it has more.
-  void run(const woken& w);
+  void run(caf::resumable* job);
 
   // Touched by the owning thread only (exec_later checks the caller first).
-  std::vector<woken> woken_;
-  std::vector<woken> running_;
+  std::vector<caf::resumable*> woken_;  ///< each holds the reference its wake took
+  std::vector<caf::resumable*> running_;
   bool sending_ = false;
   bool draining_ = false;
 };

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,6 +43,17 @@ struct seen {
     std::unique_lock<std::mutex> lock{m};
     cv.wait_for(lock, std::chrono::seconds{10}, [&] { return got.size() >= n; });
     return got;
+  }
+
+  /// The first message handled (waited for): its number and thread. A test none reached
+  /// fails, and gets a number no test sends.
+  std::pair<int, std::thread::id> first() {
+    auto all = wait_for(1);
+    if (all.empty()) {
+      ADD_FAILURE() << "no message was handled";
+      return {std::numeric_limits<int>::min(), std::thread::id{}};
+    }
+    return all.front();
   }
 
   std::size_t size() {
@@ -127,10 +139,9 @@ TEST_F(inline_unit_test, an_actor_woken_on_a_draining_thread_runs_there_at_the_d
   });
   EXPECT_EQ(waiting, 1u);
   EXPECT_EQ(before_drain, 0u);
-  auto got = s->wait_for(1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].first, 1);
-  EXPECT_EQ(got[0].second, drainer);
+  auto [n, on] = s->first();
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(on, drainer);
 }
 
 TEST_F(inline_unit_test, elsewhere_a_send_is_scheduled_as_usual) {
@@ -138,10 +149,9 @@ TEST_F(inline_unit_test, elsewhere_a_send_is_scheduled_as_usual) {
   auto a = idle(recorder, s);
   ASSERT_EQ(inline_unit::current(), nullptr);
   inline_unit::send(a, 7);
-  auto got = s->wait_for(1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].first, 7);
-  EXPECT_NE(got[0].second, std::this_thread::get_id());
+  auto [n, on] = s->first();
+  EXPECT_EQ(n, 7);
+  EXPECT_NE(on, std::this_thread::get_id());
 }
 
 TEST_F(inline_unit_test, past_the_budget_the_actor_goes_on_on_the_scheduler_in_order) {
@@ -177,22 +187,17 @@ TEST_F(inline_unit_test, what_an_actor_running_here_wakes_runs_on_the_scheduler)
     unit.drain();
     EXPECT_EQ(unit.waiting(), 0u);
   });
-  auto got_a = first->wait_for(1);
-  auto got_b = second->wait_for(1);
-  ASSERT_EQ(got_a.size(), 1u);
-  ASSERT_EQ(got_b.size(), 1u);
-  EXPECT_EQ(got_a[0].second, drainer);
-  EXPECT_NE(got_b[0].second, drainer);
-  EXPECT_EQ(got_b[0].first, 3);
+  EXPECT_EQ(first->first().second, drainer);
+  auto [n, on] = second->first();
+  EXPECT_NE(on, drainer);
+  EXPECT_EQ(n, 3);
 }
 
 TEST_F(inline_unit_test, the_end_of_a_scope_runs_what_still_waits) {
   auto s = std::make_shared<seen>();
   auto a = idle(recorder, s);
   auto drainer = on_a_thread_with_a_unit([&](inline_unit&) { inline_unit::send(a, 5); });
-  auto got = s->wait_for(1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].second, drainer);
+  EXPECT_EQ(s->first().second, drainer);
 }
 
 TEST_F(inline_unit_test, handed_over_the_actor_runs_on_the_scheduler) {
@@ -203,10 +208,9 @@ TEST_F(inline_unit_test, handed_over_the_actor_runs_on_the_scheduler) {
     unit.hand_over();
     EXPECT_EQ(unit.waiting(), 0u);
   });
-  auto got = s->wait_for(1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].first, 9);
-  EXPECT_NE(got[0].second, drainer);
+  auto [n, on] = s->first();
+  EXPECT_EQ(n, 9);
+  EXPECT_NE(on, drainer);
 }
 
 TEST_F(inline_unit_test, an_actor_that_ends_here_is_gone) {
@@ -246,16 +250,14 @@ TEST_F(inline_unit_test, another_thread_that_finds_the_unit_as_a_context_goes_to
     release.get_future().wait();  // the unit lives on, and drains nothing
   }};
   drained.get_future().wait();
-  ASSERT_EQ(ran->wait_for(1).size(), 1u);
-  EXPECT_EQ(ran->wait_for(1)[0].second, drainer);
+  EXPECT_EQ(ran->first().second, drainer);
   ASSERT_TRUE(kept->has_value());
   (*kept)->deliver(42);  // from this thread: CAF hands `b` to a's context, the unit above
-  auto got = answers->wait_for(1);
+  auto [n, on] = answers->first();
   release.set_value();
   t.join();
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].first, 42);
-  EXPECT_NE(got[0].second, drainer);
+  EXPECT_EQ(n, 42);
+  EXPECT_NE(on, drainer);
 }
 
 /// Posts a handler to `io` that sends `n` to `to` as an agent's output is sent; returns the
@@ -276,13 +278,11 @@ TEST_F(inline_unit_test, the_agent_io_threads_run_what_they_wake_until_told_to_s
   auto s = std::make_shared<seen>();
   auto a = idle(recorder, s);
   auto io_thread = send_from_io(io, a, 1);
-  auto got = s->wait_for(1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].second, io_thread);
+  EXPECT_EQ(s->first().second, io_thread);
   io.stop_inline();  // what the service does before its actors stop
   auto b = idle(recorder, s);
   EXPECT_EQ(send_from_io(io, b, 2), io_thread);
-  got = s->wait_for(2);
+  auto got = s->wait_for(2);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[1].first, 2);
   EXPECT_NE(got[1].second, io_thread);
