@@ -33,8 +33,9 @@ struct admission_state {
   std::optional<admission_logic::book> book;
   std::map<caf::actor_addr, claimant_id> session_ids;
   std::map<claimant_id, session_actor> sessions;
-  std::map<uint64_t, claimant_id> probe_ids;  // by probe id
-  std::map<uint64_t, pending> waiting;        // by ticket
+  std::map<uint64_t, claimant_id> probe_ids;   // by probe id
+  std::map<uint64_t, claimant_id> orphan_ids;  // by orphan key
+  std::map<uint64_t, pending> waiting;         // by ticket
   claimant_id next_id = 1;
   admission_stats stats;
   bool recheck_armed = false;
@@ -218,6 +219,20 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
       },
       [=](atom::release, const session_actor& who) {
         auto id = claimant_of(self, who);
+        with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
+      },
+      [=](atom::orphan, const session_actor& who, uint64_t key) {
+        auto from = claimant_of(self, who);
+        auto to = self->state.next_id++;
+        self->state.orphan_ids[key] = to;
+        with_book([=](auto& b, auto now, auto& fx) { b.hand_over(from, to, now, fx); });
+      },
+      [=](atom::release, atom::orphan, uint64_t key) {
+        auto& s = self->state;
+        auto it = s.orphan_ids.find(key);
+        if (it == s.orphan_ids.end()) return;
+        auto id = it->second;
+        s.orphan_ids.erase(it);
         with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
       },
       [=](atom::ready, const session_actor& who) {

@@ -101,6 +101,19 @@ void book::release(claimant_id who, time_point now, effects& fx) {
   serve(now, fx);
 }
 
+void book::hand_over(claimant_id from, claimant_id to, time_point now, effects& fx) {
+  auto node = slots_.extract(from);
+  if (node.empty()) return;
+  auto& s = node.mapped();
+  s.idle = false;
+  s.hibernatable = false;
+  s.asked.reset();
+  s.starting = false;
+  node.key() = to;
+  slots_.insert(std::move(node));
+  serve(now, fx);  // a start it counted is over
+}
+
 void book::idle(claimant_id who, time_point now, effects& fx) {
   if (auto it = slots_.find(who); it != slots_.end()) {
     it->second.idle = true;

@@ -60,6 +60,9 @@ class book {
   void ready(claimant_id who, time_point now, effects& fx);
   /// `who` gave its slot back (process gone, probe over, session ended).
   void release(claimant_id who, time_point now, effects& fx);
+  /// `from`'s slot becomes `to`'s: processes killed and not reaped yet, never idle nor asked to
+  /// go, no longer starting. Nothing when `from` holds none.
+  void hand_over(claimant_id from, claimant_id to, time_point now, effects& fx);
   /// `who` is idle: a hibernation candidate.
   void idle(claimant_id who, time_point now, effects& fx);
   /// `who` runs a turn: not a candidate.

@@ -30,9 +30,8 @@ struct probe {
   std::string tenant_id;
   int64_t agent_slot = -1;
   std::shared_ptr<cli_process> proc;
-  /// Filled on a launch thread before `launched` arrives; read only after it. Dropped unserved
-  /// (the probe ended meanwhile), the process is killed.
-  std::shared_ptr<cli_start_result> starting;
+  /// The start under way: `launched` arrives once it ended (never when it was abandoned).
+  std::shared_ptr<pending_start> starting;
   std::string init_request_id;
   std::string initialize_json;  // the `response` payload of initialize
   std::vector<caf::typed_response_promise<std::string>> waiting;
@@ -98,8 +97,18 @@ void finish(self_ptr self, uint64_t id, caf::expected<std::string> outcome) {
     (void)p.proc->write_line(claude::end_session(st.ids.next()));
     p.proc->stop(std::chrono::seconds{2});
   }
-  if (p.holds_slot)  // `stop` waited for the exit: the slot is free
-    self->send(st.deps.admission, atom::release_v, atom::probe_v, id);
+  if (p.holds_slot) {
+    auto give_back = [admission = st.deps.admission, id] {
+      caf::anon_send(admission, atom::release_v, atom::probe_v, id);
+    };
+    // The slot goes back once the process is reaped, never while it still runs.
+    if (p.proc)
+      p.proc->when_reaped(std::move(give_back));
+    else if (p.starting)
+      p.starting->abandon(std::move(give_back));
+    else
+      give_back();
+  }
   if (outcome) st.cache[p.tenant_id] = {*outcome, clock_type::now()};
   for (auto& w : p.waiting) {
     if (outcome)
@@ -133,10 +142,10 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
     dc.anthropic_base_url = *cfg.agent.anthropic_base_url;
   claude::query_options opts;
   opts.cwd = dirs->work;
-  auto slot = std::make_shared<cli_start_result>();
-  p.starting = slot;
-  st.deps.launcher->start(opts, dc, [slot, addr = self->address(), id](cli_start_result r) {
-    *slot = std::move(r);
+  auto start = std::make_shared<pending_start>();
+  p.starting = start;
+  st.deps.launcher->start(opts, dc, [start, addr = self->address(), id](cli_start_result r) {
+    if (!start->complete(std::move(r))) return;  // the probe ended meanwhile
     if (auto a = caf::actor_cast<caf::actor>(addr)) caf::anon_send(a, atom::launched_v, id);
   });
   return true;
@@ -145,8 +154,9 @@ bool start_probe(self_ptr self, uint64_t id, probe& p) {
 /// The probe's process started: serves it and asks for the engine's offer.
 bool serve_probe(self_ptr self, uint64_t id, probe& p) {
   auto& st = self->state;
-  auto started = std::exchange(p.starting, nullptr);
-  if (!started) return false;
+  auto starting = std::exchange(p.starting, nullptr);
+  if (!starting) return false;
+  auto* started = &starting->result();
   if (!started->cli) {
     log::warn("cannot start the capabilities probe",
               {.component = "capabilities", .error_code = to_string(errc_of(started->error))});

@@ -23,6 +23,7 @@ class real_process final : public cli_process {
     proc_.stop(grace, kill_after);
   }
   void kill() override { proc_.kill(); }
+  void when_reaped(std::function<void()> f) override { proc_.when_reaped(std::move(f)); }
 
  private:
   claude::agent_process proc_;
@@ -54,6 +55,16 @@ class started_process final : public started_cli {
     if (std::exchange(served_, true)) return make_error(errc::internal, "served twice");
     auto p = claude::agent_process::adopt(io_.context(), child_, spec_, std::move(callbacks));
     return std::shared_ptr<cli_process>{std::make_shared<real_process>(std::move(p))};
+  }
+
+  void discard(std::function<void()> gone) override {
+    if (std::exchange(served_, true)) {  // never: a start is served or discarded, not both
+      gone();
+      return;
+    }
+    auto p = claude::agent_process::adopt(io_.context(), child_, spec_, ignore_output());
+    p.when_reaped(std::move(gone));
+    p.kill();
   }
 
  private:
@@ -112,6 +123,8 @@ class deferred_start final : public started_cli {
     return launcher_.launch(opts_, driver_, std::move(callbacks));
   }
 
+  void discard(std::function<void()> gone) override { gone(); }  // nothing was started
+
  private:
   cli_launcher& launcher_;
   claude::query_options opts_;
@@ -119,6 +132,43 @@ class deferred_start final : public started_cli {
 };
 
 }  // namespace
+
+namespace {
+
+/// Kills what `r` started (if anything); `gone` runs once it has been reaped.
+void discard(cli_start_result& r, std::function<void()> gone) {
+  if (r.cli)
+    r.cli->discard(std::move(gone));
+  else
+    gone();
+}
+
+}  // namespace
+
+bool pending_start::complete(cli_start_result r) {
+  std::function<void()> gone;
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    result_ = std::move(r);
+    done_ = true;
+    if (!abandoned_) return true;
+    gone = std::move(when_gone_);
+  }
+  discard(result_, std::move(gone));
+  return false;
+}
+
+void pending_start::abandon(std::function<void()> gone) {
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    if (std::exchange(abandoned_, true)) return;
+    if (!done_) {
+      when_gone_ = std::move(gone);
+      return;
+    }
+  }
+  discard(result_, std::move(gone));
+}
 
 void cli_launcher::start(const claude::query_options& opts, const claude::driver_config& driver,
                          const std::function<void(cli_start_result)>& done) {

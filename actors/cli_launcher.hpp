@@ -17,6 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace caa {
@@ -39,6 +40,10 @@ class cli_process {
                     std::chrono::milliseconds kill_after = std::chrono::seconds{5}) = 0;
   /// Kills the process (and its group) now.
   virtual void kill() = 0;
+  /// Runs `f` once the process has been reaped (on an agent I/O thread), even when every handle
+  /// is gone by then; at once when it already was. What gives a process's slot back after it was
+  /// killed and forgotten: never while it still runs.
+  virtual void when_reaped(std::function<void()> f) = 0;
 };
 
 /// A CLI process `cli_launcher::start` started that nobody serves yet: nothing of it is read
@@ -51,12 +56,37 @@ class started_cli {
   /// handle is gone). Once only; the error names the failing step.
   virtual caf::expected<std::shared_ptr<cli_process>> serve(
       claude::process_callbacks callbacks) = 0;
+
+  /// Instead of `serve`: kills the process; `gone` runs once it has been reaped (at once when
+  /// nothing was started).
+  virtual void discard(std::function<void()> gone) = 0;
 };
 
 /// What `cli_launcher::start` ends with: the started process, or why it could not start.
 struct cli_start_result {
   std::unique_ptr<started_cli> cli;  ///< null on error
   caf::error error;
+};
+
+/// A start under way on a launch thread, shared by its owner and that thread. Dropped by both
+/// unserved, its process is killed; `abandon` also says when it is gone.
+class pending_start {
+ public:
+  /// On the launch thread: the start ended. False when the owner abandoned it meanwhile: the
+  /// process is discarded here then.
+  bool complete(cli_start_result r);
+  /// The owner no longer wants it: its process (now, or when the start ends) is killed and
+  /// `gone` runs once it has been reaped, at once when none was started. Once only.
+  void abandon(std::function<void()> gone);
+  /// What the start ended with: only after `complete` (the owner learns it by a message).
+  cli_start_result& result() { return result_; }
+
+ private:
+  std::mutex mutex_;
+  cli_start_result result_;          // written once, by `complete`
+  bool done_ = false;                // guarded by mutex_
+  bool abandoned_ = false;           // guarded by mutex_
+  std::function<void()> when_gone_;  // guarded by mutex_: an abandon before the end
 };
 
 /// Starts CLI processes.

@@ -104,22 +104,28 @@ cli_start_ticket start_cli_for(cli_launcher& launcher, const claude::query_optio
                                const turn_spec& spec, std::shared_ptr<cli_route> route,
                                std::string hooks_json, std::string request_id,
                                const caf::actor_addr& owner, uint64_t id) {
-  auto result = std::make_shared<cli_start_result>();
-  launcher.start(opts, spawn_driver(opts, spec), [result, owner, id](cli_start_result r) mutable {
-    *result = std::move(r);
-    result.reset();  // the owner's copy is the last one, or none is
+  auto start = std::make_shared<pending_start>();
+  launcher.start(opts, spawn_driver(opts, spec), [start, owner, id](cli_start_result r) mutable {
+    bool wanted = start->complete(std::move(r));
+    start.reset();  // the owner's copy is the last one, or none is
+    if (!wanted) return;
     if (auto a = caf::actor_cast<caf::actor>(owner)) caf::anon_send(a, atom::launched_v, id);
   });
-  return {opts, std::move(route), std::move(hooks_json), std::move(request_id), std::move(result)};
+  return {opts, std::move(route), std::move(hooks_json), std::move(request_id), std::move(start)};
 }
 
 std::shared_ptr<cli_process> cli_start_ticket::serve() const {
-  if (!result->cli) {
+  auto& result = start->result();
+  if (!result.cli) {
     log::error("cannot start the agent CLI",
-               {.component = "session", .error_code = to_string(errc_of(result->error))});
+               {.component = "session", .error_code = to_string(errc_of(result.error))});
     return nullptr;
   }
-  return initialized(result->cli->serve(route_callbacks(route)), opts, hooks_json, request_id);
+  return initialized(result.cli->serve(route_callbacks(route)), opts, hooks_json, request_id);
+}
+
+void cli_start_ticket::discard(std::function<void()> gone) const {
+  start->abandon(std::move(gone));
 }
 
 std::shared_ptr<cli_process> start_cli(cli_launcher& launcher, const claude::query_options& opts,

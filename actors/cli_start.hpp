@@ -7,6 +7,7 @@
 
 #include <caf/actor_addr.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,13 +33,16 @@ struct cli_start_ticket {
   std::shared_ptr<cli_route> route;  ///< where its lines and exit go once served
   std::string hooks_json;            ///< its `initialize` hooks object (may be empty)
   std::string request_id;            ///< of its `initialize` request
-  /// Filled on the launch thread before `launched` arrives; read only after it. Dropped
-  /// unserved, the process is killed.
-  std::shared_ptr<cli_start_result> result;
+  /// The start itself: `launched` arrives once it ended (never when it was discarded before).
+  /// Dropped unserved, the process is killed.
+  std::shared_ptr<pending_start> start;
 
   /// Once `launched` arrived: serves the process (its lines and exit go to `route`) and writes
   /// `initialize`. Null when it could not start (logged).
   std::shared_ptr<cli_process> serve() const;
+  /// Instead of `serve`, at any time: kills the process (now, or when its start ends); `gone`
+  /// runs once it has been reaped (at once when none was started).
+  void discard(std::function<void()> gone) const;
 };
 
 /// Has `launcher` start the CLI with `opts` and `spawn_driver(opts, spec)` off the caller's

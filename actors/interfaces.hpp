@@ -176,6 +176,11 @@ using admission_actor = caf::typed_actor<
     caf::reacts_to<atom::ready, atom::warm>,
     // `who` gave its slot back (its process is gone).
     caf::reacts_to<atom::release, session_actor>,
+    // `who` ends and killed its processes: its slot is orphan `key`'s until they are reaped
+    // (its end, which gives a session's slot back, no longer does).
+    caf::reacts_to<atom::orphan, session_actor, uint64_t>,
+    // The processes of orphan `key` are reaped: its slot goes back.
+    caf::reacts_to<atom::release, atom::orphan, uint64_t>,
     // `who` is idle: it may be asked to hibernate when a turn needs its slot.
     caf::reacts_to<atom::idle, session_actor>,
     // `who` runs a turn: never a hibernation candidate meanwhile.

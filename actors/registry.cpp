@@ -182,10 +182,12 @@ void create(self_ptr self, new_session ns, const warm_process_ptr& warm,
             caf::typed_response_promise<std::string, session_actor> rp) {
   auto& st = self->state;
   auto give_back = [self, warm] {
-    if (warm) {
-      warm->proc->kill();
-      self->send(self->state.deps.sessions.admission, atom::release_v, atom::warm_v);
-    }
+    if (!warm) return;
+    // The pool's slot goes back once the process is reaped, never while it still runs.
+    warm->proc->when_reaped([admission = self->state.deps.sessions.admission] {
+      caf::anon_send(admission, atom::release_v, atom::warm_v);
+    });
+    warm->proc->kill();
   };
   auto id = warm ? warm->session_id : new_uuid();
   storage::new_session row;

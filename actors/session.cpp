@@ -9,11 +9,39 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <utility>
+
 namespace caa::detail {
 
 void release_slot(session_self self) {
   if (self->state.cli.give_up_slot())
     self->send(self->state.deps.admission, atom::release_v, session_actor{self});
+}
+
+void kill_all_then_release(session_self self) {
+  auto& cli = self->state.cli;
+  auto starting = std::exchange(cli.launching, std::nullopt);
+  auto killed = cli.kill_all();
+  if (!cli.give_up_slot()) {
+    if (starting) starting->ticket.discard([] {});
+    return;
+  }
+  // The slot goes back once the last of them is reaped, never while one still runs. This actor
+  // ends meanwhile (and its end would give the slot back): the slot becomes an orphan's first,
+  // and the processes give it back themselves.
+  static std::atomic<uint64_t> next_key{1};  // a session may do this twice (a failed delete)
+  auto key = next_key++;
+  self->send(self->state.deps.admission, atom::orphan_v, session_actor{self}, key);
+  auto left = std::make_shared<std::atomic<std::size_t>>(killed.size() + (starting ? 2 : 1));
+  auto one_gone = [left, admission = self->state.deps.admission, key] {
+    if (--*left == 0) caf::anon_send(admission, atom::release_v, atom::orphan_v, key);
+  };
+  for (auto& p : killed) p->when_reaped(one_gone);
+  if (starting) starting->ticket.discard(one_gone);
+  one_gone();
 }
 
 void set_status(session_self self, session_status s) {
@@ -62,9 +90,8 @@ void delete_row(session_self self, caf::typed_response_promise<bool> rp) {
 
 caf::result<bool> on_remove(session_self self) {
   auto& st = self->state;
-  st.cli.kill_all();
+  kill_all_then_release(self);
   st.events.close_subscribers();
-  release_slot(self);
   auto rp = self->make_response_promise<bool>();
   // The delete waits for the row write in flight and holds the others (see `hold`).
   st.rows.hold();

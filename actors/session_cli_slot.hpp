@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace caa::detail {
 
@@ -72,20 +73,24 @@ struct session_cli_slot {
     proc.reset();
   }
 
-  /// Kills the current process and starts a new generation (its exit is ignored).
+  /// Kills the current process and starts a new generation (its lines are ignored). It retires:
+  /// a new process waits for its exit, which frees the slot for it.
   void discard_current() {
     proc->kill();
-    proc.reset();
+    retire_current();
     ++gen;
   }
 
-  /// Kills every process, current, starting and retiring, and forgets them.
-  void kill_all() {
-    if (proc) proc->kill();
-    proc.reset();
+  /// Kills every process, current, starting and retiring, and forgets them; the killed ones (a
+  /// process still starting is killed when it arrives).
+  std::vector<std::shared_ptr<cli_process>> kill_all() {
+    std::vector<std::shared_ptr<cli_process>> killed;
+    if (proc) killed.push_back(std::exchange(proc, nullptr));
     launching.reset();
-    for (auto& [g, p] : retiring) p->kill();
+    for (auto& [g, p] : retiring) killed.push_back(std::move(p));
     retiring.clear();
+    for (auto& p : killed) p->kill();
+    return killed;
   }
 
   /// Gives the slot up; whether it was held (admission must then be told).

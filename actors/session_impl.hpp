@@ -233,6 +233,8 @@ std::string work_root_of(const turn_spec& spec);
 
 /// Gives the admission slot back if the session holds one.
 void release_slot(session_self self);
+/// Kills every process of the session; its slot goes back once they are all reaped.
+void kill_all_then_release(session_self self);
 /// Persists `s` as the session's status.
 void set_status(session_self self, session_status s);
 

@@ -84,7 +84,13 @@ void on_launched(session_self self, uint64_t gen) {
   auto launch = std::move(*st.cli.launching);
   st.cli.launching.reset();
   auto proc = launch.ticket.serve();
-  if (!proc || !st.turn.waiting) {
+  if (proc && !st.turn.waiting) {
+    // Nothing wants it any more: it retires, and its exit gives the slot back.
+    proc->kill();
+    st.cli.retiring[gen] = std::move(proc);
+    return;
+  }
+  if (!proc) {
     launch_failed(self);
     return;
   }

@@ -78,10 +78,9 @@ void fenced(session_self self, const caf::error& why) {
   log::warn("session taken over by another node; this actor ends without writing",
             {.component = "session", .session_id = st.who.id, .detail = caf::to_string(why)});
   st.life.lease_ended = true;
-  st.cli.kill_all();
+  kill_all_then_release(self);
   // Subscribers reconnect with Last-Event-ID and resume wherever the session lives now.
   st.events.close_subscribers();
-  release_slot(self);
   caf::anon_send(st.registry, atom::remove_v, st.who.id);
   self->quit();
 }

@@ -119,4 +119,6 @@ CAF_ADD_ATOM(caa_actors, caa::atom, ack, "ack")
 CAF_ADD_ATOM(caa_actors, caa::atom, place, "place")
 /// A tenant's own share of agent processes (tenant_limits.max_agent_processes).
 CAF_ADD_ATOM(caa_actors, caa::atom, share, "share")
+/// A session that ends and killed its processes: its slot is theirs until they are reaped.
+CAF_ADD_ATOM(caa_actors, caa::atom, orphan, "orphan")
 CAF_END_TYPE_ID_BLOCK(caa_actors)

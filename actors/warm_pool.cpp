@@ -133,7 +133,11 @@ void on_launched(self_ptr self, uint64_t id) {
   auto& l = node.mapped();
   if (auto it = st.keys.find(l.key); it != st.keys.end()) one_less_starting(it->second);
   if (owes_slot_instead(st, l.key)) {  // the key went, or the slot is owed: the process dies
-    give_slot_back(self);
+    // Its slot goes back once it is reaped, never while it still runs.
+    self->send(st.cfg.admission, atom::ready_v, atom::warm_v);  // no start after all
+    l.ticket.discard([admission = st.cfg.admission] {
+      caf::anon_send(admission, atom::release_v, atom::warm_v);
+    });
     return;
   }
   l.w->proc = l.ticket.serve();

@@ -4,6 +4,7 @@
 #include "tests/integration/stub_model.hpp"
 #include "transport/claude/control.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 
@@ -107,4 +108,65 @@ TEST(cli_process_teardown, io_context_gone_first_still_kills_and_reaps) {
   }
   EXPECT_FALSE(fs::exists("/proc/" + std::to_string(pid))) << "killed and reaped synchronously";
   EXPECT_EQ(zombie_children(), 0u);
+}
+
+// -- what runs once a process is reaped (the slot of a killed, forgotten process goes back then) --
+
+TEST_F(cli_process, a_reaped_hook_runs_after_the_reap_even_when_the_handle_is_gone) {
+  auto m = marker(8);
+  spawn_spec spec = shell("true", false);
+  spec.argv = {"/bin/sleep", m};
+  auto rec = std::make_shared<recorder>();
+  auto proc = start(spec, rec);
+  ASSERT_TRUE(proc);
+  auto pid = proc->pid();
+  ASSERT_TRUE(eventually([&] { return !pids_with_arg(m).empty(); }, 5s));
+  std::atomic<int> runs{0};
+  std::atomic<bool> gone_then{false};
+  proc->when_reaped([&, pid] {
+    gone_then = !fs::exists("/proc/" + std::to_string(pid));
+    ++runs;
+  });
+  proc.reset();  // killed; nobody gets its exit, yet the hook still runs
+  ASSERT_TRUE(eventually([&] { return runs.load() > 0; }, 10s)) << "the hook never ran";
+  EXPECT_TRUE(gone_then.load()) << "the hook ran before the process was reaped";
+  EXPECT_FALSE(rec->wait_exit(200ms)) << "a dropped handle still reported its exit";
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(runs.load(), 1) << "the hook ran more than once";
+  EXPECT_EQ(zombie_children(), 0u);
+}
+
+TEST_F(cli_process, a_reaped_hook_of_a_process_already_reaped_runs_at_once) {
+  auto rec = std::make_shared<recorder>();
+  auto proc = start(shell("exit 0", false), rec);
+  ASSERT_TRUE(proc);
+  ASSERT_TRUE(rec->wait_exit(10s));
+  ASSERT_FALSE(proc->running());
+  auto caller = std::this_thread::get_id();
+  std::thread::id ran_on;
+  proc->when_reaped([&] { ran_on = std::this_thread::get_id(); });
+  EXPECT_EQ(ran_on, caller) << "not run at once on the caller's thread";
+}
+
+TEST(cli_process_teardown, io_context_gone_first_still_runs_the_reaped_hook) {
+  auto m = marker(9);
+  bool ran = false;
+  bool gone_then = false;
+  pid_t pid = -1;
+  {
+    boost::asio::io_context never_run;
+    spawn_spec spec = shell("true", false);
+    spec.argv = {"/bin/sleep", m};
+    auto rec = std::make_shared<recorder>();
+    auto proc = agent_process::spawn(never_run, spec, recorder::callbacks(rec));
+    ASSERT_TRUE(proc);
+    pid = proc->pid();
+    proc->when_reaped([&] {
+      gone_then = !fs::exists("/proc/" + std::to_string(pid));
+      ran = true;
+    });
+    ASSERT_TRUE(eventually([&] { return !pids_with_arg(m).empty(); }, 5s));
+  }
+  EXPECT_TRUE(ran) << "the hook never ran";
+  EXPECT_TRUE(gone_then) << "the hook ran before the process was reaped";
 }

@@ -114,7 +114,11 @@ std::string describe(const std::vector<proc_info>& procs) {
   std::string out;
   for (auto& p : procs)
     out += "  pid " + std::to_string(p.pid) + " ppid " + std::to_string(p.ppid) + " " + p.state +
-           " " + p.cmdline.substr(0, 240) + "\n";
+           " " +
+           (p.cmdline.size() <= 400
+                ? p.cmdline
+                : p.cmdline.substr(0, 200) + " ... " + p.cmdline.substr(p.cmdline.size() - 200)) +
+           "\n";
   return out.empty() ? "  (none)\n" : out;
 }
 

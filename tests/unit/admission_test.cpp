@@ -171,6 +171,31 @@ TEST_F(admission_test, a_dead_holder_frees_its_slot) {
   EXPECT_TRUE(granted);
 }
 
+TEST_F(admission_test, an_orphaned_slot_outlives_its_dead_holder_until_its_processes_are_reaped) {
+  auto adm = make_admission(1);
+  auto a = make_session();
+  auto b = make_session();
+  ASSERT_EQ(std::get<bool>(*acquire(adm, a)), true);
+  // a ends and killed its process: the slot is the process's until it is reaped.
+  self->send(adm, atom::orphan_v, a, uint64_t{7});
+  caf::anon_send_exit(a, caf::exit_reason::kill);
+  sched.run();
+  auto h = self->request(adm, caf::infinite, atom::acquire_v, b, tenant_of(b));
+  sched.run();
+  EXPECT_TRUE(self->mailbox().empty()) << "granted while the orphan's process still ran";
+  EXPECT_EQ(*counters[0], 0) << "an orphan is never asked to hibernate";
+  EXPECT_EQ(stats(adm).live, 1u);
+  self->send(adm, atom::release_v, atom::orphan_v, uint64_t{8});  // not this orphan
+  sched.run();
+  EXPECT_TRUE(self->mailbox().empty()) << "another orphan's release freed this slot";
+  self->send(adm, atom::release_v, atom::orphan_v, uint64_t{7});
+  sched.run();
+  bool granted = false;
+  h.receive([&](bool ok) { granted = ok; }, [](caf::error&) {});
+  EXPECT_TRUE(granted);
+  EXPECT_EQ(stats(adm).peak_live, 1u);
+}
+
 TEST_F(admission_test, acquiring_twice_keeps_one_slot) {
   auto adm = make_admission(2);
   auto a = make_session();

@@ -154,6 +154,8 @@ inline admission_actor::behavior_type fake_admission(
       [](atom::ready, session_actor&) {},
       [](atom::ready, atom::warm) {},
       [](atom::release, session_actor&) {},
+      [](atom::orphan, session_actor&, uint64_t) {},
+      [](atom::release, atom::orphan, uint64_t) {},
       [](atom::idle, session_actor&) {},
       [](atom::busy, session_actor&) {},
       [=](atom::acquire, atom::warm) -> caf::result<bool> {

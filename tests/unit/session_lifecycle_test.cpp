@@ -114,6 +114,9 @@ TEST_F(session_machine_test, remove_closes_subscribers_kills_the_cli_and_quits) 
   EXPECT_EQ(rl->removed, (std::vector<std::string>{identity().id}));
   EXPECT_EQ(pgl->count(storage::stmt::session_delete), 1u);
   EXPECT_EQ(live_clis(), 0u);
+  EXPECT_EQ(stats().live, 1u) << "the slot went back while the killed CLI still ran";
+  clis->reap(0);  // the actor is gone by now: the process itself gives the slot back
+  sched.run();
   EXPECT_EQ(stats().live, 0u);
   // The actor is gone.
   auto b = busy(s);

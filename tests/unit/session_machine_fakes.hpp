@@ -220,13 +220,32 @@ struct cli_log {
     bool killed = false;                  ///< `kill()` was called, or the handle was dropped
     bool stopped = false;                 ///< a graceful `stop()` was asked
     claude::process_callbacks callbacks;  ///< kept, never called: the test injects lines itself
+    bool reaped = false;                  ///< the test reaped it (`cli_log::reap`)
+    std::vector<std::function<void()>> reaped_hooks;  ///< `when_reaped` callbacks not run yet
   };
   std::vector<std::shared_ptr<cli>> clis;
   /// How many launches fail (with `errc::internal`) before launches succeed again.
   int fail_next = 0;
   /// Starts wait in `held` until the test ends them (calls one), as a launch thread would.
   bool hold_starts = false;
+  /// A start creates its CLI when it ends, as the real launcher does (a process runs before it is
+  /// served, and a discarded one must be killed); else the CLI comes only when served.
+  bool start_processes = false;
   std::vector<std::function<void()>> held;
+
+  /// Reaps CLI `i` (a killed one, in a test, as the I/O threads would): runs its `when_reaped`
+  /// callbacks.
+  void reap(std::size_t i) {
+    auto& c = *clis.at(i);
+    c.reaped = true;
+    for (auto& f : std::exchange(c.reaped_hooks, {})) f();
+  }
+
+  /// Reaps every killed CLI not reaped yet.
+  void reap_killed() {
+    for (std::size_t i = 0; i < clis.size(); ++i)
+      if (clis[i]->killed && !clis[i]->reaped) reap(i);
+  }
 
   /// The CLIs not killed yet: a stopped one still runs until it exits or is killed, as a real
   /// process does.
@@ -253,9 +272,41 @@ class fake_cli final : public cli_process {
   }
   void stop(std::chrono::milliseconds, std::chrono::milliseconds) override { rec_->stopped = true; }
   void kill() override { rec_->killed = true; }
+  void when_reaped(std::function<void()> f) override {
+    if (rec_->reaped)
+      f();
+    else
+      rec_->reaped_hooks.push_back(std::move(f));
+  }
 
  private:
   std::shared_ptr<cli_log::cli> rec_;
+};
+
+/// A fake CLI started and not served yet (`cli_log::start_processes`).
+class fake_started final : public started_cli {
+ public:
+  explicit fake_started(std::shared_ptr<cli_log::cli> rec) : rec_(std::move(rec)) {}
+  ~fake_started() override {
+    if (!used_) rec_->killed = true;  // destroyed unserved: killed, as the real one is
+  }
+  fake_started(const fake_started&) = delete;
+  fake_started& operator=(const fake_started&) = delete;
+
+  caf::expected<std::shared_ptr<cli_process>> serve(claude::process_callbacks cb) override {
+    used_ = true;
+    rec_->callbacks = std::move(cb);
+    return std::shared_ptr<cli_process>{std::make_shared<fake_cli>(rec_)};
+  }
+  void discard(std::function<void()> gone) override {
+    used_ = true;
+    fake_cli cli{rec_};  // killed and dropped; `gone` waits for `cli_log::reap`
+    cli.when_reaped(std::move(gone));
+  }
+
+ private:
+  std::shared_ptr<cli_log::cli> rec_;
+  bool used_ = false;
 };
 
 /// Launches `fake_cli`s and records them in a `cli_log`.
@@ -266,28 +317,45 @@ class fake_launcher final : public cli_launcher {
   caf::expected<std::shared_ptr<cli_process>> launch(const claude::query_options& opts,
                                                      const claude::driver_config&,
                                                      claude::process_callbacks cb) override {
-    if (log_->fail_next > 0) {
-      --log_->fail_next;
-      return make_error(errc::internal, "cannot fork");
-    }
-    auto rec = std::make_shared<cli_log::cli>();
-    rec->opts = opts;
+    auto rec = record(opts);
+    if (!rec) return make_error(errc::internal, "cannot fork");
     rec->callbacks = std::move(cb);
-    log_->clis.push_back(rec);
     return std::shared_ptr<cli_process>{std::make_shared<fake_cli>(std::move(rec))};
   }
 
   void start(const claude::query_options& opts, const claude::driver_config& driver,
              const std::function<void(cli_start_result)>& done) override {
-    if (!log_->hold_starts) {
-      cli_launcher::start(opts, driver, done);
-      return;
-    }
-    log_->held.emplace_back(
-        [this, opts, driver, done] { cli_launcher::start(opts, driver, done); });
+    auto end = [this, opts, driver, done] {
+      if (!log_->start_processes) {
+        cli_launcher::start(opts, driver, done);
+        return;
+      }
+      auto rec = record(opts);
+      if (!rec) {
+        done({nullptr, make_error(errc::internal, "cannot fork")});
+        return;
+      }
+      done({std::make_unique<fake_started>(std::move(rec)), caf::error{}});
+    };
+    if (log_->hold_starts)
+      log_->held.emplace_back(std::move(end));
+    else
+      end();
   }
 
  private:
+  /// A new CLI of the log, or null when this launch is to fail (`cli_log::fail_next`).
+  std::shared_ptr<cli_log::cli> record(const claude::query_options& opts) {
+    if (log_->fail_next > 0) {
+      --log_->fail_next;
+      return nullptr;
+    }
+    auto rec = std::make_shared<cli_log::cli>();
+    rec->opts = opts;
+    log_->clis.push_back(rec);
+    return rec;
+  }
+
   std::shared_ptr<cli_log> log_;
 };
 

@@ -132,6 +132,8 @@ TEST_F(session_machine_test, every_order_of_interrupt_result_exit_and_run_ends_e
     EXPECT_EQ(stored_count("done"), m.turns) << "one done per turn";
     ASSERT_TRUE(ok(remove(s)));
     EXPECT_EQ(live_clis(), 0u) << "the CLI outlived its session";
+    clis->reap_killed();  // their slot goes back once they are reaped
+    sched.run();
   } while (std::next_permutation(steps.begin(), steps.end()));
   EXPECT_EQ(n, 24);
   EXPECT_EQ(live_clis(), 0u);

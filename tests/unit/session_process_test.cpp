@@ -83,12 +83,18 @@ TEST_F(session_machine_test, other_spawn_options_replace_the_process) {
   auto s = make_session();
   ASSERT_ACCEPTED(run(s, spec("{}")));
   complete_turn(s, 1);
-  ASSERT_ACCEPTED(run(s, spec(R"({"model":"other"})")));
-  // The old CLI was killed; generation 2 was skipped (killed), the new one is 3.
-  EXPECT_EQ(live_clis(), 1u);
-  line(s, 1, result_line);
+  auto h = self->request(s, caf::infinite, caa::atom::run_v, spec(R"({"model":"other"})"));
+  sched.run();
+  // The old CLI was killed; the new one waits for its exit, which frees the one slot for it.
+  EXPECT_EQ(live_clis(), 0u);
+  EXPECT_EQ(clis->clis.size(), 1u) << "a new CLI started while the old one still ran";
+  EXPECT_TRUE(self->mailbox().empty()) << "the turn was accepted without a process";
+  line(s, 1, result_line);  // the killed CLI's lines: ignored
   EXPECT_EQ(stored_count("done"), 1u);
-  exited(s, 1, 137);  // the killed CLI's exit: ignored
+  exited(s, 1, 137);
+  ASSERT_ACCEPTED(collect<turn_accepted>(h));
+  // Generation 2 was skipped (the killed one's lines stay ignored); the new one is 3.
+  EXPECT_EQ(live_clis(), 1u);
   EXPECT_EQ(*busy(s), true);
   line(s, 3, result_line);
   EXPECT_EQ(stored_count("done"), 2u);
@@ -230,6 +236,26 @@ TEST_F(session_machine_test, a_session_deleted_while_its_process_starts_never_ta
   sched.run();
   EXPECT_EQ(stats().live, 0u);  // its slot went back
   EXPECT_EQ(clis->clis.size(), 0u) << "a forgotten start was served";
+}
+
+TEST_F(session_machine_test, a_start_that_arrives_after_a_delete_gives_the_slot_back_once_reaped) {
+  clis->hold_starts = true;
+  clis->start_processes = true;  // the process runs before it is served, as a real one does
+  auto s = make_session();
+  self->request(s, caf::infinite, caa::atom::run_v, spec());
+  sched.run();
+  ASSERT_EQ(clis->held.size(), 1u);
+  caf::anon_send(s, caa::atom::remove_v);
+  sched.run();
+  EXPECT_EQ(stats().live, 1u) << "the slot went back while a process was still starting";
+  clis->held[0]();  // the start ends after the delete: its process is killed at once
+  sched.run();
+  ASSERT_EQ(clis->clis.size(), 1u);
+  EXPECT_TRUE(clis->clis[0]->killed) << "a start nobody wants kept its process";
+  EXPECT_EQ(stats().live, 1u) << "the slot went back while the killed process still ran";
+  clis->reap(0);
+  sched.run();
+  EXPECT_EQ(stats().live, 0u) << "the reaped process never gave its slot back";
 }
 
 TEST_F(session_machine_test, a_prompt_the_cli_cannot_take_fails_the_run_and_its_exit_frees_it) {

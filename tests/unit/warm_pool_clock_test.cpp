@@ -123,3 +123,24 @@ TEST_F(warm_pool_launch_test, a_start_whose_key_went_meanwhile_is_dropped_and_it
   EXPECT_EQ(clis->clis.size(), 0u) << "a start for a dropped key was served";
   EXPECT_EQ(admission->warm_releases, 1);
 }
+
+TEST_F(warm_pool_launch_test, a_start_nobody_wants_gives_its_slot_back_only_once_reaped) {
+  clis->start_processes = true;  // the process runs before it is served, as a real one does
+  auto pool = make_launching_pool();
+  caf::anon_send(pool, atom::warm_v, std::string{"a"}, std::make_shared<const turn_spec>());
+  sched.run();
+  grant();
+  ASSERT_EQ(clis->held.size(), 1u);
+  // Admission wants a slot back while the start is under way: none is ready, so it is owed.
+  caf::anon_send(pool, atom::hibernate_v);
+  sched.run();
+  clis->held[0]();  // the start arrives, and pays what is owed
+  sched.run();
+  ASSERT_EQ(clis->clis.size(), 1u);
+  EXPECT_TRUE(clis->clis[0]->killed) << "an owed start kept its process";
+  EXPECT_EQ(admission->warm_releases, 0) << "the slot went back while its process still ran";
+  clis->reap(0);
+  sched.run();
+  EXPECT_EQ(admission->warm_releases, 1) << "the reaped process never gave its slot back";
+  EXPECT_EQ(take(pool, "a"), nullptr);
+}

@@ -66,6 +66,13 @@ void agent_process::kill() {
   if (core_) core_->kill();
 }
 
+void agent_process::when_reaped(std::function<void()> f) {
+  if (core_)
+    core_->when_reaped(std::move(f));
+  else
+    f();  // no process behind this handle
+}
+
 void agent_process::pause_reading() {
   if (core_) core_->set_paused(true);
 }

@@ -95,6 +95,11 @@ class agent_process {
   /// SIGKILL to the process and its group now (bubblewrap takes its whole PID namespace).
   void kill();
 
+  /// Runs `f` once the process has been reaped: on the io_context, even when this handle is
+  /// gone by then (its callbacks are not), or at once on the caller's thread when it already
+  /// was. `f` must not throw.
+  void when_reaped(std::function<void()> f);
+
   /// Stops reading stdout (the CLI blocks when the pipe fills): credit-based back-pressure.
   void pause_reading();
 

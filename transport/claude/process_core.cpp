@@ -70,6 +70,7 @@ process_core::~process_core() {
   siginfo_t info{};
   ::waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG);
   metrics::agent_process_ended(spoke_);
+  run_reaped_hooks();
 }
 
 void process_core::start() {
@@ -174,6 +175,7 @@ void process_core::on_exit_ready(error_code ec) {
     ::waitid(P_PIDFD, pidfd, &info, WEXITED | WNOHANG);
   }
   reaped_ = true;
+  run_reaped_hooks();
   if (info.si_code == CLD_EXITED)
     exit_.exit_code = info.si_status;
   else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED)
@@ -326,6 +328,27 @@ void process_core::stop(std::chrono::milliseconds grace, std::chrono::millisecon
 void process_core::kill() {
   if (!reaped_) pidfd_signal(pidfd_, SIGKILL);
   asio::post(strand_, [self = shared_from_this()] { self->do_kill(); });
+}
+
+void process_core::when_reaped(std::function<void()> f) {
+  {
+    std::lock_guard<std::mutex> guard{cb_mutex_};
+    if (!hooks_ran_) {
+      reaped_hooks_.push_back(std::move(f));
+      return;
+    }
+  }
+  f();  // reaped already
+}
+
+void process_core::run_reaped_hooks() {
+  std::vector<std::function<void()>> hooks;
+  {
+    std::lock_guard<std::mutex> guard{cb_mutex_};
+    hooks_ran_ = true;
+    hooks.swap(reaped_hooks_);
+  }
+  for (auto& f : hooks) f();
 }
 
 void process_core::detach() {

@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace caa::claude::detail {
 
@@ -36,6 +38,7 @@ class process_core : public std::enable_shared_from_this<process_core> {
   void kill();
   void detach();
   void set_paused(bool paused);
+  void when_reaped(std::function<void()> f);
 
   pid_t pid() const noexcept { return pid_; }
   bool running() const noexcept { return !reaped_.load(); }
@@ -57,6 +60,7 @@ class process_core : public std::enable_shared_from_this<process_core> {
   void signal_group(int sig);
   void arm_drain_timer();
   void maybe_finish();
+  void run_reaped_hooks();
   template <class F>
   void with_callbacks(F&& f);
 
@@ -70,6 +74,9 @@ class process_core : public std::enable_shared_from_this<process_core> {
   std::mutex cb_mutex_;
   bool detached_ = false;  // guarded by cb_mutex_
   process_callbacks cb_;   // guarded by cb_mutex_
+  // Run once the process is reaped, handle or not; guarded by cb_mutex_.
+  std::vector<std::function<void()>> reaped_hooks_;
+  bool hooks_ran_ = false;  // guarded by cb_mutex_
 
   boost::asio::posix::stream_descriptor stdin_;
   boost::asio::posix::stream_descriptor stdout_;
