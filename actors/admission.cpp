@@ -129,6 +129,19 @@ void drop_waiting(admission_state& st, claimant_id who) {
     it = it->second.who == who ? st.waiting.erase(it) : std::next(it);
 }
 
+/// Releases the claimant `ids` names by `key` (a probe, an orphan), if it still holds or waits.
+void release_keyed(self_ptr self, std::map<uint64_t, claimant_id>& ids, uint64_t key) {
+  auto& st = self->state;
+  auto it = ids.find(key);
+  if (it == ids.end()) return;
+  auto id = it->second;
+  ids.erase(it);
+  drop_waiting(st, id);
+  admission_logic::effects fx;
+  st.book->release(id, self->clock().now(), fx);
+  apply(self, fx);
+}
+
 }  // namespace
 
 uint32_t default_process_budget() {
@@ -209,13 +222,7 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
         return acquire(self, it->second, tenant, false);
       },
       [=](atom::release, atom::probe, uint64_t probe) {
-        auto& s = self->state;
-        auto it = s.probe_ids.find(probe);
-        if (it == s.probe_ids.end()) return;
-        auto id = it->second;
-        s.probe_ids.erase(it);
-        drop_waiting(s, id);
-        with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
+        release_keyed(self, self->state.probe_ids, probe);
       },
       [=](atom::release, const session_actor& who) {
         auto id = claimant_of(self, who);
@@ -228,12 +235,7 @@ admission_actor::behavior_type admission(self_ptr self, admission_config cfg) {
         with_book([=](auto& b, auto now, auto& fx) { b.hand_over(from, to, now, fx); });
       },
       [=](atom::release, atom::orphan, uint64_t key) {
-        auto& s = self->state;
-        auto it = s.orphan_ids.find(key);
-        if (it == s.orphan_ids.end()) return;
-        auto id = it->second;
-        s.orphan_ids.erase(it);
-        with_book([id](auto& b, auto now, auto& fx) { b.release(id, now, fx); });
+        release_keyed(self, self->state.orphan_ids, key);
       },
       [=](atom::ready, const session_actor& who) {
         auto id = claimant_of(self, who);
