@@ -210,13 +210,17 @@ TEST_F(session_lifecycle_test, a_stream_behind_the_sessions_memory_goes_on_from_
   ASSERT_EQ(r.status, 200u) << r.body.substr(0, 400);
   auto missing = [&] {
     std::string out = r.ended ? "ended" : "not ended";
+    // What the service said of the stream (its catch-ups, how a replay ended), for a failure.
+    auto log = service_->log();
+    auto said = "\nservice log (its end):\n" +
+                log.substr(log.size() - std::min<std::size_t>(log.size(), 3000));
     for (std::size_t i = 1; i < r.events.size(); ++i)
       if (std::stoull(r.events[i].id) != std::stoull(r.events[i - 1].id) + 1)
-        return out + "; " + r.events[i - 1].id + " -> " + r.events[i].id;
-    return out + "; last " + (r.events.empty() ? "-" : r.events.back().id);
+        return out + "; " + r.events[i - 1].id + " -> " + r.events[i].id + said;
+    return out + "; last " + (r.events.empty() ? "-" : r.events.back().id) + said;
   };
   ASSERT_GT(r.events.size(), 50000u) << missing();
-  EXPECT_EQ(r.events.back().event, "done");
+  EXPECT_EQ(r.events.back().event, "done") << missing();
   EXPECT_EQ(done_reason(r), "completed");
   auto first = std::stoull(r.events.front().id);
   for (std::size_t i = 0; i < r.events.size(); ++i)

@@ -1,5 +1,6 @@
 #include "transport/api/session_flow.hpp"
 
+#include "config/logging.hpp"
 #include "config/metrics_catalog.hpp"
 #include "storage/bridge.hpp"
 #include "storage/postgres/usage_queries.hpp"
@@ -28,9 +29,20 @@ struct replay_job {
   uint64_t after = 0;
   session_actor actor;
   int replays_left = 2;
+  bool replayed = false;  ///< a page from storage went out (not a subscription alone)
 };
 
 using job_ptr = std::shared_ptr<replay_job>;
+
+/// Ends `job`'s stream after `what` failed with `e` (logged: a stream that ends early is news).
+void end_job(const replay_job& job, const char* what, const caf::error& e) {
+  log::info(what, {.component = "api",
+                   .session_id = job.id,
+                   .error_code = to_string(errc_of(e)),
+                   .detail = "its event stream ends",
+                   .count = job.after});
+  job.sink->close();
+}
 
 void replay_page(const job_ptr& job);
 
@@ -44,17 +56,22 @@ void subscribe_step(const job_ptr& job) {
           job->actor = std::move(a);
           subscribe_step(job);
         },
-        [job](const caf::error&) { job->sink->close(); });
+        [job](const caf::error& e) { end_job(*job, "the session was not found again", e); });
     return;
   }
   auto& ctx = job->api->ctx;
   caa::async_request<uint64_t>(
-      *ctx.sys, job->actor, ctx.request_timeout, [](uint64_t) {},
+      *ctx.sys, job->actor, ctx.request_timeout,
+      [job](uint64_t) {
+        if (job->replayed)
+          log::info("a stream caught up from storage follows its session again",
+                    {.component = "api", .session_id = job->id, .count = job->after});
+      },
       [job](const caf::error& e) {
         if (errc_of(e) == errc::conflict && --job->replays_left > 0)
           replay_page(job);
         else
-          job->sink->close();
+          end_job(*job, "the session refused the subscription", e);
       },
       atom::subscribe_v, job->sink, job->after);
 }
@@ -76,6 +93,7 @@ void on_page(const job_ptr& job, const storage::event_page& page) {
       return;
     }
     job->after = e.seq;
+    job->replayed = true;
   }
   if (!job->sink->open()) return;  // e.g. the stream of one turn ended with its `done`
   bool more = !page.events.empty() && page.events.back().seq < page.last_seq;
@@ -87,7 +105,7 @@ void replay_page(const job_ptr& job) {
   api.sessions.read_events(
       job->tenant_id, job->id, job->after, replay_page_events,
       [job](const storage::event_page& page) { on_page(job, page); },
-      [job](const caf::error&) { job->sink->close(); });
+      [job](const caf::error& e) { end_job(*job, "a replay's read failed", e); });
 }
 
 }  // namespace
