@@ -58,7 +58,8 @@ set(_caa_migration_names
   005_session_leases.sql
   006_event_durability.sql
   007_usage_limits.sql
-  008_event_rows_as_written.sql)
+  008_event_rows_as_written.sql
+  009_event_runs.sql)
 set(_caa_migration_files "")
 foreach(_name IN LISTS _caa_migration_names)
   list(APPEND _caa_migration_files "${_caa_migrations_dir}/${_name}")

@@ -13,7 +13,8 @@ namespace {
 
 constexpr uint64_t max_seq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 constexpr std::size_t max_subpath = 255;
-/// Separates the payloads of an append (`events_append` splits its text parameter at it).
+/// Separates the payloads of an append (`events_append` splits its text parameter at it), and
+/// the types and payloads of a stored run.
 constexpr char payload_separator = '\x1e';
 
 db_query query(std::string_view name, std::vector<db_value> params) {
@@ -41,6 +42,9 @@ caf::error check_event(const session_event& e) {
   if (e.seq == 0 || e.seq > max_seq) return make_error(errc::validation, "event: seq");
   if (e.type.empty() || e.payload_json.empty())
     return make_error(errc::validation, "event: empty type or payload");
+  // A run stores its types as one text split at the separator (`session_event_runs`).
+  if (e.type.find(payload_separator) != std::string::npos)
+    return make_error(errc::validation, "event: type holds a control character");
   return caf::none;
 }
 

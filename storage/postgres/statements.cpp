@@ -177,11 +177,10 @@ constexpr std::array<statement_def, 39> catalogue{{
    "updated_at = now() WHERE s.status IN ('running', 'starting') "
    "AND ($1::text IS NULL OR s.owner_node = $1::text OR s.owner_node IS NULL) "
    "RETURNING s.id, s.last_seq), "
-   "e AS (INSERT INTO session_events (session_id, seq, type, payload) "
-   "SELECT r.id, r.last_seq - 1, 'error', "
-   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the service stopped during this turn\"}'::json "
-   "FROM r UNION ALL "
-   "SELECT r.id, r.last_seq, 'done', '{\"reason\": \"interrupted\"}'::json FROM r), "
+   "e AS (INSERT INTO session_event_runs (session_id, first_seq, last_seq, types, payloads) "
+   "SELECT r.id, r.last_seq - 1, r.last_seq, 'error' || E'\\x1e' || 'done', "
+   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the service stopped during this turn\"}' "
+   "|| E'\\x1e' || '{\"reason\": \"interrupted\"}' FROM r), "
    "t AS (UPDATE turns SET status = 'interrupted', ended_at = now() FROM r "
    "WHERE turns.session_id = r.id AND turns.status = 'running') "
    "SELECT r.id::text, r.last_seq FROM r ORDER BY r.id"},
@@ -192,7 +191,11 @@ constexpr std::array<statement_def, 39> catalogue{{
   // and were made under its current lease epoch (0: unfenced); its row is locked (in id order)
   // first. One row per existing session: id, last_seq before, whether written, whether the
   // epoch matched. The payloads come as one text, separated by byte 0x1E (a control character
-  // that JSON text cannot hold): splitting it costs less than parsing an array literal.
+  // that JSON text cannot hold): splitting it costs less than parsing an array literal; each is
+  // cast to `json` (a batch with one that is not JSON fails whole, and the writer splits it). A
+  // session's fresh events (above its last_seq, each once) go in as runs of consecutive seqs
+  // within one block of 256 (seqs 1-256, 257-512, ...): a read that pages through a session
+  // splits at most the runs of its page, never a long batch's whole text.
   {stmt::events_append,
    "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], "
    "string_to_array($4::text, E'\\x1e')::json[], $5::bigint[]) "
@@ -204,12 +207,16 @@ constexpr std::array<statement_def, 39> catalogue{{
    "count(DISTINCT i.seq) FILTER (WHERE i.seq > l.last_seq) AS fresh, "
    "bool_and(i.epoch = 0 OR i.epoch = l.epoch) AS owned "
    "FROM live l JOIN input i ON i.session_id = l.id GROUP BY l.id, l.last_seq, l.reserved), "
-   "ok AS (SELECT id, max_seq FROM chk WHERE owned AND (max_seq <= last_seq "
+   "ok AS (SELECT id, max_seq, last_seq FROM chk WHERE owned AND (max_seq <= last_seq "
    "OR ((min_fresh = last_seq + 1 OR min_fresh <= reserved + 2) "
    "AND fresh = max_seq - min_fresh + 1))), "
-   "ins AS (INSERT INTO session_events (session_id, seq, type, payload) "
-   "SELECT i.session_id, i.seq, i.type, i.payload FROM input i JOIN ok ON ok.id = i.session_id "
-   "ON CONFLICT (session_id, seq) DO NOTHING), "
+   "fresh AS (SELECT DISTINCT ON (i.session_id, i.seq) i.session_id, i.seq, i.type, i.payload "
+   "FROM input i JOIN ok ON ok.id = i.session_id WHERE i.seq > ok.last_seq "
+   "ORDER BY i.session_id, i.seq), "
+   "ins AS (INSERT INTO session_event_runs (session_id, first_seq, last_seq, types, payloads) "
+   "SELECT session_id, min(seq), max(seq), string_agg(type, E'\\x1e' ORDER BY seq), "
+   "string_agg(payload::text, E'\\x1e' ORDER BY seq) FROM fresh "
+   "GROUP BY session_id, (seq - 1) / 256 ON CONFLICT (session_id, first_seq) DO NOTHING), "
    "upd AS (UPDATE sessions s SET last_seq = greatest(s.last_seq, ok.max_seq) FROM ok "
    "WHERE s.id = ok.id AND ok.max_seq > s.last_seq) "
    "SELECT c.id::text, c.last_seq, ok.id IS NOT NULL, c.owned FROM chk c "
@@ -237,11 +244,10 @@ constexpr std::array<statement_def, 39> catalogue{{
    "WHERE t.session_id = s.id AND t.status = 'running'), updated_at = now() "
    "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid AND s.owner_node = $3::text "
    "AND s.status IN ('running', 'starting') RETURNING s.id, s.last_seq), "
-   "e AS (INSERT INTO session_events (session_id, seq, type, payload) "
-   "SELECT r.id, r.last_seq - 1, 'error', "
-   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the node running this turn stopped\"}'::json "
-   "FROM r UNION ALL "
-   "SELECT r.id, r.last_seq, 'done', '{\"reason\": \"interrupted\"}'::json FROM r), "
+   "e AS (INSERT INTO session_event_runs (session_id, first_seq, last_seq, types, payloads) "
+   "SELECT r.id, r.last_seq - 1, r.last_seq, 'error' || E'\\x1e' || 'done', "
+   "'{\"code\": \"AGENT_ERROR\", \"message\": \"the node running this turn stopped\"}' "
+   "|| E'\\x1e' || '{\"reason\": \"interrupted\"}' FROM r), "
    "t AS (UPDATE turns SET status = 'interrupted', ended_at = now() FROM r "
    "WHERE turns.session_id = r.id AND turns.status = 'running') "
    "SELECT r.id::text, r.last_seq FROM r"},
@@ -263,13 +269,21 @@ constexpr std::array<statement_def, 39> catalogue{{
   // At least one row when the session is the tenant's: its id and last_seq, then the events
   // (NULL event columns when there are none), and on every row the highest stored seq up to
   // $3 (NULL when none: with $3 > 0 and not stored, $3 lies in a hole of the history).
+  // Runs never overlap: the run holding $3 (the last one starting at or below it) and the runs
+  // after it hold every event above $3, the first $4 runs at least $4 of them.
   {stmt::events_read,
-   "SELECT s.id::text, s.last_seq, e.seq, e.type, e.payload::text, "
-   "(SELECT max(p.seq) FROM session_events p WHERE p.session_id = s.id "
-   "AND p.seq <= $3::bigint) FROM sessions s "
+   "SELECT s.id::text, s.last_seq, e.seq, e.type, e.payload, "
+   "(SELECT least(p.last_seq, $3::bigint) FROM session_event_runs p WHERE p.session_id = s.id "
+   "AND p.first_seq <= $3::bigint ORDER BY p.first_seq DESC LIMIT 1) FROM sessions s "
    "LEFT JOIN LATERAL "
-   "(SELECT seq, type, payload FROM session_events WHERE session_id = s.id AND seq > $3::bigint "
-   "ORDER BY seq LIMIT $4::integer) e ON true "
+   "(SELECT r.first_seq + x.n - 1 AS seq, x.type, x.payload FROM "
+   "((SELECT first_seq, types, payloads FROM session_event_runs WHERE session_id = s.id "
+   "AND first_seq <= $3::bigint ORDER BY first_seq DESC LIMIT 1) UNION ALL "
+   "(SELECT first_seq, types, payloads FROM session_event_runs WHERE session_id = s.id "
+   "AND first_seq > $3::bigint ORDER BY first_seq LIMIT $4::integer)) r, "
+   "unnest(string_to_array(r.types, E'\\x1e'), string_to_array(r.payloads, E'\\x1e')) "
+   "WITH ORDINALITY AS x (type, payload, n) WHERE r.first_seq + x.n - 1 > $3::bigint "
+   "ORDER BY 1 LIMIT $4::integer) e ON true "
    "WHERE s.tenant_id = $1::uuid AND s.id = $2::uuid ORDER BY e.seq"},
   {stmt::transcript_append,
    "INSERT INTO session_transcripts (session_id, subpath, line_no, entry) "

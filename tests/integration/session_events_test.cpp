@@ -117,6 +117,69 @@ TEST_F(session_events_test, read_pages_after_a_seq) {
   EXPECT_EQ(tail->last_seq, 10u);
 }
 
+// A batch of a session is stored as one run (session_event_runs); a read starts anywhere inside
+// one and goes on across the next, for any page size.
+TEST_F(session_events_test, each_batch_is_one_run_and_reads_page_across_runs) {
+  auto tenant = make_tenant();
+  auto rec = create(fresh(tenant));
+  ASSERT_TRUE(rec);
+  ASSERT_TRUE(append(events(rec->id, 1, 1)));
+  ASSERT_TRUE(append(events(rec->id, 2, 5)));
+  ASSERT_TRUE(append(events(rec->id, 5, 5)));  // 5 and 6 again: only 7..9 are new
+  auto runs = caa::test::raw_query(
+      db_->url(),
+      "SELECT first_seq::text || '-' || last_seq::text FROM session_event_runs "
+      "WHERE session_id = '" +
+          rec->id + "' ORDER BY first_seq");
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(*runs[0][0], "1-1");
+  EXPECT_EQ(*runs[1][0], "2-6");
+  EXPECT_EQ(*runs[2][0], "7-9");
+  for (uint64_t after = 0; after <= 9; ++after) {
+    for (unsigned limit : {1u, 2u, 4u, 20u}) {
+      auto page = read_events(tenant, rec->id, after, limit);
+      ASSERT_TRUE(page) << sys_.render(page.error());
+      auto expect = std::min<uint64_t>(limit, 9 - after);
+      ASSERT_EQ(page->events.size(), expect) << "after " << after << ", limit " << limit;
+      for (uint64_t i = 0; i < expect; ++i) {
+        auto seq = after + 1 + i;
+        EXPECT_EQ(page->events[i].seq, seq);
+        EXPECT_EQ(page->events[i].type, "message");
+        EXPECT_EQ(page->events[i].payload_json, R"({"n":)" + std::to_string(seq) + "}");
+      }
+      EXPECT_EQ(page->last_seq, 9u);
+      EXPECT_EQ(page->stored_up_to_after, after) << "every id up to 9 is stored";
+    }
+  }
+  // The view keeps one row per event, for reading by hand.
+  auto rows =
+      caa::test::raw_query(db_->url(),
+                           "SELECT count(*), min(seq), max(seq), sum((payload->>'n')::int) FROM "
+                           "session_events WHERE session_id = '" +
+                               rec->id + "'");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(*rows[0][0], "9");
+  EXPECT_EQ(*rows[0][1], "1");
+  EXPECT_EQ(*rows[0][2], "9");
+  EXPECT_EQ(*rows[0][3], "45");
+
+  // A long batch goes in as runs within blocks of 256 ids: a page splits only the runs it reads.
+  ASSERT_TRUE(append(events(rec->id, 10, 600)));  // 10..609
+  auto long_runs = caa::test::raw_query(
+      db_->url(),
+      "SELECT string_agg(first_seq::text || '-' || last_seq::text, ' ' ORDER BY "
+      "first_seq) FROM session_event_runs WHERE session_id = '" +
+          rec->id + "' AND first_seq >= 10");
+  ASSERT_EQ(long_runs.size(), 1u);
+  EXPECT_EQ(*long_runs[0][0], "10-256 257-512 513-609");
+  auto across = read_events(tenant, rec->id, 250, 300);
+  ASSERT_TRUE(across);
+  ASSERT_EQ(across->events.size(), 300u);
+  EXPECT_EQ(across->events.front().seq, 251u);
+  EXPECT_EQ(across->events.back().seq, 550u);
+  EXPECT_EQ(across->events.back().payload_json, R"({"n":550})");
+}
+
 TEST_F(session_events_test, payloads_jsonb_would_refuse_are_repaired) {
   auto tenant = make_tenant();
   auto rec = create(fresh(tenant));
