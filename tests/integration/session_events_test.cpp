@@ -163,6 +163,15 @@ TEST_F(session_events_test, each_batch_is_one_run_and_reads_page_across_runs) {
   EXPECT_EQ(*rows[0][2], "9");
   EXPECT_EQ(*rows[0][3], "45");
 
+  // Long runs are compressed with lz4 (this project's PostgreSQL 15 has it; see migration 009).
+  auto compression = caa::test::raw_query(
+      db_->url(),
+      "SELECT string_agg(attname || '=' || attcompression::text, ' ' ORDER BY attname) "
+      "FROM pg_attribute WHERE attrelid = 'session_event_runs'::regclass "
+      "AND attname IN ('types', 'payloads')");
+  ASSERT_EQ(compression.size(), 1u);
+  EXPECT_EQ(*compression[0][0], "payloads=l types=l");
+
   // A long batch goes in as runs within blocks of 256 ids: a page splits only the runs it reads.
   ASSERT_TRUE(append(events(rec->id, 10, 600)));  // 10..609
   auto long_runs = caa::test::raw_query(
