@@ -1,9 +1,9 @@
 -- A session's events are stored as runs: one row per batch the writer stores for a session
 -- (consecutive seqs first_seq..last_seq), its types and payloads each one text separated by
 -- byte 0x1E (JSON text cannot hold that control character; event names are the service's own).
--- A row per event cost PostgreSQL an index entry, a tuple and a `json` parse per event; the
--- throughput scenario's sessions write tens to hundreds of events per batch (DECISIONS.md,
--- "Performance tuning"). Runs of one session never overlap: every statement that writes them
+-- A row per event cost PostgreSQL a tuple and an index entry per event; the throughput
+-- scenario's sessions write tens to hundreds of events per batch (DECISIONS.md, "Performance
+-- tuning"). The writer's append still checks each payload as `json` before it is stored. Runs of one session never overlap: every statement that writes them
 -- takes the session's row lock and writes only above its `last_seq`.
 --
 -- `session_events` stays as a view with one row per event, for reading by hand.
