@@ -1,6 +1,5 @@
 #include "actors/system_config.hpp"
 
-#include "actors/deadline_clock.hpp"
 #include "actors/types.hpp"
 #include "config/errc.hpp"
 
@@ -36,9 +35,6 @@ system_config::system_config(const settings& cfg) {
   // Remote connections only when this node joins a cluster.
   set("middleman.enable-automatic-connections", false);
   set("scheduler.max-threads", scheduler_threads());
-  // CAF's work-stealing scheduler with a clock that wakes its thread only when something is due
-  // (actors/deadline_clock.hpp).
-  module_factories.push_back(make_scheduler);
   // An idle work-stealing worker spins 100 polls (aggressive), then sleeps between polls
   // (moderate), then waits on its condition variable, which an enqueue from outside the
   // scheduler (an agent's output, a request) signals at once. A job enqueued to a worker in

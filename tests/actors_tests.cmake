@@ -13,8 +13,7 @@ add_executable(actors_unit_test ${CAA_TESTS_DIR}/unit/admission_test.cpp
                                 ${CAA_TESTS_DIR}/unit/request_timeout_test.cpp
                                 ${CAA_TESTS_DIR}/unit/warm_pool_clock_test.cpp
                                 ${CAA_TESTS_DIR}/unit/capabilities_launch_test.cpp
-                                ${CAA_TESTS_DIR}/unit/inline_unit_test.cpp
-                                ${CAA_TESTS_DIR}/unit/deadline_clock_test.cpp)
+                                ${CAA_TESTS_DIR}/unit/inline_unit_test.cpp)
 target_link_libraries(actors_unit_test PRIVATE caa_actors GTest::gtest_main)
 caa_target_defaults(actors_unit_test)
 gtest_discover_tests(actors_unit_test PROPERTIES LABELS unit)
